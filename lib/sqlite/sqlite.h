@@ -1,0 +1,152 @@
+// A thin RAII layer over SQLite: a database handle with cached prepared
+// statements, transactions and schema migrations by version number.
+//
+//   POLKU_ASSIGN_OR_RETURN(auto db, sqlite::Database::Open(path));
+//   POLKU_RETURN_IF_ERROR(db->Migrate({{1, "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"}}));
+//   sqlite::Transaction txn(*db);
+//   POLKU_RETURN_IF_ERROR(txn.Begin());
+//   POLKU_ASSIGN_OR_RETURN(sqlite::Statement* insert, db->Prepare("INSERT INTO t VALUES (?1, ?2)"));
+//   POLKU_RETURN_IF_ERROR(insert->Bind(1, "a").Bind(2, int64_t{7}).Run());
+//   POLKU_RETURN_IF_ERROR(txn.Commit());
+//
+// A Database is not thread-safe: each one is used by one thread at a time
+// (Polku gives every database one writer thread; readers open their own
+// handle, which WAL mode lets run beside the writer).
+#ifndef POLKU_LIB_SQLITE_SQLITE_H_
+#define POLKU_LIB_SQLITE_SQLITE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace polku::sqlite {
+
+// One step of the schema. Version numbers start at 1 and increase by one;
+// applied versions are recorded in `PRAGMA user_version`.
+struct Migration {
+  int version;
+  const char* sql;  // may hold several statements
+};
+
+// A prepared statement owned by its Database. Bind* return *this so calls
+// chain; a bind error is remembered and reported by Step/Run.
+// Parameter and column indices follow SQLite: parameters from 1, columns from 0.
+class Statement {
+ public:
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, int value) { return Bind(index, int64_t{value}); }
+  Statement& Bind(int index, double value);
+  Statement& Bind(int index, absl::string_view text);
+  Statement& Bind(int index, const char* text) { return Bind(index, absl::string_view(text)); }
+  Statement& Bind(int index, const std::string& text) { return Bind(index, absl::string_view(text)); }
+  Statement& BindBlob(int index, absl::string_view bytes);
+  Statement& BindNull(int index);
+
+  // Advances to the next row: true if a row is available, false when done.
+  // Errors carry SQLite's message and the SQL text.
+  absl::StatusOr<bool> Step();
+  // Steps until done (for statements that return no rows), then resets.
+  absl::Status Run();
+  // Clears bindings and rewinds; done automatically by Database::Prepare.
+  void Reset();
+
+  bool IsNull(int column) const;
+  int64_t ColumnInt(int column) const;
+  double ColumnDouble(int column) const;
+  std::string ColumnText(int column) const;
+  std::string ColumnBlob(int column) const;
+
+ private:
+  friend class Database;
+  Statement(sqlite3* db, sqlite3_stmt* stmt, std::string sql);
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  std::string sql_;
+  absl::Status bind_status_;
+};
+
+class Database {
+ public:
+  struct Options {
+    // WAL journal, synchronous=FULL: a committed transaction survives power
+    // loss. Tests may turn durability down; production never does.
+    bool durable = true;
+    bool read_only = false;
+    // How long a statement waits for another connection's lock.
+    int busy_timeout_ms = 5000;
+  };
+
+  // Opens (creating if needed, unless read_only) the database at `path`;
+  // ":memory:" gives a private in-memory database.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path,
+                                                        const Options& options);
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const std::string& path) {
+    return Open(path, Options());
+  }
+  ~Database();
+
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Runs one or more statements that return no rows.
+  absl::Status Exec(absl::string_view sql);
+
+  // A prepared statement for `sql`, reset and ready for binding. Statements
+  // are cached by text, so hot paths prepare once. The pointer stays valid
+  // for the Database's lifetime.
+  absl::StatusOr<Statement*> Prepare(absl::string_view sql);
+
+  // Applies, in one transaction each, the migrations newer than the
+  // database's version. Fails if the database is newer than the code.
+  absl::Status Migrate(const std::vector<Migration>& migrations);
+
+  // The schema version (`PRAGMA user_version`).
+  absl::StatusOr<int> SchemaVersion();
+
+  int64_t LastInsertRowId() const;
+  // Rows changed by the last INSERT/UPDATE/DELETE.
+  int Changes() const;
+
+  sqlite3* raw() const { return db_; }
+
+ private:
+  explicit Database(sqlite3* db) : db_(db) {}
+
+  sqlite3* db_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Statement>> statements_;
+};
+
+// BEGIN IMMEDIATE … COMMIT, rolled back on destruction unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Database& db) : db_(db) {}
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  absl::Status Begin();
+  absl::Status Commit();
+  absl::Status Rollback();
+
+ private:
+  Database& db_;
+  bool open_ = false;
+};
+
+}  // namespace polku::sqlite
+
+#endif  // POLKU_LIB_SQLITE_SQLITE_H_
