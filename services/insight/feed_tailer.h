@@ -1,0 +1,85 @@
+// Keeps the rollups up to date by tailing polku-feedback's change feed.
+//
+// A background thread calls FeedbackService.WatchEvents(from = checkpoint+1)
+// as an internal caller (no tenant metadata: the feed spans every tenant),
+// applies each page through the RollupStore (which advances the checkpoint
+// in the same transaction), and reconnects after an error or the end of the
+// stream with capped exponential backoff, resuming from the persisted
+// checkpoint. Streams carry a long deadline and are simply reopened when it
+// expires, so no call is ever unbounded.
+//
+//   FeedTailer tailer(store, MakeFeedbackChannel("127.0.0.1:7101"));
+//   tailer.Start();
+//   …
+//   tailer.Stop();   // cancels the open stream; returns promptly
+#ifndef POLKU_SERVICES_INSIGHT_FEED_TAILER_H_
+#define POLKU_SERVICES_INSIGHT_FEED_TAILER_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "polku/v1/feedback.grpc.pb.h"
+#include "services/insight/rollup_store.h"
+
+namespace polku::insight {
+
+// A channel to polku-feedback with keepalive, so a silently dead peer is
+// noticed long before the stream's deadline.
+std::shared_ptr<grpc::Channel> MakeFeedbackChannel(const std::string& address);
+
+class FeedTailer {
+ public:
+  struct Options {
+    // Backoff before reconnecting: doubles after each attempt that delivered
+    // nothing, up to the maximum; resets once a page arrives.
+    absl::Duration initial_backoff = absl::Milliseconds(100);
+    absl::Duration max_backoff = absl::Seconds(5);
+    // Deadline of one WatchEvents stream.
+    absl::Duration stream_deadline = absl::Hours(1);
+  };
+
+  FeedTailer(RollupStore& store, std::shared_ptr<grpc::Channel> channel)
+      : FeedTailer(store, std::move(channel), Options()) {}
+  FeedTailer(RollupStore& store, std::shared_ptr<grpc::Channel> channel,
+             Options options);
+  // Stops if still running.
+  ~FeedTailer();
+
+  FeedTailer(const FeedTailer&) = delete;
+  FeedTailer& operator=(const FeedTailer&) = delete;
+
+  // Starts the background thread; call once.
+  void Start();
+  // Cancels the open stream and joins the thread. Idempotent.
+  void Stop();
+
+ private:
+  void Run();
+  // One WatchEvents stream, until it ends. True if it applied any page.
+  bool TailOnce();
+
+  RollupStore& store_;
+  const std::unique_ptr<v1::FeedbackService::Stub> stub_;
+  const Options options_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The open stream's context, so Stop can cancel it.
+  grpc::ClientContext* open_stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::thread thread_;
+
+  // Touched only by the tailer thread: throttles the failure warnings.
+  int failed_attempts_ = 0;
+  absl::Time last_warning_ = absl::InfinitePast();
+};
+
+}  // namespace polku::insight
+
+#endif  // POLKU_SERVICES_INSIGHT_FEED_TAILER_H_

@@ -1,0 +1,334 @@
+#include "services/insight/feed_tailer.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/rpc/metadata.h"
+#include "services/insight/rollup_test_util.h"
+#include "services/insight/sqlite_rollup_store.h"
+
+namespace polku::insight {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::MakeEvent;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+v1::WatchEventsResponse PageOf(int64_t first, int64_t last) {
+  v1::WatchEventsResponse page;
+  for (int64_t s = first; s <= last; ++s) {
+    *page.add_events() = MakeEvent({.sequence = s, .nps = 10});
+  }
+  return page;
+}
+
+// What the fake does on one WatchEvents call: write `pages`, then end with
+// `end`, or hold the stream open until cancelled if `end` is unset.
+struct ScriptedCall {
+  std::vector<v1::WatchEventsResponse> pages;
+  std::optional<grpc::Status> end;
+};
+
+class ScriptedStream
+    : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
+ public:
+  ScriptedStream(ScriptedCall call, std::function<void()> on_cancel)
+      : call_(std::move(call)), on_cancel_(std::move(on_cancel)) {
+    Next(/*ok=*/true);
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+    }
+    Next(ok);
+  }
+
+  void OnCancel() override {
+    on_cancel_();
+    bool finish_now;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      // With a write in flight, OnWriteDone(false) finishes instead.
+      finish_now = !writing_ && !finished_;
+      finished_ |= finish_now;
+    }
+    if (finish_now) Finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // Decides under the lock, acts outside it: a reaction may run inline.
+  void Next(bool ok) {
+    const v1::WatchEventsResponse* write = nullptr;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      if (!ok || cancelled_) {
+        finish = grpc::Status::CANCELLED;
+      } else if (next_ < call_.pages.size()) {
+        write = &call_.pages[next_++];
+        writing_ = true;
+      } else if (call_.end) {
+        finish = call_.end;
+      }
+      if (finish) finished_ = true;
+    }
+    if (write != nullptr) StartWrite(write);
+    if (finish) Finish(*finish);
+  }
+
+  ScriptedCall call_;
+  std::function<void()> on_cancel_;
+  absl::Mutex mu_;
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// A FeedbackService whose WatchEvents follows a script, one entry per call;
+// calls past the script hold the stream open.
+class FakeFeedback final : public v1::FeedbackService::CallbackService {
+ public:
+  explicit FakeFeedback(std::vector<ScriptedCall> script)
+      : script_(std::move(script)) {}
+
+  grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
+      grpc::CallbackServerContext* context,
+      const v1::WatchEventsRequest* request) override {
+    ScriptedCall call;
+    {
+      absl::MutexLock lock(&mu_);
+      from_sequences_.push_back(request->from_sequence());
+      if (!rpc::ClientMetadata(*context, rpc::kTenantHeader).empty()) {
+        ++calls_with_tenant_;
+      }
+      if (from_sequences_.size() <= script_.size()) {
+        call = script_[from_sequences_.size() - 1];
+      }
+    }
+    return new ScriptedStream(std::move(call), [this] {
+      absl::MutexLock lock(&mu_);
+      ++cancellations_;
+    });
+  }
+
+  // Waits until `n` calls have arrived; false on timeout.
+  bool AwaitCalls(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto arrived = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return from_sequences_.size() >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&arrived), kWait);
+  }
+  bool AwaitCancellations(int n) {
+    absl::MutexLock lock(&mu_);
+    auto cancelled = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return cancellations_ >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&cancelled), kWait);
+  }
+  std::vector<int64_t> from_sequences() {
+    absl::MutexLock lock(&mu_);
+    return from_sequences_;
+  }
+  int calls_with_tenant() {
+    absl::MutexLock lock(&mu_);
+    return calls_with_tenant_;
+  }
+
+ private:
+  const std::vector<ScriptedCall> script_;
+  absl::Mutex mu_;
+  std::vector<int64_t> from_sequences_ ABSL_GUARDED_BY(mu_);
+  int calls_with_tenant_ ABSL_GUARDED_BY(mu_) = 0;
+  int cancellations_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// The fake served on 127.0.0.1:0.
+class FakeFeedbackServer {
+ public:
+  explicit FakeFeedbackServer(std::vector<ScriptedCall> script)
+      : service_(std::move(script)) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeFeedbackServer() { server_->Shutdown(); }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  FakeFeedback& service() { return service_; }
+
+ private:
+  FakeFeedback service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+// Fails the first `failures` Apply calls, then delegates.
+class FlakyStore final : public RollupStore {
+ public:
+  FlakyStore(RollupStore& store, int failures)
+      : store_(store), failures_(failures) {}
+  absl::Status Apply(const google::protobuf::RepeatedPtrField<v1::StoredEvent>&
+                         events) override {
+    if (failures_ > 0) {
+      --failures_;
+      return absl::UnavailableError("disk full");
+    }
+    return store_.Apply(events);
+  }
+  absl::StatusOr<int64_t> Checkpoint() override { return store_.Checkpoint(); }
+  absl::StatusOr<GroupedRollups> Scorecard(const ScorecardQuery& q) override {
+    return store_.Scorecard(q);
+  }
+
+ private:
+  RollupStore& store_;
+  int failures_;  // only the tailer thread touches it
+};
+
+class FeedTailerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = testing::ScratchDir() + "/insight.db";
+    OpenStore();
+  }
+
+  void OpenStore() {
+    store_.reset();
+    auto store = SqliteRollupStore::Open(path_, /*durable=*/false);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  int64_t EventsCounted() {
+    absl::StatusOr<GroupedRollups> rollups =
+        store_->Scorecard({.tenant = "acme", .journey = "switching"});
+    EXPECT_TRUE(rollups.ok()) << rollups.status();
+    return rollups.ok() && !rollups->groups.empty() ? rollups->groups[0].events
+                                                    : 0;
+  }
+
+  static FeedTailer::Options Fast() {
+    return {.initial_backoff = absl::Milliseconds(10),
+            .max_backoff = absl::Milliseconds(50)};
+  }
+
+  std::string path_;
+  std::unique_ptr<SqliteRollupStore> store_;
+};
+
+TEST_F(FeedTailerTest, AppliesPagesAndReconnectsFromTheNextSequence) {
+  FakeFeedbackServer feedback(
+      {{.pages = {PageOf(1, 3), PageOf(4, 5)}, .end = grpc::Status::OK}});
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()));
+  tailer.Start();
+
+  ASSERT_TRUE(feedback.service().AwaitCalls(2));
+  EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 6));
+  EXPECT_EQ(feedback.service().calls_with_tenant(), 0);  // internal caller
+  EXPECT_EQ(*store_->Checkpoint(), 5);
+  EXPECT_EQ(EventsCounted(), 5);
+
+  // The second stream is held open; Stop cancels it at once.
+  const absl::Time before = absl::Now();
+  tailer.Stop();
+  EXPECT_LT(absl::Now() - before, absl::Seconds(2));
+  EXPECT_TRUE(feedback.service().AwaitCancellations(1));
+}
+
+TEST_F(FeedTailerTest, RestartResumesFromThePersistedCheckpoint) {
+  {
+    FakeFeedbackServer feedback(
+        {{.pages = {PageOf(1, 3), PageOf(4, 5)}, .end = grpc::Status::OK}});
+    FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()));
+    tailer.Start();
+    ASSERT_TRUE(feedback.service().AwaitCalls(2));
+    tailer.Stop();
+  }
+  OpenStore();  // as after a process restart
+
+  // This feed re-delivers sequence 5 before the new ones: counted once.
+  // The next call proves the page was applied (it asks from 8).
+  FakeFeedbackServer feedback(
+      {{.pages = {PageOf(5, 7)}, .end = grpc::Status::OK}});
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()));
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(2));
+  EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(6, 8));
+  tailer.Stop();
+  EXPECT_EQ(*store_->Checkpoint(), 7);
+  EXPECT_EQ(EventsCounted(), 7);
+}
+
+TEST_F(FeedTailerTest, RetriesAfterErrorsFromTheSameSequence) {
+  FakeFeedbackServer feedback(
+      {{.end = grpc::Status(grpc::StatusCode::UNAVAILABLE, "starting")},
+       {.pages = {PageOf(1, 2)},
+        .end = grpc::Status(grpc::StatusCode::INTERNAL, "broke")},
+       {.pages = {PageOf(3, 3)}, .end = grpc::Status::OK}});
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), Fast());
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(4));
+  tailer.Stop();
+  EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 1, 3, 4));
+  EXPECT_EQ(EventsCounted(), 3);
+}
+
+TEST_F(FeedTailerTest, AFailedApplyIsRetriedFromTheCheckpoint) {
+  FlakyStore flaky(*store_, /*failures=*/1);
+  FakeFeedbackServer feedback(
+      {{.pages = {PageOf(1, 2), PageOf(3, 4)}},
+       {.pages = {PageOf(1, 2), PageOf(3, 4)}, .end = grpc::Status::OK}});
+  FeedTailer tailer(flaky, MakeFeedbackChannel(feedback.address()), Fast());
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(3));
+  tailer.Stop();
+  // The failed first page was not counted, so the tailer cancelled that
+  // stream and asked again from 1; then everything arrived.
+  EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 1, 5));
+  EXPECT_EQ(EventsCounted(), 4);
+}
+
+TEST_F(FeedTailerTest, ReopensTheStreamWhenItsDeadlinePasses) {
+  FakeFeedbackServer feedback({{.pages = {PageOf(1, 1)}}});  // then held open
+  FeedTailer::Options options = Fast();
+  options.stream_deadline = absl::Milliseconds(300);
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), options);
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(3));
+  tailer.Stop();
+  EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 2, 2));
+}
+
+TEST_F(FeedTailerTest, StopWithoutAFeedbackServerIsPrompt) {
+  // Nothing listens here: every attempt fails and the tailer backs off.
+  FeedTailer tailer(*store_, MakeFeedbackChannel("127.0.0.1:1"));
+  tailer.Start();
+  const absl::Time before = absl::Now();
+  tailer.Stop();
+  EXPECT_LT(absl::Now() - before, absl::Seconds(2));
+  EXPECT_EQ(*store_->Checkpoint(), 0);
+}
+
+}  // namespace
+}  // namespace polku::insight

@@ -1,0 +1,65 @@
+// Test helpers: feed events and a scratch database directory.
+#ifndef POLKU_SERVICES_INSIGHT_ROLLUP_TEST_UTIL_H_
+#define POLKU_SERVICES_INSIGHT_ROLLUP_TEST_UTIL_H_
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "polku/v1/feedback.pb.h"
+
+namespace polku::insight::testing {
+
+// 2024-03-01T00:00:00Z, day 19783 since the epoch.
+inline constexpr int64_t kMarch1Seconds = 1'709'251'200;
+inline constexpr int64_t kMarch1 = 19'783;
+
+struct EventSpec {
+  int64_t sequence = 0;
+  std::string tenant = "acme";
+  std::string journey = "switching";
+  int32_t journey_version = 1;
+  std::string touchpoint = "web_site";
+  std::string stage = "research";
+  std::string channel = "web";
+  // Seconds after 2024-03-01T00:00Z.
+  int64_t offset_seconds = 12 * 3600;
+  std::optional<int> csat;
+  std::optional<int> nps;
+  std::optional<int> ces;
+};
+
+inline v1::StoredEvent MakeEvent(const EventSpec& spec) {
+  v1::StoredEvent stored;
+  stored.set_sequence(spec.sequence);
+  stored.set_tenant(spec.tenant);
+  stored.set_channel(spec.channel);
+  stored.set_journey(spec.journey);
+  stored.set_journey_version(spec.journey_version);
+  stored.set_stage(spec.stage);
+  v1::TouchpointEvent* event = stored.mutable_event();
+  event->set_event_id("e" + std::to_string(spec.sequence));
+  event->set_touchpoint(spec.touchpoint);
+  event->mutable_occurred_at()->set_seconds(kMarch1Seconds +
+                                            spec.offset_seconds);
+  if (spec.csat) event->set_csat(*spec.csat);
+  if (spec.nps) event->set_nps(*spec.nps);
+  if (spec.ces) event->set_ces(*spec.ces);
+  return stored;
+}
+
+// A fresh directory under the test's temporary directory.
+inline std::string ScratchDir() {
+  std::string pattern =
+      (std::filesystem::path(::testing::TempDir()) / "insight-XXXXXX");
+  const char* dir = mkdtemp(pattern.data());
+  EXPECT_NE(dir, nullptr);
+  return pattern;
+}
+
+}  // namespace polku::insight::testing
+
+#endif  // POLKU_SERVICES_INSIGHT_ROLLUP_TEST_UTIL_H_

@@ -1,0 +1,38 @@
+// GetScorecard's logic: validates a request, reads the tenant's grouped
+// rollups and turns their histograms into NPS, CSAT and CES (DESIGN.md §5,
+// computed by lib/stats).
+//
+//   absl::StatusOr<v1::Scorecard> card =
+//       ComputeScorecard(store, /*tenant=*/"acme", request);
+//
+// Rules a caller sees:
+// * `journey` is required; `journey_version` 0 means every version.
+// * `range` is half-open [start, end); rollups are daily, so both bounds are
+//   rounded down to UTC midnight and the response echoes the effective range.
+//   An unset bound is open. start ≥ end, before or after rounding, is
+//   INVALID_ARGUMENT (a range inside one day would silently cover nothing).
+// * `group_by` UNSPECIFIED means touchpoint; the response says which was used.
+// * Rows are ordered by group key; `total` sums every group; a metric is set
+//   only when it has at least one answer.
+// * A journey without data gives an empty scorecard (total events 0): insight
+//   does not own journeys and cannot tell "unknown" from "quiet".
+#ifndef POLKU_SERVICES_INSIGHT_SCORECARD_H_
+#define POLKU_SERVICES_INSIGHT_SCORECARD_H_
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "polku/v1/insight.pb.h"
+#include "services/insight/rollup_store.h"
+
+namespace polku::insight {
+
+absl::StatusOr<v1::Scorecard> ComputeScorecard(
+    RollupStore& store, absl::string_view tenant,
+    const v1::GetScorecardRequest& request);
+
+// One row's metrics from its histograms (exposed for tests).
+v1::ScorecardRow RowFromRollup(const GroupRollup& rollup);
+
+}  // namespace polku::insight
+
+#endif  // POLKU_SERVICES_INSIGHT_SCORECARD_H_

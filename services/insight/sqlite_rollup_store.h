@@ -1,0 +1,65 @@
+// The SQLite RollupStore: one database file (<data_dir>/insight.db) with the
+// daily rollups and the feed checkpoint.
+//
+//   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<SqliteRollupStore> store,
+//                          SqliteRollupStore::Open(data_dir + "/insight.db"));
+//
+// Apply runs on one writer connection. Scorecard reads run on their own
+// connections (a small pool), which WAL mode lets proceed beside the writer,
+// so a query never waits behind a page being applied.
+#ifndef POLKU_SERVICES_INSIGHT_SQLITE_ROLLUP_STORE_H_
+#define POLKU_SERVICES_INSIGHT_SQLITE_ROLLUP_STORE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/sqlite/sqlite.h"
+#include "services/insight/rollup_store.h"
+
+namespace polku::insight {
+
+class SqliteRollupStore final : public RollupStore {
+ public:
+  // Opens (creating and migrating if needed) the database at `path`.
+  // `durable` = false turns off fsync for tests; production keeps it.
+  static absl::StatusOr<std::unique_ptr<SqliteRollupStore>> Open(
+      const std::string& path, bool durable = true);
+
+  absl::Status Apply(const google::protobuf::RepeatedPtrField<v1::StoredEvent>&
+                         events) override;
+  absl::StatusOr<int64_t> Checkpoint() override;
+  absl::StatusOr<GroupedRollups> Scorecard(
+      const ScorecardQuery& query) override;
+
+ private:
+  SqliteRollupStore(std::string path, sqlite::Database::Options options,
+                    std::unique_ptr<sqlite::Database> writer,
+                    int64_t checkpoint);
+
+  // A read connection from the pool, opened on demand.
+  absl::StatusOr<std::unique_ptr<sqlite::Database>> TakeReader();
+  void ReturnReader(std::unique_ptr<sqlite::Database> reader);
+  absl::StatusOr<GroupedRollups> Read(sqlite::Database& db,
+                                      const ScorecardQuery& query);
+
+  const std::string path_;
+  const sqlite::Database::Options options_;
+
+  absl::Mutex writer_mu_;
+  std::unique_ptr<sqlite::Database> writer_ ABSL_GUARDED_BY(writer_mu_);
+  // The committed checkpoint, mirrored here so Checkpoint() needs neither a
+  // query nor the writer's lock. Written only under writer_mu_.
+  std::atomic<int64_t> checkpoint_;
+
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<sqlite::Database>> idle_readers_
+      ABSL_GUARDED_BY(readers_mu_);
+};
+
+}  // namespace polku::insight
+
+#endif  // POLKU_SERVICES_INSIGHT_SQLITE_ROLLUP_STORE_H_
