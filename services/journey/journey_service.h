@@ -1,0 +1,85 @@
+// polku.v1.JourneyService: journey maps, their versions, the channel
+// catalogue, and the WatchJourneys stream other services keep their
+// touchpoint index from.
+//
+//   auto store = SqliteJourneyStore::Open(data_dir + "/journey.db",
+//   Clock::Real()); JourneyServiceImpl service(**store); auto server =
+//   rpc::Server::Start({.name = "polku-journey",
+//                                     .listen_address = "127.0.0.1:7102",
+//                                     .services = {&service}});
+//
+// Handlers never block: store work runs on one store thread, which finishes
+// the call. Running every store call on that one thread also orders each
+// watch snapshot against publishes, so a subscriber misses none.
+//
+// The tenant comes only from trusted metadata (rpc::CallerFrom): without one
+// every method answers UNAUTHENTICATED, except WatchJourneys, where a
+// service-to-service caller sees every tenant's journeys.
+#ifndef POLKU_SERVICES_JOURNEY_JOURNEY_SERVICE_H_
+#define POLKU_SERVICES_JOURNEY_JOURNEY_SERVICE_H_
+
+#include <cstddef>
+
+#include "lib/base/executor.h"
+#include "polku/v1/journey.grpc.pb.h"
+#include "services/journey/journey_store.h"
+#include "services/journey/journey_watch.h"
+
+namespace polku::journey {
+
+class JourneyServiceImpl final
+    : public polku::v1::JourneyService::CallbackService {
+ public:
+  struct Options {
+    // A WatchJourneys subscriber this many messages behind is finished with
+    // RESOURCE_EXHAUSTED (it reconnects and gets a fresh snapshot).
+    size_t max_pending_watch_messages = 1000;
+  };
+
+  // `store` must outlive the service; the service must outlive the server.
+  explicit JourneyServiceImpl(JourneyStore& store);
+  JourneyServiceImpl(JourneyStore& store, Options options);
+
+  // Ends every WatchJourneys stream with UNAVAILABLE, and any later one at
+  // once. Wire it to rpc::ServerConfig::on_drain: watch streams never end by
+  // themselves, so a graceful drain would otherwise wait its full timeout.
+  void CloseWatchers();
+
+  // Live WatchJourneys subscribers.
+  size_t watcher_count() const { return watchers_.subscriber_count(); }
+
+  grpc::ServerUnaryReactor* CreateJourney(
+      grpc::CallbackServerContext* context,
+      const polku::v1::CreateJourneyRequest* request,
+      polku::v1::Journey* response) override;
+  grpc::ServerUnaryReactor* GetJourney(
+      grpc::CallbackServerContext* context,
+      const polku::v1::GetJourneyRequest* request,
+      polku::v1::Journey* response) override;
+  grpc::ServerUnaryReactor* ListJourneys(
+      grpc::CallbackServerContext* context,
+      const polku::v1::ListJourneysRequest* request,
+      polku::v1::ListJourneysResponse* response) override;
+  grpc::ServerUnaryReactor* PublishJourney(
+      grpc::CallbackServerContext* context,
+      const polku::v1::PublishJourneyRequest* request,
+      polku::v1::Journey* response) override;
+  grpc::ServerUnaryReactor* ListChannels(
+      grpc::CallbackServerContext* context,
+      const polku::v1::ListChannelsRequest* request,
+      polku::v1::ListChannelsResponse* response) override;
+  grpc::ServerWriteReactor<polku::v1::WatchJourneysResponse>* WatchJourneys(
+      grpc::CallbackServerContext* context,
+      const polku::v1::WatchJourneysRequest* request) override;
+
+ private:
+  JourneyStore& store_;
+  JourneyWatchHub watchers_;
+  // Declared last: destroyed first, running what is still queued while the
+  // store and hub are alive.
+  Executor store_thread_{1};
+};
+
+}  // namespace polku::journey
+
+#endif  // POLKU_SERVICES_JOURNEY_JOURNEY_SERVICE_H_

@@ -1,0 +1,300 @@
+// JourneyServiceImpl on a real rpc::Server over loopback: what a gateway or
+// a feedback replica would see.
+#include "services/journey/journey_service.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+#include "lib/base/clock.h"
+#include "lib/rpc/metadata.h"
+#include "lib/rpc/server.h"
+#include "services/journey/sqlite_journey_store.h"
+
+namespace polku::journey {
+namespace {
+
+using ::polku::v1::Journey;
+using ::polku::v1::JourneyService;
+using ::polku::v1::WatchJourneysResponse;
+using ::testing::HasSubstr;
+
+Journey MakeJourney(const std::string& key) {
+  Journey journey;
+  google::protobuf::TextFormat::ParseFromString(
+      R"pb(
+        name: "Switching mobile operator"
+        stages { key: "research" name: "Research" }
+        stages { key: "purchase" name: "Purchase" }
+        touchpoints {
+          key: "search_ad"
+          name: "Search ad"
+          stage: "research"
+          channel: "web"
+          kind: INTERACTION
+        }
+        touchpoints {
+          key: "shop_in_shop_sales"
+          name: "Shop-in-shop seller"
+          stage: "purchase"
+          channel: "shop"
+          kind: INTERACTION
+        }
+      )pb",
+      &journey);
+  journey.set_key(key);
+  return journey;
+}
+
+class JourneyServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sqlite::Database::Options options;
+    options.durable = false;
+    auto store = SqliteJourneyStore::Open(":memory:", Clock::Real(), options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    service_ = std::make_unique<JourneyServiceImpl>(*store_);
+    auto server =
+        rpc::Server::Start({.name = "polku-journey-test",
+                            .listen_address = "127.0.0.1:0",
+                            .services = {service_.get()},
+                            .log_requests = false,
+                            .on_drain = [this] { service_->CloseWatchers(); }});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    stub_ = JourneyService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  // A call as the gateway makes it for `tenant` ("" = service-to-service).
+  static std::unique_ptr<grpc::ClientContext> As(const std::string& tenant) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(10));
+    rpc::AttachCaller({.tenant = tenant}, *context);
+    return context;
+  }
+
+  grpc::Status Create(const std::string& tenant, const Journey& journey,
+                      Journey* created = nullptr) {
+    polku::v1::CreateJourneyRequest request;
+    *request.mutable_journey() = journey;
+    Journey response;
+    grpc::Status status = stub_->CreateJourney(As(tenant).get(), request,
+                                               created ? created : &response);
+    return status;
+  }
+
+  grpc::Status Publish(const std::string& tenant, const std::string& key,
+                       Journey* published = nullptr) {
+    polku::v1::PublishJourneyRequest request;
+    request.set_key(key);
+    Journey response;
+    return stub_->PublishJourney(As(tenant).get(), request,
+                                 published ? published : &response);
+  }
+
+  grpc::Status Get(const std::string& tenant, const std::string& key,
+                   int version, Journey* journey) {
+    polku::v1::GetJourneyRequest request;
+    request.set_key(key);
+    request.set_version(version);
+    return stub_->GetJourney(As(tenant).get(), request, journey);
+  }
+
+  std::unique_ptr<SqliteJourneyStore> store_;
+  std::unique_ptr<JourneyServiceImpl> service_;
+  std::unique_ptr<rpc::Server> server_;
+  std::unique_ptr<JourneyService::Stub> stub_;
+};
+
+TEST_F(JourneyServiceTest, EveryUnaryMethodNeedsATenant) {
+  Journey journey;
+  EXPECT_EQ(Create("", MakeJourney("a")).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Publish("", "a").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Get("", "a", 0, &journey).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  polku::v1::ListJourneysResponse list;
+  EXPECT_EQ(stub_->ListJourneys(As("").get(), {}, &list).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  polku::v1::ListChannelsResponse channels;
+  EXPECT_EQ(stub_->ListChannels(As("").get(), {}, &channels).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(JourneyServiceTest, CreatePublishGet) {
+  Journey created;
+  ASSERT_TRUE(
+      Create("demo", MakeJourney("switching-mobile-operator"), &created).ok());
+  EXPECT_EQ(created.version(), 0);
+  EXPECT_EQ(created.state(), polku::v1::DRAFT);
+
+  Journey draft;
+  ASSERT_TRUE(Get("demo", "switching-mobile-operator", 0, &draft).ok());
+  EXPECT_EQ(draft.state(), polku::v1::DRAFT);
+
+  Journey published;
+  grpc::Status status =
+      Publish("demo", "switching-mobile-operator", &published);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(published.version(), 1);
+  EXPECT_EQ(published.state(), polku::v1::PUBLISHED);
+  EXPECT_TRUE(published.has_publish_time());
+
+  Journey latest;
+  ASSERT_TRUE(Get("demo", "switching-mobile-operator", 0, &latest).ok());
+  EXPECT_EQ(latest.version(), 1);
+  EXPECT_EQ(latest.touchpoints_size(), 2);
+
+  status = Publish("demo", "switching-mobile-operator");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("unchanged since version 1"));
+}
+
+TEST_F(JourneyServiceTest, BadInputNamesTheField) {
+  Journey journey = MakeJourney("a");
+  journey.mutable_touchpoints(1)->set_stage("checkout");
+  grpc::Status status = Create("demo", journey);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("journey.touchpoints[1].stage: unknown stage"));
+
+  Journey out;
+  status = Get("demo", "Not A Key", 0, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("key:"));
+
+  polku::v1::ListJourneysRequest list;
+  list.set_page_token("garbage!");
+  polku::v1::ListJourneysResponse response;
+  status = stub_->ListJourneys(As("demo").get(), list, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("page_token"));
+}
+
+TEST_F(JourneyServiceTest, TenantsAreIsolated) {
+  ASSERT_TRUE(Create("tenant-a", MakeJourney("private")).ok());
+  ASSERT_TRUE(Publish("tenant-a", "private").ok());
+
+  Journey journey;
+  EXPECT_EQ(Get("tenant-b", "private", 0, &journey).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Publish("tenant-b", "private").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  polku::v1::ListJourneysResponse list;
+  ASSERT_TRUE(stub_->ListJourneys(As("tenant-b").get(), {}, &list).ok());
+  EXPECT_EQ(list.journeys_size(), 0);
+  ASSERT_TRUE(stub_->ListJourneys(As("tenant-a").get(), {}, &list).ok());
+  EXPECT_EQ(list.journeys_size(), 1);
+}
+
+TEST_F(JourneyServiceTest, ListChannelsReturnsTheCatalogue) {
+  polku::v1::ListChannelsResponse response;
+  ASSERT_TRUE(stub_->ListChannels(As("demo").get(), {}, &response).ok());
+  std::vector<std::string> keys;
+  for (const auto& channel : response.channels()) keys.push_back(channel.key());
+  EXPECT_THAT(keys,
+              ::testing::IsSupersetOf({"shop", "phone", "web", "email",
+                                       "field_service", "tv", "outdoor"}));
+}
+
+// Keys of the journeys in a watch message, as "tenant/key@version".
+std::vector<std::string> Seen(const WatchJourneysResponse& message) {
+  std::vector<std::string> seen;
+  for (const auto& published : message.journeys()) {
+    seen.push_back(absl::StrCat(published.tenant(), "/",
+                                published.journey().key(), "@",
+                                published.journey().version()));
+  }
+  return seen;
+}
+
+TEST_F(JourneyServiceTest, WatchSendsSnapshotThenEachPublish) {
+  ASSERT_TRUE(Create("tenant-a", MakeJourney("home-renovation")).ok());
+  ASSERT_TRUE(Publish("tenant-a", "home-renovation").ok());
+  ASSERT_TRUE(Create("tenant-b", MakeJourney("other")).ok());
+  ASSERT_TRUE(Publish("tenant-b", "other").ok());
+  // A draft is not part of what feedback validates against.
+  ASSERT_TRUE(Create("tenant-a", MakeJourney("unpublished")).ok());
+
+  // Deadlines bound every blocking Read below.
+  auto internal_context = As("");
+  auto internal = stub_->WatchJourneys(internal_context.get(), {});
+  auto tenant_context = As("tenant-a");
+  auto tenant = stub_->WatchJourneys(tenant_context.get(), {});
+
+  WatchJourneysResponse message;
+  ASSERT_TRUE(internal->Read(&message));
+  EXPECT_TRUE(message.reset());
+  EXPECT_THAT(
+      Seen(message),
+      ::testing::ElementsAre("tenant-a/home-renovation@1", "tenant-b/other@1"));
+  ASSERT_TRUE(tenant->Read(&message));
+  EXPECT_TRUE(message.reset());
+  EXPECT_THAT(Seen(message),
+              ::testing::ElementsAre("tenant-a/home-renovation@1"));
+
+  // Tenant B's publish reaches only the internal watcher; tenant A's both.
+  ASSERT_TRUE(Create("tenant-b", MakeJourney("second")).ok());
+  ASSERT_TRUE(Publish("tenant-b", "second").ok());
+  ASSERT_TRUE(Publish("tenant-a", "unpublished").ok());
+
+  ASSERT_TRUE(internal->Read(&message));
+  EXPECT_FALSE(message.reset());
+  EXPECT_THAT(Seen(message), ::testing::ElementsAre("tenant-b/second@1"));
+  ASSERT_TRUE(internal->Read(&message));
+  EXPECT_THAT(Seen(message), ::testing::ElementsAre("tenant-a/unpublished@1"));
+  EXPECT_EQ(message.journeys(0).journey().touchpoints_size(), 2);
+
+  ASSERT_TRUE(tenant->Read(&message));
+  EXPECT_FALSE(message.reset());
+  EXPECT_THAT(Seen(message), ::testing::ElementsAre("tenant-a/unpublished@1"));
+
+  // Shutting down ends the streams so that the drain does not wait for them.
+  service_->CloseWatchers();
+  EXPECT_FALSE(internal->Read(&message));
+  EXPECT_EQ(internal->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_FALSE(tenant->Read(&message));
+  EXPECT_EQ(tenant->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(JourneyServiceTest, CancelledWatcherIsForgotten) {
+  auto context = As("demo");
+  auto watch = stub_->WatchJourneys(context.get(), {});
+  WatchJourneysResponse message;
+  ASSERT_TRUE(watch->Read(&message));
+  EXPECT_EQ(service_->watcher_count(), 1u);
+  context->TryCancel();
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  // Publishing after the cancel must not touch the departed reactor (ASan
+  // would catch it); the server removes it once gRPC reports the call done.
+  ASSERT_TRUE(Create("demo", MakeJourney("after")).ok());
+  ASSERT_TRUE(Publish("demo", "after").ok());
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (service_->watcher_count() != 0 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(service_->watcher_count(), 0u);
+}
+
+}  // namespace
+}  // namespace polku::journey

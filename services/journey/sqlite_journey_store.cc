@@ -1,0 +1,425 @@
+#include "services/journey/sqlite_journey_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "lib/base/status_macros.h"
+
+namespace polku::journey {
+namespace {
+
+using ::polku::v1::Journey;
+using ::polku::v1::PublishedJourney;
+
+// Kept free of anything SQLite-specific beyond types, so that the PostgreSQL
+// store of a later issue can share the layout.
+const std::vector<sqlite::Migration>& Migrations() {
+  static const auto* const kMigrations = new std::vector<sqlite::Migration>{
+      {1, R"sql(
+CREATE TABLE journeys (
+  tenant TEXT NOT NULL,
+  journey_key TEXT NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  -- 0 until the first publish.
+  latest_version INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant, journey_key)
+) WITHOUT ROWID;
+
+CREATE TABLE journey_versions (
+  tenant TEXT NOT NULL,
+  journey_key TEXT NOT NULL,
+  -- 0 = the draft; 1, 2, … published.
+  version INTEGER NOT NULL,
+  -- polku.v1.JourneyState.
+  state INTEGER NOT NULL,
+  -- polku.v1.Journey without its output-only fields.
+  body BLOB NOT NULL,
+  update_time_us INTEGER NOT NULL,
+  publish_time_us INTEGER,
+  PRIMARY KEY (tenant, journey_key, version)
+) WITHOUT ROWID;
+
+CREATE TRIGGER published_versions_are_immutable_update
+BEFORE UPDATE ON journey_versions WHEN OLD.version > 0
+BEGIN
+  SELECT RAISE(ABORT, 'published journey versions are immutable');
+END;
+
+CREATE TRIGGER published_versions_are_immutable_delete
+BEFORE DELETE ON journey_versions WHEN OLD.version > 0
+BEGIN
+  SELECT RAISE(ABORT, 'published journey versions are immutable');
+END;
+)sql"},
+  };
+  return *kMigrations;
+}
+
+constexpr absl::string_view kPageTokenPrefix = "after:";
+
+std::string EncodePageToken(absl::string_view last_key) {
+  return absl::WebSafeBase64Escape(absl::StrCat(kPageTokenPrefix, last_key));
+}
+
+absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
+  std::string decoded;
+  if (!absl::WebSafeBase64Unescape(token, &decoded) ||
+      !absl::StartsWith(decoded, kPageTokenPrefix)) {
+    return absl::InvalidArgumentError(
+        "page_token: not a token that ListJourneys returned");
+  }
+  return decoded.substr(kPageTokenPrefix.size());
+}
+
+// The stored form: the journey's content only. Deterministic, so that an
+// unchanged draft serializes to the same bytes as the version it came from.
+std::string SerializeContent(const Journey& journey) {
+  Journey content = journey;
+  content.clear_version();
+  content.clear_state();
+  content.clear_create_time();
+  content.clear_publish_time();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    content.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+void SetTimestamp(int64_t unix_micros, google::protobuf::Timestamp& out) {
+  const absl::Time time = absl::FromUnixMicros(unix_micros);
+  const int64_t seconds = absl::ToUnixSeconds(time);
+  out.set_seconds(seconds);
+  out.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+}
+
+// Columns every journey-returning query selects, in this order.
+constexpr char kJourneyColumns[] =
+    "j.journey_key, j.create_time_us, v.version, v.state, v.body, "
+    "v.publish_time_us";
+
+// Reads a journey from the row `statement` is on, columns from `first` in
+// kJourneyColumns order.
+absl::StatusOr<Journey> JourneyFromRow(const sqlite::Statement& statement,
+                                       int first) {
+  Journey journey;
+  const std::string key = statement.ColumnText(first);
+  if (!journey.ParseFromString(statement.ColumnBlob(first + 4))) {
+    return absl::DataLossError(absl::StrCat("journey \"", key, "\" version ",
+                                            statement.ColumnInt(first + 2),
+                                            ": stored body does not parse"));
+  }
+  journey.set_key(key);
+  SetTimestamp(statement.ColumnInt(first + 1), *journey.mutable_create_time());
+  journey.set_version(static_cast<int32_t>(statement.ColumnInt(first + 2)));
+  journey.set_state(
+      static_cast<polku::v1::JourneyState>(statement.ColumnInt(first + 3)));
+  if (!statement.IsNull(first + 5)) {
+    SetTimestamp(statement.ColumnInt(first + 5),
+                 *journey.mutable_publish_time());
+  }
+  return journey;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteJourneyStore>> SqliteJourneyStore::Open(
+    const std::string& path, const Clock& clock,
+    const sqlite::Database::Options& options) {
+  POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> db,
+                         sqlite::Database::Open(path, options));
+  POLKU_RETURN_IF_ERROR(db->Migrate(Migrations()));
+  return std::unique_ptr<SqliteJourneyStore>(
+      new SqliteJourneyStore(std::move(db), clock));
+}
+
+absl::StatusOr<SqliteJourneyStore::JourneyRow> SqliteJourneyStore::FindJourney(
+    absl::string_view tenant, absl::string_view key) {
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * find,
+      db_->Prepare("SELECT create_time_us, latest_version FROM journeys "
+                   "WHERE tenant = ?1 AND journey_key = ?2"));
+  find->Bind(1, tenant).Bind(2, key);
+  POLKU_ASSIGN_OR_RETURN(bool found, find->Step());
+  if (!found) {
+    return absl::NotFoundError(absl::StrCat("journey \"", key, "\" not found"));
+  }
+  JourneyRow row{.create_time_us = find->ColumnInt(0),
+                 .latest_version = static_cast<int>(find->ColumnInt(1))};
+  find->Reset();
+  return row;
+}
+
+absl::StatusOr<Journey> SqliteJourneyStore::CreateJourney(
+    absl::string_view tenant, const Journey& journey) {
+  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const std::string body = SerializeContent(journey);
+  absl::MutexLock lock(&mu_);
+  sqlite::Transaction transaction(*db_);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  if (absl::StatusOr<JourneyRow> existing = FindJourney(tenant, journey.key());
+      existing.ok()) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("journey \"", journey.key(), "\" already exists"));
+  } else if (!absl::IsNotFound(existing.status())) {
+    return existing.status();
+  }
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * insert_journey,
+      db_->Prepare("INSERT INTO journeys (tenant, journey_key, create_time_us) "
+                   "VALUES (?1, ?2, ?3)"));
+  POLKU_RETURN_IF_ERROR(insert_journey->Bind(1, tenant)
+                            .Bind(2, journey.key())
+                            .Bind(3, now_us)
+                            .Run());
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * insert_draft,
+      db_->Prepare(
+          "INSERT INTO journey_versions "
+          "(tenant, journey_key, version, state, body, update_time_us) "
+          "VALUES (?1, ?2, 0, ?3, ?4, ?5)"));
+  POLKU_RETURN_IF_ERROR(insert_draft->Bind(1, tenant)
+                            .Bind(2, journey.key())
+                            .Bind(3, int{polku::v1::DRAFT})
+                            .BindBlob(4, body)
+                            .Bind(5, now_us)
+                            .Run());
+  POLKU_RETURN_IF_ERROR(transaction.Commit());
+
+  Journey stored;
+  stored.ParseFromString(body);
+  stored.set_version(0);
+  stored.set_state(polku::v1::DRAFT);
+  SetTimestamp(now_us, *stored.mutable_create_time());
+  return stored;
+}
+
+absl::StatusOr<Journey> SqliteJourneyStore::UpdateDraft(
+    absl::string_view tenant, const Journey& journey) {
+  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const std::string body = SerializeContent(journey);
+  absl::MutexLock lock(&mu_);
+  sqlite::Transaction transaction(*db_);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, journey.key()));
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * update,
+      db_->Prepare("UPDATE journey_versions SET body = ?3, update_time_us = ?4 "
+                   "WHERE tenant = ?1 AND journey_key = ?2 AND version = 0"));
+  POLKU_RETURN_IF_ERROR(update->Bind(1, tenant)
+                            .Bind(2, journey.key())
+                            .BindBlob(3, body)
+                            .Bind(4, now_us)
+                            .Run());
+  POLKU_RETURN_IF_ERROR(transaction.Commit());
+
+  Journey stored;
+  stored.ParseFromString(body);
+  stored.set_version(0);
+  stored.set_state(polku::v1::DRAFT);
+  SetTimestamp(row.create_time_us, *stored.mutable_create_time());
+  return stored;
+}
+
+absl::StatusOr<Journey> SqliteJourneyStore::GetJourney(absl::string_view tenant,
+                                                       absl::string_view key,
+                                                       int version) {
+  if (version < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "version: ", version,
+        " is not a version; use 0 for the latest or a published version"));
+  }
+  absl::MutexLock lock(&mu_);
+  // Version 0 asks for the latest published version, which is the draft
+  // (latest_version = 0) until the first publish.
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * get,
+      db_->Prepare(absl::StrCat(
+          "SELECT ", kJourneyColumns,
+          " FROM journeys j JOIN journey_versions v"
+          " ON v.tenant = j.tenant AND v.journey_key = j.journey_key"
+          " AND v.version = CASE WHEN ?3 = 0 THEN j.latest_version ELSE ?3 END"
+          " WHERE j.tenant = ?1 AND j.journey_key = ?2")));
+  get->Bind(1, tenant).Bind(2, key).Bind(3, version);
+  POLKU_ASSIGN_OR_RETURN(bool found, get->Step());
+  if (found) {
+    absl::StatusOr<Journey> journey = JourneyFromRow(*get, 0);
+    get->Reset();
+    return journey;
+  }
+  get->Reset();
+  POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
+  return absl::NotFoundError(
+      row.latest_version == 0
+          ? absl::StrCat("journey \"", key, "\" has no version ", version,
+                         ": it was never published")
+          : absl::StrCat("journey \"", key, "\" has no version ", version,
+                         " (latest published: ", row.latest_version, ")"));
+}
+
+absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
+    absl::string_view tenant, int page_size, absl::string_view page_token) {
+  if (page_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: ", page_size, " is negative"));
+  }
+  if (page_size == 0) page_size = kDefaultPageSize;
+  page_size = std::min(page_size, kMaxPageSize);
+  std::string after;
+  if (!page_token.empty()) {
+    POLKU_ASSIGN_OR_RETURN(after, DecodePageToken(page_token));
+  }
+
+  absl::MutexLock lock(&mu_);
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * list,
+      db_->Prepare(absl::StrCat(
+          "SELECT ", kJourneyColumns,
+          " FROM journeys j JOIN journey_versions v"
+          " ON v.tenant = j.tenant AND v.journey_key = j.journey_key"
+          " AND v.version = j.latest_version"
+          " WHERE j.tenant = ?1 AND j.journey_key > ?2"
+          " ORDER BY j.journey_key LIMIT ?3")));
+  // One row more than the page tells whether another page follows.
+  list->Bind(1, tenant).Bind(2, after).Bind(3, page_size + 1);
+  JourneyPage page;
+  while (true) {
+    absl::StatusOr<bool> row = list->Step();
+    if (!row.ok()) {
+      list->Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    if (static_cast<int>(page.journeys.size()) == page_size) {
+      page.next_page_token = EncodePageToken(page.journeys.back().key());
+      break;
+    }
+    absl::StatusOr<Journey> journey = JourneyFromRow(*list, 0);
+    if (!journey.ok()) {
+      list->Reset();
+      return journey.status();
+    }
+    page.journeys.push_back(*std::move(journey));
+  }
+  list->Reset();
+  return page;
+}
+
+absl::StatusOr<Journey> SqliteJourneyStore::PublishDraft(
+    absl::string_view tenant, absl::string_view key,
+    absl::FunctionRef<absl::Status(const Journey& draft)> check_draft) {
+  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  absl::MutexLock lock(&mu_);
+  sqlite::Transaction transaction(*db_);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
+
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * get_body,
+      db_->Prepare("SELECT body FROM journey_versions "
+                   "WHERE tenant = ?1 AND journey_key = ?2 AND version = ?3"));
+  auto read_body = [&](int version) -> absl::StatusOr<std::string> {
+    get_body->Bind(1, tenant).Bind(2, key).Bind(3, version);
+    POLKU_ASSIGN_OR_RETURN(bool found, get_body->Step());
+    if (!found) {
+      return absl::DataLossError(absl::StrCat("journey \"", key, "\": version ",
+                                              version, " is missing"));
+    }
+    std::string body = get_body->ColumnBlob(0);
+    get_body->Reset();
+    return body;
+  };
+  POLKU_ASSIGN_OR_RETURN(const std::string draft_body, read_body(0));
+  if (row.latest_version > 0) {
+    POLKU_ASSIGN_OR_RETURN(const std::string latest_body,
+                           read_body(row.latest_version));
+    if (latest_body == draft_body) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("journey \"", key, "\": draft unchanged since version ",
+                       row.latest_version));
+    }
+  }
+
+  Journey journey;
+  if (!journey.ParseFromString(draft_body)) {
+    return absl::DataLossError(
+        absl::StrCat("journey \"", key, "\": stored draft does not parse"));
+  }
+  journey.set_key(std::string(key));
+  journey.set_version(0);
+  journey.set_state(polku::v1::DRAFT);
+  SetTimestamp(row.create_time_us, *journey.mutable_create_time());
+  POLKU_RETURN_IF_ERROR(check_draft(journey));
+
+  const int version = row.latest_version + 1;
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * insert_version,
+      db_->Prepare(
+          "INSERT INTO journey_versions (tenant, journey_key, version, "
+          "state, body, update_time_us, publish_time_us) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"));
+  POLKU_RETURN_IF_ERROR(insert_version->Bind(1, tenant)
+                            .Bind(2, key)
+                            .Bind(3, version)
+                            .Bind(4, int{polku::v1::PUBLISHED})
+                            .BindBlob(5, draft_body)
+                            .Bind(6, now_us)
+                            .Run());
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * set_latest,
+      db_->Prepare("UPDATE journeys SET latest_version = ?3 "
+                   "WHERE tenant = ?1 AND journey_key = ?2"));
+  POLKU_RETURN_IF_ERROR(
+      set_latest->Bind(1, tenant).Bind(2, key).Bind(3, version).Run());
+  POLKU_RETURN_IF_ERROR(transaction.Commit());
+
+  journey.set_version(version);
+  journey.set_state(polku::v1::PUBLISHED);
+  SetTimestamp(now_us, *journey.mutable_publish_time());
+  return journey;
+}
+
+absl::StatusOr<std::vector<PublishedJourney>>
+SqliteJourneyStore::ListPublishedLatest() {
+  absl::MutexLock lock(&mu_);
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * list,
+      db_->Prepare(absl::StrCat(
+          "SELECT j.tenant, ", kJourneyColumns,
+          " FROM journeys j JOIN journey_versions v"
+          " ON v.tenant = j.tenant AND v.journey_key = j.journey_key"
+          " AND v.version = j.latest_version"
+          " WHERE j.latest_version > 0"
+          " ORDER BY j.tenant, j.journey_key")));
+  std::vector<PublishedJourney> published;
+  while (true) {
+    absl::StatusOr<bool> row = list->Step();
+    if (!row.ok()) {
+      list->Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    absl::StatusOr<Journey> journey = JourneyFromRow(*list, 1);
+    if (!journey.ok()) {
+      list->Reset();
+      return journey.status();
+    }
+    PublishedJourney& entry = published.emplace_back();
+    entry.set_tenant(list->ColumnText(0));
+    *entry.mutable_journey() = *std::move(journey);
+  }
+  list->Reset();
+  return published;
+}
+
+}  // namespace polku::journey

@@ -1,0 +1,74 @@
+// JourneyStore on an embedded SQLite database (<data_dir>/journey.db).
+//
+//   POLKU_ASSIGN_OR_RETURN(auto store,
+//                          SqliteJourneyStore::Open(data_dir + "/journey.db",
+//                                                   Clock::Real()));
+//
+// Schema: `journeys` holds one row per (tenant, key) with its latest published
+// version number; `journey_versions` holds the draft (version 0) and every
+// published version as a serialized polku.v1.Journey without its output-only
+// fields. A trigger refuses to change a published row, so immutability does
+// not depend on this code staying correct.
+#ifndef POLKU_SERVICES_JOURNEY_SQLITE_JOURNEY_STORE_H_
+#define POLKU_SERVICES_JOURNEY_SQLITE_JOURNEY_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/base/clock.h"
+#include "lib/sqlite/sqlite.h"
+#include "services/journey/journey_store.h"
+
+namespace polku::journey {
+
+class SqliteJourneyStore : public JourneyStore {
+ public:
+  // Opens (creating if needed) and migrates the database at `path`
+  // (":memory:" for a private in-memory one). `clock` stamps create and
+  // publish times and must outlive the store.
+  static absl::StatusOr<std::unique_ptr<SqliteJourneyStore>> Open(
+      const std::string& path, const Clock& clock,
+      const sqlite::Database::Options& options = sqlite::Database::Options());
+
+  absl::StatusOr<polku::v1::Journey> CreateJourney(
+      absl::string_view tenant, const polku::v1::Journey& journey) override;
+  absl::StatusOr<polku::v1::Journey> UpdateDraft(
+      absl::string_view tenant, const polku::v1::Journey& journey) override;
+  absl::StatusOr<polku::v1::Journey> GetJourney(absl::string_view tenant,
+                                                absl::string_view key,
+                                                int version) override;
+  absl::StatusOr<JourneyPage> ListJourneys(
+      absl::string_view tenant, int page_size,
+      absl::string_view page_token) override;
+  absl::StatusOr<polku::v1::Journey> PublishDraft(
+      absl::string_view tenant, absl::string_view key,
+      absl::FunctionRef<absl::Status(const polku::v1::Journey& draft)>
+          check_draft) override;
+  absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublishedLatest()
+      override;
+
+ private:
+  SqliteJourneyStore(std::unique_ptr<sqlite::Database> db, const Clock& clock)
+      : db_(std::move(db)), clock_(clock) {}
+
+  // The `journeys` row of (tenant, key), or NOT_FOUND.
+  struct JourneyRow {
+    int64_t create_time_us = 0;
+    int latest_version = 0;
+  };
+  absl::StatusOr<JourneyRow> FindJourney(absl::string_view tenant,
+                                         absl::string_view key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  // One connection, used by one thread at a time (sqlite.h).
+  std::unique_ptr<sqlite::Database> db_ ABSL_GUARDED_BY(mu_);
+  const Clock& clock_;
+};
+
+}  // namespace polku::journey
+
+#endif  // POLKU_SERVICES_JOURNEY_SQLITE_JOURNEY_STORE_H_

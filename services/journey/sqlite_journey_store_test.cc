@@ -1,0 +1,345 @@
+#include "services/journey/sqlite_journey_store.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "lib/base/clock.h"
+
+namespace polku::journey {
+namespace {
+
+using ::google::protobuf::util::MessageDifferencer;
+using ::polku::v1::Journey;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const absl::Time kCreated = absl::FromUnixSeconds(1'700'000'000);
+
+Journey MakeJourney(const std::string& key,
+                    const std::string& name = "Journey") {
+  Journey journey;
+  google::protobuf::TextFormat::ParseFromString(
+      R"pb(
+        stages { key: "need" name: "Need" }
+        stages { key: "purchase" name: "Purchase" }
+        touchpoints {
+          key: "shop_visit"
+          name: "Shop visit"
+          stage: "purchase"
+          channel: "shop"
+          kind: INTERACTION
+          target { csat_top2_box: 0.8 }
+        }
+      )pb",
+      &journey);
+  journey.set_key(key);
+  journey.set_name(name);
+  return journey;
+}
+
+absl::Status AcceptAll(const Journey&) { return absl::OkStatus(); }
+
+std::vector<std::string> Keys(const std::vector<Journey>& journeys) {
+  std::vector<std::string> keys;
+  for (const Journey& journey : journeys) keys.push_back(journey.key());
+  return keys;
+}
+
+class SqliteJourneyStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = OpenStore(":memory:"); }
+
+  std::unique_ptr<SqliteJourneyStore> OpenStore(const std::string& path) {
+    sqlite::Database::Options options;
+    options.durable = false;
+    auto store = SqliteJourneyStore::Open(path, clock_, options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  absl::StatusOr<Journey> Publish(const std::string& tenant,
+                                  const std::string& key) {
+    return store_->PublishDraft(tenant, key, AcceptAll);
+  }
+
+  FakeClock clock_{kCreated};
+  std::unique_ptr<SqliteJourneyStore> store_;
+};
+
+TEST_F(SqliteJourneyStoreTest, CreateStoresDraftAndIgnoresOutputOnlyFields) {
+  Journey journey = MakeJourney("home-renovation");
+  journey.set_version(9);
+  journey.set_state(polku::v1::PUBLISHED);
+  journey.mutable_publish_time()->set_seconds(5);
+
+  absl::StatusOr<Journey> created = store_->CreateJourney("demo", journey);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->version(), 0);
+  EXPECT_EQ(created->state(), polku::v1::DRAFT);
+  EXPECT_EQ(created->create_time().seconds(), absl::ToUnixSeconds(kCreated));
+  EXPECT_FALSE(created->has_publish_time());
+
+  absl::StatusOr<Journey> got =
+      store_->GetJourney("demo", "home-renovation", 0);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE(MessageDifferencer::Equals(*got, *created));
+  EXPECT_EQ(got->touchpoints(0).key(), "shop_visit");
+}
+
+TEST_F(SqliteJourneyStoreTest, CreateTwiceIsAlreadyExists) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
+  absl::StatusOr<Journey> again =
+      store_->CreateJourney("demo", MakeJourney("a"));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(again.status().message(), HasSubstr("\"a\""));
+}
+
+TEST_F(SqliteJourneyStoreTest, GetNamesWhatIsMissing) {
+  absl::StatusOr<Journey> missing = store_->GetJourney("demo", "nope", 0);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("\"nope\""));
+
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
+  absl::StatusOr<Journey> unpublished = store_->GetJourney("demo", "a", 1);
+  EXPECT_EQ(unpublished.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unpublished.status().message(),
+              HasSubstr("\"a\" has no version 1: it was never published"));
+
+  ASSERT_TRUE(Publish("demo", "a").ok());
+  absl::StatusOr<Journey> future = store_->GetJourney("demo", "a", 3);
+  EXPECT_EQ(future.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(future.status().message(),
+              HasSubstr("no version 3 (latest published: 1)"));
+
+  EXPECT_EQ(store_->GetJourney("demo", "a", -1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SqliteJourneyStoreTest, PublishFreezesDraftAsNextVersion) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "First")).ok());
+  clock_.Advance(absl::Hours(1));
+
+  absl::StatusOr<Journey> v1 = Publish("demo", "a");
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->version(), 1);
+  EXPECT_EQ(v1->state(), polku::v1::PUBLISHED);
+  EXPECT_EQ(v1->name(), "First");
+  EXPECT_EQ(v1->create_time().seconds(), absl::ToUnixSeconds(kCreated));
+  EXPECT_EQ(v1->publish_time().seconds(),
+            absl::ToUnixSeconds(kCreated + absl::Hours(1)));
+
+  absl::StatusOr<Journey> latest = store_->GetJourney("demo", "a", 0);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(*latest, *v1));
+}
+
+TEST_F(SqliteJourneyStoreTest, PublishingAnUnchangedDraftFails) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
+  ASSERT_TRUE(Publish("demo", "a").ok());
+  absl::StatusOr<Journey> again = Publish("demo", "a");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(),
+              HasSubstr("draft unchanged since version 1"));
+}
+
+TEST_F(SqliteJourneyStoreTest, PublishUnknownJourneyIsNotFound) {
+  EXPECT_EQ(Publish("demo", "nope").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteJourneyStoreTest, PublishStopsAtFailedCheck) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
+  int checked_version = -1;
+  absl::StatusOr<Journey> refused =
+      store_->PublishDraft("demo", "a", [&](const Journey& draft) {
+        checked_version = draft.version();
+        return absl::InvalidArgumentError("journey.name: required");
+      });
+  EXPECT_EQ(checked_version, 0);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetJourney("demo", "a", 1).status().code(),
+            absl::StatusCode::kNotFound);
+  // Nothing half-done blocks a later publish.
+  absl::StatusOr<Journey> v1 = Publish("demo", "a");
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->version(), 1);
+}
+
+TEST_F(SqliteJourneyStoreTest, PublishedVersionsNeverChange) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "First")).ok());
+  absl::StatusOr<Journey> v1 = Publish("demo", "a");
+  ASSERT_TRUE(v1.ok());
+
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(store_->UpdateDraft("demo", MakeJourney("a", "Second")).ok());
+  // Editing the draft leaves the latest published version in force.
+  EXPECT_EQ(store_->GetJourney("demo", "a", 0)->name(), "First");
+
+  absl::StatusOr<Journey> v2 = Publish("demo", "a");
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(v2->version(), 2);
+  EXPECT_EQ(v2->name(), "Second");
+
+  absl::StatusOr<Journey> v1_again = store_->GetJourney("demo", "a", 1);
+  ASSERT_TRUE(v1_again.ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(*v1_again, *v1));
+  EXPECT_EQ(store_->GetJourney("demo", "a", 0)->version(), 2);
+}
+
+TEST_F(SqliteJourneyStoreTest, DatabaseRefusesToChangePublishedRows) {
+  const std::string path = ::testing::TempDir() + "/immutable_journeys.db";
+  std::filesystem::remove(path);
+  store_ = OpenStore(path);
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
+  ASSERT_TRUE(Publish("demo", "a").ok());
+
+  auto db = sqlite::Database::Open(path);
+  ASSERT_TRUE(db.ok()) << db.status();
+  absl::Status update =
+      (*db)->Exec("UPDATE journey_versions SET body = x'00' WHERE version = 1");
+  EXPECT_FALSE(update.ok());
+  EXPECT_THAT(update.message(), HasSubstr("immutable"));
+  EXPECT_FALSE(
+      (*db)->Exec("DELETE FROM journey_versions WHERE version = 1").ok());
+  EXPECT_TRUE(store_->GetJourney("demo", "a", 1).ok());
+}
+
+TEST_F(SqliteJourneyStoreTest, SurvivesReopen) {
+  const std::string path = ::testing::TempDir() + "/reopened_journeys.db";
+  std::filesystem::remove(path);
+  store_ = OpenStore(path);
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "Kept")).ok());
+  ASSERT_TRUE(Publish("demo", "a").ok());
+  store_.reset();
+
+  store_ = OpenStore(path);
+  absl::StatusOr<Journey> v1 = store_->GetJourney("demo", "a", 1);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->name(), "Kept");
+}
+
+TEST_F(SqliteJourneyStoreTest, ListPagesInKeyOrder) {
+  for (const char* key : {"e", "b", "d", "a", "c"}) {
+    ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney(key)).ok());
+  }
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    absl::StatusOr<JourneyPage> page = store_->ListJourneys("demo", 2, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_LE(page->journeys.size(), 2u);
+    for (const std::string& key : Keys(page->journeys)) seen.push_back(key);
+    token = page->next_page_token;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_THAT(seen, ElementsAre("a", "b", "c", "d", "e"));
+  EXPECT_EQ(pages, 3);
+
+  // A page that ends exactly at the last journey says so.
+  absl::StatusOr<JourneyPage> all = store_->ListJourneys("demo", 5, "");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->journeys.size(), 5u);
+  EXPECT_EQ(all->next_page_token, "");
+}
+
+TEST_F(SqliteJourneyStoreTest, ListPageSizeDefaultsAndCaps) {
+  for (int i = 0; i < kDefaultPageSize + 1; ++i) {
+    ASSERT_TRUE(
+        store_->CreateJourney("demo", MakeJourney(absl::StrCat("j", 100 + i)))
+            .ok());
+  }
+  absl::StatusOr<JourneyPage> page = store_->ListJourneys("demo", 0, "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->journeys.size(), static_cast<size_t>(kDefaultPageSize));
+  EXPECT_NE(page->next_page_token, "");
+
+  absl::StatusOr<JourneyPage> capped =
+      store_->ListJourneys("demo", 1'000'000, "");
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->journeys.size(), static_cast<size_t>(kDefaultPageSize + 1));
+}
+
+TEST_F(SqliteJourneyStoreTest, ListRejectsBadArguments) {
+  absl::StatusOr<JourneyPage> negative = store_->ListJourneys("demo", -1, "");
+  EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(negative.status().message(), HasSubstr("page_size"));
+
+  for (const char* token : {"!!!", "YWJj"}) {  // not base64; base64 of "abc"
+    absl::StatusOr<JourneyPage> bad = store_->ListJourneys("demo", 10, token);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << token;
+    EXPECT_THAT(bad.status().message(), HasSubstr("page_token")) << token;
+  }
+}
+
+TEST_F(SqliteJourneyStoreTest, ListShowsLatestPublishedElseDraft) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "A draft")).ok());
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("b", "B v1")).ok());
+  ASSERT_TRUE(Publish("demo", "b").ok());
+  ASSERT_TRUE(store_->UpdateDraft("demo", MakeJourney("b", "B draft")).ok());
+
+  absl::StatusOr<JourneyPage> page = store_->ListJourneys("demo", 0, "");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->journeys.size(), 2u);
+  EXPECT_EQ(page->journeys[0].name(), "A draft");
+  EXPECT_EQ(page->journeys[0].state(), polku::v1::DRAFT);
+  EXPECT_EQ(page->journeys[1].name(), "B v1");
+  EXPECT_EQ(page->journeys[1].version(), 1);
+}
+
+TEST_F(SqliteJourneyStoreTest, TenantsNeverSeeEachOther) {
+  ASSERT_TRUE(
+      store_->CreateJourney("tenant-a", MakeJourney("shared", "A's")).ok());
+  ASSERT_TRUE(Publish("tenant-a", "shared").ok());
+
+  EXPECT_EQ(store_->GetJourney("tenant-b", "shared", 0).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetJourney("tenant-b", "shared", 1).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store_->ListJourneys("tenant-b", 0, "")->journeys.empty());
+  EXPECT_EQ(Publish("tenant-b", "shared").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      store_->UpdateDraft("tenant-b", MakeJourney("shared")).status().code(),
+      absl::StatusCode::kNotFound);
+
+  // The same key is free for tenant B, and independent of A's.
+  ASSERT_TRUE(
+      store_->CreateJourney("tenant-b", MakeJourney("shared", "B's")).ok());
+  EXPECT_EQ(store_->GetJourney("tenant-a", "shared", 0)->name(), "A's");
+  EXPECT_EQ(store_->GetJourney("tenant-b", "shared", 0)->name(), "B's");
+  EXPECT_EQ(store_->GetJourney("tenant-b", "shared", 0)->version(), 0);
+}
+
+TEST_F(SqliteJourneyStoreTest, ListPublishedLatestCoversEveryTenant) {
+  ASSERT_TRUE(store_->CreateJourney("tenant-b", MakeJourney("x")).ok());
+  ASSERT_TRUE(Publish("tenant-b", "x").ok());
+  ASSERT_TRUE(store_->CreateJourney("tenant-a", MakeJourney("y")).ok());
+  ASSERT_TRUE(Publish("tenant-a", "y").ok());
+  ASSERT_TRUE(store_->UpdateDraft("tenant-a", MakeJourney("y", "v2")).ok());
+  ASSERT_TRUE(Publish("tenant-a", "y").ok());
+  // Never published: not part of the index.
+  ASSERT_TRUE(store_->CreateJourney("tenant-a", MakeJourney("z")).ok());
+
+  auto latest = store_->ListPublishedLatest();
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  ASSERT_EQ(latest->size(), 2u);
+  EXPECT_EQ((*latest)[0].tenant(), "tenant-a");
+  EXPECT_EQ((*latest)[0].journey().key(), "y");
+  EXPECT_EQ((*latest)[0].journey().version(), 2);
+  EXPECT_EQ((*latest)[0].journey().name(), "v2");
+  EXPECT_EQ((*latest)[1].tenant(), "tenant-b");
+  EXPECT_EQ((*latest)[1].journey().key(), "x");
+  EXPECT_EQ((*latest)[1].journey().version(), 1);
+}
+
+}  // namespace
+}  // namespace polku::journey
