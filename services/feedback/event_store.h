@@ -1,0 +1,81 @@
+// Where polku-feedback keeps touchpoint events: the system of record and its
+// ordered change feed. SqliteEventStore implements it now; a PostgreSQL
+// implementation comes later and must pass the same tests.
+//
+//   store.Submit({.tenant = "demo", .channel = "shop", .events = {…}},
+//                [](absl::StatusOr<std::vector<polku::v1::EventResult>>
+//                results) {
+//                  // called once the events are durable (or with the error)
+//                });
+//   auto page = store.ReadFeed("demo", /*from_sequence=*/1, /*limit=*/500);
+//
+// Contract:
+//  * Submit never blocks on storage; `done` runs on the store's writer
+//    thread only after the transaction holding the batch committed, with one
+//    result per event in batch order. If the commit fails, `done` gets the
+//    error and nothing of the batch is acknowledged (retrying is safe).
+//  * Idempotency key (tenant, channel, event_id): the same event again is
+//    DUPLICATE with the original sequence; different content under a used
+//    key is REJECTED with field `event_id`.
+//  * Sequences are strictly increasing in commit order, so a reader that saw
+//    sequence N never later finds a new event below N.
+#ifndef POLKU_SERVICES_FEEDBACK_EVENT_STORE_H_
+#define POLKU_SERVICES_FEEDBACK_EVENT_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "polku/v1/common.pb.h"
+#include "polku/v1/feedback.pb.h"
+#include "services/feedback/feed_notifier.h"
+#include "services/feedback/touchpoint_index.h"
+
+namespace polku::feedback {
+
+// A validated event and where its touchpoint sits.
+struct ValidEvent {
+  // As submitted, customer reference in the clear.
+  polku::v1::TouchpointEvent event;
+  ResolvedTouchpoint touchpoint;
+};
+
+// Events from one caller, stored together.
+struct EventBatch {
+  std::string tenant;
+  std::string channel;
+  std::vector<ValidEvent> events;
+};
+
+class EventStore {
+ public:
+  // One result per event of the batch, in order: ACCEPTED or DUPLICATE with
+  // the sequence, or REJECTED with a field relative to the event.
+  using SubmitCallback =
+      std::function<void(absl::StatusOr<std::vector<polku::v1::EventResult>>)>;
+
+  virtual ~EventStore() = default;
+
+  // Queues `batch` for the next commit; see the contract above. After Stop,
+  // `done` gets UNAVAILABLE right away.
+  virtual void Submit(EventBatch batch, SubmitCallback done) = 0;
+
+  // Up to `limit` stored events with sequence >= `from_sequence`, in
+  // sequence order; only `tenant`'s unless `tenant` is empty. Blocks on
+  // storage: call it from an Executor thread. Safe from several threads.
+  virtual absl::StatusOr<std::vector<polku::v1::StoredEvent>> ReadFeed(
+      absl::string_view tenant, int64_t from_sequence, int limit) = 0;
+
+  // Publishes every committed sequence to feed readers.
+  virtual FeedNotifier& notifier() = 0;
+
+  // Commits everything already submitted, then stops the writer. Blocks.
+  virtual void Stop() = 0;
+};
+
+}  // namespace polku::feedback
+
+#endif  // POLKU_SERVICES_FEEDBACK_EVENT_STORE_H_

@@ -1,0 +1,334 @@
+#include "services/feedback/feedback_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "lib/base/executor.h"
+#include "lib/rpc/metadata.h"
+#include "services/feedback/sqlite_event_store.h"
+#include "services/feedback/test_journeys.h"
+
+namespace polku::feedback {
+namespace {
+
+using polku::v1::EventResult;
+using polku::v1::SubmitEventsRequest;
+using polku::v1::SubmitEventsResponse;
+using polku::v1::TouchpointEvent;
+using polku::v1::WatchEventsRequest;
+using polku::v1::WatchEventsResponse;
+
+constexpr absl::Duration kWait = absl::Seconds(10);
+const absl::Time kNow =
+    absl::FromUnixSeconds(1'714'564'800);  // 2024-05-01 12:00Z
+
+TouchpointEvent Event(const std::string& event_id, int csat = 4,
+                      const std::string& touchpoint = "shop_in_shop_sales") {
+  TouchpointEvent event;
+  event.set_event_id(event_id);
+  event.set_touchpoint(touchpoint);
+  event.set_customer("customer-42");
+  event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(kNow) - 3600);
+  event.set_csat(csat);
+  return event;
+}
+
+// A FeedbackService on a real gRPC server on 127.0.0.1:0, over a real
+// SQLite store; the test sets the gateway's metadata itself.
+class FeedbackServiceTest : public ::testing::Test {
+ protected:
+  FeedbackServiceTest() {
+    auto store = SqliteEventStore::Open(testing::ScratchDir() + "/feedback.db",
+                                        CustomerHasher(std::string(32, 'k')),
+                                        SqliteEventStoreOptions());
+    EXPECT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    index_.Reset(testing::DemoJourneys().journeys());
+    service_ = std::make_unique<FeedbackServiceImpl>(*store_, index_, readers_,
+                                                     clock_);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    stub_ = polku::v1::FeedbackService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  }
+
+  ~FeedbackServiceTest() override {
+    // Open streams are cancelled by the deadline; then the store drains.
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(1));
+    store_->Stop();
+  }
+
+  static void SetCaller(grpc::ClientContext& context, const std::string& tenant,
+                        const std::string& channel) {
+    rpc::AttachCaller({.tenant = tenant, .channel = channel}, context);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  }
+
+  grpc::Status Submit(const std::vector<TouchpointEvent>& events,
+                      SubmitEventsResponse& response,
+                      const std::string& tenant = "demo",
+                      const std::string& channel = "shop") {
+    grpc::ClientContext context;
+    SetCaller(context, tenant, channel);
+    SubmitEventsRequest request;
+    for (const auto& e : events) *request.add_events() = e;
+    return stub_->SubmitEvents(&context, request, &response);
+  }
+
+  FakeClock clock_{kNow};
+  Executor readers_{2};
+  TouchpointIndex index_;
+  std::unique_ptr<SqliteEventStore> store_;
+  std::unique_ptr<FeedbackServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<polku::v1::FeedbackService::Stub> stub_;
+};
+
+TEST_F(FeedbackServiceTest, AMixedBatchStoresTheGoodAndNamesTheBad) {
+  SubmitEventsResponse response;
+  grpc::Status status =
+      Submit({Event("e-1"), Event("e-2", /*csat=*/9), Event("e-3")}, response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.results_size(), 3);
+  EXPECT_EQ(response.results(0).event_id(), "e-1");
+  EXPECT_EQ(response.results(0).outcome(), EventResult::ACCEPTED);
+  EXPECT_EQ(response.results(0).sequence(), 1);
+  EXPECT_EQ(response.results(1).event_id(), "e-2");
+  EXPECT_EQ(response.results(1).outcome(), EventResult::REJECTED);
+  EXPECT_EQ(response.results(1).field(), "events[1].csat");
+  EXPECT_EQ(response.results(1).reason(),
+            "csat must be between 1 and 5, got 9");
+  EXPECT_EQ(response.results(1).sequence(), 0);
+  EXPECT_EQ(response.results(2).outcome(), EventResult::ACCEPTED);
+  EXPECT_EQ(response.results(2).sequence(), 2);
+}
+
+TEST_F(FeedbackServiceTest, ATouchpointOfAnotherChannelIsRejected) {
+  SubmitEventsResponse response;
+  ASSERT_TRUE(Submit({Event("e-1", 4, "confirmation_call")}, response).ok());
+  EXPECT_EQ(response.results(0).outcome(), EventResult::REJECTED);
+  EXPECT_EQ(response.results(0).field(), "events[0].touchpoint");
+  EXPECT_EQ(response.results(0).reason(),
+            "touchpoint 'confirmation_call' belongs to channel 'phone', not "
+            "'shop'");
+}
+
+TEST_F(FeedbackServiceTest, ResendingIsSafe) {
+  SubmitEventsResponse first, again, reuse;
+  ASSERT_TRUE(Submit({Event("e-1"), Event("e-2")}, first).ok());
+  ASSERT_TRUE(Submit({Event("e-2"), Event("e-1")}, again).ok());
+  EXPECT_EQ(again.results(0).outcome(), EventResult::DUPLICATE);
+  EXPECT_EQ(again.results(0).sequence(), 2);
+  EXPECT_EQ(again.results(1).outcome(), EventResult::DUPLICATE);
+  EXPECT_EQ(again.results(1).sequence(), 1);
+
+  ASSERT_TRUE(Submit({Event("e-3"), Event("e-1", /*csat=*/1)}, reuse).ok());
+  EXPECT_EQ(reuse.results(0).outcome(), EventResult::ACCEPTED);
+  EXPECT_EQ(reuse.results(1).outcome(), EventResult::REJECTED);
+  EXPECT_EQ(reuse.results(1).field(), "events[1].event_id");
+  EXPECT_EQ(reuse.results(1).reason(),
+            "event_id 'e-1' was already used for a different event");
+}
+
+TEST_F(FeedbackServiceTest, ACallWithoutTenantIsUnauthenticated) {
+  SubmitEventsResponse response;
+  grpc::Status status = Submit({Event("e-1")}, response, "", "shop");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(FeedbackServiceTest, SubmittingNeedsAChannelKey) {
+  SubmitEventsResponse response;
+  grpc::Status status = Submit({Event("e-1")}, response, "demo", "");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(status.error_message(), "SubmitEvents needs a channel key");
+}
+
+TEST_F(FeedbackServiceTest, BatchesAreOneToAThousandEvents) {
+  SubmitEventsResponse response;
+  grpc::Status empty = Submit({}, response);
+  EXPECT_EQ(empty.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  std::vector<TouchpointEvent> events;
+  for (int i = 0; i < 1001; ++i) events.push_back(Event(absl::StrCat("e-", i)));
+  grpc::Status oversized = Submit(events, response);
+  EXPECT_EQ(oversized.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(oversized.error_message(),
+            "events: at most 1000 per call, got 1001");
+
+  events.pop_back();
+  ASSERT_TRUE(Submit(events, response).ok());
+  EXPECT_EQ(response.results_size(), 1000);
+  EXPECT_EQ(response.results(999).sequence(), 1000);
+}
+
+TEST_F(FeedbackServiceTest, NothingIsAcceptedBeforeTheIndexIsLoaded) {
+  TouchpointIndex empty;
+  FeedbackServiceImpl service(*store_, empty, readers_, clock_);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  auto stub = polku::v1::FeedbackService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "shop");
+  SubmitEventsRequest request;
+  *request.add_events() = Event("e-1");
+  SubmitEventsResponse response;
+  grpc::Status status = stub->SubmitEvents(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), "touchpoint index not loaded yet");
+  server->Shutdown();
+}
+
+// Reads the next message of a WatchEvents stream (bounded by its deadline).
+std::vector<int64_t> NextSequences(
+    grpc::ClientReader<WatchEventsResponse>& reader) {
+  WatchEventsResponse response;
+  std::vector<int64_t> sequences;
+  if (!reader.Read(&response)) return sequences;
+  for (const auto& e : response.events()) sequences.push_back(e.sequence());
+  return sequences;
+}
+
+TEST_F(FeedbackServiceTest, WatchEventsDeliversStoredThenNewEvents) {
+  SubmitEventsResponse response;
+  ASSERT_TRUE(Submit({Event("e-1"), Event("e-2")}, response).ok());
+
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "");
+  WatchEventsRequest request;
+  request.set_from_sequence(0);
+  auto reader = stub_->WatchEvents(&context, request);
+  EXPECT_EQ(NextSequences(*reader), (std::vector<int64_t>{1, 2}));
+
+  ASSERT_TRUE(Submit({Event("e-3")}, response).ok());
+  std::vector<int64_t> next = NextSequences(*reader);
+  EXPECT_EQ(next, (std::vector<int64_t>{3}));
+
+  context.TryCancel();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(FeedbackServiceTest, WatchEventsShowsATenantOnlyItsOwnEvents) {
+  SubmitEventsResponse response;
+  ASSERT_TRUE(Submit({Event("d-1")}, response, "demo", "shop").ok());
+  ASSERT_TRUE(
+      Submit({Event("o-1", 4, "secret_touchpoint")}, response, "other", "shop")
+          .ok());
+  ASSERT_EQ(response.results(0).outcome(), EventResult::ACCEPTED);
+  ASSERT_TRUE(Submit({Event("d-2")}, response, "demo", "shop").ok());
+
+  grpc::ClientContext tenant_context;
+  SetCaller(tenant_context, "demo", "");
+  auto tenant_reader =
+      stub_->WatchEvents(&tenant_context, WatchEventsRequest());
+  WatchEventsResponse page;
+  ASSERT_TRUE(tenant_reader->Read(&page));
+  ASSERT_EQ(page.events_size(), 2);
+  EXPECT_EQ(page.events(0).event().event_id(), "d-1");
+  EXPECT_EQ(page.events(1).event().event_id(), "d-2");
+  EXPECT_EQ(page.events(1).sequence(), 3);
+  EXPECT_EQ(page.events(0).event().customer(), "");
+  tenant_context.TryCancel();
+  tenant_reader->Finish();
+
+  // A service-to-service caller (no tenant) sees everyone's.
+  grpc::ClientContext internal_context;
+  internal_context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  auto internal_reader =
+      stub_->WatchEvents(&internal_context, WatchEventsRequest());
+  EXPECT_EQ(NextSequences(*internal_reader), (std::vector<int64_t>{1, 2, 3}));
+  internal_context.TryCancel();
+  internal_reader->Finish();
+}
+
+TEST_F(FeedbackServiceTest, WatchEventsStartsAtTheRequestedSequence) {
+  SubmitEventsResponse response;
+  ASSERT_TRUE(
+      Submit({Event("e-1"), Event("e-2"), Event("e-3")}, response).ok());
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "");
+  WatchEventsRequest request;
+  request.set_from_sequence(2);
+  auto reader = stub_->WatchEvents(&context, request);
+  EXPECT_EQ(NextSequences(*reader), (std::vector<int64_t>{2, 3}));
+  context.TryCancel();
+  reader->Finish();
+}
+
+TEST_F(FeedbackServiceTest, WatchEventsPagesALongFeed) {
+  std::vector<TouchpointEvent> events;
+  for (int i = 0; i < 1000; ++i) events.push_back(Event(absl::StrCat("e-", i)));
+  SubmitEventsResponse response;
+  ASSERT_TRUE(Submit(events, response).ok());
+
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "");
+  auto reader = stub_->WatchEvents(&context, WatchEventsRequest());
+  std::vector<int64_t> first = NextSequences(*reader);
+  std::vector<int64_t> second = NextSequences(*reader);
+  ASSERT_EQ(first.size(), 500u);
+  ASSERT_EQ(second.size(), 500u);
+  EXPECT_EQ(first.front(), 1);
+  EXPECT_EQ(second.front(), 501);
+  EXPECT_EQ(second.back(), 1000);
+  context.TryCancel();
+  reader->Finish();
+}
+
+TEST_F(FeedbackServiceTest, WatchEventsRejectsANegativeStart) {
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "");
+  WatchEventsRequest request;
+  request.set_from_sequence(-1);
+  auto reader = stub_->WatchEvents(&context, request);
+  WatchEventsResponse page;
+  EXPECT_FALSE(reader->Read(&page));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(FeedbackServiceTest, ManyWatchersCanComeAndGo) {
+  // Streams cancelled at every point of their life, while events commit:
+  // under the sanitizers this checks the streams' ownership.
+  for (int round = 0; round < 20; ++round) {
+    grpc::ClientContext context;
+    SetCaller(context, "demo", "");
+    auto reader = stub_->WatchEvents(&context, WatchEventsRequest());
+    SubmitEventsResponse response;
+    ASSERT_TRUE(Submit({Event(absl::StrCat("r-", round))}, response).ok());
+    if (round % 2 == 0) {
+      WatchEventsResponse page;
+      EXPECT_TRUE(reader->Read(&page));
+    }
+    context.TryCancel();
+    reader->Finish();
+  }
+}
+
+TEST_F(FeedbackServiceTest, ServerShutdownEndsOpenStreams) {
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "");
+  auto reader = stub_->WatchEvents(&context, WatchEventsRequest());
+  // The stream waits for events; shutting down must still complete.
+  const absl::Time start = absl::Now();
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(200));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  WatchEventsResponse page;
+  EXPECT_FALSE(reader->Read(&page));
+  EXPECT_FALSE(reader->Finish().ok());
+}
+
+}  // namespace
+}  // namespace polku::feedback
