@@ -1,0 +1,52 @@
+// Which backend serves a method and which scope a caller needs for it.
+//
+//   absl::StatusOr<Route> route = Authorize(principal, context->method());
+//   if (!route.ok()) return Finish(ToGrpcStatus(route.status()));
+//   stub_for(route->backend) …
+//
+// Methods are gRPC paths ("/polku.v1.FeedbackService/SubmitEvents"). A method
+// not in the table is UNIMPLEMENTED: the gateway forwards nothing it does not
+// know, so a new backend RPC is unreachable until it is given a scope here.
+#ifndef POLKU_GATEWAY_AUTHZ_H_
+#define POLKU_GATEWAY_AUTHZ_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "gateway/keys/keys.h"
+
+namespace polku::gateway {
+
+enum class Backend {
+  // polku-feedback.
+  kFeedback,
+  // polku-journey.
+  kJourney,
+  // polku-insight.
+  kInsight,
+};
+
+struct Route {
+  Backend backend;
+  // The scope a caller must hold.
+  const char* scope;
+  // The call streams its answer without end (Watch*): no default deadline.
+  bool unbounded = false;
+};
+
+// The route for `method`; NOT_FOUND for a method the gateway does not serve.
+absl::StatusOr<Route> FindRoute(absl::string_view method);
+
+// The route if `principal` may call `method`: PERMISSION_DENIED naming the
+// missing scope, UNIMPLEMENTED for an unknown method.
+absl::StatusOr<Route> Authorize(const keys::Principal& principal,
+                                absl::string_view method);
+
+// Every method the gateway serves, for tests and documentation.
+std::vector<std::string> RoutedMethods();
+
+}  // namespace polku::gateway
+
+#endif  // POLKU_GATEWAY_AUTHZ_H_

@@ -1,0 +1,100 @@
+#include "gateway/authz.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace polku::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+
+keys::Principal Admin() {
+  return {.tenant = "demo",
+          .scopes = {keys::kScopeAdmin, keys::kScopeJourneysRead,
+                     keys::kScopeJourneysWrite, keys::kScopeInsightsRead}};
+}
+
+keys::Principal ShopKey() {
+  return {
+      .tenant = "demo", .scopes = {keys::kScopeEventsWrite}, .channel = "shop"};
+}
+
+keys::Principal Reader() {
+  return {.tenant = "demo", .scopes = {keys::kScopeJourneysRead}};
+}
+
+struct Case {
+  std::string method;
+  Backend backend;
+  std::string scope;
+  bool unbounded;
+  // Which of the three keys may call it.
+  bool admin;
+  bool shop;
+  bool reader;
+};
+
+// The contract, one row per RPC.
+const Case kCases[] = {
+    {"/polku.v1.FeedbackService/SubmitEvents", Backend::kFeedback,
+     "events:write", false, false, true, false},
+    {"/polku.v1.FeedbackService/WatchEvents", Backend::kFeedback, "admin", true,
+     true, false, false},
+    {"/polku.v1.JourneyService/CreateJourney", Backend::kJourney,
+     "journeys:write", false, true, false, false},
+    {"/polku.v1.JourneyService/PublishJourney", Backend::kJourney,
+     "journeys:write", false, true, false, false},
+    {"/polku.v1.JourneyService/GetJourney", Backend::kJourney, "journeys:read",
+     false, true, false, true},
+    {"/polku.v1.JourneyService/ListJourneys", Backend::kJourney,
+     "journeys:read", false, true, false, true},
+    {"/polku.v1.JourneyService/ListChannels", Backend::kJourney,
+     "journeys:read", false, true, false, true},
+    {"/polku.v1.JourneyService/WatchJourneys", Backend::kJourney,
+     "journeys:read", true, true, false, true},
+    {"/polku.v1.InsightService/GetScorecard", Backend::kInsight,
+     "insights:read", false, true, false, false},
+};
+
+TEST(AuthzTest, EachMethodRoutesToItsBackendAndNeedsItsScope) {
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.method);
+    absl::StatusOr<Route> route = FindRoute(c.method);
+    ASSERT_TRUE(route.ok());
+    EXPECT_EQ(route->backend, c.backend);
+    EXPECT_EQ(route->scope, c.scope);
+    EXPECT_EQ(route->unbounded, c.unbounded);
+
+    for (const auto& [principal, allowed] :
+         {std::pair{Admin(), c.admin}, std::pair{ShopKey(), c.shop},
+          std::pair{Reader(), c.reader}}) {
+      absl::StatusOr<Route> authorized = Authorize(principal, c.method);
+      if (allowed) {
+        EXPECT_TRUE(authorized.ok()) << authorized.status();
+      } else {
+        EXPECT_EQ(authorized.status().code(),
+                  absl::StatusCode::kPermissionDenied);
+        EXPECT_THAT(authorized.status().message(), HasSubstr(c.scope));
+      }
+    }
+  }
+}
+
+TEST(AuthzTest, TheTableCoversExactlyTheseMethods) {
+  std::vector<std::string> expected;
+  for (const Case& c : kCases) expected.push_back(c.method);
+  EXPECT_THAT(RoutedMethods(), testing::UnorderedElementsAreArray(expected));
+}
+
+TEST(AuthzTest, UnknownMethodsAreUnimplemented) {
+  for (const char* method :
+       {"/polku.v1.FeedbackService/EraseCustomer", "/grpc.other/Thing", "",
+        "polku.v1.FeedbackService/SubmitEvents"}) {
+    EXPECT_EQ(Authorize(Admin(), method).status().code(),
+              absl::StatusCode::kUnimplemented)
+        << method;
+  }
+}
+
+}  // namespace
+}  // namespace polku::gateway

@@ -1,0 +1,47 @@
+#include "gateway/caller_auth.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "lib/crypto/crypto.h"
+#include "lib/rpc/metadata.h"
+
+namespace polku::gateway {
+
+absl::StatusOr<keys::Principal> AuthenticateBearer(
+    const keys::KeyStore& key_store,
+    absl::optional<absl::string_view> authorization) {
+  if (!authorization.has_value()) {
+    return absl::UnauthenticatedError(
+        "missing API key: send the header \"authorization: Bearer <key>\"");
+  }
+  absl::string_view value = absl::StripAsciiWhitespace(*authorization);
+  // The scheme name is case-insensitive (RFC 6750 via RFC 7235).
+  constexpr absl::string_view kScheme = "bearer ";
+  if (!absl::StartsWithIgnoreCase(value, kScheme)) {
+    return absl::UnauthenticatedError(
+        "the authorization header must be \"Bearer <key>\"");
+  }
+  value.remove_prefix(kScheme.size());
+  return key_store.Authenticate(absl::StripLeadingAsciiWhitespace(value));
+}
+
+std::string RequestIdOrNew(absl::string_view given) {
+  bool usable = !given.empty() && given.size() <= 128;
+  for (char c : given) {
+    if (c < '!' || c > '~') usable = false;
+  }
+  if (usable) return std::string(given);
+  return crypto::ToHex(crypto::RandomBytes(8));
+}
+
+void AttachTrustedMetadata(const keys::Principal& principal,
+                           const std::string& request_id,
+                           grpc::ClientContext& context) {
+  rpc::Caller caller;
+  caller.tenant = principal.tenant;
+  caller.channel = principal.channel;
+  caller.request_id = request_id;
+  rpc::AttachCaller(caller, context);
+}
+
+}  // namespace polku::gateway

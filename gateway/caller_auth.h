@@ -1,0 +1,45 @@
+// What the gRPC proxy and the HTTP gateway do alike for every call: find the
+// key in the authorization header, resolve it, pick a request id, and stamp
+// the outgoing backend call with the trusted metadata.
+//
+//   absl::StatusOr<keys::Principal> who =
+//       AuthenticateBearer(key_store, authorization_header_or_nullopt);
+//   std::string request_id = RequestIdOrNew(caller_supplied_id);
+//   AttachTrustedMetadata(*who, request_id, client_context);
+#ifndef POLKU_GATEWAY_CALLER_AUTH_H_
+#define POLKU_GATEWAY_CALLER_AUTH_H_
+
+#include <grpcpp/client_context.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/optional.h"
+#include "gateway/keys/keys.h"
+
+namespace polku::gateway {
+
+inline constexpr char kAuthorizationHeader[] = "authorization";
+
+// The principal behind an `authorization: Bearer <key>` header value;
+// UNAUTHENTICATED when the header is missing, is not a bearer token, or
+// names no known key.
+absl::StatusOr<keys::Principal> AuthenticateBearer(
+    const keys::KeyStore& key_store,
+    absl::optional<absl::string_view> authorization);
+
+// The caller's request id if it is usable in logs (1–128 printable ASCII
+// characters), else a fresh random one.
+std::string RequestIdOrNew(absl::string_view given);
+
+// Sets x-polku-tenant, x-polku-channel (channel keys only) and x-request-id
+// on an outgoing backend call. Nothing else the client sent is forwarded, so
+// a client-sent x-polku-* header never reaches a backend.
+void AttachTrustedMetadata(const keys::Principal& principal,
+                           const std::string& request_id,
+                           grpc::ClientContext& context);
+
+}  // namespace polku::gateway
+
+#endif  // POLKU_GATEWAY_CALLER_AUTH_H_

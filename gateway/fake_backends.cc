@@ -1,0 +1,237 @@
+#include "gateway/fake_backends.h"
+
+#include <grpcpp/server_builder.h>
+
+#include <atomic>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "lib/rpc/metadata.h"
+
+namespace polku::gateway::testing {
+namespace {
+
+std::vector<std::string> Values(const grpc::CallbackServerContext& context,
+                                const char* key) {
+  std::vector<std::string> values;
+  auto range = context.client_metadata().equal_range(key);
+  for (auto it = range.first; it != range.second; ++it) {
+    values.emplace_back(it->second.data(), it->second.size());
+  }
+  return values;
+}
+
+std::string First(const grpc::CallbackServerContext& context, const char* key) {
+  std::vector<std::string> values = Values(context, key);
+  return values.empty() ? "" : values.front();
+}
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
+                               grpc::Status status = grpc::Status::OK) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+// Sends `count` messages, or one and then waits for cancellation.
+class WatchReactor : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
+ public:
+  WatchReactor(std::string tenant, int64_t from, bool endless,
+               absl::Notification& cancelled)
+      : tenant_(std::move(tenant)),
+        next_(from),
+        remaining_(endless ? 1 : 3),
+        endless_(endless),
+        cancelled_(cancelled) {
+    WriteNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) return;  // Cancelled; OnCancel finishes.
+    if (--remaining_ > 0) {
+      WriteNext();
+    } else if (!endless_) {
+      FinishOnce(grpc::Status::OK);
+    }
+  }
+
+  void OnCancel() override {
+    if (endless_ && !cancelled_.HasBeenNotified()) cancelled_.Notify();
+    FinishOnce(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void FinishOnce(const grpc::Status& status) {
+    if (!finished_.exchange(true)) Finish(status);
+  }
+
+  void WriteNext() {
+    message_.Clear();
+    v1::StoredEvent* event = message_.add_events();
+    event->set_sequence(next_++);
+    event->set_tenant(tenant_);
+    StartWrite(&message_);
+  }
+
+  std::string tenant_;
+  int64_t next_;
+  int remaining_;
+  bool endless_;
+  absl::Notification& cancelled_;
+  std::atomic<bool> finished_{false};
+  v1::WatchEventsResponse message_;
+};
+
+}  // namespace
+
+void CallLog::Record(const grpc::CallbackServerContext& context,
+                     const std::string& method) {
+  SeenCall call;
+  call.method = method;
+  call.tenants = Values(context, rpc::kTenantHeader);
+  call.channels = Values(context, rpc::kChannelHeader);
+  call.request_ids = Values(context, rpc::kRequestIdHeader);
+  call.authorizations = Values(context, "authorization");
+  call.deadline = context.deadline();
+  absl::MutexLock lock(&mu_);
+  calls_.push_back(std::move(call));
+}
+
+std::vector<SeenCall> CallLog::calls() const {
+  absl::MutexLock lock(&mu_);
+  return calls_;
+}
+
+SeenCall CallLog::last() const {
+  absl::MutexLock lock(&mu_);
+  return calls_.empty() ? SeenCall() : calls_.back();
+}
+
+std::string DescribeCaller(const grpc::CallbackServerContext& context) {
+  return absl::StrCat("tenant=", First(context, rpc::kTenantHeader),
+                      " channel=", First(context, rpc::kChannelHeader));
+}
+
+grpc::ServerUnaryReactor* FakeFeedback::SubmitEvents(
+    grpc::CallbackServerContext* context,
+    const v1::SubmitEventsRequest* request,
+    v1::SubmitEventsResponse* response) {
+  log_.Record(*context, "SubmitEvents");
+  if (request->events_size() > 0 &&
+      absl::StartsWith(request->events(0).event_id(), "error:")) {
+    int code = 0;
+    if (absl::SimpleAtoi(request->events(0).event_id().substr(6), &code)) {
+      return Done(context, grpc::Status(static_cast<grpc::StatusCode>(code),
+                                        "fake failure"));
+    }
+  }
+  int64_t sequence = 0;
+  for (const v1::TouchpointEvent& event : request->events()) {
+    v1::EventResult* result = response->add_results();
+    result->set_event_id(event.event_id());
+    result->set_outcome(v1::EventResult::ACCEPTED);
+    result->set_sequence(++sequence);
+    result->set_reason(DescribeCaller(*context));
+  }
+  return Done(context);
+}
+
+grpc::ServerWriteReactor<v1::WatchEventsResponse>* FakeFeedback::WatchEvents(
+    grpc::CallbackServerContext* context,
+    const v1::WatchEventsRequest* request) {
+  log_.Record(*context, "WatchEvents");
+  bool endless = request->from_sequence() == -1;
+  return new WatchReactor(First(*context, rpc::kTenantHeader),
+                          endless ? 1 : request->from_sequence(), endless,
+                          watch_cancelled);
+}
+
+grpc::ServerUnaryReactor* FakeJourney::CreateJourney(
+    grpc::CallbackServerContext* context,
+    const v1::CreateJourneyRequest* request, v1::Journey* response) {
+  log_.Record(*context, "CreateJourney");
+  *response = request->journey();
+  response->set_state(v1::DRAFT);
+  response->set_description(DescribeCaller(*context));
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* FakeJourney::GetJourney(
+    grpc::CallbackServerContext* context, const v1::GetJourneyRequest* request,
+    v1::Journey* response) {
+  log_.Record(*context, "GetJourney");
+  if (request->key() == "missing") {
+    return Done(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                      "journey \"missing\" not found"));
+  }
+  response->set_key(request->key());
+  response->set_version(request->version());
+  response->set_name(DescribeCaller(*context));
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* FakeJourney::ListJourneys(
+    grpc::CallbackServerContext* context,
+    const v1::ListJourneysRequest* request,
+    v1::ListJourneysResponse* response) {
+  log_.Record(*context, "ListJourneys");
+  response->add_journeys()->set_name(DescribeCaller(*context));
+  response->set_next_page_token(
+      absl::StrCat(request->page_size(), "/", request->page_token()));
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* FakeJourney::PublishJourney(
+    grpc::CallbackServerContext* context,
+    const v1::PublishJourneyRequest* request, v1::Journey* response) {
+  log_.Record(*context, "PublishJourney");
+  response->set_key(request->key());
+  response->set_version(1);
+  response->set_state(v1::PUBLISHED);
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* FakeJourney::ListChannels(
+    grpc::CallbackServerContext* context, const v1::ListChannelsRequest*,
+    v1::ListChannelsResponse* response) {
+  log_.Record(*context, "ListChannels");
+  response->add_channels()->set_key("shop");
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* FakeInsight::GetScorecard(
+    grpc::CallbackServerContext* context,
+    const v1::GetScorecardRequest* request, v1::Scorecard* response) {
+  log_.Record(*context, "GetScorecard");
+  response->set_journey(
+      absl::StrCat(request->journey(), " ", DescribeCaller(*context)));
+  if (request->has_range()) *response->mutable_range() = request->range();
+  response->set_group_by(request->group_by());
+  response->set_as_of_sequence(request->journey_version());
+  return Done(context);
+}
+
+FakeBackends::FakeBackends() {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port_);
+  builder.RegisterService(&feedback);
+  builder.RegisterService(&journey);
+  builder.RegisterService(&insight);
+  server_ = builder.BuildAndStart();
+}
+
+FakeBackends::~FakeBackends() {
+  server_->Shutdown(std::chrono::system_clock::now());
+}
+
+Backends FakeBackends::Connect() const {
+  std::string address = absl::StrCat("127.0.0.1:", port_);
+  return Backends::Connect(
+      {.feedback = address, .journey = address, .insight = address});
+}
+
+}  // namespace polku::gateway::testing

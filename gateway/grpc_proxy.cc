@@ -1,0 +1,301 @@
+#include "gateway/grpc_proxy.h"
+
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/client_callback.h>
+#include <grpcpp/support/server_callback.h>
+
+#include <chrono>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "absl/types/optional.h"
+#include "gateway/caller_auth.h"
+#include "lib/base/log.h"
+#include "lib/rpc/metadata.h"
+#include "lib/rpc/status.h"
+
+namespace polku::gateway {
+namespace {
+
+absl::optional<absl::string_view> FindMetadata(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    absl::string_view key) {
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return absl::nullopt;
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+// One proxied call: a server reactor facing the caller, joined to a client
+// reactor facing the backend.
+//
+// Two pumps run independently, each with at most one operation in flight:
+//   upstream:   read from caller → write to backend → read from caller …
+//   downstream: read from backend → write to caller → read from backend …
+// Operations on the backend stream are started from the caller's reactions,
+// which is what client holds are for: one hold per pump keeps the backend
+// call (and its OnDone) alive until that pump will issue nothing more.
+//
+// The backend's OnDone delivers the final status, and is the only place the
+// caller's call is finished (except for calls refused before any backend
+// call exists). This object deletes itself once both sides are done.
+class ProxyCall final : public grpc::ServerGenericBidiReactor {
+ public:
+  ProxyCall(GrpcProxy& proxy, grpc::GenericCallbackServerContext* context)
+      : proxy_(proxy),
+        method_(context->method()),
+        start_(absl::Now()),
+        backend_reactor_(this) {
+    proxy_.active_calls_.fetch_add(1);
+    const auto& metadata = context->client_metadata();
+    absl::optional<absl::string_view> given_id =
+        FindMetadata(metadata, rpc::kRequestIdHeader);
+    request_id_ = RequestIdOrNew(given_id.value_or(""));
+    context->AddInitialMetadata(rpc::kRequestIdHeader, request_id_);
+
+    absl::StatusOr<keys::Principal> principal = AuthenticateBearer(
+        proxy_.key_store_, FindMetadata(metadata, kAuthorizationHeader));
+    if (!principal.ok()) {
+      Refuse(principal.status());
+      return;
+    }
+    tenant_ = principal->tenant;
+    key_id_ = principal->key_id;
+    absl::StatusOr<Route> route = Authorize(*principal, method_);
+    if (!route.ok()) {
+      Refuse(route.status());
+      return;
+    }
+
+    // The caller's deadline, capped unless the call is an endless stream.
+    auto deadline = context->deadline();
+    if (!route->unbounded) {
+      deadline =
+          std::min(deadline, std::chrono::system_clock::now() +
+                                 std::chrono::seconds(kDefaultDeadlineSeconds));
+    }
+    if (deadline != std::chrono::system_clock::time_point::max()) {
+      backend_context_.set_deadline(deadline);
+    }
+    AttachTrustedMetadata(*principal, request_id_, backend_context_);
+
+    proxy_.stub(route->backend)
+        .PrepareBidiStreamingCall(&backend_context_, method_,
+                                  grpc::StubOptions(), &backend_reactor_);
+    backend_started_ = true;
+    backend_reactor_.AddMultipleHolds(2);  // One per pump.
+    backend_reactor_.StartRead(&downstream_buffer_);
+    backend_reactor_.StartCall();
+    StartRead(&upstream_buffer_);
+  }
+
+  // Caller side.
+
+  void OnReadDone(bool ok) override {
+    bool write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      // The backend already ended while this read was pending.
+      if (upstream_ == Pump::kClosed) return;
+      if (ok) {
+        upstream_ = Pump::kWriting;
+        write = true;
+      } else {
+        upstream_ = Pump::kClosed;
+      }
+    }
+    if (write) {
+      backend_reactor_.StartWrite(&upstream_buffer_);
+    } else {
+      // The caller half-closed (or went away): so do we.
+      backend_reactor_.StartWritesDone();
+      backend_reactor_.RemoveHold();
+    }
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      downstream_ = ok ? Pump::kReading : Pump::kClosed;
+    }
+    if (ok) {
+      backend_reactor_.StartRead(&downstream_buffer_);
+    } else {
+      // The caller is gone; nobody will read what the backend sends.
+      backend_context_.TryCancel();
+      backend_reactor_.RemoveHold();
+    }
+  }
+
+  void OnCancel() override {
+    if (backend_started_) backend_context_.TryCancel();
+  }
+
+  void OnDone() override {
+    log::Info(
+        "request",
+        {{"request_id", request_id_},
+         {"tenant", tenant_},
+         {"key_id", key_id_},
+         {"method", method_},
+         {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(
+                      final_status_.error_code()))},
+         {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start_)}});
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      caller_done_ = true;
+      last = backend_done_;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  enum class Pump {
+    // A read on the source side is in flight.
+    kReading,
+    // A write on the destination side is in flight.
+    kWriting,
+    // Nothing more will be started; the pump's hold is released.
+    kClosed,
+  };
+
+  // Backend side; forwards to the ProxyCall.
+  class BackendReactor final
+      : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+   public:
+    explicit BackendReactor(ProxyCall* call) : call_(call) {}
+    void OnReadDone(bool ok) override { call_->OnBackendReadDone(ok); }
+    void OnWriteDone(bool ok) override { call_->OnBackendWriteDone(ok); }
+    void OnDone(const grpc::Status& status) override {
+      call_->OnBackendDone(status);
+    }
+
+   private:
+    ProxyCall* const call_;
+  };
+
+  ~ProxyCall() override { proxy_.active_calls_.fetch_sub(1); }
+
+  // Finishes a call that never reached a backend.
+  void Refuse(const absl::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      backend_done_ = true;
+    }
+    final_status_ = rpc::ToGrpcStatus(status);
+    Finish(final_status_);
+  }
+
+  void OnBackendReadDone(bool ok) {
+    bool release_upstream = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ok) {
+        downstream_ = Pump::kWriting;
+      } else {
+        downstream_ = Pump::kClosed;
+        // The backend has answered in full. A pending read from the caller
+        // may never complete (a bidi caller that keeps its side open), so
+        // stop waiting for it rather than hold the backend's status back.
+        backend_finished_ = true;
+        if (upstream_ == Pump::kReading) {
+          upstream_ = Pump::kClosed;
+          release_upstream = true;
+        }
+      }
+    }
+    if (ok) {
+      StartWrite(&downstream_buffer_);
+      return;
+    }
+    backend_reactor_.RemoveHold();
+    if (release_upstream) backend_reactor_.RemoveHold();
+  }
+
+  void OnBackendWriteDone(bool ok) {
+    bool read = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ok && !backend_finished_) {
+        upstream_ = Pump::kReading;
+        read = true;
+      } else {
+        upstream_ = Pump::kClosed;
+      }
+    }
+    if (read) {
+      StartRead(&upstream_buffer_);
+    } else {
+      backend_reactor_.RemoveHold();
+    }
+  }
+
+  void OnBackendDone(const grpc::Status& status) {
+    // Both pumps are closed, so no write to the caller is in flight.
+    final_status_ = status;
+    Finish(status);
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      backend_done_ = true;
+      last = caller_done_;
+    }
+    if (last) delete this;
+  }
+
+  GrpcProxy& proxy_;
+  const std::string method_;  // The backend call refers to it until done.
+  const absl::Time start_;
+  std::string request_id_;
+  std::string tenant_;
+  std::string key_id_;
+  bool backend_started_ = false;  // Set in the constructor only.
+  // Written before Finish; read in OnDone, which Finish happens before.
+  grpc::Status final_status_;
+
+  grpc::ClientContext backend_context_;
+  BackendReactor backend_reactor_;
+  grpc::ByteBuffer upstream_buffer_;
+  grpc::ByteBuffer downstream_buffer_;
+
+  absl::Mutex mu_;
+  Pump upstream_ ABSL_GUARDED_BY(mu_) = Pump::kReading;
+  Pump downstream_ ABSL_GUARDED_BY(mu_) = Pump::kReading;
+  bool backend_finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool caller_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool backend_done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+GrpcProxy::GrpcProxy(const keys::KeyStore& key_store, const Backends& backends)
+    : key_store_(key_store),
+      feedback_(backends.channel(Backend::kFeedback)),
+      journey_(backends.channel(Backend::kJourney)),
+      insight_(backends.channel(Backend::kInsight)) {}
+
+GrpcProxy::~GrpcProxy() = default;
+
+grpc::ServerGenericBidiReactor* GrpcProxy::CreateReactor(
+    grpc::GenericCallbackServerContext* context) {
+  return new ProxyCall(*this, context);
+}
+
+grpc::GenericStub& GrpcProxy::stub(Backend backend) {
+  switch (backend) {
+    case Backend::kFeedback:
+      return feedback_;
+    case Backend::kJourney:
+      return journey_;
+    case Backend::kInsight:
+      return insight_;
+  }
+  return feedback_;  // Unreachable: the switch covers every backend.
+}
+
+}  // namespace polku::gateway

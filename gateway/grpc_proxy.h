@@ -1,0 +1,57 @@
+// The gateway's gRPC face: a generic service that authenticates each call's
+// key, authorizes the method, and relays the call's raw messages to the
+// backend that serves it, without decoding them. Unary, server-streaming and
+// bidi calls all travel the same way, as a bidi stream.
+//
+//   GrpcProxy proxy(key_store, backends);
+//   auto server = rpc::Server::Start({.name = "polku-gateway",
+//                                     .listen_address = "127.0.0.1:7070",
+//                                     .generic_service = &proxy,
+//                                     .log_requests = false});
+//
+// The backend call gets the caller's deadline, capped at 30 s except for the
+// endless Watch* streams, and the trusted metadata from the key (see
+// caller_auth.h). The backend's status (code and message) is the caller's
+// status; a caller that cancels cancels the backend call. Each call logs one
+// line: request_id, tenant, key_id, method, code, latency_ms.
+#ifndef POLKU_GATEWAY_GRPC_PROXY_H_
+#define POLKU_GATEWAY_GRPC_PROXY_H_
+
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
+
+#include <atomic>
+
+#include "gateway/authz.h"
+#include "gateway/backends.h"
+#include "gateway/keys/keys.h"
+
+namespace polku::gateway {
+
+class GrpcProxy : public grpc::CallbackGenericService {
+ public:
+  // `key_store` must outlive the proxy.
+  GrpcProxy(const keys::KeyStore& key_store, const Backends& backends);
+  ~GrpcProxy() override;
+
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override;
+
+  // Calls not yet finished (for tests: the proxy leaks nothing).
+  int active_calls() const { return active_calls_.load(); }
+
+ private:
+  friend class ProxyCall;
+
+  grpc::GenericStub& stub(Backend backend);
+
+  const keys::KeyStore& key_store_;
+  grpc::GenericStub feedback_;
+  grpc::GenericStub journey_;
+  grpc::GenericStub insight_;
+  std::atomic<int> active_calls_{0};
+};
+
+}  // namespace polku::gateway
+
+#endif  // POLKU_GATEWAY_GRPC_PROXY_H_

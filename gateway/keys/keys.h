@@ -1,0 +1,80 @@
+// API keys and the principals they stand for.
+//
+// A key is "polku_" followed by 64 lowercase hex digits (256 random bits).
+// Keys are shown once and stored only as SHA-256 hashes; a KeyStore turns a
+// presented key into the Principal it was issued to:
+//
+//   std::string key = keys::GenerateKey();        // "polku_3f9c…"
+//   absl::StatusOr<keys::Principal> who = store.Authenticate(key);
+//   if (!who.ok()) return who.status();             // UNAUTHENTICATED
+//   if (who->HasScope(keys::kScopeEventsWrite)) …
+//
+// The key file is one KeyStore implementation (FileKeyStore); a later issue
+// adds one backed by an admin service, behind the same interface.
+#ifndef POLKU_GATEWAY_KEYS_KEYS_H_
+#define POLKU_GATEWAY_KEYS_KEYS_H_
+
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace polku::gateway::keys {
+
+// Scopes a key may hold.
+// Submit touchpoint events; a key with it is bound to one channel.
+inline constexpr char kScopeEventsWrite[] = "events:write";
+// Read journeys and channels.
+inline constexpr char kScopeJourneysRead[] = "journeys:read";
+// Create and publish journeys.
+inline constexpr char kScopeJourneysWrite[] = "journeys:write";
+// Read scorecards.
+inline constexpr char kScopeInsightsRead[] = "insights:read";
+// Tenant administration, including the raw change feed.
+inline constexpr char kScopeAdmin[] = "admin";
+
+inline constexpr char kKeyPrefix[] = "polku_";
+// Hex digits after the prefix.
+inline constexpr size_t kKeyHexDigits = 64;
+
+// Who a key was issued to.
+struct Principal {
+  std::string tenant;
+  std::set<std::string> scopes;
+  // The channel a channel key is bound to; empty for tenant-wide keys.
+  std::string channel;
+  // A non-secret name of the key (first 8 hex digits of its hash), for logs.
+  std::string key_id;
+
+  bool HasScope(absl::string_view scope) const {
+    return scopes.find(std::string(scope)) != scopes.end();
+  }
+};
+
+// A fresh random key.
+std::string GenerateKey();
+
+// Whether `key` has the key format. Says nothing about whether it is known.
+bool IsWellFormedKey(absl::string_view key);
+
+// Lowercase hex SHA-256 of the key: what key files store.
+std::string KeyHash(absl::string_view key);
+
+// The key's non-secret id: the first 8 hex digits of KeyHash.
+std::string KeyId(absl::string_view key);
+
+// Resolves presented keys. Implementations are thread-safe.
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+
+  // The principal behind `key`; UNAUTHENTICATED "malformed API key" if it
+  // does not have the key format, "unknown API key" if no such key exists.
+  virtual absl::StatusOr<Principal> Authenticate(
+      absl::string_view key) const = 0;
+};
+
+}  // namespace polku::gateway::keys
+
+#endif  // POLKU_GATEWAY_KEYS_KEYS_H_
