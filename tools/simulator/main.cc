@@ -1,0 +1,95 @@
+// polku-sim: simulated customers' feedback → the gateway.
+//
+//   polku-sim --gateway=127.0.0.1:7070 --credentials=.polku/credentials.json
+//       --seed=1 --customers=2000 --days=28
+#include <iostream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/civil_time.h"
+#include "lib/rpc/flags.h"
+#include "tools/journeys/gateway_client.h"
+#include "tools/simulator/simulator.h"
+#include "tools/simulator/submit.h"
+
+ABSL_FLAG(std::string, gateway, "127.0.0.1:7070", "polku-gateway gRPC address");
+ABSL_FLAG(std::string, credentials, ".polku/credentials.json",
+          "credentials.json written by polku-keys init");
+ABSL_FLAG(uint64_t, seed, 1, "same seed, same events (and event ids)");
+ABSL_FLAG(int, customers, 2000, "customers who start a journey");
+ABSL_FLAG(int, days, 28, "days the journeys start on, ending with --end_date");
+ABSL_FLAG(std::string, end_date, "", "last day, YYYY-MM-DD (UTC); default today");
+
+int main(int argc, char** argv) {
+  polku::rpc::ParseFlags(argc, argv,
+                         "polku-sim: generates customers walking the published journeys and "
+                         "submits their feedback with each channel's key");
+  auto credentials = polku::tools::ReadCredentials(absl::GetFlag(FLAGS_credentials));
+  if (!credentials.ok()) {
+    std::cerr << "polku-sim: " << credentials.status().message() << "\n";
+    return 1;
+  }
+  absl::CivilDay end_day = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  if (!absl::GetFlag(FLAGS_end_date).empty() &&
+      !absl::ParseCivilTime(absl::GetFlag(FLAGS_end_date), &end_day)) {
+    std::cerr << "polku-sim: --end_date must be YYYY-MM-DD, got \""
+              << absl::GetFlag(FLAGS_end_date) << "\"\n";
+    return 2;
+  }
+  polku::sim::Options options;
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.customers = absl::GetFlag(FLAGS_customers);
+  options.days = absl::GetFlag(FLAGS_days);
+  options.first_day = end_day - (options.days - 1);
+  options.not_after = absl::Now();
+  for (const auto& [channel, key] : credentials->channel_keys) options.channels.insert(channel);
+
+  auto channel = polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway));
+  auto journey_stub = polku::v1::JourneyService::NewStub(channel);
+  auto feedback_stub = polku::v1::FeedbackService::NewStub(channel);
+
+  auto journeys = polku::sim::ListPublishedJourneys(*journey_stub, credentials->admin_key);
+  if (!journeys.ok()) {
+    std::cerr << "polku-sim: " << journeys.status().message() << "\n";
+    return 1;
+  }
+  auto sim = polku::sim::Simulate(*journeys, options);
+  if (!sim.ok()) {
+    std::cerr << "polku-sim: " << sim.status().message() << "\n";
+    return 1;
+  }
+  std::cout << absl::StrFormat(
+                   "polku-sim: %d journeys, %d customers, %d events (seed %d, %s … %s)",
+                   journeys->size(), sim->customers, sim->EventCount(), options.seed,
+                   absl::FormatCivilTime(options.first_day), absl::FormatCivilTime(end_day))
+            << std::endl;
+
+  int64_t rejected = 0;
+  bool failed = false;
+  for (const auto& [channel_key, events] : sim->events) {
+    auto summary = polku::sim::SubmitChannel(
+        *feedback_stub, credentials->channel_keys.at(channel_key), events);
+    if (!summary.ok()) {
+      std::cerr << "polku-sim: channel " << channel_key << ": " << summary.status().message()
+                << "\n";
+      failed = true;
+      continue;
+    }
+    std::cout << absl::StrFormat("  %-13s accepted %6d  duplicate %6d  rejected %6d",
+                                 channel_key, summary->accepted, summary->duplicate,
+                                 summary->rejected)
+              << std::endl;
+    for (const std::string& rejection : summary->rejections) {
+      std::cout << "           rejected " << rejection << "\n";
+    }
+    rejected += summary->rejected;
+  }
+  for (const auto& [channel_key, count] : sim->skipped) {
+    std::cout << absl::StrFormat("  %-13s skipped  %6d  (no key for this channel)", channel_key,
+                                 count)
+              << std::endl;
+  }
+  return failed || rejected > 0 ? 1 : 0;
+}

@@ -1,0 +1,307 @@
+#include "tools/simulator/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tools/simulator/phrases.h"
+
+namespace polku::sim {
+namespace {
+
+// FNV-1a: a string hash that is the same everywhere (std::hash is not).
+uint64_t Fnv1a(absl::string_view text) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+// SplitMix64 finaliser: spreads (seed, customer) into independent streams.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// Random numbers with our own, portable mappings from the 64-bit engine.
+class Random {
+ public:
+  explicit Random(uint64_t seed) : engine_(seed) {}
+
+  // Uniform in [0, 1).
+  double Uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  double Uniform(double low, double high) { return low + (high - low) * Uniform(); }
+  // Uniform in {0, …, n − 1}; n > 0.
+  int Index(size_t n) { return static_cast<int>(Uniform() * static_cast<double>(n)); }
+  bool Chance(double p) { return Uniform() < p; }
+  // Approximately standard normal: the Irwin–Hall sum of four uniforms,
+  // rescaled to variance 1 (bounded by ±2√3, which suits ratings).
+  double Normal() {
+    double sum = Uniform() + Uniform() + Uniform() + Uniform();
+    return (sum - 2.0) * std::sqrt(3.0);
+  }
+  // Exponential with the given mean.
+  double Exponential(double mean) { return -mean * std::log(1.0 - Uniform()); }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+int ToScale(double experience, double center, double spread, int low, int high) {
+  long value = std::lround(center + spread * experience);
+  return static_cast<int>(std::clamp<long>(value, low, high));
+}
+
+// How much a touchpoint weighs in the customer's overall verdict, in
+// [0.2, 1.2]: a fixed function of its key, so some touchpoints are critical.
+double Importance(absl::string_view touchpoint_key) {
+  return 0.2 + static_cast<double>(Mix(Fnv1a(touchpoint_key) ^ 0x5eed) % 1001) / 1000.0;
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time time) {
+  google::protobuf::Timestamp timestamp;
+  timestamp.set_seconds(absl::ToUnixSeconds(time));
+  return timestamp;
+}
+
+struct StagePlan {
+  const v1::Stage* stage;
+  std::vector<const v1::Touchpoint*> interactions;
+};
+
+struct JourneyPlan {
+  const v1::Journey* journey;
+  std::vector<StagePlan> stages;  // only stages with interactions, in order
+  std::vector<const v1::Touchpoint*> outcomes;
+};
+
+std::vector<JourneyPlan> Plan(const std::vector<v1::Journey>& journeys) {
+  std::vector<JourneyPlan> plans;
+  for (const v1::Journey& journey : journeys) {
+    JourneyPlan plan{&journey, {}, {}};
+    for (const v1::Stage& stage : journey.stages()) {
+      StagePlan stage_plan{&stage, {}};
+      for (const v1::Touchpoint& touchpoint : journey.touchpoints()) {
+        if (touchpoint.stage() == stage.key() && touchpoint.kind() != v1::OUTCOME) {
+          stage_plan.interactions.push_back(&touchpoint);
+        }
+      }
+      if (!stage_plan.interactions.empty()) plan.stages.push_back(std::move(stage_plan));
+    }
+    for (const v1::Touchpoint& touchpoint : journey.touchpoints()) {
+      if (touchpoint.kind() == v1::OUTCOME) plan.outcomes.push_back(&touchpoint);
+    }
+    if (!plan.stages.empty()) plans.push_back(std::move(plan));
+  }
+  return plans;
+}
+
+Sentiment SentimentOf(const v1::TouchpointEvent& event, double experience) {
+  if (event.has_csat()) {
+    if (event.csat() <= 2) return Sentiment::kNegative;
+    if (event.csat() == 3) return Sentiment::kNeutral;
+    return Sentiment::kPositive;
+  }
+  if (experience < -0.4) return Sentiment::kNegative;
+  if (experience > 0.4) return Sentiment::kPositive;
+  return Sentiment::kNeutral;
+}
+
+// One customer's walk; appends to `sim`.
+class Customer {
+ public:
+  Customer(const Options& options, int index, const std::vector<JourneyPlan>& plans,
+           Simulation& sim)
+      : options_(options),
+        index_(index),
+        random_(Mix(options.seed * 0x100000001b3ull ^ Mix(static_cast<uint64_t>(index)))),
+        sim_(sim) {
+    plan_ = &plans[random_.Index(plans.size())];
+    bias_ = 0.45 * random_.Normal();
+    double language = random_.Uniform();
+    language_ = language < 0.6 ? "fi" : language < 0.75 ? "sv" : "en";
+    reference_ = absl::StrFormat("sim-%d-%06d", options.seed, index);
+    home_store_ = 1 + random_.Index(12);
+  }
+
+  void Walk() {
+    absl::Time day = absl::FromCivil(options_.first_day + random_.Index(options_.days),
+                                     absl::UTCTimeZone());
+    now_ = day + absl::Hours(7) + absl::Seconds(random_.Index(14 * 3600));
+    if (now_ > options_.not_after) return;
+    ++sim_.customers;
+    for (size_t s = 0; s < plan_->stages.size(); ++s) {
+      const StagePlan& stage = plan_->stages[s];
+      if (s > 0) {
+        // Bad experiences in the last stage make customers give up.
+        double carry_on = std::clamp(0.8 + 0.15 * last_stage_experience_, 0.45, 0.97);
+        if (!random_.Chance(carry_on)) break;
+        now_ += absl::Minutes(120 + random_.Index(26 * 60));
+      }
+      std::vector<const v1::Touchpoint*> touched;
+      for (const v1::Touchpoint* touchpoint : stage.interactions) {
+        if (random_.Chance(0.65)) touched.push_back(touchpoint);
+      }
+      if (touched.empty()) touched.push_back(stage.interactions[random_.Index(stage.interactions.size())]);
+      double stage_sum = 0;
+      for (size_t t = 0; t < touched.size(); ++t) {
+        if (t > 0) now_ += absl::Minutes(20 + random_.Index(5 * 60));
+        if (now_ > options_.not_after) return;
+        stage_sum += Touch(*touched[t]);
+      }
+      last_stage_experience_ = stage_sum / static_cast<double>(touched.size());
+    }
+    AnswerOutcomes();
+  }
+
+ private:
+  double Quality(const v1::Touchpoint& touchpoint) const {
+    auto it = options_.quality.find(touchpoint.key());
+    return it != options_.quality.end() ? std::clamp(it->second, -1.0, 1.0)
+                                        : DefaultQuality(touchpoint.key());
+  }
+
+  v1::TouchpointEvent NewEvent(const v1::Touchpoint& touchpoint) {
+    v1::TouchpointEvent event;
+    // The id names everything the event's content depends on (seed, window,
+    // customer, touch), so a re-run of the same simulation re-sends the same
+    // ids with the same content (DUPLICATE), while a run over another window
+    // gets new ids instead of colliding with different content.
+    event.set_event_id(absl::StrFormat("sim-%d-%s-%dd-%06d-%02d", options_.seed,
+                                       absl::FormatCivilTime(options_.first_day), options_.days,
+                                       index_, touches_++));
+    event.set_touchpoint(touchpoint.key());
+    event.set_customer(reference_);
+    event.set_journey(plan_->journey->key());
+    *event.mutable_occurred_at() = ToTimestamp(now_);
+    return event;
+  }
+
+  // Emits the event, or counts it as skipped when its channel has no key.
+  void Emit(const v1::Touchpoint& touchpoint, v1::TouchpointEvent event) {
+    if (options_.channels.count(touchpoint.channel()) == 0) {
+      ++sim_.skipped[touchpoint.channel()];
+      return;
+    }
+    sim_.events[touchpoint.channel()].push_back(std::move(event));
+  }
+
+  void MaybeComment(v1::TouchpointEvent& event, const std::string& channel,
+                    double experience) {
+    if (!random_.Chance(0.3)) return;
+    std::vector<std::string_view> phrases =
+        Phrases(language_, SentimentOf(event, experience), channel);
+    event.set_comment(std::string(phrases[random_.Index(phrases.size())]));
+    event.set_language(language_);
+  }
+
+  // One touch of an interaction touchpoint; returns the experience it gave.
+  double Touch(const v1::Touchpoint& touchpoint) {
+    const std::string& channel = touchpoint.channel();
+    double quality = Quality(touchpoint);
+    double experience = quality + bias_ + 0.6 * random_.Normal();
+    v1::TouchpointEvent event = NewEvent(touchpoint);
+    if (channel == "phone") {
+      // Seed 001: how fast calls are answered. Poor touchpoints keep people waiting.
+      double wait = std::round(random_.Exponential(45.0 * (1.6 - quality)));
+      if (wait > 180) experience -= 0.5;
+      (*event.mutable_measures())["wait_seconds"] = wait;
+      (*event.mutable_measures())["handle_seconds"] = std::round(random_.Uniform(120, 600));
+      event.mutable_attributes()->insert(
+          {"agent_id", absl::StrFormat("agent-%02d", 1 + random_.Index(20))});
+    } else if (channel == "shop") {
+      event.mutable_attributes()->insert({"store_id", absl::StrFormat("store-%02d", home_store_)});
+    } else if (channel == "web") {
+      event.mutable_attributes()->insert(
+          {"device", random_.Chance(0.7) ? "mobile" : "desktop"});
+    } else if (channel == "field_service") {
+      event.mutable_attributes()->insert(
+          {"crew_id", absl::StrFormat("crew-%02d", 1 + random_.Index(8))});
+    } else if (channel == "email") {
+      event.mutable_attributes()->insert({"campaign", plan_->journey->key()});
+    }
+    if (random_.Chance(0.7)) {
+      if (random_.Chance(0.9)) event.set_csat(ToScale(experience, 3.7, 1.1, 1, 5));
+      if (random_.Chance(0.35)) event.set_nps(ToScale(experience, 7.2, 2.4, 0, 10));
+      double ces_chance = (channel == "phone" || channel == "web") ? 0.7 : 0.4;
+      if (random_.Chance(ces_chance)) event.set_ces(ToScale(experience, 5.0, 1.4, 1, 7));
+      MaybeComment(event, channel, experience);
+    }
+    Emit(touchpoint, std::move(event));
+    weighted_experience_ += Importance(touchpoint.key()) * experience;
+    total_importance_ += Importance(touchpoint.key());
+    return experience;
+  }
+
+  // The relationship measures, explained by the touches (weighted by how
+  // much each touchpoint matters) plus the customer's own disposition.
+  void AnswerOutcomes() {
+    if (plan_->outcomes.empty() || total_importance_ == 0 || !random_.Chance(0.6)) return;
+    now_ += absl::Hours(20 + random_.Index(48));
+    if (now_ > options_.not_after) return;
+    double verdict = weighted_experience_ / total_importance_ + 0.3 * bias_ +
+                     0.35 * random_.Normal();
+    for (const v1::Touchpoint* outcome : plan_->outcomes) {
+      v1::TouchpointEvent event = NewEvent(*outcome);
+      event.set_nps(ToScale(verdict, 7.0, 2.6, 0, 10));
+      event.set_csat(ToScale(verdict, 3.7, 1.2, 1, 5));
+      MaybeComment(event, outcome->channel(), verdict);
+      Emit(*outcome, std::move(event));
+    }
+  }
+
+  const Options& options_;
+  const int index_;
+  Random random_;
+  Simulation& sim_;
+  const JourneyPlan* plan_ = nullptr;
+  double bias_ = 0;
+  std::string language_;
+  std::string reference_;
+  int home_store_ = 1;
+  absl::Time now_;
+  int touches_ = 0;
+  double last_stage_experience_ = 0;
+  double weighted_experience_ = 0;
+  double total_importance_ = 0;
+};
+
+}  // namespace
+
+int64_t Simulation::EventCount() const {
+  int64_t count = 0;
+  for (const auto& [channel, list] : events) count += static_cast<int64_t>(list.size());
+  return count;
+}
+
+double DefaultQuality(absl::string_view touchpoint_key) {
+  return -0.8 + 1.7 * static_cast<double>(Mix(Fnv1a(touchpoint_key)) % 1001) / 1000.0;
+}
+
+absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
+                                    const Options& options) {
+  if (options.customers < 0) {
+    return absl::InvalidArgumentError("customers must not be negative");
+  }
+  if (options.days < 1) return absl::InvalidArgumentError("days must be at least 1");
+  std::vector<JourneyPlan> plans = Plan(journeys);
+  if (plans.empty()) {
+    return absl::InvalidArgumentError(
+        "no journey has a stage with an interaction touchpoint to simulate");
+  }
+  Simulation sim;
+  for (int i = 0; i < options.customers; ++i) {
+    Customer(options, i, plans, sim).Walk();
+  }
+  return sim;
+}
+
+}  // namespace polku::sim
