@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "lib/base/log.h"
+
 namespace polku {
 
 Executor::Executor(int threads) {
@@ -19,7 +21,12 @@ Executor::~Executor() {
 
 void Executor::Schedule(std::function<void()> task) {
   absl::MutexLock lock(&mu_);
-  if (stopping_) return;
+  if (stopping_) {
+    // A dropped task may be the one that finishes an RPC, which would then
+    // hang the server's drain: make the wiring mistake visible.
+    log::Error("task scheduled on a stopping executor was dropped");
+    return;
+  }
   queue_.push_back(std::move(task));
 }
 

@@ -32,7 +32,8 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  // Queues `task`. Tasks scheduled after destruction began are dropped.
+  // Queues `task`. Tasks scheduled after destruction began are dropped, with
+  // an error logged.
   void Schedule(std::function<void()> task);
 
   // Tasks queued and not yet started.
