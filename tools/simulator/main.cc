@@ -3,7 +3,9 @@
 //   polku-sim --gateway=127.0.0.1:7070 --credentials=.polku/credentials.json
 //       --seed=1 --customers=2000 --days=28
 #include <iostream>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
@@ -21,6 +23,14 @@ ABSL_FLAG(uint64_t, seed, 1, "same seed, same events (and event ids)");
 ABSL_FLAG(int, customers, 2000, "customers who start a journey");
 ABSL_FLAG(int, days, 28, "days the journeys start on, ending with --end_date");
 ABSL_FLAG(std::string, end_date, "", "last day, YYYY-MM-DD (UTC); default today");
+ABSL_FLAG(std::vector<std::string>, plant_change, {},
+          "comma-separated TOUCHPOINT:YYYY-MM-DD:SHIFT: the touchpoint's quality level "
+          "(in [-1, 1]) moves by SHIFT from that day on");
+ABSL_FLAG(std::vector<std::string>, plant_inconsistency, {},
+          "comma-separated JOURNEY/STAGE/CHANNEL:SHIFT: that channel's touchpoints in the "
+          "stage are SHIFT worse (or better) than the stage's other channels");
+ABSL_FLAG(std::string, truths_file, "",
+          "where to write the planted truths as JSON (for tests and demos)");
 
 int main(int argc, char** argv) {
   polku::rpc::ParseFlags(argc, argv,
@@ -45,6 +55,18 @@ int main(int argc, char** argv) {
   options.first_day = end_day - (options.days - 1);
   options.not_after = absl::Now();
   for (const auto& [channel, key] : credentials->channel_keys) options.channels.insert(channel);
+  for (const std::string& spec : absl::GetFlag(FLAGS_plant_change)) {
+    if (absl::Status s = polku::sim::ParseChange(spec, options.planted); !s.ok()) {
+      std::cerr << "polku-sim: --plant_change " << s.message() << "\n";
+      return 2;
+    }
+  }
+  for (const std::string& spec : absl::GetFlag(FLAGS_plant_inconsistency)) {
+    if (absl::Status s = polku::sim::ParseInconsistency(spec, options.planted); !s.ok()) {
+      std::cerr << "polku-sim: --plant_inconsistency " << s.message() << "\n";
+      return 2;
+    }
+  }
 
   auto channel = polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway));
   auto journey_stub = polku::v1::JourneyService::NewStub(channel);
@@ -59,6 +81,14 @@ int main(int argc, char** argv) {
   if (!sim.ok()) {
     std::cerr << "polku-sim: " << sim.status().message() << "\n";
     return 1;
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_truths_file); !path.empty()) {
+    std::ofstream truths(path);
+    truths << polku::sim::TruthsToJson(options.planted);
+    if (!truths.flush()) {
+      std::cerr << "polku-sim: cannot write --truths_file " << path << "\n";
+      return 1;
+    }
   }
   std::cout << absl::StrFormat(
                    "polku-sim: %d journeys, %d customers, %d events (seed %d, %s … %s)",

@@ -163,10 +163,13 @@ class Customer {
   }
 
  private:
+  // The touchpoint's quality level at this moment of the walk.
   double Quality(const v1::Touchpoint& touchpoint) const {
     auto it = options_.quality.find(touchpoint.key());
-    return it != options_.quality.end() ? std::clamp(it->second, -1.0, 1.0)
-                                        : DefaultQuality(touchpoint.key());
+    double quality = it != options_.quality.end() ? it->second : DefaultQuality(touchpoint.key());
+    quality += options_.planted.ShiftFor(plan_->journey->key(), touchpoint,
+                                         absl::ToCivilDay(now_, absl::UTCTimeZone()));
+    return std::clamp(quality, -1.0, 1.0);
   }
 
   v1::TouchpointEvent NewEvent(const v1::Touchpoint& touchpoint) {
@@ -292,6 +295,9 @@ absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
     return absl::InvalidArgumentError("customers must not be negative");
   }
   if (options.days < 1) return absl::InvalidArgumentError("days must be at least 1");
+  if (absl::Status planted = CheckAgainst(options.planted, journeys); !planted.ok()) {
+    return planted;
+  }
   std::vector<JourneyPlan> plans = Plan(journeys);
   if (plans.empty()) {
     return absl::InvalidArgumentError(

@@ -40,6 +40,7 @@
 #include "absl/time/time.h"
 #include "polku/v1/common.pb.h"
 #include "polku/v1/journey.pb.h"
+#include "tools/simulator/planted.h"
 
 namespace polku::sim {
 
@@ -58,6 +59,9 @@ struct Options {
   // Touchpoint key → quality in [-1, 1] (bad … excellent), overriding the
   // level DefaultQuality derives from the key.
   std::map<std::string, double> quality;
+  // Changes and inconsistencies to plant (see planted.h); they shift the
+  // quality level on top of the above.
+  PlantedTruths planted;
 };
 
 struct Simulation {
@@ -74,7 +78,7 @@ struct Simulation {
 // Generates the feedback of `options.customers` customers over the published
 // `journeys` (each customer walks one of them). INVALID_ARGUMENT when no
 // journey has a stage with an interaction touchpoint, or options are out of
-// range.
+// range; NOT_FOUND when a planted truth names what the journeys lack.
 absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
                                     const Options& options);
 

@@ -1,0 +1,71 @@
+// Known truths planted in a simulation, so that tests can check that Polku's
+// analytics find what is there — and nothing that is not.
+//
+//   PlantedTruths truths;
+//   POLKU_RETURN_IF_ERROR(ParseChange("website:2025-03-15:-0.9", truths));
+//   POLKU_RETURN_IF_ERROR(ParseInconsistency("home-renovation/support/phone:-0.8", truths));
+//   options.planted = truths;                       // Simulate() applies them
+//   WriteFile("truths.json", TruthsToJson(truths));  // what the tests compare with
+//
+// A change shifts one touchpoint's quality level from a UTC day on (its
+// ratings, comments and wait times follow); an inconsistency shifts the
+// quality of every touchpoint of one channel in one stage of one journey, so
+// that channel is worse than the stage's other channels.
+#ifndef POLKU_TOOLS_SIMULATOR_PLANTED_H_
+#define POLKU_TOOLS_SIMULATOR_PLANTED_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "polku/v1/journey.pb.h"
+
+namespace polku::sim {
+
+struct PlantedChange {
+  std::string touchpoint;
+  // First UTC day with the shifted quality.
+  absl::CivilDay from;
+  // Added to the quality level (which is clamped to [-1, 1]).
+  double quality_shift = 0;
+};
+
+struct PlantedInconsistency {
+  std::string journey;
+  std::string stage;
+  std::string channel;
+  double quality_shift = 0;
+};
+
+struct PlantedTruths {
+  std::vector<PlantedChange> changes;
+  std::vector<PlantedInconsistency> inconsistencies;
+
+  bool empty() const { return changes.empty() && inconsistencies.empty(); }
+  // The total shift for a touch of `touchpoint` (in `stage` and `channel` of
+  // `journey`) on `day`.
+  double ShiftFor(absl::string_view journey, const v1::Touchpoint& touchpoint,
+                  absl::CivilDay day) const;
+};
+
+// Parses "TOUCHPOINT:YYYY-MM-DD:SHIFT" and appends it; INVALID_ARGUMENT
+// naming the part that is wrong.
+absl::Status ParseChange(absl::string_view text, PlantedTruths& truths);
+// Parses "JOURNEY/STAGE/CHANNEL:SHIFT" and appends it.
+absl::Status ParseInconsistency(absl::string_view text, PlantedTruths& truths);
+
+// NOT_FOUND unless every planted touchpoint, journey, stage and channel
+// exists in `journeys`; an inconsistency needs a stage with another channel
+// to be worse than.
+absl::Status CheckAgainst(const PlantedTruths& truths,
+                          const std::vector<v1::Journey>& journeys);
+
+// The truths as a JSON document (stable key order, one change or
+// inconsistency per array element).
+std::string TruthsToJson(const PlantedTruths& truths);
+
+}  // namespace polku::sim
+
+#endif  // POLKU_TOOLS_SIMULATOR_PLANTED_H_
