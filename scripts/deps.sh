@@ -8,6 +8,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
   libssl-dev libcpp-httplib-dev python3-grpcio python3-grpc-tools
+  postgresql libpq-dev
   cmake ninja-build g++ curl
 )
 

@@ -24,18 +24,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "lib/base/migration.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace polku::sqlite {
 
-// One step of the schema. Version numbers start at 1 and increase by one;
-// applied versions are recorded in `PRAGMA user_version`.
-struct Migration {
-  int version;
-  const char* sql;  // may hold several statements
-};
+// Applied versions are recorded in `PRAGMA user_version`.
+using Migration = ::polku::Migration;
 
 // A prepared statement owned by its Database. Bind* return *this so calls
 // chain; a bind error is remembered and reported by Step/Run.

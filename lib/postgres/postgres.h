@@ -1,0 +1,139 @@
+// A thin RAII layer over libpq: a connection with parameterised queries,
+// transactions and schema migrations that several replicas may run at once.
+//
+//   POLKU_ASSIGN_OR_RETURN(auto db, postgres::Connection::Open(
+//       "postgresql://polku@db/feedback", absl::Seconds(5)));
+//   POLKU_RETURN_IF_ERROR(db->Migrate({{1, "CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT)"}}));
+//   postgres::Transaction txn(*db);
+//   POLKU_RETURN_IF_ERROR(txn.Begin());
+//   POLKU_ASSIGN_OR_RETURN(postgres::Result r, db->Execute(
+//       "INSERT INTO t VALUES ($1, $2) RETURNING v", {Param::Text("a"), Param::Int(7)}));
+//   POLKU_RETURN_IF_ERROR(txn.Commit());
+//
+// Errors are absl::Status with the most specific code SQLSTATE allows:
+// unique_violation → ALREADY_EXISTS, other integrity violations →
+// FAILED_PRECONDITION, serialization failures and deadlocks → ABORTED (retry
+// the transaction), a lost or refused connection → UNAVAILABLE, data
+// exceptions → INVALID_ARGUMENT, insufficient resources → RESOURCE_EXHAUSTED.
+// A Connection is used by one thread at a time.
+#ifndef POLKU_LIB_POSTGRES_POSTGRES_H_
+#define POLKU_LIB_POSTGRES_POSTGRES_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "lib/base/migration.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace polku::postgres {
+
+// One query parameter: text (PostgreSQL converts it to the column's type),
+// raw bytes for BYTEA, or NULL.
+class Param {
+ public:
+  static Param Text(absl::string_view text) { return Param(std::string(text), false); }
+  static Param Int(int64_t value) { return Param(std::to_string(value), false); }
+  static Param Bytes(absl::string_view bytes) { return Param(std::string(bytes), true); }
+  static Param Null() { return Param(std::nullopt, false); }
+
+  const std::optional<std::string>& value() const { return value_; }
+  bool binary() const { return binary_; }
+
+ private:
+  Param(std::optional<std::string> value, bool binary)
+      : value_(std::move(value)), binary_(binary) {}
+  std::optional<std::string> value_;
+  bool binary_;
+};
+
+// The rows of a query, owned; columns in text format, except BYTEA columns
+// read with Bytes() (they arrive as \x-hex text and are decoded).
+class Result {
+ public:
+  Result(Result&&) noexcept;
+  Result& operator=(Result&&) noexcept;
+  ~Result();
+
+  int rows() const;
+  int columns() const;
+  // Rows changed by INSERT/UPDATE/DELETE.
+  int64_t affected() const;
+  // The command tag, e.g. "COMMIT", or "ROLLBACK" for a COMMIT of a failed
+  // transaction.
+  std::string command() const;
+  bool IsNull(int row, int column) const;
+  std::string Text(int row, int column) const;
+  int64_t Int(int row, int column) const;
+  double Double(int row, int column) const;
+  std::string Bytes(int row, int column) const;
+
+ private:
+  friend class Connection;
+  explicit Result(pg_result* result) : result_(result) {}
+  pg_result* result_;
+};
+
+class Connection {
+ public:
+  // Connects to `url` (a libpq URI or key=value string). UNAVAILABLE, with
+  // libpq's reason, when the server cannot be reached within the timeout.
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(const std::string& url,
+                                                          absl::Duration connect_timeout);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // One statement with $1, $2, … parameters.
+  absl::StatusOr<Result> Execute(absl::string_view sql, const std::vector<Param>& params = {});
+  // One or more statements without parameters and without results.
+  absl::Status Exec(absl::string_view sql);
+
+  // Applies the migrations newer than the database's schema version, each in
+  // its own transaction, recording versions in `schema_migrations`. An
+  // advisory lock serialises replicas that start at the same moment: the
+  // second waits, then finds nothing left to do. Fails if the database is
+  // newer than the code.
+  absl::Status Migrate(const std::vector<Migration>& migrations);
+  absl::StatusOr<int> SchemaVersion();
+
+  // False once the server has gone away; a new Connection is then needed.
+  bool healthy() const;
+
+ private:
+  explicit Connection(pg_conn* conn) : conn_(conn) {}
+  absl::Status StatusOf(pg_result* result, absl::string_view sql);
+
+  pg_conn* conn_;
+  bool lost_ = false;
+};
+
+// BEGIN … COMMIT, rolled back on destruction unless committed.
+class Transaction {
+ public:
+  explicit Transaction(Connection& connection) : connection_(connection) {}
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  // `begin` may name an isolation level, e.g. "BEGIN ISOLATION LEVEL SERIALIZABLE".
+  absl::Status Begin(absl::string_view begin = "BEGIN");
+  absl::Status Commit();
+  absl::Status Rollback();
+
+ private:
+  Connection& connection_;
+  bool open_ = false;
+};
+
+}  // namespace polku::postgres
+
+#endif  // POLKU_LIB_POSTGRES_POSTGRES_H_

@@ -1,0 +1,177 @@
+#include "lib/postgres/postgres.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/postgres/testing/test_server.h"
+
+namespace polku::postgres {
+namespace {
+
+using ::testing::HasSubstr;
+
+// One real server for the whole suite; each test gets its own database.
+class PostgresTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = TestServer::Start();
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = started->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    database_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    for (char& c : database_) c = static_cast<char>(std::tolower(c));
+    ASSERT_TRUE(server_->CreateDatabase(database_).ok());
+    db_ = Connect();
+  }
+
+  std::unique_ptr<Connection> Connect() {
+    auto connection = Connection::Open(server_->Url(database_), absl::Seconds(10));
+    EXPECT_TRUE(connection.ok()) << connection.status();
+    return connection.ok() ? std::move(*connection) : nullptr;
+  }
+
+  static TestServer* server_;
+  std::string database_;
+  std::unique_ptr<Connection> db_;
+};
+
+TestServer* PostgresTest::server_ = nullptr;
+
+const std::vector<Migration> kSchema = {
+    {1, "CREATE TABLE events (id TEXT PRIMARY KEY, score INTEGER CHECK (score BETWEEN 0 AND 10),"
+        " payload BYTEA, note TEXT)"},
+    {2, "CREATE INDEX events_score ON events (score)"},
+};
+
+TEST_F(PostgresTest, MigratesOnceAndRefusesANewerDatabase) {
+  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  ASSERT_TRUE(db_->Migrate(kSchema).ok());  // nothing left to do
+  EXPECT_EQ(*db_->SchemaVersion(), 2);
+  absl::Status older = db_->Migrate({kSchema[0]});
+  EXPECT_EQ(older.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(older.message(), HasSubstr("schema is at version 2"));
+  EXPECT_EQ(db_->Migrate({{2, "SELECT 1"}}).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PostgresTest, ReplicasStartingTogetherMigrateOnce) {
+  std::vector<std::thread> replicas;
+  std::vector<absl::Status> results(4);
+  for (int i = 0; i < 4; ++i) {
+    replicas.emplace_back([this, i, &results] {
+      std::unique_ptr<Connection> connection = Connect();
+      results[i] = connection ? connection->Migrate(kSchema) : absl::UnknownError("no connection");
+    });
+  }
+  for (std::thread& replica : replicas) replica.join();
+  for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
+  auto applied = db_->Execute("SELECT count(*) FROM schema_migrations");
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(applied->Int(0, 0), 2);
+}
+
+TEST_F(PostgresTest, ParametersAndColumnsOfEveryKindRoundTrip) {
+  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  const std::string bytes("a\0b\xff", 4);
+  auto inserted = db_->Execute("INSERT INTO events VALUES ($1, $2, $3, $4)",
+                               {Param::Text("e-1"), Param::Int(9), Param::Bytes(bytes),
+                                Param::Null()});
+  ASSERT_TRUE(inserted.ok()) << inserted.status();
+  EXPECT_EQ(inserted->affected(), 1);
+  auto row = db_->Execute("SELECT id, score, payload, note FROM events WHERE id = $1",
+                          {Param::Text("e-1")});
+  ASSERT_TRUE(row.ok()) << row.status();
+  ASSERT_EQ(row->rows(), 1);
+  EXPECT_EQ(row->Text(0, 0), "e-1");
+  EXPECT_EQ(row->Int(0, 1), 9);
+  EXPECT_EQ(row->Bytes(0, 2), bytes);
+  EXPECT_TRUE(row->IsNull(0, 3));
+}
+
+TEST_F(PostgresTest, ErrorsCarryTheMostSpecificCode) {
+  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  ASSERT_TRUE(db_->Execute("INSERT INTO events (id) VALUES ('dup')").ok());
+  absl::Status duplicate = db_->Execute("INSERT INTO events (id) VALUES ('dup')").status();
+  EXPECT_EQ(duplicate.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(duplicate.message(), HasSubstr("23505"));
+  EXPECT_EQ(db_->Execute("INSERT INTO events (id, score) VALUES ('x', 11)").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(db_->Execute("SELECT $1::integer", {Param::Text("abc")}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(db_->Exec("SELEC 1").code(), absl::StatusCode::kInternal);
+}
+
+TEST_F(PostgresTest, TransactionsRollBackUnlessCommitted) {
+  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  {
+    Transaction txn(*db_);
+    ASSERT_TRUE(txn.Begin().ok());
+    ASSERT_TRUE(db_->Execute("INSERT INTO events (id) VALUES ('gone')").ok());
+  }
+  {
+    // A failed statement dooms the transaction: COMMIT must not pretend.
+    Transaction txn(*db_);
+    ASSERT_TRUE(txn.Begin().ok());
+    ASSERT_TRUE(db_->Execute("INSERT INTO events (id) VALUES ('doomed')").ok());
+    EXPECT_FALSE(db_->Execute("INSERT INTO events (id, score) VALUES ('bad', 99)").ok());
+    EXPECT_EQ(txn.Commit().code(), absl::StatusCode::kAborted);
+  }
+  {
+    Transaction txn(*db_);
+    ASSERT_TRUE(txn.Begin().ok());
+    ASSERT_TRUE(db_->Execute("INSERT INTO events (id) VALUES ('kept')").ok());
+    ASSERT_TRUE(txn.Commit().ok());
+  }
+  auto ids = db_->Execute("SELECT id FROM events ORDER BY id");
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ(ids->rows(), 1);
+  EXPECT_EQ(ids->Text(0, 0), "kept");
+}
+
+TEST_F(PostgresTest, SerializationConflictsAreAbortedForRetry) {
+  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  ASSERT_TRUE(db_->Execute("INSERT INTO events (id, score) VALUES ('a', 1)").ok());
+  std::unique_ptr<Connection> other = Connect();
+  ASSERT_NE(other, nullptr);
+  Transaction first(*db_), second(*other);
+  ASSERT_TRUE(first.Begin("BEGIN ISOLATION LEVEL SERIALIZABLE").ok());
+  ASSERT_TRUE(second.Begin("BEGIN ISOLATION LEVEL SERIALIZABLE").ok());
+  ASSERT_TRUE(db_->Execute("SELECT score FROM events WHERE id = 'a'").ok());
+  ASSERT_TRUE(other->Execute("SELECT score FROM events WHERE id = 'a'").ok());
+  ASSERT_TRUE(db_->Execute("UPDATE events SET score = 2 WHERE id = 'a'").ok());
+  ASSERT_TRUE(first.Commit().ok());
+  absl::Status lost = other->Execute("UPDATE events SET score = 3 WHERE id = 'a'").status();
+  EXPECT_EQ(lost.code(), absl::StatusCode::kAborted) << lost;
+}
+
+TEST_F(PostgresTest, AnUnreachableServerIsUnavailableWithTheReason) {
+  auto nowhere = Connection::Open("postgresql:///x?host=/nonexistent-polku-dir", absl::Seconds(2));
+  ASSERT_FALSE(nowhere.ok());
+  EXPECT_EQ(nowhere.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(nowhere.status().message(), HasSubstr("cannot connect to PostgreSQL"));
+}
+
+// Defined last, as it stops and restarts the suite's server.
+TEST_F(PostgresTest, LosingTheServerIsUnavailableAndANewConnectionRecovers) {
+  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  ASSERT_TRUE(server_->Kill().ok());
+  absl::Status lost = db_->Execute("SELECT 1").status();
+  EXPECT_EQ(lost.code(), absl::StatusCode::kUnavailable) << lost;
+  EXPECT_FALSE(db_->healthy());
+  ASSERT_TRUE(server_->Restart().ok());
+  std::unique_ptr<Connection> again = Connect();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(*again->SchemaVersion(), 2);
+}
+
+}  // namespace
+}  // namespace polku::postgres
