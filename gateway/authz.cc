@@ -13,6 +13,10 @@ struct MethodRoute {
 constexpr MethodRoute kRoutes[] = {
     {"/polku.v1.FeedbackService/SubmitEvents",
      {Backend::kFeedback, keys::kScopeEventsWrite}},
+    {"/polku.v1.FeedbackService/StreamEvents",
+     {Backend::kFeedback, keys::kScopeEventsWrite, /*unbounded=*/true}},
+    {"/polku.v1.FeedbackService/EraseCustomer",
+     {Backend::kFeedback, keys::kScopeAdmin}},
     {"/polku.v1.FeedbackService/WatchEvents",
      {Backend::kFeedback, keys::kScopeAdmin, /*unbounded=*/true}},
     {"/polku.v1.JourneyService/CreateJourney",
@@ -27,8 +31,32 @@ constexpr MethodRoute kRoutes[] = {
      {Backend::kJourney, keys::kScopeJourneysRead}},
     {"/polku.v1.JourneyService/WatchJourneys",
      {Backend::kJourney, keys::kScopeJourneysRead, /*unbounded=*/true}},
+    {"/polku.v1.JourneyService/CreateDraft",
+     {Backend::kJourney, keys::kScopeJourneysWrite}},
+    {"/polku.v1.JourneyService/UpdateDraft",
+     {Backend::kJourney, keys::kScopeJourneysWrite}},
+    {"/polku.v1.JourneyService/ArchiveJourney",
+     {Backend::kJourney, keys::kScopeJourneysWrite}},
+    {"/polku.v1.JourneyService/CreateChannel",
+     {Backend::kJourney, keys::kScopeJourneysWrite}},
+    {"/polku.v1.JourneyService/GetJourneyVersion",
+     {Backend::kJourney, keys::kScopeJourneysRead}},
+    {"/polku.v1.JourneyService/ListJourneyVersions",
+     {Backend::kJourney, keys::kScopeJourneysRead}},
+    {"/polku.v1.JourneyService/DiffJourneyVersions",
+     {Backend::kJourney, keys::kScopeJourneysRead}},
     {"/polku.v1.InsightService/GetScorecard",
      {Backend::kInsight, keys::kScopeInsightsRead}},
+    {"/polku.v1.AdminService/CreateTenant",
+     {Backend::kGateway, keys::kScopeSuperAdmin}},
+    {"/polku.v1.AdminService/ListTenants",
+     {Backend::kGateway, keys::kScopeSuperAdmin}},
+    {"/polku.v1.AdminService/CreateApiKey",
+     {Backend::kGateway, keys::kScopeAdmin}},
+    {"/polku.v1.AdminService/ListApiKeys",
+     {Backend::kGateway, keys::kScopeAdmin}},
+    {"/polku.v1.AdminService/RevokeApiKey",
+     {Backend::kGateway, keys::kScopeAdmin}},
 };
 
 }  // namespace
@@ -47,7 +75,11 @@ absl::StatusOr<Route> Authorize(const keys::Principal& principal,
     return absl::UnimplementedError(
         absl::StrCat("method ", method, " is not served by the gateway"));
   }
-  if (!principal.HasScope(route->scope)) {
+  // The super-admin administers every tenant's keys (AdminService checks
+  // the tenant for everyone else) but reaches no backend: it has no tenant.
+  bool super_admin_may =
+      route->backend == Backend::kGateway && principal.IsSuperAdmin();
+  if (!super_admin_may && !principal.HasScope(route->scope)) {
     return absl::PermissionDeniedError(
         absl::StrCat("the API key lacks the scope \"", route->scope,
                      "\" needed for ", method));

@@ -26,6 +26,8 @@ enum class Backend {
   kJourney,
   // polku-insight.
   kInsight,
+  // The gateway itself (AdminService).
+  kGateway,
 };
 
 struct Route {
@@ -40,7 +42,8 @@ struct Route {
 absl::StatusOr<Route> FindRoute(absl::string_view method);
 
 // The route if `principal` may call `method`: PERMISSION_DENIED naming the
-// missing scope, UNIMPLEMENTED for an unknown method.
+// missing scope, UNIMPLEMENTED for an unknown method. The super-admin may
+// call every AdminService method (which checks tenants itself).
 absl::StatusOr<Route> Authorize(const keys::Principal& principal,
                                 absl::string_view method);
 

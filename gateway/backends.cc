@@ -1,28 +1,29 @@
 #include "gateway/backends.h"
 
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-#include <grpcpp/support/channel_arguments.h>
+#include <future>
+
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace polku::gateway {
-namespace {
-
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  // Backends are on a private network in this issue; mTLS is a later option.
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-}  // namespace
 
 Backends Backends::Connect(const BackendAddresses& addresses) {
+  // Plaintext channels need no files, so this cannot fail.
+  return *Connect(addresses, rpc::TlsFiles());
+}
+
+absl::StatusOr<Backends> Backends::Connect(const BackendAddresses& addresses,
+                                           const rpc::TlsFiles& tls) {
   Backends backends;
-  backends.feedback_ = MakeChannel(addresses.feedback);
-  backends.journey_ = MakeChannel(addresses.journey);
-  backends.insight_ = MakeChannel(addresses.insight);
+  for (auto [address, channel] :
+       {std::pair{&addresses.feedback, &backends.feedback_},
+        std::pair{&addresses.journey, &backends.journey_},
+        std::pair{&addresses.insight, &backends.insight_}}) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> made =
+        rpc::MakeChannel(*address, tls);
+    if (!made.ok()) return made.status();
+    *channel = *std::move(made);
+  }
   return backends;
 }
 
@@ -34,8 +35,40 @@ const std::shared_ptr<grpc::Channel>& Backends::channel(Backend backend) const {
       return journey_;
     case Backend::kInsight:
       return insight_;
+    case Backend::kGateway:
+      break;  // The gateway has no channel to itself.
   }
   return feedback_;  // Unreachable: the switch covers every backend.
+}
+
+std::map<std::string, bool> Backends::CheckHealth(
+    absl::Duration timeout) const {
+  struct Check {
+    std::unique_ptr<grpc::health::v1::Health::Stub> stub;
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    std::promise<grpc::Status> done;
+  };
+  const Backend backends[] = {Backend::kFeedback, Backend::kJourney,
+                              Backend::kInsight};
+  Check checks[3];
+  for (int i = 0; i < 3; ++i) {
+    Check& check = checks[i];
+    check.stub = grpc::health::v1::Health::NewStub(channel(backends[i]));
+    check.context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    check.stub->async()->Check(
+        &check.context, &check.request, &check.response,
+        [&check](grpc::Status status) { check.done.set_value(status); });
+  }
+  std::map<std::string, bool> health;
+  for (int i = 0; i < 3; ++i) {
+    grpc::Status status = checks[i].done.get_future().get();
+    health[kNames[i]] =
+        status.ok() && checks[i].response.status() ==
+                           grpc::health::v1::HealthCheckResponse::SERVING;
+  }
+  return health;
 }
 
 }  // namespace polku::gateway

@@ -10,10 +10,14 @@
 
 #include <grpcpp/channel.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "gateway/authz.h"
+#include "lib/rpc/tls.h"
 
 namespace polku::gateway {
 
@@ -26,14 +30,25 @@ struct BackendAddresses {
 // Every outgoing call carries a deadline; this is the default.
 inline constexpr int kDefaultDeadlineSeconds = 30;
 // Largest message accepted from a backend (matches rpc::ServerConfig).
-inline constexpr int kMaxMessageBytes = 16 * 1024 * 1024;
+inline constexpr int kMaxMessageBytes = rpc::kMaxMessageBytes;
 
 class Backends {
  public:
-  // Channels connect lazily, so a backend that starts later is fine.
+  // The backends' names, for health and metrics: feedback, journey, insight.
+  static constexpr const char* kNames[] = {"feedback", "journey", "insight"};
+
+  // Channels connect lazily, so a backend that starts later is fine. With
+  // `tls`, every channel verifies its backend against tls.ca_file and
+  // presents tls.cert_file (mTLS); INVALID_ARGUMENT for unreadable files.
   static Backends Connect(const BackendAddresses& addresses);
+  static absl::StatusOr<Backends> Connect(const BackendAddresses& addresses,
+                                          const rpc::TlsFiles& tls);
 
   const std::shared_ptr<grpc::Channel>& channel(Backend backend) const;
+
+  // Asks every backend's grpc.health.v1 service (overall status) at once;
+  // name → whether it answered SERVING within `timeout`.
+  std::map<std::string, bool> CheckHealth(absl::Duration timeout) const;
 
  private:
   std::shared_ptr<grpc::Channel> feedback_;

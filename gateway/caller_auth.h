@@ -21,6 +21,8 @@
 namespace polku::gateway {
 
 inline constexpr char kAuthorizationHeader[] = "authorization";
+// Trailing metadata of a rate-limited gRPC call: milliseconds to wait.
+inline constexpr char kRetryAfterMsTrailer[] = "retry-after-ms";
 
 // The principal behind an `authorization: Bearer <key>` header value;
 // UNAUTHENTICATED when the header is missing, is not a bearer token, or

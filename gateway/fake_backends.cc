@@ -1,5 +1,6 @@
 #include "gateway/fake_backends.h"
 
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
 
 #include <atomic>
@@ -10,6 +11,20 @@
 #include "lib/rpc/metadata.h"
 
 namespace polku::gateway::testing {
+
+TestKeys::TestKeys()
+    : store(*keys::SqliteKeyStore::Open(":memory:")), admin(*store) {
+  (void)store->CreateTenant("demo", "Demo");
+  admin_key =
+      store
+          ->CreateKey("demo", "admin",
+                      {keys::kScopeAdmin, keys::kScopeJourneysRead,
+                       keys::kScopeJourneysWrite, keys::kScopeInsightsRead},
+                      "")
+          ->key;
+  shop_key =
+      store->CreateKey("demo", "shop", {keys::kScopeEventsWrite}, "shop")->key;
+}
 namespace {
 
 std::vector<std::string> Values(const grpc::CallbackServerContext& context,
@@ -215,6 +230,8 @@ grpc::ServerUnaryReactor* FakeInsight::GetScorecard(
 }
 
 FakeBackends::FakeBackends() {
+  // gRPC's health service (overall status SERVING), as rpc::Server has.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                            &port_);

@@ -21,12 +21,28 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "gateway/admin_api.h"
 #include "gateway/backends.h"
+#include "gateway/keys/key_store.h"
+#include "lib/base/executor.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
 
 namespace polku::gateway::testing {
+
+// An in-memory key store with the tenant "demo", its admin key (admin,
+// journeys:read, journeys:write, insights:read) and a shop key
+// (events:write on "shop"), and what the proxy needs to serve AdminService.
+struct TestKeys {
+  TestKeys();
+
+  std::unique_ptr<keys::SqliteKeyStore> store;
+  std::string admin_key;
+  std::string shop_key;
+  AdminApi admin;
+  Executor executor{1};
+};
 
 // What a backend saw of one call.
 struct SeenCall {

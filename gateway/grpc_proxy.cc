@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -51,6 +52,8 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       : proxy_(proxy),
         method_(context->method()),
         start_(absl::Now()),
+        in_flight_(proxy.metrics_ != nullptr ? proxy.metrics_->Start("grpc")
+                                             : Metrics::InFlight(nullptr)),
         backend_reactor_(this) {
     proxy_.active_calls_.fetch_add(1);
     const auto& metadata = context->client_metadata();
@@ -67,9 +70,37 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     }
     tenant_ = principal->tenant;
     key_id_ = principal->key_id;
+    if (proxy_.rate_limiter_ != nullptr) {
+      RateLimiter::Decision admitted =
+          proxy_.rate_limiter_->Admit(key_id_, tenant_);
+      if (!admitted.allowed) {
+        int64_t retry_ms = absl::ToInt64Milliseconds(
+            absl::Ceil(admitted.retry_after, absl::Milliseconds(1)));
+        context->AddTrailingMetadata(kRetryAfterMsTrailer,
+                                     absl::StrCat(retry_ms));
+        if (proxy_.metrics_ != nullptr) {
+          proxy_.metrics_->RateLimited(admitted.limit);
+        }
+        Refuse(absl::ResourceExhaustedError(
+            absl::StrCat("rate limit of the ", admitted.limit,
+                         " exceeded; retry in ", retry_ms, " ms")));
+        return;
+      }
+    }
     absl::StatusOr<Route> route = Authorize(*principal, method_);
     if (!route.ok()) {
       Refuse(route.status());
+      return;
+    }
+    if (route->backend == Backend::kGateway) {
+      // Answered here: read the one request message, then see OnReadDone.
+      principal_ = *std::move(principal);
+      local_ = true;
+      {
+        absl::MutexLock lock(&mu_);
+        backend_done_ = true;
+      }
+      StartRead(&upstream_buffer_);
       return;
     }
 
@@ -98,6 +129,10 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   // Caller side.
 
   void OnReadDone(bool ok) override {
+    if (local_) {
+      AnswerLocally(ok);
+      return;
+    }
     bool write = false;
     {
       absl::MutexLock lock(&mu_);
@@ -138,6 +173,12 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   }
 
   void OnDone() override {
+    if (proxy_.metrics_ != nullptr) {
+      proxy_.metrics_->Finish(
+          "grpc", method_,
+          static_cast<absl::StatusCode>(final_status_.error_code()),
+          absl::Now() - start_);
+    }
     log::Info(
         "request",
         {{"request_id", request_id_},
@@ -182,6 +223,38 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   };
 
   ~ProxyCall() override { proxy_.active_calls_.fetch_sub(1); }
+
+  // Runs an AdminService call on the executor and finishes it.
+  void AnswerLocally(bool got_request) {
+    if (!got_request) {
+      final_status_ = rpc::ToGrpcStatus(
+          absl::InvalidArgumentError("the call carried no request message"));
+      Finish(final_status_);
+      return;
+    }
+    proxy_.executor_.Schedule([this] {
+      std::vector<grpc::Slice> slices;
+      std::string request;
+      if (upstream_buffer_.Dump(&slices).ok()) {
+        for (const grpc::Slice& slice : slices) {
+          request.append(reinterpret_cast<const char*>(slice.begin()),
+                         slice.size());
+        }
+      }
+      absl::StatusOr<std::string> response =
+          proxy_.admin_.Invoke(principal_, method_, request);
+      if (!response.ok()) {
+        final_status_ = rpc::ToGrpcStatus(response.status());
+        Finish(final_status_);
+        return;
+      }
+      grpc::Slice slice(*response);
+      downstream_buffer_ = grpc::ByteBuffer(&slice, 1);
+      final_status_ = grpc::Status::OK;
+      StartWriteAndFinish(&downstream_buffer_, grpc::WriteOptions(),
+                          final_status_);
+    });
+  }
 
   // Finishes a call that never reached a backend.
   void Refuse(const absl::Status& status) {
@@ -253,10 +326,14 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   GrpcProxy& proxy_;
   const std::string method_;  // The backend call refers to it until done.
   const absl::Time start_;
+  Metrics::InFlight in_flight_;
   std::string request_id_;
   std::string tenant_;
   std::string key_id_;
   bool backend_started_ = false;  // Set in the constructor only.
+  // An AdminService call, answered by the gateway (constructor only).
+  bool local_ = false;
+  keys::Principal principal_;
   // Written before Finish; read in OnDone, which Finish happens before.
   grpc::Status final_status_;
 
@@ -273,8 +350,11 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   bool backend_done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-GrpcProxy::GrpcProxy(const keys::KeyStore& key_store, const Backends& backends)
+GrpcProxy::GrpcProxy(const keys::KeyStore& key_store, const Backends& backends,
+                     AdminApi& admin, Executor& executor)
     : key_store_(key_store),
+      admin_(admin),
+      executor_(executor),
       feedback_(backends.channel(Backend::kFeedback)),
       journey_(backends.channel(Backend::kJourney)),
       insight_(backends.channel(Backend::kInsight)) {}
@@ -294,8 +374,10 @@ grpc::GenericStub& GrpcProxy::stub(Backend backend) {
       return journey_;
     case Backend::kInsight:
       return insight_;
+    case Backend::kGateway:
+      break;  // Answered locally, never relayed.
   }
-  return feedback_;  // Unreachable: the switch covers every backend.
+  return feedback_;
 }
 
 }  // namespace polku::gateway

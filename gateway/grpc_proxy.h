@@ -3,7 +3,7 @@
 // backend that serves it, without decoding them. Unary, server-streaming and
 // bidi calls all travel the same way, as a bidi stream.
 //
-//   GrpcProxy proxy(key_store, backends);
+//   GrpcProxy proxy(key_store, backends, &admin_api, &executor);
 //   auto server = rpc::Server::Start({.name = "polku-gateway",
 //                                     .listen_address = "127.0.0.1:7070",
 //                                     .generic_service = &proxy,
@@ -14,6 +14,12 @@
 // caller_auth.h). The backend's status (code and message) is the caller's
 // status; a caller that cancels cancels the backend call. Each call logs one
 // line: request_id, tenant, key_id, method, code, latency_ms.
+//
+// AdminService calls are not relayed: the proxy answers them itself through
+// AdminApi, on `executor` (the key store blocks).
+//
+// With a rate limiter, a call over its key's or tenant's limit ends
+// RESOURCE_EXHAUSTED with the trailing metadata `retry-after-ms`.
 #ifndef POLKU_GATEWAY_GRPC_PROXY_H_
 #define POLKU_GATEWAY_GRPC_PROXY_H_
 
@@ -22,17 +28,26 @@
 
 #include <atomic>
 
+#include "gateway/admin_api.h"
 #include "gateway/authz.h"
 #include "gateway/backends.h"
 #include "gateway/keys/keys.h"
+#include "gateway/metrics.h"
+#include "gateway/rate_limiter.h"
+#include "lib/base/executor.h"
 
 namespace polku::gateway {
 
 class GrpcProxy : public grpc::CallbackGenericService {
  public:
-  // `key_store` must outlive the proxy.
-  GrpcProxy(const keys::KeyStore& key_store, const Backends& backends);
+  // Every argument must outlive the proxy.
+  GrpcProxy(const keys::KeyStore& key_store, const Backends& backends,
+            AdminApi& admin, Executor& executor);
   ~GrpcProxy() override;
+
+  // Optional; set before serving. Both must outlive the proxy.
+  void set_rate_limiter(RateLimiter* limiter) { rate_limiter_ = limiter; }
+  void set_metrics(Metrics* metrics) { metrics_ = metrics; }
 
   grpc::ServerGenericBidiReactor* CreateReactor(
       grpc::GenericCallbackServerContext* context) override;
@@ -46,6 +61,10 @@ class GrpcProxy : public grpc::CallbackGenericService {
   grpc::GenericStub& stub(Backend backend);
 
   const keys::KeyStore& key_store_;
+  AdminApi& admin_;
+  Executor& executor_;
+  RateLimiter* rate_limiter_ = nullptr;
+  Metrics* metrics_ = nullptr;
   grpc::GenericStub feedback_;
   grpc::GenericStub journey_;
   grpc::GenericStub insight_;

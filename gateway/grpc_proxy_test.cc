@@ -14,7 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gateway/fake_backends.h"
-#include "gateway/keys/file_key_store.h"
+#include "polku/v1/admin.grpc.pb.h"
 
 namespace polku::gateway {
 namespace {
@@ -26,17 +26,7 @@ using ::testing::IsEmpty;
 class GrpcProxyTest : public ::testing::Test {
  protected:
   GrpcProxyTest()
-      : admin_key_(keys::GenerateKey()),
-        shop_key_(keys::GenerateKey()),
-        store_(*keys::FileKeyStore::FromEntries(
-            {keys::MakeKeyEntry(
-                 admin_key_, "demo",
-                 {keys::kScopeAdmin, keys::kScopeJourneysRead,
-                  keys::kScopeJourneysWrite, keys::kScopeInsightsRead},
-                 ""),
-             keys::MakeKeyEntry(shop_key_, "demo", {keys::kScopeEventsWrite},
-                                "shop")})),
-        proxy_(*store_, fakes_.Connect()) {
+      : proxy_(*keys_.store, fakes_.Connect(), keys_.admin, keys_.executor) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);
@@ -77,9 +67,9 @@ class GrpcProxyTest : public ::testing::Test {
   }
 
   testing::FakeBackends fakes_;
-  std::string admin_key_;
-  std::string shop_key_;
-  std::unique_ptr<keys::FileKeyStore> store_;
+  testing::TestKeys keys_;
+  const std::string& admin_key_ = keys_.admin_key;
+  const std::string& shop_key_ = keys_.shop_key;
   GrpcProxy proxy_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
@@ -112,7 +102,7 @@ TEST_F(GrpcProxyTest, MalformedAndUnknownKeysAreUnauthenticated) {
       feedback_->SubmitEvents(Context("Bearer " + keys::GenerateKey()).get(),
                               OneEvent("e1"), &response);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(unknown.error_message(), "unknown API key");
+  EXPECT_EQ(unknown.error_message(), "unknown or revoked API key");
   EXPECT_THAT(fakes_.log.calls(), IsEmpty());
 }
 
@@ -289,11 +279,84 @@ TEST_F(GrpcProxyTest, UnknownMethodIsUnimplemented) {
   EXPECT_THAT(fakes_.log.calls(), IsEmpty());
 }
 
+TEST_F(GrpcProxyTest, RateLimitIsResourceExhaustedWithRetryHint) {
+  FakeClock clock(absl::FromUnixSeconds(1'700'000'000));
+  RateLimiter limiter({}, {.per_second = 4, .burst = 1}, clock);
+  Metrics metrics;
+  GrpcProxy proxy(*keys_.store, fakes_.Connect(), keys_.admin, keys_.executor);
+  proxy.set_rate_limiter(&limiter);
+  proxy.set_metrics(&metrics);
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterCallbackGenericService(&proxy);
+  auto server = builder.BuildAndStart();
+  auto stub = v1::FeedbackService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  v1::SubmitEventsResponse response;
+  EXPECT_TRUE(stub->SubmitEvents(Context("Bearer " + shop_key_).get(),
+                                 OneEvent("e1"), &response)
+                  .ok());
+  auto context = Context("Bearer " + shop_key_);
+  grpc::Status limited =
+      stub->SubmitEvents(context.get(), OneEvent("e2"), &response);
+  EXPECT_EQ(limited.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(limited.error_message(), HasSubstr("tenant"));
+  auto trailer = context->GetServerTrailingMetadata().find("retry-after-ms");
+  ASSERT_NE(trailer, context->GetServerTrailingMetadata().end());
+  EXPECT_EQ(std::string(trailer->second.data(), trailer->second.size()), "250");
+  EXPECT_THAT(
+      metrics.Render(),
+      HasSubstr("polku_gateway_rate_limited_total{limit=\"tenant\"} 1"));
+  clock.Advance(absl::Milliseconds(250));
+  EXPECT_TRUE(stub->SubmitEvents(Context("Bearer " + shop_key_).get(),
+                                 OneEvent("e3"), &response)
+                  .ok());
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+TEST_F(GrpcProxyTest, AdminServiceIsAnsweredByTheGateway) {
+  auto admin = v1::AdminService::NewStub(channel_);
+  v1::CreateApiKeyRequest request;
+  request.set_parent("tenants/demo");
+  request.mutable_api_key()->add_scopes("insights:read");
+  v1::CreateApiKeyResponse created;
+  grpc::Status status = admin->CreateApiKey(
+      Context("Bearer " + admin_key_).get(), request, &created);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::Scorecard scorecard;
+  EXPECT_TRUE(insight_
+                  ->GetScorecard(Context("Bearer " + created.key()).get(), {},
+                                 &scorecard)
+                  .ok());
+  // A channel key may not manage keys; nothing reached a backend for these.
+  EXPECT_EQ(admin
+                ->CreateApiKey(Context("Bearer " + shop_key_).get(), request,
+                               &created)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  v1::RevokeApiKeyRequest revoke;
+  revoke.set_name(created.api_key().name());
+  v1::ApiKey revoked;
+  ASSERT_TRUE(admin
+                  ->RevokeApiKey(Context("Bearer " + admin_key_).get(), revoke,
+                                 &revoked)
+                  .ok());
+  EXPECT_EQ(insight_
+                ->GetScorecard(Context("Bearer " + created.key()).get(), {},
+                               &scorecard)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(GrpcProxyTest, UnreachableBackendIsUnavailable) {
   // A proxy whose backends listen nowhere.
-  GrpcProxy proxy(*store_, Backends::Connect({.feedback = "127.0.0.1:1",
-                                              .journey = "127.0.0.1:1",
-                                              .insight = "127.0.0.1:1"}));
+  GrpcProxy proxy(*keys_.store,
+                  Backends::Connect({.feedback = "127.0.0.1:1",
+                                     .journey = "127.0.0.1:1",
+                                     .insight = "127.0.0.1:1"}),
+                  keys_.admin, keys_.executor);
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),

@@ -1,35 +1,43 @@
 #include "gateway/http_gateway.h"
 
+#include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <httplib.h>
 #include <sys/socket.h>
 
 #include <chrono>
-#include <functional>
+#include <map>
 #include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "gateway/authz.h"
 #include "gateway/caller_auth.h"
+#include "gateway/http_routes.h"
+#include "gateway/openapi.h"
 #include "lib/base/log.h"
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/status.h"
-#include "polku/v1/feedback.grpc.pb.h"
-#include "polku/v1/insight.grpc.pb.h"
-#include "polku/v1/journey.grpc.pb.h"
 
 namespace polku::gateway {
 namespace {
 
 constexpr char kJsonType[] = "application/json";
+constexpr char kNdjsonType[] = "application/x-ndjson";
+// How long a stream waits for its first message before answering 200: an
+// error that quick still gets its own HTTP status.
+constexpr absl::Duration kFirstMessageWait = absl::Milliseconds(500);
+// How often an idle stream checks that its client is still there.
+constexpr absl::Duration kIdlePoll = absl::Seconds(1);
 
 // What one request did, for its log line.
 struct Outcome {
@@ -55,81 +63,6 @@ absl::optional<absl::string_view> Header(const httplib::Request& req,
   return absl::string_view(it->second);
 }
 
-// A query parameter; "" when absent. `alias` is its lowerCamelCase JSON
-// spelling, accepted too.
-std::string Param(const httplib::Request& req, const char* name,
-                  const char* alias = nullptr) {
-  if (req.has_param(name)) return req.get_param_value(name);
-  if (alias != nullptr && req.has_param(alias)) {
-    return req.get_param_value(alias);
-  }
-  return "";
-}
-
-absl::StatusOr<int32_t> IntParam(const httplib::Request& req, const char* name,
-                                 const char* alias = nullptr) {
-  std::string text = Param(req, name, alias);
-  int32_t value = 0;
-  if (text.empty()) return value;
-  if (!absl::SimpleAtoi(text, &value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": \"", text, "\" is not an integer"));
-  }
-  return value;
-}
-
-// An RFC 3339 time parameter into `out`; false if absent.
-absl::StatusOr<bool> TimeParam(const httplib::Request& req, const char* name,
-                               google::protobuf::Timestamp& out) {
-  std::string text = Param(req, name);
-  if (text.empty()) return false;
-  absl::Time time;
-  std::string error;
-  if (!absl::ParseTime(absl::RFC3339_full, text, &time, &error)) {
-    // An unencoded "+02:00" arrives as " 02:00" after query decoding.
-    std::string repaired = absl::StrReplaceAll(text, {{" ", "+"}});
-    if (!absl::ParseTime(absl::RFC3339_full, repaired, &time, &error)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ": \"", text,
-                       "\" is not an RFC 3339 time such as "
-                       "2024-05-01T00:00:00Z (",
-                       error, ")"));
-    }
-  }
-  int64_t seconds = absl::ToUnixSeconds(time);
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>((time - absl::FromUnixSeconds(seconds)) /
-                                     absl::Nanoseconds(1)));
-  return true;
-}
-
-absl::StatusOr<v1::GroupBy> GroupByParam(const httplib::Request& req) {
-  std::string text = Param(req, "group_by", "groupBy");
-  std::string lower = absl::AsciiStrToLower(text);
-  if (lower.empty()) return v1::GROUP_BY_UNSPECIFIED;
-  if (lower == "touchpoint") return v1::GROUP_BY_TOUCHPOINT;
-  if (lower == "stage") return v1::GROUP_BY_STAGE;
-  if (lower == "channel") return v1::GROUP_BY_CHANNEL;
-  v1::GroupBy value;
-  if (v1::GroupBy_Parse(text, &value)) return value;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "group_by: \"", text, "\" must be touchpoint, stage or channel"));
-}
-
-absl::Status ParseBody(const httplib::Request& req,
-                       google::protobuf::Message& message) {
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  auto parsed =
-      google::protobuf::util::JsonStringToMessage(req.body, &message, options);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "request body is not a valid ", message.GetDescriptor()->full_name(),
-        " in JSON: ", std::string(parsed.message())));
-  }
-  return absl::OkStatus();
-}
-
 std::string ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
@@ -139,7 +72,18 @@ std::string ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
-void LogRequest(const httplib::Request& req, const httplib::Response& res,
+// The backend's answer bytes as JSON of `type`.
+std::string BytesToJson(const google::protobuf::Descriptor* type,
+                        const std::string& bytes) {
+  std::unique_ptr<google::protobuf::Message> message(
+      google::protobuf::MessageFactory::generated_factory()
+          ->GetPrototype(type)
+          ->New());
+  message->ParseFromString(bytes);
+  return ToJson(*message);
+}
+
+void LogRequest(const httplib::Request& req, int http_status,
                 const Outcome& outcome, absl::Time start) {
   log::Info("http request",
             {{"request_id", outcome.request_id},
@@ -148,10 +92,131 @@ void LogRequest(const httplib::Request& req, const httplib::Response& res,
              {"method", req.method},
              {"path", req.path},
              {"rpc", outcome.rpc},
-             {"status", res.status},
+             {"status", http_status},
              {"code", absl::StatusCodeToString(outcome.code)},
              {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start)}});
 }
+
+// The caller's deadline: X-Request-Timeout seconds if shorter than the
+// default. INVALID_ARGUMENT for an unusable header value.
+absl::StatusOr<absl::Duration> Timeout(const httplib::Request& req) {
+  absl::Duration timeout = absl::Seconds(kDefaultDeadlineSeconds);
+  absl::optional<absl::string_view> header = Header(req, kRequestTimeoutHeader);
+  if (!header.has_value()) return timeout;
+  double seconds = 0;
+  if (!absl::SimpleAtod(*header, &seconds) || !(seconds > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kRequestTimeoutHeader, ": \"", *header,
+                     "\" is not a positive number of seconds"));
+  }
+  return std::min(timeout, absl::Seconds(seconds));
+}
+
+// One call to a backend with raw messages, driven synchronously on a
+// private completion queue: unary, server-, client- and bidi-streaming
+// calls alike. At most one operation is in flight at a time.
+class RawCall {
+ public:
+  RawCall(const std::shared_ptr<grpc::Channel>& channel, std::string method)
+      : stub_(channel), method_(std::move(method)) {}
+
+  ~RawCall() {
+    if (call_ != nullptr && !finished_) {
+      context_.TryCancel();
+      if (read_pending_) Wait(absl::InfiniteFuture());
+      grpc::Status ignored;
+      call_->Finish(&ignored, Tag());
+      Wait(absl::InfiniteFuture());
+    }
+    queue_.Shutdown();
+    void* tag;
+    bool ok;
+    while (queue_.Next(&tag, &ok)) {
+    }
+  }
+
+  grpc::ClientContext& context() { return context_; }
+
+  // Starts the call and sends every request, then half-closes.
+  absl::Status Send(const std::vector<std::string>& requests) {
+    call_ = stub_.PrepareCall(&context_, method_, &queue_);
+    call_->StartCall(Tag());
+    if (!Wait(absl::InfiniteFuture()).value_or(false)) return FinishNow();
+    for (const std::string& request : requests) {
+      grpc::Slice slice(request);
+      grpc::ByteBuffer buffer(&slice, 1);
+      call_->Write(buffer, Tag());
+      if (!Wait(absl::InfiniteFuture()).value_or(false)) return FinishNow();
+    }
+    call_->WritesDone(Tag());
+    if (!Wait(absl::InfiniteFuture()).value_or(false)) return FinishNow();
+    return absl::OkStatus();
+  }
+
+  enum class Next { kMessage, kEnd, kTimeout };
+
+  // The next response into `message`, or kEnd (see status()), or kTimeout
+  // if none arrived by `deadline` (call Read again to keep waiting).
+  Next Read(std::string& message, absl::Time deadline) {
+    if (finished_) return Next::kEnd;
+    if (!read_pending_) {
+      call_->Read(&buffer_, Tag());
+      read_pending_ = true;
+    }
+    absl::optional<bool> ok = Wait(deadline);
+    if (!ok.has_value()) return Next::kTimeout;
+    read_pending_ = false;
+    if (!*ok) {
+      status_ = FinishNow();
+      return Next::kEnd;
+    }
+    std::vector<grpc::Slice> slices;
+    message.clear();
+    if (buffer_.Dump(&slices).ok()) {
+      for (const grpc::Slice& slice : slices) {
+        message.append(reinterpret_cast<const char*>(slice.begin()),
+                       slice.size());
+      }
+    }
+    return Next::kMessage;
+  }
+
+  // The call's final status, once Read returned kEnd.
+  const absl::Status& status() const { return status_; }
+
+ private:
+  void* Tag() { return this; }
+
+  // The next completion's ok, or nullopt on timeout.
+  absl::optional<bool> Wait(absl::Time deadline) {
+    void* tag;
+    bool ok = false;
+    auto result = queue_.AsyncNext(&tag, &ok, absl::ToChronoTime(deadline));
+    if (result == grpc::CompletionQueue::TIMEOUT) return absl::nullopt;
+    if (result == grpc::CompletionQueue::SHUTDOWN) return false;
+    return ok;
+  }
+
+  absl::Status FinishNow() {
+    grpc::Status status;
+    call_->Finish(&status, Tag());
+    Wait(absl::InfiniteFuture());
+    finished_ = true;
+    status_ = rpc::FromGrpcStatus(status);
+    if (status_.ok()) status_ = absl::OkStatus();
+    return status_;
+  }
+
+  grpc::GenericStub stub_;
+  const std::string method_;
+  grpc::CompletionQueue queue_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call_;
+  grpc::ByteBuffer buffer_;
+  bool read_pending_ = false;
+  bool finished_ = false;
+  absl::Status status_;
+};
 
 }  // namespace
 
@@ -190,6 +255,10 @@ std::string ErrorBody(const absl::Status& status) {
   absl::StrAppend(&body, ",\"status\":", HttpStatusFor(status.code()),
                   ",\"message\":");
   log::AppendJsonString(status.message(), body);
+  if (std::string field = FieldOf(status.message()); !field.empty()) {
+    body += ",\"field\":";
+    log::AppendJsonString(field, body);
+  }
   body += "}}";
   return body;
 }
@@ -197,86 +266,58 @@ std::string ErrorBody(const absl::Status& status) {
 // The route handlers and what they share.
 class HttpGateway::Routes {
  public:
-  Routes(const keys::KeyStore& key_store, const Backends& backends)
-      : key_store_(key_store),
-        feedback_(
-            v1::FeedbackService::NewStub(backends.channel(Backend::kFeedback))),
-        journey_(
-            v1::JourneyService::NewStub(backends.channel(Backend::kJourney))),
-        insight_(
-            v1::InsightService::NewStub(backends.channel(Backend::kInsight))) {}
+  Routes(const keys::KeyStore& key_store, const Backends& backends,
+         AdminApi& admin)
+      : key_store_(key_store), backends_(backends), admin_(admin) {}
+
+  RateLimiter* rate_limiter = nullptr;
+  Metrics* metrics = nullptr;
 
   void Install(httplib::Server& server) {
-    server.Post("/v1/events",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  Serve<v1::SubmitEventsRequest, v1::SubmitEventsResponse>(
-                      req, res, "/polku.v1.FeedbackService/SubmitEvents",
-                      [&req](v1::SubmitEventsRequest& request) {
-                        return ParseBody(req, request);
-                      },
-                      *feedback_, &v1::FeedbackService::Stub::SubmitEvents);
-                });
-    server.Get("/v1/journeys", [this](const httplib::Request& req,
-                                      httplib::Response& res) {
-      Serve<v1::ListJourneysRequest, v1::ListJourneysResponse>(
-          req, res, "/polku.v1.JourneyService/ListJourneys",
-          [&req](v1::ListJourneysRequest& request) {
-            absl::StatusOr<int32_t> page_size =
-                IntParam(req, "page_size", "pageSize");
-            if (!page_size.ok()) return page_size.status();
-            request.set_page_size(*page_size);
-            request.set_page_token(Param(req, "page_token", "pageToken"));
-            return absl::OkStatus();
-          },
-          *journey_, &v1::JourneyService::Stub::ListJourneys);
-    });
-    server.Post("/v1/journeys",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  Serve<v1::CreateJourneyRequest, v1::Journey>(
-                      req, res, "/polku.v1.JourneyService/CreateJourney",
-                      [&req](v1::CreateJourneyRequest& request) {
-                        return ParseBody(req, *request.mutable_journey());
-                      },
-                      *journey_, &v1::JourneyService::Stub::CreateJourney);
-                });
-    server.Get(R"(/v1/journeys/([^/:]+))", [this](const httplib::Request& req,
-                                                  httplib::Response& res) {
-      Serve<v1::GetJourneyRequest, v1::Journey>(
-          req, res, "/polku.v1.JourneyService/GetJourney",
-          [&req](v1::GetJourneyRequest& request) {
-            request.set_key(req.matches[1]);
-            absl::StatusOr<int32_t> version = IntParam(req, "version");
-            if (!version.ok()) return version.status();
-            request.set_version(*version);
-            return absl::OkStatus();
-          },
-          *journey_, &v1::JourneyService::Stub::GetJourney);
-    });
-    server.Post(R"(/v1/journeys/([^/:]+):publish)",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                  Serve<v1::PublishJourneyRequest, v1::Journey>(
-                      req, res, "/polku.v1.JourneyService/PublishJourney",
-                      [&req](v1::PublishJourneyRequest& request) {
-                        request.set_key(req.matches[1]);
-                        return absl::OkStatus();
-                      },
-                      *journey_, &v1::JourneyService::Stub::PublishJourney);
-                });
-    server.Get("/v1/channels",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 Serve<v1::ListChannelsRequest, v1::ListChannelsResponse>(
-                     req, res, "/polku.v1.JourneyService/ListChannels",
-                     [](v1::ListChannelsRequest&) { return absl::OkStatus(); },
-                     *journey_, &v1::JourneyService::Stub::ListChannels);
+    for (const HttpRoute& route : HttpRoutes()) {
+      auto handler = [this, &route](const httplib::Request& req,
+                                    httplib::Response& res) {
+        Serve(route, req, res);
+      };
+      std::string pattern = PathRegex(route.path);
+      absl::string_view method(route.http_method);
+      if (method == "GET") {
+        server.Get(pattern, handler);
+      } else if (method == "POST") {
+        server.Post(pattern, handler);
+      } else if (method == "DELETE") {
+        server.Delete(pattern, handler);
+      } else if (method == "PATCH") {
+        server.Patch(pattern, handler);
+      }
+    }
+    server.Get("/v1/openapi.json",
+               [](const httplib::Request&, httplib::Response& res) {
+                 res.status = 200;
+                 res.set_content(OpenApiDocument(), kJsonType);
                });
-    server.Get("/v1/scorecard",
-               [this](const httplib::Request& req, httplib::Response& res) {
-                 Serve<v1::GetScorecardRequest, v1::Scorecard>(
-                     req, res, "/polku.v1.InsightService/GetScorecard",
-                     [&req](v1::GetScorecardRequest& request) {
-                       return ScorecardRequest(req, request);
-                     },
-                     *insight_, &v1::InsightService::Stub::GetScorecard);
+    server.Get("/readyz",
+               [this](const httplib::Request&, httplib::Response& res) {
+                 std::map<std::string, bool> health = CheckBackends();
+                 bool ready = true;
+                 std::string body = "{\"backends\":{";
+                 for (const auto& [name, up] : health) {
+                   ready = ready && up;
+                   if (body.back() != '{') body += ",";
+                   absl::StrAppend(&body, "\"", name, "\":\"",
+                                   up ? "SERVING" : "NOT_SERVING", "\"");
+                 }
+                 absl::StrAppend(&body, "},\"status\":\"",
+                                 ready ? "ready" : "unavailable", "\"}");
+                 res.status = ready ? 200 : 503;
+                 res.set_content(body, kJsonType);
+               });
+    server.Get("/metrics",
+               [this](const httplib::Request&, httplib::Response& res) {
+                 CheckBackends();
+                 res.status = 200;
+                 res.set_content(metrics != nullptr ? metrics->Render() : "",
+                                 "text/plain; version=0.0.4");
                });
     server.Get(
         "/healthz", [](const httplib::Request& req, httplib::Response& res) {
@@ -286,13 +327,16 @@ class HttpGateway::Routes {
           Outcome outcome;
           outcome.request_id =
               RequestIdOrNew(Header(req, rpc::kRequestIdHeader).value_or(""));
-          LogRequest(req, res, outcome, start);
+          res.set_header("X-Request-Id", outcome.request_id);
+          LogRequest(req, res.status, outcome, start);
         });
     // Anything no route answered, e.g. an unknown path: a JSON error body.
     server.set_error_handler(httplib::Server::HandlerWithResponse(
         [](const httplib::Request& req, httplib::Response& res) {
-          if (!res.body.empty())
+          if (!res.body.empty() || res.content_length_ > 0 ||
+              res.is_chunked_content_provider_) {
             return httplib::Server::HandlerResponse::Unhandled;
+          }
           absl::Time start = absl::Now();
           absl::Status status =
               res.status == 404
@@ -307,94 +351,227 @@ class HttpGateway::Routes {
           outcome.request_id =
               RequestIdOrNew(Header(req, rpc::kRequestIdHeader).value_or(""));
           outcome.code = status.code();
-          LogRequest(req, res, outcome, start);
+          res.set_header("X-Request-Id", outcome.request_id);
+          LogRequest(req, res.status, outcome, start);
           return httplib::Server::HandlerResponse::Handled;
         }));
   }
 
  private:
-  static absl::Status ScorecardRequest(const httplib::Request& req,
-                                       v1::GetScorecardRequest& request) {
-    request.set_journey(Param(req, "journey"));
-    absl::StatusOr<v1::GroupBy> group_by = GroupByParam(req);
-    if (!group_by.ok()) return group_by.status();
-    request.set_group_by(*group_by);
-    google::protobuf::Timestamp start;
-    absl::StatusOr<bool> has_start = TimeParam(req, "start", start);
-    if (!has_start.ok()) return has_start.status();
-    if (*has_start) *request.mutable_range()->mutable_start() = start;
-    google::protobuf::Timestamp end;
-    absl::StatusOr<bool> has_end = TimeParam(req, "end", end);
-    if (!has_end.ok()) return has_end.status();
-    if (*has_end) *request.mutable_range()->mutable_end() = end;
-    absl::StatusOr<int32_t> version =
-        IntParam(req, "journey_version", "journeyVersion");
-    if (!version.ok()) return version.status();
-    request.set_journey_version(*version);
-    return absl::OkStatus();
+  // Health of every backend, also recorded in the metrics.
+  std::map<std::string, bool> CheckBackends() {
+    std::map<std::string, bool> health =
+        backends_.CheckHealth(absl::Seconds(1));
+    if (metrics != nullptr) {
+      for (const auto& [name, up] : health) metrics->SetBackendUp(name, up);
+    }
+    return health;
   }
 
-  // Authenticates, authorizes, builds the request, calls the backend with a
-  // deadline and the trusted metadata, and writes JSON or an error.
-  template <typename Request, typename Response, typename Stub>
-  void Serve(const httplib::Request& req, httplib::Response& res,
-             absl::string_view rpc_method,
-             const std::function<absl::Status(Request&)>& build, Stub& stub,
-             grpc::Status (Stub::*call)(grpc::ClientContext*, const Request&,
-                                        Response*)) {
+  void Finished(const Outcome& outcome, absl::Time start) {
+    if (metrics != nullptr) {
+      metrics->Finish("http", outcome.rpc, outcome.code, absl::Now() - start);
+    }
+  }
+
+  void Serve(const HttpRoute& route, const httplib::Request& req,
+             httplib::Response& res) {
     absl::Time start = absl::Now();
-    Outcome outcome;
-    outcome.rpc = std::string(rpc_method);
-    outcome.request_id =
+    auto in_flight = std::make_shared<Metrics::InFlight>(
+        metrics != nullptr ? metrics->Start("http")
+                           : Metrics::InFlight(nullptr));
+    auto outcome = std::make_shared<Outcome>();
+    outcome->rpc = route.rpc;
+    outcome->request_id =
         RequestIdOrNew(Header(req, rpc::kRequestIdHeader).value_or(""));
-    res.set_header("X-Request-Id", outcome.request_id);
-    absl::Status status =
-        Call(req, res, rpc_method, build, stub, call, outcome);
-    outcome.code = status.code();
+    res.set_header("X-Request-Id", outcome->request_id);
+    absl::Status status = Call(route, req, res, outcome, start, in_flight);
+    if (res.is_chunked_content_provider_) return;  // Logs when it ends.
+    outcome->code = status.code();
     if (!status.ok()) WriteError(res, status);
-    LogRequest(req, res, outcome, start);
+    Finished(*outcome, start);
+    LogRequest(req, res.status, *outcome, start);
   }
 
-  template <typename Request, typename Response, typename Stub>
-  absl::Status Call(const httplib::Request& req, httplib::Response& res,
-                    absl::string_view rpc_method,
-                    const std::function<absl::Status(Request&)>& build,
-                    Stub& stub,
-                    grpc::Status (Stub::*call)(grpc::ClientContext*,
-                                               const Request&, Response*),
-                    Outcome& outcome) {
+  absl::Status Call(const HttpRoute& route, const httplib::Request& req,
+                    httplib::Response& res,
+                    const std::shared_ptr<Outcome>& outcome, absl::Time start,
+                    const std::shared_ptr<Metrics::InFlight>& in_flight) {
     absl::StatusOr<keys::Principal> principal =
         AuthenticateBearer(key_store_, Header(req, "Authorization"));
     if (!principal.ok()) return principal.status();
-    outcome.tenant = principal->tenant;
-    outcome.key_id = principal->key_id;
-    absl::StatusOr<Route> route = Authorize(*principal, rpc_method);
-    if (!route.ok()) return route.status();
+    outcome->tenant = principal->tenant;
+    outcome->key_id = principal->key_id;
+    if (rate_limiter != nullptr) {
+      RateLimiter::Decision admitted =
+          rate_limiter->Admit(principal->key_id, principal->tenant);
+      if (!admitted.allowed) {
+        int64_t retry_ms = absl::ToInt64Milliseconds(
+            absl::Ceil(admitted.retry_after, absl::Milliseconds(1)));
+        res.set_header("Retry-After", absl::StrCat((retry_ms + 999) / 1000));
+        if (metrics != nullptr) metrics->RateLimited(admitted.limit);
+        return absl::ResourceExhaustedError(
+            absl::StrCat("rate limit of the ", admitted.limit,
+                         " exceeded; retry in ", retry_ms, " ms"));
+      }
+    }
+    absl::StatusOr<Route> authorized = Authorize(*principal, route.rpc);
+    if (!authorized.ok()) return authorized.status();
+    absl::StatusOr<absl::Duration> timeout = Timeout(req);
+    if (!timeout.ok()) return timeout.status();
 
-    Request request;
-    if (absl::Status built = build(request); !built.ok()) return built;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(kDefaultDeadlineSeconds));
-    AttachTrustedMetadata(*principal, outcome.request_id, context);
-    Response response;
-    grpc::Status called = (stub.*call)(&context, request, &response);
-    if (!called.ok()) return rpc::FromGrpcStatus(called);
+    const google::protobuf::MethodDescriptor* method = MethodOf(route);
+    if (method == nullptr) {
+      return absl::UnimplementedError(
+          absl::StrCat(route.rpc, " is not served over HTTP"));
+    }
+    std::vector<std::string> path_values(req.matches.begin() + 1,
+                                         req.matches.end());
+    std::multimap<std::string, std::string> query(req.params.begin(),
+                                                  req.params.end());
+    std::vector<std::string> requests;
+    if (method->client_streaming()) {
+      // One request message per non-empty line.
+      if (!query.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            query.begin()->first, ": this route takes NDJSON in the body"));
+      }
+      int line_number = 0;
+      for (absl::string_view line : absl::StrSplit(req.body, '\n')) {
+        ++line_number;
+        if (absl::StripAsciiWhitespace(line).empty()) continue;
+        auto request = BuildRequest(route, path_values, line, {});
+        if (!request.ok()) {
+          return absl::Status(
+              request.status().code(),
+              absl::StrCat("line ", line_number,
+                           " of the body: ", request.status().message()));
+        }
+        requests.push_back((*request)->SerializeAsString());
+      }
+    } else {
+      auto request = BuildRequest(route, path_values, req.body, query);
+      if (!request.ok()) return request.status();
+      requests.push_back((*request)->SerializeAsString());
+    }
+
+    if (authorized->backend == Backend::kGateway) {
+      absl::StatusOr<std::string> response =
+          admin_.Invoke(*principal, route.rpc, requests.front());
+      if (!response.ok()) return response.status();
+      res.status = 200;
+      res.set_content(BytesToJson(method->output_type(), *response), kJsonType);
+      return absl::OkStatus();
+    }
+
+    auto call = std::make_shared<RawCall>(
+        backends_.channel(authorized->backend), route.rpc);
+    if (!authorized->unbounded || req.has_header(kRequestTimeoutHeader)) {
+      call->context().set_deadline(absl::ToChronoTime(absl::Now() + *timeout));
+    }
+    AttachTrustedMetadata(*principal, outcome->request_id, call->context());
+    if (absl::Status sent = call->Send(requests); !sent.ok()) return sent;
+
+    std::string message;
+    if (!method->server_streaming()) {
+      // Exactly one response, then the status.
+      RawCall::Next next = call->Read(message, absl::InfiniteFuture());
+      if (next != RawCall::Next::kMessage) {
+        return call->status().ok()
+                   ? absl::InternalError("the backend sent no response")
+                   : call->status();
+      }
+      std::string ignored;
+      call->Read(ignored, absl::InfiniteFuture());
+      if (!call->status().ok()) return call->status();
+      res.status = 200;
+      res.set_content(BytesToJson(method->output_type(), message), kJsonType);
+      return absl::OkStatus();
+    }
+
+    // A stream: an early failure gets its HTTP status; after that, NDJSON.
+    auto first = std::make_shared<std::string>();
+    RawCall::Next next = call->Read(*first, absl::Now() + kFirstMessageWait);
+    if (next == RawCall::Next::kEnd && !call->status().ok()) {
+      return call->status();
+    }
+    auto pending = std::make_shared<RawCall::Next>(next);
+    const google::protobuf::Descriptor* type = method->output_type();
     res.status = 200;
-    res.set_content(ToJson(response), kJsonType);
+    std::string http_method = req.method;
+    std::string path = req.path;
+    res.set_chunked_content_provider(
+        kNdjsonType,
+        [call, type, first, pending](size_t, httplib::DataSink& sink) {
+          while (true) {
+            switch (*pending) {
+              case RawCall::Next::kMessage: {
+                std::string line = BytesToJson(type, *first) + "\n";
+                if (!sink.write(line.data(), line.size())) return false;
+                break;
+              }
+              case RawCall::Next::kEnd: {
+                if (!call->status().ok()) {
+                  std::string line = ErrorBody(call->status()) + "\n";
+                  sink.write(line.data(), line.size());
+                }
+                sink.done();
+                return true;
+              }
+              case RawCall::Next::kTimeout:
+                if (!sink.is_writable()) return false;
+                break;
+            }
+            *pending = call->Read(*first, absl::Now() + kIdlePoll);
+          }
+        },
+        [this, call, outcome, start, http_method, path, in_flight](bool) {
+          outcome->code = call->status().code();
+          Finished(*outcome, start);
+          httplib::Request logged;
+          logged.method = http_method;
+          logged.path = path;
+          LogRequest(logged, 200, *outcome, start);
+        });
     return absl::OkStatus();
   }
 
   const keys::KeyStore& key_store_;
-  std::unique_ptr<v1::FeedbackService::Stub> feedback_;
-  std::unique_ptr<v1::JourneyService::Stub> journey_;
-  std::unique_ptr<v1::InsightService::Stub> insight_;
+  const Backends backends_;  // A copy: it only holds channels.
+  AdminApi& admin_;
 };
 
 HttpGateway::HttpGateway(const keys::KeyStore& key_store,
-                         const Backends& backends)
-    : routes_(std::make_unique<Routes>(key_store, backends)),
-      server_(std::make_unique<httplib::Server>()) {
+                         const Backends& backends, AdminApi& admin)
+    : routes_(std::make_unique<Routes>(key_store, backends, admin)) {}
+
+HttpGateway::~HttpGateway() { Stop(); }
+
+void HttpGateway::set_rate_limiter(RateLimiter* limiter) {
+  routes_->rate_limiter = limiter;
+}
+
+void HttpGateway::set_metrics(Metrics* metrics) { routes_->metrics = metrics; }
+
+absl::Status HttpGateway::Start(const std::string& listen_address,
+                                const rpc::TlsFiles& tls) {
+  if (tls.enabled()) {
+    if (tls.cert_file.empty() || tls.key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "HTTPS needs both tls_cert and tls_key");
+    }
+    auto server = std::make_unique<httplib::SSLServer>(
+        tls.cert_file.c_str(), tls.key_file.c_str(),
+        tls.ca_file.empty() ? nullptr : tls.ca_file.c_str());
+    if (!server->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot use the TLS files ", tls.cert_file, ", ", tls.key_file,
+          tls.ca_file.empty() ? "" : ", ", tls.ca_file));
+    }
+    server_ = std::move(server);
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
   server_->set_payload_max_length(kMaxMessageBytes);
   // httplib's default sets SO_REUSEPORT, which would let a second gateway
   // (or anything else) silently share the port. SO_REUSEADDR alone still
@@ -404,11 +581,7 @@ HttpGateway::HttpGateway(const keys::KeyStore& key_store,
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   routes_->Install(*server_);
-}
 
-HttpGateway::~HttpGateway() { Stop(); }
-
-absl::Status HttpGateway::Start(const std::string& listen_address) {
   size_t colon = listen_address.rfind(':');
   int port = -1;
   if (colon == std::string::npos ||
@@ -441,7 +614,7 @@ absl::Status HttpGateway::Start(const std::string& listen_address) {
 }
 
 void HttpGateway::Stop() {
-  if (!thread_.joinable()) return;
+  if (server_ == nullptr || !thread_.joinable()) return;
   server_->stop();
   thread_.join();
 }

@@ -1,24 +1,29 @@
-// The gateway's HTTP/JSON face: the same RPCs as the gRPC proxy, as REST
-// routes speaking proto3 canonical JSON (lowerCamelCase names, defaults
-// printed):
+// The gateway's HTTP/JSON face: every public RPC as a REST route (the table
+// in http_routes.h), speaking proto3 canonical JSON (lowerCamelCase names,
+// defaults printed). Server streams answer with newline-delimited JSON
+// (application/x-ndjson, chunked), one message per line; a stream that fails
+// after it started ends with an {"error": …} line. Client streams take an
+// NDJSON body, one request message per line.
 //
-//   POST /v1/events                  SubmitEvents (body: SubmitEventsRequest)
-//   GET  /v1/journeys                ListJourneys (?page_size=&page_token=)
-//   GET  /v1/journeys/{key}          GetJourney (?version=)
-//   POST /v1/journeys                CreateJourney (body: Journey)
-//   POST /v1/journeys/{key}:publish  PublishJourney
-//   GET  /v1/channels                ListChannels
-//   GET  /v1/scorecard               GetScorecard (?journey=&group_by=
-//                                    touchpoint|stage|channel&start=&end=
-//                                    in RFC 3339&journey_version=)
-//   GET  /healthz                    {"status":"ok"}
+// Besides the API (no key needed):
+//   GET /v1/openapi.json   OpenAPI 3 description of the routes
+//   GET /healthz           {"status":"ok"} while the process runs
+//   GET /readyz            200 when every backend answers its gRPC health
+//                          check SERVING within 1 s, else 503; the body
+//                          names each backend's state
+//   GET /metrics           Prometheus text (see metrics.h)
 //
-// Every route authenticates `Authorization: Bearer <key>` and authorizes the
-// RPC exactly as the gRPC proxy does. Errors carry the HTTP status mapped
-// from the gRPC code and the body
-//   {"error": {"code": "INVALID_ARGUMENT", "status": 400, "message": "…"}}.
+// Every API route authenticates `Authorization: Bearer <key>` and authorizes
+// the RPC exactly as the gRPC proxy does. `X-Request-Id` is accepted (or one
+// is made up), passed to the backend, logged and returned. `X-Request-Timeout`
+// (seconds, e.g. "2.5") shortens the 30 s default deadline. Errors carry the
+// HTTP status mapped from the gRPC code and the body
+//   {"error": {"code": "INVALID_ARGUMENT", "status": 400,
+//              "message": "events[1].csat: …", "field": "events[1].csat"}}
+// ("field" only when the message names one). A rate-limited call gets 429
+// with `Retry-After` (whole seconds, rounded up).
 //
-//   HttpGateway http(key_store, backends);
+//   HttpGateway http(key_store, backends, admin);
 //   if (absl::Status s = http.Start("127.0.0.1:8080"); !s.ok()) { … }
 //   …
 //   http.Stop();
@@ -30,8 +35,12 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "gateway/admin_api.h"
 #include "gateway/backends.h"
 #include "gateway/keys/keys.h"
+#include "gateway/metrics.h"
+#include "gateway/rate_limiter.h"
+#include "lib/rpc/tls.h"
 
 namespace httplib {
 class Server;
@@ -45,18 +54,31 @@ int HttpStatusFor(absl::StatusCode code);
 // The JSON error body for `status`.
 std::string ErrorBody(const absl::Status& status);
 
+// The header that shortens a call's deadline, in (decimal) seconds.
+inline constexpr char kRequestTimeoutHeader[] = "X-Request-Timeout";
+
 class HttpGateway {
  public:
-  // `key_store` must outlive the gateway. Creates the backend stubs.
-  HttpGateway(const keys::KeyStore& key_store, const Backends& backends);
+  // `key_store` and `admin` must outlive the gateway.
+  HttpGateway(const keys::KeyStore& key_store, const Backends& backends,
+              AdminApi& admin);
   ~HttpGateway();  // Stops.
 
   HttpGateway(const HttpGateway&) = delete;
   HttpGateway& operator=(const HttpGateway&) = delete;
 
+  // Optional; set before Start. Both must outlive the gateway. Without
+  // metrics, /metrics serves only the backends' health.
+  void set_rate_limiter(RateLimiter* limiter);
+  void set_metrics(Metrics* metrics);
+
   // Binds `listen_address` (host:port; port 0 picks a free one) and serves
-  // on background threads. UNAVAILABLE if the address cannot be bound.
-  absl::Status Start(const std::string& listen_address);
+  // on background threads: HTTPS when `tls` has a certificate (and then,
+  // with tls.ca_file, only to clients with a certificate from that CA).
+  // UNAVAILABLE if the address cannot be bound, INVALID_ARGUMENT if the
+  // certificate files are unusable.
+  absl::Status Start(const std::string& listen_address,
+                     const rpc::TlsFiles& tls = {});
 
   // The bound port, once started.
   int port() const { return port_; }

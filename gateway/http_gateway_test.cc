@@ -1,12 +1,18 @@
 #include "gateway/http_gateway.h"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <stdlib.h>
 
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gateway/fake_backends.h"
-#include "gateway/keys/file_key_store.h"
+#include "gateway/http_routes.h"
 
 namespace polku::gateway {
 namespace {
@@ -25,18 +31,7 @@ Message FromJson(const std::string& json) {
 
 class HttpGatewayTest : public ::testing::Test {
  protected:
-  HttpGatewayTest()
-      : admin_key_(keys::GenerateKey()),
-        shop_key_(keys::GenerateKey()),
-        store_(*keys::FileKeyStore::FromEntries(
-            {keys::MakeKeyEntry(
-                 admin_key_, "demo",
-                 {keys::kScopeAdmin, keys::kScopeJourneysRead,
-                  keys::kScopeJourneysWrite, keys::kScopeInsightsRead},
-                 ""),
-             keys::MakeKeyEntry(shop_key_, "demo", {keys::kScopeEventsWrite},
-                                "shop")})),
-        http_(*store_, fakes_.Connect()) {
+  HttpGatewayTest() : http_(*keys_.store, fakes_.Connect(), keys_.admin) {
     absl::Status started = http_.Start("127.0.0.1:0");
     EXPECT_TRUE(started.ok()) << started;
     client_ = std::make_unique<httplib::Client>("127.0.0.1", http_.port());
@@ -56,9 +51,9 @@ class HttpGatewayTest : public ::testing::Test {
   }
 
   testing::FakeBackends fakes_;
-  std::string admin_key_;
-  std::string shop_key_;
-  std::unique_ptr<keys::FileKeyStore> store_;
+  testing::TestKeys keys_;
+  const std::string& admin_key_ = keys_.admin_key;
+  const std::string& shop_key_ = keys_.shop_key;
   HttpGateway http_;
   std::unique_ptr<httplib::Client> client_;
 };
@@ -112,7 +107,7 @@ TEST_F(HttpGatewayTest, MissingOrUnknownKeyIs401) {
   EXPECT_EQ(unknown->status, 401);
   EXPECT_EQ(
       unknown->body,
-      R"({"error":{"code":"UNAUTHENTICATED","status":401,"message":"unknown API key"}})");
+      R"({"error":{"code":"UNAUTHENTICATED","status":401,"message":"unknown or revoked API key"}})");
 
   httplib::Result malformed = PostEvents(R"({"events": []})", "not-a-key");
   ASSERT_TRUE(malformed);
@@ -283,6 +278,200 @@ TEST_F(HttpGatewayTest, HealthzAndUnknownPaths) {
   EXPECT_THAT(unknown->body, HasSubstr(R"("code":"NOT_FOUND","status":404)"));
 }
 
+// Every path and method /v1/openapi.json documents is served: without a key
+// each answers 401 from authentication, never 404 from routing.
+TEST_F(HttpGatewayTest, EveryDocumentedRouteIsServed) {
+  httplib::Result doc = client_->Get("/v1/openapi.json");
+  ASSERT_TRUE(doc);
+  ASSERT_EQ(doc->status, 200);
+  google::protobuf::Struct document;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(doc->body, &document).ok());
+  int checked = 0;
+  for (const auto& [path, item] :
+       document.fields().at("paths").struct_value().fields()) {
+    std::string concrete = path;
+    for (size_t at; (at = concrete.find('{')) != std::string::npos;) {
+      concrete.replace(at, concrete.find('}', at) - at + 1, "x");
+    }
+    for (const auto& [method, operation] : item.struct_value().fields()) {
+      httplib::Result res =
+          method == "get" ? client_->Get(concrete.c_str())
+          : method == "patch"
+              ? client_->Patch(concrete.c_str(), "{}", "application/json")
+              : client_->Post(concrete.c_str(), "{}", "application/json");
+      ASSERT_TRUE(res) << method << " " << concrete;
+      EXPECT_EQ(res->status, 401)
+          << method << " " << concrete << ": " << res->body;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, static_cast<int>(HttpRoutes().size()));
+}
+
+TEST_F(HttpGatewayTest, ServerStreamIsNewlineDelimitedJson) {
+  httplib::Result res = Get("/v1/events:watch?from_sequence=5", admin_key_);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/x-ndjson");
+  std::vector<std::string> lines =
+      absl::StrSplit(res->body, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << res->body;
+  for (const std::string& line : lines) {
+    FromJson<v1::WatchEventsResponse>(line);  // Each line parses alone.
+  }
+  EXPECT_THAT(fakes_.log.last().tenants, ElementsAre("demo"));
+}
+
+TEST_F(HttpGatewayTest, ApiKeysAreManagedOverHttpAndRevocationIsImmediate) {
+  httplib::Result created = client_->Post(
+      "/v1/tenants/demo/apiKeys", Auth(admin_key_),
+      R"({"displayName": "dashboard", "scopes": ["journeys:read"]})",
+      "application/json");
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->status, 200) << created->body;
+  auto response = FromJson<v1::CreateApiKeyResponse>(created->body);
+  ASSERT_TRUE(keys::IsWellFormedKey(response.key()));
+  EXPECT_EQ(Get("/v1/journeys", response.key())->status, 200);
+  EXPECT_EQ(Get("/v1/scorecard?journey=j", response.key())->status, 403);
+
+  std::string key_id = response.api_key().name().substr(
+      response.api_key().name().rfind('/') + 1);
+  httplib::Result revoked = client_->Post(
+      absl::StrCat("/v1/tenants/demo/apiKeys/", key_id, ":revoke").c_str(),
+      Auth(admin_key_), "", "application/json");
+  ASSERT_TRUE(revoked);
+  EXPECT_EQ(revoked->status, 200) << revoked->body;
+  EXPECT_EQ(Get("/v1/journeys", response.key())->status, 401);
+
+  // Another tenant's keys are out of reach, and a bad scope names the field.
+  EXPECT_EQ(Get("/v1/tenants/other/apiKeys", admin_key_)->status, 403);
+  httplib::Result bad =
+      client_->Post("/v1/tenants/demo/apiKeys", Auth(admin_key_),
+                    R"({"scopes": ["root"]})", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr(R"("field":"api_key.scopes")"));
+}
+
+TEST_F(HttpGatewayTest, RequestIdAndTimeoutReachTheBackend) {
+  httplib::Headers headers = Auth(admin_key_);
+  headers.emplace("X-Request-Timeout", "2.5");
+  headers.emplace("X-Request-Id", "req-42");
+  auto before = std::chrono::system_clock::now();
+  httplib::Result res = client_->Get("/v1/channels", headers);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("X-Request-Id"), "req-42");
+  testing::SeenCall seen = fakes_.log.last();
+  EXPECT_THAT(seen.request_ids, ElementsAre("req-42"));
+  EXPECT_LE(seen.deadline, before + std::chrono::milliseconds(2600));
+  EXPECT_GE(seen.deadline, before + std::chrono::milliseconds(2000));
+
+  // Without one, the gateway makes an id up and returns it.
+  httplib::Result plain = Get("/v1/channels", admin_key_);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->get_header_value("X-Request-Id").size(), 16u);
+
+  headers = Auth(admin_key_);
+  headers.emplace("X-Request-Timeout", "soon");
+  httplib::Result bad = client_->Get("/v1/channels", headers);
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+}
+
+TEST(HttpGatewayLimitsTest, RateLimitIs429WithRetryAfterAndCounted) {
+  testing::FakeBackends fakes;
+  testing::TestKeys keys;
+  FakeClock clock(absl::FromUnixSeconds(1'700'000'000));
+  RateLimiter limiter({.per_second = 0.5, .burst = 2}, {}, clock);
+  Metrics metrics;
+  HttpGateway http(*keys.store, fakes.Connect(), keys.admin);
+  http.set_rate_limiter(&limiter);
+  http.set_metrics(&metrics);
+  ASSERT_TRUE(http.Start("127.0.0.1:0").ok());
+  httplib::Client client("127.0.0.1", http.port());
+  httplib::Headers auth = {{"Authorization", "Bearer " + keys.admin_key}};
+  EXPECT_EQ(client.Get("/v1/channels", auth)->status, 200);
+  EXPECT_EQ(client.Get("/v1/channels", auth)->status, 200);
+  httplib::Result limited = client.Get("/v1/channels", auth);
+  ASSERT_TRUE(limited);
+  EXPECT_EQ(limited->status, 429);
+  EXPECT_EQ(limited->get_header_value("Retry-After"), "2");
+  EXPECT_THAT(limited->body, HasSubstr("RESOURCE_EXHAUSTED"));
+  // Another key of the same tenant is not held back.
+  EXPECT_EQ(client
+                .Get("/v1/events:watch",
+                     {{"Authorization", "Bearer " + keys.shop_key}})
+                ->status,
+            403);
+  clock.Advance(absl::Seconds(2));
+  EXPECT_EQ(client.Get("/v1/channels", auth)->status, 200);
+
+  httplib::Result text = client.Get("/metrics");
+  ASSERT_TRUE(text);
+  EXPECT_EQ(text->status, 200);
+  EXPECT_THAT(text->body,
+              HasSubstr("polku_gateway_rate_limited_total{limit=\"key\"} 1"));
+  EXPECT_THAT(text->body,
+              HasSubstr("polku_gateway_requests_total{transport=\"http\","
+                        "method=\"/polku.v1.JourneyService/ListChannels\","
+                        "code=\"OK\"} 3"));
+  EXPECT_THAT(text->body,
+              HasSubstr("polku_gateway_backend_up{backend=\"journey\"} 1"));
+  httplib::Result ready = client.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  EXPECT_THAT(ready->body, HasSubstr(R"("feedback":"SERVING")"));
+}
+
+TEST(HttpGatewayTlsTest, ServesHttpsToClientsWithACertificateOnly) {
+  std::string dir = ::testing::TempDir() + "/polku_https_XXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  std::string script = absl::StrCat(
+      "set -e; cd '", dir, "';",
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=ca "
+      "-keyout ca.key -out ca.pem;",
+      "printf 'subjectAltName=IP:127.0.0.1' > san.ext;",
+      "for name in server client; do "
+      "openssl req -newkey rsa:2048 -nodes -subj /CN=$name -keyout $name.key "
+      "-out $name.csr;"
+      "openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key "
+      "-CAcreateserial -days 1 -extfile san.ext -out $name.pem; done",
+      " >/dev/null 2>&1");
+  ASSERT_EQ(std::system(script.c_str()), 0);
+
+  testing::FakeBackends fakes;
+  testing::TestKeys keys;
+  HttpGateway https(*keys.store, fakes.Connect(), keys.admin);
+  ASSERT_TRUE(https
+                  .Start("127.0.0.1:0", {.cert_file = dir + "/server.pem",
+                                         .key_file = dir + "/server.key",
+                                         .ca_file = dir + "/ca.pem"})
+                  .ok());
+  httplib::SSLClient client("127.0.0.1", https.port(), dir + "/client.pem",
+                            dir + "/client.key");
+  client.set_ca_cert_path((dir + "/ca.pem").c_str());
+  client.enable_server_certificate_verification(true);
+  httplib::Result res = client.Get(
+      "/v1/channels", {{"Authorization", "Bearer " + keys.admin_key}});
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+
+  httplib::SSLClient anonymous("127.0.0.1", https.port());
+  anonymous.set_ca_cert_path((dir + "/ca.pem").c_str());
+  EXPECT_FALSE(anonymous.Get("/healthz"));
+  httplib::Client plaintext("127.0.0.1", https.port());
+  EXPECT_FALSE(plaintext.Get("/healthz"));
+
+  HttpGateway broken(*keys.store, fakes.Connect(), keys.admin);
+  EXPECT_EQ(broken
+                .Start("127.0.0.1:0", {.cert_file = dir + "/missing.pem",
+                                       .key_file = dir + "/server.key"})
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(HttpStatusTest, MapsEveryCodeAsDocumented) {
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kInvalidArgument), 400);
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kUnauthenticated), 401);
@@ -299,22 +488,30 @@ TEST(HttpStatusTest, MapsEveryCodeAsDocumented) {
   EXPECT_EQ(HttpStatusFor(absl::StatusCode::kDataLoss), 500);
   EXPECT_EQ(ErrorBody(absl::InvalidArgumentError("events[0].csat: \"x\"")),
             R"({"error":{"code":"INVALID_ARGUMENT","status":400,)"
-            R"("message":"events[0].csat: \"x\""}})");
+            R"("message":"events[0].csat: \"x\"","field":"events[0].csat"}})");
+  EXPECT_EQ(ErrorBody(absl::NotFoundError("no route for GET /x")),
+            R"({"error":{"code":"NOT_FOUND","status":404,)"
+            R"("message":"no route for GET /x"}})");
 }
 
 TEST(HttpGatewayStartTest, BadOrBusyAddressFailsClearly) {
-  auto store = keys::FileKeyStore::FromEntries({});
-  ASSERT_TRUE(store.ok());
-  const keys::FileKeyStore* none = store->get();
+  testing::TestKeys keys;
   Backends backends = Backends::Connect({.feedback = "127.0.0.1:1",
                                          .journey = "127.0.0.1:1",
                                          .insight = "127.0.0.1:1"});
-  HttpGateway first(*none, backends);
+  HttpGateway first(*keys.store, backends, keys.admin);
   EXPECT_EQ(first.Start("localhost").code(),
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(first.Start("127.0.0.1:0").ok());
 
-  HttpGateway second(*none, backends);
+  // Nothing listens at the backends' addresses: not ready.
+  httplib::Client client("127.0.0.1", first.port());
+  httplib::Result ready = client.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_THAT(ready->body, HasSubstr(R"("journey":"NOT_SERVING")"));
+
+  HttpGateway second(*keys.store, backends, keys.admin);
   absl::Status busy = second.Start("127.0.0.1:" + std::to_string(first.port()));
   EXPECT_EQ(busy.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(busy.message(), HasSubstr("cannot listen"));

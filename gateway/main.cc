@@ -1,15 +1,19 @@
-// polku-gateway: the public endpoint. Wiring only; see grpc_proxy.h and
-// http_gateway.h.
+// polku-gateway: the public endpoint. Wiring only; see grpc_proxy.h,
+// http_gateway.h and admin_api.h.
 #include <cstdlib>
-#include <iostream>
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "gateway/admin_api.h"
 #include "gateway/backends.h"
 #include "gateway/grpc_proxy.h"
 #include "gateway/http_gateway.h"
 #include "gateway/keys/demo_credentials.h"
-#include "gateway/keys/file_key_store.h"
+#include "gateway/keys/key_store.h"
+#include "gateway/metrics.h"
+#include "gateway/rate_limiter.h"
+#include "lib/base/clock.h"
+#include "lib/base/executor.h"
 #include "lib/base/log.h"
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
@@ -18,16 +22,35 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7070",
           "host:port of the public gRPC listener");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "host:port of the public HTTP/JSON listener");
-ABSL_FLAG(std::string, data_dir, ".polku", "directory of Polku's files");
-ABSL_FLAG(std::string, keys_file, "",
-          "the key file (hashes of API keys); default <data_dir>/"
-          "gateway-keys.json");
+ABSL_FLAG(std::string, data_dir, ".polku",
+          "directory of Polku's files (tenants and key hashes in gateway.db)");
 ABSL_FLAG(std::string, feedback_address, "127.0.0.1:7101",
           "host:port of polku-feedback");
 ABSL_FLAG(std::string, journey_address, "127.0.0.1:7102",
           "host:port of polku-journey");
 ABSL_FLAG(std::string, insight_address, "127.0.0.1:7103",
           "host:port of polku-insight");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the public gRPC and HTTP listeners; "
+          "empty = plaintext (loopback only)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: if set, clients of the public listeners must "
+          "present a certificate it signed");
+ABSL_FLAG(std::string, backend_tls_ca, "",
+          "PEM CA bundle the backends' certificates are verified with; "
+          "setting it switches the backend links to TLS");
+ABSL_FLAG(std::string, backend_tls_cert, "",
+          "PEM client certificate the gateway presents to the backends (mTLS)");
+ABSL_FLAG(std::string, backend_tls_key, "", "PEM key for --backend_tls_cert");
+ABSL_FLAG(double, key_rate, 100,
+          "calls per second each API key may make (token bucket refill); "
+          "0 = unlimited");
+ABSL_FLAG(double, key_burst, 200, "calls an API key may make at once");
+ABSL_FLAG(double, tenant_rate, 1000,
+          "calls per second all of a tenant's keys together may make; "
+          "0 = unlimited");
+ABSL_FLAG(double, tenant_burst, 2000, "calls a tenant may make at once");
 
 int main(int argc, char** argv) {
   polku::rpc::ParseFlags(
@@ -35,39 +58,83 @@ int main(int argc, char** argv) {
       "polku-gateway: authenticates API keys and forwards gRPC and "
       "HTTP/JSON calls to the Polku services");
   polku::log::SetServiceName("polku-gateway");
+  namespace keys = polku::gateway::keys;
 
-  std::string keys_file = absl::GetFlag(FLAGS_keys_file);
-  if (keys_file.empty()) {
-    keys_file = absl::GetFlag(FLAGS_data_dir) + "/" +
-                polku::gateway::keys::kKeyFileName;
-  }
-  auto key_store = polku::gateway::keys::FileKeyStore::Load(keys_file);
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  const std::string db_path =
+      keys::JoinPath(data_dir, keys::kGatewayDbFileName);
+  auto key_store = keys::SqliteKeyStore::Open(db_path);
   if (!key_store.ok()) {
-    std::cerr << "polku-gateway: cannot load API keys: "
-              << key_store.status().message()
-              << "\n(create them with: polku-keys init --data_dir=<dir>)\n";
+    polku::log::Error(
+        "cannot open the key store",
+        {{"path", db_path}, {"error", key_store.status().ToString()}});
     return EXIT_FAILURE;
   }
+  // First start: a super-admin key, so that tenants can be created.
+  auto super_admin = keys::EnsureSuperAdminKey(**key_store, data_dir);
+  if (!super_admin.ok()) {
+    polku::log::Error("cannot issue the bootstrap super-admin key",
+                      {{"error", super_admin.status().ToString()}});
+    return EXIT_FAILURE;
+  }
+  if (super_admin->second) {
+    polku::log::Info("issued the bootstrap super-admin key",
+                     {{"path", super_admin->first}});
+  }
 
-  polku::gateway::Backends backends = polku::gateway::Backends::Connect(
+  auto backends = polku::gateway::Backends::Connect(
       {.feedback = absl::GetFlag(FLAGS_feedback_address),
        .journey = absl::GetFlag(FLAGS_journey_address),
-       .insight = absl::GetFlag(FLAGS_insight_address)});
-  polku::gateway::GrpcProxy proxy(**key_store, backends);
-  polku::gateway::HttpGateway http(**key_store, backends);
+       .insight = absl::GetFlag(FLAGS_insight_address)},
+      {.cert_file = absl::GetFlag(FLAGS_backend_tls_cert),
+       .key_file = absl::GetFlag(FLAGS_backend_tls_key),
+       .ca_file = absl::GetFlag(FLAGS_backend_tls_ca)});
+  if (!backends.ok()) {
+    polku::log::Error("cannot set up the backend channels",
+                      {{"error", backends.status().ToString()}});
+    return EXIT_FAILURE;
+  }
+  const polku::rpc::TlsFiles public_tls{
+      .cert_file = absl::GetFlag(FLAGS_tls_cert),
+      .key_file = absl::GetFlag(FLAGS_tls_key),
+      .ca_file = absl::GetFlag(FLAGS_tls_client_ca)};
+  polku::gateway::AdminApi admin(**key_store);
+  // AdminService calls block on SQLite; they run here, off gRPC's threads.
+  polku::Executor admin_executor(2);
+  polku::gateway::RateLimiter limiter(
+      {.per_second = absl::GetFlag(FLAGS_key_rate),
+       .burst = absl::GetFlag(FLAGS_key_burst)},
+      {.per_second = absl::GetFlag(FLAGS_tenant_rate),
+       .burst = absl::GetFlag(FLAGS_tenant_burst)},
+      polku::Clock::Real());
+  polku::gateway::Metrics metrics;
+  polku::gateway::GrpcProxy proxy(**key_store, *backends, admin,
+                                  admin_executor);
+  proxy.set_rate_limiter(&limiter);
+  proxy.set_metrics(&metrics);
+  polku::gateway::HttpGateway http(**key_store, *backends, admin);
+  http.set_rate_limiter(&limiter);
+  http.set_metrics(&metrics);
 
   auto server = polku::rpc::Server::Start(
       {.name = "polku-gateway",
        .listen_address = absl::GetFlag(FLAGS_grpc_listen),
        .generic_service = &proxy,
+       .public_endpoint = true,
+       .tls = public_tls,
        .log_requests = false});
   if (!server.ok()) {
-    std::cerr << "polku-gateway: " << server.status().message() << "\n";
+    polku::log::Error("cannot start the gRPC listener",
+                      {{"address", absl::GetFlag(FLAGS_grpc_listen)},
+                       {"error", server.status().ToString()}});
     return EXIT_FAILURE;
   }
-  if (absl::Status started = http.Start(absl::GetFlag(FLAGS_http_listen));
+  if (absl::Status started =
+          http.Start(absl::GetFlag(FLAGS_http_listen), public_tls);
       !started.ok()) {
-    std::cerr << "polku-gateway: " << started.message() << "\n";
+    polku::log::Error("cannot start the HTTP listener",
+                      {{"address", absl::GetFlag(FLAGS_http_listen)},
+                       {"error", started.ToString()}});
     (*server)->Shutdown();
     return EXIT_FAILURE;
   }
@@ -76,6 +143,7 @@ int main(int argc, char** argv) {
                     {"grpc_port", (*server)->port()},
                     {"http", absl::GetFlag(FLAGS_http_listen)},
                     {"http_port", http.port()},
+                    {"tls", public_tls.enabled() ? "on" : "off"},
                     {"keys", static_cast<int64_t>((*key_store)->size())}});
   (*server)->WaitForShutdownSignal();
   http.Stop();

@@ -6,26 +6,11 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/keys/file_key_store.h"
+#include "gateway/keys/credentials.pb.h"
 #include "gateway/keys/files.h"
-#include "gateway/keys/key_file.pb.h"
 #include "lib/base/status_macros.h"
 
 namespace polku::gateway::keys {
-namespace {
-
-// Tenant and channel names travel in metadata and file names later; keep
-// them to a safe alphabet.
-bool IsValidName(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string JoinPath(const std::string& dir, const char* name) {
   if (dir.empty()) return name;
@@ -33,11 +18,9 @@ std::string JoinPath(const std::string& dir, const char* name) {
   return absl::StrCat(dir, "/", name);
 }
 
-}  // namespace
-
 absl::StatusOr<InitResult> InitDemoCredentials(
-    const std::string& data_dir, const std::string& tenant,
-    const std::vector<std::string>& channels) {
+    TenantKeyStore& store, const std::string& data_dir,
+    const std::string& tenant, const std::vector<std::string>& channels) {
   if (!IsValidName(tenant)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tenant: \"", tenant, "\" must be 1-64 of a-z, 0-9, _ and -"));
@@ -56,7 +39,6 @@ absl::StatusOr<InitResult> InitDemoCredentials(
 
   InitResult result;
   result.credentials_path = JoinPath(data_dir, kCredentialsFileName);
-  result.key_file_path = JoinPath(data_dir, kKeyFileName);
   POLKU_RETURN_IF_ERROR(MakeDirectories(data_dir));
   struct stat info;
   if (lstat(result.credentials_path.c_str(), &info) == 0) {
@@ -64,35 +46,53 @@ absl::StatusOr<InitResult> InitDemoCredentials(
     return result;
   }
 
+  absl::StatusOr<TenantRecord> created = store.CreateTenant(tenant, tenant);
+  if (!created.ok() && !absl::IsAlreadyExists(created.status())) {
+    return created.status();
+  }
   Credentials credentials;
   credentials.set_tenant(tenant);
-  credentials.set_admin_key(GenerateKey());
-  std::vector<KeyEntry> entries;
-  entries.push_back(MakeKeyEntry(credentials.admin_key(), tenant,
-                                 {kScopeAdmin, kScopeJourneysRead,
-                                  kScopeJourneysWrite, kScopeInsightsRead},
-                                 ""));
+  POLKU_ASSIGN_OR_RETURN(
+      IssuedKey admin,
+      store.CreateKey(tenant, "admin (polku-keys init)",
+                      {kScopeAdmin, kScopeJourneysRead, kScopeJourneysWrite,
+                       kScopeInsightsRead},
+                      ""));
+  credentials.set_admin_key(admin.key);
+  POLKU_ASSIGN_OR_RETURN(IssuedKey insights,
+                         store.CreateKey(tenant, "insights (polku-keys init)",
+                                         {kScopeInsightsRead}, ""));
+  credentials.set_insights_key(insights.key);
   for (const std::string& channel : channels) {
-    std::string key = GenerateKey();
-    entries.push_back(MakeKeyEntry(key, tenant, {kScopeEventsWrite}, channel));
-    (*credentials.mutable_channel_keys())[channel] = std::move(key);
+    POLKU_ASSIGN_OR_RETURN(
+        IssuedKey key,
+        store.CreateKey(tenant, absl::StrCat(channel, " (polku-keys init)"),
+                        {kScopeEventsWrite}, channel));
+    (*credentials.mutable_channel_keys())[channel] = key.key;
   }
 
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
   options.always_print_primitive_fields = true;
   options.preserve_proto_field_names = true;
-  std::string credentials_json;
-  (void)google::protobuf::util::MessageToJsonString(credentials,
-                                                    &credentials_json, options);
-  // The key file first: credentials.json marks completion, so a crash in
-  // between just makes the next run issue fresh keys for both files.
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(credentials, &json,
+                                                    options);
   POLKU_RETURN_IF_ERROR(
-      WriteFileAtomically(result.key_file_path, KeyFileJson(entries), 0600));
-  POLKU_RETURN_IF_ERROR(
-      WriteFileAtomically(result.credentials_path, credentials_json, 0600));
+      WriteFileAtomically(result.credentials_path, json, 0600));
   result.created = true;
   return result;
+}
+
+absl::StatusOr<std::pair<std::string, bool>> EnsureSuperAdminKey(
+    TenantKeyStore& store, const std::string& data_dir) {
+  std::string path = JoinPath(data_dir, kSuperAdminKeyFileName);
+  POLKU_ASSIGN_OR_RETURN(bool exists, store.HasSuperAdminKey());
+  if (exists) return std::make_pair(path, false);
+  POLKU_RETURN_IF_ERROR(MakeDirectories(data_dir));
+  POLKU_ASSIGN_OR_RETURN(IssuedKey key, store.CreateSuperAdminKey());
+  POLKU_RETURN_IF_ERROR(WriteFileAtomically(path, key.key + "\n", 0600));
+  return std::make_pair(path, true);
 }
 
 absl::StatusOr<DemoCredentials> ReadCredentials(const std::string& path) {
@@ -108,6 +108,7 @@ absl::StatusOr<DemoCredentials> ReadCredentials(const std::string& path) {
   DemoCredentials result;
   result.tenant = credentials.tenant();
   result.admin_key = credentials.admin_key();
+  result.insights_key = credentials.insights_key();
   result.channel_keys.insert(credentials.channel_keys().begin(),
                              credentials.channel_keys().end());
   return result;

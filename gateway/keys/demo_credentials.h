@@ -1,14 +1,18 @@
-// Issues the demo tenant's keys: one admin key and one key per channel.
+// Issues a tenant's starting keys through the key store, and the bootstrap
+// super-admin key. Used by `polku-keys init` / `polku-keys bootstrap`, which
+// run before the gateway starts (the store must be the database's only
+// writer), and by the gateway itself at first start.
 //
-//   auto result = InitDemoCredentials(".polku", "demo",
+//   POLKU_ASSIGN_OR_RETURN(auto store, SqliteKeyStore::Open(D +
+//   "/gateway.db")); auto result = InitDemoCredentials(*store, ".polku",
+//   "demo",
 //                                     {"shop", "phone", "web", "email"});
-//   if (!result.ok()) { … }
 //   if (!result->created) std::cout << "kept " << result->credentials_path;
 //
-// Writes <data_dir>/credentials.json (the plaintext keys, for the operator
-// and the demo tools) and <data_dir>/gateway-keys.json (only their hashes,
-// for the gateway), both mode 0600. Idempotent: if credentials.json exists,
-// neither file is touched, so restarting the demo keeps its keys.
+// credentials.json holds the tenant, an admin key (admin, journeys:read,
+// journeys:write, insights:read), an insights:read key and one events:write
+// key per channel, mode 0600. Idempotent: if credentials.json exists nothing
+// is issued, so restarting the demo keeps its keys.
 #ifndef POLKU_GATEWAY_KEYS_DEMO_CREDENTIALS_H_
 #define POLKU_GATEWAY_KEYS_DEMO_CREDENTIALS_H_
 
@@ -17,16 +21,19 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gateway/keys/key_store.h"
 
 namespace polku::gateway::keys {
 
 inline constexpr char kCredentialsFileName[] = "credentials.json";
-inline constexpr char kKeyFileName[] = "gateway-keys.json";
+// The bootstrap super-admin key, one line, mode 0600.
+inline constexpr char kSuperAdminKeyFileName[] = "superadmin.key";
 
 struct DemoCredentials {
   std::string tenant;
   std::string admin_key;
-  // Channel key → key.
+  std::string insights_key;
+  // Channel → key.
   std::map<std::string, std::string> channel_keys;
 };
 
@@ -34,17 +41,25 @@ struct InitResult {
   // False when credentials.json already existed and was left as is.
   bool created = false;
   std::string credentials_path;
-  std::string key_file_path;
 };
 
-// See the file comment. INVALID_ARGUMENT for an empty or malformed tenant or
-// channel name, or a repeated channel.
+// See the file comment. INVALID_ARGUMENT for a malformed tenant or channel
+// name, or a repeated channel. Creates the tenant unless it exists.
 absl::StatusOr<InitResult> InitDemoCredentials(
-    const std::string& data_dir, const std::string& tenant,
-    const std::vector<std::string>& channels);
+    TenantKeyStore& store, const std::string& data_dir,
+    const std::string& tenant, const std::vector<std::string>& channels);
+
+// Issues a super-admin key into <data_dir>/superadmin.key unless the store
+// already has a valid one. Returns the file's path and whether it was
+// written now.
+absl::StatusOr<std::pair<std::string, bool>> EnsureSuperAdminKey(
+    TenantKeyStore& store, const std::string& data_dir);
 
 // Reads a credentials.json file.
 absl::StatusOr<DemoCredentials> ReadCredentials(const std::string& path);
+
+// dir + "/" + name.
+std::string JoinPath(const std::string& dir, const char* name);
 
 }  // namespace polku::gateway::keys
 

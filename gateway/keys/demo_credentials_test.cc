@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "gateway/keys/file_key_store.h"
+#include "absl/strings/ascii.h"
 #include "gateway/keys/files.h"
 
 namespace polku::gateway::keys {
@@ -40,23 +40,20 @@ std::vector<std::string> DirEntries(const std::string& dir) {
   return names;
 }
 
-TEST(DemoCredentialsTest, IssuesAdminAndChannelKeysTheGatewayAccepts) {
+TEST(DemoCredentialsTest, IssuesKeysThroughTheKeyStore) {
   std::string dir = NewTempDir() + "/data/polku";  // Parents made too.
-  auto result =
-      InitDemoCredentials(dir, "demo", {"shop", "phone", "web", "email"});
+  ASSERT_TRUE(MakeDirectories(dir).ok());
+  auto store = *SqliteKeyStore::Open(dir + "/gateway.db");
+  auto result = InitDemoCredentials(*store, dir, "demo",
+                                    {"shop", "phone", "web", "email"});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->created);
   EXPECT_EQ(result->credentials_path, dir + "/credentials.json");
-  EXPECT_EQ(result->key_file_path, dir + "/gateway-keys.json");
   EXPECT_EQ(FileMode(result->credentials_path), 0600u);
-  EXPECT_EQ(FileMode(result->key_file_path), 0600u);
-  EXPECT_THAT(DirEntries(dir), testing::UnorderedElementsAre(
-                                   "credentials.json", "gateway-keys.json"));
 
   auto credentials = ReadCredentials(result->credentials_path);
   ASSERT_TRUE(credentials.ok()) << credentials.status();
   EXPECT_EQ(credentials->tenant, "demo");
-  EXPECT_TRUE(IsWellFormedKey(credentials->admin_key));
   ASSERT_EQ(credentials->channel_keys.size(), 4u);
 
   auto raw = ReadFile(result->credentials_path);
@@ -64,53 +61,63 @@ TEST(DemoCredentialsTest, IssuesAdminAndChannelKeysTheGatewayAccepts) {
   // The documented spelling, for tools that read it without our schema.
   EXPECT_THAT(*raw, HasSubstr("\"admin_key\""));
   EXPECT_THAT(*raw, HasSubstr("\"channel_keys\""));
+  EXPECT_THAT(*raw, HasSubstr("\"insights_key\""));
 
-  auto store = FileKeyStore::Load(result->key_file_path);
-  ASSERT_TRUE(store.ok()) << store.status();
-  auto admin = (*store)->Authenticate(credentials->admin_key);
+  auto admin = store->Authenticate(credentials->admin_key);
   ASSERT_TRUE(admin.ok()) << admin.status();
   EXPECT_EQ(admin->tenant, "demo");
   EXPECT_EQ(admin->channel, "");
   EXPECT_THAT(admin->scopes, testing::UnorderedElementsAre(
                                  kScopeAdmin, kScopeJourneysRead,
                                  kScopeJourneysWrite, kScopeInsightsRead));
+  auto insights = store->Authenticate(credentials->insights_key);
+  ASSERT_TRUE(insights.ok()) << insights.status();
+  EXPECT_THAT(insights->scopes, testing::ElementsAre(kScopeInsightsRead));
   for (const auto& [channel, key] : credentials->channel_keys) {
-    auto principal = (*store)->Authenticate(key);
+    auto principal = store->Authenticate(key);
     ASSERT_TRUE(principal.ok()) << channel << ": " << principal.status();
     EXPECT_EQ(principal->tenant, "demo");
     EXPECT_EQ(principal->channel, channel);
     EXPECT_THAT(principal->scopes, testing::ElementsAre(kScopeEventsWrite));
   }
-
-  // The gateway's file never holds a key, not even its secret digits.
-  auto key_file = ReadFile(result->key_file_path);
-  ASSERT_TRUE(key_file.ok());
-  std::vector<std::string> all_keys = {credentials->admin_key};
-  for (const auto& [channel, key] : credentials->channel_keys) {
-    all_keys.push_back(key);
-  }
-  for (const std::string& key : all_keys) {
-    EXPECT_THAT(*key_file, Not(HasSubstr(key.substr(6, 16))));
-  }
+  // The keys outlive the process: a reopened store knows them.
+  store.reset();
+  auto reopened = *SqliteKeyStore::Open(dir + "/gateway.db");
+  EXPECT_TRUE(reopened->Authenticate(credentials->admin_key).ok());
 }
 
-TEST(DemoCredentialsTest, SecondRunKeepsBothFilesAsTheyAre) {
+TEST(DemoCredentialsTest, SecondRunKeepsTheFileAndIssuesNothing) {
   std::string dir = NewTempDir();
-  auto first = InitDemoCredentials(dir, "demo", {"shop"});
+  auto store = *SqliteKeyStore::Open(dir + "/gateway.db");
+  auto first = InitDemoCredentials(*store, dir, "demo", {"shop"});
   ASSERT_TRUE(first.ok()) << first.status();
-  auto credentials_before = ReadFile(first->credentials_path);
-  auto keys_before = ReadFile(first->key_file_path);
-  ASSERT_TRUE(credentials_before.ok() && keys_before.ok());
+  auto before = ReadFile(first->credentials_path);
+  size_t keys_before = store->size();
 
-  auto second = InitDemoCredentials(dir, "other", {"web", "email"});
+  auto second = InitDemoCredentials(*store, dir, "other", {"web", "email"});
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_FALSE(second->created);
-  EXPECT_EQ(*ReadFile(first->credentials_path), *credentials_before);
-  EXPECT_EQ(*ReadFile(first->key_file_path), *keys_before);
+  EXPECT_EQ(*ReadFile(first->credentials_path), *before);
+  EXPECT_EQ(store->size(), keys_before);
+}
+
+TEST(DemoCredentialsTest, SuperAdminKeyIsWrittenOnceWithMode0600) {
+  std::string dir = NewTempDir();
+  auto store = *SqliteKeyStore::Open(dir + "/gateway.db");
+  auto first = EnsureSuperAdminKey(*store, dir);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->second);
+  EXPECT_EQ(FileMode(first->first), 0600u);
+  std::string key(absl::StripAsciiWhitespace(*ReadFile(first->first)));
+  EXPECT_TRUE(store->Authenticate(key)->IsSuperAdmin());
+  auto second = EnsureSuperAdminKey(*store, dir);
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->second);
 }
 
 TEST(DemoCredentialsTest, RejectsBadNamesBeforeWritingAnything) {
   std::string dir = NewTempDir();
+  auto store = *SqliteKeyStore::Open(":memory:");
   for (const auto& [tenant, channels, field] : std::vector<
            std::tuple<std::string, std::vector<std::string>, std::string>>{
            {"", {"shop"}, "tenant"},
@@ -118,12 +125,13 @@ TEST(DemoCredentialsTest, RejectsBadNamesBeforeWritingAnything) {
            {"demo", {"shop", "shop"}, "listed twice"},
            {"demo", {"shop/../x"}, "channels"},
        }) {
-    auto result = InitDemoCredentials(dir, tenant, channels);
+    auto result = InitDemoCredentials(*store, dir, tenant, channels);
     EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument)
         << tenant;
     EXPECT_THAT(result.status().message(), HasSubstr(field));
   }
   EXPECT_THAT(DirEntries(dir), testing::IsEmpty());
+  EXPECT_EQ(store->size(), 0u);
 }
 
 }  // namespace

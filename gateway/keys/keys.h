@@ -1,16 +1,19 @@
 // API keys and the principals they stand for.
 //
-// A key is "polku_" followed by 64 lowercase hex digits (256 random bits).
-// Keys are shown once and stored only as SHA-256 hashes; a KeyStore turns a
-// presented key into the Principal it was issued to:
+// A key is "polku_", 64 lowercase hex digits (256 random bits) and 8 hex
+// check digits (the first 8 hex digits of SHA-256 of "polku_" + secret):
+// the prefix makes a leaked key easy to spot (secret scanners), the check
+// digits reject a mistyped key before any lookup. Keys are shown once and
+// stored only as SHA-256 hashes; a KeyStore turns a presented key into the
+// Principal it was issued to:
 //
-//   std::string key = keys::GenerateKey();        // "polku_3f9c…"
+//   std::string key = keys::GenerateKey();        // "polku_3f9c…e1a0"
 //   absl::StatusOr<keys::Principal> who = store.Authenticate(key);
 //   if (!who.ok()) return who.status();             // UNAUTHENTICATED
 //   if (who->HasScope(keys::kScopeEventsWrite)) …
 //
-// The key file is one KeyStore implementation (FileKeyStore); a later issue
-// adds one backed by an admin service, behind the same interface.
+// The KeyStore implementation is SqliteKeyStore (key_store.h), which the
+// gateway's AdminService manages.
 #ifndef POLKU_GATEWAY_KEYS_KEYS_H_
 #define POLKU_GATEWAY_KEYS_KEYS_H_
 
@@ -31,17 +34,22 @@ inline constexpr char kScopeJourneysRead[] = "journeys:read";
 inline constexpr char kScopeJourneysWrite[] = "journeys:write";
 // Read scorecards.
 inline constexpr char kScopeInsightsRead[] = "insights:read";
-// Tenant administration, including the raw change feed.
+// Tenant administration (API keys), including the raw change feed.
 inline constexpr char kScopeAdmin[] = "admin";
+// The bootstrap super-admin: creates tenants and administers every tenant's
+// keys, but reads and writes no tenant data (it has no tenant).
+inline constexpr char kScopeSuperAdmin[] = "superadmin";
 
 inline constexpr char kKeyPrefix[] = "polku_";
-// Hex digits after the prefix.
+// Hex digits of the secret after the prefix, then of the check.
 inline constexpr size_t kKeyHexDigits = 64;
+inline constexpr size_t kKeyCheckDigits = 8;
 
 // Who a key was issued to.
 struct Principal {
   std::string tenant;
   std::set<std::string> scopes;
+  // Empty only for the super-admin.
   // The channel a channel key is bound to; empty for tenant-wide keys.
   std::string channel;
   // A non-secret name of the key (first 8 hex digits of its hash), for logs.
@@ -50,19 +58,24 @@ struct Principal {
   bool HasScope(absl::string_view scope) const {
     return scopes.find(std::string(scope)) != scopes.end();
   }
+  bool IsSuperAdmin() const { return HasScope(kScopeSuperAdmin); }
 };
 
 // A fresh random key.
 std::string GenerateKey();
 
-// Whether `key` has the key format. Says nothing about whether it is known.
+// Whether `key` has the key format and its check digits match. Says nothing
+// about whether it is known.
 bool IsWellFormedKey(absl::string_view key);
 
-// Lowercase hex SHA-256 of the key: what key files store.
+// Lowercase hex SHA-256 of the key: what the key store keeps.
 std::string KeyHash(absl::string_view key);
 
 // The key's non-secret id: the first 8 hex digits of KeyHash.
 std::string KeyId(absl::string_view key);
+
+// Whether `scope` is one a key may hold.
+bool IsKnownScope(absl::string_view scope);
 
 // Resolves presented keys. Implementations are thread-safe.
 class KeyStore {
@@ -70,7 +83,8 @@ class KeyStore {
   virtual ~KeyStore() = default;
 
   // The principal behind `key`; UNAUTHENTICATED "malformed API key" if it
-  // does not have the key format, "unknown API key" if no such key exists.
+  // does not have the key format, "unknown or revoked API key" if no such key
+  // exists (or it was revoked).
   virtual absl::StatusOr<Principal> Authenticate(
       absl::string_view key) const = 0;
 };

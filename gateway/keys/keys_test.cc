@@ -9,22 +9,42 @@ namespace {
 TEST(KeysTest, GeneratedKeysHaveTheKeyFormatAndDiffer) {
   std::string a = GenerateKey();
   std::string b = GenerateKey();
-  EXPECT_THAT(a, testing::MatchesRegex("polku_[0-9a-f]{64}"));
+  EXPECT_THAT(a, testing::MatchesRegex("polku_[0-9a-f]{72}"));
   EXPECT_TRUE(IsWellFormedKey(a));
   EXPECT_NE(a, b);
 }
 
-TEST(KeysTest, RejectsAnythingButPrefixAnd64LowercaseHexDigits) {
-  std::string hex(64, 'a');
-  EXPECT_TRUE(IsWellFormedKey("polku_" + hex));
+TEST(KeysTest, AnyMistypedCharacterIsCaughtByTheCheckDigits) {
+  std::string key = GenerateKey();
+  for (size_t i = 6; i < key.size(); ++i) {
+    std::string typo = key;
+    typo[i] = typo[i] == '0' ? '1' : '0';
+    EXPECT_FALSE(IsWellFormedKey(typo)) << "typo at " << i;
+  }
+  // Swapped neighbours.
+  for (size_t i = 6; i + 1 < key.size(); ++i) {
+    if (key[i] == key[i + 1]) continue;
+    std::string swapped = key;
+    std::swap(swapped[i], swapped[i + 1]);
+    EXPECT_FALSE(IsWellFormedKey(swapped)) << "swap at " << i;
+  }
+}
+
+TEST(KeysTest, RejectsAnythingButPrefixAndLowercaseHex) {
+  std::string key = GenerateKey();
+  std::string body = key.substr(6);
   EXPECT_FALSE(IsWellFormedKey(""));
-  EXPECT_FALSE(IsWellFormedKey(hex));
-  EXPECT_FALSE(IsWellFormedKey("polku_" + hex.substr(1)));
-  EXPECT_FALSE(IsWellFormedKey("polku_" + hex + "0"));
-  EXPECT_FALSE(IsWellFormedKey("Polku_" + hex));
-  EXPECT_FALSE(IsWellFormedKey("polku_" + std::string(64, 'A')));
-  EXPECT_FALSE(IsWellFormedKey("polku_" + std::string(63, 'a') + "g"));
-  EXPECT_FALSE(IsWellFormedKey("polku_" + std::string(63, 'a') + " "));
+  EXPECT_FALSE(IsWellFormedKey(body));
+  EXPECT_FALSE(IsWellFormedKey("Polku_" + body));
+  EXPECT_FALSE(IsWellFormedKey(key.substr(0, key.size() - 1)));
+  EXPECT_FALSE(IsWellFormedKey(key + "0"));
+  std::string upper = key;
+  for (size_t i = 6; i < upper.size(); ++i) upper[i] = toupper(upper[i]);
+  if (upper != key) {
+    EXPECT_FALSE(IsWellFormedKey(upper));
+  }
+  // The old format (no check digits) is refused.
+  EXPECT_FALSE(IsWellFormedKey("polku_" + std::string(64, 'a')));
 }
 
 TEST(KeysTest, HashIsSha256HexAndIdItsFirstEightDigits) {
@@ -39,6 +59,7 @@ TEST(PrincipalTest, HasScope) {
       .tenant = "demo", .scopes = {kScopeEventsWrite}, .channel = "shop"};
   EXPECT_TRUE(principal.HasScope(kScopeEventsWrite));
   EXPECT_FALSE(principal.HasScope(kScopeAdmin));
+  EXPECT_FALSE(principal.IsSuperAdmin());
 }
 
 }  // namespace

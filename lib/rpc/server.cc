@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "lib/base/log.h"
@@ -113,6 +114,16 @@ void InstallSignalHandlers() {
 
 }  // namespace
 
+bool IsLoopbackAddress(absl::string_view listen_address) {
+  size_t colon = listen_address.rfind(':');
+  absl::string_view host = listen_address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return absl::StartsWith(host, "127.") || host == "::1" ||
+         host == "localhost";
+}
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config) {
   InstallSignalHandlers();
   grpc::EnableDefaultHealthCheckService(true);
@@ -120,7 +131,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config) {
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials(config.tls);
+  if (!credentials.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.name, ": ", credentials.status().message()));
+  }
+  builder.AddListeningPort(config.listen_address, *credentials, &port);
   builder.SetMaxReceiveMessageSize(config.max_receive_message_bytes);
   // gRPC sets SO_REUSEPORT by default, which would let a second process
   // silently share the port; a busy port must be an error instead.
@@ -142,7 +159,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config) {
                      " (address in use or invalid?)"));
   }
   server->GetHealthCheckService()->SetServingStatus("", true);
-  log::Info("listening", {{"address", config.listen_address}, {"port", port}});
+  log::Info("listening", {{"address", config.listen_address},
+                          {"port", port},
+                          {"tls", config.tls.ca_file.empty()
+                                      ? (config.tls.enabled() ? "tls" : "off")
+                                      : "mtls"}});
+  if (!config.public_endpoint && config.tls.ca_file.empty() &&
+      !IsLoopbackAddress(config.listen_address)) {
+    log::Warning(
+        "a backend listens beyond loopback without mTLS: anyone who reaches "
+        "this address can claim any tenant; listen on 127.0.0.1 behind the "
+        "gateway",
+        {{"address", config.listen_address}});
+  }
   return std::unique_ptr<Server>(new Server(std::move(config), std::move(server), port));
 }
 

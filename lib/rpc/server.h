@@ -23,7 +23,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "lib/rpc/tls.h"
 
 namespace polku::rpc {
 
@@ -35,6 +37,14 @@ struct ServerConfig {
   std::vector<grpc::Service*> services;
   // Handles every method no registered service does (the gateway's proxy).
   grpc::CallbackGenericService* generic_service = nullptr;
+  // The gateway's public listener. Every other server is a backend, which
+  // trusts the tenant metadata of its callers, so it logs a warning at
+  // start when it listens beyond loopback without mTLS (then nothing keeps
+  // untrusted callers away).
+  bool public_endpoint = false;
+  // Certificate paths; empty = plaintext. With ca_file, clients must present
+  // a certificate signed by it (mTLS). See tls.h.
+  TlsFiles tls;
   // Log one line per request from an interceptor. The gateway logs itself,
   // because only it knows the tenant behind a key.
   bool log_requests = true;
@@ -46,6 +56,9 @@ struct ServerConfig {
   // waits only for short calls.
   std::function<void()> on_drain;
 };
+
+// Whether host:port names a loopback address (127.0.0.0/8, ::1, localhost).
+bool IsLoopbackAddress(absl::string_view listen_address);
 
 class Server {
  public:

@@ -79,5 +79,15 @@ TEST(StatusTest, CodesMapOneToOne) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
+TEST(IsLoopbackAddressTest, OnlyLoopbackHosts) {
+  EXPECT_TRUE(IsLoopbackAddress("127.0.0.1:7101"));
+  EXPECT_TRUE(IsLoopbackAddress("127.1.2.3:0"));
+  EXPECT_TRUE(IsLoopbackAddress("[::1]:7101"));
+  EXPECT_TRUE(IsLoopbackAddress("localhost:7101"));
+  EXPECT_FALSE(IsLoopbackAddress("0.0.0.0:7101"));
+  EXPECT_FALSE(IsLoopbackAddress("[::]:7101"));
+  EXPECT_FALSE(IsLoopbackAddress("10.0.0.5:7101"));
+}
+
 }  // namespace
 }  // namespace polku::rpc

@@ -1,0 +1,447 @@
+#include "gateway/http_routes.h"
+
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/field_mask.pb.h>
+#include <google/protobuf/util/field_mask_util.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "polku/v1/admin.pb.h"
+#include "polku/v1/feedback.pb.h"
+#include "polku/v1/insight.pb.h"
+#include "polku/v1/journey.pb.h"
+
+namespace polku::gateway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// The routes. Keep paths consistent: collections are plural nouns, custom
+// methods are `:verb`, server streams are `:watch`.
+const std::vector<HttpRoute>& Table() {
+  static const auto* routes = new std::vector<HttpRoute>{
+      // FeedbackService
+      {"POST", "/v1/events", "/polku.v1.FeedbackService/SubmitEvents", "*"},
+      {"POST", "/v1/events:stream", "/polku.v1.FeedbackService/StreamEvents",
+       "*"},
+      {"GET", "/v1/events:watch", "/polku.v1.FeedbackService/WatchEvents", ""},
+      {"POST", "/v1/customers/{customer}:erase",
+       "/polku.v1.FeedbackService/EraseCustomer", "*"},
+      // JourneyService
+      {"POST", "/v1/journeys", "/polku.v1.JourneyService/CreateJourney",
+       "journey"},
+      {"GET", "/v1/journeys", "/polku.v1.JourneyService/ListJourneys", ""},
+      {"GET", "/v1/journeys:watch", "/polku.v1.JourneyService/WatchJourneys",
+       ""},
+      {"GET", "/v1/journeys/{key}", "/polku.v1.JourneyService/GetJourney", ""},
+      {"POST", "/v1/journeys/{key}:publish",
+       "/polku.v1.JourneyService/PublishJourney", "*"},
+      {"POST", "/v1/journeys/{key}:archive",
+       "/polku.v1.JourneyService/ArchiveJourney", "*"},
+      {"POST", "/v1/journeys/{key}/draft",
+       "/polku.v1.JourneyService/CreateDraft", "*"},
+      {"PATCH", "/v1/journeys/{key}/draft",
+       "/polku.v1.JourneyService/UpdateDraft", "journey", "journey.key={key}"},
+      {"GET", "/v1/journeys/{key}/versions",
+       "/polku.v1.JourneyService/ListJourneyVersions", ""},
+      {"GET", "/v1/journeys/{key}/versions/{version}",
+       "/polku.v1.JourneyService/GetJourneyVersion", ""},
+      {"GET", "/v1/journeys/{key}:diff",
+       "/polku.v1.JourneyService/DiffJourneyVersions", ""},
+      {"GET", "/v1/channels", "/polku.v1.JourneyService/ListChannels", ""},
+      {"POST", "/v1/channels", "/polku.v1.JourneyService/CreateChannel",
+       "channel"},
+      // InsightService
+      {"GET", "/v1/scorecard", "/polku.v1.InsightService/GetScorecard", ""},
+      // AdminService
+      {"POST", "/v1/tenants", "/polku.v1.AdminService/CreateTenant", "*"},
+      {"GET", "/v1/tenants", "/polku.v1.AdminService/ListTenants", ""},
+      {"POST", "/v1/tenants/{tenant}/apiKeys",
+       "/polku.v1.AdminService/CreateApiKey", "api_key",
+       "parent=tenants/{tenant}"},
+      {"GET", "/v1/tenants/{tenant}/apiKeys",
+       "/polku.v1.AdminService/ListApiKeys", "", "parent=tenants/{tenant}"},
+      {"POST", "/v1/tenants/{tenant}/apiKeys/{key_id}:revoke",
+       "/polku.v1.AdminService/RevokeApiKey", "*",
+       "name=tenants/{tenant}/apiKeys/{key_id}"},
+  };
+  return *routes;
+}
+
+// Referencing one message of each API file keeps its descriptors linked in,
+// so that the generated pool can find every service.
+void LinkApi() {
+  static const bool linked = [] {
+    (void)v1::SubmitEventsRequest::descriptor();
+    (void)v1::GetJourneyRequest::descriptor();
+    (void)v1::GetScorecardRequest::descriptor();
+    (void)v1::CreateTenantRequest::descriptor();
+    return true;
+  }();
+  (void)linked;
+}
+
+bool IsVariableChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+// Fills `text` into the scalar field `field` of `message`.
+absl::Status SetScalar(Message& message, const FieldDescriptor* field,
+                       const std::string& name, const std::string& text) {
+  const Reflection* reflection = message.GetReflection();
+  auto bad = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": \"", text, "\" is not ", what));
+  };
+  if (field->is_repeated()) {
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      reflection->AddString(&message, field, text);
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": cannot be set from the query string"));
+  }
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      reflection->SetString(&message, field, text);
+      return absl::OkStatus();
+    case FieldDescriptor::CPPTYPE_INT32: {
+      int32_t value;
+      if (!absl::SimpleAtoi(text, &value)) return bad("an integer");
+      reflection->SetInt32(&message, field, value);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_INT64: {
+      int64_t value;
+      if (!absl::SimpleAtoi(text, &value)) return bad("an integer");
+      reflection->SetInt64(&message, field, value);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_UINT32: {
+      uint32_t value;
+      if (!absl::SimpleAtoi(text, &value)) return bad("an unsigned integer");
+      reflection->SetUInt32(&message, field, value);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      uint64_t value;
+      if (!absl::SimpleAtoi(text, &value)) return bad("an unsigned integer");
+      reflection->SetUInt64(&message, field, value);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      double value;
+      if (!absl::SimpleAtod(text, &value)) return bad("a number");
+      if (field->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+        reflection->SetDouble(&message, field, value);
+      } else {
+        reflection->SetFloat(&message, field, static_cast<float>(value));
+      }
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_BOOL: {
+      bool value;
+      if (!absl::SimpleAtob(text, &value)) return bad("true or false");
+      reflection->SetBool(&message, field, value);
+      return absl::OkStatus();
+    }
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      // The value's name, its suffix after the enum's prefix, any case:
+      // GROUP_BY_STAGE, stage and Stage all work.
+      std::string upper = absl::AsciiStrToUpper(text);
+      const auto* type = field->enum_type();
+      for (int i = 0; i < type->value_count(); ++i) {
+        const std::string& value = type->value(i)->name();
+        if (value == upper || absl::EndsWith(value, "_" + upper)) {
+          reflection->SetEnumValue(&message, field, type->value(i)->number());
+          return absl::OkStatus();
+        }
+      }
+      return bad(absl::StrCat("a ", type->name()));
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      if (field->message_type()->full_name() == "google.protobuf.FieldMask") {
+        google::protobuf::FieldMask mask;
+        google::protobuf::util::FieldMaskUtil::FromString(text, &mask);
+        reflection->MutableMessage(&message, field)->CopyFrom(mask);
+        return absl::OkStatus();
+      }
+      if (field->message_type()->full_name() == "google.protobuf.Timestamp") {
+        absl::Time time;
+        std::string error;
+        // An unencoded "+02:00" arrives as " 02:00" after query decoding.
+        if (!absl::ParseTime(absl::RFC3339_full, text, &time, &error) &&
+            !absl::ParseTime(absl::RFC3339_full,
+                             absl::StrReplaceAll(text, {{" ", "+"}}), &time,
+                             &error)) {
+          return bad("an RFC 3339 time such as 2024-05-01T00:00:00Z");
+        }
+        google::protobuf::Timestamp stamp =
+            google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+                absl::ToUnixMicros(time));
+        reflection->MutableMessage(&message, field)->CopyFrom(stamp);
+        return absl::OkStatus();
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": cannot be set from the query string"));
+    }
+  }
+  return bad("a supported value");
+}
+
+bool IsQueryable(const FieldDescriptor* field) {
+  if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+    return !field->is_repeated() ||
+           field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
+  }
+  return field->message_type()->full_name() == "google.protobuf.Timestamp" ||
+         field->message_type()->full_name() == "google.protobuf.FieldMask";
+}
+
+// (dotted snake_case path, field) for each queryable field, one level of
+// nesting deep, of `type`.
+void CollectQueryable(
+    const Descriptor* type, const std::string& prefix, int depth,
+    std::vector<std::pair<std::string, const FieldDescriptor*>>& out) {
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* field = type->field(i);
+    std::string name = prefix + field->name();
+    if (IsQueryable(field)) {
+      out.emplace_back(name, field);
+    } else if (depth == 0 && !field->is_repeated() &&
+               field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      CollectQueryable(field->message_type(), name + ".", depth + 1, out);
+    }
+  }
+}
+
+std::string ToCamel(absl::string_view dotted) {
+  std::string out;
+  bool upper = false;
+  for (char c : dotted) {
+    if (c == '_') {
+      upper = true;
+    } else {
+      out.push_back(upper ? absl::ascii_toupper(static_cast<unsigned char>(c))
+                          : c);
+      upper = false;
+    }
+  }
+  return out;
+}
+
+// The message holding the field at `dotted` (creating parents).
+Message* Parent(Message& root, absl::string_view dotted) {
+  Message* message = &root;
+  std::vector<absl::string_view> parts = absl::StrSplit(dotted, '.');
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    const FieldDescriptor* field =
+        message->GetDescriptor()->FindFieldByName(std::string(parts[i]));
+    message = message->GetReflection()->MutableMessage(message, field);
+  }
+  return message;
+}
+
+absl::Status ParseJson(absl::string_view json, Message& message,
+                       absl::string_view where) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &message,
+      options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": not a valid ", message.GetDescriptor()->full_name(),
+        " in JSON: ", std::string(parsed.message())));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<HttpRoute>& HttpRoutes() { return Table(); }
+
+const google::protobuf::MethodDescriptor* MethodOf(const HttpRoute& route) {
+  LinkApi();
+  // "/polku.v1.JourneyService/GetJourney" →
+  // "polku.v1.JourneyService.GetJourney"
+  std::string name = std::string(route.rpc).substr(1);
+  std::replace(name.begin(), name.end(), '/', '.');
+  return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
+      name);
+}
+
+std::vector<std::string> PathVariables(absl::string_view path_template) {
+  std::vector<std::string> variables;
+  size_t at = 0;
+  while ((at = path_template.find('{', at)) != absl::string_view::npos) {
+    size_t end = path_template.find('}', at);
+    variables.emplace_back(path_template.substr(at + 1, end - at - 1));
+    at = end;
+  }
+  return variables;
+}
+
+std::string PathRegex(absl::string_view path_template) {
+  std::string regex;
+  for (size_t i = 0; i < path_template.size(); ++i) {
+    char c = path_template[i];
+    if (c == '{') {
+      regex += "([^/:]+)";
+      i = path_template.find('}', i);
+    } else if (IsVariableChar(c) || c == '/' || c == '-') {
+      regex.push_back(c);
+    } else {
+      regex.push_back('\\');
+      regex.push_back(c);
+    }
+  }
+  return regex;
+}
+
+std::vector<std::pair<std::string, const FieldDescriptor*>> QueryParameters(
+    const HttpRoute& route) {
+  std::vector<std::pair<std::string, const FieldDescriptor*>> params;
+  const google::protobuf::MethodDescriptor* method = MethodOf(route);
+  absl::string_view body(route.body);
+  if (method == nullptr || body == "*") return params;
+  std::vector<std::pair<std::string, const FieldDescriptor*>> all;
+  CollectQueryable(method->input_type(), "", 0, all);
+  // The body's field is not also a query parameter.
+  if (!body.empty()) {
+    all.erase(std::remove_if(all.begin(), all.end(),
+                             [&](const auto& param) {
+                               return absl::StartsWith(param.first,
+                                                       absl::StrCat(body, "."));
+                             }),
+              all.end());
+  }
+  std::vector<std::string> bound = PathVariables(route.path);
+  if (route.binding[0] != '\0') {
+    absl::string_view binding(route.binding);
+    bound = {std::string(binding.substr(0, binding.find('=')))};
+  }
+  for (auto& [name, field] : all) {
+    if (std::find(bound.begin(), bound.end(), name) == bound.end()) {
+      params.emplace_back(name, field);
+    }
+  }
+  return params;
+}
+
+absl::StatusOr<std::unique_ptr<Message>> BuildRequest(
+    const HttpRoute& route, const std::vector<std::string>& path_values,
+    absl::string_view body,
+    const std::multimap<std::string, std::string>& query) {
+  const google::protobuf::MethodDescriptor* method = MethodOf(route);
+  if (method == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat(route.rpc, " is not in the linked API"));
+  }
+  std::unique_ptr<Message> request(
+      google::protobuf::MessageFactory::generated_factory()
+          ->GetPrototype(method->input_type())
+          ->New());
+  const Descriptor* type = request->GetDescriptor();
+  const Reflection* reflection = request->GetReflection();
+
+  // The body first: path variables win over anything it says.
+  absl::string_view body_field(route.body);
+  if (body_field == "*") {
+    if (!absl::StripAsciiWhitespace(body).empty()) {
+      absl::Status parsed = ParseJson(body, *request, "body");
+      if (!parsed.ok()) return parsed;
+    }
+  } else if (!body_field.empty()) {
+    const FieldDescriptor* field =
+        type->FindFieldByName(std::string(body_field));
+    absl::Status parsed = ParseJson(
+        absl::StripAsciiWhitespace(body).empty() ? "{}" : body,
+        *reflection->MutableMessage(request.get(), field), body_field);
+    if (!parsed.ok()) return parsed;
+  }
+
+  std::vector<std::string> variables = PathVariables(route.path);
+  if (route.binding[0] != '\0') {
+    absl::string_view binding(route.binding);
+    size_t eq = binding.find('=');
+    std::string value(binding.substr(eq + 1));
+    for (size_t i = 0; i < variables.size() && i < path_values.size(); ++i) {
+      value = absl::StrReplaceAll(
+          value, {{absl::StrCat("{", variables[i], "}"), path_values[i]}});
+    }
+    absl::string_view path = binding.substr(0, eq);
+    Message* parent = Parent(*request, path);
+    const FieldDescriptor* field = parent->GetDescriptor()->FindFieldByName(
+        std::string(path.substr(path.rfind('.') + 1)));
+    parent->GetReflection()->SetString(parent, field, value);
+  } else {
+    for (size_t i = 0; i < variables.size() && i < path_values.size(); ++i) {
+      const FieldDescriptor* field = type->FindFieldByName(variables[i]);
+      absl::Status set =
+          SetScalar(*request, field, variables[i], path_values[i]);
+      if (!set.ok()) return set;
+    }
+  }
+
+  if (query.empty()) return request;
+  if (body_field == "*") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        query.begin()->first,
+        ": this route takes its request in the body, not the query string"));
+  }
+  std::vector<std::pair<std::string, const FieldDescriptor*>> params =
+      QueryParameters(route);
+  for (const auto& [given, text] : query) {
+    // Exact dotted name (snake_case or lowerCamel), else a unique leaf name
+    // (start for range.start).
+    const std::pair<std::string, const FieldDescriptor*>* match = nullptr;
+    int leaf_matches = 0;
+    const std::pair<std::string, const FieldDescriptor*>* leaf = nullptr;
+    for (const auto& param : params) {
+      if (param.first == given || ToCamel(param.first) == given) {
+        match = &param;
+        break;
+      }
+      if (param.second->name() == given || param.second->json_name() == given) {
+        ++leaf_matches;
+        leaf = &param;
+      }
+    }
+    if (match == nullptr && leaf_matches == 1) match = leaf;
+    if (match == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(given, ": unknown query parameter"));
+    }
+    absl::Status set =
+        SetScalar(*Parent(*request, match->first), match->second, given, text);
+    if (!set.ok()) return set;
+  }
+  return request;
+}
+
+std::string FieldOf(absl::string_view message) {
+  size_t colon = message.find(": ");
+  if (colon == absl::string_view::npos || colon == 0) return "";
+  absl::string_view candidate = message.substr(0, colon);
+  if (!absl::ascii_isalpha(static_cast<unsigned char>(candidate[0]))) {
+    return "";
+  }
+  for (char c : candidate) {
+    if (!(IsVariableChar(c) || c == '.' || c == '[' || c == ']')) return "";
+  }
+  return std::string(candidate);
+}
+
+}  // namespace polku::gateway

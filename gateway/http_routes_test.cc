@@ -1,0 +1,168 @@
+#include "gateway/http_routes.h"
+
+#include <gmock/gmock.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/authz.h"
+#include "gateway/openapi.h"
+#include "polku/v1/admin.pb.h"
+#include "polku/v1/feedback.pb.h"
+#include "polku/v1/insight.pb.h"
+#include "polku/v1/journey.pb.h"
+
+namespace polku::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+
+const HttpRoute& RouteFor(absl::string_view rpc) {
+  for (const HttpRoute& route : HttpRoutes()) {
+    if (route.rpc == rpc) return route;
+  }
+  ADD_FAILURE() << "no route for " << rpc;
+  return HttpRoutes().front();
+}
+
+TEST(HttpRoutesTest, FieldIsTakenFromTheMessagePrefix) {
+  EXPECT_EQ(FieldOf("events[1].csat: must be 1-5"), "events[1].csat");
+  EXPECT_EQ(FieldOf("journey.key: missing"), "journey.key");
+  EXPECT_EQ(FieldOf("api_key.scopes: unknown scope \"x\""), "api_key.scopes");
+  EXPECT_EQ(FieldOf("no route for GET /x"), "");
+  EXPECT_EQ(FieldOf("the API key lacks the scope"), "");
+  EXPECT_EQ(FieldOf("missing API key: send the header"), "");
+}
+
+TEST(HttpRoutesTest, PathTemplatesBecomeRegexes) {
+  EXPECT_EQ(PathVariables("/v1/tenants/{tenant}/apiKeys/{key_id}:revoke"),
+            (std::vector<std::string>{"tenant", "key_id"}));
+  std::regex regex(PathRegex("/v1/journeys/{key}:publish"));
+  std::smatch match;
+  std::string path = "/v1/journeys/onboarding:publish";
+  ASSERT_TRUE(std::regex_match(path, match, regex));
+  EXPECT_EQ(match[1], "onboarding");
+  std::string other = "/v1/journeys/a/b:publish";
+  EXPECT_FALSE(std::regex_match(other, regex));
+}
+
+TEST(HttpRoutesTest, QueryParametersFillScalarAndNestedFields) {
+  auto request =
+      BuildRequest(RouteFor("/polku.v1.InsightService/GetScorecard"), {}, "",
+                   {{"journey", "onboarding"},
+                    {"group_by", "stage"},
+                    {"start", "2024-05-01T00:00:00Z"},
+                    {"range.end", "2024-06-01T00:00:00+02:00"},
+                    {"journeyVersion", "2"}});
+  ASSERT_TRUE(request.ok()) << request.status();
+  const auto& scorecard =
+      dynamic_cast<const v1::GetScorecardRequest&>(**request);
+  EXPECT_EQ(scorecard.journey(), "onboarding");
+  EXPECT_EQ(scorecard.group_by(), v1::GROUP_BY_STAGE);
+  EXPECT_EQ(scorecard.range().start().seconds(), 1714521600);
+  EXPECT_EQ(scorecard.range().end().seconds(), 1717192800);
+  EXPECT_EQ(scorecard.journey_version(), 2);
+}
+
+TEST(HttpRoutesTest, BadQueryParametersNameThemselves) {
+  const HttpRoute& route = RouteFor("/polku.v1.InsightService/GetScorecard");
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"group_by", "weekday"},
+           {"journey_version", "two"},
+           {"start", "yesterday"},
+           {"colour", "blue"}}) {
+    auto request = BuildRequest(route, {}, "", {{name, value}});
+    EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(FieldOf(request.status().message()), name)
+        << request.status().message();
+  }
+}
+
+TEST(HttpRoutesTest, PathVariablesAndBodyFieldsAndBindings) {
+  auto get = BuildRequest(RouteFor("/polku.v1.JourneyService/GetJourney"),
+                          {"onboarding"}, "", {{"version", "3"}});
+  ASSERT_TRUE(get.ok()) << get.status();
+  EXPECT_EQ(dynamic_cast<const v1::GetJourneyRequest&>(**get).key(),
+            "onboarding");
+  auto create = BuildRequest(RouteFor("/polku.v1.JourneyService/CreateJourney"),
+                             {}, R"({"key": "onboarding"})", {});
+  ASSERT_TRUE(create.ok()) << create.status();
+  EXPECT_EQ(
+      dynamic_cast<const v1::CreateJourneyRequest&>(**create).journey().key(),
+      "onboarding");
+  auto revoke = BuildRequest(RouteFor("/polku.v1.AdminService/RevokeApiKey"),
+                             {"demo", "1a2b3c4d"}, "", {});
+  ASSERT_TRUE(revoke.ok()) << revoke.status();
+  EXPECT_EQ(dynamic_cast<const v1::RevokeApiKeyRequest&>(**revoke).name(),
+            "tenants/demo/apiKeys/1a2b3c4d");
+  auto bad_body =
+      BuildRequest(RouteFor("/polku.v1.FeedbackService/SubmitEvents"), {},
+                   R"({"evnts": []})", {});
+  EXPECT_EQ(bad_body.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldOf(bad_body.status().message()), "body");
+}
+
+// Every RPC the gateway routes has exactly one HTTP route, and every route
+// is a routed RPC: the HTTP API covers the whole public API.
+TEST(HttpRoutesTest, EveryRoutedRpcHasOneHttpRoute) {
+  std::multiset<std::string> http_rpcs;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const HttpRoute& route : HttpRoutes()) {
+    EXPECT_NE(MethodOf(route), nullptr) << route.rpc;
+    EXPECT_TRUE(FindRoute(route.rpc).ok()) << route.rpc;
+    EXPECT_TRUE(absl::StartsWith(route.path, "/v1/")) << route.path;
+    EXPECT_TRUE(seen.emplace(route.http_method, route.path).second)
+        << route.http_method << " " << route.path << " twice";
+    http_rpcs.insert(route.rpc);
+  }
+  for (const std::string& rpc : RoutedMethods()) {
+    EXPECT_EQ(http_rpcs.count(rpc), 1u) << rpc;
+  }
+}
+
+TEST(OpenApiTest, DocumentsExactlyTheRoutes) {
+  google::protobuf::Struct document;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(OpenApiDocument(), &document)
+          .ok());
+  EXPECT_EQ(document.fields().at("openapi").string_value(), "3.0.3");
+  std::set<std::pair<std::string, std::string>> documented;
+  for (const auto& [path, item] :
+       document.fields().at("paths").struct_value().fields()) {
+    for (const auto& [method, operation] : item.struct_value().fields()) {
+      documented.emplace(absl::AsciiStrToUpper(method), path);
+      // Every $ref points at a schema that is there.
+      std::string json;
+      ASSERT_TRUE(
+          google::protobuf::util::MessageToJsonString(operation, &json).ok());
+      std::regex ref("#/components/schemas/([A-Za-z0-9_.]+)");
+      for (std::sregex_iterator it(json.begin(), json.end(), ref), end;
+           it != end; ++it) {
+        EXPECT_TRUE(document.fields()
+                        .at("components")
+                        .struct_value()
+                        .fields()
+                        .at("schemas")
+                        .struct_value()
+                        .fields()
+                        .contains((*it)[1].str()))
+            << (*it)[1].str();
+      }
+    }
+  }
+  std::set<std::pair<std::string, std::string>> routes;
+  for (const HttpRoute& route : HttpRoutes()) {
+    routes.emplace(route.http_method, route.path);
+  }
+  EXPECT_EQ(documented, routes);
+}
+
+}  // namespace
+}  // namespace polku::gateway

@@ -1,0 +1,267 @@
+#include "gateway/openapi.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <map>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/http_routes.h"
+
+namespace polku::gateway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::ListValue;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+Value Str(absl::string_view text) {
+  Value value;
+  value.set_string_value(std::string(text));
+  return value;
+}
+
+Value Obj(std::initializer_list<std::pair<const char*, Value>> fields) {
+  Value value;
+  Struct* object = value.mutable_struct_value();
+  for (const auto& [name, field] : fields) {
+    (*object->mutable_fields())[name] = field;
+  }
+  return value;
+}
+
+Value Ref(const Descriptor* type) {
+  return Obj({{"$ref",
+               Str(absl::StrCat("#/components/schemas/", type->full_name()))}});
+}
+
+class SchemaBuilder {
+ public:
+  // A schema for a field's value type (not its repetition).
+  Value ValueSchema(const FieldDescriptor* field) {
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_STRING:
+        if (field->type() == FieldDescriptor::TYPE_BYTES) {
+          return Obj({{"type", Str("string")}, {"format", Str("byte")}});
+        }
+        return Obj({{"type", Str("string")}});
+      case FieldDescriptor::CPPTYPE_INT32:
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return Obj({{"type", Str("integer")}, {"format", Str("int32")}});
+      // proto3 JSON writes 64-bit integers as strings.
+      case FieldDescriptor::CPPTYPE_INT64:
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return Obj({{"type", Str("string")}, {"format", Str("int64")}});
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        return Obj({{"type", Str("number")}, {"format", Str("double")}});
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        return Obj({{"type", Str("number")}, {"format", Str("float")}});
+      case FieldDescriptor::CPPTYPE_BOOL:
+        return Obj({{"type", Str("boolean")}});
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        Value values;
+        for (int i = 0; i < field->enum_type()->value_count(); ++i) {
+          *values.mutable_list_value()->add_values() =
+              Str(field->enum_type()->value(i)->name());
+        }
+        return Obj({{"type", Str("string")}, {"enum", values}});
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        return MessageSchema(field->message_type());
+    }
+    return Obj({});
+  }
+
+  Value FieldSchema(const FieldDescriptor* field) {
+    if (field->is_map()) {
+      return Obj({{"type", Str("object")},
+                  {"additionalProperties",
+                   ValueSchema(field->message_type()->map_value())}});
+    }
+    if (field->is_repeated()) {
+      return Obj({{"type", Str("array")}, {"items", ValueSchema(field)}});
+    }
+    return ValueSchema(field);
+  }
+
+  // A $ref to the message's schema (added to the components), or an inline
+  // schema for well-known types with a special JSON form.
+  Value MessageSchema(const Descriptor* type) {
+    const std::string& name = type->full_name();
+    if (name == "google.protobuf.Timestamp") {
+      return Obj({{"type", Str("string")}, {"format", Str("date-time")}});
+    }
+    if (name == "google.protobuf.Duration") {
+      return Obj({{"type", Str("string")}, {"example", Str("1.5s")}});
+    }
+    if (name == "google.protobuf.Struct") return Obj({{"type", Str("object")}});
+    if (name == "google.protobuf.Value") return Obj({});
+    if (name == "google.protobuf.FieldMask") {
+      return Obj({{"type", Str("string")}});
+    }
+    if (schemas_.count(name) == 0) {
+      schemas_[name];  // Placeholder first: recursion ends on cycles.
+      Value properties = Obj({});
+      for (int i = 0; i < type->field_count(); ++i) {
+        const FieldDescriptor* field = type->field(i);
+        (*properties.mutable_struct_value()
+              ->mutable_fields())[field->json_name()] = FieldSchema(field);
+      }
+      schemas_[name] =
+          Obj({{"type", Str("object")}, {"properties", properties}});
+    }
+    return Ref(type);
+  }
+
+  Value Components() {
+    Value schemas = Obj({});
+    for (const auto& [name, schema] : schemas_) {
+      (*schemas.mutable_struct_value()->mutable_fields())[name] = schema;
+    }
+    (*schemas.mutable_struct_value()->mutable_fields())["Error"] = Obj(
+        {{"type", Str("object")},
+         {"properties",
+          Obj({{"error",
+                Obj({{"type", Str("object")},
+                     {"properties",
+                      Obj({{"code",
+                            Obj({{"type", Str("string")},
+                                 {"example", Str("INVALID_ARGUMENT")}})},
+                           {"status", Obj({{"type", Str("integer")}})},
+                           {"message", Obj({{"type", Str("string")}})},
+                           {"field", Obj({{"type", Str("string")},
+                                          {"example",
+                                           Str("events[1].csat")}})}})}})}})}});
+    return Obj({{"schemas", schemas},
+                {"securitySchemes",
+                 Obj({{"bearerAuth", Obj({{"type", Str("http")},
+                                          {"scheme", Str("bearer")}})}})}});
+  }
+
+ private:
+  std::map<std::string, Value> schemas_;
+};
+
+Value Content(const char* media_type, Value schema) {
+  return Obj({{media_type, Obj({{"schema", std::move(schema)}})}});
+}
+
+std::string Build() {
+  SchemaBuilder schemas;
+  Value paths = Obj({});
+  for (const HttpRoute& route : HttpRoutes()) {
+    const google::protobuf::MethodDescriptor* method = MethodOf(route);
+    if (method == nullptr) continue;
+    Value operation = Obj({
+        {"operationId", Str(method->name())},
+        {"tags", Str(method->service()->name())},
+        {"summary",
+         Str(absl::StrCat(method->service()->name(), ".", method->name()))},
+    });
+    Struct& op = *operation.mutable_struct_value();
+    Value tags;
+    *tags.mutable_list_value()->add_values() = Str(method->service()->name());
+    (*op.mutable_fields())["tags"] = tags;
+
+    Value parameters;
+    for (const std::string& variable : PathVariables(route.path)) {
+      *parameters.mutable_list_value()->add_values() =
+          Obj({{"name", Str(variable)},
+               {"in", Str("path")},
+               {"required", Obj({})},
+               {"schema", Obj({{"type", Str("string")}})}});
+      parameters.mutable_list_value()
+          ->mutable_values()
+          ->rbegin()
+          ->mutable_struct_value()
+          ->mutable_fields()
+          ->at("required")
+          .set_bool_value(true);
+    }
+    for (const auto& [name, field] : QueryParameters(route)) {
+      *parameters.mutable_list_value()->add_values() =
+          Obj({{"name", Str(name)},
+               {"in", Str("query")},
+               {"schema", schemas.FieldSchema(field)}});
+    }
+    (*op.mutable_fields())["parameters"] = parameters;
+
+    absl::string_view body(route.body);
+    if (!body.empty()) {
+      const Descriptor* type = method->input_type();
+      if (body != "*") {
+        type = type->FindFieldByName(std::string(body))->message_type();
+      }
+      Value request = Obj({{"required", Obj({})},
+                           {"content", Content(method->client_streaming()
+                                                   ? "application/x-ndjson"
+                                                   : "application/json",
+                                               schemas.MessageSchema(type))}});
+      request.mutable_struct_value()
+          ->mutable_fields()
+          ->at("required")
+          .set_bool_value(true);
+      (*op.mutable_fields())["requestBody"] = request;
+    }
+    Value ok = Obj(
+        {{"description",
+          Str(method->server_streaming()
+                  ? "a stream: one JSON message per line; a failure after "
+                    "the start ends it with an error line"
+                  : "the response message")},
+         {"content", Content(method->server_streaming() ? "application/x-ndjson"
+                                                        : "application/json",
+                             schemas.MessageSchema(method->output_type()))}});
+    Value error =
+        Obj({{"description",
+              Str("an error; HTTP status mapped from the gRPC code")},
+             {"content",
+              Content("application/json",
+                      Obj({{"$ref", Str("#/components/schemas/Error")}}))}});
+    (*op.mutable_fields())["responses"] =
+        Obj({{"200", ok}, {"default", error}});
+
+    Struct& path_item =
+        *(*paths.mutable_struct_value()->mutable_fields())[route.path]
+             .mutable_struct_value();
+    (*path_item.mutable_fields())[absl::AsciiStrToLower(route.http_method)] =
+        operation;
+  }
+
+  Value security;
+  *security.mutable_list_value()->add_values() = Obj({{"bearerAuth", Value()}});
+  security.mutable_list_value()
+      ->mutable_values(0)
+      ->mutable_struct_value()
+      ->mutable_fields()
+      ->at("bearerAuth")
+      .mutable_list_value();
+  Value document = Obj({
+      {"openapi", Str("3.0.3")},
+      {"info",
+       Obj({{"title", Str("Polku HTTP/JSON API")}, {"version", Str("v1")}})},
+      {"paths", paths},
+      {"security", security},
+      {"components", schemas.Components()},
+  });
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(document.struct_value(),
+                                                    &json, options);
+  return json;
+}
+
+}  // namespace
+
+const std::string& OpenApiDocument() {
+  static const std::string* document = new std::string(Build());
+  return *document;
+}
+
+}  // namespace polku::gateway
