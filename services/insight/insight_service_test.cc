@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/rpc/metadata.h"
@@ -116,6 +117,65 @@ TEST_F(InsightServiceTest, AnswersTheCallersTenantsScorecard) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(stranger.rows_size(), 0);
   EXPECT_EQ(stranger.total().events(), 0);
+}
+
+// A lineage that answers what the test says.
+class FakeLineage : public JourneyLineage {
+ public:
+  absl::StatusOr<TouchpointSuccessors> Successors(
+      absl::string_view tenant, absl::string_view journey) override {
+    asked = absl::StrCat(tenant, "/", journey);
+    return answer;
+  }
+  absl::StatusOr<TouchpointSuccessors> answer;
+  std::string asked;
+};
+
+TEST_F(InsightServiceTest, AcrossVersionsAsksTheLineage) {
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
+  *page.Add() = MakeEvent({.sequence = 5,
+                           .journey_version = 2,
+                           .touchpoint = "web_page",
+                           .nps = 10});
+  ASSERT_TRUE(store_->Apply(page).ok());
+  FakeLineage lineage;
+  lineage.answer = TouchpointSuccessors{{"web_site", "web_page"}};
+  InsightServiceImpl with_lineage(*store_, executor_, &lineage);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&with_lineage);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  auto stub = v1::InsightService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  auto call = [&](const v1::GetScorecardRequest& request, v1::Scorecard& card) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    context.AddMetadata(rpc::kTenantHeader, "acme");
+    return stub->GetScorecard(&context, request, &card);
+  };
+
+  v1::Scorecard card;
+  ASSERT_TRUE(call(Switching(), card).ok());
+  EXPECT_EQ(lineage.asked, "acme/switching");
+  ASSERT_EQ(card.rows_size(), 1);
+  EXPECT_EQ(card.rows(0).group(), "web_page");
+  EXPECT_EQ(card.rows(0).events(), 4);
+
+  // One version keeps its keys; without a chain (polku-journey down) every
+  // event still counts, under the key it was recorded with.
+  v1::GetScorecardRequest v1_only = Switching();
+  v1_only.set_journey_version(1);
+  ASSERT_TRUE(call(v1_only, card).ok());
+  ASSERT_EQ(card.rows_size(), 1);
+  EXPECT_EQ(card.rows(0).group(), "web_site");
+  lineage.answer = absl::UnavailableError("polku-journey is down");
+  ASSERT_TRUE(call(Switching(), card).ok());
+  ASSERT_EQ(card.rows_size(), 2);
+  EXPECT_EQ(card.total().events(), 4);
+  server->Shutdown();
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "services/insight/scorecard.h"
 
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lib/base/status_macros.h"
@@ -23,6 +26,16 @@ absl::StatusOr<Day> DayOfBound(const google::protobuf::Timestamp& bound,
   }
   // Nanoseconds never move a bound across midnight, so seconds suffice.
   return DayOf(absl::FromUnixSeconds(bound.seconds()));
+}
+
+// The first day not covered by a range ending (exclusively) at `end`: the
+// day after the one `end` falls on, unless `end` is exactly midnight. So
+// "today so far" (end = now) covers today.
+absl::StatusOr<Day> EndDayOfBound(const google::protobuf::Timestamp& end) {
+  POLKU_ASSIGN_OR_RETURN(Day day, DayOfBound(end, "range.end"));
+  const bool midnight = end.nanos() == 0 &&
+                        absl::FromUnixSeconds(end.seconds()) == StartOfDay(day);
+  return midnight ? day : day + 1;
 }
 
 void SetMidnight(Day day, google::protobuf::Timestamp& out) {
@@ -49,6 +62,27 @@ absl::StatusOr<Grouping> GroupingOf(v1::GroupBy group_by) {
 template <size_t N>
 void AddInto(std::array<int64_t, N>& sum, const std::array<int64_t, N>& h) {
   for (size_t i = 0; i < N; ++i) sum[i] += h[i];
+}
+
+// Groups keyed by an old touchpoint key folded into their current key's.
+std::vector<GroupRollup> MergeRenamed(std::vector<GroupRollup> groups,
+                                      const TouchpointSuccessors& successors) {
+  std::map<std::string, GroupRollup> merged;  // ordered by key, as promised
+  for (GroupRollup& group : groups) {
+    auto successor = successors.find(group.group);
+    const std::string key =
+        successor == successors.end() ? group.group : successor->second;
+    GroupRollup& into = merged[key];
+    into.group = key;
+    into.events += group.events;
+    AddInto(into.csat, group.csat);
+    AddInto(into.nps, group.nps);
+    AddInto(into.ces, group.ces);
+  }
+  std::vector<GroupRollup> result;
+  result.reserve(merged.size());
+  for (auto& [key, group] : merged) result.push_back(std::move(group));
+  return result;
 }
 
 }  // namespace
@@ -90,7 +124,8 @@ v1::ScorecardRow RowFromRollup(const GroupRollup& rollup) {
 
 absl::StatusOr<v1::Scorecard> ComputeScorecard(
     RollupStore& store, absl::string_view tenant,
-    const v1::GetScorecardRequest& request) {
+    const v1::GetScorecardRequest& request,
+    const TouchpointSuccessors& successors) {
   if (request.journey().empty()) {
     return absl::InvalidArgumentError("journey: required (the journey key)");
   }
@@ -112,23 +147,24 @@ absl::StatusOr<v1::Scorecard> ComputeScorecard(
                            DayOfBound(range.start(), "range.start"));
   }
   if (range.has_end()) {
-    POLKU_ASSIGN_OR_RETURN(query.end_day, DayOfBound(range.end(), "range.end"));
+    POLKU_ASSIGN_OR_RETURN(query.end_day, EndDayOfBound(range.end()));
   }
   if (range.has_start() && range.has_end()) {
     const auto as_pair = [](const google::protobuf::Timestamp& t) {
       return std::make_pair(t.seconds(), t.nanos());
     };
+    // With start rounded down and end up, start < end covers at least the
+    // day start falls on.
     if (as_pair(range.start()) >= as_pair(range.end())) {
       return absl::InvalidArgumentError("range: start must be before end");
-    }
-    if (query.start_day >= query.end_day) {
-      return absl::InvalidArgumentError(
-          "range: covers no whole UTC day once start and end are rounded "
-          "down to UTC midnight (rollups are daily)");
     }
   }
 
   POLKU_ASSIGN_OR_RETURN(GroupedRollups rollups, store.Scorecard(query));
+  if (grouping == Grouping::kTouchpoint && query.journey_version == 0 &&
+      !successors.empty()) {
+    rollups.groups = MergeRenamed(std::move(rollups.groups), successors);
+  }
 
   v1::Scorecard card;
   card.set_journey(request.journey());

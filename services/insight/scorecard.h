@@ -7,10 +7,14 @@
 //
 // Rules a caller sees:
 // * `journey` is required; `journey_version` 0 means every version.
-// * `range` is half-open [start, end); rollups are daily, so both bounds are
-//   rounded down to UTC midnight and the response echoes the effective range.
-//   An unset bound is open. start ≥ end, before or after rounding, is
-//   INVALID_ARGUMENT (a range inside one day would silently cover nothing).
+// * `range` is half-open [start, end); rollups are daily, so start is rounded
+//   down and end up to UTC midnight (a day counts if the range touches it:
+//   "today so far" covers today), and the response echoes the effective
+//   range. An unset bound is open. start ≥ end is INVALID_ARGUMENT.
+// * With `journey_version` 0 and touchpoint grouping, a touchpoint's rows
+//   under the keys it had before a rename count under its current key
+//   (`successors`, from the journey's rename chain); for one version, keys
+//   are as that version had them.
 // * `group_by` UNSPECIFIED means touchpoint; the response says which was used.
 // * Rows are ordered by group key; `total` sums every group; a metric is set
 //   only when it has at least one answer.
@@ -19,6 +23,9 @@
 #ifndef POLKU_SERVICES_INSIGHT_SCORECARD_H_
 #define POLKU_SERVICES_INSIGHT_SCORECARD_H_
 
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "polku/v1/insight.pb.h"
@@ -26,9 +33,13 @@
 
 namespace polku::insight {
 
+// An earlier touchpoint key → the key the touchpoint has now.
+using TouchpointSuccessors = absl::flat_hash_map<std::string, std::string>;
+
 absl::StatusOr<v1::Scorecard> ComputeScorecard(
     RollupStore& store, absl::string_view tenant,
-    const v1::GetScorecardRequest& request);
+    const v1::GetScorecardRequest& request,
+    const TouchpointSuccessors& successors = {});
 
 // One row's metrics from its histograms (exposed for tests).
 v1::ScorecardRow RowFromRollup(const GroupRollup& rollup);

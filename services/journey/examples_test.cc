@@ -7,13 +7,17 @@
 
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "services/journey/journey_templates.h"
 #include "services/journey/journey_validation.h"
 
 namespace polku::journey {
 namespace {
 
 using ::polku::v1::Journey;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
 using ::testing::Pair;
 
@@ -94,6 +98,39 @@ TEST(ExampleJourneysTest, HomeRenovationIsValid) {
            Pair("site_cleanup", "delivery/field_service/INTERACTION"),
            Pair("complaint_call", "support/phone/INTERACTION"),
            Pair("renovation_survey", "invoice/email/OUTCOME")}));
+}
+
+// Seed 003's eight stages, for a new tenant to start from.
+TEST(ExampleJourneysTest, GenericCustomerJourneyIsValid) {
+  Journey journey = LoadExample("generic-customer-journey.json");
+  EXPECT_EQ(journey.key(), "generic-customer-journey");
+  EXPECT_TRUE(ValidateJourney(journey).ok()) << ValidateJourney(journey);
+  ExpectDocumented(journey);
+  std::vector<std::string> stages;
+  for (const auto& stage : journey.stages()) stages.push_back(stage.key());
+  EXPECT_THAT(stages,
+              ElementsAre("need", "research", "compare", "decide", "purchase",
+                          "delivery", "use", "support-or-leave"));
+  EXPECT_EQ(journey.outcomes().relationship_nps_touchpoint(),
+            "relationship_survey");
+  EXPECT_EQ(journey.outcomes().conversion_stage(), "purchase");
+}
+
+// Every shipped file is a built-in template, identical to the file.
+TEST(ExampleJourneysTest, EveryExampleIsATemplate) {
+  EXPECT_THAT(JourneyTemplateNames(),
+              ElementsAre("generic-customer-journey", "home-renovation",
+                          "switching-mobile-operator"));
+  for (const std::string& name : JourneyTemplateNames()) {
+    absl::StatusOr<Journey> compiled = JourneyTemplate(name);
+    ASSERT_TRUE(compiled.ok()) << compiled.status();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        *compiled, LoadExample(name + ".json")))
+        << name;
+  }
+  EXPECT_THAT(
+      JourneyTemplate("nope").status().message(),
+      HasSubstr("templates: generic-customer-journey, home-renovation"));
 }
 
 }  // namespace

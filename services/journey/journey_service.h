@@ -19,7 +19,10 @@
 #define POLKU_SERVICES_JOURNEY_JOURNEY_SERVICE_H_
 
 #include <cstddef>
+#include <string>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
 #include "lib/base/executor.h"
 #include "polku/v1/journey.grpc.pb.h"
 #include "services/journey/journey_store.h"
@@ -64,15 +67,59 @@ class JourneyServiceImpl final
       grpc::CallbackServerContext* context,
       const polku::v1::PublishJourneyRequest* request,
       polku::v1::Journey* response) override;
+  grpc::ServerUnaryReactor* CreateDraft(
+      grpc::CallbackServerContext* context,
+      const polku::v1::CreateDraftRequest* request,
+      polku::v1::Journey* response) override;
+  grpc::ServerUnaryReactor* UpdateDraft(
+      grpc::CallbackServerContext* context,
+      const polku::v1::UpdateDraftRequest* request,
+      polku::v1::Journey* response) override;
+  grpc::ServerUnaryReactor* GetJourneyVersion(
+      grpc::CallbackServerContext* context,
+      const polku::v1::GetJourneyVersionRequest* request,
+      polku::v1::Journey* response) override;
+  grpc::ServerUnaryReactor* ListJourneyVersions(
+      grpc::CallbackServerContext* context,
+      const polku::v1::ListJourneyVersionsRequest* request,
+      polku::v1::ListJourneyVersionsResponse* response) override;
+  grpc::ServerUnaryReactor* DiffJourneyVersions(
+      grpc::CallbackServerContext* context,
+      const polku::v1::DiffJourneyVersionsRequest* request,
+      polku::v1::JourneyDiff* response) override;
+  grpc::ServerUnaryReactor* ArchiveJourney(
+      grpc::CallbackServerContext* context,
+      const polku::v1::ArchiveJourneyRequest* request,
+      polku::v1::Journey* response) override;
   grpc::ServerUnaryReactor* ListChannels(
       grpc::CallbackServerContext* context,
       const polku::v1::ListChannelsRequest* request,
       polku::v1::ListChannelsResponse* response) override;
+  grpc::ServerUnaryReactor* CreateChannel(
+      grpc::CallbackServerContext* context,
+      const polku::v1::CreateChannelRequest* request,
+      polku::v1::Channel* response) override;
   grpc::ServerWriteReactor<polku::v1::WatchJourneysResponse>* WatchJourneys(
       grpc::CallbackServerContext* context,
       const polku::v1::WatchJourneysRequest* request) override;
 
  private:
+  // Runs `work` (→ absl::StatusOr<Response>) on the store thread for a
+  // caller with a tenant, and finishes the call with its result.
+  template <typename Response, typename Work>
+  grpc::ServerUnaryReactor* OnStoreThread(grpc::CallbackServerContext* context,
+                                          Response* response, Work work);
+
+  // `journey` checked against every rule, with the tenant's channels (store
+  // thread only).
+  absl::Status Validate(const std::string& tenant,
+                        const polku::v1::Journey& journey);
+  absl::StatusOr<absl::flat_hash_set<std::string>> RegisteredChannels(
+      const std::string& tenant);
+  static absl::Status ValidateWith(
+      const absl::flat_hash_set<std::string>& registered,
+      const polku::v1::Journey& journey);
+
   JourneyStore& store_;
   JourneyWatchHub watchers_;
   // Declared last: destroyed first, running what is still queued while the

@@ -26,6 +26,7 @@ namespace {
 using ::polku::v1::Journey;
 using ::polku::v1::JourneyService;
 using ::polku::v1::WatchJourneysResponse;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 Journey MakeJourney(const std::string& key) {
@@ -294,6 +295,225 @@ TEST_F(JourneyServiceTest, CancelledWatcherIsForgotten) {
     std::this_thread::yield();
   }
   EXPECT_EQ(service_->watcher_count(), 0u);
+}
+
+TEST_F(JourneyServiceTest, CreateFromATemplate) {
+  polku::v1::CreateJourneyRequest request;
+  request.set_template_("generic-customer-journey");
+  request.mutable_journey()->set_key("our-journey");
+  request.mutable_journey()->set_name("Our journey");
+  Journey created;
+  grpc::Status status =
+      stub_->CreateJourney(As("demo").get(), request, &created);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(created.key(), "our-journey");
+  EXPECT_EQ(created.name(), "Our journey");
+  EXPECT_EQ(created.stages_size(), 8);
+  EXPECT_EQ(created.outcomes().conversion_stage(), "purchase");
+  EXPECT_EQ(created.state(), polku::v1::DRAFT);
+
+  request.set_template_("no-such-template");
+  request.mutable_journey()->set_key("other");
+  status = stub_->CreateJourney(As("demo").get(), request, &created);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("template: no template"));
+}
+
+// The whole life of a map: publish, edit the draft with a mask, rename with
+// `replaces`, publish v2, read versions, diff, copy v2 back into the draft.
+TEST_F(JourneyServiceTest, DraftEditPublishDiff) {
+  ASSERT_TRUE(Create("demo", MakeJourney("j")).ok());
+  ASSERT_TRUE(Publish("demo", "j").ok());
+
+  polku::v1::UpdateDraftRequest update;
+  *update.mutable_journey() = MakeJourney("j");
+  update.mutable_journey()->set_name("ignored: not in the mask");
+  auto* renamed = update.mutable_journey()->mutable_touchpoints(1);
+  renamed->set_key("store_seller");
+  renamed->set_replaces("shop_in_shop_sales");
+  renamed->mutable_target()->set_nps(30);
+  update.mutable_update_mask()->add_paths("touchpoints");
+  Journey draft;
+  grpc::Status status = stub_->UpdateDraft(As("demo").get(), update, &draft);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(draft.name(), "Switching mobile operator");
+  EXPECT_EQ(draft.touchpoints(1).key(), "store_seller");
+  // The latest published version is untouched until the publish.
+  Journey latest;
+  ASSERT_TRUE(Get("demo", "j", 0, &latest).ok());
+  EXPECT_EQ(latest.touchpoints(1).key(), "shop_in_shop_sales");
+
+  Journey v2;
+  status = Publish("demo", "j", &v2);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(v2.version(), 2);
+  EXPECT_THAT(v2.touchpoints(1).former_keys(),
+              ElementsAre("shop_in_shop_sales"));
+
+  polku::v1::DiffJourneyVersionsRequest diff_request;
+  diff_request.set_key("j");
+  diff_request.set_from_version(1);
+  diff_request.set_to_version(2);
+  polku::v1::JourneyDiff diff;
+  status = stub_->DiffJourneyVersions(As("demo").get(), diff_request, &diff);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(diff.changes_size(), 2);
+  EXPECT_EQ(diff.changes(0).kind(), polku::v1::TOUCHPOINT_RENAMED);
+  EXPECT_EQ(diff.changes(0).old_value(), "shop_in_shop_sales");
+  EXPECT_EQ(diff.changes(1).kind(), polku::v1::TARGET_CHANGED);
+
+  polku::v1::ListJourneyVersionsRequest list_request;
+  list_request.set_key("j");
+  list_request.set_page_size(1);
+  polku::v1::ListJourneyVersionsResponse page;
+  ASSERT_TRUE(
+      stub_->ListJourneyVersions(As("demo").get(), list_request, &page).ok());
+  ASSERT_EQ(page.versions_size(), 1);
+  EXPECT_EQ(page.versions(0).version(), 1);
+  list_request.set_page_token(page.next_page_token());
+  ASSERT_TRUE(
+      stub_->ListJourneyVersions(As("demo").get(), list_request, &page).ok());
+  ASSERT_EQ(page.versions_size(), 1);
+  EXPECT_EQ(page.versions(0).version(), 2);
+  EXPECT_TRUE(page.next_page_token().empty());
+
+  // Version 0 of GetJourneyVersion is the draft.
+  polku::v1::GetJourneyVersionRequest get_draft;
+  get_draft.set_key("j");
+  Journey got;
+  ASSERT_TRUE(stub_->GetJourneyVersion(As("demo").get(), get_draft, &got).ok());
+  EXPECT_EQ(got.state(), polku::v1::DRAFT);
+
+  // An edited draft is not silently thrown away by CreateDraft.
+  update.clear_update_mask();
+  update.mutable_journey()->set_name("Edited");
+  ASSERT_TRUE(stub_->UpdateDraft(As("demo").get(), update, &draft).ok());
+  polku::v1::CreateDraftRequest reset;
+  reset.set_key("j");
+  status = stub_->CreateDraft(As("demo").get(), reset, &draft);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  reset.set_discard_changes(true);
+  ASSERT_TRUE(stub_->CreateDraft(As("demo").get(), reset, &draft).ok());
+  EXPECT_EQ(draft.name(), "Switching mobile operator");
+  EXPECT_EQ(draft.touchpoints(1).key(), "store_seller");
+  EXPECT_EQ(Publish("demo", "j").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);  // unchanged since v2
+}
+
+TEST_F(JourneyServiceTest, RemovalNeedsAllowRemovals) {
+  ASSERT_TRUE(Create("demo", MakeJourney("j")).ok());
+  ASSERT_TRUE(Publish("demo", "j").ok());
+  polku::v1::UpdateDraftRequest update;
+  *update.mutable_journey() = MakeJourney("j");
+  update.mutable_journey()->mutable_touchpoints()->RemoveLast();
+  Journey draft;
+  ASSERT_TRUE(stub_->UpdateDraft(As("demo").get(), update, &draft).ok());
+  grpc::Status status = Publish("demo", "j");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("shop_in_shop_sales"));
+  polku::v1::PublishJourneyRequest publish;
+  publish.set_key("j");
+  publish.set_allow_removals(true);
+  Journey v2;
+  ASSERT_TRUE(stub_->PublishJourney(As("demo").get(), publish, &v2).ok());
+  EXPECT_EQ(v2.version(), 2);
+}
+
+TEST_F(JourneyServiceTest, UpdateDraftRefusesBadMasksAndInvalidMaps) {
+  ASSERT_TRUE(Create("demo", MakeJourney("j")).ok());
+  polku::v1::UpdateDraftRequest update;
+  *update.mutable_journey() = MakeJourney("j");
+  update.mutable_update_mask()->add_paths("version");
+  Journey draft;
+  grpc::Status status = stub_->UpdateDraft(As("demo").get(), update, &draft);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("update_mask.paths[0]"));
+
+  update.clear_update_mask();
+  update.mutable_journey()->mutable_touchpoints(0)->set_stage("nowhere");
+  status = stub_->UpdateDraft(As("demo").get(), update, &draft);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("journey.touchpoints[0].stage: unknown stage"));
+
+  *update.mutable_journey() = MakeJourney("missing");
+  status = stub_->UpdateDraft(As("demo").get(), update, &draft);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(JourneyServiceTest, TenantChannelsAreRegisteredAndUsable) {
+  Journey journey = MakeJourney("j");
+  journey.mutable_touchpoints(0)->set_channel("kiosk");
+  EXPECT_EQ(Create("demo", journey).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  polku::v1::CreateChannelRequest request;
+  request.mutable_channel()->set_key("kiosk");
+  request.mutable_channel()->set_display_name("Self-service kiosk");
+  polku::v1::Channel channel;
+  ASSERT_TRUE(stub_->CreateChannel(As("demo").get(), request, &channel).ok());
+  EXPECT_EQ(
+      stub_->CreateChannel(As("demo").get(), request, &channel).error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
+  request.mutable_channel()->set_key("shop");
+  EXPECT_EQ(
+      stub_->CreateChannel(As("demo").get(), request, &channel).error_code(),
+      grpc::StatusCode::ALREADY_EXISTS);
+
+  ASSERT_TRUE(Create("demo", journey).ok());
+  ASSERT_TRUE(Publish("demo", "j").ok());
+  // Another tenant does not have it.
+  EXPECT_EQ(Create("other", journey).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  polku::v1::ListChannelsResponse list;
+  ASSERT_TRUE(stub_->ListChannels(As("demo").get(), {}, &list).ok());
+  std::vector<std::string> keys;
+  for (const auto& c : list.channels()) keys.push_back(c.key());
+  EXPECT_THAT(keys, ::testing::Contains("kiosk"));
+  EXPECT_THAT(
+      keys, ::testing::IsSupersetOf({"shop", "phone", "web", "email", "mobile",
+                                     "chat", "direct_mail", "field_service"}));
+}
+
+TEST_F(JourneyServiceTest, ArchivedJourneysLeaveListingsAndTheIndex) {
+  ASSERT_TRUE(Create("demo", MakeJourney("a")).ok());
+  ASSERT_TRUE(Publish("demo", "a").ok());
+  ASSERT_TRUE(Create("demo", MakeJourney("b")).ok());
+  ASSERT_TRUE(Publish("demo", "b").ok());
+
+  auto context = As("");
+  auto watch = stub_->WatchJourneys(context.get(), {});
+  WatchJourneysResponse message;
+  ASSERT_TRUE(watch->Read(&message));
+  EXPECT_THAT(Seen(message), ElementsAre("demo/a@1", "demo/b@1"));
+
+  polku::v1::ArchiveJourneyRequest archive;
+  archive.set_key("a");
+  Journey archived;
+  ASSERT_TRUE(stub_->ArchiveJourney(As("demo").get(), archive, &archived).ok());
+  EXPECT_TRUE(archived.archived());
+  // Watchers get a fresh snapshot without it.
+  ASSERT_TRUE(watch->Read(&message));
+  EXPECT_TRUE(message.reset());
+  EXPECT_THAT(Seen(message), ElementsAre("demo/b@1"));
+
+  polku::v1::ListJourneysResponse list;
+  ASSERT_TRUE(stub_->ListJourneys(As("demo").get(), {}, &list).ok());
+  ASSERT_EQ(list.journeys_size(), 1);
+  EXPECT_EQ(list.journeys(0).key(), "b");
+  polku::v1::ListJourneysRequest all;
+  all.set_include_archived(true);
+  ASSERT_TRUE(stub_->ListJourneys(As("demo").get(), all, &list).ok());
+  EXPECT_EQ(list.journeys_size(), 2);
+
+  Journey read;
+  ASSERT_TRUE(Get("demo", "a", 1, &read).ok());
+  EXPECT_TRUE(read.archived());
+  EXPECT_EQ(Publish("demo", "a").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  context->TryCancel();
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 }  // namespace

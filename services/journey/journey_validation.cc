@@ -1,6 +1,8 @@
 #include "services/journey/journey_validation.h"
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -153,7 +155,147 @@ absl::Status ValidateJourney(
       return status;
     }
   }
+
+  // Renames: checked once every key is known, since `replaces` must not name
+  // a touchpoint the map still has.
+  absl::flat_hash_map<std::string, int> replaced;
+  for (int i = 0; i < journey.touchpoints_size(); ++i) {
+    const Touchpoint& touchpoint = journey.touchpoints(i);
+    if (touchpoint.replaces().empty()) continue;
+    const std::string path = Indexed("touchpoints", i) + ".replaces";
+    if (absl::Status status = ValidateKey(touchpoint.replaces(), path);
+        !status.ok()) {
+      return status;
+    }
+    if (touchpoints.contains(touchpoint.replaces())) {
+      return FieldError(
+          path,
+          absl::StrCat(
+              "\"", touchpoint.replaces(),
+              "\" is still a touchpoint of this map (",
+              Indexed("touchpoints", touchpoints.at(touchpoint.replaces())),
+              "); a touchpoint replaces a key it no longer has"));
+    }
+    auto [it, inserted] = replaced.emplace(touchpoint.replaces(), i);
+    if (!inserted) {
+      return FieldError(path,
+                        absl::StrCat("\"", touchpoint.replaces(),
+                                     "\" is already replaced by ",
+                                     Indexed("touchpoints", it->second),
+                                     "; one key has at most one successor"));
+    }
+  }
+
+  const polku::v1::Outcomes& outcomes = journey.outcomes();
+  auto check_outcome_touchpoint = [&](const std::string& key,
+                                      absl::string_view field) {
+    if (key.empty()) return absl::OkStatus();
+    const std::string path = absl::StrCat("journey.outcomes.", field);
+    auto it = touchpoints.find(key);
+    if (it == touchpoints.end()) {
+      return FieldError(path,
+                        absl::StrCat("outcome touchpoint \"", key,
+                                     "\" is not a touchpoint of this map"));
+    }
+    if (journey.touchpoints(it->second).kind() != polku::v1::OUTCOME) {
+      return FieldError(
+          path,
+          absl::StrCat("touchpoint \"", key, "\" (",
+                       Indexed("touchpoints", it->second),
+                       ") must be of kind OUTCOME to measure an outcome"));
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status status =
+          check_outcome_touchpoint(outcomes.relationship_nps_touchpoint(),
+                                   "relationship_nps_touchpoint");
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status =
+          check_outcome_touchpoint(outcomes.overall_satisfaction_touchpoint(),
+                                   "overall_satisfaction_touchpoint");
+      !status.ok()) {
+    return status;
+  }
+  if (!outcomes.conversion_stage().empty() &&
+      !stages.contains(outcomes.conversion_stage())) {
+    return FieldError(
+        "journey.outcomes.conversion_stage",
+        absl::StrCat("unknown stage \"", outcomes.conversion_stage(), "\""));
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<Journey> PrepareVersion(const Journey& draft,
+                                       const Journey* latest,
+                                       bool allow_removals) {
+  Journey version = draft;
+  for (polku::v1::Touchpoint& touchpoint : *version.mutable_touchpoints()) {
+    touchpoint.clear_former_keys();
+  }
+  if (latest == nullptr) {
+    // Nothing published yet, so no feedback: a declared former key is taken
+    // as the touchpoint's history as it stands (e.g. from an exported map).
+    for (polku::v1::Touchpoint& touchpoint : *version.mutable_touchpoints()) {
+      if (!touchpoint.replaces().empty()) {
+        touchpoint.add_former_keys(touchpoint.replaces());
+      }
+    }
+    return version;
+  }
+
+  absl::flat_hash_map<std::string, const Touchpoint*> previous;
+  for (const Touchpoint& touchpoint : latest->touchpoints()) {
+    previous.emplace(touchpoint.key(), &touchpoint);
+  }
+  absl::flat_hash_map<std::string, bool>
+      kept;  // previous keys with a successor
+  for (int i = 0; i < version.touchpoints_size(); ++i) {
+    Touchpoint& touchpoint = *version.mutable_touchpoints(i);
+    auto same = previous.find(touchpoint.key());
+    const Touchpoint* before = same == previous.end() ? nullptr : same->second;
+    if (before != nullptr) kept[touchpoint.key()] = true;
+    if (!touchpoint.replaces().empty()) {
+      auto old = previous.find(touchpoint.replaces());
+      if (before == nullptr && old != previous.end()) {
+        // A rename: the old key's history and the old key itself.
+        *touchpoint.mutable_former_keys() = old->second->former_keys();
+        touchpoint.add_former_keys(touchpoint.replaces());
+        kept[touchpoint.replaces()] = true;
+        continue;
+      }
+      const bool already_history =
+          before != nullptr &&
+          std::find(before->former_keys().begin(), before->former_keys().end(),
+                    touchpoint.replaces()) != before->former_keys().end();
+      if (!already_history) {
+        return FieldError(
+            absl::StrCat(Indexed("touchpoints", i), ".replaces"),
+            absl::StrCat("version ", latest->version(), " has no touchpoint \"",
+                         touchpoint.replaces(), "\" for \"", touchpoint.key(),
+                         "\" to replace"));
+      }
+    }
+    if (before != nullptr) {
+      *touchpoint.mutable_former_keys() = before->former_keys();
+    }
+  }
+  if (!allow_removals) {
+    std::vector<std::string> removed;
+    for (const Touchpoint& touchpoint : latest->touchpoints()) {
+      if (!kept.contains(touchpoint.key())) removed.push_back(touchpoint.key());
+    }
+    if (!removed.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "journey.touchpoints: the draft drops touchpoint(s) ",
+          absl::StrJoin(removed, ", "), " of version ", latest->version(),
+          " without a successor, which would orphan feedback collected "
+          "under them; name the old key in the new touchpoint's `replaces`, "
+          "or publish with allow_removals"));
+    }
+  }
+  return version;
 }
 
 absl::Status ValidateJourney(const Journey& journey) {

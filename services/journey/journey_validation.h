@@ -15,6 +15,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "polku/v1/journey.pb.h"
 
@@ -37,6 +38,21 @@ absl::Status ValidateJourney(
 
 // As above, against the built-in channel catalogue (channels.h).
 absl::Status ValidateJourney(const polku::v1::Journey& journey);
+
+// The version to freeze from `draft` (already valid), given the `latest`
+// published version (null before the first publish): each touchpoint's
+// `former_keys` is its rename chain, so that feedback under any earlier key
+// can be counted under its current one.
+//
+// A touchpoint's `replaces` must name a touchpoint of `latest` that the draft
+// no longer has (a rename), or a key already in its history (a `replaces`
+// kept from an earlier rename); otherwise INVALID_ARGUMENT. A touchpoint of
+// `latest` that the draft drops without a successor is FAILED_PRECONDITION
+// unless `allow_removals`: polku-journey cannot see feedback, so it treats
+// every published key as having some, and never orphans it silently.
+absl::StatusOr<polku::v1::Journey> PrepareVersion(
+    const polku::v1::Journey& draft, const polku::v1::Journey* latest,
+    bool allow_removals);
 
 }  // namespace polku::journey
 

@@ -13,6 +13,7 @@ namespace polku::journey {
 namespace {
 
 using ::polku::v1::Journey;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -227,6 +228,154 @@ TEST(ChannelsTest, CatalogueHasTheStoriesChannels) {
   for (const polku::v1::Channel& channel : BuiltinChannels()) {
     EXPECT_FALSE(channel.display_name().empty()) << channel.key();
   }
+}
+
+TEST(ValidateJourneyTest, OutcomeDefinitionsNameTheirTouchpointAndStage) {
+  Journey journey = ValidJourney();
+  journey.mutable_outcomes()->set_relationship_nps_touchpoint("overall");
+  journey.mutable_outcomes()->set_overall_satisfaction_touchpoint("overall");
+  journey.mutable_outcomes()->set_conversion_stage("compare");
+  EXPECT_EQ(Problem(journey), "OK");
+
+  Journey missing = journey;
+  missing.mutable_outcomes()->set_relationship_nps_touchpoint("survey");
+  EXPECT_EQ(Problem(missing),
+            "journey.outcomes.relationship_nps_touchpoint: outcome touchpoint "
+            "\"survey\" is not a touchpoint of this map");
+
+  Journey interaction = journey;
+  interaction.mutable_outcomes()->set_overall_satisfaction_touchpoint(
+      "web_search");
+  EXPECT_THAT(Problem(interaction),
+              StartsWith("journey.outcomes.overall_satisfaction_touchpoint: "
+                         "touchpoint \"web_search\" (journey.touchpoints[0]) "
+                         "must be of kind OUTCOME"));
+
+  Journey stage = journey;
+  stage.mutable_outcomes()->set_conversion_stage("buy");
+  EXPECT_EQ(Problem(stage),
+            "journey.outcomes.conversion_stage: unknown stage \"buy\"");
+
+  // Removing the outcome touchpoint while the definition points at it.
+  Journey removed = journey;
+  removed.mutable_touchpoints()->RemoveLast();
+  EXPECT_THAT(Problem(removed),
+              HasSubstr("outcome touchpoint \"overall\" is not a touchpoint"));
+}
+
+TEST(ValidateJourneyTest, ReplacesNamesAKeyTheMapNoLongerHas) {
+  Journey journey = ValidJourney();
+  journey.mutable_touchpoints(1)->set_replaces("quote_form");
+  EXPECT_EQ(Problem(journey), "OK");
+
+  Journey self = ValidJourney();
+  self.mutable_touchpoints(1)->set_replaces("web_search");
+  EXPECT_THAT(Problem(self),
+              StartsWith("journey.touchpoints[1].replaces: \"web_search\" is "
+                         "still a touchpoint of this map "
+                         "(journey.touchpoints[0])"));
+
+  Journey twice = journey;
+  twice.mutable_touchpoints(2)->set_replaces("quote_form");
+  EXPECT_THAT(Problem(twice),
+              StartsWith("journey.touchpoints[2].replaces: \"quote_form\" is "
+                         "already replaced by journey.touchpoints[1]"));
+
+  Journey bad = ValidJourney();
+  bad.mutable_touchpoints(0)->set_replaces("Old Key");
+  EXPECT_THAT(Problem(bad), StartsWith("journey.touchpoints[0].replaces: "
+                                       "\"Old Key\" is not a valid key"));
+}
+
+TEST(ValidateJourneyTest, TenantChannelsComeFromTheLookup) {
+  Journey journey = ValidJourney();
+  journey.mutable_touchpoints(0)->set_channel("kiosk");
+  EXPECT_THAT(Problem(journey), HasSubstr("unknown channel \"kiosk\""));
+  EXPECT_TRUE(ValidateJourney(journey, [](absl::string_view key) {
+                return key == "kiosk" || IsKnownChannel(key);
+              }).ok());
+}
+
+// Version 1 of ValidJourney() as PrepareVersion made it.
+Journey FirstVersion() {
+  absl::StatusOr<Journey> v1 = PrepareVersion(ValidJourney(), nullptr, false);
+  EXPECT_TRUE(v1.ok()) << v1.status();
+  Journey version = *v1;
+  version.set_version(1);
+  return version;
+}
+
+TEST(PrepareVersionTest, FirstVersionHasNoHistoryToCheck) {
+  Journey draft = ValidJourney();
+  draft.mutable_touchpoints(1)->set_replaces("quote_form");
+  absl::StatusOr<Journey> v1 = PrepareVersion(draft, nullptr, false);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_THAT(v1->touchpoints(1).former_keys(), ElementsAre("quote_form"));
+  EXPECT_TRUE(v1->touchpoints(0).former_keys().empty());
+}
+
+TEST(PrepareVersionTest, RenameChainsCarryAcrossVersions) {
+  const Journey v1 = FirstVersion();
+  Journey draft = v1;
+  draft.mutable_touchpoints(1)->set_key("quote_form");
+  draft.mutable_touchpoints(1)->set_replaces("quote_request");
+  absl::StatusOr<Journey> v2 = PrepareVersion(draft, &v1, false);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_THAT(v2->touchpoints(1).former_keys(), ElementsAre("quote_request"));
+  Journey v2_published = *v2;
+  v2_published.set_version(2);
+
+  // Copied forward unchanged: the stale `replaces` is history, not an error.
+  Journey same = v2_published;
+  same.mutable_touchpoints(0)->set_name("Search");
+  absl::StatusOr<Journey> v3 = PrepareVersion(same, &v2_published, false);
+  ASSERT_TRUE(v3.ok()) << v3.status();
+  EXPECT_THAT(v3->touchpoints(1).former_keys(), ElementsAre("quote_request"));
+
+  // A second rename extends the chain, oldest first.
+  Journey again = v2_published;
+  again.mutable_touchpoints(1)->set_key("offer_request");
+  again.mutable_touchpoints(1)->set_replaces("quote_form");
+  absl::StatusOr<Journey> v3b = PrepareVersion(again, &v2_published, false);
+  ASSERT_TRUE(v3b.ok()) << v3b.status();
+  EXPECT_THAT(v3b->touchpoints(1).former_keys(),
+              ElementsAre("quote_request", "quote_form"));
+}
+
+TEST(PrepareVersionTest, ReplacingAnUnknownKeyIsRefused) {
+  const Journey v1 = FirstVersion();
+  Journey draft = v1;
+  draft.mutable_touchpoints(1)->set_replaces("quote_typo");
+  absl::StatusOr<Journey> v2 = PrepareVersion(draft, &v1, false);
+  EXPECT_EQ(v2.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(v2.status().message(),
+            "journey.touchpoints[1].replaces: version 1 has no touchpoint "
+            "\"quote_typo\" for \"quote_request\" to replace");
+}
+
+TEST(PrepareVersionTest, RemovalWithoutSuccessorNeedsAllowRemovals) {
+  const Journey v1 = FirstVersion();
+  Journey draft = v1;
+  // A rename without `replaces` is a removal plus an addition.
+  draft.mutable_touchpoints(1)->set_key("quote_form");
+  absl::StatusOr<Journey> refused = PrepareVersion(draft, &v1, false);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("drops touchpoint(s) quote_request of version 1 "
+                        "without a successor"));
+  absl::StatusOr<Journey> allowed = PrepareVersion(draft, &v1, true);
+  ASSERT_TRUE(allowed.ok()) << allowed.status();
+  EXPECT_TRUE(allowed->touchpoints(1).former_keys().empty());
+}
+
+TEST(PrepareVersionTest, FormerKeysInTheDraftAreIgnored) {
+  const Journey v1 = FirstVersion();
+  Journey draft = v1;
+  draft.mutable_touchpoints(0)->add_former_keys("made_up");
+  draft.set_name("Renamed");
+  absl::StatusOr<Journey> v2 = PrepareVersion(draft, &v1, false);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_TRUE(v2->touchpoints(0).former_keys().empty());
 }
 
 }  // namespace

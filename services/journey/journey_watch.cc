@@ -87,15 +87,34 @@ void JourneyWatchHub::SendSnapshot(
     subscriber.reactor->Close(latest.status());
     return;
   }
+  subscriber.snapshot_sent = true;
+  subscriber.reactor->Deliver(SnapshotFor(subscriber.tenant, *latest));
+}
+
+void JourneyWatchHub::SendSnapshotToAll(
+    const absl::StatusOr<std::vector<PublishedJourney>>& latest) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, subscriber] : subscribers_) {
+    // Without a snapshot yet, its snapshot (read later) is current anyway.
+    if (!subscriber.snapshot_sent) continue;
+    if (!latest.ok()) {
+      subscriber.reactor->Close(latest.status());
+      continue;
+    }
+    subscriber.reactor->Deliver(SnapshotFor(subscriber.tenant, *latest));
+  }
+}
+
+WatchJourneysResponse JourneyWatchHub::SnapshotFor(
+    absl::string_view tenant, const std::vector<PublishedJourney>& latest) {
   WatchJourneysResponse snapshot;
   snapshot.set_reset(true);
-  for (const PublishedJourney& published : *latest) {
-    if (subscriber.tenant.empty() || published.tenant() == subscriber.tenant) {
+  for (const PublishedJourney& published : latest) {
+    if (tenant.empty() || published.tenant() == tenant) {
       *snapshot.add_journeys() = published;
     }
   }
-  subscriber.snapshot_sent = true;
-  subscriber.reactor->Deliver(std::move(snapshot));
+  return snapshot;
 }
 
 void JourneyWatchHub::Publish(absl::string_view tenant,

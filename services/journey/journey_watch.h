@@ -68,6 +68,12 @@ class JourneyWatchHub {
       uint64_t id,
       const absl::StatusOr<std::vector<polku::v1::PublishedJourney>>& latest);
 
+  // Sends every subscriber that has had its snapshot a new one (`reset`
+  // set), e.g. after a journey left the published set (ArchiveJourney); an
+  // error finishes their streams with it (they reconnect).
+  void SendSnapshotToAll(
+      const absl::StatusOr<std::vector<polku::v1::PublishedJourney>>& latest);
+
   // Sends a newly published version of `tenant`'s journey to every
   // subscriber that sees it.
   void Publish(absl::string_view tenant, const polku::v1::Journey& journey);
@@ -87,6 +93,10 @@ class JourneyWatchHub {
     std::string tenant;
     bool snapshot_sent = false;
   };
+
+  static polku::v1::WatchJourneysResponse SnapshotFor(
+      absl::string_view tenant,
+      const std::vector<polku::v1::PublishedJourney>& latest);
 
   // Called by the reactor in OnDone.
   void Remove(uint64_t id);

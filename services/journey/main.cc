@@ -8,6 +8,7 @@
 #include "lib/base/log.h"
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
+#include "lib/rpc/tls.h"
 #include "services/journey/journey_service.h"
 #include "services/journey/sqlite_journey_store.h"
 
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
       .name = "polku-journey",
       .listen_address = absl::GetFlag(FLAGS_listen),
       .services = {&service},
+      .tls = polku::rpc::TlsFromFlags(),
       // WatchJourneys streams never end by themselves: end them before the
       // drain, so that it waits only for short calls.
       .on_drain = [&service] { service.CloseWatchers(); },

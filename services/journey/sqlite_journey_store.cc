@@ -1,10 +1,12 @@
 #include "services/journey/sqlite_journey_store.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -57,6 +59,17 @@ BEGIN
   SELECT RAISE(ABORT, 'published journey versions are immutable');
 END;
 )sql"},
+      {2, R"sql(
+ALTER TABLE journeys ADD COLUMN archive_time_us INTEGER;
+
+CREATE TABLE channels (
+  tenant TEXT NOT NULL,
+  channel_key TEXT NOT NULL,
+  display_name TEXT NOT NULL,
+  create_time_us INTEGER NOT NULL,
+  PRIMARY KEY (tenant, channel_key)
+) WITHOUT ROWID;
+)sql"},
   };
   return *kMigrations;
 }
@@ -79,12 +92,21 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
 
 // The stored form: the journey's content only. Deterministic, so that an
 // unchanged draft serializes to the same bytes as the version it came from.
-std::string SerializeContent(const Journey& journey) {
+// A published version keeps its rename chains (`keep_history`); a draft has
+// none, so they are left out when comparing the two.
+std::string SerializeContent(const Journey& journey,
+                             bool keep_history = false) {
   Journey content = journey;
   content.clear_version();
   content.clear_state();
   content.clear_create_time();
   content.clear_publish_time();
+  content.clear_archived();
+  if (!keep_history) {
+    for (polku::v1::Touchpoint& touchpoint : *content.mutable_touchpoints()) {
+      touchpoint.clear_former_keys();
+    }
+  }
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
@@ -106,7 +128,7 @@ void SetTimestamp(int64_t unix_micros, google::protobuf::Timestamp& out) {
 // Columns every journey-returning query selects, in this order.
 constexpr char kJourneyColumns[] =
     "j.journey_key, j.create_time_us, v.version, v.state, v.body, "
-    "v.publish_time_us";
+    "v.publish_time_us, j.archive_time_us";
 
 // Reads a journey from the row `statement` is on, columns from `first` in
 // kJourneyColumns order.
@@ -128,6 +150,7 @@ absl::StatusOr<Journey> JourneyFromRow(const sqlite::Statement& statement,
     SetTimestamp(statement.ColumnInt(first + 5),
                  *journey.mutable_publish_time());
   }
+  journey.set_archived(!statement.IsNull(first + 6));
   return journey;
 }
 
@@ -147,7 +170,8 @@ absl::StatusOr<SqliteJourneyStore::JourneyRow> SqliteJourneyStore::FindJourney(
     absl::string_view tenant, absl::string_view key) {
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * find,
-      db_->Prepare("SELECT create_time_us, latest_version FROM journeys "
+      db_->Prepare("SELECT create_time_us, latest_version, "
+                   "archive_time_us IS NOT NULL FROM journeys "
                    "WHERE tenant = ?1 AND journey_key = ?2"));
   find->Bind(1, tenant).Bind(2, key);
   POLKU_ASSIGN_OR_RETURN(bool found, find->Step());
@@ -155,7 +179,8 @@ absl::StatusOr<SqliteJourneyStore::JourneyRow> SqliteJourneyStore::FindJourney(
     return absl::NotFoundError(absl::StrCat("journey \"", key, "\" not found"));
   }
   JourneyRow row{.create_time_us = find->ColumnInt(0),
-                 .latest_version = static_cast<int>(find->ColumnInt(1))};
+                 .latest_version = static_cast<int>(find->ColumnInt(1)),
+                 .archived = find->ColumnInt(2) != 0};
   find->Reset();
   return row;
 }
@@ -212,6 +237,10 @@ absl::StatusOr<Journey> SqliteJourneyStore::UpdateDraft(
   sqlite::Transaction transaction(*db_);
   POLKU_RETURN_IF_ERROR(transaction.Begin());
   POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, journey.key()));
+  if (row.archived) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "journey \"", journey.key(), "\" is archived; its draft is frozen"));
+  }
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * update,
       db_->Prepare("UPDATE journey_versions SET body = ?3, update_time_us = ?4 "
@@ -267,14 +296,244 @@ absl::StatusOr<Journey> SqliteJourneyStore::GetJourney(absl::string_view tenant,
                          " (latest published: ", row.latest_version, ")"));
 }
 
-absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
-    absl::string_view tenant, int page_size, absl::string_view page_token) {
+namespace {
+
+// The effective page size; INVALID_ARGUMENT if negative.
+absl::StatusOr<int> PageSize(int page_size) {
   if (page_size < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("page_size: ", page_size, " is negative"));
   }
   if (page_size == 0) page_size = kDefaultPageSize;
-  page_size = std::min(page_size, kMaxPageSize);
+  return std::min(page_size, kMaxPageSize);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Journey>> SqliteJourneyStore::ReadJourneys(
+    sqlite::Statement& query, int first) {
+  std::vector<Journey> journeys;
+  while (true) {
+    absl::StatusOr<bool> row = query.Step();
+    if (!row.ok()) {
+      query.Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    absl::StatusOr<Journey> journey = JourneyFromRow(query, first);
+    if (!journey.ok()) {
+      query.Reset();
+      return journey.status();
+    }
+    journeys.push_back(*std::move(journey));
+  }
+  query.Reset();
+  return journeys;
+}
+
+absl::StatusOr<std::string> SqliteJourneyStore::ReadBody(
+    absl::string_view tenant, absl::string_view key, int version) {
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * get_body,
+      db_->Prepare("SELECT body FROM journey_versions "
+                   "WHERE tenant = ?1 AND journey_key = ?2 AND version = ?3"));
+  get_body->Bind(1, tenant).Bind(2, key).Bind(3, version);
+  POLKU_ASSIGN_OR_RETURN(bool found, get_body->Step());
+  if (!found) {
+    get_body->Reset();
+    return absl::DataLossError(absl::StrCat("journey \"", key, "\": version ",
+                                            version, " is missing"));
+  }
+  std::string body = get_body->ColumnBlob(0);
+  get_body->Reset();
+  return body;
+}
+
+absl::StatusOr<Journey> SqliteJourneyStore::ResetDraft(absl::string_view tenant,
+                                                       absl::string_view key,
+                                                       bool discard_changes) {
+  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  absl::MutexLock lock(&mu_);
+  sqlite::Transaction transaction(*db_);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
+  if (row.archived) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("journey \"", key, "\" is archived"));
+  }
+  if (row.latest_version == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("journey \"", key,
+                     "\" was never published: its draft is the only version"));
+  }
+  POLKU_ASSIGN_OR_RETURN(const std::string draft_body,
+                         ReadBody(tenant, key, 0));
+  POLKU_ASSIGN_OR_RETURN(const std::string latest_body,
+                         ReadBody(tenant, key, row.latest_version));
+  Journey latest;
+  if (!latest.ParseFromString(latest_body)) {
+    return absl::DataLossError(absl::StrCat("journey \"", key, "\" version ",
+                                            row.latest_version,
+                                            ": stored body does not parse"));
+  }
+  const std::string body = SerializeContent(latest);
+  if (body != draft_body && !discard_changes) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "journey \"", key,
+        "\": the draft has edits not published since version ",
+        row.latest_version, "; set discard_changes to replace them"));
+  }
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * update,
+      db_->Prepare("UPDATE journey_versions SET body = ?3, update_time_us = ?4 "
+                   "WHERE tenant = ?1 AND journey_key = ?2 AND version = 0"));
+  POLKU_RETURN_IF_ERROR(update->Bind(1, tenant)
+                            .Bind(2, key)
+                            .BindBlob(3, body)
+                            .Bind(4, now_us)
+                            .Run());
+  POLKU_RETURN_IF_ERROR(transaction.Commit());
+
+  Journey stored;
+  stored.ParseFromString(body);
+  stored.set_key(std::string(key));
+  stored.set_version(0);
+  stored.set_state(polku::v1::DRAFT);
+  SetTimestamp(row.create_time_us, *stored.mutable_create_time());
+  return stored;
+}
+
+absl::StatusOr<Journey> SqliteJourneyStore::GetVersion(absl::string_view tenant,
+                                                       absl::string_view key,
+                                                       int version) {
+  if (version < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "version: ", version, " is not a version; use 0 for the draft"));
+  }
+  absl::MutexLock lock(&mu_);
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * get,
+      db_->Prepare(absl::StrCat(
+          "SELECT ", kJourneyColumns,
+          " FROM journeys j JOIN journey_versions v"
+          " ON v.tenant = j.tenant AND v.journey_key = j.journey_key"
+          " WHERE j.tenant = ?1 AND j.journey_key = ?2 AND v.version = ?3")));
+  get->Bind(1, tenant).Bind(2, key).Bind(3, version);
+  POLKU_ASSIGN_OR_RETURN(std::vector<Journey> found, ReadJourneys(*get, 0));
+  if (!found.empty()) return std::move(found.front());
+  POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
+  return absl::NotFoundError(
+      absl::StrCat("journey \"", key, "\" has no version ", version,
+                   " (latest published: ", row.latest_version, ")"));
+}
+
+absl::StatusOr<JourneyPage> SqliteJourneyStore::ListVersions(
+    absl::string_view tenant, absl::string_view key, int page_size,
+    absl::string_view page_token) {
+  POLKU_ASSIGN_OR_RETURN(page_size, PageSize(page_size));
+  int after = 0;
+  if (!page_token.empty()) {
+    POLKU_ASSIGN_OR_RETURN(std::string decoded, DecodePageToken(page_token));
+    if (!absl::SimpleAtoi(decoded, &after) || after < 0) {
+      return absl::InvalidArgumentError(
+          "page_token: not a token that ListJourneyVersions returned");
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  POLKU_RETURN_IF_ERROR(FindJourney(tenant, key).status());
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * list,
+      db_->Prepare(absl::StrCat(
+          "SELECT ", kJourneyColumns,
+          " FROM journeys j JOIN journey_versions v"
+          " ON v.tenant = j.tenant AND v.journey_key = j.journey_key"
+          " WHERE j.tenant = ?1 AND j.journey_key = ?2 AND v.version > ?3"
+          " ORDER BY v.version LIMIT ?4")));
+  list->Bind(1, tenant).Bind(2, key).Bind(3, after).Bind(4, page_size + 1);
+  JourneyPage page;
+  POLKU_ASSIGN_OR_RETURN(page.journeys, ReadJourneys(*list, 0));
+  if (static_cast<int>(page.journeys.size()) > page_size) {
+    page.journeys.pop_back();
+    page.next_page_token =
+        EncodePageToken(absl::StrCat(page.journeys.back().version()));
+  }
+  return page;
+}
+
+absl::StatusOr<Journey> SqliteJourneyStore::Archive(absl::string_view tenant,
+                                                    absl::string_view key) {
+  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  {
+    absl::MutexLock lock(&mu_);
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * archive,
+        db_->Prepare("UPDATE journeys SET archive_time_us = ?3 "
+                     "WHERE tenant = ?1 AND journey_key = ?2 "
+                     "AND archive_time_us IS NULL"));
+    POLKU_RETURN_IF_ERROR(
+        archive->Bind(1, tenant).Bind(2, key).Bind(3, now_us).Run());
+  }
+  return GetJourney(tenant, key, 0);
+}
+
+absl::StatusOr<polku::v1::Channel> SqliteJourneyStore::CreateChannel(
+    absl::string_view tenant, const polku::v1::Channel& channel) {
+  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  absl::MutexLock lock(&mu_);
+  sqlite::Transaction transaction(*db_);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * find,
+      db_->Prepare(
+          "SELECT 1 FROM channels WHERE tenant = ?1 AND channel_key = ?2"));
+  find->Bind(1, tenant).Bind(2, channel.key());
+  POLKU_ASSIGN_OR_RETURN(bool exists, find->Step());
+  find->Reset();
+  if (exists) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("channel \"", channel.key(), "\" already exists"));
+  }
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * insert,
+      db_->Prepare("INSERT INTO channels (tenant, channel_key, display_name, "
+                   "create_time_us) VALUES (?1, ?2, ?3, ?4)"));
+  POLKU_RETURN_IF_ERROR(insert->Bind(1, tenant)
+                            .Bind(2, channel.key())
+                            .Bind(3, channel.display_name())
+                            .Bind(4, now_us)
+                            .Run());
+  POLKU_RETURN_IF_ERROR(transaction.Commit());
+  return channel;
+}
+
+absl::StatusOr<std::vector<polku::v1::Channel>>
+SqliteJourneyStore::ListChannels(absl::string_view tenant) {
+  absl::MutexLock lock(&mu_);
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * list,
+      db_->Prepare("SELECT channel_key, display_name FROM channels "
+                   "WHERE tenant = ?1 ORDER BY channel_key"));
+  list->Bind(1, tenant);
+  std::vector<polku::v1::Channel> channels;
+  while (true) {
+    absl::StatusOr<bool> row = list->Step();
+    if (!row.ok()) {
+      list->Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    polku::v1::Channel& channel = channels.emplace_back();
+    channel.set_key(list->ColumnText(0));
+    channel.set_display_name(list->ColumnText(1));
+  }
+  list->Reset();
+  return channels;
+}
+
+absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
+    absl::string_view tenant, int page_size, absl::string_view page_token,
+    bool include_archived) {
+  POLKU_ASSIGN_OR_RETURN(page_size, PageSize(page_size));
   std::string after;
   if (!page_token.empty()) {
     POLKU_ASSIGN_OR_RETURN(after, DecodePageToken(page_token));
@@ -289,9 +548,13 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
           " ON v.tenant = j.tenant AND v.journey_key = j.journey_key"
           " AND v.version = j.latest_version"
           " WHERE j.tenant = ?1 AND j.journey_key > ?2"
+          " AND (?4 OR j.archive_time_us IS NULL)"
           " ORDER BY j.journey_key LIMIT ?3")));
   // One row more than the page tells whether another page follows.
-  list->Bind(1, tenant).Bind(2, after).Bind(3, page_size + 1);
+  list->Bind(1, tenant)
+      .Bind(2, after)
+      .Bind(3, page_size + 1)
+      .Bind(4, include_archived ? 1 : 0);
   JourneyPage page;
   while (true) {
     absl::StatusOr<bool> row = list->Step();
@@ -316,50 +579,50 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
 }
 
 absl::StatusOr<Journey> SqliteJourneyStore::PublishDraft(
-    absl::string_view tenant, absl::string_view key,
-    absl::FunctionRef<absl::Status(const Journey& draft)> check_draft) {
+    absl::string_view tenant, absl::string_view key, PrepareVersionFn prepare) {
   const int64_t now_us = absl::ToUnixMicros(clock_.Now());
   absl::MutexLock lock(&mu_);
   sqlite::Transaction transaction(*db_);
   POLKU_RETURN_IF_ERROR(transaction.Begin());
   POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
+  if (row.archived) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "journey \"", key, "\" is archived; it takes no new versions"));
+  }
 
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * get_body,
-      db_->Prepare("SELECT body FROM journey_versions "
-                   "WHERE tenant = ?1 AND journey_key = ?2 AND version = ?3"));
-  auto read_body = [&](int version) -> absl::StatusOr<std::string> {
-    get_body->Bind(1, tenant).Bind(2, key).Bind(3, version);
-    POLKU_ASSIGN_OR_RETURN(bool found, get_body->Step());
-    if (!found) {
-      return absl::DataLossError(absl::StrCat("journey \"", key, "\": version ",
-                                              version, " is missing"));
-    }
-    std::string body = get_body->ColumnBlob(0);
-    get_body->Reset();
-    return body;
-  };
-  POLKU_ASSIGN_OR_RETURN(const std::string draft_body, read_body(0));
+  POLKU_ASSIGN_OR_RETURN(const std::string draft_body,
+                         ReadBody(tenant, key, 0));
+  std::optional<Journey> latest;
   if (row.latest_version > 0) {
     POLKU_ASSIGN_OR_RETURN(const std::string latest_body,
-                           read_body(row.latest_version));
-    if (latest_body == draft_body) {
+                           ReadBody(tenant, key, row.latest_version));
+    latest.emplace();
+    if (!latest->ParseFromString(latest_body)) {
+      return absl::DataLossError(absl::StrCat("journey \"", key, "\" version ",
+                                              row.latest_version,
+                                              ": stored body does not parse"));
+    }
+    if (SerializeContent(*latest) == draft_body) {
       return absl::FailedPreconditionError(
           absl::StrCat("journey \"", key, "\": draft unchanged since version ",
                        row.latest_version));
     }
+    latest->set_key(std::string(key));
+    latest->set_version(row.latest_version);
+    latest->set_state(polku::v1::PUBLISHED);
   }
 
-  Journey journey;
-  if (!journey.ParseFromString(draft_body)) {
+  Journey draft;
+  if (!draft.ParseFromString(draft_body)) {
     return absl::DataLossError(
         absl::StrCat("journey \"", key, "\": stored draft does not parse"));
   }
-  journey.set_key(std::string(key));
-  journey.set_version(0);
-  journey.set_state(polku::v1::DRAFT);
-  SetTimestamp(row.create_time_us, *journey.mutable_create_time());
-  POLKU_RETURN_IF_ERROR(check_draft(journey));
+  draft.set_key(std::string(key));
+  draft.set_version(0);
+  draft.set_state(polku::v1::DRAFT);
+  SetTimestamp(row.create_time_us, *draft.mutable_create_time());
+  POLKU_ASSIGN_OR_RETURN(Journey journey,
+                         prepare(draft, latest ? &*latest : nullptr));
 
   const int version = row.latest_version + 1;
   POLKU_ASSIGN_OR_RETURN(
@@ -368,13 +631,14 @@ absl::StatusOr<Journey> SqliteJourneyStore::PublishDraft(
           "INSERT INTO journey_versions (tenant, journey_key, version, "
           "state, body, update_time_us, publish_time_us) "
           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"));
-  POLKU_RETURN_IF_ERROR(insert_version->Bind(1, tenant)
-                            .Bind(2, key)
-                            .Bind(3, version)
-                            .Bind(4, int{polku::v1::PUBLISHED})
-                            .BindBlob(5, draft_body)
-                            .Bind(6, now_us)
-                            .Run());
+  POLKU_RETURN_IF_ERROR(
+      insert_version->Bind(1, tenant)
+          .Bind(2, key)
+          .Bind(3, version)
+          .Bind(4, int{polku::v1::PUBLISHED})
+          .BindBlob(5, SerializeContent(journey, /*keep_history=*/true))
+          .Bind(6, now_us)
+          .Run());
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * set_latest,
       db_->Prepare("UPDATE journeys SET latest_version = ?3 "
@@ -383,8 +647,10 @@ absl::StatusOr<Journey> SqliteJourneyStore::PublishDraft(
       set_latest->Bind(1, tenant).Bind(2, key).Bind(3, version).Run());
   POLKU_RETURN_IF_ERROR(transaction.Commit());
 
+  journey.set_key(std::string(key));
   journey.set_version(version);
   journey.set_state(polku::v1::PUBLISHED);
+  SetTimestamp(row.create_time_us, *journey.mutable_create_time());
   SetTimestamp(now_us, *journey.mutable_publish_time());
   return journey;
 }
@@ -399,7 +665,7 @@ SqliteJourneyStore::ListPublishedLatest() {
           " FROM journeys j JOIN journey_versions v"
           " ON v.tenant = j.tenant AND v.journey_key = j.journey_key"
           " AND v.version = j.latest_version"
-          " WHERE j.latest_version > 0"
+          " WHERE j.latest_version > 0 AND j.archive_time_us IS NULL"
           " ORDER BY j.tenant, j.journey_key")));
   std::vector<PublishedJourney> published;
   while (true) {

@@ -5,10 +5,12 @@
 //                                                   Clock::Real()));
 //
 // Schema: `journeys` holds one row per (tenant, key) with its latest published
-// version number; `journey_versions` holds the draft (version 0) and every
-// published version as a serialized polku.v1.Journey without its output-only
-// fields. A trigger refuses to change a published row, so immutability does
-// not depend on this code staying correct.
+// version number and whether it is archived; `journey_versions` holds the
+// draft (version 0) and every published version as a serialized
+// polku.v1.Journey without its output-only fields (published versions keep
+// their touchpoints' rename chains, `former_keys`); `channels` holds the
+// channels tenants registered. A trigger refuses to change a published row, so
+// immutability does not depend on this code staying correct.
 #ifndef POLKU_SERVICES_JOURNEY_SQLITE_JOURNEY_STORE_H_
 #define POLKU_SERVICES_JOURNEY_SQLITE_JOURNEY_STORE_H_
 
@@ -40,13 +42,28 @@ class SqliteJourneyStore : public JourneyStore {
   absl::StatusOr<polku::v1::Journey> GetJourney(absl::string_view tenant,
                                                 absl::string_view key,
                                                 int version) override;
-  absl::StatusOr<JourneyPage> ListJourneys(
-      absl::string_view tenant, int page_size,
+  absl::StatusOr<polku::v1::Journey> ResetDraft(absl::string_view tenant,
+                                                absl::string_view key,
+                                                bool discard_changes) override;
+  absl::StatusOr<polku::v1::Journey> GetVersion(absl::string_view tenant,
+                                                absl::string_view key,
+                                                int version) override;
+  absl::StatusOr<JourneyPage> ListVersions(
+      absl::string_view tenant, absl::string_view key, int page_size,
       absl::string_view page_token) override;
+  absl::StatusOr<polku::v1::Journey> Archive(absl::string_view tenant,
+                                             absl::string_view key) override;
+  absl::StatusOr<polku::v1::Channel> CreateChannel(
+      absl::string_view tenant, const polku::v1::Channel& channel) override;
+  absl::StatusOr<std::vector<polku::v1::Channel>> ListChannels(
+      absl::string_view tenant) override;
+  absl::StatusOr<JourneyPage> ListJourneys(absl::string_view tenant,
+                                           int page_size,
+                                           absl::string_view page_token,
+                                           bool include_archived) override;
   absl::StatusOr<polku::v1::Journey> PublishDraft(
       absl::string_view tenant, absl::string_view key,
-      absl::FunctionRef<absl::Status(const polku::v1::Journey& draft)>
-          check_draft) override;
+      PrepareVersionFn prepare) override;
   absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublishedLatest()
       override;
 
@@ -58,10 +75,18 @@ class SqliteJourneyStore : public JourneyStore {
   struct JourneyRow {
     int64_t create_time_us = 0;
     int latest_version = 0;
+    bool archived = false;
   };
   absl::StatusOr<JourneyRow> FindJourney(absl::string_view tenant,
                                          absl::string_view key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stored body of one version, or DATA_LOSS.
+  absl::StatusOr<std::string> ReadBody(absl::string_view tenant,
+                                       absl::string_view key, int version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs a query selecting kJourneyColumns (first at `first`) to the end.
+  absl::StatusOr<std::vector<polku::v1::Journey>> ReadJourneys(
+      sqlite::Statement& query, int first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   // One connection, used by one thread at a time (sqlite.h).

@@ -45,7 +45,9 @@ Journey MakeJourney(const std::string& key,
   return journey;
 }
 
-absl::Status AcceptAll(const Journey&) { return absl::OkStatus(); }
+absl::StatusOr<Journey> AcceptAll(const Journey& draft, const Journey*) {
+  return draft;
+}
 
 std::vector<std::string> Keys(const std::vector<Journey>& journeys) {
   std::vector<std::string> keys;
@@ -158,8 +160,10 @@ TEST_F(SqliteJourneyStoreTest, PublishUnknownJourneyIsNotFound) {
 TEST_F(SqliteJourneyStoreTest, PublishStopsAtFailedCheck) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
   int checked_version = -1;
-  absl::StatusOr<Journey> refused =
-      store_->PublishDraft("demo", "a", [&](const Journey& draft) {
+  absl::StatusOr<Journey> refused = store_->PublishDraft(
+      "demo", "a",
+      [&](const Journey& draft,
+          const Journey* /*latest*/) -> absl::StatusOr<Journey> {
         checked_version = draft.version();
         return absl::InvalidArgumentError("journey.name: required");
       });
@@ -234,7 +238,8 @@ TEST_F(SqliteJourneyStoreTest, ListPagesInKeyOrder) {
   std::string token;
   int pages = 0;
   do {
-    absl::StatusOr<JourneyPage> page = store_->ListJourneys("demo", 2, token);
+    absl::StatusOr<JourneyPage> page =
+        store_->ListJourneys("demo", 2, token, /*include_archived=*/false);
     ASSERT_TRUE(page.ok()) << page.status();
     EXPECT_LE(page->journeys.size(), 2u);
     for (const std::string& key : Keys(page->journeys)) seen.push_back(key);
@@ -245,7 +250,8 @@ TEST_F(SqliteJourneyStoreTest, ListPagesInKeyOrder) {
   EXPECT_EQ(pages, 3);
 
   // A page that ends exactly at the last journey says so.
-  absl::StatusOr<JourneyPage> all = store_->ListJourneys("demo", 5, "");
+  absl::StatusOr<JourneyPage> all =
+      store_->ListJourneys("demo", 5, "", /*include_archived=*/false);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->journeys.size(), 5u);
   EXPECT_EQ(all->next_page_token, "");
@@ -257,24 +263,27 @@ TEST_F(SqliteJourneyStoreTest, ListPageSizeDefaultsAndCaps) {
         store_->CreateJourney("demo", MakeJourney(absl::StrCat("j", 100 + i)))
             .ok());
   }
-  absl::StatusOr<JourneyPage> page = store_->ListJourneys("demo", 0, "");
+  absl::StatusOr<JourneyPage> page =
+      store_->ListJourneys("demo", 0, "", /*include_archived=*/false);
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->journeys.size(), static_cast<size_t>(kDefaultPageSize));
   EXPECT_NE(page->next_page_token, "");
 
   absl::StatusOr<JourneyPage> capped =
-      store_->ListJourneys("demo", 1'000'000, "");
+      store_->ListJourneys("demo", 1'000'000, "", /*include_archived=*/false);
   ASSERT_TRUE(capped.ok());
   EXPECT_EQ(capped->journeys.size(), static_cast<size_t>(kDefaultPageSize + 1));
 }
 
 TEST_F(SqliteJourneyStoreTest, ListRejectsBadArguments) {
-  absl::StatusOr<JourneyPage> negative = store_->ListJourneys("demo", -1, "");
+  absl::StatusOr<JourneyPage> negative =
+      store_->ListJourneys("demo", -1, "", /*include_archived=*/false);
   EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(negative.status().message(), HasSubstr("page_size"));
 
   for (const char* token : {"!!!", "YWJj"}) {  // not base64; base64 of "abc"
-    absl::StatusOr<JourneyPage> bad = store_->ListJourneys("demo", 10, token);
+    absl::StatusOr<JourneyPage> bad =
+        store_->ListJourneys("demo", 10, token, /*include_archived=*/false);
     EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << token;
     EXPECT_THAT(bad.status().message(), HasSubstr("page_token")) << token;
   }
@@ -286,7 +295,8 @@ TEST_F(SqliteJourneyStoreTest, ListShowsLatestPublishedElseDraft) {
   ASSERT_TRUE(Publish("demo", "b").ok());
   ASSERT_TRUE(store_->UpdateDraft("demo", MakeJourney("b", "B draft")).ok());
 
-  absl::StatusOr<JourneyPage> page = store_->ListJourneys("demo", 0, "");
+  absl::StatusOr<JourneyPage> page =
+      store_->ListJourneys("demo", 0, "", /*include_archived=*/false);
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->journeys.size(), 2u);
   EXPECT_EQ(page->journeys[0].name(), "A draft");
@@ -304,7 +314,9 @@ TEST_F(SqliteJourneyStoreTest, TenantsNeverSeeEachOther) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->GetJourney("tenant-b", "shared", 1).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_TRUE(store_->ListJourneys("tenant-b", 0, "")->journeys.empty());
+  EXPECT_TRUE(
+      store_->ListJourneys("tenant-b", 0, "", /*include_archived=*/false)
+          ->journeys.empty());
   EXPECT_EQ(Publish("tenant-b", "shared").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(
@@ -339,6 +351,122 @@ TEST_F(SqliteJourneyStoreTest, ListPublishedLatestCoversEveryTenant) {
   EXPECT_EQ((*latest)[1].tenant(), "tenant-b");
   EXPECT_EQ((*latest)[1].journey().key(), "x");
   EXPECT_EQ((*latest)[1].journey().version(), 1);
+}
+
+// What PrepareVersion returns is what is frozen: the rename chain is kept in
+// the published version, and a draft copied back from it compares equal.
+TEST_F(SqliteJourneyStoreTest, PublishedVersionsKeepTheirRenameChains) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
+  ASSERT_TRUE(Publish("demo", "a").ok());
+  Journey renamed = MakeJourney("a");
+  renamed.mutable_touchpoints(0)->set_key("store_visit");
+  renamed.mutable_touchpoints(0)->set_replaces("shop_visit");
+  ASSERT_TRUE(store_->UpdateDraft("demo", renamed).ok());
+  const Journey* seen_latest = nullptr;
+  int latest_version = 0;
+  absl::StatusOr<Journey> v2 = store_->PublishDraft(
+      "demo", "a",
+      [&](const Journey& draft,
+          const Journey* latest) -> absl::StatusOr<Journey> {
+        seen_latest = latest;
+        if (latest != nullptr) latest_version = latest->version();
+        Journey version = draft;
+        version.mutable_touchpoints(0)->add_former_keys("shop_visit");
+        return version;
+      });
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_NE(seen_latest, nullptr);
+  EXPECT_EQ(latest_version, 1);
+  absl::StatusOr<Journey> read = store_->GetVersion("demo", "a", 2);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->touchpoints(0).former_keys_size(), 1);
+  EXPECT_EQ(read->touchpoints(0).former_keys(0), "shop_visit");
+  // The draft never holds the chain, and still counts as unchanged.
+  EXPECT_EQ(
+      store_->GetVersion("demo", "a", 0)->touchpoints(0).former_keys_size(), 0);
+  EXPECT_EQ(Publish("demo", "a").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SqliteJourneyStoreTest, ResetDraftCopiesTheLatestVersion) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "First")).ok());
+  EXPECT_EQ(store_->ResetDraft("demo", "a", false).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // never published
+  ASSERT_TRUE(Publish("demo", "a").ok());
+  ASSERT_TRUE(store_->UpdateDraft("demo", MakeJourney("a", "Edited")).ok());
+  EXPECT_EQ(store_->ResetDraft("demo", "a", false).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // edits would be lost
+  absl::StatusOr<Journey> draft = store_->ResetDraft("demo", "a", true);
+  ASSERT_TRUE(draft.ok()) << draft.status();
+  EXPECT_EQ(draft->name(), "First");
+  EXPECT_EQ(store_->GetVersion("demo", "a", 0)->name(), "First");
+  EXPECT_EQ(store_->ResetDraft("demo", "missing", true).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteJourneyStoreTest, ListVersionsPagesOldestFirst) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "v1")).ok());
+  for (int v = 1; v <= 3; ++v) {
+    ASSERT_TRUE(
+        store_->UpdateDraft("demo", MakeJourney("a", absl::StrCat("v", v)))
+            .ok());
+    ASSERT_TRUE(Publish("demo", "a").ok());
+  }
+  std::vector<int> versions;
+  std::string token;
+  do {
+    absl::StatusOr<JourneyPage> page =
+        store_->ListVersions("demo", "a", 2, token);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const Journey& journey : page->journeys) {
+      versions.push_back(journey.version());
+    }
+    token = page->next_page_token;
+  } while (!token.empty());
+  EXPECT_EQ(versions, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(store_->ListVersions("demo", "a", 0, "junk").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ListVersions("demo", "b", 0, "").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetVersion("demo", "a", 4).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteJourneyStoreTest, ArchivedJourneysAreFrozenAndUnlisted) {
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
+  ASSERT_TRUE(Publish("demo", "a").ok());
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("b")).ok());
+  absl::StatusOr<Journey> archived = store_->Archive("demo", "a");
+  ASSERT_TRUE(archived.ok()) << archived.status();
+  EXPECT_TRUE(archived->archived());
+  EXPECT_TRUE(store_->Archive("demo", "a").ok());  // twice is fine
+  EXPECT_EQ(store_->Archive("demo", "zzz").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Keys(store_->ListJourneys("demo", 0, "", false)->journeys),
+            std::vector<std::string>{"b"});
+  EXPECT_EQ(store_->ListJourneys("demo", 0, "", true)->journeys.size(), 2u);
+  EXPECT_TRUE(store_->ListPublishedLatest()->empty());
+  EXPECT_EQ(store_->UpdateDraft("demo", MakeJourney("a", "x")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Publish("demo", "a").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(store_->GetJourney("demo", "a", 1)->archived());
+}
+
+TEST_F(SqliteJourneyStoreTest, ChannelsArePerTenant) {
+  polku::v1::Channel kiosk;
+  kiosk.set_key("kiosk");
+  kiosk.set_display_name("Kiosk");
+  ASSERT_TRUE(store_->CreateChannel("demo", kiosk).ok());
+  EXPECT_EQ(store_->CreateChannel("demo", kiosk).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store_->CreateChannel("other", kiosk).ok());
+  absl::StatusOr<std::vector<polku::v1::Channel>> channels =
+      store_->ListChannels("demo");
+  ASSERT_TRUE(channels.ok()) << channels.status();
+  ASSERT_EQ(channels->size(), 1u);
+  EXPECT_EQ((*channels)[0].display_name(), "Kiosk");
+  EXPECT_TRUE(store_->ListChannels("third")->empty());
 }
 
 }  // namespace

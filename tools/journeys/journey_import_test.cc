@@ -7,12 +7,14 @@
 
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace polku::tools {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kJourneyJson[] = R"({
   "key": "switching",
@@ -61,7 +63,35 @@ class FakeJourneyService final : public v1::JourneyService::Service {
     const std::string& key = request->journey().key();
     if (drafts_.count(key)) return {grpc::ALREADY_EXISTS, "journey exists"};
     drafts_[key] = request->journey();
+    changed_[key] = true;
     *response = request->journey();
+    return grpc::Status::OK;
+  }
+  grpc::Status UpdateDraft(grpc::ServerContext* context,
+                           const v1::UpdateDraftRequest* request,
+                           v1::Journey* response) override {
+    if (!Authorized(*context)) return {grpc::UNAUTHENTICATED, "bad key"};
+    absl::MutexLock lock(&mu_);
+    const std::string& key = request->journey().key();
+    auto draft = drafts_.find(key);
+    if (draft == drafts_.end()) return {grpc::NOT_FOUND, "no journey"};
+    if (draft->second.SerializeAsString() !=
+        request->journey().SerializeAsString()) {
+      changed_[key] = true;
+    }
+    draft->second = request->journey();
+    *response = draft->second;
+    return grpc::Status::OK;
+  }
+  grpc::Status GetJourneyVersion(grpc::ServerContext* context,
+                                 const v1::GetJourneyVersionRequest* request,
+                                 v1::Journey* response) override {
+    if (!Authorized(*context)) return {grpc::UNAUTHENTICATED, "bad key"};
+    absl::MutexLock lock(&mu_);
+    auto draft = drafts_.find(request->key());
+    if (draft == drafts_.end()) return {grpc::NOT_FOUND, "no journey"};
+    *response = draft->second;
+    response->set_state(v1::DRAFT);
     return grpc::Status::OK;
   }
   grpc::Status PublishJourney(grpc::ServerContext* context,
@@ -71,9 +101,10 @@ class FakeJourneyService final : public v1::JourneyService::Service {
     absl::MutexLock lock(&mu_);
     auto draft = drafts_.find(request->key());
     if (draft == drafts_.end()) return {grpc::NOT_FOUND, "no journey"};
-    if (versions_[request->key()] > 0) {
+    if (!changed_[request->key()]) {
       return {grpc::FAILED_PRECONDITION, "draft unchanged since the last publish"};
     }
+    changed_[request->key()] = false;
     *response = draft->second;
     response->set_version(++versions_[request->key()]);
     response->set_state(v1::PUBLISHED);
@@ -100,6 +131,7 @@ class FakeJourneyService final : public v1::JourneyService::Service {
   absl::Mutex mu_;
   std::map<std::string, v1::Journey> drafts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> versions_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, bool> changed_ ABSL_GUARDED_BY(mu_);
 };
 
 class ImportJourneyTest : public ::testing::Test {
@@ -139,7 +171,71 @@ TEST_F(ImportJourneyTest, CreatesAndPublishesThenIsSafeToRepeat) {
   EXPECT_FALSE(second->published);
   EXPECT_EQ(second->version, 1);
   EXPECT_EQ(DescribeImport("a.json", *second),
-            "a.json: journey \"switching\" already exists, already published (version 1)");
+            "a.json: journey \"switching\" already exists, draft unchanged, "
+            "already published (version 1)");
+}
+
+TEST_F(ImportJourneyTest, AnEditedFileUpdatesTheDraftAndPublishesIt) {
+  auto journey = ParseJourneyJson(kJourneyJson, "a.json");
+  ASSERT_TRUE(journey.ok());
+  ASSERT_TRUE(ImportJourney(*stub_, "admin-1", *journey).ok());
+  journey->set_name("Switching operator");
+  auto second = ImportJourney(*stub_, "admin-1", *journey);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(second->updated);
+  EXPECT_TRUE(second->published);
+  EXPECT_EQ(second->version, 2);
+  EXPECT_EQ(DescribeImport("a.json", *second),
+            "a.json: journey \"switching\" already exists, draft updated, "
+            "published as version 2");
+
+  // Without publishing, the file lands in the draft only.
+  journey->set_name("Third");
+  auto draft_only = ImportJourney(*stub_, "admin-1", *journey,
+                                  {.publish = false});
+  ASSERT_TRUE(draft_only.ok()) << draft_only.status();
+  EXPECT_FALSE(draft_only->published);
+  EXPECT_EQ(DescribeImport("a.json", *draft_only),
+            "a.json: journey \"switching\" already exists, draft updated, "
+            "not published");
+}
+
+// A file read and written back says the same, for every shipped journey.
+TEST(FormatJourneyJson, RoundTripsEveryExample) {
+  for (const char* name : {"home-renovation", "switching-mobile-operator",
+                           "generic-customer-journey"}) {
+    const std::string path =
+        std::string(POLKU_EXAMPLE_JOURNEYS_DIR) + "/" + name + ".json";
+    auto journey = ReadJourneyFile(path);
+    ASSERT_TRUE(journey.ok()) << journey.status();
+    auto again = ParseJourneyJson(FormatJourneyJson(*journey), "exported");
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*journey,
+                                                                   *again))
+        << name;
+  }
+}
+
+TEST(FormatJourneyJson, LeavesOutWhatTheServerSets) {
+  auto journey = ParseJourneyJson(kJourneyJson, "a.json");
+  ASSERT_TRUE(journey.ok());
+  v1::Journey stored = *journey;
+  stored.set_version(3);
+  stored.set_state(v1::PUBLISHED);
+  stored.mutable_publish_time()->set_seconds(1'700'000'000);
+  stored.set_archived(true);
+  stored.mutable_touchpoints(0)->add_former_keys("old_ad");
+  stored.mutable_touchpoints(0)->set_replaces("old_ad");
+  const std::string json = FormatJourneyJson(stored);
+  EXPECT_THAT(json, Not(HasSubstr("version")));
+  EXPECT_THAT(json, Not(HasSubstr("publishTime")));
+  EXPECT_THAT(json, Not(HasSubstr("formerKeys")));
+  EXPECT_THAT(json, HasSubstr("\"replaces\": \"old_ad\""));
+  auto again = ParseJourneyJson(json, "exported");
+  ASSERT_TRUE(again.ok());
+  journey->mutable_touchpoints(0)->set_replaces("old_ad");
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(*journey, *again));
 }
 
 TEST_F(ImportJourneyTest, ReportsAWrongKey) {
