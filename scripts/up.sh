@@ -31,6 +31,8 @@ cmake --build --preset release -j "$JOBS"
 mkdir -p "$DATA_DIR/logs"
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
 LOGS="$DATA_DIR/logs"
+# The demo tenant's keys, issued by the gateway's key store (gateway.db) before
+# the gateway starts; the gateway adds the super-admin key at first start.
 "$BIN/polku-keys" init --data_dir="$DATA_DIR" --tenant=demo --channels=shop,phone,web,email,field_service
 
 names=()
@@ -132,7 +134,8 @@ cat <<EOM
 Polku is up.
   gateway gRPC   $GATEWAY_GRPC
   gateway HTTP   http://$GATEWAY_HTTP
-  credentials    $CREDENTIALS   (tenant, admin key, one key per channel)
+  credentials    $CREDENTIALS   (tenant, admin key, insights key, one key per channel)
+  super-admin    $DATA_DIR/superadmin.key   (creates tenants: polku-keys --data_dir=$DATA_DIR list-tenants)
   logs           $LOGS/
 
 Scorecard by stage:

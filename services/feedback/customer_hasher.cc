@@ -131,4 +131,17 @@ std::string CustomerHasher::Hash(absl::string_view tenant,
   return crypto::HmacSha256Hex(it->second, customer);
 }
 
+std::string CustomerHasher::Fingerprint(absl::string_view tenant,
+                                        absl::string_view bytes) {
+  auto it = fingerprint_keys_.find(tenant);
+  if (it == fingerprint_keys_.end()) {
+    it = fingerprint_keys_
+             .emplace(tenant,
+                      crypto::HmacSha256(master_secret_,
+                                         absl::StrCat("fingerprint:", tenant)))
+             .first;
+  }
+  return crypto::HmacSha256(it->second, bytes);
+}
+
 }  // namespace polku::feedback

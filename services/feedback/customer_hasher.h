@@ -38,8 +38,15 @@ class CustomerHasher {
   // thread-safe (it caches tenant keys): one hasher per thread.
   std::string Hash(absl::string_view tenant, absl::string_view customer);
 
+  // Raw HMAC-SHA-256 of `bytes` under another key of `tenant`'s: the stored
+  // fingerprint of an event, which without the secret confirms nothing
+  // about guessed content.
+  std::string Fingerprint(absl::string_view tenant, absl::string_view bytes);
+
  private:
   std::string master_secret_;
+  // tenant → HMAC(master secret, "fingerprint:" + tenant).
+  absl::flat_hash_map<std::string, std::string> fingerprint_keys_;
   // tenant → HMAC(master secret, "tenant:" + tenant).
   absl::flat_hash_map<std::string, std::string> tenant_keys_;
 };

@@ -8,6 +8,7 @@
 //                  // called once the events are durable (or with the error)
 //                });
 //   auto page = store.ReadFeed("demo", /*from_sequence=*/1, /*limit=*/500);
+//   store.Erase("demo", "customer-42", /*suppress_future=*/true, done);
 //
 // Contract:
 //  * Submit never blocks on storage; `done` runs on the store's writer
@@ -18,13 +19,21 @@
 //    DUPLICATE with the original sequence; different content under a used
 //    key is REJECTED with field `event_id`.
 //  * Sequences are strictly increasing in commit order, so a reader that saw
-//    sequence N never later finds a new event below N.
+//    sequence N never later finds a new event below N. Events and erasures
+//    share them; an erased event leaves a gap.
+//  * Erasing a customer deletes their events but keeps each event's
+//    idempotency key (and keyed fingerprint, no content): a late retry of an
+//    erased event is answered DUPLICATE with its old sequence and does not
+//    bring the data back.
+//  * A suppressed customer's later events are REJECTED with field
+//    `customer`.
 #ifndef POLKU_SERVICES_FEEDBACK_EVENT_STORE_H_
 #define POLKU_SERVICES_FEEDBACK_EVENT_STORE_H_
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -50,6 +59,20 @@ struct EventBatch {
   std::vector<ValidEvent> events;
 };
 
+// One entry of the change feed.
+using FeedEntry = std::variant<polku::v1::StoredEvent, polku::v1::Erasure>;
+
+inline int64_t SequenceOf(const FeedEntry& entry) {
+  return std::visit([](const auto& e) { return e.sequence(); }, entry);
+}
+
+struct EraseResult {
+  // Events deleted.
+  int64_t erased_events = 0;
+  // Feed sequence of the erasure.
+  int64_t sequence = 0;
+};
+
 class EventStore {
  public:
   // One result per event of the batch, in order: ACCEPTED or DUPLICATE with
@@ -63,11 +86,26 @@ class EventStore {
   // `done` gets UNAVAILABLE right away.
   virtual void Submit(EventBatch batch, SubmitCallback done) = 0;
 
-  // Up to `limit` stored events with sequence >= `from_sequence`, in
-  // sequence order; only `tenant`'s unless `tenant` is empty. Blocks on
-  // storage: call it from an Executor thread. Safe from several threads.
-  virtual absl::StatusOr<std::vector<polku::v1::StoredEvent>> ReadFeed(
+  using EraseCallback = std::function<void(absl::StatusOr<EraseResult>)>;
+
+  // Queues the erasure of `tenant`'s customer `customer` (the reference in
+  // the clear): in one transaction, deletes every stored event of that
+  // customer, appends an Erasure to the feed and, if `suppress_future`,
+  // records that later events of the customer are rejected. `done` runs
+  // once that committed, on the writer thread.
+  virtual void Erase(std::string tenant, std::string customer,
+                     bool suppress_future, EraseCallback done) = 0;
+
+  // Up to `limit` feed entries (stored events and erasures) with sequence >=
+  // `from_sequence`, in sequence order; only `tenant`'s unless `tenant` is
+  // empty. Blocks on storage: call it from an Executor thread. Safe from
+  // several threads.
+  virtual absl::StatusOr<std::vector<FeedEntry>> ReadFeed(
       absl::string_view tenant, int64_t from_sequence, int limit) = 0;
+
+  // Random, fixed when the storage was created; see
+  // WatchEventsResponse.feed_id.
+  virtual const std::string& feed_id() const = 0;
 
   // Publishes every committed sequence to feed readers.
   virtual FeedNotifier& notifier() = 0;

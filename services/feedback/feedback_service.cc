@@ -1,6 +1,7 @@
 #include "services/feedback/feedback_service.h"
 
 #include <algorithm>
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
@@ -14,16 +15,82 @@
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/status.h"
 #include "services/feedback/event_validation.h"
+#include "services/feedback/redaction.h"
 
 namespace polku::feedback {
 namespace {
 
 using polku::v1::EventResult;
 using polku::v1::StoredEvent;
+using polku::v1::StreamEventsRequest;
+using polku::v1::StreamEventsResponse;
 using polku::v1::WatchEventsResponse;
 
 std::string EventField(int index, absl::string_view field) {
   return absl::StrCat("events[", index, "].", field);
+}
+
+// The events of one request message, validated: results of the rejected
+// ones filled in, the valid ones gathered for the store.
+struct Prepared {
+  std::vector<EventResult> results;
+  // Position in the message of each event handed to the store.
+  std::vector<int> positions;
+  EventBatch batch;
+};
+
+Prepared Prepare(
+    const google::protobuf::RepeatedPtrField<polku::v1::TouchpointEvent>&
+        events,
+    const rpc::Caller& caller, const TouchpointSnapshot& touchpoints,
+    absl::Time now) {
+  const EventSource source{caller.tenant, caller.channel};
+  Prepared prepared;
+  prepared.results.resize(events.size());
+  prepared.batch.tenant = caller.tenant;
+  prepared.batch.channel = caller.channel;
+  for (int i = 0; i < events.size(); ++i) {
+    const polku::v1::TouchpointEvent& event = events[i];
+    EventResult& result = prepared.results[i];
+    result.set_event_id(event.event_id());
+    EventValidation validation = ValidateEvent(event, source, touchpoints, now);
+    if (auto* rejection = std::get_if<EventRejection>(&validation)) {
+      result.set_outcome(EventResult::REJECTED);
+      result.set_field(EventField(i, rejection->field));
+      result.set_reason(std::move(rejection->reason));
+      continue;
+    }
+    prepared.positions.push_back(i);
+    ValidEvent& valid = prepared.batch.events.emplace_back(
+        ValidEvent{event, std::get<ResolvedTouchpoint>(std::move(validation))});
+    // Before anything is written, fingerprint included.
+    if (!event.comment().empty()) {
+      valid.event.set_comment(RedactComment(event.comment()));
+    }
+  }
+  return prepared;
+}
+
+// Puts the store's answers (one per event of prepared.batch) in place.
+void Merge(std::vector<EventResult> stored, Prepared& prepared) {
+  for (size_t j = 0; j < stored.size(); ++j) {
+    EventResult& result = stored[j];
+    const int position = prepared.positions[j];
+    if (result.outcome() == EventResult::REJECTED) {
+      result.set_field(EventField(position, result.field()));
+    }
+    prepared.results[position] = std::move(result);
+  }
+}
+
+// The gRPC status for `status`, with its retry hint as trailing metadata.
+grpc::Status ToGrpc(grpc::CallbackServerContext& context,
+                    const absl::Status& status) {
+  if (absl::optional<absl::Duration> after = RetryAfter(status)) {
+    context.AddTrailingMetadata(
+        kRetryAfterHeader, absl::StrCat(absl::ToInt64Milliseconds(*after)));
+  }
+  return rpc::ToGrpcStatus(status);
 }
 
 // One WatchEvents stream. Exactly one thing at a time drives it: a feed read
@@ -85,7 +152,7 @@ class FeedStream final : public grpc::ServerWriteReactor<WatchEventsResponse> {
     // Everything up to `committed` is visible to the read that follows,
     // because the store publishes a sequence only after its COMMIT.
     const int64_t committed = store_.notifier().last_sequence();
-    absl::StatusOr<std::vector<StoredEvent>> events =
+    absl::StatusOr<std::vector<FeedEntry>> events =
         store_.ReadFeed(tenant_, next_sequence_, kMaxEventsPerWatchPage);
     if (!events.ok()) {
       log::Error("reading the change feed failed",
@@ -114,15 +181,24 @@ class FeedStream final : public grpc::ServerWriteReactor<WatchEventsResponse> {
     }
 
     page_.Clear();
-    size_t bytes = 0;
-    for (StoredEvent& event : *events) {
-      const size_t size = event.ByteSizeLong();
-      if (page_.events_size() > 0 && bytes + size > kMaxBytesPerWatchPage) {
-        break;  // the rest comes in the next page
+    page_.set_feed_id(store_.feed_id());
+    if (auto* erasure = std::get_if<polku::v1::Erasure>(&events->front())) {
+      // An erasure is a page of its own.
+      next_sequence_ = erasure->sequence() + 1;
+      *page_.mutable_erasure() = std::move(*erasure);
+    } else {
+      size_t bytes = 0;
+      for (FeedEntry& entry : *events) {
+        auto* event = std::get_if<StoredEvent>(&entry);
+        if (event == nullptr) break;  // the erasure comes in the next page
+        const size_t size = event->ByteSizeLong();
+        if (page_.events_size() > 0 && bytes + size > kMaxBytesPerWatchPage) {
+          break;  // the rest comes in the next page
+        }
+        bytes += size;
+        next_sequence_ = event->sequence() + 1;
+        *page_.add_events() = std::move(*event);
       }
-      bytes += size;
-      next_sequence_ = event.sequence() + 1;
-      *page_.add_events() = std::move(event);
     }
     bool cancelled;
     {
@@ -163,22 +239,265 @@ class FeedStream final : public grpc::ServerWriteReactor<WatchEventsResponse> {
 
 }  // namespace
 
+// One StreamEvents call. Every request message becomes a Block, answered in
+// arrival order once its events are committed; consecutive answered blocks go
+// out in one write. At most one read and one write are in flight, and reading
+// pauses while `max_unacknowledged` events are unanswered.
+//
+// Threads: gRPC reactions and store callbacks (the writer thread) all go
+// through Advance, which changes state under `mu_` and then acts outside it.
+// Finish is called by whoever ends the last action once the end is decided,
+// as its very last act, so that OnDone (which deletes) never races an action.
+class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
+                                                         StreamEventsResponse> {
+ public:
+  EventStream(FeedbackServiceImpl& service,
+              grpc::CallbackServerContext& context, rpc::Caller caller)
+      : service_(service), context_(context), caller_(std::move(caller)) {}
+
+  // Starts reading, or finishes at once with `error`.
+  void Start(const absl::Status& error) {
+    Advance([&] {
+      if (!error.ok()) EndWith(error);
+    });
+  }
+
+  // See FeedbackServiceImpl::EndStreams.
+  void Drain() {
+    Advance([&] {
+      EndWith(absl::UnavailableError(
+          "server shutting down; re-send unanswered events to another "
+          "instance or after restart"));
+    });
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // WritesDone, or the call broke
+      Advance([&] {
+        reading_ = false;
+        reads_done_ = true;
+      });
+      return;
+    }
+    const int count = request_.events_size();
+    if (count == 0) {  // nothing to answer
+      Advance([&] { reading_ = false; });
+      return;
+    }
+    absl::Status invalid;
+    std::shared_ptr<const TouchpointSnapshot> touchpoints;
+    if (count > kMaxEventsPerSubmit) {
+      invalid = absl::InvalidArgumentError(
+          absl::StrCat("events: at most ", kMaxEventsPerSubmit,
+                       " per message, got ", count));
+    } else {
+      touchpoints = service_.index_.Current();
+      if (!touchpoints->loaded()) {
+        invalid = absl::UnavailableError("touchpoint index not loaded yet");
+      }
+    }
+    if (!invalid.ok()) {
+      Advance([&] {
+        reading_ = false;
+        EndWith(invalid);
+      });
+      return;
+    }
+    auto prepared = std::make_shared<Prepared>(Prepare(
+        request_.events(), caller_, *touchpoints, service_.clock_.Now()));
+    Block* block = nullptr;
+    bool submit = false;
+    Advance([&] {
+      // After the end is decided nothing new is taken: unanswered events
+      // are the client's to re-send.
+      if (!end_.ok() || end_decided_) {
+        reading_ = false;
+        return;
+      }
+      // `reading_` stays set until the block is handed to the store, so
+      // that the next message's events cannot overtake this one's.
+      if (prepared->batch.events.empty()) reading_ = false;
+      unanswered_ += count;
+      block = &blocks_.emplace_back();
+      block->prepared = prepared;
+      block->ready = prepared->batch.events.empty();
+      submit = !block->ready;
+      if (submit) ++in_store_;
+    });
+    if (!submit) return;
+    EventBatch batch = std::move(prepared->batch);
+    service_.store_.Submit(
+        std::move(batch),
+        [this, block](absl::StatusOr<std::vector<EventResult>> stored) {
+          Advance([&] {
+            --in_store_;
+            if (stored.ok()) {
+              Merge(*std::move(stored), *block->prepared);
+            } else {
+              block->error = stored.status();
+            }
+            block->ready = true;
+          });
+        });
+    Advance([&] { reading_ = false; });
+  }
+
+  void OnWriteDone(bool ok) override {
+    Advance([&] {
+      writing_ = false;
+      if (!ok) broken_ = true;
+    });
+  }
+
+  void OnCancel() override {
+    Advance([&] { broken_ = true; });
+  }
+
+  void OnDone() override {
+    // After this no one can pin the stream any more.
+    service_.RemoveStream(this);
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      last = pins_ == 0;
+    }
+    if (last) delete this;
+  }
+
+  // Keeps the stream alive outside gRPC's reactions (see EndStreams).
+  // Pin only while holding the service's streams lock.
+  void Pin() {
+    absl::MutexLock lock(&mu_);
+    ++pins_;
+  }
+  void Unpin() {
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      last = --pins_ == 0 && done_;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  struct Block {
+    std::shared_ptr<Prepared> prepared;
+    bool ready = false;
+    // Set if the store failed the block: the stream ends with it.
+    absl::Status error;
+  };
+
+  // Ends the stream with `status` once what is answerable is answered.
+  void EndWith(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (end_.ok()) end_ = status;
+  }
+
+  // Applies `change` under the lock, decides the next read, write or finish,
+  // and performs them.
+  template <typename Change>
+  void Advance(Change change) {
+    bool read = false;
+    bool write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      change();
+      if (!writing_ && !end_decided_) {
+        response_.Clear();
+        // Answers go out in order: only the prefix of ready blocks.
+        while (!blocks_.empty() && blocks_.front().ready) {
+          Block& front = blocks_.front();
+          if (!front.error.ok()) {
+            EndWith(front.error);
+            failed_ = true;
+          }
+          // After a failure or a broken call answers are dropped: the
+          // client re-sends what it has not seen answered.
+          if (!failed_ && !broken_) {
+            for (EventResult& result : front.prepared->results) {
+              *response_.add_results() = std::move(result);
+            }
+          }
+          unanswered_ -= front.prepared->results.size();
+          blocks_.pop_front();
+        }
+        if (response_.results_size() > 0) {
+          writing_ = true;
+          write = true;
+        }
+      }
+      const bool ending = !end_.ok() || reads_done_ || broken_;
+      if (!end_decided_ && ending && !writing_ && blocks_.empty()) {
+        end_decided_ = true;
+      }
+      if (!end_decided_ && !reading_ && !ending &&
+          unanswered_ < service_.options_.max_unacknowledged_per_stream) {
+        reading_ = true;
+        read = true;
+      }
+      ++acting_;
+    }
+    if (write) StartWrite(&response_);
+    if (read) StartRead(&request_);
+    absl::Status finish;
+    {
+      absl::MutexLock lock(&mu_);
+      --acting_;
+      // Store callbacks still to come refer to blocks: wait for them.
+      if (!end_decided_ || finished_ || acting_ > 0 || in_store_ > 0) return;
+      finished_ = true;
+      finish = broken_ && end_.ok()
+                   ? absl::CancelledError("StreamEvents cancelled")
+                   : end_;
+    }
+    Finish(ToGrpc(context_, finish));
+  }
+
+  FeedbackServiceImpl& service_;
+  grpc::CallbackServerContext& context_;
+  const rpc::Caller caller_;
+  StreamEventsRequest request_;    // the read in flight
+  StreamEventsResponse response_;  // the write in flight
+
+  absl::Mutex mu_;
+  std::deque<Block> blocks_ ABSL_GUARDED_BY(mu_);
+  // Events read and not yet answered (or dropped).
+  int64_t unanswered_ ABSL_GUARDED_BY(mu_) = 0;
+  // Blocks handed to the store and not yet answered by it.
+  int in_store_ ABSL_GUARDED_BY(mu_) = 0;
+  // Advance calls between deciding and performing their actions.
+  int acting_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  // The status to end with; OK for a normal end after WritesDone.
+  absl::Status end_ ABSL_GUARDED_BY(mu_);
+  bool end_decided_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  int pins_ ABSL_GUARDED_BY(mu_) = 0;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
+};
+
 FeedbackServiceImpl::FeedbackServiceImpl(EventStore& store,
                                          const TouchpointIndex& index,
                                          Executor& feed_readers,
-                                         const Clock& clock)
+                                         const Clock& clock,
+                                         const FeedbackServiceOptions& options)
     : store_(store),
       index_(index),
       feed_readers_(feed_readers),
-      clock_(clock) {}
+      clock_(clock),
+      options_(options) {}
 
 grpc::ServerUnaryReactor* FeedbackServiceImpl::SubmitEvents(
     grpc::CallbackServerContext* context,
     const polku::v1::SubmitEventsRequest* request,
     polku::v1::SubmitEventsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto fail = [reactor](const absl::Status& status) {
-    reactor->Finish(rpc::ToGrpcStatus(status));
+  auto fail = [context, reactor](const absl::Status& status) {
+    reactor->Finish(ToGrpc(*context, status));
     return reactor;
   };
 
@@ -202,51 +521,25 @@ grpc::ServerUnaryReactor* FeedbackServiceImpl::SubmitEvents(
     return fail(absl::UnavailableError("touchpoint index not loaded yet"));
   }
 
-  const EventSource source{caller->tenant, caller->channel};
-  const absl::Time now = clock_.Now();
-  std::vector<EventResult> results(count);
-  // Position in the request of each event handed to the store.
-  std::vector<int> stored_positions;
-  EventBatch batch{.tenant = caller->tenant, .channel = caller->channel};
-  for (int i = 0; i < count; ++i) {
-    const polku::v1::TouchpointEvent& event = request->events(i);
-    results[i].set_event_id(event.event_id());
-    EventValidation validation =
-        ValidateEvent(event, source, *touchpoints, now);
-    if (auto* rejection = std::get_if<EventRejection>(&validation)) {
-      results[i].set_outcome(EventResult::REJECTED);
-      results[i].set_field(EventField(i, rejection->field));
-      results[i].set_reason(std::move(rejection->reason));
-      continue;
-    }
-    stored_positions.push_back(i);
-    batch.events.push_back(
-        ValidEvent{event, std::get<ResolvedTouchpoint>(std::move(validation))});
-  }
-
-  if (batch.events.empty()) {
-    for (EventResult& result : results)
+  auto prepared = std::make_shared<Prepared>(
+      Prepare(request->events(), *caller, *touchpoints, clock_.Now()));
+  if (prepared->batch.events.empty()) {
+    for (EventResult& result : prepared->results) {
       *response->add_results() = std::move(result);
+    }
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
+  EventBatch batch = std::move(prepared->batch);
   store_.Submit(std::move(batch),
-                [reactor, response, results = std::move(results),
-                 positions = std::move(stored_positions)](
-                    absl::StatusOr<std::vector<EventResult>> stored) mutable {
+                [context, reactor, response,
+                 prepared](absl::StatusOr<std::vector<EventResult>> stored) {
                   if (!stored.ok()) {
-                    reactor->Finish(rpc::ToGrpcStatus(stored.status()));
+                    reactor->Finish(ToGrpc(*context, stored.status()));
                     return;
                   }
-                  for (size_t j = 0; j < stored->size(); ++j) {
-                    EventResult& result = (*stored)[j];
-                    const int position = positions[j];
-                    if (result.outcome() == EventResult::REJECTED) {
-                      result.set_field(EventField(position, result.field()));
-                    }
-                    results[position] = std::move(result);
-                  }
-                  for (EventResult& result : results) {
+                  Merge(*std::move(stored), *prepared);
+                  for (EventResult& result : prepared->results) {
                     *response->add_results() = std::move(result);
                   }
                   reactor->Finish(grpc::Status::OK);
@@ -275,6 +568,99 @@ grpc::ServerWriteReactor<WatchEventsResponse>* FeedbackServiceImpl::WatchEvents(
     stream->Start();
   }
   return stream;
+}
+
+grpc::ServerUnaryReactor* FeedbackServiceImpl::EraseCustomer(
+    grpc::CallbackServerContext* context,
+    const polku::v1::EraseCustomerRequest* request,
+    polku::v1::EraseCustomerResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<rpc::Caller> caller = rpc::CallerFrom(*context);
+  if (!caller.ok()) {
+    reactor->Finish(rpc::ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  if (request->customer().empty()) {
+    reactor->Finish(rpc::ToGrpcStatus(
+        absl::InvalidArgumentError("customer: must not be empty")));
+    return reactor;
+  }
+  store_.Erase(
+      caller->tenant, request->customer(), request->suppress_future(),
+      [reactor, response, tenant = caller->tenant,
+       suppress =
+           request->suppress_future()](absl::StatusOr<EraseResult> erased) {
+        if (!erased.ok()) {
+          reactor->Finish(rpc::ToGrpcStatus(erased.status()));
+          return;
+        }
+        log::Info("customer erased", {{"tenant", tenant},
+                                      {"erased_events", erased->erased_events},
+                                      {"sequence", erased->sequence},
+                                      {"suppressed", suppress}});
+        response->set_erased_events(erased->erased_events);
+        response->set_sequence(erased->sequence);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerBidiReactor<StreamEventsRequest, StreamEventsResponse>*
+FeedbackServiceImpl::StreamEvents(grpc::CallbackServerContext* context) {
+  absl::StatusOr<rpc::Caller> caller = rpc::CallerFrom(*context);
+  absl::Status error;
+  if (!caller.ok()) {
+    error = caller.status();
+  } else if (caller->channel.empty()) {
+    error = absl::PermissionDeniedError("StreamEvents needs a channel key");
+  }
+  auto* stream = new EventStream(
+      *this, *context, caller.ok() ? *std::move(caller) : rpc::Caller());
+  if (error.ok() && !AddStream(stream)) {
+    error = absl::ResourceExhaustedError(absl::StrCat(
+        "too many open event streams (at most ", options_.max_streams,
+        "); retry in a second or use SubmitEvents"));
+    SetRetryAfter(error, absl::Seconds(1));
+  }
+  stream->Start(error);
+  return stream;
+}
+
+bool FeedbackServiceImpl::AddStream(EventStream* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  if (draining_ || static_cast<int>(streams_.size()) >= options_.max_streams) {
+    return false;
+  }
+  streams_.insert(stream);
+  return true;
+}
+
+void FeedbackServiceImpl::RemoveStream(EventStream* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.erase(stream);
+}
+
+int FeedbackServiceImpl::open_streams() const {
+  absl::MutexLock lock(&streams_mu_);
+  return static_cast<int>(streams_.size());
+}
+
+void FeedbackServiceImpl::EndStreams() {
+  // Pinned, so none is deleted while being told to end; told outside the
+  // lock, since ending may run OnDone, which takes it.
+  std::vector<EventStream*> streams;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    draining_ = true;
+    for (EventStream* stream : streams_) {
+      stream->Pin();
+      streams.push_back(stream);
+    }
+  }
+  for (EventStream* stream : streams) {
+    stream->Drain();
+    stream->Unpin();
+  }
 }
 
 }  // namespace polku::feedback

@@ -5,7 +5,10 @@
 // callback, i.e. only after they are durable; no gRPC thread ever waits on
 // storage. WatchEvents pages through the change feed on an Executor and,
 // once caught up, waits on the store's FeedNotifier without holding a
-// thread.
+// thread. StreamEvents answers a bidirectional stream of events in order as
+// they commit, reading from the client only while fewer than
+// `max_unacknowledged_per_stream` of its events are unanswered.
+// EraseCustomer hands the erasure to the store and answers once committed.
 //
 //   SqliteEventStore& store = …;  TouchpointIndex index;  Executor readers(4);
 //   FeedbackServiceImpl service(store, index, readers, Clock::Real());
@@ -14,11 +17,17 @@
 #define POLKU_SERVICES_FEEDBACK_FEEDBACK_SERVICE_H_
 
 #include <cstddef>
+#include <cstdint>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "lib/base/clock.h"
 #include "lib/base/executor.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "services/feedback/event_store.h"
+#include "services/feedback/retry_hint.h"
 #include "services/feedback/touchpoint_index.h"
 
 namespace polku::feedback {
@@ -33,28 +42,66 @@ inline constexpr int kMaxEventsPerSubmit = 1000;
 inline constexpr int kMaxEventsPerWatchPage = 500;
 inline constexpr size_t kMaxBytesPerWatchPage = 1 << 20;
 
+struct FeedbackServiceOptions {
+  // Open StreamEvents calls; one more is answered RESOURCE_EXHAUSTED.
+  int max_streams = 64;
+  // Events of one stream read but not yet answered. At the bound the server
+  // stops reading that stream until answers go out.
+  int max_unacknowledged_per_stream = 2000;
+};
+
+class EventStream;
+
 class FeedbackServiceImpl final
     : public polku::v1::FeedbackService::CallbackService {
  public:
   // `feed_readers` runs the change-feed reads. All arguments outlive the
   // service, and the service outlives the server (every call has ended).
   FeedbackServiceImpl(EventStore& store, const TouchpointIndex& index,
-                      Executor& feed_readers, const Clock& clock);
+                      Executor& feed_readers, const Clock& clock,
+                      const FeedbackServiceOptions& options = {});
+
+  // Ends every open StreamEvents call: each stops reading, writes the
+  // answers of what was already handed to the store, then finishes
+  // UNAVAILABLE "server shutting down". For rpc::ServerConfig::on_drain.
+  void EndStreams();
+
+  // Open StreamEvents calls (tests, metrics).
+  int open_streams() const;
 
   grpc::ServerUnaryReactor* SubmitEvents(
       grpc::CallbackServerContext* context,
       const polku::v1::SubmitEventsRequest* request,
       polku::v1::SubmitEventsResponse* response) override;
 
+  grpc::ServerBidiReactor<polku::v1::StreamEventsRequest,
+                          polku::v1::StreamEventsResponse>*
+  StreamEvents(grpc::CallbackServerContext* context) override;
+
   grpc::ServerWriteReactor<polku::v1::WatchEventsResponse>* WatchEvents(
       grpc::CallbackServerContext* context,
       const polku::v1::WatchEventsRequest* request) override;
 
+  grpc::ServerUnaryReactor* EraseCustomer(
+      grpc::CallbackServerContext* context,
+      const polku::v1::EraseCustomerRequest* request,
+      polku::v1::EraseCustomerResponse* response) override;
+
  private:
+  friend class EventStream;
+  // Registers a new stream; false if max_streams are open (or draining).
+  bool AddStream(EventStream* stream);
+  void RemoveStream(EventStream* stream);
+
   EventStore& store_;
   const TouchpointIndex& index_;
   Executor& feed_readers_;
   const Clock& clock_;
+  const FeedbackServiceOptions options_;
+
+  mutable absl::Mutex streams_mu_;
+  absl::flat_hash_set<EventStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool draining_ ABSL_GUARDED_BY(streams_mu_) = false;
 };
 
 }  // namespace polku::feedback

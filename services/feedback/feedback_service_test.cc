@@ -330,5 +330,123 @@ TEST_F(FeedbackServiceTest, ServerShutdownEndsOpenStreams) {
   EXPECT_FALSE(reader->Finish().ok());
 }
 
+TEST_F(FeedbackServiceTest, EraseCustomerErasesAndTheFeedSaysSo) {
+  SubmitEventsResponse response;
+  TouchpointEvent other = Event("e-2");
+  other.set_customer("someone-else");
+  ASSERT_TRUE(Submit({Event("e-1"), other, Event("e-3")}, response).ok());
+
+  grpc::ClientContext admin;
+  SetCaller(admin, "demo", "");
+  polku::v1::EraseCustomerRequest erase;
+  erase.set_customer("customer-42");
+  erase.set_suppress_future(true);
+  polku::v1::EraseCustomerResponse erased;
+  grpc::Status status = stub_->EraseCustomer(&admin, erase, &erased);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(erased.erased_events(), 2);
+  EXPECT_EQ(erased.sequence(), 4);
+
+  // The feed: the remaining event, then the erasure on a page of its own,
+  // each page naming the feed.
+  grpc::ClientContext watch;
+  SetCaller(watch, "demo", "");
+  auto reader = stub_->WatchEvents(&watch, WatchEventsRequest());
+  WatchEventsResponse page;
+  ASSERT_TRUE(reader->Read(&page));
+  EXPECT_EQ(page.feed_id(), store_->feed_id());
+  ASSERT_EQ(page.events_size(), 1);
+  EXPECT_EQ(page.events(0).event().event_id(), "e-2");
+  EXPECT_FALSE(page.has_erasure());
+  ASSERT_TRUE(reader->Read(&page));
+  EXPECT_EQ(page.feed_id(), store_->feed_id());
+  EXPECT_EQ(page.events_size(), 0);
+  ASSERT_TRUE(page.has_erasure());
+  EXPECT_EQ(page.erasure().sequence(), 4);
+  EXPECT_EQ(page.erasure().erased_events(), 2);
+  EXPECT_TRUE(page.erasure().suppressed());
+  watch.TryCancel();
+  reader->Finish();
+
+  // Suppressed from now on.
+  ASSERT_TRUE(Submit({Event("e-4")}, response).ok());
+  EXPECT_EQ(response.results(0).outcome(), EventResult::REJECTED);
+  EXPECT_EQ(response.results(0).field(), "events[0].customer");
+}
+
+TEST_F(FeedbackServiceTest, EraseCustomerNeedsATenantAndACustomer) {
+  polku::v1::EraseCustomerResponse erased;
+  {
+    grpc::ClientContext internal;
+    internal.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    polku::v1::EraseCustomerRequest erase;
+    erase.set_customer("c");
+    EXPECT_EQ(stub_->EraseCustomer(&internal, erase, &erased).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  grpc::ClientContext admin;
+  SetCaller(admin, "demo", "");
+  grpc::Status status =
+      stub_->EraseCustomer(&admin, polku::v1::EraseCustomerRequest(), &erased);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "customer: must not be empty");
+}
+
+TEST_F(FeedbackServiceTest, CommentsAreRedactedBeforeTheyAreStored) {
+  TouchpointEvent event = Event("e-1");
+  event.set_comment(
+      "Soita 040 123 4567 tai anna@example.fi, tilaus 12345, kortti "
+      "4111 1111 1111 1111");
+  SubmitEventsResponse response;
+  ASSERT_TRUE(Submit({event}, response).ok());
+  ASSERT_EQ(response.results(0).outcome(), EventResult::ACCEPTED);
+  // The same event again is still the same event.
+  ASSERT_TRUE(Submit({event}, response).ok());
+  EXPECT_EQ(response.results(0).outcome(), EventResult::DUPLICATE);
+
+  auto feed = store_->ReadFeed("demo", 1, 10);
+  ASSERT_TRUE(feed.ok());
+  ASSERT_EQ(feed->size(), 1u);
+  EXPECT_EQ(std::get<polku::v1::StoredEvent>((*feed)[0]).event().comment(),
+            "Soita [phone] tai [email], tilaus 12345, kortti [card]");
+}
+
+TEST_F(FeedbackServiceTest, AFullWriterQueueIsResourceExhaustedWithAHint) {
+  // A store whose queue holds nothing at all.
+  server_->Shutdown();
+  store_->Stop();
+  SqliteEventStoreOptions options;
+  options.max_queued_events = 0;
+  auto store =
+      SqliteEventStore::Open(testing::ScratchDir() + "/feedback.db",
+                             CustomerHasher(std::string(32, 'k')), options);
+  ASSERT_TRUE(store.ok());
+  store_ = *std::move(store);
+  service_ =
+      std::make_unique<FeedbackServiceImpl>(*store_, index_, readers_, clock_);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+  stub_ = polku::v1::FeedbackService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "shop");
+  SubmitEventsRequest request;
+  *request.add_events() = Event("e-1");
+  SubmitEventsResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status status = stub_->SubmitEvents(&context, request, &response);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("retry in about"), std::string::npos);
+  auto hint = context.GetServerTrailingMetadata().find(kRetryAfterHeader);
+  ASSERT_NE(hint, context.GetServerTrailingMetadata().end());
+  EXPECT_EQ(std::string(hint->second.data(), hint->second.size()), "10");
+}
+
 }  // namespace
 }  // namespace polku::feedback

@@ -4,6 +4,7 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -15,6 +16,7 @@
 #include "lib/base/log.h"
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
+#include "lib/rpc/tls.h"
 #include "services/feedback/customer_hasher.h"
 #include "services/feedback/feedback_service.h"
 #include "services/feedback/journey_watcher.h"
@@ -29,6 +31,15 @@ ABSL_FLAG(std::string, data_dir, ".polku",
 ABSL_FLAG(std::string, journey_address, "127.0.0.1:7102",
           "host:port of polku-journey, whose published journeys events are "
           "validated against");
+ABSL_FLAG(int, max_streams, 64,
+          "open StreamEvents calls at most; one more is answered "
+          "RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_unacknowledged_per_stream, 2000,
+          "events of one stream read but not yet answered; at the bound the "
+          "server stops reading that stream");
+ABSL_FLAG(int, max_queued_events, 50000,
+          "events waiting for the writer at most; beyond that submissions "
+          "are answered RESOURCE_EXHAUSTED with a retry hint");
 
 namespace {
 
@@ -64,8 +75,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string db_path = (data_dir / "feedback.db").string();
+  polku::feedback::SqliteEventStoreOptions store_options;
+  store_options.max_queued_events =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_queued_events)));
   auto store = polku::feedback::SqliteEventStore::Open(
-      db_path, *std::move(hasher), polku::feedback::SqliteEventStoreOptions());
+      db_path, *std::move(hasher), store_options);
   if (!store.ok()) {
     polku::log::Error(
         "cannot open feedback database",
@@ -75,15 +89,22 @@ int main(int argc, char** argv) {
 
   polku::feedback::TouchpointIndex index;
   polku::Executor feed_readers(kFeedReaderThreads);
-  polku::feedback::FeedbackServiceImpl service(**store, index, feed_readers,
-                                               polku::Clock::Real());
+  polku::feedback::FeedbackServiceImpl service(
+      **store, index, feed_readers, polku::Clock::Real(),
+      {.max_streams = absl::GetFlag(FLAGS_max_streams),
+       .max_unacknowledged_per_stream =
+           absl::GetFlag(FLAGS_max_unacknowledged_per_stream)});
   auto server = polku::rpc::Server::Start({
       .name = "polku-feedback",
       .listen_address = absl::GetFlag(FLAGS_listen),
       .services = {&service},
+      .tls = polku::rpc::TlsFromFlags(),
       // WatchEvents streams never end by themselves; the drain cancels them
       // after this long. Submissions commit in milliseconds.
       .drain_timeout = absl::Seconds(3),
+      // Event streams answer what they took, then end UNAVAILABLE; their
+      // clients re-send the rest elsewhere or after the restart.
+      .on_drain = [&service] { service.EndStreams(); },
   });
   if (!server.ok()) {
     polku::log::Error("cannot start server",
@@ -97,9 +118,9 @@ int main(int argc, char** argv) {
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(kMaxJourneyMessageBytes);
   polku::feedback::JourneyWatcher watcher(
-      grpc::CreateCustomChannel(absl::GetFlag(FLAGS_journey_address),
-                                grpc::InsecureChannelCredentials(),
-                                channel_args),
+      // The server started with the same TLS files, so they are usable.
+      *polku::rpc::MakeChannel(absl::GetFlag(FLAGS_journey_address),
+                               polku::rpc::TlsFromFlags(), channel_args),
       index, [server = server->get()] {
         server->SetServing(polku::feedback::kFeedbackServiceName, true);
       });

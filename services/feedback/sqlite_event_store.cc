@@ -1,5 +1,7 @@
 #include "services/feedback/sqlite_event_store.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -11,6 +13,7 @@
 #include "lib/base/log.h"
 #include "lib/base/status_macros.h"
 #include "lib/crypto/crypto.h"
+#include "services/feedback/retry_hint.h"
 
 namespace polku::feedback {
 namespace {
@@ -42,6 +45,35 @@ const std::vector<sqlite::Migration>& Migrations() {
           UNIQUE (tenant, channel, event_id));
         CREATE INDEX events_by_tenant ON events (tenant, sequence);
       )sql"},
+      // Feed identity, erasure and suppression. `fingerprint` becomes keyed
+      // (see Prepare). Erasures take their sequence from the events'
+      // AUTOINCREMENT counter, so events and erasures share one order.
+      {2, R"sql(
+        CREATE TABLE feed_meta (
+          key TEXT PRIMARY KEY,
+          value TEXT NOT NULL) WITHOUT ROWID;
+        INSERT INTO feed_meta (key, value)
+          VALUES ('feed_id', lower(hex(randomblob(16))));
+        CREATE INDEX events_by_customer ON events (tenant, customer_hash);
+        CREATE TABLE erasures (
+          sequence INTEGER PRIMARY KEY,
+          tenant TEXT NOT NULL,
+          customer_hash TEXT NOT NULL,
+          payload BLOB NOT NULL);
+        CREATE INDEX erasures_by_tenant ON erasures (tenant, sequence);
+        CREATE TABLE erased_event_keys (
+          tenant TEXT NOT NULL,
+          channel TEXT NOT NULL,
+          event_id TEXT NOT NULL,
+          fingerprint BLOB NOT NULL,
+          sequence INTEGER NOT NULL,
+          PRIMARY KEY (tenant, channel, event_id)) WITHOUT ROWID;
+        CREATE TABLE suppressed_customers (
+          tenant TEXT NOT NULL,
+          customer_hash TEXT NOT NULL,
+          erasure_sequence INTEGER NOT NULL,
+          PRIMARY KEY (tenant, customer_hash)) WITHOUT ROWID;
+      )sql"},
   };
   return *migrations;
 }
@@ -53,16 +85,39 @@ constexpr char kInsertEventSql[] =
     "INSERT INTO events (tenant, channel, event_id, fingerprint, customer_hash,"
     " occurred_at, received_at, journey, journey_version, stage, touchpoint,"
     " payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+constexpr char kFindErasedKeySql[] =
+    "SELECT sequence, fingerprint FROM erased_event_keys "
+    "WHERE tenant = ?1 AND channel = ?2 AND event_id = ?3";
+// Third column: 1 for an erasure.
 constexpr char kFeedAllSql[] =
-    "SELECT sequence, payload FROM events WHERE sequence >= ?1 "
-    "ORDER BY sequence LIMIT ?2";
+    "SELECT sequence, payload, 0 FROM events WHERE sequence >= ?1 "
+    "UNION ALL "
+    "SELECT sequence, payload, 1 FROM erasures WHERE sequence >= ?1 "
+    "ORDER BY 1 LIMIT ?2";
 constexpr char kFeedOfTenantSql[] =
-    "SELECT sequence, payload FROM events WHERE tenant = ?3 AND sequence >= ?1 "
-    "ORDER BY sequence LIMIT ?2";
+    "SELECT sequence, payload, 0 FROM events "
+    "WHERE tenant = ?3 AND sequence >= ?1 "
+    "UNION ALL "
+    "SELECT sequence, payload, 1 FROM erasures "
+    "WHERE tenant = ?3 AND sequence >= ?1 "
+    "ORDER BY 1 LIMIT ?2";
+constexpr char kLastSequenceSql[] =
+    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'),"
+    " 0)";
+constexpr char kEnsureSequenceSql[] =
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'events', 0 "
+    "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events')";
+constexpr char kTakeSequenceSql[] =
+    "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'events' "
+    "RETURNING seq";
 
-// SHA-256 of the event's deterministic encoding (map entries sorted), so
-// the same event re-sent always has the same fingerprint.
-std::string Fingerprint(const TouchpointEvent& event) {
+// Keyed hash of the event's deterministic encoding (map entries sorted) with
+// the customer reference replaced by its keyed hash, so the same event
+// re-sent always has the same fingerprint, yet the stored fingerprint
+// cannot be used to confirm a guessed customer or content without the
+// secret. `event.customer()` must already be the hash.
+std::string Fingerprint(CustomerHasher& hasher, absl::string_view tenant,
+                        const TouchpointEvent& event) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
@@ -70,7 +125,12 @@ std::string Fingerprint(const TouchpointEvent& event) {
     coded.SetSerializationDeterministic(true);
     event.SerializeToCodedStream(&coded);
   }
-  return crypto::Sha256(bytes);
+  return hasher.Fingerprint(tenant, bytes);
+}
+
+std::string SuppressionKey(absl::string_view tenant,
+                           absl::string_view customer_hash) {
+  return absl::StrCat(tenant, absl::string_view("\0", 1), customer_hash);
 }
 
 int64_t ToUnixMicros(const google::protobuf::Timestamp& ts) {
@@ -85,12 +145,14 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   return ts;
 }
 
-using EventKey = std::tuple<std::string, std::string, std::string>;
-
-struct Stored {
-  std::string fingerprint;
-  int64_t sequence;
-};
+absl::StatusOr<std::string> QueryText(sqlite::Database& db,
+                                      absl::string_view sql) {
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * query, db.Prepare(sql));
+  POLKU_ASSIGN_OR_RETURN(bool has_row, query->Step());
+  std::string value = has_row ? query->ColumnText(0) : "";
+  query->Reset();
+  return value;
+}
 
 }  // namespace
 
@@ -102,27 +164,111 @@ absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(
   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> db,
                          sqlite::Database::Open(path, db_options));
   POLKU_RETURN_IF_ERROR(db->Migrate(Migrations()));
+  Durability durability;
+  POLKU_ASSIGN_OR_RETURN(std::string synchronous,
+                         QueryText(*db, "PRAGMA synchronous"));
+  durability.synchronous = std::atoi(synchronous.c_str());
+  POLKU_ASSIGN_OR_RETURN(durability.journal_mode,
+                         QueryText(*db, "PRAGMA journal_mode"));
+  if (options.durable &&
+      (durability.synchronous != 2 || durability.journal_mode != "wal")) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": expected synchronous=2 (FULL) and journal_mode=wal, found ",
+        durability.synchronous, " and ", durability.journal_mode));
+  }
+  POLKU_ASSIGN_OR_RETURN(std::string last, QueryText(*db, kLastSequenceSql));
   POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * max_sequence,
-      db->Prepare("SELECT COALESCE(MAX(sequence), 0) FROM events"));
-  POLKU_ASSIGN_OR_RETURN(bool has_row, max_sequence->Step());
-  const int64_t last_sequence = has_row ? max_sequence->ColumnInt(0) : 0;
-  max_sequence->Reset();
-  return std::unique_ptr<SqliteEventStore>(new SqliteEventStore(
-      path, std::move(db), std::move(hasher), options, last_sequence));
+      std::string feed_id,
+      QueryText(*db, "SELECT value FROM feed_meta WHERE key = 'feed_id'"));
+  std::unique_ptr<SqliteEventStore> store(
+      new SqliteEventStore(path, std::move(db), std::move(hasher), options,
+                           std::atoll(last.c_str()), std::move(feed_id)));
+  store->durability_ = std::move(durability);
+  POLKU_RETURN_IF_ERROR(store->Prepare());
+  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  return store;
 }
 
 SqliteEventStore::SqliteEventStore(std::string path,
                                    std::unique_ptr<sqlite::Database> writer_db,
                                    CustomerHasher hasher,
                                    const SqliteEventStoreOptions& options,
-                                   int64_t last_sequence)
+                                   int64_t last_sequence, std::string feed_id)
     : path_(std::move(path)),
       options_(options),
       notifier_(last_sequence),
+      feed_id_(std::move(feed_id)),
       writer_db_(std::move(writer_db)),
-      hasher_(std::move(hasher)) {
-  writer_ = std::thread([this] { WriterLoop(); });
+      hasher_(std::move(hasher)) {}
+
+absl::Status SqliteEventStore::Prepare() {
+  sqlite::Database& db = *writer_db_;
+  POLKU_ASSIGN_OR_RETURN(
+      std::string keyed,
+      QueryText(db, "SELECT value FROM feed_meta WHERE key = 'fingerprints'"));
+  if (keyed != "keyed") {
+    // Written before fingerprints were keyed: recompute them from what is
+    // stored (the payload and the customer hash), once.
+    sqlite::Transaction transaction(db);
+    POLKU_RETURN_IF_ERROR(transaction.Begin());
+    std::vector<std::pair<int64_t, std::string>> updates;
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * rows,
+        db.Prepare("SELECT sequence, tenant, payload FROM events"));
+    while (true) {
+      absl::StatusOr<bool> row = rows->Step();
+      if (!row.ok()) {
+        rows->Reset();
+        return row.status();
+      }
+      if (!*row) break;
+      StoredEvent stored;
+      if (!stored.ParseFromString(rows->ColumnBlob(2))) {
+        rows->Reset();
+        return absl::DataLossError(absl::StrCat(
+            "stored event ", rows->ColumnInt(0), " cannot be parsed"));
+      }
+      stored.mutable_event()->set_customer(stored.customer_hash());
+      updates.emplace_back(
+          rows->ColumnInt(0),
+          Fingerprint(hasher_, rows->ColumnText(1), stored.event()));
+    }
+    rows->Reset();
+    for (const auto& [sequence, fingerprint] : updates) {
+      POLKU_ASSIGN_OR_RETURN(
+          sqlite::Statement * update,
+          db.Prepare("UPDATE events SET fingerprint = ?2 WHERE sequence = ?1"));
+      POLKU_RETURN_IF_ERROR(
+          update->Bind(1, sequence).BindBlob(2, fingerprint).Run());
+    }
+    POLKU_RETURN_IF_ERROR(
+        db.Exec("INSERT OR REPLACE INTO feed_meta (key, value) "
+                "VALUES ('fingerprints', 'keyed')"));
+    POLKU_RETURN_IF_ERROR(transaction.Commit());
+    if (!updates.empty()) {
+      log::Info("fingerprints are now keyed", {{"events", updates.size()}});
+    }
+  }
+
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * suppressed,
+      db.Prepare("SELECT tenant, customer_hash FROM suppressed_customers"));
+  while (true) {
+    absl::StatusOr<bool> row = suppressed->Step();
+    if (!row.ok()) {
+      suppressed->Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    suppressed_.insert(
+        SuppressionKey(suppressed->ColumnText(0), suppressed->ColumnText(1)));
+  }
+  suppressed->Reset();
+  POLKU_ASSIGN_OR_RETURN(
+      std::string any_erased,
+      QueryText(db, "SELECT EXISTS (SELECT 1 FROM erased_event_keys)"));
+  has_erased_keys_ = any_erased == "1";
+  return absl::OkStatus();
 }
 
 SqliteEventStore::~SqliteEventStore() { Stop(); }
@@ -133,7 +279,7 @@ void SqliteEventStore::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  writer_.join();
+  if (writer_.joinable()) writer_.join();
   stopped_ = true;
 }
 
@@ -148,10 +294,42 @@ void SqliteEventStore::Submit(EventBatch batch, SubmitCallback done) {
     return;
   }
   const absl::Time received_at = options_.clock->Now();
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      refused = absl::UnavailableError("the event store is shutting down");
+    } else if (queued_events_ + batch.events.size() >
+               options_.max_queued_events) {
+      // Roughly when the writer will have made room.
+      const absl::Duration after =
+          std::clamp(time_per_event_ * static_cast<double>(queued_events_),
+                     absl::Milliseconds(10), absl::Seconds(5));
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("the writer queue is full (", queued_events_,
+                       " events waiting); retry in about ",
+                       absl::ToInt64Milliseconds(after), " ms"));
+      SetRetryAfter(refused, after);
+    } else {
+      queued_events_ += batch.events.size();
+      queue_.push_back(
+          Pending{std::move(batch), std::move(done), received_at, nullptr});
+      return;
+    }
+  }
+  done(refused);
+}
+
+void SqliteEventStore::Erase(std::string tenant, std::string customer,
+                             bool suppress_future, EraseCallback done) {
   {
     absl::MutexLock lock(&mu_);
     if (!stopping_) {
-      queue_.push_back(Pending{std::move(batch), std::move(done), received_at});
+      Pending pending;
+      pending.erase = std::make_unique<EraseOrder>(
+          EraseOrder{std::move(tenant), std::move(customer), suppress_future,
+                     std::move(done)});
+      queue_.push_back(std::move(pending));
       return;
     }
   }
@@ -165,23 +343,55 @@ bool SqliteEventStore::WriterHasWork() const {
 void SqliteEventStore::WriterLoop() {
   while (true) {
     std::vector<Pending> group;
+    size_t events = 0;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(this, &SqliteEventStore::WriterHasWork));
       if (queue_.empty()) return;  // stopping, and everything is committed
-      size_t events = 0;
-      while (!queue_.empty() &&
-             (group.empty() || events + queue_.front().batch.events.size() <=
-                                   options_.max_events_per_transaction)) {
-        events += queue_.front().batch.events.size();
+      if (queue_.front().erase != nullptr) {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      } else {
+        // Everything queued, up to the bound and the next erasure.
+        while (!queue_.empty() && queue_.front().erase == nullptr &&
+               (group.empty() || events + queue_.front().batch.events.size() <=
+                                     options_.max_events_per_transaction)) {
+          events += queue_.front().batch.events.size();
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        queued_events_ -= events;
       }
     }
 
-    std::vector<std::vector<EventResult>> results;
+    if (group.front().erase != nullptr) {
+      const EraseOrder& order = *group.front().erase;
+      std::string suppressed_key;
+      absl::StatusOr<EraseResult> erased = WriteErasure(order, suppressed_key);
+      if (erased.ok()) {
+        ++transactions_committed_;
+        if (!suppressed_key.empty()) suppressed_.insert(suppressed_key);
+        if (erased->erased_events > 0) has_erased_keys_ = true;
+        notifier_.Publish(erased->sequence);
+      } else {
+        log::Error(
+            "erasing a customer failed",
+            {{"tenant", order.tenant}, {"error", erased.status().ToString()}});
+        erased = absl::UnavailableError(absl::StrCat(
+            "the customer was not erased: ", erased.status().message()));
+      }
+      order.done(std::move(erased));
+      continue;
+    }
+
+    const absl::Time started = absl::Now();
+    std::vector<BatchResult> results;
     int64_t last_sequence = 0;
     absl::Status status = WriteGroup(group, results, last_sequence);
+    {
+      absl::MutexLock lock(&mu_);
+      time_per_event_ = (absl::Now() - started) / static_cast<double>(events);
+    }
     if (!status.ok()) {
       log::Error("storing events failed",
                  {{"batches", group.size()}, {"error", status.ToString()}});
@@ -199,90 +409,215 @@ void SqliteEventStore::WriterLoop() {
   }
 }
 
-absl::Status SqliteEventStore::WriteGroup(
-    const std::vector<Pending>& group,
-    std::vector<std::vector<EventResult>>& results, int64_t& last_sequence) {
+absl::StatusOr<int64_t> SqliteEventStore::TakeSequence() {
+  sqlite::Database& db = *writer_db_;
+  POLKU_RETURN_IF_ERROR(db.Exec(kEnsureSequenceSql));
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * take,
+                         db.Prepare(kTakeSequenceSql));
+  POLKU_ASSIGN_OR_RETURN(bool has_row, take->Step());
+  const int64_t sequence = has_row ? take->ColumnInt(0) : 0;
+  take->Reset();
+  if (!has_row) return absl::InternalError("no feed sequence counter");
+  return sequence;
+}
+
+absl::StatusOr<EraseResult> SqliteEventStore::WriteErasure(
+    const EraseOrder& order, std::string& suppressed_key) {
+  sqlite::Database& db = *writer_db_;
+  const std::string customer_hash = hasher_.Hash(order.tenant, order.customer);
+  sqlite::Transaction transaction(db);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  // The keys stay (see event_store.h); the events go.
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * keep_keys,
+      db.Prepare("INSERT OR IGNORE INTO erased_event_keys "
+                 "(tenant, channel, event_id, fingerprint, sequence) "
+                 "SELECT tenant, channel, event_id, fingerprint, sequence "
+                 "FROM events WHERE tenant = ?1 AND customer_hash = ?2"));
+  POLKU_RETURN_IF_ERROR(
+      keep_keys->Bind(1, order.tenant).Bind(2, customer_hash).Run());
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * erase,
+      db.Prepare(
+          "DELETE FROM events WHERE tenant = ?1 AND customer_hash = ?2"));
+  POLKU_RETURN_IF_ERROR(
+      erase->Bind(1, order.tenant).Bind(2, customer_hash).Run());
+  EraseResult result;
+  result.erased_events = db.Changes();
+  POLKU_ASSIGN_OR_RETURN(result.sequence, TakeSequence());
+
+  polku::v1::Erasure erasure;
+  erasure.set_tenant(order.tenant);
+  erasure.set_customer_hash(customer_hash);
+  erasure.set_erased_events(result.erased_events);
+  *erasure.mutable_erased_at() = ToTimestamp(options_.clock->Now());
+  erasure.set_suppressed(order.suppress_future);
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * record,
+      db.Prepare("INSERT INTO erasures (sequence, tenant, customer_hash, "
+                 "payload) VALUES (?1, ?2, ?3, ?4)"));
+  POLKU_RETURN_IF_ERROR(record->Bind(1, result.sequence)
+                            .Bind(2, order.tenant)
+                            .Bind(3, customer_hash)
+                            .BindBlob(4, erasure.SerializeAsString())
+                            .Run());
+  if (order.suppress_future) {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * suppress,
+        db.Prepare("INSERT OR REPLACE INTO suppressed_customers "
+                   "(tenant, customer_hash, erasure_sequence) "
+                   "VALUES (?1, ?2, ?3)"));
+    POLKU_RETURN_IF_ERROR(suppress->Bind(1, order.tenant)
+                              .Bind(2, customer_hash)
+                              .Bind(3, result.sequence)
+                              .Run());
+    suppressed_key = SuppressionKey(order.tenant, customer_hash);
+  }
+  POLKU_RETURN_IF_ERROR(transaction.Commit());
+  return result;
+}
+
+absl::Status SqliteEventStore::WriteGroup(const std::vector<Pending>& group,
+                                          std::vector<BatchResult>& results,
+                                          int64_t& last_sequence) {
   sqlite::Database& db = *writer_db_;
   sqlite::Transaction transaction(db);
   POLKU_RETURN_IF_ERROR(transaction.Begin());
   // Events stored earlier in this transaction, so that a key repeated within
   // the group is answered like one repeated across transactions.
-  absl::flat_hash_map<EventKey, Stored> stored_now;
+  absl::flat_hash_map<EventKey, Stored> stored_earlier;
   results.clear();
   results.reserve(group.size());
+  // Prepared once (cached), as they run once per batch.
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * savepoint,
+                         db.Prepare("SAVEPOINT batch"));
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * release,
+                         db.Prepare("RELEASE batch"));
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * rollback,
+                         db.Prepare("ROLLBACK TO batch"));
   for (const Pending& pending : group) {
-    const EventBatch& batch = pending.batch;
-    std::vector<EventResult>& batch_results = results.emplace_back();
-    batch_results.reserve(batch.events.size());
-    for (const ValidEvent& valid : batch.events) {
-      const TouchpointEvent& event = valid.event;
-      EventResult& result = batch_results.emplace_back();
-      result.set_event_id(event.event_id());
-      const std::string fingerprint = Fingerprint(event);
-      EventKey key{batch.tenant, batch.channel, event.event_id()};
+    POLKU_RETURN_IF_ERROR(savepoint->Run());
+    absl::flat_hash_map<EventKey, Stored> stored_now;
+    int64_t batch_last = 0;
+    BatchResult result =
+        WriteBatch(pending, stored_earlier, stored_now, batch_last);
+    if (result.ok()) {
+      POLKU_RETURN_IF_ERROR(release->Run());
+      for (auto& [key, stored] : stored_now) {
+        stored_earlier.insert_or_assign(key, std::move(stored));
+      }
+      if (batch_last > 0) last_sequence = batch_last;
+    } else {
+      // Only this batch is undone; the others still commit. Retrying the
+      // same statements would fail the same way, hence not UNAVAILABLE.
+      POLKU_RETURN_IF_ERROR(rollback->Run());
+      POLKU_RETURN_IF_ERROR(release->Run());
+      log::Error("a batch of events failed",
+                 {{"tenant", pending.batch.tenant},
+                  {"channel", pending.batch.channel},
+                  {"error", result.status().ToString()}});
+      result = absl::InternalError(
+          absl::StrCat("events were not stored: ", result.status().message()));
+    }
+    results.push_back(std::move(result));
+  }
+  return transaction.Commit();
+}
 
-      std::optional<Stored> earlier;
-      if (auto it = stored_now.find(key); it != stored_now.end()) {
-        earlier = it->second;
-      } else {
-        POLKU_ASSIGN_OR_RETURN(sqlite::Statement * find,
-                               db.Prepare(kFindEventSql));
+absl::StatusOr<std::vector<EventResult>> SqliteEventStore::WriteBatch(
+    const Pending& pending,
+    const absl::flat_hash_map<EventKey, Stored>& stored_earlier,
+    absl::flat_hash_map<EventKey, Stored>& stored_now, int64_t& last_sequence) {
+  sqlite::Database& db = *writer_db_;
+  const EventBatch& batch = pending.batch;
+  std::vector<EventResult> batch_results;
+  batch_results.reserve(batch.events.size());
+  for (const ValidEvent& valid : batch.events) {
+    const TouchpointEvent& event = valid.event;
+    EventResult& result = batch_results.emplace_back();
+    result.set_event_id(event.event_id());
+    const std::string customer_hash =
+        hasher_.Hash(batch.tenant, event.customer());
+
+    StoredEvent stored;
+    *stored.mutable_event() = event;
+    stored.mutable_event()->set_customer(customer_hash);
+    const std::string fingerprint =
+        Fingerprint(hasher_, batch.tenant, stored.event());
+    stored.mutable_event()->clear_customer();
+    EventKey key{batch.tenant, batch.channel, event.event_id()};
+
+    std::optional<Stored> earlier;
+    if (auto it = stored_now.find(key); it != stored_now.end()) {
+      earlier = it->second;
+    } else if (auto it = stored_earlier.find(key); it != stored_earlier.end()) {
+      earlier = it->second;
+    } else {
+      for (const char* sql : {kFindEventSql, kFindErasedKeySql}) {
+        if (sql == kFindErasedKeySql && !has_erased_keys_) break;
+        POLKU_ASSIGN_OR_RETURN(sqlite::Statement * find, db.Prepare(sql));
         find->Bind(1, batch.tenant)
             .Bind(2, batch.channel)
             .Bind(3, event.event_id());
         POLKU_ASSIGN_OR_RETURN(bool found, find->Step());
         if (found) earlier = Stored{find->ColumnBlob(1), find->ColumnInt(0)};
         find->Reset();
+        if (found) break;
       }
-      if (earlier.has_value()) {
-        if (earlier->fingerprint == fingerprint) {
-          result.set_outcome(EventResult::DUPLICATE);
-          result.set_sequence(earlier->sequence);
-        } else {
-          result.set_outcome(EventResult::REJECTED);
-          result.set_field("event_id");
-          result.set_reason(absl::StrCat("event_id '", event.event_id(),
-                                         "' was already used for a different "
-                                         "event"));
-        }
-        continue;
-      }
-
-      StoredEvent stored;
-      stored.set_tenant(batch.tenant);
-      stored.set_channel(batch.channel);
-      stored.set_journey(valid.touchpoint.journey);
-      stored.set_journey_version(valid.touchpoint.journey_version);
-      stored.set_stage(valid.touchpoint.stage);
-      stored.set_customer_hash(hasher_.Hash(batch.tenant, event.customer()));
-      *stored.mutable_received_at() = ToTimestamp(pending.received_at);
-      *stored.mutable_event() = event;
-      stored.mutable_event()->clear_customer();
-
-      POLKU_ASSIGN_OR_RETURN(sqlite::Statement * insert,
-                             db.Prepare(kInsertEventSql));
-      POLKU_RETURN_IF_ERROR(
-          insert->Bind(1, batch.tenant)
-              .Bind(2, batch.channel)
-              .Bind(3, event.event_id())
-              .BindBlob(4, fingerprint)
-              .Bind(5, stored.customer_hash())
-              .Bind(6, ToUnixMicros(event.occurred_at()))
-              .Bind(7, absl::ToUnixMicros(pending.received_at))
-              .Bind(8, valid.touchpoint.journey)
-              .Bind(9, int64_t{valid.touchpoint.journey_version})
-              .Bind(10, valid.touchpoint.stage)
-              .Bind(11, event.touchpoint())
-              .BindBlob(12, stored.SerializeAsString())
-              .Run());
-      const int64_t sequence = db.LastInsertRowId();
-      stored_now.emplace(std::move(key), Stored{fingerprint, sequence});
-      result.set_outcome(EventResult::ACCEPTED);
-      result.set_sequence(sequence);
-      last_sequence = sequence;
     }
+    if (earlier.has_value()) {
+      if (earlier->fingerprint == fingerprint) {
+        result.set_outcome(EventResult::DUPLICATE);
+        result.set_sequence(earlier->sequence);
+      } else {
+        result.set_outcome(EventResult::REJECTED);
+        result.set_field("event_id");
+        result.set_reason(absl::StrCat("event_id '", event.event_id(),
+                                       "' was already used for a different "
+                                       "event"));
+      }
+      continue;
+    }
+    if (!suppressed_.empty() &&
+        suppressed_.contains(SuppressionKey(batch.tenant, customer_hash))) {
+      result.set_outcome(EventResult::REJECTED);
+      result.set_field("customer");
+      result.set_reason(
+          "this customer was erased and their events are no longer accepted");
+      continue;
+    }
+
+    stored.set_tenant(batch.tenant);
+    stored.set_channel(batch.channel);
+    stored.set_journey(valid.touchpoint.journey);
+    stored.set_journey_version(valid.touchpoint.journey_version);
+    stored.set_stage(valid.touchpoint.stage);
+    stored.set_customer_hash(customer_hash);
+    *stored.mutable_received_at() = ToTimestamp(pending.received_at);
+
+    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * insert,
+                           db.Prepare(kInsertEventSql));
+    POLKU_RETURN_IF_ERROR(
+        insert->Bind(1, batch.tenant)
+            .Bind(2, batch.channel)
+            .Bind(3, event.event_id())
+            .BindBlob(4, fingerprint)
+            .Bind(5, customer_hash)
+            .Bind(6, ToUnixMicros(event.occurred_at()))
+            .Bind(7, absl::ToUnixMicros(pending.received_at))
+            .Bind(8, valid.touchpoint.journey)
+            .Bind(9, int64_t{valid.touchpoint.journey_version})
+            .Bind(10, valid.touchpoint.stage)
+            .Bind(11, event.touchpoint())
+            .BindBlob(12, stored.SerializeAsString())
+            .Run());
+    const int64_t sequence = db.LastInsertRowId();
+    stored_now.insert_or_assign(std::move(key), Stored{fingerprint, sequence});
+    result.set_outcome(EventResult::ACCEPTED);
+    result.set_sequence(sequence);
+    last_sequence = sequence;
   }
-  return transaction.Commit();
+  return batch_results;
 }
 
 absl::StatusOr<std::unique_ptr<sqlite::Database>>
@@ -307,11 +642,11 @@ void SqliteEventStore::ReturnReader(std::unique_ptr<sqlite::Database> reader) {
   idle_readers_.push_back(std::move(reader));
 }
 
-absl::StatusOr<std::vector<StoredEvent>> SqliteEventStore::ReadFeed(
+absl::StatusOr<std::vector<FeedEntry>> SqliteEventStore::ReadFeed(
     absl::string_view tenant, int64_t from_sequence, int limit) {
   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> reader,
                          TakeReader());
-  std::vector<StoredEvent> events;
+  std::vector<FeedEntry> entries;
   absl::Status status = [&]() -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * read,
@@ -325,14 +660,24 @@ absl::StatusOr<std::vector<StoredEvent>> SqliteEventStore::ReadFeed(
         return row.status();
       }
       if (!*row) break;
-      StoredEvent& event = events.emplace_back();
-      if (!event.ParseFromString(read->ColumnBlob(1))) {
-        const int64_t sequence = read->ColumnInt(0);
+      const int64_t sequence = read->ColumnInt(0);
+      bool parsed;
+      if (read->ColumnInt(2) == 1) {
+        polku::v1::Erasure erasure;
+        parsed = erasure.ParseFromString(read->ColumnBlob(1));
+        erasure.set_sequence(sequence);
+        entries.emplace_back(std::move(erasure));
+      } else {
+        StoredEvent event;
+        parsed = event.ParseFromString(read->ColumnBlob(1));
+        event.set_sequence(sequence);
+        entries.emplace_back(std::move(event));
+      }
+      if (!parsed) {
         read->Reset();
         return absl::DataLossError(
-            absl::StrCat("stored event ", sequence, " cannot be parsed"));
+            absl::StrCat("feed entry ", sequence, " cannot be parsed"));
       }
-      event.set_sequence(read->ColumnInt(0));
     }
     // Ends the read transaction, so the writer's checkpoints can proceed.
     read->Reset();
@@ -340,7 +685,7 @@ absl::StatusOr<std::vector<StoredEvent>> SqliteEventStore::ReadFeed(
   }();
   ReturnReader(std::move(reader));
   if (!status.ok()) return status;
-  return events;
+  return entries;
 }
 
 }  // namespace polku::feedback

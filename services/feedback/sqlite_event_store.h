@@ -12,7 +12,14 @@
 // queued (up to max_events_per_transaction), stores it in one
 // BEGIN IMMEDIATE … COMMIT — one fsync for many callers, WAL and
 // synchronous=FULL — and only after COMMIT returns answers each batch. The
-// single writer is also what makes sequence order equal commit order.
+// single writer is also what makes sequence order equal commit order. Each
+// batch gets its own SAVEPOINT: a batch whose statements fail is rolled back
+// alone and answered INTERNAL while the rest of the group commits; only a
+// failed BEGIN or COMMIT fails everyone (UNAVAILABLE, safe to retry).
+//
+// The queue in front of the writer holds at most max_queued_events; a Submit
+// beyond that is answered RESOURCE_EXHAUSTED at once, with a retry hint
+// (SetRetryAfter) estimated from the current commit rate.
 #ifndef POLKU_SERVICES_FEEDBACK_SQLITE_EVENT_STORE_H_
 #define POLKU_SERVICES_FEEDBACK_SQLITE_EVENT_STORE_H_
 
@@ -22,9 +29,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -42,6 +52,8 @@ struct SqliteEventStoreOptions {
   // A bound on one transaction, so a flood of submissions still gets
   // answered in slices rather than after one huge commit.
   size_t max_events_per_transaction = 5000;
+  // Events queued and not yet taken by the writer; bounds memory.
+  size_t max_queued_events = 50000;
   // Stamps received_at.
   const Clock* clock = &Clock::Real();
 };
@@ -58,10 +70,22 @@ class SqliteEventStore : public EventStore {
   ~SqliteEventStore() override;
 
   void Submit(EventBatch batch, SubmitCallback done) override;
-  absl::StatusOr<std::vector<polku::v1::StoredEvent>> ReadFeed(
-      absl::string_view tenant, int64_t from_sequence, int limit) override;
+  void Erase(std::string tenant, std::string customer, bool suppress_future,
+             EraseCallback done) override;
+  absl::StatusOr<std::vector<FeedEntry>> ReadFeed(absl::string_view tenant,
+                                                  int64_t from_sequence,
+                                                  int limit) override;
   FeedNotifier& notifier() override { return notifier_; }
+  const std::string& feed_id() const override { return feed_id_; }
   void Stop() override;
+
+  // The writer connection's settings as found at Open: production needs
+  // synchronous = 2 (FULL) and journal_mode = "wal".
+  struct Durability {
+    int synchronous = 0;
+    std::string journal_mode;
+  };
+  const Durability& durability() const { return durability_; }
 
   // Transactions committed since Open: far fewer than batches under load
   // (metrics, and the test of group commit).
@@ -71,26 +95,54 @@ class SqliteEventStore : public EventStore {
   size_t queue_depth() const;
 
  private:
+  struct EraseOrder {
+    std::string tenant;
+    std::string customer;
+    bool suppress_future;
+    EraseCallback done;
+  };
+  // A batch, or (if `erase` is set) an erasure, which commits alone.
   struct Pending {
     EventBatch batch;
     SubmitCallback done;
     absl::Time received_at;
+    std::unique_ptr<EraseOrder> erase;
   };
+  using BatchResult = absl::StatusOr<std::vector<polku::v1::EventResult>>;
+  struct Stored {
+    std::string fingerprint;
+    int64_t sequence;
+  };
+  using EventKey = std::tuple<std::string, std::string, std::string>;
 
   SqliteEventStore(std::string path,
                    std::unique_ptr<sqlite::Database> writer_db,
                    CustomerHasher hasher,
                    const SqliteEventStoreOptions& options,
-                   int64_t last_sequence);
+                   int64_t last_sequence, std::string feed_id);
 
+  // Loads what the writer keeps in memory (suppressions, erased keys) and
+  // brings old fingerprints to the keyed form. Before the writer starts.
+  absl::Status Prepare();
   void WriterLoop();
   bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Stores `group` in one transaction; on success fills `results` (one
-  // vector per batch) and `last_sequence` (0 if nothing new was stored).
-  absl::Status WriteGroup(
-      const std::vector<Pending>& group,
-      std::vector<std::vector<polku::v1::EventResult>>& results,
+  // Stores `group` in one transaction, one SAVEPOINT per batch; on success
+  // fills `results` (one per batch: its results, or the error that rolled
+  // it back) and `last_sequence` (0 if nothing new was stored). An error
+  // means BEGIN or COMMIT failed and nothing is stored.
+  absl::Status WriteGroup(const std::vector<Pending>& group,
+                          std::vector<BatchResult>& results,
+                          int64_t& last_sequence);
+  // Stores one batch inside the open transaction.
+  absl::StatusOr<std::vector<polku::v1::EventResult>> WriteBatch(
+      const Pending& pending,
+      const absl::flat_hash_map<EventKey, Stored>& stored_earlier,
+      absl::flat_hash_map<EventKey, Stored>& stored_now,
       int64_t& last_sequence);
+  absl::StatusOr<EraseResult> WriteErasure(const EraseOrder& order,
+                                           std::string& suppressed_key);
+  // The next feed sequence, taken inside the open transaction.
+  absl::StatusOr<int64_t> TakeSequence();
 
   absl::StatusOr<std::unique_ptr<sqlite::Database>> TakeReader();
   void ReturnReader(std::unique_ptr<sqlite::Database> reader);
@@ -99,13 +151,22 @@ class SqliteEventStore : public EventStore {
   const SqliteEventStoreOptions options_;
   FeedNotifier notifier_;
   std::atomic<int64_t> transactions_committed_{0};
+  const std::string feed_id_;
+  Durability durability_;
 
   // Used by the writer thread only.
   std::unique_ptr<sqlite::Database> writer_db_;
   CustomerHasher hasher_;
+  // tenant + '\0' + customer hash of every suppressed customer.
+  absl::flat_hash_set<std::string> suppressed_;
+  // Whether any erased event's key is kept (else no need to look there).
+  bool has_erased_keys_ = false;
 
   mutable absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
+  // Writer time per event of the last group, for the retry hint.
+  absl::Duration time_per_event_ ABSL_GUARDED_BY(mu_) = absl::Microseconds(10);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Mutex readers_mu_;

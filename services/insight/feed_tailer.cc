@@ -12,13 +12,14 @@
 
 namespace polku::insight {
 
-std::shared_ptr<grpc::Channel> MakeFeedbackChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeFeedbackChannel(const std::string& address,
+                                                   const rpc::TlsFiles& tls) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  // Unusable TLS files also stop the server, which starts with the same.
+  return *rpc::MakeChannel(address, tls, args);
 }
 
 FeedTailer::FeedTailer(RollupStore& store,
@@ -75,11 +76,20 @@ bool FeedTailer::TailOnce() {
       stub_->WatchEvents(&context, request);
 
   bool applied = false;
+  bool feed_checked = false;
   absl::Status apply_status;
   v1::WatchEventsResponse page;
   while (reader->Read(&page)) {
     if (!apply_status.ok()) continue;  // draining after a cancel
-    apply_status = store_.Apply(page.events());
+    if (!feed_checked) {
+      // Another feed's sequences would not continue our checkpoint.
+      apply_status = store_.CheckFeed(page.feed_id());
+      feed_checked = apply_status.ok();
+    }
+    if (apply_status.ok()) {
+      apply_status = page.has_erasure() ? store_.ApplyErasure(page.erasure())
+                                        : store_.Apply(page.events());
+    }
     if (apply_status.ok()) {
       applied = true;
     } else {

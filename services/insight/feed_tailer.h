@@ -6,7 +6,11 @@
 // in the same transaction), and reconnects after an error or the end of the
 // stream with capped exponential backoff, resuming from the persisted
 // checkpoint. Streams carry a long deadline and are simply reopened when it
-// expires, so no call is ever unbounded.
+// expires, so no call is ever unbounded. Erasure pages go to
+// RollupStore::ApplyErasure. The first page of every stream is checked
+// against the feed the checkpoint belongs to (RollupStore::CheckFeed); on a
+// mismatch nothing is applied, an error is logged and the tailer keeps
+// retrying with backoff, so the problem is loud but nothing is miscounted.
 //
 //   FeedTailer tailer(store, MakeFeedbackChannel("127.0.0.1:7101"));
 //   tailer.Start();
@@ -25,14 +29,16 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "lib/rpc/tls.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "services/insight/rollup_store.h"
 
 namespace polku::insight {
 
 // A channel to polku-feedback with keepalive, so a silently dead peer is
-// noticed long before the stream's deadline.
-std::shared_ptr<grpc::Channel> MakeFeedbackChannel(const std::string& address);
+// noticed long before the stream's deadline; over (m)TLS with `tls`.
+std::shared_ptr<grpc::Channel> MakeFeedbackChannel(
+    const std::string& address, const rpc::TlsFiles& tls = {});
 
 class FeedTailer {
  public:

@@ -196,6 +196,12 @@ class FlakyStore final : public RollupStore {
     }
     return store_.Apply(events);
   }
+  absl::Status ApplyErasure(const v1::Erasure& erasure) override {
+    return store_.ApplyErasure(erasure);
+  }
+  absl::Status CheckFeed(const std::string& feed_id) override {
+    return store_.CheckFeed(feed_id);
+  }
   absl::StatusOr<int64_t> Checkpoint() override { return store_.Checkpoint(); }
   absl::StatusOr<GroupedRollups> Scorecard(const ScorecardQuery& q) override {
     return store_.Scorecard(q);
@@ -328,6 +334,43 @@ TEST_F(FeedTailerTest, StopWithoutAFeedbackServerIsPrompt) {
   tailer.Stop();
   EXPECT_LT(absl::Now() - before, absl::Seconds(2));
   EXPECT_EQ(*store_->Checkpoint(), 0);
+}
+
+TEST_F(FeedTailerTest, ErasurePagesSubtractTheCustomer) {
+  v1::WatchEventsResponse events = PageOf(1, 3);
+  events.mutable_events(1)->set_customer_hash("anna");
+  v1::WatchEventsResponse erasure;
+  erasure.mutable_erasure()->set_sequence(4);
+  erasure.mutable_erasure()->set_tenant("acme");
+  erasure.mutable_erasure()->set_customer_hash("anna");
+  FakeFeedbackServer feedback(
+      {{.pages = {events, erasure}, .end = grpc::Status::OK}});
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()));
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(2));
+  tailer.Stop();
+  EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 5));
+  EXPECT_EQ(*store_->Checkpoint(), 4);
+  EXPECT_EQ(EventsCounted(), 2);
+}
+
+TEST_F(FeedTailerTest, AnotherFeedIsRefusedAndRetried) {
+  v1::WatchEventsResponse first = PageOf(1, 2);
+  first.set_feed_id("feed-a");
+  // polku-feedback's database was replaced: sequences start again.
+  v1::WatchEventsResponse replaced = PageOf(3, 4);
+  replaced.set_feed_id("feed-b");
+  FakeFeedbackServer feedback({{.pages = {first}, .end = grpc::Status::OK},
+                               {.pages = {replaced}, .end = grpc::Status::OK},
+                               {.pages = {replaced}, .end = grpc::Status::OK}});
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), Fast());
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(4));
+  tailer.Stop();
+  // Nothing of feed-b was applied; the tailer keeps asking from 3.
+  EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 3, 3, 3));
+  EXPECT_EQ(*store_->Checkpoint(), 2);
+  EXPECT_EQ(EventsCounted(), 2);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 // polku-insight: tails polku-feedback's change feed into daily rollups and
 // answers InsightService.GetScorecard. Wiring only; the logic is in the
 // libraries beside this file.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -11,8 +14,10 @@
 #include "lib/base/log.h"
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
+#include "lib/rpc/tls.h"
 #include "services/insight/feed_tailer.h"
 #include "services/insight/insight_service.h"
+#include "services/insight/journey_lineage.h"
 #include "services/insight/sqlite_rollup_store.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7103", "gRPC listen address");
@@ -20,6 +25,8 @@ ABSL_FLAG(std::string, data_dir, ".polku",
           "Directory of the databases; insight.db lives here");
 ABSL_FLAG(std::string, feedback_address, "127.0.0.1:7101",
           "polku-feedback address, whose change feed is tailed");
+ABSL_FLAG(std::string, journey_address, "127.0.0.1:7102",
+          "polku-journey address, asked for rename chains of journey maps");
 
 namespace {
 // Scorecard queries are short reads; a few threads keep one slow query from
@@ -50,15 +57,20 @@ int main(int argc, char** argv) {
 
   polku::insight::FeedTailer tailer(**store,
                                     polku::insight::MakeFeedbackChannel(
-                                        absl::GetFlag(FLAGS_feedback_address)));
+                                        absl::GetFlag(FLAGS_feedback_address),
+                                        polku::rpc::TlsFromFlags()));
   tailer.Start();
 
   polku::Executor executor(kQueryThreads);
-  polku::insight::InsightServiceImpl service(**store, executor);
+  polku::insight::GrpcJourneyLineage lineage(
+      *polku::rpc::MakeChannel(absl::GetFlag(FLAGS_journey_address),
+                               polku::rpc::TlsFromFlags()));
+  polku::insight::InsightServiceImpl service(**store, executor, &lineage);
   auto server =
       polku::rpc::Server::Start({.name = "polku-insight",
                                  .listen_address = absl::GetFlag(FLAGS_listen),
-                                 .services = {&service}});
+                                 .services = {&service},
+                                 .tls = polku::rpc::TlsFromFlags()});
   if (!server.ok()) {
     polku::log::Error("cannot start the server",
                       {{"error", server.status().ToString()}});

@@ -89,6 +89,18 @@ class RollupStore {
   virtual absl::Status Apply(
       const google::protobuf::RepeatedPtrField<v1::StoredEvent>& events) = 0;
 
+  // Forgets an erased customer: subtracts exactly what their counted events
+  // (erasure.tenant(), erasure.customer_hash()) added, and advances the
+  // checkpoint to the erasure's sequence, atomically. An erasure at or below
+  // the checkpoint was applied already and is ignored.
+  virtual absl::Status ApplyErasure(const v1::Erasure& erasure) = 0;
+
+  // Checks that pages come from the feed the checkpoint belongs to
+  // (WatchEventsResponse.feed_id), binding the store to `feed_id` on first
+  // use. FAILED_PRECONDITION for another feed: its sequences do not continue
+  // this checkpoint, so nothing of it may be applied.
+  virtual absl::Status CheckFeed(const std::string& feed_id) = 0;
+
   // The last applied feed sequence; 0 before the first event.
   virtual absl::StatusOr<int64_t> Checkpoint() = 0;
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -63,11 +64,37 @@ CREATE TABLE checkpoint (
 INSERT INTO checkpoint (id, sequence) VALUES (1, 0);
 )sql";
 
+// Version 2: the feed the checkpoint belongs to, and what each counted event
+// added, for erasures. Events counted before version 2 have no row there and
+// cannot be subtracted; rebuild insight.db to make erasures exact for them.
+constexpr char kSchemaV2[] = R"sql(
+ALTER TABLE checkpoint ADD COLUMN feed_id TEXT NOT NULL DEFAULT '';
+-- One b-tree, keyed for the erasure's lookup: the cheapest per-event write.
+CREATE TABLE counted_events (
+  tenant TEXT NOT NULL,
+  customer_hash TEXT NOT NULL,
+  sequence INTEGER NOT NULL,
+  journey TEXT NOT NULL,
+  journey_version INTEGER NOT NULL,
+  touchpoint TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  csat INTEGER, nps INTEGER, ces INTEGER,
+  PRIMARY KEY (tenant, customer_hash, sequence)
+) WITHOUT ROWID;
+)sql";
+
 const std::vector<sqlite::Migration>& Migrations() {
   static const auto* migrations =
-      new std::vector<sqlite::Migration>{{1, kSchemaV1}};
+      new std::vector<sqlite::Migration>{{1, kSchemaV1}, {2, kSchemaV2}};
   return *migrations;
 }
+
+constexpr char kRecordCountedSql[] =
+    "INSERT OR REPLACE INTO counted_events (sequence, tenant, customer_hash,"
+    " journey, journey_version, touchpoint, stage, channel, day, csat, nps,"
+    " ces) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 // INSERT … ON CONFLICT DO UPDATE adding the page's counts to the row.
 const std::string& UpsertSql() {
@@ -163,6 +190,58 @@ absl::Time OccurredAt(const v1::TouchpointEvent& event) {
          absl::Nanoseconds(event.occurred_at().nanos());
 }
 
+// Adds (sign 1) or subtracts (sign -1) `contributions` to the rollups; rows
+// left with no events are deleted, as if never written.
+absl::Status AddToRollups(
+    sqlite::Database& db,
+    const std::map<RollupKey, Contribution>& contributions, int64_t sign) {
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * upsert, db.Prepare(UpsertSql()));
+  for (const auto& [key, c] : contributions) {
+    const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
+        key;
+    upsert->Bind(1, tenant)
+        .Bind(2, journey)
+        .Bind(3, version)
+        .Bind(4, touchpoint)
+        .Bind(5, stage)
+        .Bind(6, channel)
+        .Bind(7, int64_t{day})
+        .Bind(8, sign * c.events);
+    for (int i = 0; i < kHistogramColumns; ++i) {
+      upsert->Bind(kKeyColumnCount + 2 + i, sign * c.histogram[i]);
+    }
+    POLKU_RETURN_IF_ERROR(upsert->Run());
+  }
+  if (sign > 0) return absl::OkStatus();
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * prune,
+      db.Prepare("DELETE FROM rollups WHERE tenant = ?1 AND journey = ?2 AND "
+                 "journey_version = ?3 AND touchpoint = ?4 AND stage = ?5 AND "
+                 "channel = ?6 AND day = ?7 AND events = 0"));
+  for (const auto& [key, c] : contributions) {
+    const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
+        key;
+    POLKU_RETURN_IF_ERROR(prune->Bind(1, tenant)
+                              .Bind(2, journey)
+                              .Bind(3, version)
+                              .Bind(4, touchpoint)
+                              .Bind(5, stage)
+                              .Bind(6, channel)
+                              .Bind(7, int64_t{day})
+                              .Run());
+  }
+  return absl::OkStatus();
+}
+
+void BindScore(sqlite::Statement& statement, int index, bool has,
+               int32_t value) {
+  if (has) {
+    statement.Bind(index, int64_t{value});
+  } else {
+    statement.BindNull(index);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteRollupStore>> SqliteRollupStore::Open(
@@ -199,9 +278,11 @@ absl::Status SqliteRollupStore::Apply(
   // Summed per row first, so a page touching one row many times costs one
   // upsert; std::map keeps the write order deterministic.
   std::map<RollupKey, Contribution> contributions;
+  std::vector<const v1::StoredEvent*> counted;
   for (const v1::StoredEvent& stored : events) {
     if (stored.sequence() <= last) continue;  // counted already
     last = stored.sequence();
+    counted.push_back(&stored);
     RollupKey key{stored.tenant(),
                   stored.journey(),
                   stored.journey_version(),
@@ -215,23 +296,24 @@ absl::Status SqliteRollupStore::Apply(
 
   sqlite::Transaction txn(*writer_);
   POLKU_RETURN_IF_ERROR(txn.Begin());
-  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * upsert,
-                         writer_->Prepare(UpsertSql()));
-  for (const auto& [key, c] : contributions) {
-    const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
-        key;
-    upsert->Bind(1, tenant)
-        .Bind(2, journey)
-        .Bind(3, version)
-        .Bind(4, touchpoint)
-        .Bind(5, stage)
-        .Bind(6, channel)
-        .Bind(7, int64_t{day})
-        .Bind(8, c.events);
-    for (int i = 0; i < kHistogramColumns; ++i) {
-      upsert->Bind(kKeyColumnCount + 2 + i, c.histogram[i]);
-    }
-    POLKU_RETURN_IF_ERROR(upsert->Run());
+  POLKU_RETURN_IF_ERROR(AddToRollups(*writer_, contributions, 1));
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * record,
+                         writer_->Prepare(kRecordCountedSql));
+  for (const v1::StoredEvent* stored : counted) {
+    const v1::TouchpointEvent& event = stored->event();
+    record->Bind(1, stored->sequence())
+        .Bind(2, stored->tenant())
+        .Bind(3, stored->customer_hash())
+        .Bind(4, stored->journey())
+        .Bind(5, int64_t{stored->journey_version()})
+        .Bind(6, event.touchpoint())
+        .Bind(7, stored->stage())
+        .Bind(8, stored->channel())
+        .Bind(9, int64_t{DayOf(OccurredAt(event))});
+    BindScore(*record, 10, event.has_csat(), event.csat());
+    BindScore(*record, 11, event.has_nps(), event.nps());
+    BindScore(*record, 12, event.has_ces(), event.ces());
+    POLKU_RETURN_IF_ERROR(record->Run());
   }
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * advance,
@@ -240,6 +322,95 @@ absl::Status SqliteRollupStore::Apply(
   POLKU_RETURN_IF_ERROR(txn.Commit());
   checkpoint_.store(last);
   return absl::OkStatus();
+}
+
+absl::Status SqliteRollupStore::ApplyErasure(const v1::Erasure& erasure) {
+  absl::MutexLock lock(&writer_mu_);
+  if (erasure.sequence() <= checkpoint_.load()) return absl::OkStatus();
+  sqlite::Transaction txn(*writer_);
+  POLKU_RETURN_IF_ERROR(txn.Begin());
+  // What the customer's counted events added, rebuilt exactly as Apply
+  // counted it.
+  std::map<RollupKey, Contribution> contributions;
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * select,
+      writer_->Prepare(
+          "SELECT sequence, journey, journey_version, touchpoint, stage,"
+          " channel, day, csat, nps, ces FROM counted_events"
+          " WHERE tenant = ?1 AND customer_hash = ?2"));
+  select->Bind(1, erasure.tenant()).Bind(2, erasure.customer_hash());
+  int64_t erased = 0;
+  while (true) {
+    absl::StatusOr<bool> row = select->Step();
+    if (!row.ok()) {
+      select->Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    v1::StoredEvent stored;
+    stored.set_sequence(select->ColumnInt(0));
+    v1::TouchpointEvent& event = *stored.mutable_event();
+    if (!select->IsNull(7)) event.set_csat(select->ColumnInt(7));
+    if (!select->IsNull(8)) event.set_nps(select->ColumnInt(8));
+    if (!select->IsNull(9)) event.set_ces(select->ColumnInt(9));
+    RollupKey key{erasure.tenant(),
+                  select->ColumnText(1),
+                  static_cast<int32_t>(select->ColumnInt(2)),
+                  select->ColumnText(3),
+                  select->ColumnText(4),
+                  select->ColumnText(5),
+                  select->ColumnInt(6)};
+    Count(stored, contributions[std::move(key)]);
+    ++erased;
+  }
+  select->Reset();
+  POLKU_RETURN_IF_ERROR(AddToRollups(*writer_, contributions, -1));
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * forget,
+      writer_->Prepare("DELETE FROM counted_events"
+                       " WHERE tenant = ?1 AND customer_hash = ?2"));
+  POLKU_RETURN_IF_ERROR(
+      forget->Bind(1, erasure.tenant()).Bind(2, erasure.customer_hash()).Run());
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * advance,
+      writer_->Prepare("UPDATE checkpoint SET sequence = ?1 WHERE id = 1"));
+  POLKU_RETURN_IF_ERROR(advance->Bind(1, erasure.sequence()).Run());
+  POLKU_RETURN_IF_ERROR(txn.Commit());
+  checkpoint_.store(erasure.sequence());
+  log::Info("customer erased from rollups", {{"tenant", erasure.tenant()},
+                                             {"events", erased},
+                                             {"sequence", erasure.sequence()}});
+  return absl::OkStatus();
+}
+
+absl::Status SqliteRollupStore::CheckFeed(const std::string& feed_id) {
+  if (feed_id.empty()) return absl::OkStatus();  // a feed without identity
+  absl::MutexLock lock(&writer_mu_);
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * select,
+      writer_->Prepare(
+          "SELECT feed_id, sequence FROM checkpoint WHERE id = 1"));
+  POLKU_ASSIGN_OR_RETURN(bool found, select->Step());
+  const std::string bound = found ? select->ColumnText(0) : "";
+  const int64_t checkpoint = found ? select->ColumnInt(1) : 0;
+  select->Reset();
+  if (bound == feed_id) return absl::OkStatus();
+  if (!bound.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the change feed is ", feed_id, " but insight.db counted feed ", bound,
+        " up to sequence ", checkpoint,
+        "; polku-feedback's database was replaced. Refusing to apply it: "
+        "delete insight.db to rebuild from the new feed, or restore the old "
+        "feedback.db"));
+  }
+  if (checkpoint > 0) {
+    log::Warning("binding a checkpoint of an unknown feed to this feed",
+                 {{"feed_id", feed_id}, {"checkpoint", checkpoint}});
+  }
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * bind,
+      writer_->Prepare("UPDATE checkpoint SET feed_id = ?1 WHERE id = 1"));
+  return bind->Bind(1, feed_id).Run();
 }
 
 absl::StatusOr<int64_t> SqliteRollupStore::Checkpoint() {

@@ -4,6 +4,11 @@
 //   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<SqliteRollupStore> store,
 //                          SqliteRollupStore::Open(data_dir + "/insight.db"));
 //
+// Beside the rollups it keeps, per counted event, the customer hash, rollup
+// key and scores (counted_events), so that an erasure subtracts exactly what
+// that customer's events added: replaying the feed from the start (where
+// erased events are absent) and applying it incrementally end equal.
+//
 // Apply runs on one writer connection. Scorecard reads run on their own
 // connections (a small pool), which WAL mode lets proceed beside the writer,
 // so a query never waits behind a page being applied.
@@ -31,6 +36,8 @@ class SqliteRollupStore final : public RollupStore {
 
   absl::Status Apply(const google::protobuf::RepeatedPtrField<v1::StoredEvent>&
                          events) override;
+  absl::Status ApplyErasure(const v1::Erasure& erasure) override;
+  absl::Status CheckFeed(const std::string& feed_id) override;
   absl::StatusOr<int64_t> Checkpoint() override;
   absl::StatusOr<GroupedRollups> Scorecard(
       const ScorecardQuery& query) override;

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/insight/rollup_test_util.h"
@@ -279,6 +281,138 @@ TEST_F(SqliteRollupStoreTest, QueriesRunWhileTheWriterHoldsATransaction) {
   EXPECT_EQ(rollups.as_of_sequence, 1);
   EXPECT_EQ(rollups.groups[0].events, 1);
   ASSERT_TRUE((*other)->Exec("ROLLBACK").ok());
+}
+
+// A page of events with customers: {sequence, customer, touchpoint, csat}.
+struct Counted {
+  int64_t sequence;
+  std::string customer;
+  std::string touchpoint;
+  int csat;
+  int64_t offset_seconds = 12 * 3600;
+};
+
+google::protobuf::RepeatedPtrField<v1::StoredEvent> CustomerPage(
+    const std::vector<Counted>& events, const std::string& tenant = "acme") {
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
+  for (const Counted& c : events) {
+    v1::StoredEvent& stored = *page.Add();
+    stored = MakeEvent({.sequence = c.sequence,
+                        .tenant = tenant,
+                        .touchpoint = c.touchpoint,
+                        .offset_seconds = c.offset_seconds,
+                        .csat = c.csat,
+                        .nps = c.csat * 2});
+    stored.set_customer_hash("hash-" + c.customer);
+  }
+  return page;
+}
+
+v1::Erasure ErasureOf(int64_t sequence, const std::string& customer,
+                      const std::string& tenant = "acme") {
+  v1::Erasure erasure;
+  erasure.set_sequence(sequence);
+  erasure.set_tenant(tenant);
+  erasure.set_customer_hash("hash-" + customer);
+  return erasure;
+}
+
+// Every grouping of the scorecard, for comparing two stores.
+std::string Everything(RollupStore& store) {
+  std::string out;
+  for (Grouping g :
+       {Grouping::kTouchpoint, Grouping::kStage, Grouping::kChannel}) {
+    ScorecardQuery query;
+    query.tenant = "acme";
+    query.journey = "switching";
+    query.group_by = g;
+    absl::StatusOr<GroupedRollups> rollups = store.Scorecard(query);
+    EXPECT_TRUE(rollups.ok()) << rollups.status();
+    if (!rollups.ok()) return "";
+    absl::StrAppend(&out, "as_of=", rollups->as_of_sequence, "\n");
+    for (const GroupRollup& group : rollups->groups) {
+      absl::StrAppend(&out, group.group, " events=", group.events,
+                      " csat=", absl::StrJoin(group.csat, ","),
+                      " nps=", absl::StrJoin(group.nps, ","), "\n");
+    }
+  }
+  return out;
+}
+
+TEST_F(SqliteRollupStoreTest, AnErasureSubtractsExactlyWhatTheCustomerAdded) {
+  const std::vector<Counted> feed = {
+      {1, "anna", "web_site", 5},        {2, "bert", "web_site", 3},
+      {3, "anna", "shop", 1, 36 * 3600},  // another touchpoint and day
+      {4, "anna", "web_site", 4},        {5, "cecilia", "shop", 2},
+  };
+  // Incrementally: everything, then anna's erasure at 6.
+  ASSERT_TRUE(store_->Apply(CustomerPage({feed[0], feed[1], feed[2]})).ok());
+  ASSERT_TRUE(store_->Apply(CustomerPage({feed[3], feed[4]})).ok());
+  // Another tenant's customer with the same hash is not touched.
+  ASSERT_TRUE(
+      store_->Apply(CustomerPage({{6, "anna", "web_site", 5}}, "globex")).ok());
+  ASSERT_TRUE(store_->ApplyErasure(ErasureOf(7, "anna")).ok());
+  EXPECT_EQ(*store_->Checkpoint(), 7);
+
+  // Rebuilt from sequence 1 after the erasure: anna's events are gone from
+  // the feed, the erasure is still there.
+  auto rebuilt =
+      SqliteRollupStore::Open(testing::ScratchDir() + "/rebuilt.db", false);
+  ASSERT_TRUE(rebuilt.ok());
+  ASSERT_TRUE((*rebuilt)->Apply(CustomerPage({feed[1], feed[4]})).ok());
+  ASSERT_TRUE((*rebuilt)
+                  ->Apply(CustomerPage({{6, "anna", "web_site", 5}}, "globex"))
+                  .ok());
+  ASSERT_TRUE((*rebuilt)->ApplyErasure(ErasureOf(7, "anna")).ok());
+
+  EXPECT_EQ(Everything(*store_), Everything(**rebuilt));
+  // And the numbers are bert's and cecilia's only; anna's emptied rows are
+  // gone, not left at zero.
+  GroupedRollups rollups = Query(AcmeSwitching());
+  ASSERT_EQ(rollups.groups.size(), 2u);
+  EXPECT_EQ(rollups.groups[0].group, "shop");
+  EXPECT_EQ(rollups.groups[0].events, 1);
+  EXPECT_EQ(rollups.groups[0].csat, (stats::CsatHistogram{0, 1, 0, 0, 0}));
+  EXPECT_EQ(rollups.groups[1].group, "web_site");
+  EXPECT_EQ(rollups.groups[1].events, 1);
+  EXPECT_EQ(rollups.groups[1].csat, (stats::CsatHistogram{0, 0, 1, 0, 0}));
+  ScorecardQuery globex = AcmeSwitching();
+  globex.tenant = "globex";
+  EXPECT_EQ(Query(globex).groups[0].events, 1);
+}
+
+TEST_F(SqliteRollupStoreTest, AnErasureIsAppliedOnceAcrossRestarts) {
+  ASSERT_TRUE(store_
+                  ->Apply(CustomerPage(
+                      {{1, "anna", "web_site", 5}, {2, "bert", "web_site", 3}}))
+                  .ok());
+  ASSERT_TRUE(store_->ApplyErasure(ErasureOf(3, "anna")).ok());
+  Reopen();
+  // Re-delivered after a restart: already applied.
+  ASSERT_TRUE(store_->ApplyErasure(ErasureOf(3, "anna")).ok());
+  // Events of the customer after the erasure count again (not suppressed),
+  // and a second erasure removes only those.
+  ASSERT_TRUE(store_->Apply(CustomerPage({{4, "anna", "web_site", 1}})).ok());
+  EXPECT_EQ(Query(AcmeSwitching()).groups[0].events, 2);
+  ASSERT_TRUE(store_->ApplyErasure(ErasureOf(5, "anna")).ok());
+  GroupedRollups rollups = Query(AcmeSwitching());
+  EXPECT_EQ(rollups.as_of_sequence, 5);
+  ASSERT_EQ(rollups.groups.size(), 1u);
+  EXPECT_EQ(rollups.groups[0].events, 1);
+  EXPECT_EQ(rollups.groups[0].csat, (stats::CsatHistogram{0, 0, 1, 0, 0}));
+}
+
+TEST_F(SqliteRollupStoreTest, TheCheckpointBelongsToOneFeed) {
+  EXPECT_TRUE(store_->CheckFeed("feed-a").ok());  // binds
+  ASSERT_TRUE(store_->Apply(Page({{.sequence = 1, .csat = 5}})).ok());
+  EXPECT_TRUE(store_->CheckFeed("feed-a").ok());
+  EXPECT_TRUE(store_->CheckFeed("").ok());  // a feed without identity
+  Reopen();
+  absl::Status other = store_->CheckFeed("feed-b");
+  EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.message().find("feed-a"), std::string::npos);
+  EXPECT_NE(other.message().find("delete insight.db"), std::string::npos);
+  EXPECT_TRUE(store_->CheckFeed("feed-a").ok());
 }
 
 }  // namespace

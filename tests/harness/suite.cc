@@ -28,6 +28,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
+#include "lib/rpc/tls.h"
 
 #ifndef POLKU_DEFAULT_BIN_DIR
 #define POLKU_DEFAULT_BIN_DIR "bin"
@@ -178,7 +179,8 @@ absl::Status Suite::Init() {
   ports_ = {{"journey", (*ports)[0]}, {"feedback", (*ports)[1]}, {"insight", (*ports)[2]},
             {"grpc", (*ports)[3]},    {"http", (*ports)[4]}};
 
-  // Keys first: the gateway reads gateway-keys.json on start.
+  // Keys first: polku-keys init writes them into gateway.db, which the
+  // gateway opens on start.
   auto keys = Spawn(BinaryPath("polku-keys"),
                     {"init", "--data_dir=" + data_dir_, "--tenant=" + options_.tenant,
                      "--channels=" + options_.channels},
@@ -204,12 +206,28 @@ absl::Status Suite::Init() {
       {"polku-feedback",
        {"--listen=" + Address("feedback"), dir, "--journey_address=" + Address("journey")}},
       {"polku-insight",
-       {"--listen=" + Address("insight"), dir, "--feedback_address=" + Address("feedback")}},
+       {"--listen=" + Address("insight"), dir, "--feedback_address=" + Address("feedback"),
+        "--journey_address=" + Address("journey")}},
       {"polku-gateway",
        {"--grpc_listen=" + Address("grpc"), "--http_listen=" + Address("http"), dir,
         "--feedback_address=" + Address("feedback"), "--journey_address=" + Address("journey"),
         "--insight_address=" + Address("insight")}},
   };
+  if (!options_.tls_dir.empty()) {
+    const std::string ca = options_.tls_dir + "/ca.pem";
+    const std::string cert = options_.tls_dir + "/server.pem";
+    const std::string key = options_.tls_dir + "/server.key";
+    for (Process& process : processes_) {
+      if (process.name == "polku-gateway") {
+        process.args.insert(process.args.end(),
+                            {"--tls_cert=" + cert, "--tls_key=" + key, "--backend_tls_ca=" + ca,
+                             "--backend_tls_cert=" + cert, "--backend_tls_key=" + key});
+      } else {
+        process.args.insert(process.args.end(),
+                            {"--tls_cert=" + cert, "--tls_key=" + key, "--tls_ca=" + ca});
+      }
+    }
+  }
   for (Process& process : processes_) {
     absl::Status launched = Launch(process);
     if (!launched.ok()) return launched;
@@ -231,7 +249,7 @@ absl::Status Suite::Launch(Process& process) {
 }
 
 absl::Status Suite::WaitHealthy(const std::string& address, const std::string& service) {
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto channel = Dial(address);
   absl::Time deadline = absl::Now() + options_.timeout;
   while (absl::Now() < deadline) {
     if (IsServing(channel, service)) return absl::OkStatus();
@@ -251,7 +269,12 @@ absl::Status Suite::WaitHealthy(const std::string& address, const std::string& s
 }
 
 absl::Status Suite::WaitHttpHealthy() {
-  httplib::Client client(gateway_http_host(), gateway_http_port());
+  httplib::Client client(absl::StrCat(options_.tls_dir.empty() ? "http" : "https", "://",
+                                      gateway_http_host(), ":", gateway_http_port()));
+  if (!options_.tls_dir.empty()) {
+    client.set_ca_cert_path((options_.tls_dir + "/ca.pem").c_str());
+    client.enable_server_certificate_verification(true);
+  }
   client.set_connection_timeout(1, 0);
   client.set_read_timeout(2, 0);
   absl::Time deadline = absl::Now() + options_.timeout;
@@ -308,6 +331,24 @@ absl::Status Suite::RestartInsight() {
   return absl::NotFoundError("polku-insight is not part of the suite");
 }
 
+absl::Status Suite::KillAndRestart(const std::string& name) {
+  for (Process& process : processes_) {
+    if (process.name != name) continue;
+    if (process.pid >= 0) {
+      ::kill(process.pid, SIGKILL);
+      ::waitpid(process.pid, nullptr, 0);
+      process.pid = -1;
+    }
+    if (absl::Status s = Launch(process); !s.ok()) return s;
+    if (name == "polku-feedback") {
+      return WaitHealthy(Address("feedback"), "polku.v1.FeedbackService");
+    }
+    if (name == "polku-gateway") return WaitHealthy(Address("grpc"), "");
+    return WaitHealthy(Address(name.substr(std::string("polku-").size())), "");
+  }
+  return absl::NotFoundError(absl::StrCat(name, " is not part of the suite"));
+}
+
 Suite::~Suite() {
   for (Process& process : processes_) {
     if (process.pid < 0) continue;
@@ -324,9 +365,27 @@ Suite::~Suite() {
 
 std::string Suite::gateway_grpc_address() const { return Address("grpc"); }
 
+std::shared_ptr<grpc::Channel> Suite::Dial(const std::string& address) const {
+  if (options_.tls_dir.empty()) {
+    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  }
+  auto channel = rpc::MakeChannel(address, {.cert_file = options_.tls_dir + "/server.pem",
+                                            .key_file = options_.tls_dir + "/server.key",
+                                            .ca_file = options_.tls_dir + "/ca.pem"});
+  EXPECT_TRUE(channel.ok()) << channel.status();
+  return channel.ok() ? *channel : grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+}
+
+pid_t Suite::pid(const std::string& name) const {
+  for (const Process& process : processes_) {
+    if (process.name == name) return process.pid;
+  }
+  return -1;
+}
+
 std::shared_ptr<grpc::Channel> Suite::GatewayChannel() {
   if (gateway_channel_ == nullptr) {
-    gateway_channel_ = grpc::CreateChannel(Address("grpc"), grpc::InsecureChannelCredentials());
+    gateway_channel_ = Dial(Address("grpc"));
   }
   return gateway_channel_;
 }

@@ -41,6 +41,11 @@ class Suite {
     std::string channels = "shop,phone,web,email";
     // Bound on each wait for readiness or exit.
     absl::Duration timeout = absl::Seconds(60);
+    // TLS mode: a directory holding ca.pem and server.pem/server.key (a
+    // certificate for 127.0.0.1 signed by ca.pem). Every service then serves
+    // mTLS and calls the others with that certificate; the gateway's public
+    // listeners serve TLS; the harness's own channels present it too.
+    std::string tls_dir;
   };
 
   // Starts polku-keys init, then journey, feedback, insight and gateway.
@@ -62,12 +67,26 @@ class Suite {
   // port and data directory, and wait until it is healthy.
   absl::Status RestartInsight();
 
+  // SIGKILL to `name` (e.g. "polku-feedback"), reap it, start it again on
+  // the same port and data directory, and wait until it is healthy (for
+  // polku-feedback: its FeedbackService is SERVING). For crash tests.
+  absl::Status KillAndRestart(const std::string& name);
+
   const tools::Credentials& credentials() const { return credentials_; }
   const std::string& data_dir() const { return data_dir_; }
+  // host:port of a backend: "journey", "feedback" or "insight".
+  std::string backend_address(const std::string& name) const { return Address(name); }
   // host:port of the gateway's gRPC listener.
   std::string gateway_grpc_address() const;
   std::string gateway_http_host() const { return "127.0.0.1"; }
   int gateway_http_port() const { return ports_.at("http"); }
+  // host:port of polku-feedback itself (no gateway in front).
+  std::string feedback_address() const { return Address("feedback"); }
+  // Process id of `name` (e.g. "polku-gateway"), -1 if not running.
+  pid_t pid(const std::string& name) const;
+
+  // A channel to `address`, over mTLS in TLS mode (see Options::tls_dir).
+  std::shared_ptr<grpc::Channel> Dial(const std::string& address) const;
 
   // One channel to the gateway, created once.
   std::shared_ptr<grpc::Channel> GatewayChannel();

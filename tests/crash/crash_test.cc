@@ -1,0 +1,315 @@
+// Crash safety, proven by force: channel clients (lib/client) submit through
+// the gateway with retries — one with SubmitEvents batches, two with
+// StreamEvents — while polku-feedback is killed with SIGKILL at random
+// moments and restarted on the same data directory. Afterwards feedback.db
+// must hold every acknowledged event exactly once, under its acknowledged
+// sequence and with the content that was sent; nothing twice; nothing that
+// was never sent; and SQLite's integrity check must pass.
+//
+// POLKU_CRASH_SEED (printed) and POLKU_CRASH_KILLS (default 50) repeat or
+// lengthen a run.
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "lib/client/channel_client.h"
+#include "lib/sqlite/sqlite.h"
+#include "polku/v1/feedback.pb.h"
+#include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/suite.h"
+#include "tools/journeys/gateway_client.h"
+
+namespace polku {
+namespace {
+
+using ::polku::client::ChannelClient;
+using ::polku::client::ChannelClientOptions;
+using ::polku::client::EventReport;
+using ::polku::testing::Suite;
+
+constexpr char kJourney[] = "crash-journey";
+
+struct ChannelPlan {
+  const char* channel;
+  const char* touchpoint;
+  ChannelClientOptions::Transport transport;
+};
+
+constexpr ChannelPlan kChannels[] = {
+    {"shop", "store_visit", ChannelClientOptions::Transport::kBatches},
+    {"phone", "confirmation_call", ChannelClientOptions::Transport::kStream},
+    {"web", "order_tracking", ChannelClientOptions::Transport::kStream},
+};
+
+int EnvInt(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::atoi(value) : fallback;
+}
+
+v1::Journey CrashJourney() {
+  v1::Journey journey;
+  journey.set_key(kJourney);
+  journey.set_name("Crash test journey");
+  v1::Stage* stage = journey.add_stages();
+  stage->set_key("purchase");
+  stage->set_name("purchase");
+  for (const ChannelPlan& plan : kChannels) {
+    v1::Touchpoint* touchpoint = journey.add_touchpoints();
+    touchpoint->set_key(plan.touchpoint);
+    touchpoint->set_name(plan.touchpoint);
+    touchpoint->set_stage("purchase");
+    touchpoint->set_channel(plan.channel);
+    touchpoint->set_kind(v1::INTERACTION);
+    touchpoint->set_owner_team("crash");
+  }
+  return journey;
+}
+
+// Event `i` of a channel; the same (plan, i, base) always gives the same event.
+v1::TouchpointEvent MakeEvent(const ChannelPlan& plan, int i,
+                              int64_t base_seconds) {
+  v1::TouchpointEvent event;
+  event.set_event_id(absl::StrCat(plan.channel, "-", i));
+  event.set_touchpoint(plan.touchpoint);
+  event.set_customer(absl::StrCat("customer-", i % 97));
+  event.mutable_occurred_at()->set_seconds(base_seconds + i % 3600);
+  event.set_csat(1 + i % 5);
+  event.set_nps(i % 11);
+  event.set_comment("crash test event");
+  event.set_language("en");
+  (*event.mutable_measures())["wait_seconds"] = i % 300;
+  (*event.mutable_attributes())["store_id"] = absl::StrCat("store-", i % 7);
+  return event;
+}
+
+// Every report, keyed by (channel, event_id).
+class Ledger {
+ public:
+  struct Entry {
+    int reports = 0;
+    EventReport last;
+  };
+  void Record(const std::string& channel, const EventReport& report) {
+    absl::MutexLock lock(&mu_);
+    Entry& entry = entries_[{channel, report.event_id}];
+    ++entry.reports;
+    entry.last = report;
+  }
+  std::map<std::pair<std::string, std::string>, Entry> entries() {
+    absl::MutexLock lock(&mu_);
+    return entries_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, Entry> entries_
+      ABSL_GUARDED_BY(mu_);
+};
+
+void ImportJourney(Suite& suite) {
+  auto stub = v1::JourneyService::NewStub(suite.GatewayChannel());
+  v1::CreateJourneyRequest create;
+  *create.mutable_journey() = CrashJourney();
+  v1::Journey created;
+  grpc::Status status = tools::CallWithRetry([&] {
+    grpc::ClientContext context;
+    Suite::Authorize(context, suite.credentials().admin_key);
+    return stub->CreateJourney(&context, create, &created);
+  });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::PublishJourneyRequest publish;
+  publish.set_key(kJourney);
+  v1::Journey published;
+  status = tools::CallWithRetry([&] {
+    grpc::ClientContext context;
+    Suite::Authorize(context, suite.credentials().admin_key);
+    return stub->PublishJourney(&context, publish, &published);
+  });
+  ASSERT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST(CrashTest, AcknowledgedEventsSurviveSigkillExactlyOnce) {
+  const int seed = EnvInt("POLKU_CRASH_SEED", 20250605);
+  const int kills = EnvInt("POLKU_CRASH_KILLS", 50);
+  std::cout << "crash test: POLKU_CRASH_SEED=" << seed
+            << " POLKU_CRASH_KILLS=" << kills << std::endl;
+
+  Suite::Options suite_options;
+  suite_options.channels = "shop,phone,web";
+  auto started = Suite::Start(suite_options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  Suite& suite = **started;
+  ASSERT_NO_FATAL_FAILURE(ImportJourney(suite));
+  // polku-feedback learns the published journey from its watch stream.
+  absl::SleepFor(absl::Milliseconds(500));
+
+  const int64_t base_seconds =
+      absl::ToUnixSeconds(absl::Now() - absl::Hours(3));
+  Ledger ledger;
+  std::vector<std::unique_ptr<ChannelClient>> clients;
+  for (const ChannelPlan& plan : kChannels) {
+    ChannelClientOptions options;
+    options.transport = plan.transport;
+    options.max_batch_events =
+        plan.transport == ChannelClientOptions::Transport::kStream ? 1 : 100;
+    options.buffer_capacity = 2'000;
+    options.senders = 2;
+    options.call_timeout = absl::Seconds(5);
+    options.stream_window = 200;
+    options.stream_max_age = absl::Seconds(5);
+    options.initial_backoff = absl::Milliseconds(20);
+    options.max_backoff = absl::Milliseconds(400);
+    options.retry_budget = absl::InfiniteDuration();
+    options.jitter_seed = static_cast<uint64_t>(seed);
+    const std::string channel = plan.channel;
+    auto client = ChannelClient::Create(
+        suite.GatewayChannel(), suite.credentials().channel_keys.at(channel),
+        options, [&ledger, channel](const EventReport& report) {
+          ledger.Record(channel, report);
+        });
+    ASSERT_TRUE(client.ok()) << client.status();
+    clients.push_back(*std::move(client));
+  }
+
+  // Producers: about 2,000 events/s per channel, never more than the
+  // client's buffer holds.
+  std::atomic<bool> stop{false};
+  std::vector<int> produced(std::size(kChannels), 0);
+  std::vector<std::thread> producers;
+  for (size_t c = 0; c < std::size(kChannels); ++c) {
+    producers.emplace_back([&, c] {
+      int i = 0;
+      while (!stop.load()) {
+        absl::Status status = clients[c]->SubmitWithin(
+            MakeEvent(kChannels[c], i, base_seconds), absl::Seconds(1));
+        if (status.ok()) ++i;
+        if (i % 20 == 0) absl::SleepFor(absl::Milliseconds(10));
+      }
+      produced[c] = i;
+    });
+  }
+
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> pause_ms(20, 400);
+  const absl::Time kills_started = absl::Now();
+  for (int k = 0; k < kills; ++k) {
+    absl::SleepFor(absl::Milliseconds(pause_ms(random)));
+    absl::Status restarted = suite.KillAndRestart("polku-feedback");
+    ASSERT_TRUE(restarted.ok()) << "kill " << k << ": " << restarted;
+  }
+  std::cout << "crash test: " << kills << " kills in "
+            << absl::FormatDuration(absl::Now() - kills_started) << std::endl;
+  absl::SleepFor(absl::Milliseconds(300));
+  stop = true;
+  for (std::thread& producer : producers) producer.join();
+  for (auto& client : clients) {
+    EXPECT_TRUE(client->Flush(absl::Seconds(60)))
+        << client->pending() << " still pending";
+    client->Close(absl::Seconds(1));
+  }
+
+  // Every event the clients accepted got exactly one final report, and with
+  // unbounded retries that report is an acknowledgement.
+  const auto entries = ledger.entries();
+  size_t submitted = 0;
+  for (int count : produced) submitted += static_cast<size_t>(count);
+  ASSERT_EQ(entries.size(), submitted);
+  int accepted = 0;
+  int duplicates = 0;
+  for (const auto& [key, entry] : entries) {
+    EXPECT_EQ(entry.reports, 1) << key.first << "/" << key.second;
+    const EventReport& report = entry.last;
+    if (report.outcome == EventReport::Outcome::kAccepted) ++accepted;
+    if (report.outcome == EventReport::Outcome::kDuplicate) ++duplicates;
+    EXPECT_TRUE(report.outcome == EventReport::Outcome::kAccepted ||
+                report.outcome == EventReport::Outcome::kDuplicate)
+        << key.first << "/" << key.second << ": "
+        << client::OutcomeName(report.outcome) << " " << report.status << " "
+        << report.reason;
+  }
+  std::cout << "crash test: " << submitted << " events, " << accepted
+            << " ACCEPTED, " << duplicates
+            << " DUPLICATE (acknowledgements lost in a crash)" << std::endl;
+  EXPECT_GT(accepted, kills);
+
+  ASSERT_TRUE(suite.Stop().ok());
+
+  // The database as the last polku-feedback left it.
+  sqlite::Database::Options read_only;
+  read_only.read_only = true;
+  auto db =
+      sqlite::Database::Open(suite.data_dir() + "/feedback.db", read_only);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto integrity = (*db)->Prepare("PRAGMA integrity_check");
+  ASSERT_TRUE(integrity.ok()) << integrity.status();
+  ASSERT_TRUE((*integrity)->Step().value_or(false));
+  EXPECT_EQ((*integrity)->ColumnText(0), "ok");
+  (*integrity)->Reset();
+
+  auto rows = (*db)->Prepare(
+      "SELECT tenant, channel, event_id, sequence, payload FROM events ORDER "
+      "BY sequence");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  std::map<std::pair<std::string, std::string>, int> stored_count;
+  int64_t previous_sequence = 0;
+  while (true) {
+    absl::StatusOr<bool> has_row = (*rows)->Step();
+    ASSERT_TRUE(has_row.ok()) << has_row.status();
+    if (!*has_row) break;
+    const std::string channel = (*rows)->ColumnText(1);
+    const std::string event_id = (*rows)->ColumnText(2);
+    const int64_t sequence = (*rows)->ColumnInt(3);
+    const auto key = std::make_pair(channel, event_id);
+    EXPECT_EQ((*rows)->ColumnText(0), "demo");
+    EXPECT_GT(sequence, previous_sequence);
+    previous_sequence = sequence;
+    EXPECT_EQ(++stored_count[key], 1)
+        << "stored twice: " << channel << "/" << event_id;
+
+    auto entry = entries.find(key);
+    ASSERT_NE(entry, entries.end())
+        << "stored but never sent: " << channel << "/" << event_id;
+    EXPECT_EQ(sequence, entry->second.last.sequence)
+        << channel << "/" << event_id
+        << " stored under another sequence than acknowledged";
+
+    v1::StoredEvent stored;
+    ASSERT_TRUE(stored.ParseFromString((*rows)->ColumnBlob(4)))
+        << channel << "/" << event_id;
+    const ChannelPlan* plan = nullptr;
+    for (const ChannelPlan& p : kChannels) {
+      if (channel == p.channel) plan = &p;
+    }
+    ASSERT_NE(plan, nullptr);
+    int i = std::atoi(event_id.substr(channel.size() + 1).c_str());
+    v1::TouchpointEvent expected = MakeEvent(*plan, i, base_seconds);
+    expected.clear_customer();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        stored.event(), expected))
+        << channel << "/" << event_id << " stored as "
+        << stored.event().ShortDebugString();
+  }
+  (*rows)->Reset();
+  for (const auto& [key, entry] : entries) {
+    const EventReport::Outcome outcome = entry.last.outcome;
+    if (outcome == EventReport::Outcome::kAccepted ||
+        outcome == EventReport::Outcome::kDuplicate) {
+      EXPECT_EQ(stored_count[key], 1)
+          << "acknowledged but not stored: " << key.first << "/" << key.second;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace polku
