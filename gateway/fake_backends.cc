@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/caller_auth.h"
 #include "lib/rpc/metadata.h"
 
 namespace polku::gateway::testing {
@@ -139,6 +140,9 @@ grpc::ServerUnaryReactor* FakeFeedback::SubmitEvents(
       absl::StartsWith(request->events(0).event_id(), "error:")) {
     int code = 0;
     if (absl::SimpleAtoi(request->events(0).event_id().substr(6), &code)) {
+      if (code == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        context->AddTrailingMetadata(kRetryAfterMsTrailer, "1500");
+      }
       return Done(context, grpc::Status(static_cast<grpc::StatusCode>(code),
                                         "fake failure"));
     }

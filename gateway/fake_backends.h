@@ -6,7 +6,8 @@
 //     EventResult.reason, the suffix of Scorecard.journey, Journey.name,
 //     and Journey.description for CreateJourney);
 //   * SubmitEvents with a first event_id "error:<code>" fails with that
-//     numeric gRPC code and the message "fake failure";
+//     numeric gRPC code and the message "fake failure" (RESOURCE_EXHAUSTED
+//     with the trailer retry-after-ms: 1500, like a full writer queue);
 //   * WatchEvents sends three messages and ends, or with from_sequence = -1
 //     sends one and waits to be cancelled.
 #ifndef POLKU_GATEWAY_FAKE_BACKENDS_H_

@@ -50,6 +50,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
  public:
   ProxyCall(GrpcProxy& proxy, grpc::GenericCallbackServerContext* context)
       : proxy_(proxy),
+        server_context_(context),
         method_(context->method()),
         start_(absl::Now()),
         in_flight_(proxy.metrics_ != nullptr ? proxy.metrics_->Start("grpc")
@@ -311,6 +312,14 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   }
 
   void OnBackendDone(const grpc::Status& status) {
+    // A backend's retry hint (its writer queue is full) reaches the caller,
+    // who would otherwise retry blind.
+    for (const auto& [key, value] : backend_context_.GetServerTrailingMetadata()) {
+      if (key == kRetryAfterMsTrailer) {
+        server_context_->AddTrailingMetadata(kRetryAfterMsTrailer,
+                                             std::string(value.data(), value.size()));
+      }
+    }
     // Both pumps are closed, so no write to the caller is in flight.
     final_status_ = status;
     Finish(status);
@@ -324,6 +333,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   }
 
   GrpcProxy& proxy_;
+  grpc::GenericCallbackServerContext* const server_context_;
   const std::string method_;  // The backend call refers to it until done.
   const absl::Time start_;
   Metrics::InFlight in_flight_;

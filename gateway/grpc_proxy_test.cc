@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "gateway/caller_auth.h"
 #include "gateway/fake_backends.h"
 #include "polku/v1/admin.grpc.pb.h"
 
@@ -250,11 +251,19 @@ TEST_F(GrpcProxyTest, RelaysBackendErrorCodeAndMessage) {
        {grpc::StatusCode::NOT_FOUND, grpc::StatusCode::RESOURCE_EXHAUSTED,
         grpc::StatusCode::FAILED_PRECONDITION, grpc::StatusCode::INTERNAL}) {
     v1::SubmitEventsResponse response;
+    std::unique_ptr<grpc::ClientContext> context = Context("Bearer " + shop_key_);
     grpc::Status status = feedback_->SubmitEvents(
-        Context("Bearer " + shop_key_).get(),
-        OneEvent(absl::StrCat("error:", static_cast<int>(code))), &response);
+        context.get(), OneEvent(absl::StrCat("error:", static_cast<int>(code))), &response);
     EXPECT_EQ(status.error_code(), code);
     EXPECT_EQ(status.error_message(), "fake failure");
+    // The backend's retry hint reaches the caller.
+    auto hint = context->GetServerTrailingMetadata().find(kRetryAfterMsTrailer);
+    if (code == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ASSERT_NE(hint, context->GetServerTrailingMetadata().end());
+      EXPECT_EQ(hint->second, "1500");
+    } else {
+      EXPECT_EQ(hint, context->GetServerTrailingMetadata().end());
+    }
   }
 }
 

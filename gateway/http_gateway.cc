@@ -184,6 +184,19 @@ class RawCall {
   // The call's final status, once Read returned kEnd.
   const absl::Status& status() const { return status_; }
 
+  // The final status; a backend's retry hint (its writer queue is full)
+  // becomes Retry-After, so HTTP clients need not retry blind.
+  const absl::Status& StatusWithRetryHint(httplib::Response& res) const {
+    for (const auto& [key, value] : context_.GetServerTrailingMetadata()) {
+      int64_t retry_ms = 0;
+      if (key == kRetryAfterMsTrailer &&
+          absl::SimpleAtoi(absl::string_view(value.data(), value.size()), &retry_ms)) {
+        res.set_header("Retry-After", absl::StrCat((retry_ms + 999) / 1000));
+      }
+    }
+    return status_;
+  }
+
  private:
   void* Tag() { return this; }
 
@@ -479,11 +492,11 @@ class HttpGateway::Routes {
       if (next != RawCall::Next::kMessage) {
         return call->status().ok()
                    ? absl::InternalError("the backend sent no response")
-                   : call->status();
+                   : call->StatusWithRetryHint(res);
       }
       std::string ignored;
       call->Read(ignored, absl::InfiniteFuture());
-      if (!call->status().ok()) return call->status();
+      if (!call->status().ok()) return call->StatusWithRetryHint(res);
       res.status = 200;
       res.set_content(BytesToJson(method->output_type(), message), kJsonType);
       return absl::OkStatus();
@@ -493,7 +506,7 @@ class HttpGateway::Routes {
     auto first = std::make_shared<std::string>();
     RawCall::Next next = call->Read(*first, absl::Now() + kFirstMessageWait);
     if (next == RawCall::Next::kEnd && !call->status().ok()) {
-      return call->status();
+      return call->StatusWithRetryHint(res);
     }
     auto pending = std::make_shared<RawCall::Next>(next);
     const google::protobuf::Descriptor* type = method->output_type();

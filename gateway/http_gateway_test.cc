@@ -263,6 +263,8 @@ TEST_F(HttpGatewayTest, BackendErrorsMapToHttpStatuses) {
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, http) << code;
     EXPECT_THAT(res->body, HasSubstr(R"("message":"fake failure")"));
+    // The backend's retry-after-ms: 1500 becomes Retry-After, rounded up.
+    EXPECT_EQ(res->get_header_value("Retry-After"), http == 429 ? "2" : "") << code;
   }
 }
 

@@ -77,7 +77,8 @@ fail() {
 
 start polku-journey --listen=$JOURNEY_ADDR --data_dir="$DATA_DIR"
 start polku-feedback --listen=$FEEDBACK_ADDR --data_dir="$DATA_DIR" --journey_address=$JOURNEY_ADDR
-start polku-insight --listen=$INSIGHT_ADDR --data_dir="$DATA_DIR" --feedback_address=$FEEDBACK_ADDR
+start polku-insight --listen=$INSIGHT_ADDR --data_dir="$DATA_DIR" --feedback_address=$FEEDBACK_ADDR \
+  --journey_address=$JOURNEY_ADDR
 start polku-gateway --grpc_listen=$GATEWAY_GRPC --http_listen=$GATEWAY_HTTP --data_dir="$DATA_DIR" \
   --journey_address=$JOURNEY_ADDR --feedback_address=$FEEDBACK_ADDR --insight_address=$INSIGHT_ADDR
 

@@ -1,5 +1,7 @@
 #include "gateway/keys/key_store.h"
 
+#include <sys/stat.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -112,6 +114,12 @@ absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
     const std::string& path, const Clock& clock) {
   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> db,
                          sqlite::Database::Open(path));
+  // Only hashes are stored, but tenants and key metadata are nobody else's
+  // business; SQLite gives the -wal and -shm files the database's mode.
+  if (path != ":memory:" && chmod(path.c_str(), 0600) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot restrict ", path, " to mode 0600"));
+  }
   POLKU_RETURN_IF_ERROR(db->Migrate(Migrations()));
   std::unique_ptr<SqliteKeyStore> store(
       new SqliteKeyStore(std::move(db), clock));

@@ -1,5 +1,7 @@
 #include "gateway/keys/key_store.h"
 
+#include <sys/stat.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -69,6 +71,19 @@ TEST(SqliteKeyStoreTest, RevocationTakesEffectImmediatelyAndSurvivesReopen) {
   EXPECT_EQ(reopened->Authenticate(key).status().code(),
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(reopened->size(), 0u);
+}
+
+TEST(SqliteKeyStoreTest, TheDatabaseFilesAreReadableByTheOwnerOnly) {
+  std::string dir = ::testing::TempDir() + "/polku_keystore_XXXXXX";
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  std::string path = dir + "/gateway.db";
+  auto store = *SqliteKeyStore::Open(path);
+  ASSERT_TRUE(store->CreateTenant("demo", "").ok());
+  for (const std::string& file : {path, path + "-wal"}) {
+    struct stat info;
+    ASSERT_EQ(stat(file.c_str(), &info), 0) << file;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << file;
+  }
 }
 
 TEST(SqliteKeyStoreTest, KeysAreRevokedOnlyByTheirOwnTenant) {
