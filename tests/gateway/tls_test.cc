@@ -96,6 +96,20 @@ TEST(SuiteTlsTest, EverythingWorksOverTlsAndBackendsRefuseClientsWithoutACertifi
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(HealthCheck(journey, {}), grpc::StatusCode::UNAVAILABLE);
 
+  // The command-line tools reach a TLS gateway when told which CA to trust.
+  const std::string list_tenants =
+      absl::StrCat(testing::BinaryPath("polku-keys"), " --gateway=",
+                   (*suite)->gateway_grpc_address(), " --data_dir=", (*suite)->data_dir(),
+                   " list-tenants");
+  EXPECT_NE(std::system((list_tenants + " >/dev/null 2>&1").c_str()), 0);
+  std::string output;
+  FILE* pipe = popen((list_tenants + " --gateway_ca=" + dir + "/ca.pem 2>&1").c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
+  EXPECT_EQ(pclose(pipe), 0) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("tenants/demo"));
+
   EXPECT_TRUE((*suite)->Stop().ok());
 }
 

@@ -7,10 +7,18 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "lib/rpc/tls.h"
+
+ABSL_FLAG(std::string, gateway_ca, "",
+          "PEM CA that signed the gateway's TLS certificate; empty = plaintext");
+ABSL_FLAG(std::string, gateway_cert, "",
+          "PEM client certificate, when the gateway requires one (--tls_client_ca)");
+ABSL_FLAG(std::string, gateway_key, "", "private key of --gateway_cert");
 
 namespace polku::tools {
 namespace {
@@ -111,10 +119,10 @@ absl::StatusOr<Credentials> ReadCredentials(const std::string& path) {
   return credentials;
 }
 
-std::shared_ptr<grpc::Channel> DialGateway(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+absl::StatusOr<std::shared_ptr<grpc::Channel>> DialGateway(const std::string& address) {
+  return rpc::MakeChannel(address, {.cert_file = absl::GetFlag(FLAGS_gateway_cert),
+                                    .key_file = absl::GetFlag(FLAGS_gateway_key),
+                                    .ca_file = absl::GetFlag(FLAGS_gateway_ca)});
 }
 
 void PrepareCall(grpc::ClientContext& context, absl::string_view key,

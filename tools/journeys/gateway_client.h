@@ -3,7 +3,7 @@
 // every call, and a retry of UNAVAILABLE (a suite that is still starting).
 //
 //   POLKU_ASSIGN_OR_RETURN(Credentials creds, ReadCredentials(".polku/credentials.json"));
-//   auto stub = v1::JourneyService::NewStub(DialGateway("127.0.0.1:7070"));
+//   auto stub = v1::JourneyService::NewStub(*DialGateway("127.0.0.1:7070"));
 //   v1::ListJourneysResponse response;
 //   grpc::Status status = CallWithRetry([&] {
 //     grpc::ClientContext context;
@@ -46,8 +46,11 @@ absl::StatusOr<Credentials> ReadCredentials(const std::string& path);
 // The whole file, or NOT_FOUND / an error naming it.
 absl::StatusOr<std::string> ReadTextFile(const std::string& path);
 
-// An insecure channel to the gateway's gRPC listener (loopback by default).
-std::shared_ptr<grpc::Channel> DialGateway(const std::string& address);
+// A channel to the gateway's gRPC listener: plaintext (loopback), or TLS
+// when --gateway_ca names the CA that signed the gateway's certificate, with
+// --gateway_cert and --gateway_key as the client certificate when the
+// gateway requires one. INVALID_ARGUMENT naming an unreadable file.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> DialGateway(const std::string& address);
 
 // Sets `authorization: Bearer <key>` and a deadline `timeout` from now.
 void PrepareCall(grpc::ClientContext& context, absl::string_view key,

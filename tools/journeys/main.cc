@@ -56,8 +56,12 @@ int Import(const std::vector<std::string>& files,
   }
   if (bad_file) return 1;
 
-  auto stub = polku::v1::JourneyService::NewStub(
-      polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway)));
+  auto channel = polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway));
+  if (!channel.ok()) {
+    std::cerr << "polku-journeys: " << channel.status().message() << "\n";
+    return 1;
+  }
+  auto stub = polku::v1::JourneyService::NewStub(*channel);
   const polku::tools::ImportOptions options{
       .publish = absl::GetFlag(FLAGS_publish),
       .allow_removals = absl::GetFlag(FLAGS_allow_removals)};
@@ -77,8 +81,12 @@ int Import(const std::vector<std::string>& files,
 }
 
 int Export(const std::string& key, const polku::tools::Credentials& credentials) {
-  auto stub = polku::v1::JourneyService::NewStub(
-      polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway)));
+  auto channel = polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway));
+  if (!channel.ok()) {
+    std::cerr << "polku-journeys: " << channel.status().message() << "\n";
+    return 1;
+  }
+  auto stub = polku::v1::JourneyService::NewStub(*channel);
   auto journey = polku::tools::FetchJourney(*stub, credentials.admin_key, key,
                                             absl::GetFlag(FLAGS_version),
                                             absl::GetFlag(FLAGS_draft));

@@ -39,6 +39,7 @@
 #include "gateway/keys/key_store.h"
 #include "lib/rpc/flags.h"
 #include "polku/v1/admin.grpc.pb.h"
+#include "tools/journeys/gateway_client.h"
 
 ABSL_FLAG(std::string, data_dir, ".polku", "directory of Polku's files");
 ABSL_FLAG(std::string, tenant, "demo", "the tenant");
@@ -138,8 +139,9 @@ absl::StatusOr<std::string> CallerKey() {
 int Online(const std::string& command, const std::vector<std::string>& args) {
   absl::StatusOr<std::string> key = CallerKey();
   if (!key.ok()) return Fail(key.status().message());
-  auto stub = v1::AdminService::NewStub(grpc::CreateChannel(
-      absl::GetFlag(FLAGS_gateway), grpc::InsecureChannelCredentials()));
+  auto channel = polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway));
+  if (!channel.ok()) return Fail(channel.status().message());
+  auto stub = v1::AdminService::NewStub(*channel);
   grpc::ClientContext context;
   context.AddMetadata("authorization", "Bearer " + *key);
   context.set_deadline(std::chrono::system_clock::now() +

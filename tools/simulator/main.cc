@@ -69,8 +69,12 @@ int main(int argc, char** argv) {
   }
 
   auto channel = polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway));
-  auto journey_stub = polku::v1::JourneyService::NewStub(channel);
-  auto feedback_stub = polku::v1::FeedbackService::NewStub(channel);
+  if (!channel.ok()) {
+    std::cerr << "polku-sim: " << channel.status().message() << "\n";
+    return 1;
+  }
+  auto journey_stub = polku::v1::JourneyService::NewStub(*channel);
+  auto feedback_stub = polku::v1::FeedbackService::NewStub(*channel);
 
   auto journeys = polku::sim::ListPublishedJourneys(*journey_stub, credentials->admin_key);
   if (!journeys.ok()) {
