@@ -264,10 +264,10 @@ absl::Status SqliteEventStore::Prepare() {
         SuppressionKey(suppressed->ColumnText(0), suppressed->ColumnText(1)));
   }
   suppressed->Reset();
-  POLKU_ASSIGN_OR_RETURN(
-      std::string any_erased,
-      QueryText(db, "SELECT EXISTS (SELECT 1 FROM erased_event_keys)"));
-  has_erased_keys_ = any_erased == "1";
+  absl::StatusOr<std::string> any_erased =
+      QueryText(db, "SELECT EXISTS (SELECT 1 FROM erased_event_keys)");
+  if (!any_erased.ok()) return any_erased.status();
+  has_erased_keys_ = *any_erased == "1";
   return absl::OkStatus();
 }
 
