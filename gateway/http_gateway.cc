@@ -479,7 +479,11 @@ class HttpGateway::Routes {
 
     auto call = std::make_shared<RawCall>(
         backends_.channel(authorized->backend), route.rpc);
-    if (!authorized->unbounded || req.has_header(kRequestTimeoutHeader)) {
+    // An HTTP body is sent whole before any answer is read, so a stream the
+    // backend stops reading (its unacknowledged-event bound) must still end:
+    // only server streams (watches) may run without a deadline.
+    if (!authorized->unbounded || method->client_streaming() ||
+        req.has_header(kRequestTimeoutHeader)) {
       call->context().set_deadline(absl::ToChronoTime(absl::Now() + *timeout));
     }
     AttachTrustedMetadata(*principal, outcome->request_id, call->context());

@@ -356,6 +356,28 @@ TEST_F(GatewayTest, StreamEventsOverHttpTakesAndAnswersNdjson) {
   EXPECT_EQ(answered, 2) << res->body;
 }
 
+// More events in one NDJSON body than polku-feedback keeps unacknowledged
+// per stream: the gateway writes the whole body before reading answers, so
+// the call must still end — answered, or refused at its deadline — never hang.
+TEST_F(GatewayTest, AnNdjsonBodyBeyondTheStreamWindowEnds) {
+  std::string body;
+  for (int i = 0; i < 2500; ++i) {
+    v1::StreamEventsRequest request;
+    *request.add_events() = Event(absl::StrCat("big-ndjson-", i), "store_visit");
+    std::string line;
+    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(request, &line).ok());
+    body += line + "\n";
+  }
+  httplib::Client client(suite_->gateway_http_host(), suite_->gateway_http_port());
+  client.set_read_timeout(60, 0);
+  httplib::Result res = client.Post(
+      "/v1/events:stream",
+      {{"Authorization", "Bearer " + keys_->shop}}, body,
+      "application/x-ndjson");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_TRUE(res->status == 200 || res->status == 504) << res->status << " " << res->body;
+}
+
 // A second tenant's key never sees the first tenant's data.
 TEST_F(GatewayTest, OtherTenantSeesNoneOfDemosData) {
   auto journeys = v1::JourneyService::NewStub(suite_->GatewayChannel());
