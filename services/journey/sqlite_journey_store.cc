@@ -125,6 +125,18 @@ void SetTimestamp(int64_t unix_micros, google::protobuf::Timestamp& out) {
       absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
 }
 
+// A draft body as the API shows it: key, version, state and creation time are
+// the server's, not the body's.
+Journey DraftView(const std::string& body, absl::string_view key, int64_t create_time_us) {
+  Journey draft;
+  draft.ParseFromString(body);
+  draft.set_key(std::string(key));
+  draft.set_version(0);
+  draft.set_state(polku::v1::DRAFT);
+  SetTimestamp(create_time_us, *draft.mutable_create_time());
+  return draft;
+}
+
 // Columns every journey-returning query selects, in this order.
 constexpr char kJourneyColumns[] =
     "j.journey_key, j.create_time_us, v.version, v.state, v.body, "
@@ -220,13 +232,7 @@ absl::StatusOr<Journey> SqliteJourneyStore::CreateJourney(
                             .Bind(5, now_us)
                             .Run());
   POLKU_RETURN_IF_ERROR(transaction.Commit());
-
-  Journey stored;
-  stored.ParseFromString(body);
-  stored.set_version(0);
-  stored.set_state(polku::v1::DRAFT);
-  SetTimestamp(now_us, *stored.mutable_create_time());
-  return stored;
+  return DraftView(body, journey.key(), now_us);
 }
 
 absl::StatusOr<Journey> SqliteJourneyStore::UpdateDraft(
@@ -251,13 +257,7 @@ absl::StatusOr<Journey> SqliteJourneyStore::UpdateDraft(
                             .Bind(4, now_us)
                             .Run());
   POLKU_RETURN_IF_ERROR(transaction.Commit());
-
-  Journey stored;
-  stored.ParseFromString(body);
-  stored.set_version(0);
-  stored.set_state(polku::v1::DRAFT);
-  SetTimestamp(row.create_time_us, *stored.mutable_create_time());
-  return stored;
+  return DraftView(body, journey.key(), row.create_time_us);
 }
 
 absl::StatusOr<Journey> SqliteJourneyStore::GetJourney(absl::string_view tenant,
@@ -393,14 +393,7 @@ absl::StatusOr<Journey> SqliteJourneyStore::ResetDraft(absl::string_view tenant,
                             .Bind(4, now_us)
                             .Run());
   POLKU_RETURN_IF_ERROR(transaction.Commit());
-
-  Journey stored;
-  stored.ParseFromString(body);
-  stored.set_key(std::string(key));
-  stored.set_version(0);
-  stored.set_state(polku::v1::DRAFT);
-  SetTimestamp(row.create_time_us, *stored.mutable_create_time());
-  return stored;
+  return DraftView(body, key, row.create_time_us);
 }
 
 absl::StatusOr<Journey> SqliteJourneyStore::GetVersion(absl::string_view tenant,
