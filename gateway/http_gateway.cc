@@ -440,8 +440,13 @@ class HttpGateway::Routes {
     }
     std::vector<std::string> path_values(req.matches.begin() + 1,
                                          req.matches.end());
-    std::multimap<std::string, std::string> query(req.params.begin(),
-                                                  req.params.end());
+    // Parameters come from the URL only: httplib also folds a form-encoded
+    // body (what `curl -d` sends by default) into req.params, but every body
+    // here is JSON, whatever its Content-Type says.
+    std::multimap<std::string, std::string> query;
+    if (size_t mark = req.target.find('?'); mark != std::string::npos) {
+      httplib::detail::parse_query_text(req.target.substr(mark + 1), query);
+    }
     std::vector<std::string> requests;
     if (method->client_streaming()) {
       // One request message per non-empty line.

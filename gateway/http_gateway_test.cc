@@ -268,6 +268,16 @@ TEST_F(HttpGatewayTest, BackendErrorsMapToHttpStatuses) {
   }
 }
 
+// `curl -d` labels a JSON body form-encoded; the body is still the request.
+TEST_F(HttpGatewayTest, AJsonBodyLabelledFormEncodedIsStillJson) {
+  httplib::Result res = client_->Post(
+      "/v1/events", Auth(shop_key_), R"({"events": [{"eventId": "form-1"}]})",
+      "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_THAT(res->body, HasSubstr(R"("eventId":"form-1")"));
+}
+
 TEST_F(HttpGatewayTest, HealthzAndUnknownPaths) {
   httplib::Result health = client_->Get("/healthz");
   ASSERT_TRUE(health);
