@@ -304,11 +304,11 @@ class ChannelClient::Impl {
     // Written and not answered, in order; shared with the reader.
     std::deque<Pending> in_flight;
     bool reader_done = false;
+    bool out_of_step = false;
     std::thread reader([&] {
       polku::v1::StreamEventsResponse response;
       while (stream->Read(&response)) {
         std::vector<EventReport> reports;
-        bool out_of_step = false;
         {
           absl::MutexLock lock(&mu_);
           for (const EventResult& result : response.results()) {
@@ -334,8 +334,9 @@ class ChannelClient::Impl {
       reader_done = true;
     });
 
+    // Closing with a full window waits for answers like any other write.
     auto can_write = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return reader_done || aborting_ || closing_ ||
+      return reader_done || aborting_ || (closing_ && queue_.empty()) ||
              (!queue_.empty() &&
               static_cast<int>(in_flight.size()) < options_.stream_window);
     };
@@ -366,6 +367,13 @@ class ChannelClient::Impl {
     reader.join();
     status = stream->Finish();
     absl::MutexLock lock(&mu_);
+    if (out_of_step) {
+      // The cancellation above is ours, not the caller's: a new stream gets
+      // the unanswered events (re-sending is safe, the keys are the same).
+      status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "the server's answers did not match the events "
+                            "sent; re-sending on a new stream");
+    }
     return std::vector<Pending>(std::make_move_iterator(in_flight.begin()),
                                 std::make_move_iterator(in_flight.end()));
   }

@@ -101,9 +101,14 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
                                polku::v1::StreamEventsRequest>* stream)
       override {
     int break_after = -1;
+    int scramble_at = -1;
     {
       absl::MutexLock lock(&mu_);
       ++streams_;
+      if (!scrambles_.empty()) {
+        scramble_at = scrambles_.front();
+        scrambles_.pop_front();
+      }
       authorization_ = std::string(
           context->client_metadata().find("authorization")->second.data(),
           context->client_metadata().find("authorization")->second.size());
@@ -126,6 +131,9 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
         }
         polku::v1::StreamEventsResponse response;
         *response.add_results() = result.results(0);
+        if (answered == scramble_at) {
+          response.mutable_results(0)->set_event_id("not-" + event.event_id());
+        }
         if (!stream->Write(response)) return grpc::Status::OK;
         ++answered;
       }
@@ -133,6 +141,11 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
     return grpc::Status::OK;
   }
 
+  // Per stream: the answer at this index carries a wrong event_id.
+  void AddStreamScrambles(std::initializer_list<int> answer_index) {
+    absl::MutexLock lock(&mu_);
+    scrambles_.insert(scrambles_.end(), answer_index);
+  }
   void AddStreamFaults(std::initializer_list<int> break_after) {
     absl::MutexLock lock(&mu_);
     stream_faults_.insert(stream_faults_.end(), break_after);
@@ -219,6 +232,7 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
   int hint_ms_ ABSL_GUARDED_BY(mu_) = 100;
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   std::deque<int> stream_faults_ ABSL_GUARDED_BY(mu_);
+  std::deque<int> scrambles_ ABSL_GUARDED_BY(mu_);
   int streams_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::pair<std::string, int64_t>> stored_
       ABSL_GUARDED_BY(mu_);
@@ -527,6 +541,39 @@ TEST_F(ChannelClientTest, BrokenStreamsResendTheUnansweredEvents) {
   EXPECT_EQ(service_.store_count(), kEvents);
   EXPECT_EQ(service_.streams(), 4);
   EXPECT_EQ(service_.authorization(), "Bearer channel-key");
+}
+
+TEST_F(ChannelClientTest, AnswersOutOfStepAreNotTrustedAndTheEventsResent) {
+  // The first stream's 20th answer names another event: the client stops
+  // trusting that stream and re-sends what it had not confirmed.
+  service_.AddStreamScrambles({20});
+  ChannelClientOptions options = FastRetries();
+  options.transport = ChannelClientOptions::Transport::kStream;
+  options.max_batch_events = 1;
+  options.stream_window = 8;
+  options.max_attempts = 3;
+  auto client = NewClient(options);
+  ASSERT_NE(client, nullptr);
+  constexpr int kEvents = 200;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(client->SubmitWithin(Event(i), absl::Seconds(10)).ok());
+  }
+  ASSERT_TRUE(client->Flush(absl::Seconds(20)));
+
+  const auto counts = reports_.counts();
+  const auto last = reports_.last();
+  const auto stored = service_.stored();
+  ASSERT_EQ(counts.size(), kEvents);
+  for (const auto& [id, count] : counts) {
+    EXPECT_EQ(count, 1) << id;
+    const EventReport& report = last.at(id);
+    EXPECT_TRUE(report.outcome == Outcome::kAccepted ||
+                report.outcome == Outcome::kDuplicate)
+        << id << " " << OutcomeName(report.outcome) << " " << report.status;
+    EXPECT_EQ(report.sequence, stored.at(id)) << id;
+  }
+  EXPECT_EQ(service_.store_count(), kEvents);
+  EXPECT_GE(service_.streams(), 2);
 }
 
 TEST_F(ChannelClientTest, EventWithoutIdIsRefused) {
