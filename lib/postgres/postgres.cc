@@ -2,6 +2,10 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <utility>
 
@@ -9,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "lib/base/log.h"
 
 namespace polku::postgres {
 namespace {
@@ -90,6 +95,15 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
     PQfinish(conn);
     return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", reason));
   }
+  // libpq would print the server's notices (e.g. "relation already exists,
+  // skipping", or a shutdown's farewell) to stderr as plain text; they go
+  // to the structured log instead.
+  PQsetNoticeProcessor(
+      conn,
+      [](void*, const char* message) {
+        log::Info("PostgreSQL notice", {{"message", FirstLine(message)}});
+      },
+      nullptr);
   return std::unique_ptr<Connection>(new Connection(conn));
 }
 
@@ -135,14 +149,53 @@ absl::Status Connection::Exec(absl::string_view sql) {
   return StatusOf(result.result_, sql);
 }
 
-absl::StatusOr<int> Connection::SchemaVersion() {
+absl::StatusOr<int> Connection::SchemaVersion(absl::string_view component) {
   absl::StatusOr<Result> result = Execute(
-      "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = $1",
+      {Param::Text(component)});
   if (!result.ok()) return result.status();
   return static_cast<int>(result->Int(0, 0));
 }
 
-absl::Status Connection::Migrate(const std::vector<Migration>& migrations) {
+absl::Status Connection::KeyMigrationsByComponent(absl::string_view component) {
+  if (absl::Status s = Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            " component TEXT NOT NULL,"
+                            " version INTEGER NOT NULL,"
+                            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+                            " PRIMARY KEY (component, version))");
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<Result> keyed = Execute(
+      "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+      " AND table_name = 'schema_migrations' AND column_name = 'component'");
+  if (!keyed.ok()) return keyed.status();
+  if (keyed->rows() == 0) {
+    // A table from before components: its versions are marked '' below.
+    Transaction txn(*this);
+    if (absl::Status s = txn.Begin(); !s.ok()) return s;
+    if (absl::Status s = Exec(
+            "ALTER TABLE schema_migrations ADD COLUMN component TEXT NOT NULL DEFAULT '';"
+            "ALTER TABLE schema_migrations DROP CONSTRAINT schema_migrations_pkey;"
+            "ALTER TABLE schema_migrations ADD PRIMARY KEY (component, version);"
+            "ALTER TABLE schema_migrations ALTER COLUMN component DROP DEFAULT");
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = txn.Commit(); !s.ok()) return s;
+  }
+  // Versions recorded without a component come from the time when a
+  // database served one component only: the first that migrates now is it.
+  return Execute("UPDATE schema_migrations SET component = $1 WHERE component = ''",
+                 {Param::Text(component)})
+      .status();
+}
+
+absl::Status Connection::Migrate(absl::string_view component,
+                                 const std::vector<Migration>& migrations) {
+  if (component.empty()) {
+    return absl::InvalidArgumentError("a migration needs the name of its component");
+  }
   for (size_t i = 0; i < migrations.size(); ++i) {
     if (migrations[i].version != static_cast<int>(i) + 1) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -156,26 +209,22 @@ absl::Status Connection::Migrate(const std::vector<Migration>& migrations) {
       Execute("SELECT pg_advisory_lock($1)", {Param::Int(kMigrationLock)});
   if (!locked.ok()) return locked.status();
   absl::Status status = [&]() -> absl::Status {
-    if (absl::Status s = Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                              " version INTEGER PRIMARY KEY,"
-                              " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
-        !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<int> current = SchemaVersion();
+    if (absl::Status s = KeyMigrationsByComponent(component); !s.ok()) return s;
+    absl::StatusOr<int> current = SchemaVersion(component);
     if (!current.ok()) return current.status();
     const int known = static_cast<int>(migrations.size());
     if (*current > known) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "the database schema is at version ", *current, " but this build knows only up to ",
-          known, ": run a newer build"));
+          "the database schema of ", component, " is at version ", *current,
+          " but this build knows only up to ", known, ": run a newer build"));
     }
     for (int v = *current + 1; v <= known; ++v) {
       Transaction txn(*this);
       if (absl::Status s = txn.Begin(); !s.ok()) return s;
       if (absl::Status s = Exec(migrations[v - 1].sql); !s.ok()) return s;
       absl::StatusOr<Result> recorded =
-          Execute("INSERT INTO schema_migrations (version) VALUES ($1)", {Param::Int(v)});
+          Execute("INSERT INTO schema_migrations (component, version) VALUES ($1, $2)",
+                  {Param::Text(component), Param::Int(v)});
       if (!recorded.ok()) return recorded.status();
       if (absl::Status s = txn.Commit(); !s.ok()) return s;
     }
@@ -185,6 +234,71 @@ absl::Status Connection::Migrate(const std::vector<Migration>& migrations) {
       Execute("SELECT pg_advisory_unlock($1)", {Param::Int(kMigrationLock)});
   if (status.ok() && !unlocked.ok()) return unlocked.status();
   return status;
+}
+
+bool Connection::StillConnected() {
+  if (!healthy()) return false;
+  // Never blocks: libpq's socket is non-blocking. At end of file (the
+  // server went away) it fails and the status turns CONNECTION_BAD. Twice,
+  // because a server that shuts down first sends a farewell message, and
+  // the end of file is only noticed by the read after the one that got it.
+  for (int read = 0; read < 2 && healthy(); ++read) {
+    if (PQconsumeInput(conn_) == 0) lost_ = true;
+  }
+  return healthy();
+}
+
+absl::StatusOr<std::vector<Connection::Notification>>
+Connection::WaitForNotifications(absl::Duration timeout, int wake_fd) {
+  std::vector<Notification> notifications;
+  const auto collect = [&] {
+    while (PGnotify* notify = PQnotifies(conn_)) {
+      notifications.push_back({notify->relname, notify->extra});
+      PQfreemem(notify);
+    }
+  };
+  const auto lost = [&](absl::string_view why) {
+    lost_ = true;
+    return absl::UnavailableError(absl::StrCat(
+        "the connection to PostgreSQL broke: ", why,
+        FirstLine(PQerrorMessage(conn_))));
+  };
+  // Notifications may already have arrived with an earlier result.
+  if (PQconsumeInput(conn_) == 0) return lost("");
+  collect();
+  if (!notifications.empty()) return notifications;
+  pollfd fds[2] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const int nfds = wake_fd >= 0 ? 2 : 1;
+  const int ms = static_cast<int>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(timeout), 1 << 30));
+  const int ready = ::poll(fds, nfds, std::max(ms, 0));
+  if (ready < 0 && errno != EINTR) return lost("poll failed; ");
+  if (ready > 0 && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+    if (PQconsumeInput(conn_) == 0) return lost("");
+    collect();
+  }
+  return notifications;
+}
+
+std::string DescribeServer(const std::string& url) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options == nullptr) {
+    if (error != nullptr) PQfreemem(error);
+    return "(an unparsable database URL)";
+  }
+  std::string host, port, dbname;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const absl::string_view key = o->keyword;
+    if (key == "host" || (key == "hostaddr" && host.empty())) host = o->val;
+    if (key == "port") port = o->val;
+    if (key == "dbname") dbname = o->val;
+  }
+  PQconninfoFree(options);
+  if (host.empty()) host = "localhost";
+  return absl::StrCat(host, port.empty() ? "" : ":", port, "/",
+                      dbname.empty() ? "(default database)" : dbname);
 }
 
 Transaction::~Transaction() {

@@ -3,7 +3,8 @@
 //
 //   POLKU_ASSIGN_OR_RETURN(auto db, postgres::Connection::Open(
 //       "postgresql://polku@db/feedback", absl::Seconds(5)));
-//   POLKU_RETURN_IF_ERROR(db->Migrate({{1, "CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT)"}}));
+//   POLKU_RETURN_IF_ERROR(
+//       db->Migrate("feedback", {{1, "CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT)"}}));
 //   postgres::Transaction txn(*db);
 //   POLKU_RETURN_IF_ERROR(txn.Begin());
 //   POLKU_ASSIGN_OR_RETURN(postgres::Result r, db->Execute(
@@ -97,24 +98,51 @@ class Connection {
   // One or more statements without parameters and without results.
   absl::Status Exec(absl::string_view sql);
 
-  // Applies the migrations newer than the database's schema version, each in
-  // its own transaction, recording versions in `schema_migrations`. An
-  // advisory lock serialises replicas that start at the same moment: the
-  // second waits, then finds nothing left to do. Fails if the database is
-  // newer than the code.
-  absl::Status Migrate(const std::vector<Migration>& migrations);
-  absl::StatusOr<int> SchemaVersion();
+  // Applies `component`'s migrations newer than its schema version in the
+  // database, each in its own transaction, recording versions per component
+  // (e.g. "feedback") in `schema_migrations`, so that several services may
+  // share one database. An advisory lock serialises replicas that start at
+  // the same moment: the second waits, then finds nothing left to do. Fails
+  // if the database is newer than the code. Versions recorded before
+  // components existed are taken over by the first component that migrates
+  // (such a database served one component).
+  absl::Status Migrate(absl::string_view component, const std::vector<Migration>& migrations);
+  absl::StatusOr<int> SchemaVersion(absl::string_view component);
 
   // False once the server has gone away; a new Connection is then needed.
   bool healthy() const;
 
+  // Like healthy(), but first reads what the server sent meanwhile without
+  // waiting, so an idle connection whose server restarted is found out
+  // before a query fails on it.
+  bool StillConnected();
+
+  // A NOTIFY received on a channel this connection LISTENs to.
+  struct Notification {
+    std::string channel;
+    std::string payload;
+  };
+  // Waits up to `timeout` for notifications (after `LISTEN channel`) and
+  // returns those that arrived, possibly none. Returns early, with none, if
+  // `wake_fd` (when >= 0) becomes readable. UNAVAILABLE if the connection
+  // broke.
+  absl::StatusOr<std::vector<Notification>> WaitForNotifications(
+      absl::Duration timeout, int wake_fd = -1);
+
  private:
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   absl::Status StatusOf(pg_result* result, absl::string_view sql);
+  // Creates schema_migrations, or adds the component column to one from
+  // before components.
+  absl::Status KeyMigrationsByComponent(absl::string_view component);
 
   pg_conn* conn_;
   bool lost_ = false;
 };
+
+// "host:port/database" of a libpq URI or key=value string, for messages:
+// never the password or any other parameter.
+std::string DescribeServer(const std::string& url);
 
 // BEGIN … COMMIT, rolled back on destruction unless committed.
 class Transaction {

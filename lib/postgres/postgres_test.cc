@@ -54,13 +54,40 @@ const std::vector<Migration> kSchema = {
 };
 
 TEST_F(PostgresTest, MigratesOnceAndRefusesANewerDatabase) {
-  ASSERT_TRUE(db_->Migrate(kSchema).ok());
-  ASSERT_TRUE(db_->Migrate(kSchema).ok());  // nothing left to do
-  EXPECT_EQ(*db_->SchemaVersion(), 2);
-  absl::Status older = db_->Migrate({kSchema[0]});
+  ASSERT_TRUE(db_->Migrate("test", kSchema).ok());
+  ASSERT_TRUE(db_->Migrate("test", kSchema).ok());  // nothing left to do
+  EXPECT_EQ(*db_->SchemaVersion("test"), 2);
+  absl::Status older = db_->Migrate("test", {kSchema[0]});
   EXPECT_EQ(older.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(older.message(), HasSubstr("schema is at version 2"));
-  EXPECT_EQ(db_->Migrate({{2, "SELECT 1"}}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(older.message(), HasSubstr("schema of test is at version 2"));
+  EXPECT_EQ(db_->Migrate("test", {{2, "SELECT 1"}}).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PostgresTest, ComponentsSharingADatabaseMigrateEachTheirOwn) {
+  ASSERT_TRUE(db_->Migrate("test", kSchema).ok());
+  ASSERT_TRUE(db_->Migrate("other", {{1, "CREATE TABLE others (x INTEGER)"}}).ok());
+  EXPECT_EQ(*db_->SchemaVersion("test"), 2);
+  EXPECT_EQ(*db_->SchemaVersion("other"), 1);
+  EXPECT_TRUE(db_->Execute("INSERT INTO others VALUES (1)").ok());
+  EXPECT_TRUE(db_->Migrate("test", kSchema).ok());  // nothing left to do
+  EXPECT_EQ(db_->Migrate("", kSchema).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PostgresTest, VersionsFromBeforeComponentsBelongToTheFirstComponentThatMigrates) {
+  // What Migrate left behind when versions had no component.
+  ASSERT_TRUE(db_->Exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                        " applied_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+                        "INSERT INTO schema_migrations (version) VALUES (1), (2)")
+                  .ok());
+  ASSERT_TRUE(db_->Exec(kSchema[0].sql).ok());
+  ASSERT_TRUE(db_->Exec(kSchema[1].sql).ok());
+  // Running migration 1 again would fail: the table exists.
+  absl::Status migrated = db_->Migrate("test", kSchema);
+  ASSERT_TRUE(migrated.ok()) << migrated;
+  EXPECT_EQ(*db_->SchemaVersion("test"), 2);
+  ASSERT_TRUE(db_->Migrate("other", {{1, "CREATE TABLE others (x INTEGER)"}}).ok());
+  EXPECT_EQ(*db_->SchemaVersion("other"), 1);
+  EXPECT_EQ(*db_->SchemaVersion("test"), 2);
 }
 
 TEST_F(PostgresTest, ReplicasStartingTogetherMigrateOnce) {
@@ -69,7 +96,8 @@ TEST_F(PostgresTest, ReplicasStartingTogetherMigrateOnce) {
   for (int i = 0; i < 4; ++i) {
     replicas.emplace_back([this, i, &results] {
       std::unique_ptr<Connection> connection = Connect();
-      results[i] = connection ? connection->Migrate(kSchema) : absl::UnknownError("no connection");
+      results[i] = connection ? connection->Migrate("test", kSchema)
+                              : absl::UnknownError("no connection");
     });
   }
   for (std::thread& replica : replicas) replica.join();
@@ -80,7 +108,7 @@ TEST_F(PostgresTest, ReplicasStartingTogetherMigrateOnce) {
 }
 
 TEST_F(PostgresTest, ParametersAndColumnsOfEveryKindRoundTrip) {
-  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  ASSERT_TRUE(db_->Migrate("test", kSchema).ok());
   const std::string bytes("a\0b\xff", 4);
   auto inserted = db_->Execute("INSERT INTO events VALUES ($1, $2, $3, $4)",
                                {Param::Text("e-1"), Param::Int(9), Param::Bytes(bytes),
@@ -98,7 +126,7 @@ TEST_F(PostgresTest, ParametersAndColumnsOfEveryKindRoundTrip) {
 }
 
 TEST_F(PostgresTest, ErrorsCarryTheMostSpecificCode) {
-  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  ASSERT_TRUE(db_->Migrate("test", kSchema).ok());
   ASSERT_TRUE(db_->Execute("INSERT INTO events (id) VALUES ('dup')").ok());
   absl::Status duplicate = db_->Execute("INSERT INTO events (id) VALUES ('dup')").status();
   EXPECT_EQ(duplicate.code(), absl::StatusCode::kAlreadyExists);
@@ -111,7 +139,7 @@ TEST_F(PostgresTest, ErrorsCarryTheMostSpecificCode) {
 }
 
 TEST_F(PostgresTest, TransactionsRollBackUnlessCommitted) {
-  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  ASSERT_TRUE(db_->Migrate("test", kSchema).ok());
   {
     Transaction txn(*db_);
     ASSERT_TRUE(txn.Begin().ok());
@@ -138,7 +166,7 @@ TEST_F(PostgresTest, TransactionsRollBackUnlessCommitted) {
 }
 
 TEST_F(PostgresTest, SerializationConflictsAreAbortedForRetry) {
-  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  ASSERT_TRUE(db_->Migrate("test", kSchema).ok());
   ASSERT_TRUE(db_->Execute("INSERT INTO events (id, score) VALUES ('a', 1)").ok());
   std::unique_ptr<Connection> other = Connect();
   ASSERT_NE(other, nullptr);
@@ -162,7 +190,7 @@ TEST_F(PostgresTest, AnUnreachableServerIsUnavailableWithTheReason) {
 
 // Defined last, as it stops and restarts the suite's server.
 TEST_F(PostgresTest, LosingTheServerIsUnavailableAndANewConnectionRecovers) {
-  ASSERT_TRUE(db_->Migrate(kSchema).ok());
+  ASSERT_TRUE(db_->Migrate("test", kSchema).ok());
   ASSERT_TRUE(server_->Kill().ok());
   absl::Status lost = db_->Execute("SELECT 1").status();
   EXPECT_EQ(lost.code(), absl::StatusCode::kUnavailable) << lost;
@@ -170,7 +198,7 @@ TEST_F(PostgresTest, LosingTheServerIsUnavailableAndANewConnectionRecovers) {
   ASSERT_TRUE(server_->Restart().ok());
   std::unique_ptr<Connection> again = Connect();
   ASSERT_NE(again, nullptr);
-  EXPECT_EQ(*again->SchemaVersion(), 2);
+  EXPECT_EQ(*again->SchemaVersion("test"), 2);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Where polku-feedback keeps touchpoint events: the system of record and its
-// ordered change feed. SqliteEventStore implements it now; a PostgreSQL
-// implementation comes later and must pass the same tests.
+// ordered change feed. SqliteEventStore and PgEventStore implement it, and
+// both pass the same tests (event_store_conformance_test.cc).
 //
 //   store.Submit({.tenant = "demo", .channel = "shop", .events = {…}},
 //                [](absl::StatusOr<std::vector<polku::v1::EventResult>>

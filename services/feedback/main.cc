@@ -1,4 +1,5 @@
-// polku-feedback: serves polku.v1.FeedbackService from <data_dir>/feedback.db,
+// polku-feedback: serves polku.v1.FeedbackService from <data_dir>/feedback.db
+// or, with --database_url, from PostgreSQL (several replicas may share it),
 // validating against the touchpoint index streamed from polku-journey.
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -6,20 +7,27 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <thread>
 #include <system_error>
 #include <utility>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "lib/base/clock.h"
 #include "lib/base/executor.h"
 #include "lib/base/log.h"
+#include "lib/postgres/postgres.h"
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
 #include "lib/rpc/tls.h"
 #include "services/feedback/customer_hasher.h"
 #include "services/feedback/feedback_service.h"
 #include "services/feedback/journey_watcher.h"
+#include "services/feedback/pg_event_store.h"
 #include "services/feedback/sqlite_event_store.h"
 #include "services/feedback/touchpoint_index.h"
 
@@ -28,6 +36,14 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7101",
 ABSL_FLAG(std::string, data_dir, ".polku",
           "directory holding feedback.db and feedback-secret.key; created if "
           "missing");
+ABSL_FLAG(std::string, database_url, "",
+          "postgres://user:password@host:5432/db (or postgresql://…) stores "
+          "events in PostgreSQL, which several replicas may share; empty = "
+          "SQLite at <data_dir>/feedback.db");
+ABSL_FLAG(std::string, secret_file, "",
+          "the customer-hashing secret (32 bytes, created if missing); "
+          "default <data_dir>/feedback-secret.key. Replicas sharing a "
+          "database need the same file");
 ABSL_FLAG(std::string, journey_address, "127.0.0.1:7102",
           "host:port of polku-journey, whose published journeys events are "
           "validated against");
@@ -48,6 +64,36 @@ constexpr int kFeedReaderThreads = 4;
 // The first WatchJourneys message holds every tenant's journeys.
 constexpr int kMaxJourneyMessageBytes = 64 * 1024 * 1024;
 
+// FeedbackService is SERVING once both conditions hold.
+class Readiness {
+ public:
+  Readiness(polku::rpc::Server& server, bool database_connected)
+      : server_(server), database_connected_(database_connected) {
+    server_.SetServing(polku::feedback::kFeedbackServiceName, false);
+  }
+  void JourneysLoaded() {
+    absl::MutexLock lock(&mu_);
+    journeys_loaded_ = true;
+    Update();
+  }
+  void DatabaseConnected() {
+    absl::MutexLock lock(&mu_);
+    database_connected_ = true;
+    Update();
+  }
+
+ private:
+  void Update() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (journeys_loaded_ && database_connected_) {
+      server_.SetServing(polku::feedback::kFeedbackServiceName, true);
+    }
+  }
+  polku::rpc::Server& server_;
+  absl::Mutex mu_;
+  bool journeys_loaded_ ABSL_GUARDED_BY(mu_) = false;
+  bool database_connected_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,7 +112,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const std::string secret_path = (data_dir / "feedback-secret.key").string();
+  const std::string secret_path =
+      absl::GetFlag(FLAGS_secret_file).empty()
+          ? (data_dir / "feedback-secret.key").string()
+          : absl::GetFlag(FLAGS_secret_file);
   auto hasher = polku::feedback::CustomerHasher::LoadOrCreate(secret_path);
   if (!hasher.ok()) {
     polku::log::Error("cannot load the customer secret",
@@ -74,23 +123,45 @@ int main(int argc, char** argv) {
                        {"error", std::string(hasher.status().message())}});
     return 1;
   }
-  const std::string db_path = (data_dir / "feedback.db").string();
-  polku::feedback::SqliteEventStoreOptions store_options;
-  store_options.max_queued_events =
+  const size_t max_queued_events =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_queued_events)));
-  auto store = polku::feedback::SqliteEventStore::Open(
-      db_path, *std::move(hasher), store_options);
-  if (!store.ok()) {
-    polku::log::Error(
-        "cannot open feedback database",
-        {{"path", db_path}, {"error", std::string(store.status().message())}});
-    return 1;
+  const std::string database_url = absl::GetFlag(FLAGS_database_url);
+  std::unique_ptr<polku::feedback::EventStore> store;
+  // Set on PostgreSQL, which is connected to once the server runs.
+  polku::feedback::PgEventStore* pg_store = nullptr;
+  std::string database;  // for the log, never with a password
+  if (database_url.empty()) {
+    database = (data_dir / "feedback.db").string();
+    polku::feedback::SqliteEventStoreOptions store_options;
+    store_options.max_queued_events = max_queued_events;
+    auto opened = polku::feedback::SqliteEventStore::Open(
+        database, *std::move(hasher), store_options);
+    if (!opened.ok()) {
+      polku::log::Error("cannot open feedback database",
+                        {{"path", database},
+                         {"error", std::string(opened.status().message())}});
+      return 1;
+    }
+    store = *std::move(opened);
+  } else {
+    if (!absl::StartsWith(database_url, "postgres://") &&
+        !absl::StartsWith(database_url, "postgresql://")) {
+      polku::log::Error(
+          "--database_url must start with postgres:// or postgresql://");
+      return 1;
+    }
+    database = polku::postgres::DescribeServer(database_url);
+    auto created = polku::feedback::PgEventStore::Create(
+        database_url, *std::move(hasher),
+        {.max_queued_events = max_queued_events});
+    pg_store = created.get();
+    store = std::move(created);
   }
 
   polku::feedback::TouchpointIndex index;
   polku::Executor feed_readers(kFeedReaderThreads);
   polku::feedback::FeedbackServiceImpl service(
-      **store, index, feed_readers, polku::Clock::Real(),
+      *store, index, feed_readers, polku::Clock::Real(),
       {.max_streams = absl::GetFlag(FLAGS_max_streams),
        .max_unacknowledged_per_stream =
            absl::GetFlag(FLAGS_max_unacknowledged_per_stream)});
@@ -112,8 +183,9 @@ int main(int argc, char** argv) {
                        {"error", std::string(server.status().message())}});
     return 1;
   }
-  // Not ready until events can be validated.
-  (*server)->SetServing(polku::feedback::kFeedbackServiceName, false);
+  // Not ready until events can be validated and stored: the touchpoint
+  // index is loaded and (on PostgreSQL) the database answered.
+  Readiness readiness(**server, /*database_connected=*/pg_store == nullptr);
 
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(kMaxJourneyMessageBytes);
@@ -121,20 +193,41 @@ int main(int argc, char** argv) {
       // The server started with the same TLS files, so they are usable.
       *polku::rpc::MakeChannel(absl::GetFlag(FLAGS_journey_address),
                                polku::rpc::TlsFromFlags(), channel_args),
-      index, [server = server->get()] {
-        server->SetServing(polku::feedback::kFeedbackServiceName, true);
-      });
+      index, [&readiness] { readiness.JourneysLoaded(); });
   watcher.Start();
+
+  // Waits for PostgreSQL beside the running server, logging every failed
+  // attempt, so an unreachable database is visible rather than a crash loop.
+  absl::Notification stop_waiting;
+  int exit_code = 0;
+  std::thread connecting;
+  if (pg_store != nullptr) {
+    connecting = std::thread([&] {
+      absl::Status connected = pg_store->Connect({.cancelled = &stop_waiting});
+      if (connected.ok()) {
+        readiness.DatabaseConnected();
+      } else if (!absl::IsCancelled(connected)) {
+        // Not a matter of waiting (e.g. a schema newer than this build).
+        polku::log::Error("cannot use the feedback database",
+                          {{"database", database},
+                           {"error", std::string(connected.message())}});
+        exit_code = 1;
+        polku::rpc::Server::RequestShutdown();
+      }
+    });
+  }
   polku::log::Info("serving",
                    {{"port", (*server)->port()},
-                    {"database", db_path},
+                    {"database", database},
                     {"journey_address", absl::GetFlag(FLAGS_journey_address)}});
 
   (*server)->WaitForShutdownSignal();
+  stop_waiting.Notify();
+  if (connecting.joinable()) connecting.join();
   // Every call has ended: commit what is queued, then stop following
   // journeys.
-  (*store)->Stop();
+  store->Stop();
   watcher.Stop();
   polku::log::Info("event store flushed");
-  return 0;
+  return exit_code;
 }

@@ -8,12 +8,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "lib/base/log.h"
 #include "lib/base/status_macros.h"
-#include "lib/crypto/crypto.h"
-#include "services/feedback/retry_hint.h"
 
 namespace polku::feedback {
 namespace {
@@ -111,38 +107,9 @@ constexpr char kTakeSequenceSql[] =
     "UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'events' "
     "RETURNING seq";
 
-// Keyed hash of the event's deterministic encoding (map entries sorted) with
-// the customer reference replaced by its keyed hash, so the same event
-// re-sent always has the same fingerprint, yet the stored fingerprint
-// cannot be used to confirm a guessed customer or content without the
-// secret. `event.customer()` must already be the hash.
-std::string Fingerprint(CustomerHasher& hasher, absl::string_view tenant,
-                        const TouchpointEvent& event) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    event.SerializeToCodedStream(&coded);
-  }
-  return hasher.Fingerprint(tenant, bytes);
-}
-
 std::string SuppressionKey(absl::string_view tenant,
                            absl::string_view customer_hash) {
   return absl::StrCat(tenant, absl::string_view("\0", 1), customer_hash);
-}
-
-int64_t ToUnixMicros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1'000'000 + ts.nanos() / 1'000;
-}
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  ts.set_seconds(nanos / 1'000'000'000);
-  ts.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-  return ts;
 }
 
 absl::StatusOr<std::string> QueryText(sqlite::Database& db,
@@ -185,7 +152,7 @@ absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(
                            std::atoll(last.c_str()), std::move(feed_id)));
   store->durability_ = std::move(durability);
   POLKU_RETURN_IF_ERROR(store->Prepare());
-  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  store->StartWriter();
   return store;
 }
 
@@ -194,9 +161,13 @@ SqliteEventStore::SqliteEventStore(std::string path,
                                    CustomerHasher hasher,
                                    const SqliteEventStoreOptions& options,
                                    int64_t last_sequence, std::string feed_id)
-    : path_(std::move(path)),
+    : GroupCommitStore({.max_events_per_transaction =
+                            options.max_events_per_transaction,
+                        .max_queued_events = options.max_queued_events,
+                        .clock = options.clock},
+                       last_sequence),
+      path_(std::move(path)),
       options_(options),
-      notifier_(last_sequence),
       feed_id_(std::move(feed_id)),
       writer_db_(std::move(writer_db)),
       hasher_(std::move(hasher)) {}
@@ -231,7 +202,7 @@ absl::Status SqliteEventStore::Prepare() {
       stored.mutable_event()->set_customer(stored.customer_hash());
       updates.emplace_back(
           rows->ColumnInt(0),
-          Fingerprint(hasher_, rows->ColumnText(1), stored.event()));
+          EventFingerprint(hasher_, rows->ColumnText(1), stored.event()));
     }
     rows->Reset();
     for (const auto& [sequence, fingerprint] : updates) {
@@ -273,142 +244,6 @@ absl::Status SqliteEventStore::Prepare() {
 
 SqliteEventStore::~SqliteEventStore() { Stop(); }
 
-void SqliteEventStore::Stop() {
-  if (stopped_) return;
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  if (writer_.joinable()) writer_.join();
-  stopped_ = true;
-}
-
-size_t SqliteEventStore::queue_depth() const {
-  absl::MutexLock lock(&mu_);
-  return queue_.size();
-}
-
-void SqliteEventStore::Submit(EventBatch batch, SubmitCallback done) {
-  if (batch.events.empty()) {
-    done(std::vector<EventResult>());
-    return;
-  }
-  const absl::Time received_at = options_.clock->Now();
-  absl::Status refused;
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      refused = absl::UnavailableError("the event store is shutting down");
-    } else if (queued_events_ + batch.events.size() >
-               options_.max_queued_events) {
-      // Roughly when the writer will have made room.
-      const absl::Duration after =
-          std::clamp(time_per_event_ * static_cast<double>(queued_events_),
-                     absl::Milliseconds(10), absl::Seconds(5));
-      refused = absl::ResourceExhaustedError(
-          absl::StrCat("the writer queue is full (", queued_events_,
-                       " events waiting); retry in about ",
-                       absl::ToInt64Milliseconds(after), " ms"));
-      SetRetryAfter(refused, after);
-    } else {
-      queued_events_ += batch.events.size();
-      queue_.push_back(
-          Pending{std::move(batch), std::move(done), received_at, nullptr});
-      return;
-    }
-  }
-  done(refused);
-}
-
-void SqliteEventStore::Erase(std::string tenant, std::string customer,
-                             bool suppress_future, EraseCallback done) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!stopping_) {
-      Pending pending;
-      pending.erase = std::make_unique<EraseOrder>(
-          EraseOrder{std::move(tenant), std::move(customer), suppress_future,
-                     std::move(done)});
-      queue_.push_back(std::move(pending));
-      return;
-    }
-  }
-  done(absl::UnavailableError("the event store is shutting down"));
-}
-
-bool SqliteEventStore::WriterHasWork() const {
-  return stopping_ || !queue_.empty();
-}
-
-void SqliteEventStore::WriterLoop() {
-  while (true) {
-    std::vector<Pending> group;
-    size_t events = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &SqliteEventStore::WriterHasWork));
-      if (queue_.empty()) return;  // stopping, and everything is committed
-      if (queue_.front().erase != nullptr) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      } else {
-        // Everything queued, up to the bound and the next erasure.
-        while (!queue_.empty() && queue_.front().erase == nullptr &&
-               (group.empty() || events + queue_.front().batch.events.size() <=
-                                     options_.max_events_per_transaction)) {
-          events += queue_.front().batch.events.size();
-          group.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-        queued_events_ -= events;
-      }
-    }
-
-    if (group.front().erase != nullptr) {
-      const EraseOrder& order = *group.front().erase;
-      std::string suppressed_key;
-      absl::StatusOr<EraseResult> erased = WriteErasure(order, suppressed_key);
-      if (erased.ok()) {
-        ++transactions_committed_;
-        if (!suppressed_key.empty()) suppressed_.insert(suppressed_key);
-        if (erased->erased_events > 0) has_erased_keys_ = true;
-        notifier_.Publish(erased->sequence);
-      } else {
-        log::Error(
-            "erasing a customer failed",
-            {{"tenant", order.tenant}, {"error", erased.status().ToString()}});
-        erased = absl::UnavailableError(absl::StrCat(
-            "the customer was not erased: ", erased.status().message()));
-      }
-      order.done(std::move(erased));
-      continue;
-    }
-
-    const absl::Time started = absl::Now();
-    std::vector<BatchResult> results;
-    int64_t last_sequence = 0;
-    absl::Status status = WriteGroup(group, results, last_sequence);
-    {
-      absl::MutexLock lock(&mu_);
-      time_per_event_ = (absl::Now() - started) / static_cast<double>(events);
-    }
-    if (!status.ok()) {
-      log::Error("storing events failed",
-                 {{"batches", group.size()}, {"error", status.ToString()}});
-      // Nothing of the group is durable; callers may safely retry.
-      const absl::Status error = absl::UnavailableError(
-          absl::StrCat("events were not stored: ", status.message()));
-      for (Pending& pending : group) pending.done(error);
-      continue;
-    }
-    ++transactions_committed_;
-    if (last_sequence > 0) notifier_.Publish(last_sequence);
-    for (size_t i = 0; i < group.size(); ++i) {
-      group[i].done(std::move(results[i]));
-    }
-  }
-}
-
 absl::StatusOr<int64_t> SqliteEventStore::TakeSequence() {
   sqlite::Database& db = *writer_db_;
   POLKU_RETURN_IF_ERROR(db.Exec(kEnsureSequenceSql));
@@ -422,7 +257,7 @@ absl::StatusOr<int64_t> SqliteEventStore::TakeSequence() {
 }
 
 absl::StatusOr<EraseResult> SqliteEventStore::WriteErasure(
-    const EraseOrder& order, std::string& suppressed_key) {
+    const EraseOrder& order) {
   sqlite::Database& db = *writer_db_;
   const std::string customer_hash = hasher_.Hash(order.tenant, order.customer);
   sqlite::Transaction transaction(db);
@@ -446,12 +281,9 @@ absl::StatusOr<EraseResult> SqliteEventStore::WriteErasure(
   result.erased_events = db.Changes();
   POLKU_ASSIGN_OR_RETURN(result.sequence, TakeSequence());
 
-  polku::v1::Erasure erasure;
-  erasure.set_tenant(order.tenant);
-  erasure.set_customer_hash(customer_hash);
-  erasure.set_erased_events(result.erased_events);
-  *erasure.mutable_erased_at() = ToTimestamp(options_.clock->Now());
-  erasure.set_suppressed(order.suppress_future);
+  const polku::v1::Erasure erasure =
+      ErasureEntry(order.tenant, customer_hash, result.erased_events,
+                   order.suppress_future, clock().Now());
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * record,
       db.Prepare("INSERT INTO erasures (sequence, tenant, customer_hash, "
@@ -471,9 +303,12 @@ absl::StatusOr<EraseResult> SqliteEventStore::WriteErasure(
                               .Bind(2, customer_hash)
                               .Bind(3, result.sequence)
                               .Run());
-    suppressed_key = SuppressionKey(order.tenant, customer_hash);
   }
   POLKU_RETURN_IF_ERROR(transaction.Commit());
+  if (order.suppress_future) {
+    suppressed_.insert(SuppressionKey(order.tenant, customer_hash));
+  }
+  if (result.erased_events > 0) has_erased_keys_ = true;
   return result;
 }
 
@@ -539,12 +374,10 @@ absl::StatusOr<std::vector<EventResult>> SqliteEventStore::WriteBatch(
     const std::string customer_hash =
         hasher_.Hash(batch.tenant, event.customer());
 
-    StoredEvent stored;
-    *stored.mutable_event() = event;
-    stored.mutable_event()->set_customer(customer_hash);
+    TouchpointEvent keyed = event;
+    keyed.set_customer(customer_hash);
     const std::string fingerprint =
-        Fingerprint(hasher_, batch.tenant, stored.event());
-    stored.mutable_event()->clear_customer();
+        EventFingerprint(hasher_, batch.tenant, keyed);
     EventKey key{batch.tenant, batch.channel, event.event_id()};
 
     std::optional<Stored> earlier;
@@ -566,34 +399,17 @@ absl::StatusOr<std::vector<EventResult>> SqliteEventStore::WriteBatch(
       }
     }
     if (earlier.has_value()) {
-      if (earlier->fingerprint == fingerprint) {
-        result.set_outcome(EventResult::DUPLICATE);
-        result.set_sequence(earlier->sequence);
-      } else {
-        result.set_outcome(EventResult::REJECTED);
-        result.set_field("event_id");
-        result.set_reason(absl::StrCat("event_id '", event.event_id(),
-                                       "' was already used for a different "
-                                       "event"));
-      }
+      AnswerRepeat(earlier->fingerprint, earlier->sequence, fingerprint,
+                   result);
       continue;
     }
     if (!suppressed_.empty() &&
         suppressed_.contains(SuppressionKey(batch.tenant, customer_hash))) {
-      result.set_outcome(EventResult::REJECTED);
-      result.set_field("customer");
-      result.set_reason(
-          "this customer was erased and their events are no longer accepted");
+      AnswerSuppressed(result);
       continue;
     }
-
-    stored.set_tenant(batch.tenant);
-    stored.set_channel(batch.channel);
-    stored.set_journey(valid.touchpoint.journey);
-    stored.set_journey_version(valid.touchpoint.journey_version);
-    stored.set_stage(valid.touchpoint.stage);
-    stored.set_customer_hash(customer_hash);
-    *stored.mutable_received_at() = ToTimestamp(pending.received_at);
+    const StoredEvent stored =
+        StampedEvent(batch, valid, customer_hash, pending.received_at);
 
     POLKU_ASSIGN_OR_RETURN(sqlite::Statement * insert,
                            db.Prepare(kInsertEventSql));

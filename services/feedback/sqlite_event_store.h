@@ -8,27 +8,19 @@
 //   …
 //   store->Stop();                // commits what is queued, then stops
 //
-// Group commit: every Submit only queues. The writer takes everything
-// queued (up to max_events_per_transaction), stores it in one
-// BEGIN IMMEDIATE … COMMIT — one fsync for many callers, WAL and
-// synchronous=FULL — and only after COMMIT returns answers each batch. The
-// single writer is also what makes sequence order equal commit order. Each
-// batch gets its own SAVEPOINT: a batch whose statements fail is rolled back
-// alone and answered INTERNAL while the rest of the group commits; only a
-// failed BEGIN or COMMIT fails everyone (UNAVAILABLE, safe to retry).
-//
-// The queue in front of the writer holds at most max_queued_events; a Submit
-// beyond that is answered RESOURCE_EXHAUSTED at once, with a retry hint
-// (SetRetryAfter) estimated from the current commit rate.
+// Group commit (group_commit_store.h): the writer stores everything queued
+// in one BEGIN IMMEDIATE … COMMIT — one fsync for many callers, WAL and
+// synchronous=FULL. The single writer is also what makes sequence order
+// equal commit order. Each batch gets its own SAVEPOINT: a batch whose
+// statements fail is rolled back alone and answered INTERNAL while the rest
+// of the group commits; only a failed BEGIN or COMMIT fails everyone
+// (UNAVAILABLE, safe to retry).
 #ifndef POLKU_SERVICES_FEEDBACK_SQLITE_EVENT_STORE_H_
 #define POLKU_SERVICES_FEEDBACK_SQLITE_EVENT_STORE_H_
 
-#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -43,6 +35,7 @@
 #include "services/feedback/customer_hasher.h"
 #include "services/feedback/event_store.h"
 #include "services/feedback/feed_notifier.h"
+#include "services/feedback/group_commit_store.h"
 
 namespace polku::feedback {
 
@@ -58,7 +51,7 @@ struct SqliteEventStoreOptions {
   const Clock* clock = &Clock::Real();
 };
 
-class SqliteEventStore : public EventStore {
+class SqliteEventStore : public GroupCommitStore {
  public:
   // Opens (creating and migrating if needed) the database at `path` and
   // starts the writer thread.
@@ -69,15 +62,10 @@ class SqliteEventStore : public EventStore {
   // Stops (see Stop) if not stopped yet.
   ~SqliteEventStore() override;
 
-  void Submit(EventBatch batch, SubmitCallback done) override;
-  void Erase(std::string tenant, std::string customer, bool suppress_future,
-             EraseCallback done) override;
   absl::StatusOr<std::vector<FeedEntry>> ReadFeed(absl::string_view tenant,
                                                   int64_t from_sequence,
                                                   int limit) override;
-  FeedNotifier& notifier() override { return notifier_; }
   const std::string& feed_id() const override { return feed_id_; }
-  void Stop() override;
 
   // The writer connection's settings as found at Open: production needs
   // synchronous = 2 (FULL) and journal_mode = "wal".
@@ -87,28 +75,7 @@ class SqliteEventStore : public EventStore {
   };
   const Durability& durability() const { return durability_; }
 
-  // Transactions committed since Open: far fewer than batches under load
-  // (metrics, and the test of group commit).
-  int64_t transactions_committed() const { return transactions_committed_; }
-
-  // Batches queued and not yet taken by the writer.
-  size_t queue_depth() const;
-
  private:
-  struct EraseOrder {
-    std::string tenant;
-    std::string customer;
-    bool suppress_future;
-    EraseCallback done;
-  };
-  // A batch, or (if `erase` is set) an erasure, which commits alone.
-  struct Pending {
-    EventBatch batch;
-    SubmitCallback done;
-    absl::Time received_at;
-    std::unique_ptr<EraseOrder> erase;
-  };
-  using BatchResult = absl::StatusOr<std::vector<polku::v1::EventResult>>;
   struct Stored {
     std::string fingerprint;
     int64_t sequence;
@@ -124,23 +91,17 @@ class SqliteEventStore : public EventStore {
   // Loads what the writer keeps in memory (suppressions, erased keys) and
   // brings old fingerprints to the keyed form. Before the writer starts.
   absl::Status Prepare();
-  void WriterLoop();
-  bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Stores `group` in one transaction, one SAVEPOINT per batch; on success
-  // fills `results` (one per batch: its results, or the error that rolled
-  // it back) and `last_sequence` (0 if nothing new was stored). An error
-  // means BEGIN or COMMIT failed and nothing is stored.
+  // One SAVEPOINT per batch.
   absl::Status WriteGroup(const std::vector<Pending>& group,
                           std::vector<BatchResult>& results,
-                          int64_t& last_sequence);
+                          int64_t& last_sequence) override;
   // Stores one batch inside the open transaction.
   absl::StatusOr<std::vector<polku::v1::EventResult>> WriteBatch(
       const Pending& pending,
       const absl::flat_hash_map<EventKey, Stored>& stored_earlier,
       absl::flat_hash_map<EventKey, Stored>& stored_now,
       int64_t& last_sequence);
-  absl::StatusOr<EraseResult> WriteErasure(const EraseOrder& order,
-                                           std::string& suppressed_key);
+  absl::StatusOr<EraseResult> WriteErasure(const EraseOrder& order) override;
   // The next feed sequence, taken inside the open transaction.
   absl::StatusOr<int64_t> TakeSequence();
 
@@ -149,8 +110,6 @@ class SqliteEventStore : public EventStore {
 
   const std::string path_;
   const SqliteEventStoreOptions options_;
-  FeedNotifier notifier_;
-  std::atomic<int64_t> transactions_committed_{0};
   const std::string feed_id_;
   Durability durability_;
 
@@ -162,20 +121,10 @@ class SqliteEventStore : public EventStore {
   // Whether any erased event's key is kept (else no need to look there).
   bool has_erased_keys_ = false;
 
-  mutable absl::Mutex mu_;
-  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
-  size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
-  // Writer time per event of the last group, for the retry hint.
-  absl::Duration time_per_event_ ABSL_GUARDED_BY(mu_) = absl::Microseconds(10);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-
   absl::Mutex readers_mu_;
   // Idle read-only connections; ReadFeed opens another when none is idle.
   std::vector<std::unique_ptr<sqlite::Database>> idle_readers_
       ABSL_GUARDED_BY(readers_mu_);
-
-  std::thread writer_;
-  bool stopped_ = false;  // Stop() joined the writer; owner's thread only
 };
 
 }  // namespace polku::feedback

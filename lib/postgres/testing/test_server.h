@@ -1,6 +1,9 @@
-// A real PostgreSQL server for tests: initdb into a fresh temporary
-// directory, listening only on a Unix socket inside it, stopped and removed
-// on destruction. No pre-existing server is used or needed.
+// A real PostgreSQL server for tests: a fresh data directory in a new
+// temporary directory (copied from one initdb'ed once per machine, kept as
+// /tmp/polku-pg15-template-<uid>), listening only on a Unix socket inside
+// it, stopped and removed on destruction. No pre-existing server is used or
+// needed. Should the test process die without destroying the server, a
+// watchdog process stops the server and removes the directory.
 //
 //   POLKU_ASSIGN_OR_RETURN(auto server, postgres::TestServer::Start());
 //   POLKU_RETURN_IF_ERROR(server->CreateDatabase("feedback"));
@@ -44,9 +47,15 @@ class TestServer {
   TestServer(std::string directory, Options options)
       : directory_(std::move(directory)), options_(options) {}
   absl::Status PgCtl(const std::string& arguments) const;
+  // A shell that stops the server and removes its directory when this
+  // process ends without the destructor running (a crash, a test timeout):
+  // it waits for the end of a pipe only this process holds.
+  absl::Status StartWatchdog();
 
   std::string directory_;
   Options options_;
+  int watchdog_ = -1;  // its pid
+  int watchdog_pipe_ = -1;
 };
 
 }  // namespace polku::postgres

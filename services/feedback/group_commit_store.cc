@@ -1,0 +1,238 @@
+#include "services/feedback/group_commit_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "lib/base/log.h"
+#include "services/feedback/retry_hint.h"
+
+namespace polku::feedback {
+
+using polku::v1::EventResult;
+using polku::v1::StoredEvent;
+using polku::v1::TouchpointEvent;
+
+GroupCommitStore::GroupCommitStore(const GroupCommitOptions& options,
+                                   int64_t last_sequence)
+    : options_(options), notifier_(last_sequence) {}
+
+GroupCommitStore::~GroupCommitStore() { Stop(); }
+
+void GroupCommitStore::StartWriter() {
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+void GroupCommitStore::Stop() {
+  if (stopped_) return;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (writer_.joinable()) writer_.join();
+  stopped_ = true;
+}
+
+size_t GroupCommitStore::queue_depth() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+void GroupCommitStore::Submit(EventBatch batch, SubmitCallback done) {
+  if (batch.events.empty()) {
+    done(std::vector<EventResult>());
+    return;
+  }
+  const absl::Time received_at = options_.clock->Now();
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      refused = absl::UnavailableError("the event store is shutting down");
+    } else if (queued_events_ + batch.events.size() >
+               options_.max_queued_events) {
+      // Roughly when the writer will have made room.
+      const absl::Duration after =
+          std::clamp(time_per_event_ * static_cast<double>(queued_events_),
+                     absl::Milliseconds(10), absl::Seconds(5));
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("the writer queue is full (", queued_events_,
+                       " events waiting); retry in about ",
+                       absl::ToInt64Milliseconds(after), " ms"));
+      SetRetryAfter(refused, after);
+    } else {
+      queued_events_ += batch.events.size();
+      queue_.push_back(
+          Work{Pending{std::move(batch), std::move(done), received_at},
+               nullptr});
+      return;
+    }
+  }
+  done(refused);
+}
+
+void GroupCommitStore::Erase(std::string tenant, std::string customer,
+                             bool suppress_future, EraseCallback done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) {
+      Work work;
+      work.erase = std::make_unique<EraseOrder>(
+          EraseOrder{std::move(tenant), std::move(customer), suppress_future,
+                     std::move(done)});
+      queue_.push_back(std::move(work));
+      return;
+    }
+  }
+  done(absl::UnavailableError("the event store is shutting down"));
+}
+
+bool GroupCommitStore::WriterHasWork() const {
+  return stopping_ || !queue_.empty();
+}
+
+void GroupCommitStore::WriterLoop() {
+  while (true) {
+    std::vector<Pending> group;
+    std::unique_ptr<EraseOrder> erase;
+    size_t events = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &GroupCommitStore::WriterHasWork));
+      if (queue_.empty()) return;  // stopping, and everything is committed
+      if (queue_.front().erase != nullptr) {
+        erase = std::move(queue_.front().erase);
+        queue_.pop_front();
+      } else {
+        // Everything queued, up to the bound and the next erasure.
+        while (!queue_.empty() && queue_.front().erase == nullptr &&
+               (group.empty() ||
+                events + queue_.front().pending.batch.events.size() <=
+                    options_.max_events_per_transaction)) {
+          events += queue_.front().pending.batch.events.size();
+          group.push_back(std::move(queue_.front().pending));
+          queue_.pop_front();
+        }
+        queued_events_ -= events;
+      }
+    }
+
+    if (erase != nullptr) {
+      absl::StatusOr<EraseResult> erased = WriteErasure(*erase);
+      if (erased.ok()) {
+        ++transactions_committed_;
+        notifier_.Publish(erased->sequence);
+      } else {
+        log::Error(
+            "erasing a customer failed",
+            {{"tenant", erase->tenant}, {"error", erased.status().ToString()}});
+        erased = absl::UnavailableError(absl::StrCat(
+            "the customer was not erased: ", erased.status().message()));
+      }
+      erase->done(std::move(erased));
+      continue;
+    }
+
+    const absl::Time started = absl::Now();
+    std::vector<BatchResult> results;
+    int64_t last_sequence = 0;
+    absl::Status status = WriteGroup(group, results, last_sequence);
+    {
+      absl::MutexLock lock(&mu_);
+      time_per_event_ = (absl::Now() - started) / static_cast<double>(events);
+    }
+    if (!status.ok()) {
+      log::Error("storing events failed",
+                 {{"batches", group.size()}, {"error", status.ToString()}});
+      // Nothing of the group is durable; callers may safely retry.
+      const absl::Status error = absl::UnavailableError(
+          absl::StrCat("events were not stored: ", status.message()));
+      for (Pending& pending : group) pending.done(error);
+      continue;
+    }
+    ++transactions_committed_;
+    if (last_sequence > 0) notifier_.Publish(last_sequence);
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i].done(std::move(results[i]));
+    }
+  }
+}
+
+StoredEvent StampedEvent(const EventBatch& batch, const ValidEvent& valid,
+                         const std::string& customer_hash,
+                         absl::Time received_at) {
+  StoredEvent stored;
+  *stored.mutable_event() = valid.event;
+  stored.mutable_event()->clear_customer();
+  stored.set_tenant(batch.tenant);
+  stored.set_channel(batch.channel);
+  stored.set_journey(valid.touchpoint.journey);
+  stored.set_journey_version(valid.touchpoint.journey_version);
+  stored.set_stage(valid.touchpoint.stage);
+  stored.set_customer_hash(customer_hash);
+  *stored.mutable_received_at() = ToTimestamp(received_at);
+  return stored;
+}
+
+std::string EventFingerprint(CustomerHasher& hasher, absl::string_view tenant,
+                             const TouchpointEvent& event) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    event.SerializeToCodedStream(&coded);
+  }
+  return hasher.Fingerprint(tenant, bytes);
+}
+
+void AnswerRepeat(const std::string& stored_fingerprint,
+                  int64_t stored_sequence, const std::string& fingerprint,
+                  EventResult& result) {
+  if (stored_fingerprint == fingerprint) {
+    result.set_outcome(EventResult::DUPLICATE);
+    result.set_sequence(stored_sequence);
+  } else {
+    result.set_outcome(EventResult::REJECTED);
+    result.set_field("event_id");
+    result.set_reason(absl::StrCat("event_id '", result.event_id(),
+                                   "' was already used for a different "
+                                   "event"));
+  }
+}
+
+void AnswerSuppressed(EventResult& result) {
+  result.set_outcome(EventResult::REJECTED);
+  result.set_field("customer");
+  result.set_reason(
+      "this customer was erased and their events are no longer accepted");
+}
+
+polku::v1::Erasure ErasureEntry(const std::string& tenant,
+                                const std::string& customer_hash,
+                                int64_t erased_events, bool suppressed,
+                                absl::Time erased_at) {
+  polku::v1::Erasure erasure;
+  erasure.set_tenant(tenant);
+  erasure.set_customer_hash(customer_hash);
+  erasure.set_erased_events(erased_events);
+  *erasure.mutable_erased_at() = ToTimestamp(erased_at);
+  erasure.set_suppressed(suppressed);
+  return erasure;
+}
+
+int64_t ToUnixMicros(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * 1'000'000 + ts.nanos() / 1'000;
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t nanos = absl::ToUnixNanos(t);
+  ts.set_seconds(nanos / 1'000'000'000);
+  ts.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  return ts;
+}
+
+}  // namespace polku::feedback

@@ -1,0 +1,165 @@
+// What every EventStore implementation shares: the queue in front of one
+// writer thread that stores concurrent submissions together (group commit),
+// and the rules that decide an event's fate (fingerprint, duplicate,
+// rejected, suppressed). SqliteEventStore and PgEventStore derive from it and
+// supply only the transactions.
+//
+//   class MyStore : public GroupCommitStore {
+//     MyStore() : GroupCommitStore(options, last_sequence) { StartWriter(); }
+//     ~MyStore() override { Stop(); }  // before the members the writer uses go
+//     absl::Status WriteGroup(…) override;            // one transaction
+//     absl::StatusOr<EraseResult> WriteErasure(…) override;
+//   };
+//
+// Group commit: every Submit only queues. The writer takes everything queued
+// (up to max_events_per_transaction, and never past an erasure, which commits
+// alone), hands it to WriteGroup as one transaction and only after that
+// committed answers each batch. The queue holds at most max_queued_events; a
+// Submit beyond that is answered RESOURCE_EXHAUSTED at once, with a retry
+// hint (SetRetryAfter) estimated from the current commit rate.
+#ifndef POLKU_SERVICES_FEEDBACK_GROUP_COMMIT_STORE_H_
+#define POLKU_SERVICES_FEEDBACK_GROUP_COMMIT_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "lib/base/clock.h"
+#include "services/feedback/customer_hasher.h"
+#include "services/feedback/event_store.h"
+#include "services/feedback/feed_notifier.h"
+
+namespace polku::feedback {
+
+struct GroupCommitOptions {
+  // A bound on one transaction, so a flood of submissions still gets
+  // answered in slices rather than after one huge commit.
+  size_t max_events_per_transaction = 5000;
+  // Events queued and not yet taken by the writer; bounds memory.
+  size_t max_queued_events = 50000;
+  // Stamps received_at.
+  const Clock* clock = &Clock::Real();
+};
+
+class GroupCommitStore : public EventStore {
+ public:
+  ~GroupCommitStore() override;
+
+  void Submit(EventBatch batch, SubmitCallback done) override;
+  void Erase(std::string tenant, std::string customer, bool suppress_future,
+             EraseCallback done) override;
+  FeedNotifier& notifier() override { return notifier_; }
+  // Commits everything already queued, then stops the writer. Blocks.
+  void Stop() override;
+
+  // Transactions committed since the store started: far fewer than batches
+  // under load (metrics, and the test of group commit).
+  int64_t transactions_committed() const { return transactions_committed_; }
+
+  // Batches queued and not yet taken by the writer.
+  size_t queue_depth() const;
+
+ protected:
+  struct EraseOrder {
+    std::string tenant;
+    std::string customer;
+    bool suppress_future;
+    EraseCallback done;
+  };
+  struct Pending {
+    EventBatch batch;
+    SubmitCallback done;
+    absl::Time received_at;
+  };
+  using BatchResult = absl::StatusOr<std::vector<polku::v1::EventResult>>;
+
+  GroupCommitStore(const GroupCommitOptions& options, int64_t last_sequence);
+
+  // Starts the writer thread; once, when WriteGroup and WriteErasure can run.
+  void StartWriter();
+
+  // On the writer thread. Stores `group` in one transaction; on success
+  // fills `results` (one per batch: its results, or the error that undid
+  // that batch alone) and `last_sequence` (0 if nothing new was stored). An
+  // error means nothing of the group is stored: every batch is answered
+  // UNAVAILABLE (retrying is safe).
+  virtual absl::Status WriteGroup(const std::vector<Pending>& group,
+                                  std::vector<BatchResult>& results,
+                                  int64_t& last_sequence) = 0;
+  // On the writer thread: the erasure in one transaction (event_store.h).
+  virtual absl::StatusOr<EraseResult> WriteErasure(const EraseOrder& order) = 0;
+
+  const Clock& clock() const { return *options_.clock; }
+
+ private:
+  // A batch, or (if `erase` is set) an erasure.
+  struct Work {
+    Pending pending;
+    std::unique_ptr<EraseOrder> erase;
+  };
+
+  void WriterLoop();
+  bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const GroupCommitOptions options_;
+  FeedNotifier notifier_;
+  std::atomic<int64_t> transactions_committed_{0};
+
+  mutable absl::Mutex mu_;
+  std::deque<Work> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
+  // Writer time per event of the last group, for the retry hint.
+  absl::Duration time_per_event_ ABSL_GUARDED_BY(mu_) = absl::Microseconds(10);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::thread writer_;
+  bool stopped_ = false;  // Stop() joined the writer; owner's thread only
+};
+
+// The event as stored: the submitted event with the customer reference
+// replaced by nothing (it lives on as `customer_hash`), stamped with where
+// its touchpoint sits and when it was received. No sequence yet.
+polku::v1::StoredEvent StampedEvent(const EventBatch& batch,
+                                    const ValidEvent& valid,
+                                    const std::string& customer_hash,
+                                    absl::Time received_at);
+
+// Keyed hash of the event's deterministic encoding (map entries sorted) with
+// the customer reference replaced by its keyed hash, so the same event
+// re-sent always has the same fingerprint, yet the stored fingerprint cannot
+// be used to confirm a guessed customer or content without the secret.
+// `event.customer()` must already be the hash.
+std::string EventFingerprint(CustomerHasher& hasher, absl::string_view tenant,
+                             const polku::v1::TouchpointEvent& event);
+
+// An event whose key was seen before: DUPLICATE with the original sequence
+// if the fingerprints match, else REJECTED naming `event_id`.
+void AnswerRepeat(const std::string& stored_fingerprint,
+                  int64_t stored_sequence, const std::string& fingerprint,
+                  polku::v1::EventResult& result);
+
+// REJECTED naming `customer`: the customer was erased and suppressed.
+void AnswerSuppressed(polku::v1::EventResult& result);
+
+// The Erasure entry of the feed, without its sequence.
+polku::v1::Erasure ErasureEntry(const std::string& tenant,
+                                const std::string& customer_hash,
+                                int64_t erased_events, bool suppressed,
+                                absl::Time erased_at);
+
+int64_t ToUnixMicros(const google::protobuf::Timestamp& ts);
+google::protobuf::Timestamp ToTimestamp(absl::Time t);
+
+}  // namespace polku::feedback
+
+#endif  // POLKU_SERVICES_FEEDBACK_GROUP_COMMIT_STORE_H_

@@ -1,0 +1,500 @@
+#include "services/feedback/pg_event_store.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "lib/base/log.h"
+#include "lib/base/status_macros.h"
+
+namespace polku::feedback {
+namespace {
+
+using polku::v1::EventResult;
+using polku::v1::StoredEvent;
+using polku::v1::TouchpointEvent;
+using postgres::Param;
+
+// Schema by version; append, never edit. Times are Unix microseconds (UTC),
+// as in the SQLite schema. `payload` is the StoredEvent without its
+// sequence, customer cleared. Events and erasures take their sequence from
+// one SEQUENCE, only while holding kFeedLock.
+const std::vector<Migration>& Migrations() {
+  static const auto* migrations = new std::vector<Migration>{
+      {1, R"sql(
+        CREATE SEQUENCE feed_sequence;
+        CREATE TABLE feed_meta (
+          key TEXT PRIMARY KEY,
+          value TEXT NOT NULL);
+        INSERT INTO feed_meta (key, value)
+          VALUES ('feed_id', replace(gen_random_uuid()::text, '-', ''));
+        CREATE TABLE events (
+          sequence BIGINT PRIMARY KEY,
+          tenant TEXT NOT NULL,
+          channel TEXT NOT NULL,
+          event_id TEXT NOT NULL,
+          fingerprint BYTEA NOT NULL,
+          customer_hash TEXT NOT NULL,
+          occurred_at BIGINT NOT NULL,
+          received_at BIGINT NOT NULL,
+          journey TEXT NOT NULL,
+          journey_version INTEGER NOT NULL,
+          stage TEXT NOT NULL,
+          touchpoint TEXT NOT NULL,
+          payload BYTEA NOT NULL,
+          UNIQUE (tenant, channel, event_id));
+        CREATE INDEX events_by_tenant ON events (tenant, sequence);
+        CREATE INDEX events_by_customer ON events (tenant, customer_hash);
+        CREATE TABLE erasures (
+          sequence BIGINT PRIMARY KEY,
+          tenant TEXT NOT NULL,
+          customer_hash TEXT NOT NULL,
+          payload BYTEA NOT NULL);
+        CREATE INDEX erasures_by_tenant ON erasures (tenant, sequence);
+        CREATE TABLE erased_event_keys (
+          tenant TEXT NOT NULL,
+          channel TEXT NOT NULL,
+          event_id TEXT NOT NULL,
+          fingerprint BYTEA NOT NULL,
+          sequence BIGINT NOT NULL,
+          PRIMARY KEY (tenant, channel, event_id));
+        CREATE TABLE suppressed_customers (
+          tenant TEXT NOT NULL,
+          customer_hash TEXT NOT NULL,
+          erasure_sequence BIGINT NOT NULL,
+          PRIMARY KEY (tenant, customer_hash));
+      )sql"},
+  };
+  return *migrations;
+}
+
+// The event's key, stored or kept after an erasure.
+constexpr char kFindEventSql[] =
+    "SELECT sequence, fingerprint FROM events "
+    "WHERE tenant = $1 AND channel = $2 AND event_id = $3 "
+    "UNION ALL "
+    "SELECT sequence, fingerprint FROM erased_event_keys "
+    "WHERE tenant = $1 AND channel = $2 AND event_id = $3 "
+    "LIMIT 1";
+constexpr char kIsSuppressedSql[] =
+    "SELECT 1 FROM suppressed_customers "
+    "WHERE tenant = $1 AND customer_hash = $2";
+constexpr char kInsertEventSql[] =
+    "INSERT INTO events (sequence, tenant, channel, event_id, fingerprint,"
+    " customer_hash, occurred_at, received_at, journey, journey_version,"
+    " stage, touchpoint, payload) "
+    "VALUES (nextval('feed_sequence'), $1, $2, $3, $4, $5, $6, $7, $8, $9,"
+    " $10, $11, $12) "
+    "ON CONFLICT (tenant, channel, event_id) DO NOTHING RETURNING sequence";
+// Third column: 1 for an erasure.
+constexpr char kFeedAllSql[] =
+    "SELECT sequence, payload, 0 FROM events WHERE sequence >= $1 "
+    "UNION ALL "
+    "SELECT sequence, payload, 1 FROM erasures WHERE sequence >= $1 "
+    "ORDER BY 1 LIMIT $2";
+constexpr char kFeedOfTenantSql[] =
+    "SELECT sequence, payload, 0 FROM events "
+    "WHERE tenant = $3 AND sequence >= $1 "
+    "UNION ALL "
+    "SELECT sequence, payload, 1 FROM erasures "
+    "WHERE tenant = $3 AND sequence >= $1 "
+    "ORDER BY 1 LIMIT $2";
+// Committed entries only (unlike the SEQUENCE's last_value).
+constexpr char kLastCommittedSql[] =
+    "SELECT GREATEST((SELECT COALESCE(MAX(sequence), 0) FROM events),"
+    " (SELECT COALESCE(MAX(sequence), 0) FROM erasures))";
+
+// Derived from the master secret, so replicas can tell whether they share
+// it; reveals nothing about the secret or any customer.
+std::string SecretCheck(CustomerHasher& hasher) {
+  return hasher.Hash("polku:secret-check", "polku:secret-check");
+}
+
+postgres::PoolOptions ConnectionOptions(int size, absl::Duration timeout) {
+  return {.size = size,
+          .connect_timeout = timeout,
+          .prepare = [](postgres::Connection& db) {
+            // Acknowledged means committed to disk, whatever the server's
+            // default says.
+            return db.Exec("SET synchronous_commit = on");
+          }};
+}
+
+absl::Status TakeFeedLock(postgres::Connection& db) {
+  return db
+      .Execute("SELECT pg_advisory_xact_lock($1)",
+               {Param::Int(PgEventStore::kFeedLock)})
+      .status();
+}
+
+absl::Status NotifyFeed(postgres::Connection& db, int64_t last_sequence) {
+  return db
+      .Execute("SELECT pg_notify($1, $2)",
+               {Param::Text(PgEventStore::kNotifyChannel),
+                Param::Int(last_sequence)})
+      .status();
+}
+
+absl::Status NotConnected(const std::string& server) {
+  return absl::UnavailableError(absl::StrCat(
+      "not connected to PostgreSQL at ", server, " yet (still starting)"));
+}
+
+}  // namespace
+
+PgEventStore::PgEventStore(std::string url, CustomerHasher hasher,
+                           const PgEventStoreOptions& options)
+    : GroupCommitStore({.max_events_per_transaction =
+                            options.max_events_per_transaction,
+                        .max_queued_events = options.max_queued_events,
+                        .clock = options.clock},
+                       /*last_sequence=*/0),
+      url_(std::move(url)),
+      options_(options),
+      hasher_(std::move(hasher)),
+      writer_pool_(url_, ConnectionOptions(1, options.connection_timeout)),
+      reader_pool_(url_, ConnectionOptions(std::max(1, options.reader_connections),
+                                           options.connection_timeout)) {}
+
+std::unique_ptr<PgEventStore> PgEventStore::Create(
+    std::string url, CustomerHasher hasher,
+    const PgEventStoreOptions& options) {
+  std::unique_ptr<PgEventStore> store(
+      new PgEventStore(std::move(url), std::move(hasher), options));
+  // Until connected, the writer answers every batch UNAVAILABLE at once.
+  store->StartWriter();
+  return store;
+}
+
+absl::StatusOr<std::unique_ptr<PgEventStore>> PgEventStore::Open(
+    std::string url, CustomerHasher hasher, const PgEventStoreOptions& options,
+    absl::Duration wait) {
+  std::unique_ptr<PgEventStore> store =
+      Create(std::move(url), std::move(hasher), options);
+  POLKU_RETURN_IF_ERROR(store->Connect({.first_backoff = absl::Milliseconds(100),
+                                        .deadline = absl::Now() + wait}));
+  return store;
+}
+
+PgEventStore::~PgEventStore() { Stop(); }
+
+absl::Status PgEventStore::PrepareDatabase(postgres::Connection& db) {
+  POLKU_RETURN_IF_ERROR(db.Migrate("feedback", Migrations()));
+  // The first replica records its secret's check value; the others compare.
+  const std::string check = SecretCheck(hasher_);
+  POLKU_RETURN_IF_ERROR(
+      db.Execute("INSERT INTO feed_meta (key, value) VALUES ('secret_check', $1) "
+                 "ON CONFLICT (key) DO NOTHING",
+                 {Param::Text(check)})
+          .status());
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Result meta,
+      db.Execute("SELECT key, value FROM feed_meta "
+                 "WHERE key IN ('feed_id', 'secret_check')"));
+  std::string recorded_check;
+  for (int row = 0; row < meta.rows(); ++row) {
+    if (meta.Text(row, 0) == "feed_id") feed_id_ = meta.Text(row, 1);
+    if (meta.Text(row, 0) == "secret_check") recorded_check = meta.Text(row, 1);
+  }
+  if (recorded_check != check) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the customer secret differs from the one PostgreSQL at ",
+        writer_pool_.server(),
+        " was first used with: every polku-feedback replica needs the same "
+        "secret file (--secret_file), else one customer would get two "
+        "hashes"));
+  }
+  POLKU_ASSIGN_OR_RETURN(postgres::Result last, db.Execute(kLastCommittedSql));
+  notifier().Publish(last.Int(0, 0));
+  return absl::OkStatus();
+}
+
+absl::Status PgEventStore::Connect(const postgres::WaitOptions& wait) {
+  if (listener_.joinable()) {
+    return absl::FailedPreconditionError("the event store is already connected");
+  }
+  postgres::WaitOptions options = wait;
+  options.ready = [this](postgres::Connection& db) {
+    return PrepareDatabase(db);
+  };
+  POLKU_ASSIGN_OR_RETURN(std::unique_ptr<postgres::Connection> db,
+                         postgres::WaitForServer(url_, options));
+  db.reset();
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return absl::InternalError("eventfd failed");
+  listener_ = std::thread([this] { ListenLoop(); });
+  connected_ = true;
+  log::Info("connected to PostgreSQL",
+            {{"server", writer_pool_.server()}, {"feed_id", feed_id_}});
+  return absl::OkStatus();
+}
+
+void PgEventStore::Stop() {
+  GroupCommitStore::Stop();
+  if (stop_listening_.HasBeenNotified()) return;  // stopped before
+  stop_listening_.Notify();
+  if (wake_fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof(one));
+  }
+  if (listener_.joinable()) listener_.join();
+  if (wake_fd_ >= 0) {
+    ::close(wake_fd_);
+    wake_fd_ = -1;
+  }
+}
+
+void PgEventStore::ListenLoop() {
+  std::unique_ptr<postgres::Connection> db;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!stop_listening_.HasBeenNotified()) {
+    if (db == nullptr) {
+      absl::StatusOr<std::unique_ptr<postgres::Connection>> opened =
+          postgres::Connection::Open(url_, options_.connection_timeout);
+      absl::StatusOr<postgres::Result> last = [&]() -> absl::StatusOr<postgres::Result> {
+        POLKU_RETURN_IF_ERROR(opened.status());
+        POLKU_RETURN_IF_ERROR(
+            (*opened)->Exec(absl::StrCat("LISTEN ", kNotifyChannel)));
+        // What committed while nobody listened.
+        return (*opened)->Execute(kLastCommittedSql);
+      }();
+      if (!last.ok()) {
+        log::Warning("cannot listen for other replicas' commits; retrying",
+                     {{"server", writer_pool_.server()},
+                      {"error", std::string(last.status().message())},
+                      {"retry_ms", absl::ToInt64Milliseconds(backoff)}});
+        stop_listening_.WaitForNotificationWithTimeout(backoff);
+        backoff = std::min(backoff * 2, absl::Seconds(5));
+        continue;
+      }
+      backoff = absl::Milliseconds(100);
+      db = *std::move(opened);
+      notifier().Publish(last->Int(0, 0));
+    }
+    absl::StatusOr<std::vector<postgres::Connection::Notification>> heard =
+        db->WaitForNotifications(absl::Seconds(10), wake_fd_);
+    if (!heard.ok()) {
+      db.reset();  // reconnect, then catch up
+      continue;
+    }
+    for (const auto& notification : *heard) {
+      int64_t sequence = 0;
+      if (absl::SimpleAtoi(notification.payload, &sequence)) {
+        notifier().Publish(sequence);
+      }
+    }
+  }
+}
+
+absl::StatusOr<postgres::Pool::Lease> PgEventStore::WriterConnection() {
+  if (!connected_) return NotConnected(writer_pool_.server());
+  return writer_pool_.Acquire(absl::Now() + options_.connection_timeout);
+}
+
+absl::StatusOr<std::string> PgEventStore::SynchronousCommit() {
+  POLKU_ASSIGN_OR_RETURN(postgres::Pool::Lease db, WriterConnection());
+  POLKU_ASSIGN_OR_RETURN(postgres::Result setting,
+                         db->Execute("SHOW synchronous_commit"));
+  return setting.Text(0, 0);
+}
+
+absl::Status PgEventStore::WriteGroup(const std::vector<Pending>& group,
+                                      std::vector<BatchResult>& results,
+                                      int64_t& last_sequence) {
+  POLKU_ASSIGN_OR_RETURN(postgres::Pool::Lease lease, WriterConnection());
+  postgres::Connection& db = *lease;
+  postgres::Transaction transaction(db);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  POLKU_RETURN_IF_ERROR(TakeFeedLock(db));
+  results.clear();
+  results.reserve(group.size());
+  for (const Pending& pending : group) {
+    POLKU_RETURN_IF_ERROR(db.Exec("SAVEPOINT batch"));
+    int64_t batch_last = 0;
+    BatchResult result = WriteBatch(db, pending, batch_last);
+    if (result.ok()) {
+      POLKU_RETURN_IF_ERROR(db.Exec("RELEASE SAVEPOINT batch"));
+      if (batch_last > 0) last_sequence = batch_last;
+    } else {
+      // A lost connection fails the whole group (UNAVAILABLE); else only
+      // this batch is undone and the others still commit. Retrying the same
+      // statements would fail the same way, hence INTERNAL.
+      if (!db.healthy()) return result.status();
+      POLKU_RETURN_IF_ERROR(db.Exec("ROLLBACK TO SAVEPOINT batch"));
+      POLKU_RETURN_IF_ERROR(db.Exec("RELEASE SAVEPOINT batch"));
+      log::Error("a batch of events failed",
+                 {{"tenant", pending.batch.tenant},
+                  {"channel", pending.batch.channel},
+                  {"error", result.status().ToString()}});
+      result = absl::InternalError(
+          absl::StrCat("events were not stored: ", result.status().message()));
+    }
+    results.push_back(std::move(result));
+  }
+  if (last_sequence > 0) POLKU_RETURN_IF_ERROR(NotifyFeed(db, last_sequence));
+  return transaction.Commit();
+}
+
+absl::StatusOr<std::vector<EventResult>> PgEventStore::WriteBatch(
+    postgres::Connection& db, const Pending& pending, int64_t& last_sequence) {
+  const EventBatch& batch = pending.batch;
+  std::vector<EventResult> batch_results;
+  batch_results.reserve(batch.events.size());
+  for (const ValidEvent& valid : batch.events) {
+    const TouchpointEvent& event = valid.event;
+    EventResult& result = batch_results.emplace_back();
+    result.set_event_id(event.event_id());
+    const std::string customer_hash =
+        hasher_.Hash(batch.tenant, event.customer());
+    TouchpointEvent keyed = event;
+    keyed.set_customer(customer_hash);
+    const std::string fingerprint =
+        EventFingerprint(hasher_, batch.tenant, keyed);
+    const std::vector<Param> key = {Param::Text(batch.tenant),
+                                    Param::Text(batch.channel),
+                                    Param::Text(event.event_id())};
+
+    // Within this transaction, so repeats within the group are seen too.
+    POLKU_ASSIGN_OR_RETURN(postgres::Result earlier,
+                           db.Execute(kFindEventSql, key));
+    if (earlier.rows() > 0) {
+      AnswerRepeat(earlier.Bytes(0, 1), earlier.Int(0, 0), fingerprint,
+                   result);
+      continue;
+    }
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result suppressed,
+        db.Execute(kIsSuppressedSql, {Param::Text(batch.tenant),
+                                      Param::Text(customer_hash)}));
+    if (suppressed.rows() > 0) {
+      AnswerSuppressed(result);
+      continue;
+    }
+    const StoredEvent stored =
+        StampedEvent(batch, valid, customer_hash, pending.received_at);
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result inserted,
+        db.Execute(kInsertEventSql,
+                   {Param::Text(batch.tenant), Param::Text(batch.channel),
+                    Param::Text(event.event_id()), Param::Bytes(fingerprint),
+                    Param::Text(customer_hash),
+                    Param::Int(ToUnixMicros(event.occurred_at())),
+                    Param::Int(absl::ToUnixMicros(pending.received_at)),
+                    Param::Text(valid.touchpoint.journey),
+                    Param::Int(valid.touchpoint.journey_version),
+                    Param::Text(valid.touchpoint.stage),
+                    Param::Text(event.touchpoint()),
+                    Param::Bytes(stored.SerializeAsString())}));
+    if (inserted.rows() == 0) {
+      // Another replica committed the same key since the read above: answer
+      // from its row.
+      POLKU_ASSIGN_OR_RETURN(postgres::Result theirs,
+                             db.Execute(kFindEventSql, key));
+      if (theirs.rows() == 0) {
+        return absl::AbortedError(absl::StrCat(
+            "event_id '", event.event_id(), "' conflicted but is not stored"));
+      }
+      AnswerRepeat(theirs.Bytes(0, 1), theirs.Int(0, 0), fingerprint, result);
+      continue;
+    }
+    const int64_t sequence = inserted.Int(0, 0);
+    result.set_outcome(EventResult::ACCEPTED);
+    result.set_sequence(sequence);
+    last_sequence = sequence;
+  }
+  return batch_results;
+}
+
+absl::StatusOr<EraseResult> PgEventStore::WriteErasure(
+    const EraseOrder& order) {
+  POLKU_ASSIGN_OR_RETURN(postgres::Pool::Lease lease, WriterConnection());
+  postgres::Connection& db = *lease;
+  const std::string customer_hash = hasher_.Hash(order.tenant, order.customer);
+  const std::vector<Param> customer = {Param::Text(order.tenant),
+                                       Param::Text(customer_hash)};
+  postgres::Transaction transaction(db);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  POLKU_RETURN_IF_ERROR(TakeFeedLock(db));
+  // The keys stay (see event_store.h); the events go.
+  POLKU_RETURN_IF_ERROR(
+      db.Execute("INSERT INTO erased_event_keys "
+                 "(tenant, channel, event_id, fingerprint, sequence) "
+                 "SELECT tenant, channel, event_id, fingerprint, sequence "
+                 "FROM events WHERE tenant = $1 AND customer_hash = $2 "
+                 "ON CONFLICT DO NOTHING",
+                 customer)
+          .status());
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Result deleted,
+      db.Execute("DELETE FROM events WHERE tenant = $1 AND customer_hash = $2",
+                 customer));
+  EraseResult result;
+  result.erased_events = deleted.affected();
+  POLKU_ASSIGN_OR_RETURN(postgres::Result sequence,
+                         db.Execute("SELECT nextval('feed_sequence')"));
+  result.sequence = sequence.Int(0, 0);
+  const polku::v1::Erasure erasure =
+      ErasureEntry(order.tenant, customer_hash, result.erased_events,
+                   order.suppress_future, clock().Now());
+  POLKU_RETURN_IF_ERROR(
+      db.Execute("INSERT INTO erasures (sequence, tenant, customer_hash, "
+                 "payload) VALUES ($1, $2, $3, $4)",
+                 {Param::Int(result.sequence), Param::Text(order.tenant),
+                  Param::Text(customer_hash),
+                  Param::Bytes(erasure.SerializeAsString())})
+          .status());
+  if (order.suppress_future) {
+    POLKU_RETURN_IF_ERROR(
+        db.Execute("INSERT INTO suppressed_customers "
+                   "(tenant, customer_hash, erasure_sequence) "
+                   "VALUES ($1, $2, $3) ON CONFLICT (tenant, customer_hash) "
+                   "DO UPDATE SET erasure_sequence = EXCLUDED.erasure_sequence",
+                   {Param::Text(order.tenant), Param::Text(customer_hash),
+                    Param::Int(result.sequence)})
+            .status());
+  }
+  POLKU_RETURN_IF_ERROR(NotifyFeed(db, result.sequence));
+  POLKU_RETURN_IF_ERROR(transaction.Commit());
+  return result;
+}
+
+absl::StatusOr<std::vector<FeedEntry>> PgEventStore::ReadFeed(
+    absl::string_view tenant, int64_t from_sequence, int limit) {
+  if (!connected_) return NotConnected(reader_pool_.server());
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Pool::Lease db,
+      reader_pool_.Acquire(absl::Now() + options_.connection_timeout));
+  std::vector<Param> params = {Param::Int(from_sequence), Param::Int(limit)};
+  if (!tenant.empty()) params.push_back(Param::Text(tenant));
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Result rows,
+      db->Execute(tenant.empty() ? kFeedAllSql : kFeedOfTenantSql, params));
+  std::vector<FeedEntry> entries;
+  entries.reserve(rows.rows());
+  for (int row = 0; row < rows.rows(); ++row) {
+    const int64_t sequence = rows.Int(row, 0);
+    bool parsed;
+    if (rows.Int(row, 2) == 1) {
+      polku::v1::Erasure erasure;
+      parsed = erasure.ParseFromString(rows.Bytes(row, 1));
+      erasure.set_sequence(sequence);
+      entries.emplace_back(std::move(erasure));
+    } else {
+      StoredEvent event;
+      parsed = event.ParseFromString(rows.Bytes(row, 1));
+      event.set_sequence(sequence);
+      entries.emplace_back(std::move(event));
+    }
+    if (!parsed) {
+      return absl::DataLossError(
+          absl::StrCat("feed entry ", sequence, " cannot be parsed"));
+    }
+  }
+  return entries;
+}
+
+}  // namespace polku::feedback

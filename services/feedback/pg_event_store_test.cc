@@ -1,0 +1,369 @@
+// What only PostgreSQL has: replicas sharing one database, writers whose
+// transactions interleave, a server that goes away and comes back. The
+// behaviour every store shares is in event_store_conformance_test.cc.
+#include "services/feedback/pg_event_store.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "lib/postgres/postgres.h"
+#include "lib/postgres/testing/shared_server.h"
+#include "lib/postgres/testing/test_server.h"
+#include "services/feedback/event_store_test_util.h"
+
+namespace polku::feedback {
+namespace {
+
+using polku::v1::EventResult;
+using polku::v1::StoredEvent;
+using postgres::Param;
+using testing::Batch;
+using testing::Event;
+using testing::kWait;
+using testing::SubmitAndWait;
+using ::testing::HasSubstr;
+
+std::unique_ptr<PgEventStore> OpenStore(const std::string& url,
+                                        const std::string& secret =
+                                            testing::TestSecret()) {
+  auto store = PgEventStore::Open(url, CustomerHasher(secret), {});
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+std::unique_ptr<postgres::Connection> Connect(const std::string& url) {
+  auto db = postgres::Connection::Open(url, absl::Seconds(10));
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? *std::move(db) : nullptr;
+}
+
+std::vector<int64_t> Sequences(EventStore& store, int64_t from = 1) {
+  std::vector<int64_t> sequences;
+  auto entries = store.ReadFeed("", from, 1000);
+  EXPECT_TRUE(entries.ok()) << entries.status();
+  if (entries.ok()) {
+    for (const FeedEntry& entry : *entries) {
+      sequences.push_back(SequenceOf(entry));
+    }
+  }
+  return sequences;
+}
+
+// Waits (boundedly) until some session waits for an advisory lock.
+bool SomeoneWaitsForTheFeedLock(postgres::Connection& db) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    auto waiting = db.Execute(
+        "SELECT count(*) FROM pg_locks "
+        "WHERE locktype = 'advisory' AND NOT granted");
+    if (waiting.ok() && waiting->Int(0, 0) > 0) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+class PgEventStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto url = postgres::testing::NewDatabase();
+    ASSERT_TRUE(url.ok()) << url.status();
+    url_ = *url;
+  }
+  std::string url_;
+};
+
+// Why the feed lock exists: with sequences taken freely, the transaction
+// that took the lower sequence can commit last, and a reader continuing
+// after the highest sequence it saw never sees it.
+TEST_F(PgEventStoreTest, WithoutTheFeedLockAReaderWouldSkipALateCommitter) {
+  auto first = Connect(url_), second = Connect(url_), reader = Connect(url_);
+  ASSERT_TRUE(first && second && reader);
+  ASSERT_TRUE(reader->Exec("CREATE SEQUENCE naive_sequence; "
+                           "CREATE TABLE naive (sequence BIGINT PRIMARY KEY)")
+                  .ok());
+  const char* kTake =
+      "INSERT INTO naive VALUES (nextval('naive_sequence')) RETURNING sequence";
+  ASSERT_TRUE(first->Exec("BEGIN").ok());
+  auto early = first->Execute(kTake);
+  ASSERT_TRUE(second->Exec("BEGIN").ok());
+  auto late = second->Execute(kTake);
+  ASSERT_TRUE(early.ok() && late.ok());
+  ASSERT_LT(early->Int(0, 0), late->Int(0, 0));
+  ASSERT_TRUE(second->Exec("COMMIT").ok());  // the higher sequence first
+
+  auto seen = reader->Execute("SELECT max(sequence) FROM naive");
+  ASSERT_TRUE(seen.ok());
+  EXPECT_EQ(seen->Int(0, 0), late->Int(0, 0));
+  ASSERT_TRUE(first->Exec("COMMIT").ok());
+  auto next = reader->Execute("SELECT sequence FROM naive WHERE sequence > $1",
+                              {Param::Int(seen->Int(0, 0))});
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->rows(), 0) << "the reader lost sequence " << early->Int(0, 0);
+}
+
+// The same interleaving with the store: another replica's writer takes a
+// sequence and is slow to commit. This replica's writer cannot take a
+// sequence meanwhile, so a reader sees nothing out of order at any point.
+TEST_F(PgEventStoreTest, ASequenceTakenFirstIsAlwaysVisibleFirst) {
+  auto store = OpenStore(url_);
+  ASSERT_NE(store, nullptr);
+  auto slow = Connect(url_), observer = Connect(url_);
+  ASSERT_TRUE(slow && observer);
+  // The slow replica, following the store's protocol by hand.
+  ASSERT_TRUE(slow->Exec("BEGIN").ok());
+  ASSERT_TRUE(slow->Execute("SELECT pg_advisory_xact_lock($1)",
+                            {Param::Int(PgEventStore::kFeedLock)})
+                  .ok());
+  auto taken = slow->Execute(
+      "INSERT INTO events VALUES (nextval('feed_sequence'), 'demo', 'shop',"
+      " 'slow-1', '\\x00', 'h', 0, 0, 'switching', 2, 'purchase', 'tp', '')"
+      " RETURNING sequence");
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  const int64_t slow_sequence = taken->Int(0, 0);
+
+  testing::Pending fast;
+  store->Submit(Batch({Event("fast-1")}), [&](auto results) {
+    fast.out = std::move(results);
+    fast.done.Notify();
+  });
+  ASSERT_TRUE(SomeoneWaitsForTheFeedLock(*observer));
+  // Mid-way: nothing is visible, and nothing was acknowledged.
+  EXPECT_TRUE(Sequences(*store).empty());
+  EXPECT_FALSE(fast.done.HasBeenNotified());
+
+  ASSERT_TRUE(slow->Exec("COMMIT").ok());
+  ASSERT_TRUE(fast.done.WaitForNotificationWithTimeout(kWait));
+  ASSERT_TRUE(fast.out.ok()) << fast.out.status();
+  const int64_t fast_sequence = (*fast.out)[0].sequence();
+  EXPECT_GT(fast_sequence, slow_sequence);
+  EXPECT_EQ(Sequences(*store), (std::vector<int64_t>{slow_sequence, fast_sequence}));
+}
+
+// Many writers on two replicas at once, and a reader that continues after
+// the highest sequence it saw (as WatchEvents does): it sees every event.
+TEST_F(PgEventStoreTest, AFollowingReaderMissesNothingFromConcurrentReplicas) {
+  auto a = OpenStore(url_), b = OpenStore(url_);
+  ASSERT_TRUE(a && b);
+  constexpr int kWriters = 6;
+  constexpr int kBatches = 15;
+  std::atomic<bool> writing{true};
+  std::set<int64_t> seen;
+  std::thread reader([&] {
+    int64_t next = 1;
+    while (true) {
+      const bool last_round = !writing;
+      auto entries = b->ReadFeed("", next, 1000);
+      ASSERT_TRUE(entries.ok()) << entries.status();
+      for (const FeedEntry& entry : *entries) {
+        seen.insert(SequenceOf(entry));
+        next = SequenceOf(entry) + 1;
+      }
+      if (last_round) return;
+      absl::SleepFor(absl::Milliseconds(1));  // a polling reader's pace
+    }
+  });
+  std::vector<std::thread> writers;
+  std::set<int64_t> acknowledged;
+  absl::Mutex mu;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      PgEventStore& replica = w % 2 == 0 ? *a : *b;
+      for (int i = 0; i < kBatches; ++i) {
+        auto results = SubmitAndWait(
+            replica, Batch({Event(absl::StrCat("w", w, "-", i, "a")),
+                            Event(absl::StrCat("w", w, "-", i, "b"))}));
+        ASSERT_TRUE(results.ok()) << results.status();
+        absl::MutexLock lock(&mu);
+        for (const EventResult& r : *results) acknowledged.insert(r.sequence());
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  writing = false;
+  reader.join();
+  EXPECT_EQ(acknowledged.size(), size_t{kWriters * kBatches * 2});
+  EXPECT_EQ(seen, acknowledged);
+}
+
+TEST_F(PgEventStoreTest, TheSameEventSentToTwoReplicasAtOnceIsStoredOnce) {
+  auto a = OpenStore(url_), b = OpenStore(url_);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->feed_id(), b->feed_id());
+  constexpr int kEvents = 20;
+  for (int i = 0; i < kEvents; ++i) {
+    testing::Pending via_a, via_b;
+    const auto submit = [](PgEventStore& store, testing::Pending& p, int i) {
+      store.Submit(Batch({Event(absl::StrCat("e-", i))}), [&p](auto results) {
+        p.out = std::move(results);
+        p.done.Notify();
+      });
+    };
+    std::thread ta([&] { submit(*a, via_a, i); });
+    std::thread tb([&] { submit(*b, via_b, i); });
+    ta.join();
+    tb.join();
+    ASSERT_TRUE(via_a.done.WaitForNotificationWithTimeout(kWait));
+    ASSERT_TRUE(via_b.done.WaitForNotificationWithTimeout(kWait));
+    ASSERT_TRUE(via_a.out.ok() && via_b.out.ok());
+    const EventResult& ra = (*via_a.out)[0];
+    const EventResult& rb = (*via_b.out)[0];
+    EXPECT_EQ(std::multiset<int>({ra.outcome(), rb.outcome()}),
+              std::multiset<int>({EventResult::ACCEPTED, EventResult::DUPLICATE}))
+        << "event " << i;
+    EXPECT_EQ(ra.sequence(), rb.sequence());
+  }
+  EXPECT_EQ(testing::StoredEvents(*a).size(), size_t{kEvents});
+}
+
+TEST_F(PgEventStoreTest, AReaderOnOneReplicaHearsOfCommitsOnTheOther) {
+  auto a = OpenStore(url_), b = OpenStore(url_);
+  ASSERT_TRUE(a && b);
+  for (int round = 0; round < 3; ++round) {
+    absl::Notification heard;
+    const int64_t known = b->notifier().last_sequence();
+    const uint64_t id = b->notifier().Subscribe(known, [&] { heard.Notify(); });
+    ASSERT_NE(id, 0u);
+    if (round < 2) {
+      ASSERT_TRUE(SubmitAndWait(*a, Batch({Event(absl::StrCat("e-", round))})).ok());
+    } else {
+      ASSERT_TRUE(testing::Erase(*a, "demo", "customer-42", false).ok());
+    }
+    ASSERT_TRUE(heard.WaitForNotificationWithTimeout(kWait)) << "round " << round;
+    EXPECT_EQ(b->notifier().last_sequence(), a->notifier().last_sequence());
+    // What B was told about is there to read.
+    auto entries = b->ReadFeed("", known + 1, 100);
+    ASSERT_TRUE(entries.ok());
+    ASSERT_FALSE(entries->empty());
+    EXPECT_EQ(SequenceOf(entries->back()), b->notifier().last_sequence());
+  }
+}
+
+TEST_F(PgEventStoreTest, EveryReplicaNeedsTheSameCustomerSecret) {
+  // Replicas starting at once on a fresh database: one records the secret's
+  // check value, all agree.
+  std::vector<std::thread> starting;
+  std::vector<absl::Status> started(4);
+  for (int i = 0; i < 4; ++i) {
+    starting.emplace_back([&, i] {
+      started[i] =
+          PgEventStore::Open(url_, CustomerHasher(testing::TestSecret()), {})
+              .status();
+    });
+  }
+  for (auto& t : starting) t.join();
+  for (const absl::Status& s : started) EXPECT_TRUE(s.ok()) << s;
+
+  auto a = OpenStore(url_);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(SubmitAndWait(*a, Batch({Event("e-1")})).ok());
+  auto other = PgEventStore::Open(url_, CustomerHasher(std::string(32, 'x')), {});
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(other.status().message(), HasSubstr("--secret_file"));
+  // With the shared secret, the same customer hashes the same everywhere.
+  auto b = OpenStore(url_);
+  ASSERT_NE(b, nullptr);
+  auto again = SubmitAndWait(*b, Batch({Event("e-1")}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)[0].outcome(), EventResult::DUPLICATE);
+}
+
+TEST_F(PgEventStoreTest, CommitsAreSynchronousWhateverTheServerDefault) {
+  auto admin = Connect(url_);
+  ASSERT_NE(admin, nullptr);
+  auto name = admin->Execute("SELECT current_database()");
+  ASSERT_TRUE(name.ok());
+  ASSERT_TRUE(admin->Exec(absl::StrCat("ALTER DATABASE \"", name->Text(0, 0),
+                                       "\" SET synchronous_commit = off"))
+                  .ok());
+  auto store = OpenStore(url_);
+  ASSERT_NE(store, nullptr);
+  auto setting = store->SynchronousCommit();
+  ASSERT_TRUE(setting.ok()) << setting.status();
+  EXPECT_EQ(*setting, "on");
+}
+
+// A server of its own: these tests stop it.
+class PgEventStoreRestartTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = postgres::TestServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    ASSERT_TRUE(server_->CreateDatabase("feedback").ok());
+    url_ = server_->Url("feedback");
+  }
+  std::unique_ptr<postgres::TestServer> server_;
+  std::string url_;
+};
+
+TEST_F(PgEventStoreRestartTest, WhileTheDatabaseIsDownCallsAreUnavailableThenRecover) {
+  auto store = OpenStore(url_);
+  auto other_replica = OpenStore(url_);
+  ASSERT_TRUE(store && other_replica);
+  auto before = SubmitAndWait(*store, Batch({Event("e-1")}));
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_TRUE(store->ReadFeed("", 1, 10).ok());  // a reader connection idles
+
+  ASSERT_TRUE(server_->Kill().ok());
+  auto down = SubmitAndWait(*store, Batch({Event("e-2")}));
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable) << down.status();
+  EXPECT_THAT(down.status().message(), HasSubstr("events were not stored"));
+  auto unreadable = store->ReadFeed("", 1, 10);
+  EXPECT_EQ(unreadable.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(unreadable.status().message(), HasSubstr("PostgreSQL"));
+  auto not_erased = testing::Erase(*store, "demo", "customer-42", false);
+  EXPECT_EQ(not_erased.status().code(), absl::StatusCode::kUnavailable);
+
+  ASSERT_TRUE(server_->Restart().ok());
+  // No restart of the store: the next calls simply work.
+  auto retried = SubmitAndWait(*store, Batch({Event("e-2"), Event("e-3")}));
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ((*retried)[0].outcome(), EventResult::ACCEPTED);
+  std::vector<std::string> stored;
+  for (const StoredEvent& e : testing::StoredEvents(*store)) {
+    stored.push_back(e.event().event_id());
+  }
+  // The acknowledged event survived the crash.
+  EXPECT_EQ(stored, (std::vector<std::string>{"e-1", "e-2", "e-3"}));
+  // The other replica listens again and hears of the new commits.
+  absl::Notification heard;
+  if (other_replica->notifier().Subscribe((*retried)[1].sequence() - 1,
+                                          [&] { heard.Notify(); }) != 0) {
+    EXPECT_TRUE(heard.WaitForNotificationWithTimeout(kWait));
+  }
+  EXPECT_EQ(other_replica->notifier().last_sequence(), (*retried)[1].sequence());
+}
+
+TEST_F(PgEventStoreRestartTest, StartingBeforeTheDatabaseWaitsForIt) {
+  ASSERT_TRUE(server_->Kill().ok());
+  auto store = PgEventStore::Create(url_, CustomerHasher(testing::TestSecret()), {});
+  // Not connected yet: answered at once, not queued forever.
+  auto early = SubmitAndWait(*store, Batch({Event("e-1")}));
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(early.status().message(), HasSubstr("not connected to PostgreSQL"));
+  EXPECT_EQ(store->ReadFeed("", 1, 10).status().code(), absl::StatusCode::kUnavailable);
+
+  std::thread restart([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    EXPECT_TRUE(server_->Restart().ok());
+  });
+  absl::Status connected = store->Connect(
+      {.first_backoff = absl::Milliseconds(50), .deadline = absl::Now() + kWait});
+  restart.join();
+  ASSERT_TRUE(connected.ok()) << connected;
+  EXPECT_TRUE(store->connected());
+  EXPECT_EQ(store->feed_id().size(), 32u);
+  auto later = SubmitAndWait(*store, Batch({Event("e-1")}));
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ((*later)[0].outcome(), EventResult::ACCEPTED);
+}
+
+}  // namespace
+}  // namespace polku::feedback
