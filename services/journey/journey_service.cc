@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/field_mask_util.h"
+#include "lib/base/log.h"
 #include "lib/base/status_macros.h"
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/status.h"
@@ -71,7 +72,74 @@ JourneyServiceImpl::JourneyServiceImpl(JourneyStore& store)
     : JourneyServiceImpl(store, Options()) {}
 
 JourneyServiceImpl::JourneyServiceImpl(JourneyStore& store, Options options)
-    : store_(store), watchers_(options.max_pending_watch_messages) {}
+    : store_(store), watchers_(options.max_pending_watch_messages) {
+  if (options.watch_poll_interval > absl::ZeroDuration()) {
+    poller_ = std::thread([this, interval = options.watch_poll_interval] {
+      PollForChanges(interval);
+    });
+  }
+}
+
+JourneyServiceImpl::~JourneyServiceImpl() {
+  {
+    absl::MutexLock lock(&poll_mu_);
+    stopping_ = true;
+  }
+  // Before the store thread goes: the poller schedules work on it.
+  if (poller_.joinable()) poller_.join();
+}
+
+void JourneyServiceImpl::PollForChanges(absl::Duration interval) {
+  absl::MutexLock lock(&poll_mu_);
+  while (!poll_mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval)) {
+    if (check_queued_) continue;
+    check_queued_ = true;
+    store_thread_.Schedule([this] {
+      CheckForChanges();
+      absl::MutexLock lock(&poll_mu_);
+      check_queued_ = false;
+    });
+  }
+}
+
+void JourneyServiceImpl::CheckForChanges() {
+  // The generation first: the published set read after it is at least as
+  // new, so a change committed in between is seen now or on the next check.
+  absl::StatusOr<int64_t> generation = store_.PublishedGeneration();
+  if (!generation.ok()) return PollFailed(generation.status());
+  if (generation_ == *generation) return;
+  absl::StatusOr<std::vector<polku::v1::PublishedJourney>> latest =
+      store_.ListPublishedLatest();
+  if (!latest.ok()) return PollFailed(latest.status());
+  if (poll_failing_) {
+    log::Info("journey watch: the database answers again");
+    poll_failing_ = false;
+  }
+  generation_ = *generation;
+  Announce(*latest);
+}
+
+void JourneyServiceImpl::PollFailed(const absl::Status& status) {
+  // Once per outage: the poll runs several times a second.
+  if (poll_failing_) return;
+  poll_failing_ = true;
+  log::Warning(
+      "journey watch: cannot look for changes made by other replicas; "
+      "retrying",
+      {{"error", std::string(status.message())}});
+}
+
+void JourneyServiceImpl::Announce(
+    const std::vector<polku::v1::PublishedJourney>& latest) {
+  PublishedIndex::Changes changes = published_.Update(latest);
+  if (changes.removed) {
+    watchers_.SendSnapshotToAll(latest);
+    return;
+  }
+  for (const polku::v1::PublishedJourney& published : changes.published) {
+    watchers_.Publish(published.tenant(), published.journey());
+  }
+}
 
 void JourneyServiceImpl::CloseWatchers() {
   watchers_.CloseAll(absl::UnavailableError("polku-journey is shutting down"));
@@ -196,6 +264,7 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::PublishJourney(
         // Still on the store thread, so no snapshot can fall between the
         // commit and this notification.
         watchers_.Publish(tenant, published);
+        published_.Record(tenant, published);
         return published;
       });
 }
@@ -301,7 +370,10 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ArchiveJourney(
                                store_.Archive(tenant, request->key()));
         // The journey left the published set: subscribers replace their
         // index, so its touchpoints stop accepting feedback.
-        watchers_.SendSnapshotToAll(store_.ListPublishedLatest());
+        absl::StatusOr<std::vector<polku::v1::PublishedJourney>> latest =
+            store_.ListPublishedLatest();
+        if (latest.ok()) published_.Update(*latest);
+        watchers_.SendSnapshotToAll(latest);
         return archived;
       });
 }
@@ -354,7 +426,12 @@ JourneyServiceImpl::WatchJourneys(
   JourneyWatchHub::Subscription subscription =
       watchers_.Subscribe(caller->tenant);
   store_thread_.Schedule([this, id = subscription.id] {
-    watchers_.SendSnapshot(id, store_.ListPublishedLatest());
+    absl::StatusOr<std::vector<polku::v1::PublishedJourney>> latest =
+        store_.ListPublishedLatest();
+    // Older subscribers first get whatever other replicas changed, so that
+    // every subscriber holds this same state.
+    if (latest.ok()) Announce(*latest);
+    watchers_.SendSnapshot(id, latest);
   });
   return subscription.reactor;
 }

@@ -12,6 +12,11 @@
 // the call. Running every store call on that one thread also orders each
 // watch snapshot against publishes, so a subscriber misses none.
 //
+// Several replicas on one database (PostgreSQL): a publish made through
+// another replica reaches this one's watchers because the service polls
+// JourneyStore::PublishedGeneration every `watch_poll_interval` and, when it
+// moved, re-reads the published set and sends what changed (PublishedIndex).
+//
 // The tenant comes only from trusted metadata (rpc::CallerFrom): without one
 // every method answers UNAUTHENTICATED, except WatchJourneys, where a
 // service-to-service caller sees every tenant's journeys.
@@ -19,14 +24,21 @@
 #define POLKU_SERVICES_JOURNEY_JOURNEY_SERVICE_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "lib/base/executor.h"
 #include "polku/v1/journey.grpc.pb.h"
 #include "services/journey/journey_store.h"
 #include "services/journey/journey_watch.h"
+#include "services/journey/published_index.h"
 
 namespace polku::journey {
 
@@ -37,11 +49,16 @@ class JourneyServiceImpl final
     // A WatchJourneys subscriber this many messages behind is finished with
     // RESOURCE_EXHAUSTED (it reconnects and gets a fresh snapshot).
     size_t max_pending_watch_messages = 1000;
+    // How often to look for publishes and archives made through other
+    // replicas sharing the database; zero when this process is the only
+    // writer (SQLite). Bounds how late a remote change reaches watchers.
+    absl::Duration watch_poll_interval = absl::ZeroDuration();
   };
 
   // `store` must outlive the service; the service must outlive the server.
   explicit JourneyServiceImpl(JourneyStore& store);
   JourneyServiceImpl(JourneyStore& store, Options options);
+  ~JourneyServiceImpl() override;
 
   // Ends every WatchJourneys stream with UNAVAILABLE, and any later one at
   // once. Wire it to rpc::ServerConfig::on_drain: watch streams never end by
@@ -120,8 +137,26 @@ class JourneyServiceImpl final
       const absl::flat_hash_set<std::string>& registered,
       const polku::v1::Journey& journey);
 
+  // Brings watchers up to date with `latest` (store thread only).
+  void Announce(const std::vector<polku::v1::PublishedJourney>& latest);
+  // The poller's loop, and what it queues on the store thread.
+  void PollForChanges(absl::Duration interval);
+  void CheckForChanges();
+  void PollFailed(const absl::Status& status);
+
   JourneyStore& store_;
   JourneyWatchHub watchers_;
+  // Store thread only.
+  PublishedIndex published_;
+  std::optional<int64_t> generation_;
+  bool poll_failing_ = false;
+
+  absl::Mutex poll_mu_;
+  bool stopping_ ABSL_GUARDED_BY(poll_mu_) = false;
+  // A check is queued on the store thread and has not finished: a slow
+  // database gets no pile of them.
+  bool check_queued_ ABSL_GUARDED_BY(poll_mu_) = false;
+  std::thread poller_;
   // Declared last: destroyed first, running what is still queued while the
   // store and hub are alive.
   Executor store_thread_{1};

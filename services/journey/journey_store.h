@@ -1,6 +1,8 @@
 // Where journey maps and their versions live. Every operation is scoped to
-// one tenant, except ListPublishedLatest, which feeds the service-to-service
-// watch stream.
+// one tenant, except ListPublishedLatest and PublishedGeneration, which feed
+// the service-to-service watch stream. Two implementations:
+// SqliteJourneyStore (embedded, one process) and PgJourneyStore (PostgreSQL,
+// any number of replicas sharing one database).
 //
 // A journey has one editable draft (version 0) and any number of published
 // versions 1, 2, …, which never change once written:
@@ -19,11 +21,14 @@
 // touchpoints' former_keys) of journeys passed in are ignored; journeys
 // returned carry them.
 //
-// Implementations are thread-safe; operations may block on disk, so callers
-// on gRPC threads hand them to an executor.
+// Implementations are thread-safe; operations may block on disk or the
+// network, so callers on gRPC threads hand them to an executor. A database
+// that cannot be reached makes calls fail with UNAVAILABLE; later calls try
+// again by themselves.
 #ifndef POLKU_SERVICES_JOURNEY_JOURNEY_STORE_H_
 #define POLKU_SERVICES_JOURNEY_JOURNEY_STORE_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -126,6 +131,13 @@ class JourneyStore {
   // every tenant, ordered by tenant then key.
   virtual absl::StatusOr<std::vector<polku::v1::PublishedJourney>>
   ListPublishedLatest() = 0;
+
+  // A number that changes with every publish and archive, including those
+  // another replica makes in a shared database. A watcher polls it and
+  // re-reads ListPublishedLatest only when it moved: cheap enough to ask a
+  // few times a second. Read before ListPublishedLatest, it never hides a
+  // change that read missed (the count commits with the change).
+  virtual absl::StatusOr<int64_t> PublishedGeneration() = 0;
 };
 
 }  // namespace polku::journey

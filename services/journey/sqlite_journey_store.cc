@@ -1,26 +1,27 @@
 #include "services/journey/sqlite_journey_store.h"
 
-#include <algorithm>
 #include <optional>
 #include <utility>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "lib/base/status_macros.h"
+#include "services/journey/journey_store_common.h"
 
 namespace polku::journey {
 namespace {
 
 using ::polku::v1::Journey;
 using ::polku::v1::PublishedJourney;
+using store_internal::DecodePageToken;
+using store_internal::DecodeVersionToken;
+using store_internal::DraftView;
+using store_internal::EncodePageToken;
+using store_internal::PageSize;
+using store_internal::SerializeContent;
+using store_internal::SetTimestamp;
 
-// Kept free of anything SQLite-specific beyond types, so that the PostgreSQL
-// store of a later issue can share the layout.
+// The PostgreSQL store (pg_journey_store.cc) keeps the same layout.
 const std::vector<sqlite::Migration>& Migrations() {
   static const auto* const kMigrations = new std::vector<sqlite::Migration>{
       {1, R"sql(
@@ -70,71 +71,17 @@ CREATE TABLE channels (
   PRIMARY KEY (tenant, channel_key)
 ) WITHOUT ROWID;
 )sql"},
+      {3, R"sql(
+-- Bumped by every publish and archive: watchers compare it to notice
+-- changes made through another connection.
+CREATE TABLE published_changes (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  generation INTEGER NOT NULL
+);
+INSERT INTO published_changes (id, generation) VALUES (1, 0);
+)sql"},
   };
   return *kMigrations;
-}
-
-constexpr absl::string_view kPageTokenPrefix = "after:";
-
-std::string EncodePageToken(absl::string_view last_key) {
-  return absl::WebSafeBase64Escape(absl::StrCat(kPageTokenPrefix, last_key));
-}
-
-absl::StatusOr<std::string> DecodePageToken(absl::string_view token) {
-  std::string decoded;
-  if (!absl::WebSafeBase64Unescape(token, &decoded) ||
-      !absl::StartsWith(decoded, kPageTokenPrefix)) {
-    return absl::InvalidArgumentError(
-        "page_token: not a token that ListJourneys returned");
-  }
-  return decoded.substr(kPageTokenPrefix.size());
-}
-
-// The stored form: the journey's content only. Deterministic, so that an
-// unchanged draft serializes to the same bytes as the version it came from.
-// A published version keeps its rename chains (`keep_history`); a draft has
-// none, so they are left out when comparing the two.
-std::string SerializeContent(const Journey& journey,
-                             bool keep_history = false) {
-  Journey content = journey;
-  content.clear_version();
-  content.clear_state();
-  content.clear_create_time();
-  content.clear_publish_time();
-  content.clear_archived();
-  if (!keep_history) {
-    for (polku::v1::Touchpoint& touchpoint : *content.mutable_touchpoints()) {
-      touchpoint.clear_former_keys();
-    }
-  }
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    content.SerializeToCodedStream(&coded);
-  }
-  return bytes;
-}
-
-void SetTimestamp(int64_t unix_micros, google::protobuf::Timestamp& out) {
-  const absl::Time time = absl::FromUnixMicros(unix_micros);
-  const int64_t seconds = absl::ToUnixSeconds(time);
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
-}
-
-// A draft body as the API shows it: key, version, state and creation time are
-// the server's, not the body's.
-Journey DraftView(const std::string& body, absl::string_view key, int64_t create_time_us) {
-  Journey draft;
-  draft.ParseFromString(body);
-  draft.set_key(std::string(key));
-  draft.set_version(0);
-  draft.set_state(polku::v1::DRAFT);
-  SetTimestamp(create_time_us, *draft.mutable_create_time());
-  return draft;
 }
 
 // Columns every journey-returning query selects, in this order.
@@ -296,20 +243,6 @@ absl::StatusOr<Journey> SqliteJourneyStore::GetJourney(absl::string_view tenant,
                          " (latest published: ", row.latest_version, ")"));
 }
 
-namespace {
-
-// The effective page size; INVALID_ARGUMENT if negative.
-absl::StatusOr<int> PageSize(int page_size) {
-  if (page_size < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("page_size: ", page_size, " is negative"));
-  }
-  if (page_size == 0) page_size = kDefaultPageSize;
-  return std::min(page_size, kMaxPageSize);
-}
-
-}  // namespace
-
 absl::StatusOr<std::vector<Journey>> SqliteJourneyStore::ReadJourneys(
     sqlite::Statement& query, int first) {
   std::vector<Journey> journeys;
@@ -424,14 +357,7 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListVersions(
     absl::string_view tenant, absl::string_view key, int page_size,
     absl::string_view page_token) {
   POLKU_ASSIGN_OR_RETURN(page_size, PageSize(page_size));
-  int after = 0;
-  if (!page_token.empty()) {
-    POLKU_ASSIGN_OR_RETURN(std::string decoded, DecodePageToken(page_token));
-    if (!absl::SimpleAtoi(decoded, &after) || after < 0) {
-      return absl::InvalidArgumentError(
-          "page_token: not a token that ListJourneyVersions returned");
-    }
-  }
+  POLKU_ASSIGN_OR_RETURN(const int after, DecodeVersionToken(page_token));
   absl::MutexLock lock(&mu_);
   POLKU_RETURN_IF_ERROR(FindJourney(tenant, key).status());
   POLKU_ASSIGN_OR_RETURN(
@@ -458,6 +384,8 @@ absl::StatusOr<Journey> SqliteJourneyStore::Archive(absl::string_view tenant,
   const int64_t now_us = absl::ToUnixMicros(clock_.Now());
   {
     absl::MutexLock lock(&mu_);
+    sqlite::Transaction transaction(*db_);
+    POLKU_RETURN_IF_ERROR(transaction.Begin());
     POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * archive,
         db_->Prepare("UPDATE journeys SET archive_time_us = ?3 "
@@ -465,6 +393,8 @@ absl::StatusOr<Journey> SqliteJourneyStore::Archive(absl::string_view tenant,
                      "AND archive_time_us IS NULL"));
     POLKU_RETURN_IF_ERROR(
         archive->Bind(1, tenant).Bind(2, key).Bind(3, now_us).Run());
+    POLKU_RETURN_IF_ERROR(BumpPublishedGeneration());
+    POLKU_RETURN_IF_ERROR(transaction.Commit());
   }
   return GetJourney(tenant, key, 0);
 }
@@ -638,6 +568,7 @@ absl::StatusOr<Journey> SqliteJourneyStore::PublishDraft(
                    "WHERE tenant = ?1 AND journey_key = ?2"));
   POLKU_RETURN_IF_ERROR(
       set_latest->Bind(1, tenant).Bind(2, key).Bind(3, version).Run());
+  POLKU_RETURN_IF_ERROR(BumpPublishedGeneration());
   POLKU_RETURN_IF_ERROR(transaction.Commit());
 
   journey.set_key(std::string(key));
@@ -679,6 +610,24 @@ SqliteJourneyStore::ListPublishedLatest() {
   }
   list->Reset();
   return published;
+}
+
+absl::Status SqliteJourneyStore::BumpPublishedGeneration() {
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * bump,
+      db_->Prepare("UPDATE published_changes SET generation = generation + 1"));
+  return bump->Run();
+}
+
+absl::StatusOr<int64_t> SqliteJourneyStore::PublishedGeneration() {
+  absl::MutexLock lock(&mu_);
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * get,
+      db_->Prepare("SELECT generation FROM published_changes"));
+  POLKU_ASSIGN_OR_RETURN(bool found, get->Step());
+  const int64_t generation = found ? get->ColumnInt(0) : 0;
+  get->Reset();
+  return generation;
 }
 
 }  // namespace polku::journey

@@ -9,8 +9,9 @@
 // draft (version 0) and every published version as a serialized
 // polku.v1.Journey without its output-only fields (published versions keep
 // their touchpoints' rename chains, `former_keys`); `channels` holds the
-// channels tenants registered. A trigger refuses to change a published row, so
-// immutability does not depend on this code staying correct.
+// channels tenants registered; `published_changes` counts publishes and
+// archives (PublishedGeneration). A trigger refuses to change a published row,
+// so immutability does not depend on this code staying correct.
 #ifndef POLKU_SERVICES_JOURNEY_SQLITE_JOURNEY_STORE_H_
 #define POLKU_SERVICES_JOURNEY_SQLITE_JOURNEY_STORE_H_
 
@@ -66,6 +67,7 @@ class SqliteJourneyStore : public JourneyStore {
       PrepareVersionFn prepare) override;
   absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublishedLatest()
       override;
+  absl::StatusOr<int64_t> PublishedGeneration() override;
 
  private:
   SqliteJourneyStore(std::unique_ptr<sqlite::Database> db, const Clock& clock)
@@ -84,6 +86,8 @@ class SqliteJourneyStore : public JourneyStore {
   absl::StatusOr<std::string> ReadBody(absl::string_view tenant,
                                        absl::string_view key, int version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Part of every publish and archive transaction.
+  absl::Status BumpPublishedGeneration() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs a query selecting kJourneyColumns (first at `first`) to the end.
   absl::StatusOr<std::vector<polku::v1::Journey>> ReadJourneys(
       sqlite::Statement& query, int first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

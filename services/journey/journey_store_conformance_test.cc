@@ -1,6 +1,8 @@
-#include "services/journey/sqlite_journey_store.h"
-
-#include <filesystem>
+// The tests every JourneyStore implementation passes, run against each:
+// SQLite in a temporary file and a real PostgreSQL server this binary starts
+// (store_test_backends.h). A behaviour belongs here unless it exists on one
+// backend only.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,8 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "lib/base/clock.h"
+#include "services/journey/journey_store.h"
+#include "services/journey/store_test_backends.h"
 
 namespace polku::journey {
 namespace {
@@ -55,14 +59,22 @@ std::vector<std::string> Keys(const std::vector<Journey>& journeys) {
   return keys;
 }
 
-class SqliteJourneyStoreTest : public ::testing::Test {
+// The parameter names the backend: "sqlite" or "postgresql".
+class JourneyStoreConformanceTest
+    : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { store_ = OpenStore(":memory:"); }
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<testing::Backend>> backend =
+        testing::MakeBackend(GetParam());
+    ASSERT_TRUE(backend.ok()) << backend.status();
+    backend_ = *std::move(backend);
+    store_ = OpenStore();
+    ASSERT_NE(store_, nullptr);
+  }
 
-  std::unique_ptr<SqliteJourneyStore> OpenStore(const std::string& path) {
-    sqlite::Database::Options options;
-    options.durable = false;
-    auto store = SqliteJourneyStore::Open(path, clock_, options);
+  // Another store on this test's database.
+  std::unique_ptr<JourneyStore> OpenStore() {
+    auto store = backend_->Open(clock_);
     EXPECT_TRUE(store.ok()) << store.status();
     return store.ok() ? *std::move(store) : nullptr;
   }
@@ -73,10 +85,18 @@ class SqliteJourneyStoreTest : public ::testing::Test {
   }
 
   FakeClock clock_{kCreated};
-  std::unique_ptr<SqliteJourneyStore> store_;
+  std::unique_ptr<testing::Backend> backend_;
+  std::unique_ptr<JourneyStore> store_;
 };
 
-TEST_F(SqliteJourneyStoreTest, CreateStoresDraftAndIgnoresOutputOnlyFields) {
+INSTANTIATE_TEST_SUITE_P(Backends, JourneyStoreConformanceTest,
+                         ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+TEST_P(JourneyStoreConformanceTest,
+       CreateStoresDraftAndIgnoresOutputOnlyFields) {
   Journey journey = MakeJourney("home-renovation");
   journey.set_version(9);
   journey.set_state(polku::v1::PUBLISHED);
@@ -96,7 +116,7 @@ TEST_F(SqliteJourneyStoreTest, CreateStoresDraftAndIgnoresOutputOnlyFields) {
   EXPECT_EQ(got->touchpoints(0).key(), "shop_visit");
 }
 
-TEST_F(SqliteJourneyStoreTest, CreateTwiceIsAlreadyExists) {
+TEST_P(JourneyStoreConformanceTest, CreateTwiceIsAlreadyExists) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
   absl::StatusOr<Journey> again =
       store_->CreateJourney("demo", MakeJourney("a"));
@@ -104,7 +124,7 @@ TEST_F(SqliteJourneyStoreTest, CreateTwiceIsAlreadyExists) {
   EXPECT_THAT(again.status().message(), HasSubstr("\"a\""));
 }
 
-TEST_F(SqliteJourneyStoreTest, GetNamesWhatIsMissing) {
+TEST_P(JourneyStoreConformanceTest, GetNamesWhatIsMissing) {
   absl::StatusOr<Journey> missing = store_->GetJourney("demo", "nope", 0);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(missing.status().message(), HasSubstr("\"nope\""));
@@ -125,7 +145,7 @@ TEST_F(SqliteJourneyStoreTest, GetNamesWhatIsMissing) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(SqliteJourneyStoreTest, PublishFreezesDraftAsNextVersion) {
+TEST_P(JourneyStoreConformanceTest, PublishFreezesDraftAsNextVersion) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "First")).ok());
   clock_.Advance(absl::Hours(1));
 
@@ -143,7 +163,7 @@ TEST_F(SqliteJourneyStoreTest, PublishFreezesDraftAsNextVersion) {
   EXPECT_TRUE(MessageDifferencer::Equals(*latest, *v1));
 }
 
-TEST_F(SqliteJourneyStoreTest, PublishingAnUnchangedDraftFails) {
+TEST_P(JourneyStoreConformanceTest, PublishingAnUnchangedDraftFails) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
   ASSERT_TRUE(Publish("demo", "a").ok());
   absl::StatusOr<Journey> again = Publish("demo", "a");
@@ -152,12 +172,12 @@ TEST_F(SqliteJourneyStoreTest, PublishingAnUnchangedDraftFails) {
               HasSubstr("draft unchanged since version 1"));
 }
 
-TEST_F(SqliteJourneyStoreTest, PublishUnknownJourneyIsNotFound) {
+TEST_P(JourneyStoreConformanceTest, PublishUnknownJourneyIsNotFound) {
   EXPECT_EQ(Publish("demo", "nope").status().code(),
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(SqliteJourneyStoreTest, PublishStopsAtFailedCheck) {
+TEST_P(JourneyStoreConformanceTest, PublishStopsAtFailedCheck) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
   int checked_version = -1;
   absl::StatusOr<Journey> refused = store_->PublishDraft(
@@ -177,7 +197,7 @@ TEST_F(SqliteJourneyStoreTest, PublishStopsAtFailedCheck) {
   EXPECT_EQ(v1->version(), 1);
 }
 
-TEST_F(SqliteJourneyStoreTest, PublishedVersionsNeverChange) {
+TEST_P(JourneyStoreConformanceTest, PublishedVersionsNeverChange) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "First")).ok());
   absl::StatusOr<Journey> v1 = Publish("demo", "a");
   ASSERT_TRUE(v1.ok());
@@ -198,39 +218,37 @@ TEST_F(SqliteJourneyStoreTest, PublishedVersionsNeverChange) {
   EXPECT_EQ(store_->GetJourney("demo", "a", 0)->version(), 2);
 }
 
-TEST_F(SqliteJourneyStoreTest, DatabaseRefusesToChangePublishedRows) {
-  const std::string path = ::testing::TempDir() + "/immutable_journeys.db";
-  std::filesystem::remove(path);
-  store_ = OpenStore(path);
+TEST_P(JourneyStoreConformanceTest, DatabaseRefusesToChangePublishedRows) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
   ASSERT_TRUE(Publish("demo", "a").ok());
 
-  auto db = sqlite::Database::Open(path);
-  ASSERT_TRUE(db.ok()) << db.status();
-  absl::Status update =
-      (*db)->Exec("UPDATE journey_versions SET body = x'00' WHERE version = 1");
+  absl::Status update = backend_->ExecSql(
+      "UPDATE journey_versions SET update_time_us = 0 WHERE version = 1");
   EXPECT_FALSE(update.ok());
   EXPECT_THAT(update.message(), HasSubstr("immutable"));
   EXPECT_FALSE(
-      (*db)->Exec("DELETE FROM journey_versions WHERE version = 1").ok());
+      backend_->ExecSql("DELETE FROM journey_versions WHERE version = 1").ok());
+  // The draft stays editable.
+  EXPECT_TRUE(backend_
+                  ->ExecSql("UPDATE journey_versions SET update_time_us = 0 "
+                            "WHERE version = 0")
+                  .ok());
   EXPECT_TRUE(store_->GetJourney("demo", "a", 1).ok());
 }
 
-TEST_F(SqliteJourneyStoreTest, SurvivesReopen) {
-  const std::string path = ::testing::TempDir() + "/reopened_journeys.db";
-  std::filesystem::remove(path);
-  store_ = OpenStore(path);
+TEST_P(JourneyStoreConformanceTest, SurvivesReopen) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "Kept")).ok());
   ASSERT_TRUE(Publish("demo", "a").ok());
   store_.reset();
 
-  store_ = OpenStore(path);
+  store_ = OpenStore();
+  ASSERT_NE(store_, nullptr);
   absl::StatusOr<Journey> v1 = store_->GetJourney("demo", "a", 1);
   ASSERT_TRUE(v1.ok()) << v1.status();
   EXPECT_EQ(v1->name(), "Kept");
 }
 
-TEST_F(SqliteJourneyStoreTest, ListPagesInKeyOrder) {
+TEST_P(JourneyStoreConformanceTest, ListPagesInKeyOrder) {
   for (const char* key : {"e", "b", "d", "a", "c"}) {
     ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney(key)).ok());
   }
@@ -257,7 +275,7 @@ TEST_F(SqliteJourneyStoreTest, ListPagesInKeyOrder) {
   EXPECT_EQ(all->next_page_token, "");
 }
 
-TEST_F(SqliteJourneyStoreTest, ListPageSizeDefaultsAndCaps) {
+TEST_P(JourneyStoreConformanceTest, ListPageSizeDefaultsAndCaps) {
   for (int i = 0; i < kDefaultPageSize + 1; ++i) {
     ASSERT_TRUE(
         store_->CreateJourney("demo", MakeJourney(absl::StrCat("j", 100 + i)))
@@ -275,7 +293,7 @@ TEST_F(SqliteJourneyStoreTest, ListPageSizeDefaultsAndCaps) {
   EXPECT_EQ(capped->journeys.size(), static_cast<size_t>(kDefaultPageSize + 1));
 }
 
-TEST_F(SqliteJourneyStoreTest, ListRejectsBadArguments) {
+TEST_P(JourneyStoreConformanceTest, ListRejectsBadArguments) {
   absl::StatusOr<JourneyPage> negative =
       store_->ListJourneys("demo", -1, "", /*include_archived=*/false);
   EXPECT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
@@ -289,7 +307,7 @@ TEST_F(SqliteJourneyStoreTest, ListRejectsBadArguments) {
   }
 }
 
-TEST_F(SqliteJourneyStoreTest, ListShowsLatestPublishedElseDraft) {
+TEST_P(JourneyStoreConformanceTest, ListShowsLatestPublishedElseDraft) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "A draft")).ok());
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("b", "B v1")).ok());
   ASSERT_TRUE(Publish("demo", "b").ok());
@@ -305,7 +323,7 @@ TEST_F(SqliteJourneyStoreTest, ListShowsLatestPublishedElseDraft) {
   EXPECT_EQ(page->journeys[1].version(), 1);
 }
 
-TEST_F(SqliteJourneyStoreTest, TenantsNeverSeeEachOther) {
+TEST_P(JourneyStoreConformanceTest, TenantsNeverSeeEachOther) {
   ASSERT_TRUE(
       store_->CreateJourney("tenant-a", MakeJourney("shared", "A's")).ok());
   ASSERT_TRUE(Publish("tenant-a", "shared").ok());
@@ -331,7 +349,7 @@ TEST_F(SqliteJourneyStoreTest, TenantsNeverSeeEachOther) {
   EXPECT_EQ(store_->GetJourney("tenant-b", "shared", 0)->version(), 0);
 }
 
-TEST_F(SqliteJourneyStoreTest, ListPublishedLatestCoversEveryTenant) {
+TEST_P(JourneyStoreConformanceTest, ListPublishedLatestCoversEveryTenant) {
   ASSERT_TRUE(store_->CreateJourney("tenant-b", MakeJourney("x")).ok());
   ASSERT_TRUE(Publish("tenant-b", "x").ok());
   ASSERT_TRUE(store_->CreateJourney("tenant-a", MakeJourney("y")).ok());
@@ -355,7 +373,7 @@ TEST_F(SqliteJourneyStoreTest, ListPublishedLatestCoversEveryTenant) {
 
 // What PrepareVersion returns is what is frozen: the rename chain is kept in
 // the published version, and a draft copied back from it compares equal.
-TEST_F(SqliteJourneyStoreTest, PublishedVersionsKeepTheirRenameChains) {
+TEST_P(JourneyStoreConformanceTest, PublishedVersionsKeepTheirRenameChains) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
   ASSERT_TRUE(Publish("demo", "a").ok());
   Journey renamed = MakeJourney("a");
@@ -388,7 +406,7 @@ TEST_F(SqliteJourneyStoreTest, PublishedVersionsKeepTheirRenameChains) {
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(SqliteJourneyStoreTest, ResetDraftCopiesTheLatestVersion) {
+TEST_P(JourneyStoreConformanceTest, ResetDraftCopiesTheLatestVersion) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "First")).ok());
   EXPECT_EQ(store_->ResetDraft("demo", "a", false).status().code(),
             absl::StatusCode::kFailedPrecondition);  // never published
@@ -404,7 +422,7 @@ TEST_F(SqliteJourneyStoreTest, ResetDraftCopiesTheLatestVersion) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(SqliteJourneyStoreTest, ListVersionsPagesOldestFirst) {
+TEST_P(JourneyStoreConformanceTest, ListVersionsPagesOldestFirst) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "v1")).ok());
   for (int v = 1; v <= 3; ++v) {
     ASSERT_TRUE(
@@ -432,7 +450,7 @@ TEST_F(SqliteJourneyStoreTest, ListVersionsPagesOldestFirst) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(SqliteJourneyStoreTest, ArchivedJourneysAreFrozenAndUnlisted) {
+TEST_P(JourneyStoreConformanceTest, ArchivedJourneysAreFrozenAndUnlisted) {
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
   ASSERT_TRUE(Publish("demo", "a").ok());
   ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("b")).ok());
@@ -453,7 +471,7 @@ TEST_F(SqliteJourneyStoreTest, ArchivedJourneysAreFrozenAndUnlisted) {
   EXPECT_TRUE(store_->GetJourney("demo", "a", 1)->archived());
 }
 
-TEST_F(SqliteJourneyStoreTest, ChannelsArePerTenant) {
+TEST_P(JourneyStoreConformanceTest, ChannelsArePerTenant) {
   polku::v1::Channel kiosk;
   kiosk.set_key("kiosk");
   kiosk.set_display_name("Kiosk");
@@ -467,6 +485,60 @@ TEST_F(SqliteJourneyStoreTest, ChannelsArePerTenant) {
   ASSERT_EQ(channels->size(), 1u);
   EXPECT_EQ((*channels)[0].display_name(), "Kiosk");
   EXPECT_TRUE(store_->ListChannels("third")->empty());
+}
+
+TEST_P(JourneyStoreConformanceTest,
+       PublishedGenerationMovesWithThePublishedSet) {
+  absl::StatusOr<int64_t> start = store_->PublishedGeneration();
+  ASSERT_TRUE(start.ok()) << start.status();
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a")).ok());
+  ASSERT_TRUE(store_->UpdateDraft("demo", MakeJourney("a", "Edited")).ok());
+  // Drafts are not part of what watchers see.
+  EXPECT_EQ(*store_->PublishedGeneration(), *start);
+
+  ASSERT_TRUE(Publish("demo", "a").ok());
+  const int64_t published = *store_->PublishedGeneration();
+  EXPECT_NE(published, *start);
+  // A refused publish changes nothing.
+  ASSERT_FALSE(Publish("demo", "a").ok());
+  EXPECT_EQ(*store_->PublishedGeneration(), published);
+
+  ASSERT_TRUE(store_->Archive("demo", "a").ok());
+  const int64_t archived = *store_->PublishedGeneration();
+  EXPECT_NE(archived, published);
+  // Every store on the database counts alike: the count is in the database.
+  std::unique_ptr<JourneyStore> other = OpenStore();
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(*other->PublishedGeneration(), archived);
+}
+
+TEST_P(JourneyStoreConformanceTest, StoresOnOneDatabaseShareEverything) {
+  std::unique_ptr<JourneyStore> other = OpenStore();
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney("a", "Mine")).ok());
+  EXPECT_EQ(other->CreateJourney("demo", MakeJourney("a")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(other->UpdateDraft("demo", MakeJourney("a", "Theirs")).ok());
+  absl::StatusOr<Journey> v1 = Publish("demo", "a");
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ(v1->name(), "Theirs");
+  // The second store continues the version sequence the first started.
+  ASSERT_TRUE(other->UpdateDraft("demo", MakeJourney("a", "Again")).ok());
+  absl::StatusOr<Journey> v2 = other->PublishDraft("demo", "a", AcceptAll);
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(v2->version(), 2);
+  EXPECT_EQ(store_->GetJourney("demo", "a", 0)->name(), "Again");
+}
+
+// Keys sort byte by byte on both backends, whatever the server's locale.
+TEST_P(JourneyStoreConformanceTest, ListOrderIsByteOrder) {
+  for (const char* key : {"b", "a-b", "a_b", "ab", "a"}) {
+    ASSERT_TRUE(store_->CreateJourney("demo", MakeJourney(key)).ok());
+  }
+  absl::StatusOr<JourneyPage> page =
+      store_->ListJourneys("demo", 0, "", /*include_archived=*/false);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(Keys(page->journeys), ElementsAre("a", "a-b", "a_b", "ab", "b"));
 }
 
 }  // namespace
