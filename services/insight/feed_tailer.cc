@@ -5,6 +5,8 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include <algorithm>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "lib/base/log.h"
@@ -55,6 +57,23 @@ void FeedTailer::Run() {
   }
 }
 
+void FeedTailer::Announce(const v1::WatchEventsResponse& page) const {
+  FeedChanges changes;
+  if (page.has_erasure()) {
+    changes.journeys.emplace_back(page.erasure().tenant(), "");
+    changes.sequence = page.erasure().sequence();
+  } else {
+    if (page.events().empty()) return;
+    std::set<std::pair<std::string, std::string>> journeys;
+    for (const v1::StoredEvent& event : page.events()) {
+      journeys.emplace(event.tenant(), event.journey());
+    }
+    changes.journeys.assign(journeys.begin(), journeys.end());
+    changes.sequence = page.events(page.events_size() - 1).sequence();
+  }
+  options_.on_applied(changes);
+}
+
 bool FeedTailer::TailOnce() {
   absl::StatusOr<int64_t> checkpoint = store_.Checkpoint();
   if (!checkpoint.ok()) {
@@ -92,6 +111,7 @@ bool FeedTailer::TailOnce() {
     }
     if (apply_status.ok()) {
       applied = true;
+      if (options_.on_applied) Announce(page);
     } else {
       // Nothing of the page was counted; the next stream starts again from
       // the checkpoint, which still points before it.

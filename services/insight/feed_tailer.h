@@ -22,9 +22,13 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -40,6 +44,15 @@ namespace polku::insight {
 std::shared_ptr<grpc::Channel> MakeFeedbackChannel(
     const std::string& address, const rpc::TlsFiles& tls = {});
 
+// What one applied feed page changed (FeedTailer::Options::on_applied).
+struct FeedChanges {
+  // (tenant, journey) pairs with new events, ordered; an erasure gives
+  // (tenant, "") since it may touch any journey of the tenant.
+  std::vector<std::pair<std::string, std::string>> journeys;
+  // The checkpoint after the page.
+  int64_t sequence = 0;
+};
+
 class FeedTailer {
  public:
   struct Options {
@@ -49,6 +62,10 @@ class FeedTailer {
     absl::Duration max_backoff = absl::Seconds(5);
     // Deadline of one WatchEvents stream.
     absl::Duration stream_deadline = absl::Hours(1);
+    // Called on the tailer thread after each page is applied (durably), so
+    // listeners (live scorecards, the change-alert monitor) learn of new
+    // data at once. Must not block: record and hand off.
+    std::function<void(const FeedChanges&)> on_applied;
   };
 
   FeedTailer(RollupStore& store, std::shared_ptr<grpc::Channel> channel)
@@ -70,6 +87,8 @@ class FeedTailer {
   void Run();
   // One WatchEvents stream, until it ends. True if it applied any page.
   bool TailOnce();
+  // Tells options_.on_applied what an applied page changed.
+  void Announce(const v1::WatchEventsResponse& page) const;
 
   RollupStore& store_;
   const std::unique_ptr<v1::FeedbackService::Stub> stub_;

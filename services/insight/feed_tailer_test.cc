@@ -206,6 +206,19 @@ class FlakyStore final : public RollupStore {
   absl::StatusOr<GroupedRollups> Scorecard(const ScorecardQuery& q) override {
     return store_.Scorecard(q);
   }
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+  JourneysWithEvents() override {
+    return store_.JourneysWithEvents();
+  }
+  absl::Status SaveAlerts(const std::string& tenant,
+                          const std::vector<v1::Alert>& alerts) override {
+    return store_.SaveAlerts(tenant, alerts);
+  }
+  absl::StatusOr<std::vector<v1::Alert>> LoadAlerts(
+      const std::string& tenant, const std::string& journey,
+      bool include_cleared) override {
+    return store_.LoadAlerts(tenant, journey, include_cleared);
+  }
 
  private:
   RollupStore& store_;
@@ -352,6 +365,39 @@ TEST_F(FeedTailerTest, ErasurePagesSubtractTheCustomer) {
   EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 5));
   EXPECT_EQ(*store_->Checkpoint(), 4);
   EXPECT_EQ(EventsCounted(), 2);
+}
+
+TEST_F(FeedTailerTest, EachAppliedPageIsAnnounced) {
+  v1::WatchEventsResponse erasure;
+  erasure.mutable_erasure()->set_sequence(6);
+  erasure.mutable_erasure()->set_tenant("acme");
+  erasure.mutable_erasure()->set_customer_hash("anna");
+  FakeFeedbackServer feedback(
+      {{.pages = {PageOf(1, 3), PageOf(4, 5), erasure},
+        .end = grpc::Status::OK}});
+  absl::Mutex mu;
+  std::vector<FeedChanges> announced;
+  FeedTailer::Options options = Fast();
+  options.on_applied = [&](const FeedChanges& changes) {
+    absl::MutexLock lock(&mu);
+    // Announced after the page counts: a listener reads it at once.
+    EXPECT_EQ(*store_->Checkpoint(), changes.sequence);
+    announced.push_back(changes);
+  };
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), options);
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(2));
+  tailer.Stop();
+  absl::MutexLock lock(&mu);
+  ASSERT_EQ(announced.size(), 3u);
+  EXPECT_EQ(announced[0].sequence, 3);
+  EXPECT_THAT(announced[0].journeys,
+              ElementsAre(std::make_pair(std::string("acme"),
+                                         std::string("switching"))));
+  EXPECT_EQ(announced[1].sequence, 5);
+  EXPECT_EQ(announced[2].sequence, 6);
+  EXPECT_THAT(announced[2].journeys,
+              ElementsAre(std::make_pair(std::string("acme"), std::string())));
 }
 
 TEST_F(FeedTailerTest, AnotherFeedIsRefusedAndRetried) {

@@ -8,7 +8,9 @@
 namespace polku::insight {
 namespace {
 
-bool IsShare(Metric metric) { return metric != Metric::kCesMean; }
+bool IsShare(Metric metric) {
+  return metric != Metric::kCesMean && metric != Metric::kMeasureMean;
+}
 
 stats::TestResult Test(Metric metric, const MetricSample& a, const MetricSample& b) {
   if (IsShare(metric)) {
@@ -42,11 +44,22 @@ const char* MetricName(Metric metric) {
     case Metric::kNpsPromoterShare: return "nps_promoter_share";
     case Metric::kNpsDetractorShare: return "nps_detractor_share";
     case Metric::kCesMean: return "ces_mean";
+    case Metric::kMeasureMean: return "measure_mean";
   }
   return "unknown";
 }
 
-MetricSample SampleOf(const GroupRollup& rollup, Metric metric) {
+bool IsWorse(Metric metric, double effect) {
+  switch (metric) {
+    case Metric::kNpsDetractorShare:
+    case Metric::kMeasureMean:
+      return effect > 0;
+    default:
+      return effect < 0;
+  }
+}
+
+MetricSample SampleOf(const GroupRollup& rollup, Metric metric, const std::string& measure) {
   switch (metric) {
     case Metric::kCsatTop2Box: {
       stats::CsatSummary csat = stats::SummarizeCsat(rollup.csat);
@@ -65,14 +78,40 @@ MetricSample SampleOf(const GroupRollup& rollup, Metric metric) {
           stats::MomentsOfHistogram(rollup.ces.data(), static_cast<int>(rollup.ces.size()), 1);
       return MetricSample{.value = moments.mean, .n = moments.n, .variance = moments.variance};
     }
+    case Metric::kMeasureMean: {
+      auto sum = rollup.measures.find(measure);
+      if (sum == rollup.measures.end()) return {};
+      return MetricSample{
+          .value = sum->second.mean(), .n = sum->second.n, .variance = sum->second.variance()};
+    }
   }
   return {};
 }
 
-std::vector<ChangeAlert> DetectChanges(const std::vector<WindowComparison>& windows,
-                                       const MonitoringOptions& options) {
+std::vector<ChangeAlert> CompareWindows(const std::vector<WindowComparison>& windows,
+                                        const MonitoringOptions& options) {
   std::vector<ChangeAlert> tested;
   std::vector<double> p_values;
+  const auto compare = [&](const std::string& scope, const GroupRollup& baseline,
+                           const GroupRollup& current, Metric metric,
+                           const std::string& measure) {
+    MetricSample a = SampleOf(baseline, metric, measure);
+    MetricSample b = SampleOf(current, metric, measure);
+    if (a.n < options.min_sample || b.n < options.min_sample) return;
+    stats::TestResult result = Test(metric, a, b);
+    if (!result.valid) return;
+    tested.push_back(ChangeAlert{.scope = scope,
+                                 .key = current.group,
+                                 .metric = metric,
+                                 .measure = measure,
+                                 .before = a.value,
+                                 .after = b.value,
+                                 .effect = b.value - a.value,
+                                 .baseline_n = a.n,
+                                 .current_n = b.n,
+                                 .p_value = result.p_value});
+    p_values.push_back(result.p_value);
+  };
   for (const WindowComparison& window : windows) {
     std::map<std::string, const GroupRollup*> baseline;
     for (const GroupRollup& group : window.baseline) baseline[group.group] = &group;
@@ -80,32 +119,29 @@ std::vector<ChangeAlert> DetectChanges(const std::vector<WindowComparison>& wind
       auto before = baseline.find(group.group);
       if (before == baseline.end()) continue;
       for (Metric metric : kAllMetrics) {
-        MetricSample a = SampleOf(*before->second, metric);
-        MetricSample b = SampleOf(group, metric);
-        if (a.n < options.min_sample || b.n < options.min_sample) continue;
-        stats::TestResult result = Test(metric, a, b);
-        if (!result.valid) continue;
-        tested.push_back(ChangeAlert{.scope = window.scope,
-                                     .key = group.group,
-                                     .metric = metric,
-                                     .before = a.value,
-                                     .after = b.value,
-                                     .effect = b.value - a.value,
-                                     .baseline_n = a.n,
-                                     .current_n = b.n,
-                                     .p_value = result.p_value});
-        p_values.push_back(result.p_value);
+        compare(window.scope, *before->second, group, metric, "");
+      }
+      for (const auto& [measure, sum] : group.measures) {
+        if (before->second->measures.count(measure) == 0) continue;
+        compare(window.scope, *before->second, group, Metric::kMeasureMean, measure);
       }
     }
   }
   // Every test of this evaluation counts towards the correction, not only
   // the ones that turn out significant.
   std::vector<double> adjusted = stats::HolmAdjust(p_values);
-  std::vector<ChangeAlert> alerts;
   for (size_t i = 0; i < tested.size(); ++i) {
-    if (adjusted[i] >= options.alpha) continue;
     tested[i].adjusted_p_value = adjusted[i];
-    alerts.push_back(std::move(tested[i]));
+    tested[i].significant = adjusted[i] < options.alpha;
+  }
+  return tested;
+}
+
+std::vector<ChangeAlert> DetectChanges(const std::vector<WindowComparison>& windows,
+                                       const MonitoringOptions& options) {
+  std::vector<ChangeAlert> alerts;
+  for (ChangeAlert& comparison : CompareWindows(windows, options)) {
+    if (comparison.significant) alerts.push_back(std::move(comparison));
   }
   std::stable_sort(alerts.begin(), alerts.end(), [](const ChangeAlert& a, const ChangeAlert& b) {
     return a.adjusted_p_value < b.adjusted_p_value;

@@ -32,11 +32,15 @@ enum class Metric {
   kNpsPromoterShare,    // share of NPS answers 9–10
   kNpsDetractorShare,   // share of NPS answers 0–6
   kCesMean,             // mean CES, 1–7
+  // Mean of an operational measure (GroupRollup::measures), named beside it.
+  // Not in kAllMetrics: which measures exist depends on the data.
+  kMeasureMean,
 };
 inline constexpr Metric kAllMetrics[] = {Metric::kCsatTop2Box, Metric::kNpsPromoterShare,
                                          Metric::kNpsDetractorShare, Metric::kCesMean};
 
-// "csat_top2_box", "nps_promoter_share", "nps_detractor_share", "ces_mean".
+// "csat_top2_box", "nps_promoter_share", "nps_detractor_share", "ces_mean",
+// "measure_mean".
 const char* MetricName(Metric metric);
 
 // A metric's value in one sample: the share or mean, the answers it rests on
@@ -47,7 +51,14 @@ struct MetricSample {
   int64_t successes = 0;   // shares only
   double variance = 0;     // means only
 };
-MetricSample SampleOf(const GroupRollup& rollup, Metric metric);
+// `measure` names the measure for kMeasureMean and is ignored otherwise.
+MetricSample SampleOf(const GroupRollup& rollup, Metric metric,
+                      const std::string& measure = "");
+
+// Whether a change by `effect` (after − before) is for the worse: lower CSAT
+// top-2-box, promoter share or CES (7 = very easy), more detractors, and a
+// higher operational measure (measures are waits, handling times, costs).
+bool IsWorse(Metric metric, double effect);
 
 struct MonitoringOptions {
   // Fewer answers than this in either sample: no test, no alert.
@@ -68,6 +79,8 @@ struct ChangeAlert {
   std::string scope;
   std::string key;
   Metric metric;
+  // The measure's name for kMeasureMean, else empty.
+  std::string measure;
   double before = 0;
   double after = 0;
   // after − before.
@@ -75,9 +88,19 @@ struct ChangeAlert {
   int64_t baseline_n = 0;
   int64_t current_n = 0;
   double p_value = 1;
-  // Holm-adjusted over every test of the evaluation; below alpha.
+  // Holm-adjusted over every test of the evaluation.
   double adjusted_p_value = 1;
+  // adjusted_p_value < alpha.
+  bool significant = false;
 };
+
+// Every comparison that could be tested (both samples have min_sample
+// answers and some variation), significant or not, in input order: groups
+// matched by key, the metrics of kAllMetrics and then each measure present
+// in both windows. What a monitor needs to tell "recovered" from "not
+// measurable this time".
+std::vector<ChangeAlert> CompareWindows(const std::vector<WindowComparison>& windows,
+                                        const MonitoringOptions& options);
 
 // Every significant change, ordered by adjusted p-value (most certain first).
 std::vector<ChangeAlert> DetectChanges(const std::vector<WindowComparison>& windows,

@@ -18,7 +18,9 @@
 
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -27,6 +29,7 @@
 #include "google/protobuf/repeated_ptr_field.h"
 #include "lib/stats/scores.h"
 #include "polku/v1/feedback.pb.h"
+#include "polku/v1/insight.pb.h"
 
 namespace polku::insight {
 
@@ -35,6 +38,9 @@ enum class Grouping {
   kTouchpoint,
   kStage,
   kChannel,
+  // One group per UTC day with events: GroupRollup::day is set and the group
+  // key is the ISO date, e.g. "2024-03-01". Trends are built from these.
+  kDay,
 };
 
 // A UTC day as days since 1970-01-01 (negative before it).
@@ -56,6 +62,31 @@ struct ScorecardQuery {
   Day start_day = kFirstDay;
   Day end_day = kLastDay;
   Grouping group_by = Grouping::kTouchpoint;
+  // Filters; empty = no filter. `touchpoints` matches any of the keys (a
+  // renamed touchpoint's former keys included), as recorded in the feed.
+  std::vector<std::string> touchpoints;
+  std::string stage;
+  std::string channel;
+  // Only events carrying every one of these attributes with exactly this
+  // value. Rollups do not hold attributes, so such a query is answered from
+  // the counted events (slower, same numbers).
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+// An operational measure (TouchpointEvent.measures, e.g. `wait_seconds`)
+// summed exactly: values are counted in thousandths (rounded half away from
+// zero), so sums are integers and adding, subtracting (erasure) and
+// rebuilding always give the same answer.
+struct MeasureSum {
+  int64_t n = 0;
+  int64_t sum_milli = 0;
+  // Σ (value in thousandths)²; a double would lose exactness, so it is kept
+  // as an integer too (saturating is an error, never silent).
+  __int128 sum_squares_milli2 = 0;
+
+  double mean() const;
+  // Sample variance (n − 1), 0 when n < 2.
+  double variance() const;
 };
 
 // One group's summed rollups.
@@ -67,6 +98,10 @@ struct GroupRollup {
   stats::CsatHistogram csat{};
   stats::NpsHistogram nps{};
   stats::CesHistogram ces{};
+  // By measure name.
+  std::map<std::string, MeasureSum> measures;
+  // Set for Grouping::kDay.
+  Day day = 0;
 };
 
 struct GroupedRollups {
@@ -108,6 +143,21 @@ class RollupStore {
   // they reflect (read in one snapshot, so the two agree).
   virtual absl::StatusOr<GroupedRollups> Scorecard(
       const ScorecardQuery& query) = 0;
+
+  // Every (tenant, journey) with counted events, ordered; what the change
+  // monitor evaluates when it starts.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+  JourneysWithEvents() = 0;
+
+  // Change alerts (v1::Alert, keyed by tenant and Alert.id): insert or
+  // replace each; kept across restarts so first_seen survives.
+  virtual absl::Status SaveAlerts(const std::string& tenant,
+                                  const std::vector<v1::Alert>& alerts) = 0;
+  // A tenant's alerts, of one journey or (empty) every journey, newest
+  // first_seen first; cleared ones only if asked.
+  virtual absl::StatusOr<std::vector<v1::Alert>> LoadAlerts(
+      const std::string& tenant, const std::string& journey,
+      bool include_cleared) = 0;
 };
 
 }  // namespace polku::insight

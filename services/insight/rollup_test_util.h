@@ -5,11 +5,15 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "polku/v1/feedback.pb.h"
+#include "services/insight/rollup_store.h"
 
 namespace polku::insight::testing {
 
@@ -30,6 +34,9 @@ struct EventSpec {
   std::optional<int> csat;
   std::optional<int> nps;
   std::optional<int> ces;
+  std::map<std::string, double> measures;
+  std::map<std::string, std::string> attributes;
+  std::string customer_hash;
 };
 
 inline v1::StoredEvent MakeEvent(const EventSpec& spec) {
@@ -41,14 +48,51 @@ inline v1::StoredEvent MakeEvent(const EventSpec& spec) {
   stored.set_journey_version(spec.journey_version);
   stored.set_stage(spec.stage);
   v1::TouchpointEvent* event = stored.mutable_event();
-  event->set_event_id("e" + std::to_string(spec.sequence));
+  event->set_event_id(absl::StrCat("e", spec.sequence));
   event->set_touchpoint(spec.touchpoint);
   event->mutable_occurred_at()->set_seconds(kMarch1Seconds +
                                             spec.offset_seconds);
   if (spec.csat) event->set_csat(*spec.csat);
   if (spec.nps) event->set_nps(*spec.nps);
   if (spec.ces) event->set_ces(*spec.ces);
+  for (const auto& [name, value] : spec.measures) {
+    (*event->mutable_measures())[name] = value;
+  }
+  for (const auto& [key, value] : spec.attributes) {
+    (*event->mutable_attributes())[key] = value;
+  }
+  stored.set_customer_hash(spec.customer_hash);
   return stored;
+}
+
+inline std::string Int128ToString(__int128 value) {
+  if (value == 0) return "0";
+  const bool negative = value < 0;
+  std::string digits;
+  while (value != 0) {
+    const int digit = static_cast<int>(value % 10);
+    digits.insert(digits.begin(), static_cast<char>('0' + (negative ? -digit : digit)));
+    value /= 10;
+  }
+  return negative ? "-" + digits : digits;
+}
+
+// Every number of a scorecard read, one group a line, for exact comparison.
+inline std::string Describe(const GroupedRollups& rollups) {
+  std::string out = absl::StrCat("as_of=", rollups.as_of_sequence, "\n");
+  for (const GroupRollup& group : rollups.groups) {
+    absl::StrAppend(&out, group.group, " day=", group.day,
+                    " events=", group.events,
+                    " csat=", absl::StrJoin(group.csat, ","),
+                    " nps=", absl::StrJoin(group.nps, ","),
+                    " ces=", absl::StrJoin(group.ces, ","));
+    for (const auto& [name, sum] : group.measures) {
+      absl::StrAppend(&out, " ", name, "=", sum.n, "/", sum.sum_milli, "/",
+                      Int128ToString(sum.sum_squares_milli2));
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  return out;
 }
 
 // A fresh directory under the test's temporary directory.

@@ -1,5 +1,7 @@
 #include "services/insight/scorecard.h"
 
+#include <algorithm>
+#include <array>
 #include <map>
 #include <string>
 #include <utility>
@@ -15,33 +17,6 @@ namespace {
 // google.protobuf.Timestamp's valid range: 0001-01-01 to 9999-12-31 UTC.
 constexpr int64_t kMinTimestampSeconds = -62'135'596'800;
 constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;
-
-absl::StatusOr<Day> DayOfBound(const google::protobuf::Timestamp& bound,
-                               absl::string_view field) {
-  if (bound.seconds() < kMinTimestampSeconds ||
-      bound.seconds() > kMaxTimestampSeconds || bound.nanos() < 0 ||
-      bound.nanos() > 999'999'999) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": not a valid timestamp"));
-  }
-  // Nanoseconds never move a bound across midnight, so seconds suffice.
-  return DayOf(absl::FromUnixSeconds(bound.seconds()));
-}
-
-// The first day not covered by a range ending (exclusively) at `end`: the
-// day after the one `end` falls on, unless `end` is exactly midnight. So
-// "today so far" (end = now) covers today.
-absl::StatusOr<Day> EndDayOfBound(const google::protobuf::Timestamp& end) {
-  POLKU_ASSIGN_OR_RETURN(Day day, DayOfBound(end, "range.end"));
-  const bool midnight = end.nanos() == 0 &&
-                        absl::FromUnixSeconds(end.seconds()) == StartOfDay(day);
-  return midnight ? day : day + 1;
-}
-
-void SetMidnight(Day day, google::protobuf::Timestamp& out) {
-  out.set_seconds(absl::ToUnixSeconds(StartOfDay(day)));
-  out.set_nanos(0);
-}
 
 absl::StatusOr<Grouping> GroupingOf(v1::GroupBy group_by) {
   switch (group_by) {
@@ -64,7 +39,67 @@ void AddInto(std::array<int64_t, N>& sum, const std::array<int64_t, N>& h) {
   for (size_t i = 0; i < N; ++i) sum[i] += h[i];
 }
 
-// Groups keyed by an old touchpoint key folded into their current key's.
+}  // namespace
+
+absl::StatusOr<Day> DayOfBound(const google::protobuf::Timestamp& bound,
+                               absl::string_view field) {
+  if (bound.seconds() < kMinTimestampSeconds ||
+      bound.seconds() > kMaxTimestampSeconds || bound.nanos() < 0 ||
+      bound.nanos() > 999'999'999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not a valid timestamp"));
+  }
+  // Nanoseconds never move a bound across midnight, so seconds suffice.
+  return DayOf(absl::FromUnixSeconds(bound.seconds()));
+}
+
+// "Today so far" (end = now) covers today.
+absl::StatusOr<Day> EndDayOfBound(const google::protobuf::Timestamp& end,
+                                  absl::string_view field) {
+  POLKU_ASSIGN_OR_RETURN(Day day, DayOfBound(end, field));
+  const bool midnight = end.nanos() == 0 &&
+                        absl::FromUnixSeconds(end.seconds()) == StartOfDay(day);
+  return midnight ? day : day + 1;
+}
+
+absl::StatusOr<std::pair<Day, Day>> DaysOfRange(const v1::TimeRange& range,
+                                                Day open_start, Day open_end) {
+  std::pair<Day, Day> days(open_start, open_end);
+  if (range.has_start()) {
+    POLKU_ASSIGN_OR_RETURN(days.first, DayOfBound(range.start(), "range.start"));
+  }
+  if (range.has_end()) {
+    POLKU_ASSIGN_OR_RETURN(days.second, EndDayOfBound(range.end(), "range.end"));
+  }
+  const bool reversed =
+      range.has_start() && range.has_end()
+          ? std::make_pair(range.start().seconds(), range.start().nanos()) >=
+                std::make_pair(range.end().seconds(), range.end().nanos())
+          : days.first >= days.second;
+  if (reversed) {
+    return absl::InvalidArgumentError("range: start must be before end");
+  }
+  return days;
+}
+
+void SetMidnight(Day day, google::protobuf::Timestamp& out) {
+  out.set_seconds(absl::ToUnixSeconds(StartOfDay(day)));
+  out.set_nanos(0);
+}
+
+void AddRollup(GroupRollup& into, const GroupRollup& from) {
+  into.events += from.events;
+  AddInto(into.csat, from.csat);
+  AddInto(into.nps, from.nps);
+  AddInto(into.ces, from.ces);
+  for (const auto& [name, sum] : from.measures) {
+    MeasureSum& total = into.measures[name];
+    total.n += sum.n;
+    total.sum_milli += sum.sum_milli;
+    total.sum_squares_milli2 += sum.sum_squares_milli2;
+  }
+}
+
 std::vector<GroupRollup> MergeRenamed(std::vector<GroupRollup> groups,
                                       const TouchpointSuccessors& successors) {
   std::map<std::string, GroupRollup> merged;  // ordered by key, as promised
@@ -74,10 +109,7 @@ std::vector<GroupRollup> MergeRenamed(std::vector<GroupRollup> groups,
         successor == successors.end() ? group.group : successor->second;
     GroupRollup& into = merged[key];
     into.group = key;
-    into.events += group.events;
-    AddInto(into.csat, group.csat);
-    AddInto(into.nps, group.nps);
-    AddInto(into.ces, group.ces);
+    AddRollup(into, group);
   }
   std::vector<GroupRollup> result;
   result.reserve(merged.size());
@@ -85,7 +117,20 @@ std::vector<GroupRollup> MergeRenamed(std::vector<GroupRollup> groups,
   return result;
 }
 
-}  // namespace
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+AttributeFilter(const google::protobuf::Map<std::string, std::string>& attributes,
+                absl::string_view field) {
+  std::vector<std::pair<std::string, std::string>> filter(attributes.begin(),
+                                                          attributes.end());
+  for (const auto& [name, value] : filter) {
+    if (name.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": an attribute name must not be empty"));
+    }
+  }
+  std::sort(filter.begin(), filter.end());
+  return filter;
+}
 
 v1::ScorecardRow RowFromRollup(const GroupRollup& rollup) {
   v1::ScorecardRow row;
@@ -147,7 +192,8 @@ absl::StatusOr<v1::Scorecard> ComputeScorecard(
                            DayOfBound(range.start(), "range.start"));
   }
   if (range.has_end()) {
-    POLKU_ASSIGN_OR_RETURN(query.end_day, EndDayOfBound(range.end()));
+    POLKU_ASSIGN_OR_RETURN(query.end_day,
+                           EndDayOfBound(range.end(), "range.end"));
   }
   if (range.has_start() && range.has_end()) {
     const auto as_pair = [](const google::protobuf::Timestamp& t) {
@@ -159,6 +205,9 @@ absl::StatusOr<v1::Scorecard> ComputeScorecard(
       return absl::InvalidArgumentError("range: start must be before end");
     }
   }
+
+  POLKU_ASSIGN_OR_RETURN(query.attributes,
+                         AttributeFilter(request.attributes(), "attributes"));
 
   POLKU_ASSIGN_OR_RETURN(GroupedRollups rollups, store.Scorecard(query));
   if (grouping == Grouping::kTouchpoint && query.journey_version == 0 &&
@@ -180,10 +229,7 @@ absl::StatusOr<v1::Scorecard> ComputeScorecard(
   GroupRollup total;
   for (const GroupRollup& group : rollups.groups) {
     *card.add_rows() = RowFromRollup(group);
-    total.events += group.events;
-    AddInto(total.csat, group.csat);
-    AddInto(total.nps, group.nps);
-    AddInto(total.ces, group.ces);
+    AddRollup(total, group);
   }
   *card.mutable_total() = RowFromRollup(total);
   card.set_as_of_sequence(rollups.as_of_sequence);

@@ -18,16 +18,21 @@
 // * `group_by` UNSPECIFIED means touchpoint; the response says which was used.
 // * Rows are ordered by group key; `total` sums every group; a metric is set
 //   only when it has at least one answer.
+// * `attributes` keeps only events carrying each attribute with that value.
 // * A journey without data gives an empty scorecard (total events 0): insight
 //   does not own journeys and cannot tell "unknown" from "quiet".
 #ifndef POLKU_SERVICES_INSIGHT_SCORECARD_H_
 #define POLKU_SERVICES_INSIGHT_SCORECARD_H_
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/map.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "services/insight/rollup_store.h"
 
@@ -43,6 +48,38 @@ absl::StatusOr<v1::Scorecard> ComputeScorecard(
 
 // One row's metrics from its histograms (exposed for tests).
 v1::ScorecardRow RowFromRollup(const GroupRollup& rollup);
+
+// Building blocks the other InsightService calls share.
+
+// The UTC day a range bound falls on; INVALID_ARGUMENT naming `field` for a
+// timestamp outside google.protobuf.Timestamp's range.
+absl::StatusOr<Day> DayOfBound(const google::protobuf::Timestamp& bound,
+                               absl::string_view field);
+// The first day a range ending (exclusively) at `end` does not cover: the
+// day after the one `end` falls on, unless `end` is exactly midnight.
+absl::StatusOr<Day> EndDayOfBound(const google::protobuf::Timestamp& end,
+                                  absl::string_view field);
+// The days [first, second) `range` covers, start rounded down and end up;
+// an unset bound is `open_start` or `open_end`. INVALID_ARGUMENT naming the
+// field for an invalid bound or start ≥ end.
+absl::StatusOr<std::pair<Day, Day>> DaysOfRange(const v1::TimeRange& range,
+                                                Day open_start, Day open_end);
+// Midnight UTC at the start of `day`.
+void SetMidnight(Day day, google::protobuf::Timestamp& out);
+
+// Adds `from`'s counts, histograms and measure sums into `into`.
+void AddRollup(GroupRollup& into, const GroupRollup& from);
+
+// Groups keyed by an earlier touchpoint key folded into their current key's,
+// ordered by key.
+std::vector<GroupRollup> MergeRenamed(std::vector<GroupRollup> groups,
+                                      const TouchpointSuccessors& successors);
+
+// A request's attribute filter as the store takes it (sorted by name);
+// INVALID_ARGUMENT naming `field` for an empty attribute name.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+AttributeFilter(const google::protobuf::Map<std::string, std::string>& attributes,
+                absl::string_view field);
 
 }  // namespace polku::insight
 

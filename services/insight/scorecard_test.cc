@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/insight/fake_rollup_store.h"
 #include "services/insight/rollup_test_util.h"
 #include "services/insight/sqlite_rollup_store.h"
 
@@ -301,6 +302,33 @@ TEST_F(ScorecardTest, JourneyWithoutDataIsAnEmptyScorecard) {
   EXPECT_FALSE(card->total().has_csat());
   EXPECT_FALSE(card->total().has_ces());
   EXPECT_EQ(card->as_of_sequence(), 15);
+}
+
+TEST(ScorecardAttributes, OnlyEventsCarryingEveryAttributeCount) {
+  testing::FakeRollupStore store;
+  const auto tagged = [](int64_t sequence, const char* store_id, int nps) {
+    v1::StoredEvent event = MakeEvent({.sequence = sequence, .nps = nps});
+    if (store_id != nullptr) {
+      (*event.mutable_event()->mutable_attributes())["store_id"] = store_id;
+    }
+    return event;
+  };
+  store.Add(tagged(1, "hki-01", 10));
+  store.Add(tagged(2, "hki-02", 0));
+  store.Add(tagged(3, nullptr, 0));
+  v1::GetScorecardRequest request;
+  request.set_journey("switching");
+  (*request.mutable_attributes())["store_id"] = "hki-01";
+  absl::StatusOr<v1::Scorecard> card = ComputeScorecard(store, "acme", request);
+  ASSERT_TRUE(card.ok()) << card.status();
+  EXPECT_EQ(card->total().events(), 1);
+  EXPECT_DOUBLE_EQ(card->total().nps().score(), 100);
+
+  request.mutable_attributes()->clear();
+  (*request.mutable_attributes())[""] = "x";
+  card = ComputeScorecard(store, "acme", request);
+  EXPECT_EQ(card.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(card.status().message(), HasSubstr("attributes"));
 }
 
 TEST_F(ScorecardTest, BadRequestsNameTheField) {

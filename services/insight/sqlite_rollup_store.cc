@@ -1,30 +1,26 @@
 #include "services/insight/sqlite_rollup_store.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "lib/base/log.h"
 #include "lib/base/status_macros.h"
+#include "services/insight/rollup_math.h"
 
 namespace polku::insight {
 namespace {
 
-// Histogram columns in the order they are bound and read: csat_1..csat_5,
-// nps_0..nps_10, ces_1..ces_7.
-std::vector<std::string> HistogramColumns() {
-  std::vector<std::string> columns;
-  for (int k = 1; k <= 5; ++k) columns.push_back(absl::StrCat("csat_", k));
-  for (int k = 0; k <= 10; ++k) columns.push_back(absl::StrCat("nps_", k));
-  for (int k = 1; k <= 7; ++k) columns.push_back(absl::StrCat("ces_", k));
-  return columns;
-}
-
-constexpr int kHistogramColumns = 5 + 11 + 7;
 constexpr char kKeyColumns[] =
     "tenant, journey, journey_version, touchpoint, stage, channel, day";
 constexpr int kKeyColumnCount = 7;
@@ -85,16 +81,64 @@ CREATE TABLE counted_events (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: sums of the operational measures per rollup row; each counted
+// event's measures and attributes (for erasures and attribute filters); and
+// change alerts. Measures and attributes of events counted before version 3
+// are not known: rebuild insight.db to have them.
+//
+// counted_events.attributes and .measures are canonical text: "key=value"
+// pairs sorted by key and joined by '&', with '%', '&', '=' and NUL in keys
+// and values percent-escaped; measure values are integer thousandths (see
+// rollup_math.h).
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE rollup_measures (
+  tenant TEXT NOT NULL,
+  journey TEXT NOT NULL,
+  journey_version INTEGER NOT NULL,
+  touchpoint TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  measure TEXT NOT NULL,
+  n INTEGER NOT NULL,          -- values summed
+  sum_milli INTEGER NOT NULL,  -- Σ value, in thousandths
+  -- Σ (value in thousandths)², up to 127 bits, in three parts summable in
+  -- SQL: high · 2⁶⁴ + mid · 2³² + low, with 0 ≤ mid, low < 2³².
+  sum_squares_high INTEGER NOT NULL,
+  sum_squares_mid INTEGER NOT NULL,
+  sum_squares_low INTEGER NOT NULL,
+  PRIMARY KEY (tenant, journey, journey_version, touchpoint, stage, channel,
+               day, measure)
+) WITHOUT ROWID;
+
+ALTER TABLE counted_events ADD COLUMN attributes TEXT NOT NULL DEFAULT '';
+ALTER TABLE counted_events ADD COLUMN measures TEXT NOT NULL DEFAULT '';
+-- Attribute-filtered scorecards read one journey's days.
+CREATE INDEX counted_events_by_journey
+  ON counted_events (tenant, journey, day);
+
+CREATE TABLE alerts (
+  tenant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  journey TEXT NOT NULL,
+  state INTEGER NOT NULL,              -- polku.v1.AlertState
+  first_seen_micros INTEGER NOT NULL,  -- Unix microseconds
+  alert BLOB NOT NULL,                 -- serialized polku.v1.Alert
+  PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+)sql";
+
 const std::vector<sqlite::Migration>& Migrations() {
-  static const auto* migrations =
-      new std::vector<sqlite::Migration>{{1, kSchemaV1}, {2, kSchemaV2}};
+  static const auto* migrations = new std::vector<sqlite::Migration>{
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
   return *migrations;
 }
 
 constexpr char kRecordCountedSql[] =
     "INSERT OR REPLACE INTO counted_events (sequence, tenant, customer_hash,"
     " journey, journey_version, touchpoint, stage, channel, day, csat, nps,"
-    " ces) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    " ces, attributes, measures)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 // INSERT … ON CONFLICT DO UPDATE adding the page's counts to the row.
 const std::string& UpsertSql() {
@@ -118,76 +162,76 @@ const std::string& UpsertSql() {
   return *sql;
 }
 
-// The grouping column comes from this fixed list, never from input.
-const char* GroupColumn(Grouping grouping) {
-  switch (grouping) {
-    case Grouping::kTouchpoint:
-      return "touchpoint";
-    case Grouping::kStage:
-      return "stage";
-    case Grouping::kChannel:
-      return "channel";
-  }
-  return "touchpoint";
+void BindKey(sqlite::Statement& statement, const RollupKey& key) {
+  const auto& [tenant, journey, version, touchpoint, stage, channel, day] = key;
+  statement.Bind(1, tenant)
+      .Bind(2, journey)
+      .Bind(3, version)
+      .Bind(4, touchpoint)
+      .Bind(5, stage)
+      .Bind(6, channel)
+      .Bind(7, int64_t{day});
 }
 
-std::string ScorecardSql(Grouping grouping) {
-  std::vector<std::string> sums = {"SUM(events)"};
-  for (const std::string& c : HistogramColumns()) {
-    sums.push_back(absl::StrCat("SUM(", c, ")"));
-  }
-  const char* group = GroupColumn(grouping);
-  return absl::StrCat("SELECT ", group, ", ", absl::StrJoin(sums, ", "),
-                      " FROM rollups WHERE tenant = ?1 AND journey = ?2"
-                      " AND (?3 = 0 OR journey_version = ?3)"
-                      " AND day >= ?4 AND day < ?5 GROUP BY ",
-                      group, " ORDER BY ", group);
-}
-
-// What one page adds to one rollup row.
-using RollupKey = std::tuple<std::string, std::string, int32_t, std::string,
-                             std::string, std::string, Day>;
-struct Contribution {
-  int64_t events = 0;
-  std::array<int64_t, kHistogramColumns> histogram{};  // HistogramColumns order
-};
-
-void Count(const v1::StoredEvent& stored, Contribution& c) {
-  const v1::TouchpointEvent& event = stored.event();
-  ++c.events;
-  // polku-feedback rejects out-of-range scores; one slipping through is
-  // logged and left out rather than stopping the whole feed.
-  auto out_of_range = [&](const char* field, int value) {
-    log::Warning(
-        "feed event score out of range, not counted",
-        {{"sequence", stored.sequence()}, {"field", field}, {"value", value}});
-  };
-  if (event.has_csat()) {
-    if (event.csat() >= 1 && event.csat() <= 5) {
-      ++c.histogram[event.csat() - 1];
-    } else {
-      out_of_range("csat", event.csat());
+// Adds (sign 1) or subtracts (sign -1) each measure sum to its stored row.
+// Read, summed and written back in C++: the squares are wider than SQL's
+// integers, and the arithmetic stays the same for every database.
+absl::Status AddToMeasures(sqlite::Database& db, const RollupKey& key,
+                           const std::map<std::string, MeasureSum>& measures,
+                           int64_t sign) {
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * select,
+      db.Prepare("SELECT n, sum_milli, sum_squares_high, sum_squares_mid,"
+                 " sum_squares_low FROM rollup_measures WHERE tenant = ?1 AND journey = ?2"
+                 " AND journey_version = ?3 AND touchpoint = ?4 AND stage = ?5"
+                 " AND channel = ?6 AND day = ?7 AND measure = ?8"));
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * write,
+      db.Prepare(absl::StrCat(
+          "INSERT OR REPLACE INTO rollup_measures (", kKeyColumns,
+          ", measure, n, sum_milli, sum_squares_high, sum_squares_mid,"
+          " sum_squares_low)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")));
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * remove,
+      db.Prepare("DELETE FROM rollup_measures WHERE tenant = ?1 AND"
+                 " journey = ?2 AND journey_version = ?3 AND touchpoint = ?4"
+                 " AND stage = ?5 AND channel = ?6 AND day = ?7"
+                 " AND measure = ?8"));
+  for (const auto& [measure, add] : measures) {
+    BindKey(*select, key);
+    select->Bind(8, measure);
+    MeasureSum sum;
+    SquaresParts parts;
+    absl::StatusOr<bool> found = select->Step();
+    if (found.ok() && *found) {
+      sum.n = select->ColumnInt(0);
+      sum.sum_milli = select->ColumnInt(1);
+      parts = {select->ColumnInt(2), select->ColumnInt(3),
+               select->ColumnInt(4)};
     }
-  }
-  if (event.has_nps()) {
-    if (event.nps() >= 0 && event.nps() <= 10) {
-      ++c.histogram[5 + event.nps()];
-    } else {
-      out_of_range("nps", event.nps());
+    select->Reset();
+    POLKU_RETURN_IF_ERROR(found.status());
+    POLKU_ASSIGN_OR_RETURN(sum.sum_squares_milli2,
+                           JoinSquares(parts, measure));
+    POLKU_ASSIGN_OR_RETURN(std::optional<MeasureSum> next,
+                           NextMeasureSum(sum, add, sign, measure));
+    if (!next) {
+      BindKey(*remove, key);
+      POLKU_RETURN_IF_ERROR(remove->Bind(8, measure).Run());
+      continue;
     }
+    const SquaresParts split = SplitSquares(next->sum_squares_milli2);
+    BindKey(*write, key);
+    POLKU_RETURN_IF_ERROR(write->Bind(8, measure)
+                              .Bind(9, next->n)
+                              .Bind(10, next->sum_milli)
+                              .Bind(11, split.high)
+                              .Bind(12, split.mid)
+                              .Bind(13, split.low)
+                              .Run());
   }
-  if (event.has_ces()) {
-    if (event.ces() >= 1 && event.ces() <= 7) {
-      ++c.histogram[5 + 11 + event.ces() - 1];
-    } else {
-      out_of_range("ces", event.ces());
-    }
-  }
-}
-
-absl::Time OccurredAt(const v1::TouchpointEvent& event) {
-  return absl::FromUnixSeconds(event.occurred_at().seconds()) +
-         absl::Nanoseconds(event.occurred_at().nanos());
+  return absl::OkStatus();
 }
 
 // Adds (sign 1) or subtracts (sign -1) `contributions` to the rollups; rows
@@ -197,20 +241,13 @@ absl::Status AddToRollups(
     const std::map<RollupKey, Contribution>& contributions, int64_t sign) {
   POLKU_ASSIGN_OR_RETURN(sqlite::Statement * upsert, db.Prepare(UpsertSql()));
   for (const auto& [key, c] : contributions) {
-    const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
-        key;
-    upsert->Bind(1, tenant)
-        .Bind(2, journey)
-        .Bind(3, version)
-        .Bind(4, touchpoint)
-        .Bind(5, stage)
-        .Bind(6, channel)
-        .Bind(7, int64_t{day})
-        .Bind(8, sign * c.events);
+    BindKey(*upsert, key);
+    upsert->Bind(8, sign * c.events);
     for (int i = 0; i < kHistogramColumns; ++i) {
       upsert->Bind(kKeyColumnCount + 2 + i, sign * c.histogram[i]);
     }
     POLKU_RETURN_IF_ERROR(upsert->Run());
+    POLKU_RETURN_IF_ERROR(AddToMeasures(db, key, c.measures, sign));
   }
   if (sign > 0) return absl::OkStatus();
   POLKU_ASSIGN_OR_RETURN(
@@ -219,27 +256,204 @@ absl::Status AddToRollups(
                  "journey_version = ?3 AND touchpoint = ?4 AND stage = ?5 AND "
                  "channel = ?6 AND day = ?7 AND events = 0"));
   for (const auto& [key, c] : contributions) {
-    const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
-        key;
-    POLKU_RETURN_IF_ERROR(prune->Bind(1, tenant)
-                              .Bind(2, journey)
-                              .Bind(3, version)
-                              .Bind(4, touchpoint)
-                              .Bind(5, stage)
-                              .Bind(6, channel)
-                              .Bind(7, int64_t{day})
-                              .Run());
+    BindKey(*prune, key);
+    POLKU_RETURN_IF_ERROR(prune->Run());
   }
   return absl::OkStatus();
 }
 
-void BindScore(sqlite::Statement& statement, int index, bool has,
-               int32_t value) {
-  if (has) {
-    statement.Bind(index, int64_t{value});
+void BindScore(sqlite::Statement& statement, int index,
+               const std::optional<int>& value) {
+  if (value) {
+    statement.Bind(index, int64_t{*value});
   } else {
     statement.BindNull(index);
   }
+}
+
+std::optional<int> ColumnScore(const sqlite::Statement& statement, int column) {
+  if (statement.IsNull(column)) return std::nullopt;
+  return static_cast<int>(statement.ColumnInt(column));
+}
+
+// ---------------------------------------------------------------------------
+// Scorecard queries.
+
+// The grouping column comes from this fixed list, never from input.
+const char* GroupColumn(Grouping grouping) {
+  switch (grouping) {
+    case Grouping::kTouchpoint:
+      return "touchpoint";
+    case Grouping::kStage:
+      return "stage";
+    case Grouping::kChannel:
+      return "channel";
+    case Grouping::kDay:
+      return "day";
+  }
+  return "touchpoint";
+}
+
+// The query's conditions, for any table with the rollup key's columns
+// (rollups, rollup_measures, counted_events). Parameters ?1–?5 are always
+// there; the optional filters follow in BindWhere's order.
+std::string WhereSql(const ScorecardQuery& query) {
+  std::string sql =
+      " WHERE tenant = ?1 AND journey = ?2"
+      " AND (?3 = 0 OR journey_version = ?3) AND day >= ?4 AND day < ?5";
+  int param = 6;
+  if (!query.touchpoints.empty()) {
+    std::vector<std::string> params;
+    for (size_t i = 0; i < query.touchpoints.size(); ++i) {
+      params.push_back(absl::StrCat("?", param++));
+    }
+    absl::StrAppend(&sql, " AND touchpoint IN (", absl::StrJoin(params, ", "),
+                    ")");
+  }
+  if (!query.stage.empty()) absl::StrAppend(&sql, " AND stage = ?", param++);
+  if (!query.channel.empty()) {
+    absl::StrAppend(&sql, " AND channel = ?", param++);
+  }
+  return sql;
+}
+
+void BindWhere(sqlite::Statement& statement, const ScorecardQuery& query) {
+  statement.Bind(1, query.tenant)
+      .Bind(2, query.journey)
+      .Bind(3, query.journey_version)
+      .Bind(4, int64_t{query.start_day})
+      .Bind(5, int64_t{query.end_day});
+  int param = 6;
+  for (const std::string& touchpoint : query.touchpoints) {
+    statement.Bind(param++, touchpoint);
+  }
+  if (!query.stage.empty()) statement.Bind(param++, query.stage);
+  if (!query.channel.empty()) statement.Bind(param++, query.channel);
+}
+
+// The group of a row whose first column is the grouping column.
+std::pair<std::string, Day> GroupOf(const sqlite::Statement& statement,
+                                    int column, Grouping grouping) {
+  if (grouping == Grouping::kDay) {
+    const Day day = statement.ColumnInt(column);
+    return {IsoDate(day), day};
+  }
+  return {statement.ColumnText(column), 0};
+}
+
+absl::StatusOr<int64_t> ReadCheckpoint(sqlite::Database& db) {
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * checkpoint,
+                         db.Prepare("SELECT sequence FROM checkpoint"));
+  POLKU_ASSIGN_OR_RETURN(bool found, checkpoint->Step());
+  if (!found) return absl::DataLossError("insight.db has no checkpoint row");
+  const int64_t sequence = checkpoint->ColumnInt(0);
+  checkpoint->Reset();
+  return sequence;
+}
+
+// Summed from the rollups (and their measure sums).
+absl::Status ReadRollups(sqlite::Database& db, const ScorecardQuery& query,
+                         GroupedRollups& result) {
+  const char* group = GroupColumn(query.group_by);
+  const std::string where = WhereSql(query);
+  std::vector<std::string> sums = {"SUM(events)"};
+  for (const std::string& c : HistogramColumns()) {
+    sums.push_back(absl::StrCat("SUM(", c, ")"));
+  }
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * select,
+      db.Prepare(absl::StrCat("SELECT ", group, ", ", absl::StrJoin(sums, ", "),
+                              " FROM rollups", where, " GROUP BY ", group,
+                              " ORDER BY ", group)));
+  BindWhere(*select, query);
+  std::map<std::string, size_t> index;
+  while (true) {
+    POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    auto [key, day] = GroupOf(*select, 0, query.group_by);
+    Contribution c;
+    c.events = select->ColumnInt(1);
+    for (int i = 0; i < kHistogramColumns; ++i) {
+      c.histogram[i] = select->ColumnInt(2 + i);
+    }
+    index[key] = result.groups.size();
+    result.groups.push_back(ToGroup(std::move(key), day, std::move(c)));
+  }
+  select->Reset();
+
+  // Each part of the squares is summed separately (mid and low are below
+  // 2³², so their SQL sums cannot overflow before 2³¹ rows) and joined here.
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * measures,
+      db.Prepare(absl::StrCat(
+          "SELECT ", group,
+          ", measure, SUM(n), SUM(sum_milli), SUM(sum_squares_high),"
+          " SUM(sum_squares_mid), SUM(sum_squares_low) FROM rollup_measures",
+          where, " GROUP BY ", group, ", measure ORDER BY ", group,
+          ", measure")));
+  BindWhere(*measures, query);
+  while (true) {
+    POLKU_ASSIGN_OR_RETURN(bool row, measures->Step());
+    if (!row) break;
+    auto found = index.find(GroupOf(*measures, 0, query.group_by).first);
+    if (found == index.end()) {
+      return absl::DataLossError(
+          "insight.db has measure sums without their rollup row; rebuild it");
+    }
+    const std::string name = measures->ColumnText(1);
+    MeasureSum& sum = result.groups[found->second].measures[name];
+    sum.n = measures->ColumnInt(2);
+    sum.sum_milli = measures->ColumnInt(3);
+    POLKU_ASSIGN_OR_RETURN(
+        sum.sum_squares_milli2,
+        JoinSquares({measures->ColumnInt(4), measures->ColumnInt(5),
+                     measures->ColumnInt(6)},
+                    name));
+  }
+  measures->Reset();
+  return absl::OkStatus();
+}
+
+// Summed from the counted events, exactly as Apply summed them into rollups.
+absl::Status ReadCountedEvents(sqlite::Database& db,
+                               const ScorecardQuery& query,
+                               GroupedRollups& result) {
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * select,
+      db.Prepare(absl::StrCat(
+          "SELECT touchpoint, stage, channel, day, csat, nps, ces, attributes,"
+          " measures FROM counted_events",
+          WhereSql(query))));
+  BindWhere(*select, query);
+  int group_column = 0;  // touchpoint
+  if (query.group_by == Grouping::kStage) group_column = 1;
+  if (query.group_by == Grouping::kChannel) group_column = 2;
+  if (query.group_by == Grouping::kDay) group_column = 3;
+  // By group key; for days the ISO date, whose order is the days' order.
+  std::map<std::string, std::pair<Day, Contribution>> groups;
+  while (true) {
+    POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    if (!HasAttributes(DecodePairs(select->ColumnText(7)), query.attributes)) {
+      continue;
+    }
+    CountedEvent event;
+    event.csat = ColumnScore(*select, 4);
+    event.nps = ColumnScore(*select, 5);
+    event.ces = ColumnScore(*select, 6);
+    POLKU_ASSIGN_OR_RETURN(event.measures,
+                           DecodeMeasures(select->ColumnText(8)));
+    auto [key, day] = GroupOf(*select, group_column, query.group_by);
+    auto& [group_day, c] = groups[key];
+    group_day = day;
+    POLKU_RETURN_IF_ERROR(Count(event, c));
+  }
+  select->Reset();
+  for (auto& [key, group] : groups) {
+    result.groups.push_back(
+        ToGroup(key, group.first, std::move(group.second)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -251,12 +465,7 @@ absl::StatusOr<std::unique_ptr<SqliteRollupStore>> SqliteRollupStore::Open(
   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> writer,
                          sqlite::Database::Open(path, options));
   POLKU_RETURN_IF_ERROR(writer->Migrate(Migrations()));
-  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * select,
-                         writer->Prepare("SELECT sequence FROM checkpoint"));
-  POLKU_ASSIGN_OR_RETURN(bool found, select->Step());
-  if (!found) return absl::DataLossError("insight.db has no checkpoint row");
-  const int64_t checkpoint = select->ColumnInt(0);
-  select->Reset();
+  POLKU_ASSIGN_OR_RETURN(const int64_t checkpoint, ReadCheckpoint(*writer));
   return std::unique_ptr<SqliteRollupStore>(
       new SqliteRollupStore(path, options, std::move(writer), checkpoint));
 }
@@ -278,19 +487,13 @@ absl::Status SqliteRollupStore::Apply(
   // Summed per row first, so a page touching one row many times costs one
   // upsert; std::map keeps the write order deterministic.
   std::map<RollupKey, Contribution> contributions;
-  std::vector<const v1::StoredEvent*> counted;
+  std::vector<std::pair<const v1::StoredEvent*, CountedEvent>> counted;
   for (const v1::StoredEvent& stored : events) {
     if (stored.sequence() <= last) continue;  // counted already
     last = stored.sequence();
-    counted.push_back(&stored);
-    RollupKey key{stored.tenant(),
-                  stored.journey(),
-                  stored.journey_version(),
-                  stored.event().touchpoint(),
-                  stored.stage(),
-                  stored.channel(),
-                  DayOf(OccurredAt(stored.event()))};
-    Count(stored, contributions[std::move(key)]);
+    CountedEvent event = FromFeed(stored);
+    POLKU_RETURN_IF_ERROR(Count(event, contributions[event.key]));
+    counted.emplace_back(&stored, std::move(event));
   }
   if (last == checkpoint) return absl::OkStatus();
 
@@ -299,20 +502,23 @@ absl::Status SqliteRollupStore::Apply(
   POLKU_RETURN_IF_ERROR(AddToRollups(*writer_, contributions, 1));
   POLKU_ASSIGN_OR_RETURN(sqlite::Statement * record,
                          writer_->Prepare(kRecordCountedSql));
-  for (const v1::StoredEvent* stored : counted) {
-    const v1::TouchpointEvent& event = stored->event();
+  for (const auto& [stored, event] : counted) {
+    const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
+        event.key;
     record->Bind(1, stored->sequence())
-        .Bind(2, stored->tenant())
+        .Bind(2, tenant)
         .Bind(3, stored->customer_hash())
-        .Bind(4, stored->journey())
-        .Bind(5, int64_t{stored->journey_version()})
-        .Bind(6, event.touchpoint())
-        .Bind(7, stored->stage())
-        .Bind(8, stored->channel())
-        .Bind(9, int64_t{DayOf(OccurredAt(event))});
-    BindScore(*record, 10, event.has_csat(), event.csat());
-    BindScore(*record, 11, event.has_nps(), event.nps());
-    BindScore(*record, 12, event.has_ces(), event.ces());
+        .Bind(4, journey)
+        .Bind(5, int64_t{version})
+        .Bind(6, touchpoint)
+        .Bind(7, stage)
+        .Bind(8, channel)
+        .Bind(9, int64_t{day});
+    BindScore(*record, 10, event.csat);
+    BindScore(*record, 11, event.nps);
+    BindScore(*record, 12, event.ces);
+    record->Bind(13, EncodePairs(event.attributes))
+        .Bind(14, EncodeMeasures(event.measures));
     POLKU_RETURN_IF_ERROR(record->Run());
   }
   POLKU_ASSIGN_OR_RETURN(
@@ -335,35 +541,42 @@ absl::Status SqliteRollupStore::ApplyErasure(const v1::Erasure& erasure) {
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * select,
       writer_->Prepare(
-          "SELECT sequence, journey, journey_version, touchpoint, stage,"
-          " channel, day, csat, nps, ces FROM counted_events"
+          "SELECT journey, journey_version, touchpoint, stage, channel, day,"
+          " csat, nps, ces, measures FROM counted_events"
           " WHERE tenant = ?1 AND customer_hash = ?2"));
   select->Bind(1, erasure.tenant()).Bind(2, erasure.customer_hash());
   int64_t erased = 0;
-  while (true) {
+  absl::Status status;
+  while (status.ok()) {
     absl::StatusOr<bool> row = select->Step();
     if (!row.ok()) {
-      select->Reset();
-      return row.status();
+      status = row.status();
+      break;
     }
     if (!*row) break;
-    v1::StoredEvent stored;
-    stored.set_sequence(select->ColumnInt(0));
-    v1::TouchpointEvent& event = *stored.mutable_event();
-    if (!select->IsNull(7)) event.set_csat(select->ColumnInt(7));
-    if (!select->IsNull(8)) event.set_nps(select->ColumnInt(8));
-    if (!select->IsNull(9)) event.set_ces(select->ColumnInt(9));
-    RollupKey key{erasure.tenant(),
-                  select->ColumnText(1),
-                  static_cast<int32_t>(select->ColumnInt(2)),
-                  select->ColumnText(3),
-                  select->ColumnText(4),
-                  select->ColumnText(5),
-                  select->ColumnInt(6)};
-    Count(stored, contributions[std::move(key)]);
+    CountedEvent event;
+    event.key = RollupKey{erasure.tenant(),
+                          select->ColumnText(0),
+                          static_cast<int32_t>(select->ColumnInt(1)),
+                          select->ColumnText(2),
+                          select->ColumnText(3),
+                          select->ColumnText(4),
+                          select->ColumnInt(5)};
+    event.csat = ColumnScore(*select, 6);
+    event.nps = ColumnScore(*select, 7);
+    event.ces = ColumnScore(*select, 8);
+    absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> measures =
+        DecodeMeasures(select->ColumnText(9));
+    if (!measures.ok()) {
+      status = measures.status();
+      break;
+    }
+    event.measures = *std::move(measures);
+    status = Count(event, contributions[event.key]);
     ++erased;
   }
   select->Reset();
+  POLKU_RETURN_IF_ERROR(status);
   POLKU_RETURN_IF_ERROR(AddToRollups(*writer_, contributions, -1));
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * forget,
@@ -417,15 +630,116 @@ absl::StatusOr<int64_t> SqliteRollupStore::Checkpoint() {
   return checkpoint_.load();
 }
 
-absl::StatusOr<GroupedRollups> SqliteRollupStore::Scorecard(
-    const ScorecardQuery& query) {
+template <typename T>
+absl::StatusOr<T> SqliteRollupStore::Read(
+    absl::FunctionRef<absl::StatusOr<T>(sqlite::Database&)> read) {
   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> reader,
                          TakeReader());
-  absl::StatusOr<GroupedRollups> result = Read(*reader, query);
+  absl::StatusOr<T> result = [&]() -> absl::StatusOr<T> {
+    POLKU_RETURN_IF_ERROR(reader->Exec("BEGIN"));
+    absl::StatusOr<T> result = read(*reader);
+    absl::Status end = reader->Exec(result.ok() ? "COMMIT" : "ROLLBACK");
+    if (result.ok() && !end.ok()) return end;
+    return result;
+  }();
   if (result.ok()) {
     ReturnReader(std::move(reader));
   }  // else the connection is dropped: its state is unknown.
   return result;
+}
+
+absl::StatusOr<GroupedRollups> SqliteRollupStore::Scorecard(
+    const ScorecardQuery& query) {
+  // One read transaction, so the checkpoint and the rollups are the same
+  // snapshot: as_of_sequence is exactly what the numbers include.
+  return Read<GroupedRollups>(
+      [&](sqlite::Database& db) -> absl::StatusOr<GroupedRollups> {
+        GroupedRollups result;
+        POLKU_ASSIGN_OR_RETURN(result.as_of_sequence, ReadCheckpoint(db));
+        if (query.attributes.empty()) {
+          POLKU_RETURN_IF_ERROR(ReadRollups(db, query, result));
+        } else {
+          POLKU_RETURN_IF_ERROR(ReadCountedEvents(db, query, result));
+        }
+        return result;
+      });
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+SqliteRollupStore::JourneysWithEvents() {
+  using Journeys = std::vector<std::pair<std::string, std::string>>;
+  return Read<Journeys>([](sqlite::Database& db) -> absl::StatusOr<Journeys> {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * select,
+        db.Prepare("SELECT DISTINCT tenant, journey FROM rollups"
+                   " ORDER BY tenant, journey"));
+    Journeys journeys;
+    while (true) {
+      POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      journeys.emplace_back(select->ColumnText(0), select->ColumnText(1));
+    }
+    select->Reset();
+    return journeys;
+  });
+}
+
+absl::Status SqliteRollupStore::SaveAlerts(
+    const std::string& tenant, const std::vector<v1::Alert>& alerts) {
+  if (tenant.empty()) return absl::InvalidArgumentError("tenant is required");
+  for (const v1::Alert& alert : alerts) {
+    if (alert.id().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "alert.id is required (alert of journey \"", alert.journey(),
+          "\", key \"", alert.key(), "\")"));
+    }
+  }
+  absl::MutexLock lock(&writer_mu_);
+  sqlite::Transaction txn(*writer_);
+  POLKU_RETURN_IF_ERROR(txn.Begin());
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * save,
+      writer_->Prepare("INSERT OR REPLACE INTO alerts (tenant, id, journey,"
+                       " state, first_seen_micros, alert)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+  for (const v1::Alert& alert : alerts) {
+    POLKU_RETURN_IF_ERROR(save->Bind(1, tenant)
+                              .Bind(2, alert.id())
+                              .Bind(3, alert.journey())
+                              .Bind(4, int64_t{alert.state()})
+                              .Bind(5, UnixMicros(alert.first_seen()))
+                              .BindBlob(6, alert.SerializeAsString())
+                              .Run());
+  }
+  return txn.Commit();
+}
+
+absl::StatusOr<std::vector<v1::Alert>> SqliteRollupStore::LoadAlerts(
+    const std::string& tenant, const std::string& journey,
+    bool include_cleared) {
+  using Alerts = std::vector<v1::Alert>;
+  return Read<Alerts>([&](sqlite::Database& db) -> absl::StatusOr<Alerts> {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * select,
+        db.Prepare("SELECT id, alert FROM alerts WHERE tenant = ?1"
+                   " AND (?2 = '' OR journey = ?2) AND (?3 OR state <> ?4)"
+                   " ORDER BY first_seen_micros DESC, id"));
+    select->Bind(1, tenant)
+        .Bind(2, journey)
+        .Bind(3, int64_t{include_cleared})
+        .Bind(4, int64_t{v1::CLEARED});
+    Alerts alerts;
+    while (true) {
+      POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      if (!alerts.emplace_back().ParseFromString(select->ColumnBlob(1))) {
+        return absl::DataLossError(absl::StrCat(
+            "alert ", select->ColumnText(0), " in insight.db is unreadable"));
+      }
+    }
+    select->Reset();
+    return alerts;
+  });
 }
 
 absl::StatusOr<std::unique_ptr<sqlite::Database>>
@@ -447,47 +761,6 @@ SqliteRollupStore::TakeReader() {
 void SqliteRollupStore::ReturnReader(std::unique_ptr<sqlite::Database> reader) {
   absl::MutexLock lock(&readers_mu_);
   idle_readers_.push_back(std::move(reader));
-}
-
-absl::StatusOr<GroupedRollups> SqliteRollupStore::Read(
-    sqlite::Database& db, const ScorecardQuery& query) {
-  // One read transaction, so the checkpoint and the rollups are the same
-  // snapshot: as_of_sequence is exactly what the numbers include.
-  POLKU_RETURN_IF_ERROR(db.Exec("BEGIN"));
-  auto read = [&]() -> absl::StatusOr<GroupedRollups> {
-    GroupedRollups result;
-    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * checkpoint,
-                           db.Prepare("SELECT sequence FROM checkpoint"));
-    POLKU_ASSIGN_OR_RETURN(bool found, checkpoint->Step());
-    if (!found) return absl::DataLossError("insight.db has no checkpoint row");
-    result.as_of_sequence = checkpoint->ColumnInt(0);
-    checkpoint->Reset();
-
-    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * select,
-                           db.Prepare(ScorecardSql(query.group_by)));
-    select->Bind(1, query.tenant)
-        .Bind(2, query.journey)
-        .Bind(3, query.journey_version)
-        .Bind(4, int64_t{query.start_day})
-        .Bind(5, int64_t{query.end_day});
-    while (true) {
-      POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
-      if (!row) break;
-      GroupRollup& group = result.groups.emplace_back();
-      group.group = select->ColumnText(0);
-      group.events = select->ColumnInt(1);
-      int column = 2;
-      for (int64_t& n : group.csat) n = select->ColumnInt(column++);
-      for (int64_t& n : group.nps) n = select->ColumnInt(column++);
-      for (int64_t& n : group.ces) n = select->ColumnInt(column++);
-    }
-    select->Reset();
-    return result;
-  };
-  absl::StatusOr<GroupedRollups> result = read();
-  absl::Status end = db.Exec(result.ok() ? "COMMIT" : "ROLLBACK");
-  if (result.ok() && !end.ok()) return end;
-  return result;
 }
 
 }  // namespace polku::insight

@@ -1,13 +1,15 @@
 // The SQLite RollupStore: one database file (<data_dir>/insight.db) with the
-// daily rollups and the feed checkpoint.
+// daily rollups, their measure sums, the feed checkpoint and change alerts.
 //
 //   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<SqliteRollupStore> store,
 //                          SqliteRollupStore::Open(data_dir + "/insight.db"));
 //
 // Beside the rollups it keeps, per counted event, the customer hash, rollup
-// key and scores (counted_events), so that an erasure subtracts exactly what
-// that customer's events added: replaying the feed from the start (where
-// erased events are absent) and applying it incrementally end equal.
+// key, scores, measures (in thousandths) and attributes (counted_events), so
+// that an erasure subtracts exactly what that customer's events added
+// (replaying the feed from the start, where erased events are absent, and
+// applying it incrementally end equal), and so that a scorecard filtered by
+// attributes, which no rollup covers, is summed from those rows instead.
 //
 // Apply runs on one writer connection. Scorecard reads run on their own
 // connections (a small pool), which WAL mode lets proceed beside the writer,
@@ -18,9 +20,11 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/synchronization/mutex.h"
 #include "lib/sqlite/sqlite.h"
 #include "services/insight/rollup_store.h"
@@ -41,6 +45,13 @@ class SqliteRollupStore final : public RollupStore {
   absl::StatusOr<int64_t> Checkpoint() override;
   absl::StatusOr<GroupedRollups> Scorecard(
       const ScorecardQuery& query) override;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+  JourneysWithEvents() override;
+  absl::Status SaveAlerts(const std::string& tenant,
+                          const std::vector<v1::Alert>& alerts) override;
+  absl::StatusOr<std::vector<v1::Alert>> LoadAlerts(
+      const std::string& tenant, const std::string& journey,
+      bool include_cleared) override;
 
  private:
   SqliteRollupStore(std::string path, sqlite::Database::Options options,
@@ -50,8 +61,11 @@ class SqliteRollupStore final : public RollupStore {
   // A read connection from the pool, opened on demand.
   absl::StatusOr<std::unique_ptr<sqlite::Database>> TakeReader();
   void ReturnReader(std::unique_ptr<sqlite::Database> reader);
-  absl::StatusOr<GroupedRollups> Read(sqlite::Database& db,
-                                      const ScorecardQuery& query);
+  // Runs `read` on a pooled reader inside one read transaction (a single
+  // snapshot).
+  template <typename T>
+  absl::StatusOr<T> Read(
+      absl::FunctionRef<absl::StatusOr<T>(sqlite::Database&)> read);
 
   const std::string path_;
   const sqlite::Database::Options options_;
