@@ -25,8 +25,12 @@ constexpr MethodRoute kRoutes[] = {
      {Backend::kJourney, keys::kScopeJourneysWrite}},
     {"/polku.v1.JourneyService/GetJourney",
      {Backend::kJourney, keys::kScopeJourneysRead}},
+    // Also for insights:read, so that a dashboard key can offer its
+    // journeys to choose from; the maps it may read show their stages and
+    // touchpoints anyway.
     {"/polku.v1.JourneyService/ListJourneys",
-     {Backend::kJourney, keys::kScopeJourneysRead}},
+     {Backend::kJourney, keys::kScopeJourneysRead, /*unbounded=*/false,
+      keys::kScopeInsightsRead}},
     {"/polku.v1.JourneyService/ListChannels",
      {Backend::kJourney, keys::kScopeJourneysRead}},
     {"/polku.v1.JourneyService/WatchJourneys",
@@ -46,6 +50,18 @@ constexpr MethodRoute kRoutes[] = {
     {"/polku.v1.JourneyService/DiffJourneyVersions",
      {Backend::kJourney, keys::kScopeJourneysRead}},
     {"/polku.v1.InsightService/GetScorecard",
+     {Backend::kInsight, keys::kScopeInsightsRead}},
+    {"/polku.v1.InsightService/GetTrend",
+     {Backend::kInsight, keys::kScopeInsightsRead}},
+    {"/polku.v1.InsightService/ListAlerts",
+     {Backend::kInsight, keys::kScopeInsightsRead}},
+    {"/polku.v1.InsightService/WatchAlerts",
+     {Backend::kInsight, keys::kScopeInsightsRead, /*unbounded=*/true}},
+    {"/polku.v1.InsightService/GetConsistency",
+     {Backend::kInsight, keys::kScopeInsightsRead}},
+    {"/polku.v1.InsightService/WatchScorecard",
+     {Backend::kInsight, keys::kScopeInsightsRead, /*unbounded=*/true}},
+    {"/polku.v1.InsightService/GetJourneyMap",
      {Backend::kInsight, keys::kScopeInsightsRead}},
     {"/polku.v1.AdminService/CreateTenant",
      {Backend::kGateway, keys::kScopeSuperAdmin}},
@@ -79,10 +95,16 @@ absl::StatusOr<Route> Authorize(const keys::Principal& principal,
   // the tenant for everyone else) but reaches no backend: it has no tenant.
   bool super_admin_may =
       route->backend == Backend::kGateway && principal.IsSuperAdmin();
-  if (!super_admin_may && !principal.HasScope(route->scope)) {
+  bool scope_may =
+      principal.HasScope(route->scope) ||
+      (route->also_scope != nullptr && principal.HasScope(route->also_scope));
+  if (!super_admin_may && !scope_may) {
     return absl::PermissionDeniedError(
-        absl::StrCat("the API key lacks the scope \"", route->scope,
-                     "\" needed for ", method));
+        absl::StrCat("the API key lacks the scope \"", route->scope, "\"",
+                     route->also_scope != nullptr
+                         ? absl::StrCat(" (or \"", route->also_scope, "\")")
+                         : "",
+                     " needed for ", method));
   }
   return route;
 }

@@ -36,6 +36,8 @@ struct Route {
   const char* scope;
   // The call streams its answer without end (Watch*): no default deadline.
   bool unbounded = false;
+  // A second scope that also allows the call, or null.
+  const char* also_scope = nullptr;
 };
 
 // The route for `method`; NOT_FOUND for a method the gateway does not serve.

@@ -29,51 +29,69 @@ keys::Principal Reader() {
   return {.tenant = "demo", .scopes = {keys::kScopeJourneysRead}};
 }
 
+// A dashboard's key.
+keys::Principal Insights() {
+  return {.tenant = "demo", .scopes = {keys::kScopeInsightsRead}};
+}
+
 struct Case {
   std::string method;
   Backend backend;
   std::string scope;
   bool unbounded;
-  // Which of the three keys may call it.
+  // Which of the four keys may call it.
   bool admin;
   bool shop;
   bool reader;
+  bool insights;
 };
 
 // The contract, one row per RPC.
 const Case kCases[] = {
     {"/polku.v1.FeedbackService/SubmitEvents", Backend::kFeedback,
-     "events:write", false, false, true, false},
+     "events:write", false, false, true, false, false},
     {"/polku.v1.FeedbackService/StreamEvents", Backend::kFeedback,
-     "events:write", true, false, true, false},
+     "events:write", true, false, true, false, false},
     {"/polku.v1.FeedbackService/EraseCustomer", Backend::kFeedback, "admin",
-     false, true, false, false},
+     false, true, false, false, false},
     {"/polku.v1.FeedbackService/WatchEvents", Backend::kFeedback, "admin", true,
-     true, false, false},
+     true, false, false, false},
     {"/polku.v1.JourneyService/CreateJourney", Backend::kJourney,
-     "journeys:write", false, true, false, false},
+     "journeys:write", false, true, false, false, false},
     {"/polku.v1.JourneyService/PublishJourney", Backend::kJourney,
-     "journeys:write", false, true, false, false},
+     "journeys:write", false, true, false, false, false},
     {"/polku.v1.JourneyService/GetJourney", Backend::kJourney, "journeys:read",
-     false, true, false, true},
+     false, true, false, true, false},
     {"/polku.v1.JourneyService/ListJourneys", Backend::kJourney,
-     "journeys:read", false, true, false, true},
+     "journeys:read", false, true, false, true, true},
     {"/polku.v1.JourneyService/ListChannels", Backend::kJourney,
-     "journeys:read", false, true, false, true},
+     "journeys:read", false, true, false, true, false},
     {"/polku.v1.JourneyService/WatchJourneys", Backend::kJourney,
-     "journeys:read", true, true, false, true},
+     "journeys:read", true, true, false, true, false},
     {"/polku.v1.InsightService/GetScorecard", Backend::kInsight,
-     "insights:read", false, true, false, false},
+     "insights:read", false, true, false, false, true},
+    {"/polku.v1.InsightService/GetTrend", Backend::kInsight, "insights:read",
+     false, true, false, false, true},
+    {"/polku.v1.InsightService/ListAlerts", Backend::kInsight, "insights:read",
+     false, true, false, false, true},
+    {"/polku.v1.InsightService/WatchAlerts", Backend::kInsight, "insights:read",
+     true, true, false, false, true},
+    {"/polku.v1.InsightService/GetConsistency", Backend::kInsight,
+     "insights:read", false, true, false, false, true},
+    {"/polku.v1.InsightService/WatchScorecard", Backend::kInsight,
+     "insights:read", true, true, false, false, true},
+    {"/polku.v1.InsightService/GetJourneyMap", Backend::kInsight,
+     "insights:read", false, true, false, false, true},
     {"/polku.v1.AdminService/CreateTenant", Backend::kGateway, "superadmin",
-     false, false, false, false},
+     false, false, false, false, false},
     {"/polku.v1.AdminService/ListTenants", Backend::kGateway, "superadmin",
-     false, false, false, false},
+     false, false, false, false, false},
     {"/polku.v1.AdminService/CreateApiKey", Backend::kGateway, "admin", false,
-     true, false, false},
+     true, false, false, false},
     {"/polku.v1.AdminService/ListApiKeys", Backend::kGateway, "admin", false,
-     true, false, false},
+     true, false, false, false},
     {"/polku.v1.AdminService/RevokeApiKey", Backend::kGateway, "admin", false,
-     true, false, false},
+     true, false, false, false},
 };
 
 TEST(AuthzTest, EachMethodRoutesToItsBackendAndNeedsItsScope) {
@@ -87,7 +105,7 @@ TEST(AuthzTest, EachMethodRoutesToItsBackendAndNeedsItsScope) {
 
     for (const auto& [principal, allowed] :
          {std::pair{Admin(), c.admin}, std::pair{ShopKey(), c.shop},
-          std::pair{Reader(), c.reader}}) {
+          std::pair{Reader(), c.reader}, std::pair{Insights(), c.insights}}) {
       absl::StatusOr<Route> authorized = Authorize(principal, c.method);
       if (allowed) {
         EXPECT_TRUE(authorized.ok()) << authorized.status();

@@ -15,12 +15,19 @@ Backends Backends::Connect(const BackendAddresses& addresses) {
 absl::StatusOr<Backends> Backends::Connect(const BackendAddresses& addresses,
                                            const rpc::TlsFiles& tls) {
   Backends backends;
+  // Every address a backend name resolves to is a replica: round_robin
+  // keeps a connection to each and spreads calls across them, where gRPC's
+  // default (pick_first) would send everything to the first. So
+  // "ipv4:127.0.0.1:7101,127.0.0.1:7111" or "dns:///polku-feedback:7101"
+  // (a headless Kubernetes Service) balances.
+  grpc::ChannelArguments args;
+  args.SetLoadBalancingPolicyName("round_robin");
   for (auto [address, channel] :
        {std::pair{&addresses.feedback, &backends.feedback_},
         std::pair{&addresses.journey, &backends.journey_},
         std::pair{&addresses.insight, &backends.insight_}}) {
     absl::StatusOr<std::shared_ptr<grpc::Channel>> made =
-        rpc::MakeChannel(*address, tls);
+        rpc::MakeChannel(*address, tls, args);
     if (!made.ok()) return made.status();
     *channel = *std::move(made);
   }

@@ -25,6 +25,9 @@ TestKeys::TestKeys()
           ->key;
   shop_key =
       store->CreateKey("demo", "shop", {keys::kScopeEventsWrite}, "shop")->key;
+  insights_key =
+      store->CreateKey("demo", "dashboard", {keys::kScopeInsightsRead}, "")
+          ->key;
 }
 namespace {
 
@@ -230,6 +233,17 @@ grpc::ServerUnaryReactor* FakeInsight::GetScorecard(
   if (request->has_range()) *response->mutable_range() = request->range();
   response->set_group_by(request->group_by());
   response->set_as_of_sequence(request->journey_version());
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* FakeInsight::GetJourneyMap(
+    grpc::CallbackServerContext* context,
+    const v1::GetJourneyMapRequest* request, v1::JourneyMap* response) {
+  log_.Record(*context, "GetJourneyMap");
+  response->set_journey(
+      absl::StrCat(request->journey(), " ", DescribeCaller(*context)));
+  if (request->has_range()) *response->mutable_range() = request->range();
+  response->set_journey_version(request->journey_version());
   return Done(context);
 }
 

@@ -41,6 +41,8 @@ struct TestKeys {
   std::unique_ptr<keys::SqliteKeyStore> store;
   std::string admin_key;
   std::string shop_key;
+  // Only insights:read, as a dashboard has.
+  std::string insights_key;
   AdminApi admin;
   Executor executor{1};
 };
@@ -126,6 +128,12 @@ class FakeInsight : public v1::InsightService::CallbackService {
   grpc::ServerUnaryReactor* GetScorecard(grpc::CallbackServerContext* context,
                                          const v1::GetScorecardRequest* request,
                                          v1::Scorecard* response) override;
+  // Echoes the request: journey "<journey> tenant=… channel=…", range, and
+  // journey_version.
+  grpc::ServerUnaryReactor* GetJourneyMap(
+      grpc::CallbackServerContext* context,
+      const v1::GetJourneyMapRequest* request,
+      v1::JourneyMap* response) override;
 
  private:
   CallLog& log_;

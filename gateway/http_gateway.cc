@@ -16,12 +16,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "gateway/authz.h"
 #include "gateway/caller_auth.h"
+#include "gateway/dashboard.h"
 #include "gateway/http_routes.h"
 #include "gateway/openapi.h"
 #include "lib/base/log.h"
@@ -303,6 +305,24 @@ class HttpGateway::Routes {
       } else if (method == "PATCH") {
         server.Patch(pattern, handler);
       }
+    }
+    // The dashboard page and its files (no key: the page asks for one).
+    for (const DashboardFile& file : DashboardFiles()) {
+      server.Get(
+          absl::StrReplaceAll(file.path, {{".", "\\."}}),
+          [&file](const httplib::Request& req, httplib::Response& res) {
+            absl::Time start = absl::Now();
+            res.status = 200;
+            for (const auto& [name, value] : DashboardHeaders()) {
+              res.set_header(std::string(name), std::string(value));
+            }
+            res.set_content(std::string(file.body), std::string(file.type));
+            Outcome outcome;
+            outcome.request_id =
+                RequestIdOrNew(Header(req, rpc::kRequestIdHeader).value_or(""));
+            res.set_header("X-Request-Id", outcome.request_id);
+            LogRequest(req, res.status, outcome, start);
+          });
     }
     server.Get("/v1/openapi.json",
                [](const httplib::Request&, httplib::Response& res) {

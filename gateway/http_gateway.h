@@ -12,6 +12,7 @@
 //                          check SERVING within 1 s, else 503; the body
 //                          names each backend's state
 //   GET /metrics           Prometheus text (see metrics.h)
+//   GET /, /dashboard/…    the dashboard page and its files (dashboard.h)
 //
 // Every API route authenticates `Authorization: Bearer <key>` and authorizes
 // the RPC exactly as the gRPC proxy does. `X-Request-Id` is accepted (or one

@@ -290,6 +290,55 @@ TEST_F(HttpGatewayTest, HealthzAndUnknownPaths) {
   EXPECT_THAT(unknown->body, HasSubstr(R"("code":"NOT_FOUND","status":404)"));
 }
 
+TEST_F(HttpGatewayTest, TheDashboardIsServedWithoutAKey) {
+  httplib::Result page = client_->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_THAT(page->body, HasSubstr("/dashboard/main.js"));
+  EXPECT_THAT(page->get_header_value("Content-Security-Policy"),
+              HasSubstr("script-src 'self'"));
+  httplib::Result module = client_->Get("/dashboard/main.js");
+  ASSERT_TRUE(module);
+  EXPECT_EQ(module->status, 200);
+  EXPECT_EQ(module->get_header_value("Content-Type"),
+            "text/javascript; charset=utf-8");
+  httplib::Result missing = client_->Get("/dashboard/missing.js");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_THAT(missing->body, HasSubstr(R"("code":"NOT_FOUND")"));
+  EXPECT_THAT(fakes_.log.calls(), IsEmpty());
+}
+
+// What the dashboard does with its insights:read key: list the journeys,
+// read a map; nothing that changes anything.
+TEST_F(HttpGatewayTest, AnInsightsKeyListsJourneysAndReadsTheMap) {
+  const std::string& key = keys_.insights_key;
+  httplib::Result map =
+      Get("/v1/journey-map?journey=home-renovation&start=2024-05-01T00:00:00Z"
+          "&end=2024-05-29T00:00:00Z&journey_version=2",
+          key);
+  ASSERT_TRUE(map);
+  ASSERT_EQ(map->status, 200) << map->body;
+  auto journey_map = FromJson<v1::JourneyMap>(map->body);
+  EXPECT_EQ(journey_map.journey(), "home-renovation tenant=demo channel=");
+  EXPECT_EQ(journey_map.range().start().seconds(), 1714521600);
+  EXPECT_EQ(journey_map.journey_version(), 2);
+
+  httplib::Result list = Get("/v1/journeys", key);
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->status, 200) << list->body;
+  for (const char* path : {"/v1/journeys/home-renovation", "/v1/channels"}) {
+    httplib::Result denied = Get(path, key);
+    ASSERT_TRUE(denied);
+    EXPECT_EQ(denied->status, 403) << path;
+  }
+  httplib::Result write = client_->Post("/v1/journeys", Auth(key),
+                                        R"({"key": "k"})", "application/json");
+  ASSERT_TRUE(write);
+  EXPECT_EQ(write->status, 403);
+}
+
 // Every path and method /v1/openapi.json documents is served: without a key
 // each answers 401 from authentication, never 404 from routing.
 TEST_F(HttpGatewayTest, EveryDocumentedRouteIsServed) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "polku/v1/admin.pb.h"
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/insight.pb.h"
@@ -63,6 +64,13 @@ const std::vector<HttpRoute>& Table() {
        "channel"},
       // InsightService
       {"GET", "/v1/scorecard", "/polku.v1.InsightService/GetScorecard", ""},
+      {"GET", "/v1/scorecard:watch", "/polku.v1.InsightService/WatchScorecard",
+       ""},
+      {"GET", "/v1/trend", "/polku.v1.InsightService/GetTrend", ""},
+      {"GET", "/v1/alerts", "/polku.v1.InsightService/ListAlerts", ""},
+      {"GET", "/v1/alerts:watch", "/polku.v1.InsightService/WatchAlerts", ""},
+      {"GET", "/v1/consistency", "/polku.v1.InsightService/GetConsistency", ""},
+      {"GET", "/v1/journey-map", "/polku.v1.InsightService/GetJourneyMap", ""},
       // AdminService
       {"POST", "/v1/tenants", "/polku.v1.AdminService/CreateTenant", "*"},
       {"GET", "/v1/tenants", "/polku.v1.AdminService/ListTenants", ""},
@@ -200,7 +208,17 @@ absl::Status SetScalar(Message& message, const FieldDescriptor* field,
   return bad("a supported value");
 }
 
+// map<string, string>: one query parameter per entry, `name.<key>=value`.
+bool IsStringMap(const FieldDescriptor* field) {
+  return field->is_map() &&
+         field->message_type()->map_key()->cpp_type() ==
+             FieldDescriptor::CPPTYPE_STRING &&
+         field->message_type()->map_value()->cpp_type() ==
+             FieldDescriptor::CPPTYPE_STRING;
+}
+
 bool IsQueryable(const FieldDescriptor* field) {
+  if (IsStringMap(field)) return true;
   if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
     return !field->is_repeated() ||
            field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
@@ -405,27 +423,73 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(
       QueryParameters(route);
   for (const auto& [given, text] : query) {
     // Exact dotted name (snake_case or lowerCamel), else a unique leaf name
-    // (start for range.start).
+    // (start for range.start). A map entry is the map's name, a dot and the
+    // entry's key (attributes.store_id for scope.attributes["store_id"]).
     const std::pair<std::string, const FieldDescriptor*>* match = nullptr;
     int leaf_matches = 0;
     const std::pair<std::string, const FieldDescriptor*>* leaf = nullptr;
+    std::string map_key, leaf_map_key;
     for (const auto& param : params) {
+      const FieldDescriptor* field = param.second;
+      if (IsStringMap(field)) {
+        // The entry's key if `given` names the map `name` ("" for no key).
+        auto entry_key =
+            [&](const std::string& name) -> absl::optional<std::string> {
+          if (given == name) return std::string();
+          if (absl::StartsWith(given, name + ".")) {
+            return given.substr(name.size() + 1);
+          }
+          return absl::nullopt;
+        };
+        for (const std::string& name : {param.first, ToCamel(param.first)}) {
+          if (absl::optional<std::string> key = entry_key(name)) {
+            match = &param;
+            map_key = *key;
+          }
+        }
+        if (match != nullptr) break;
+        for (const std::string& name : {field->name(), field->json_name()}) {
+          if (absl::optional<std::string> key = entry_key(name)) {
+            ++leaf_matches;
+            leaf = &param;
+            leaf_map_key = *key;
+            break;
+          }
+        }
+        continue;
+      }
       if (param.first == given || ToCamel(param.first) == given) {
         match = &param;
         break;
       }
-      if (param.second->name() == given || param.second->json_name() == given) {
+      if (field->name() == given || field->json_name() == given) {
         ++leaf_matches;
         leaf = &param;
       }
     }
-    if (match == nullptr && leaf_matches == 1) match = leaf;
+    if (match == nullptr && leaf_matches == 1) {
+      match = leaf;
+      map_key = leaf_map_key;
+    }
     if (match == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat(given, ": unknown query parameter"));
     }
-    absl::Status set =
-        SetScalar(*Parent(*request, match->first), match->second, given, text);
+    Message* parent = Parent(*request, match->first);
+    if (IsStringMap(match->second)) {
+      if (map_key.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(given, ": names no entry (", match->second->name(),
+                         ".NAME=VALUE)"));
+      }
+      Message* entry =
+          parent->GetReflection()->AddMessage(parent, match->second);
+      const Descriptor* entry_type = match->second->message_type();
+      entry->GetReflection()->SetString(entry, entry_type->map_key(), map_key);
+      entry->GetReflection()->SetString(entry, entry_type->map_value(), text);
+      continue;
+    }
+    absl::Status set = SetScalar(*parent, match->second, given, text);
     if (!set.ok()) return set;
   }
   return request;

@@ -10,7 +10,9 @@
 // says where the JSON body goes: "*" the whole request message, "journey"
 // one field of it, "" no body. Unless the body is "*", query parameters fill
 // the other scalar fields (also Timestamp in RFC 3339 and FieldMask), by
-// snake_case or lowerCamel name, `a.b` for nested ones; see BuildRequest.
+// snake_case or lowerCamel name, `a.b` for nested ones, and the entries of
+// map<string, string> fields as `attributes.store_id=hki-01`; see
+// BuildRequest.
 #ifndef POLKU_GATEWAY_HTTP_ROUTES_H_
 #define POLKU_GATEWAY_HTTP_ROUTES_H_
 

@@ -70,6 +70,74 @@ TEST(HttpRoutesTest, QueryParametersFillScalarAndNestedFields) {
   EXPECT_EQ(scorecard.journey_version(), 2);
 }
 
+TEST(HttpRoutesTest, TrendParametersFillTheScope) {
+  auto request =
+      BuildRequest(RouteFor("/polku.v1.InsightService/GetTrend"), {}, "",
+                   {{"journey", "onboarding"},
+                    {"touchpoint", "store_visit"},
+                    {"channel", "shop"},
+                    {"journey_version", "2"},
+                    {"metric", "csat_top2_box"},
+                    {"bucket", "week"},
+                    {"start", "2024-05-01T00:00:00Z"},
+                    {"attributes.store_id", "hki-01"},
+                    {"scope.attributes.region", "uusimaa"}});
+  ASSERT_TRUE(request.ok()) << request.status();
+  const auto& trend = dynamic_cast<const v1::GetTrendRequest&>(**request);
+  EXPECT_EQ(trend.scope().journey(), "onboarding");
+  EXPECT_EQ(trend.scope().touchpoint(), "store_visit");
+  EXPECT_EQ(trend.scope().channel(), "shop");
+  EXPECT_EQ(trend.scope().journey_version(), 2);
+  EXPECT_EQ(trend.metric(), v1::CSAT_TOP2_BOX);
+  EXPECT_EQ(trend.bucket(), v1::WEEK);
+  EXPECT_EQ(trend.range().start().seconds(), 1714521600);
+  EXPECT_THAT(
+      trend.scope().attributes(),
+      testing::UnorderedElementsAre(testing::Pair("store_id", "hki-01"),
+                                    testing::Pair("region", "uusimaa")));
+}
+
+TEST(HttpRoutesTest, ScorecardAttributesAreOneParameterEach) {
+  auto request =
+      BuildRequest(RouteFor("/polku.v1.InsightService/GetScorecard"), {}, "",
+                   {{"journey", "onboarding"}, {"attributes.store_id", "x"}});
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_THAT(
+      dynamic_cast<const v1::GetScorecardRequest&>(**request).attributes(),
+      testing::ElementsAre(testing::Pair("store_id", "x")));
+  for (const char* name : {"attributes", "attributes."}) {
+    auto bad = BuildRequest(RouteFor("/polku.v1.InsightService/GetScorecard"),
+                            {}, "", {{name, "x"}});
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(FieldOf(bad.status().message()), name) << bad.status();
+  }
+}
+
+TEST(HttpRoutesTest, JourneyMapAndAlertParameters) {
+  auto map =
+      BuildRequest(RouteFor("/polku.v1.InsightService/GetJourneyMap"), {}, "",
+                   {{"journey", "onboarding"},
+                    {"start", "2024-05-01T00:00:00Z"},
+                    {"end", "2024-05-29T00:00:00Z"}});
+  ASSERT_TRUE(map.ok()) << map.status();
+  const auto& map_request =
+      dynamic_cast<const v1::GetJourneyMapRequest&>(**map);
+  EXPECT_EQ(map_request.journey(), "onboarding");
+  EXPECT_EQ(map_request.range().end().seconds() -
+                map_request.range().start().seconds(),
+            28 * 86400);
+  auto alerts =
+      BuildRequest(RouteFor("/polku.v1.InsightService/ListAlerts"), {}, "",
+                   {{"journey", "onboarding"},
+                    {"include_cleared", "true"},
+                    {"page_size", "10"}});
+  ASSERT_TRUE(alerts.ok()) << alerts.status();
+  const auto& alerts_request =
+      dynamic_cast<const v1::ListAlertsRequest&>(**alerts);
+  EXPECT_TRUE(alerts_request.include_cleared());
+  EXPECT_EQ(alerts_request.page_size(), 10);
+}
+
 TEST(HttpRoutesTest, BadQueryParametersNameThemselves) {
   const HttpRoute& route = RouteFor("/polku.v1.InsightService/GetScorecard");
   for (const auto& [name, value] :

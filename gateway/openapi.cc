@@ -184,6 +184,17 @@ std::string Build() {
           .set_bool_value(true);
     }
     for (const auto& [name, field] : QueryParameters(route)) {
+      if (field->is_map()) {
+        // One parameter per entry (see BuildRequest).
+        *parameters.mutable_list_value()->add_values() =
+            Obj({{"name", Str(absl::StrCat(name, ".NAME"))},
+                 {"in", Str("query")},
+                 {"description", Str(absl::StrCat("one parameter per entry, ",
+                                                  name, ".NAME=VALUE, e.g. ",
+                                                  name, ".store_id=hki-01"))},
+                 {"schema", Obj({{"type", Str("string")}})}});
+        continue;
+      }
       *parameters.mutable_list_value()->add_values() =
           Obj({{"name", Str(name)},
                {"in", Str("query")},

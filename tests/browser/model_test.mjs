@@ -1,0 +1,116 @@
+// The dashboard's pure parts under Node (no browser): the grid built from a
+// hand-made GET /v1/journey-map answer, number formatting and the chart's
+// geometry. Run: node --test tests/browser/model_test.mjs
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { chartModel } from '../../gateway/dashboard/chart.js';
+import { describeAlert, formatInterval, formatValue } from '../../gateway/dashboard/format.js';
+import { buildGrid } from '../../gateway/dashboard/grid.js';
+
+// Two stages, two channels, three touchpoints; int64 fields as strings, as
+// proto3 JSON writes them.
+const MAP = {
+  journey: 'shop',
+  name: 'Shop',
+  journeyVersion: 2,
+  stages: [{ key: 'buy', name: 'Buy' }, { key: 'use', name: 'Use' }],
+  channels: ['web', 'shop'],
+  cells: [
+    {
+      stage: 'buy', channel: 'web', touchpoints: [{
+        key: 'checkout', name: 'Checkout', headlineMetric: 'CSAT_TOP2_BOX', n: '40',
+        value: 0.775, ci95: { low: 0.6236, high: 0.8768 }, target: 0.8,
+        targetStatus: 'NEAR_TARGET', trend: 'TREND_DOWN', events: '52',
+        openAlerts: [{
+          id: 'a1', metric: 'CSAT_TOP2_BOX', before: 0.9, after: 0.7, worse: true,
+          adjustedPValue: 0.0031, firstSeen: '2026-11-20T00:00:00Z', state: 'OPEN',
+        }],
+      }],
+    },
+    {
+      stage: 'use', channel: 'shop', touchpoints: [
+        { key: 'pickup', name: 'Pickup', headlineMetric: 'NPS', n: '12', value: -8.3333,
+          ci95: { low: -61.2, high: 44.5 }, targetStatus: 'NO_TARGET', trend: 'TREND_UP', events: '12' },
+        { key: 'return', name: '', headlineMetric: 'CSAT_TOP2_BOX', n: '0', targetStatus: 'INSUFFICIENT_DATA',
+          trend: 'TREND_UNKNOWN', events: '0' },
+      ],
+    },
+  ],
+};
+
+test('stages become columns and channels rows, in the order given', () => {
+  const grid = buildGrid(MAP);
+  assert.deepEqual(grid.columns.map((c) => c.key), ['buy', 'use']);
+  assert.deepEqual(grid.rows.map((r) => r.channel), ['web', 'shop']);
+  assert.deepEqual(grid.rows[0].cells.map((c) => c.touchpoints.map((t) => t.key)), [['checkout'], []]);
+  assert.deepEqual(grid.rows[1].cells.map((c) => c.touchpoints.map((t) => t.key)), [[], ['pickup', 'return']]);
+});
+
+test('a touchpoint shows its headline number, interval, n, status, trend and alerts', () => {
+  const [checkout] = buildGrid(MAP).rows[0].cells[0].touchpoints;
+  assert.equal(checkout.valueText, '78 %');
+  assert.equal(checkout.intervalText, '62\u201388 %');
+  assert.equal(checkout.n, 40);
+  assert.equal(checkout.statusCss, 'near');
+  assert.equal(checkout.statusText, '\u2248 near target (80 %)');
+  assert.equal(checkout.trendSymbol, '\u2193');
+  assert.equal(checkout.alerts.length, 1);
+  assert.match(checkout.alertTexts[0], /^CSAT top-2-box 90 % \u2192 70 % \(worse\), p = 0\.0031, since 2026-11-20$/);
+  const [pickup, empty] = buildGrid(MAP).rows[1].cells[1].touchpoints;
+  assert.equal(pickup.valueText, '\u22128');
+  assert.equal(pickup.intervalText, '\u221261\u2026+45');
+  assert.equal(pickup.statusText, '\u25cb no target');
+  assert.equal(empty.name, 'return');
+  assert.equal(empty.valueText, '\u2013');
+  assert.equal(empty.intervalText, '');
+  assert.equal(empty.statusCss, 'no-data');
+});
+
+test('cells outside the listed stages and channels still get a place', () => {
+  const grid = buildGrid({ ...MAP, stages: [MAP.stages[0]], channels: ['web'] });
+  assert.deepEqual(grid.columns.map((c) => c.key), ['buy', 'use']);
+  assert.deepEqual(grid.rows.map((r) => r.channel), ['web', 'shop']);
+});
+
+test('formatting per metric kind', () => {
+  assert.equal(formatValue('CES_MEAN', 5.234), '5.23');
+  assert.equal(formatValue('EVENT_COUNT', 12), '12');
+  assert.equal(formatValue('NPS', 0.4), '0');
+  assert.equal(formatInterval('CSAT_MEAN', { low: 3.1, high: 4.25 }), '3.10\u20134.25');
+  assert.equal(describeAlert({ metric: 'CES_MEAN', before: 5, after: 5.5, worse: false,
+    pValue: 0.00001, firstSeen: '2026-11-01T00:00:00Z', state: 'CLEARED',
+    clearedAt: '2026-11-09T10:00:00Z' }),
+  'CES mean (1\u20137) 5.00 \u2192 5.50 (better), p < 0.0001, since 2026-11-01, cleared 2026-11-09');
+});
+
+test('the chart places one point per bucket with a value, intervals inside the plot', () => {
+  const trend = {
+    metric: 'CSAT_TOP2_BOX',
+    points: [
+      { bucket: { start: '2026-11-01T00:00:00Z' }, n: '10', value: 0.5, ci95: { low: 0.2, high: 0.8 } },
+      { bucket: { start: '2026-11-02T00:00:00Z' }, n: '0' },
+      { bucket: { start: '2026-11-03T00:00:00Z' }, n: '20', value: 1, ci95: { low: 0.83, high: 1 } },
+      { bucket: { start: '2026-11-04T00:00:00Z' }, n: '30', value: 0.9, ci95: { low: 0.74, high: 0.97 } },
+    ],
+  };
+  const model = chartModel(trend, 0.8);
+  const withValues = model.buckets.filter((b) => b.value !== undefined);
+  assert.equal(withValues.length, 3);
+  assert.deepEqual(withValues.map((b) => b.n), [10, 20, 30]);
+  // Higher values are higher up (smaller y); the interval brackets the point.
+  assert.ok(withValues[1].y < withValues[0].y);
+  for (const b of withValues) {
+    assert.ok(b.yHigh <= b.y && b.y <= b.yLow);
+    assert.ok(b.yHigh >= model.plot.top && b.yLow <= model.plot.bottom);
+  }
+  // The empty bucket splits the line and the band: one run of two points.
+  assert.equal(model.lines.length, 1);
+  assert.equal(model.bands.length, 1);
+  assert.ok(model.target && model.target.y > withValues[1].y);
+});
+
+test('counts get a round scale above the largest value', () => {
+  const model = chartModel({ metric: 'EVENT_COUNT', points: [{ n: '7', value: 7 }, { n: '43', value: 43 }] });
+  assert.deepEqual([model.min, model.max], [0, 50]);
+});
