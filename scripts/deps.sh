@@ -10,6 +10,8 @@ PACKAGES=(
   libssl-dev libcpp-httplib-dev python3-grpcio python3-grpc-tools
   postgresql libpq-dev
   cmake ninja-build g++ curl
+  chromium chromium-driver nodejs $(command -v npm >/dev/null || echo npm)  # npm unless nodejs has it
+  python3-yaml $(command -v kubectl >/dev/null || echo kubernetes-client)  # k8s/ manifest test
 )
 
 missing=()

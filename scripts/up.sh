@@ -5,7 +5,24 @@
 #
 # Environment: POLKU_DATA_DIR (default .polku), POLKU_SIM_CUSTOMERS (1000),
 # POLKU_JOBS (build parallelism, 2).
+#
+# PostgreSQL instead of SQLite: `scripts/up.sh --postgres`. Every service
+# then keeps its data in a database of its own (polku_journey, polku_feedback,
+# polku_insight) on the server POLKU_POSTGRES names (a URL without a
+# database, e.g. postgres://polku:secret@db.example:5432; the databases are
+# created if missing), or, without POLKU_POSTGRES, on a local server this
+# script starts and stops with the suite (Debian's postgresql, Unix socket
+# only; its data is kept across runs under the data directory, or as root
+# under /var/lib/postgresql/polku-up/).
 set -euo pipefail
+
+BACKEND=sqlite
+for arg in "$@"; do
+  case $arg in
+    --postgres) BACKEND=postgres ;;
+    *) echo "usage: scripts/up.sh [--postgres]" >&2; exit 2 ;;
+  esac
+done
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -38,6 +55,82 @@ LOGS="$DATA_DIR/logs"
 names=()
 pids=()
 stopping=0
+PG_DATA=""
+DB_URL_journey=""
+DB_URL_feedback=""
+DB_URL_insight=""
+
+# Runs a PostgreSQL tool as the server's owner (PostgreSQL refuses root).
+as_pg_owner() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Creates database $2 unless it exists, connecting with the libpq URL $1.
+ensure_database() {
+  local exists
+  exists=$(psql "$1" -tAq -c "SELECT count(*) FROM pg_database WHERE datname = '$2'") ||
+    return 1
+  [[ $exists == 1 ]] || psql "$1" -q -c "CREATE DATABASE $2"
+}
+
+start_postgres() {
+  local server=${POLKU_POSTGRES:-} db base query
+  if [[ -z $server ]]; then
+    local bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [[ -x $bin/initdb ]] || { echo "up: no PostgreSQL server found (install postgresql)" >&2; exit 1; }
+    # As root the server runs as `postgres`, which must reach its directory:
+    # keep it under postgres's home then, else under the data directory.
+    if [[ $(id -u) -eq 0 ]]; then
+      PG_DATA=/var/lib/postgresql/polku-up/$(echo -n "$DATA_DIR" | sha1sum | cut -c1-12)
+      mkdir -p "$PG_DATA" && chown postgres:postgres "$(dirname "$PG_DATA")" "$PG_DATA"
+    else
+      PG_DATA=$DATA_DIR/postgres
+      mkdir -p "$PG_DATA"
+    fi
+    chmod 700 "$PG_DATA"
+    if [[ ! -f $PG_DATA/data/PG_VERSION ]]; then
+      say "initialising PostgreSQL in $PG_DATA"
+      as_pg_owner "$bin/initdb" -A trust -U polku -D "$PG_DATA/data" >"$LOGS/postgres-initdb.log" 2>&1 ||
+        { echo "up: initdb failed; see $LOGS/postgres-initdb.log" >&2; exit 1; }
+    fi
+    # A server left running by an earlier, interrupted run is reused.
+    if ! as_pg_owner "$bin/pg_ctl" -D "$PG_DATA/data" status >/dev/null 2>&1; then
+      as_pg_owner "$bin/pg_ctl" -w -t 60 -D "$PG_DATA/data" -l "$PG_DATA/server.log" \
+        -o "-k $PG_DATA -c listen_addresses='' -c synchronous_commit=on" start >/dev/null ||
+        { echo "up: PostgreSQL did not start; see $PG_DATA/server.log" >&2; exit 1; }
+    fi
+    PG_CTL=$bin/pg_ctl
+    trap stop_postgres EXIT
+    say "PostgreSQL is up (socket in $PG_DATA, log $PG_DATA/server.log)"
+    base=postgresql://
+    query="?host=$PG_DATA&user=polku"
+    for db in journey feedback insight; do
+      ensure_database "$base/postgres$query" "polku_$db" ||
+        { echo "up: cannot create database polku_$db" >&2; exit 1; }
+    done
+  else
+    # postgres://user:password@host:port[?options]: the databases go between.
+    base=${server%%\?*}
+    query=${server#"$base"}
+    base=${base%/}
+    for db in journey feedback insight; do
+      ensure_database "$base/postgres$query" "polku_$db" ||
+        { echo "up: cannot create database polku_$db on ${base#*@}" >&2; exit 1; }
+    done
+    say "using PostgreSQL at ${base#*@}"
+  fi
+  DB_URL_journey="$base/polku_journey$query"
+  DB_URL_feedback="$base/polku_feedback$query"
+  DB_URL_insight="$base/polku_insight$query"
+}
+
+stop_postgres() {
+  [[ -n $PG_DATA ]] || return 0
+  as_pg_owner "$PG_CTL" -w -D "$PG_DATA/data" stop -m fast >/dev/null 2>&1 || true
+  PG_DATA=""
+  say "PostgreSQL stopped"
+}
 
 stop_all() {
   stopping=1
@@ -52,6 +145,7 @@ stop_all() {
     wait "${pids[i]}" 2>/dev/null || code=$?
     say "${names[i]} exited ($code)"
   done
+  stop_postgres
 }
 
 on_signal() {
@@ -63,7 +157,13 @@ trap on_signal INT TERM
 start() {  # start NAME ARGS…
   local name=$1
   shift
-  "$BIN/$name" "$@" >>"$LOGS/$name.log" 2>&1 &
+  # On PostgreSQL the service's URL goes in its environment, not on the
+  # command line where `ps` would show the password.
+  local url_var="DB_URL_${name#polku-}"
+  (
+    [[ -n ${!url_var:-} ]] && export POLKU_DATABASE_URL=${!url_var}
+    exec "$BIN/$name" "$@"
+  ) >>"$LOGS/$name.log" 2>&1 &
   names+=("$name")
   pids+=($!)
   say "started $name (pid $!, log $LOGS/$name.log)"
@@ -75,6 +175,7 @@ fail() {
   exit 1
 }
 
+[[ $BACKEND == postgres ]] && start_postgres
 start polku-journey --listen=$JOURNEY_ADDR --data_dir="$DATA_DIR"
 start polku-feedback --listen=$FEEDBACK_ADDR --data_dir="$DATA_DIR" --journey_address=$JOURNEY_ADDR
 start polku-insight --listen=$INSIGHT_ADDR --data_dir="$DATA_DIR" --feedback_address=$FEEDBACK_ADDR \
@@ -120,15 +221,26 @@ shopt -u nullglob
 if ((${#journey_files[@]} > 0)); then
   "$BIN/polku-journeys" import --gateway=$GATEWAY_GRPC --credentials="$CREDENTIALS" \
     "${journey_files[@]}" || fail "importing the example journeys failed"
-  "$BIN/polku-sim" --gateway=$GATEWAY_GRPC --credentials="$CREDENTIALS" --seed=1 \
-    --customers="$CUSTOMERS" --days=28 ||
-    say "WARNING: polku-sim reported problems (see above); the suite keeps running"
   first_journey=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' \
     "${journey_files[0]}")
+  # A planted change for the dashboard to show: the first touchpoint of the
+  # first journey gets much worse six days ago, so the last week differs
+  # from the week before (polku-insight's default alert windows).
+  planted_touchpoint=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["touchpoints"][0]["key"])' \
+    "${journey_files[0]}")
+  planted_day=$(date -u -d '6 days ago' +%F)
+  "$BIN/polku-sim" --gateway=$GATEWAY_GRPC --credentials="$CREDENTIALS" --seed=1 \
+    --customers="$CUSTOMERS" --days=28 \
+    --plant_change="$planted_touchpoint:$planted_day:-0.9" \
+    --truths_file="$DATA_DIR/planted-truths.json" ||
+    say "WARNING: polku-sim reported problems (see above); the suite keeps running"
 else
   say "WARNING: no examples/journeys/*.json to import"
   first_journey=JOURNEY_KEY
 fi
+
+dashboard_key=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["insights_key"])' \
+  "$CREDENTIALS")
 
 cat <<EOM
 
@@ -138,6 +250,11 @@ Polku is up.
   credentials    $CREDENTIALS   (tenant, admin key, insights key, one key per channel)
   super-admin    $DATA_DIR/superadmin.key   (creates tenants: polku-keys --data_dir=$DATA_DIR list-tenants)
   logs           $LOGS/
+
+Dashboard (the key is an insights:read key; it stays in the URL fragment,
+which the browser never sends):
+  http://$GATEWAY_HTTP/?journey=$first_journey#key=$dashboard_key
+  planted change: ${planted_touchpoint:-none} from ${planted_day:-–} (truths: $DATA_DIR/planted-truths.json)
 
 Scorecard by stage:
   curl -s -H "Authorization: Bearer \$($PY -c 'import json;print(json.load(open("$CREDENTIALS"))["admin_key"])')" \\

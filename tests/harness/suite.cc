@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -38,6 +39,48 @@ namespace polku::testing {
 namespace {
 
 constexpr absl::Duration kPollInterval = absl::Milliseconds(50);
+// Launches of one process whose port another process took meanwhile.
+constexpr int kLaunchAttempts = 5;
+
+// "polku-feedback" for replica 1, "polku-feedback#2" for replica 2, ….
+std::string ReplicaName(const std::string& name, int k) {
+  return k == 1 ? name : absl::StrCat(name, "#", k);
+}
+
+// The file from byte `offset` on ("" if unreadable).
+std::string ReadFrom(const std::string& path, size_t offset) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Whether a process that exited during start-up did so because one of its
+// ports was taken: it said so (rpc::Server: "address in use", the
+// gateway's HTTP listener: "cannot listen on"), or the port cannot be bound
+// now.
+bool PortTaken(const std::string& log, const std::vector<int>& ports) {
+  if (absl::StrContains(log, "in use") || absl::StrContains(log, "cannot listen on")) {
+    return true;
+  }
+  for (int port : ports) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) continue;
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    const bool taken = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 &&
+                       errno == EADDRINUSE;
+    ::close(fd);
+    if (taken) return true;
+  }
+  return false;
+}
 
 // Free loopback ports: all sockets stay bound until every port is chosen,
 // so the ports differ from each other.
@@ -174,10 +217,24 @@ absl::Status Suite::Init() {
   data_dir_ = pattern;
   std::filesystem::create_directories(data_dir_ + "/logs");
 
-  auto ports = FreePorts(5);
+  const int feedback_replicas = options_.feedback_replicas;
+  const int insight_replicas = options_.insight_replicas;
+  if (feedback_replicas < 1 || insight_replicas < 1) {
+    return absl::InvalidArgumentError("feedback_replicas and insight_replicas must be at least 1");
+  }
+  if (feedback_replicas > 1 && options_.database != Database::kPostgres) {
+    return absl::InvalidArgumentError(
+        "several feedback replicas need Database::kPostgres: on SQLite each would keep its own "
+        "events");
+  }
+
+  std::vector<std::string> port_names = {"journey"};
+  for (int k = 1; k <= feedback_replicas; ++k) port_names.push_back(ReplicaName("feedback", k));
+  for (int k = 1; k <= insight_replicas; ++k) port_names.push_back(ReplicaName("insight", k));
+  port_names.insert(port_names.end(), {"grpc", "http"});
+  auto ports = FreePorts(static_cast<int>(port_names.size()));
   if (!ports.ok()) return ports.status();
-  ports_ = {{"journey", (*ports)[0]}, {"feedback", (*ports)[1]}, {"insight", (*ports)[2]},
-            {"grpc", (*ports)[3]},    {"http", (*ports)[4]}};
+  for (size_t i = 0; i < port_names.size(); ++i) ports_[port_names[i]] = (*ports)[i];
 
   // Keys first: polku-keys init writes them into gateway.db, which the
   // gateway opens on start.
@@ -200,90 +257,184 @@ absl::Status Suite::Init() {
   if (!credentials.ok()) return credentials.status();
   credentials_ = *std::move(credentials);
 
-  std::string dir = "--data_dir=" + data_dir_;
-  processes_ = {
-      {"polku-journey", {"--listen=" + Address("journey"), dir}},
-      {"polku-feedback",
-       {"--listen=" + Address("feedback"), dir, "--journey_address=" + Address("journey")}},
-      {"polku-insight",
-       {"--listen=" + Address("insight"), dir, "--feedback_address=" + Address("feedback"),
-        "--journey_address=" + Address("journey")}},
-      {"polku-gateway",
-       {"--grpc_listen=" + Address("grpc"), "--http_listen=" + Address("http"), dir,
-        "--feedback_address=" + Address("feedback"), "--journey_address=" + Address("journey"),
-        "--insight_address=" + Address("insight")}},
+  if (options_.database == Database::kPostgres) {
+    if (absl::Status s = StartDatabase(); !s.ok()) return s;
+  }
+
+  // Arguments every backend takes: its database and TLS files.
+  const auto backend_args = [this](const std::string& service, const std::string& dir) {
+    std::vector<std::string> args = {"--data_dir=" + dir};
+    if (postgres_ != nullptr) args.push_back("--database_url=" + postgres_->Url(service));
+    if (!options_.tls_dir.empty()) {
+      args.insert(args.end(), {"--tls_cert=" + options_.tls_dir + "/server.pem",
+                               "--tls_key=" + options_.tls_dir + "/server.key",
+                               "--tls_ca=" + options_.tls_dir + "/ca.pem"});
+    }
+    return args;
   };
-  if (!options_.tls_dir.empty()) {
-    const std::string ca = options_.tls_dir + "/ca.pem";
-    const std::string cert = options_.tls_dir + "/server.pem";
-    const std::string key = options_.tls_dir + "/server.key";
-    for (Process& process : processes_) {
-      if (process.name == "polku-gateway") {
-        process.args.insert(process.args.end(),
-                            {"--tls_cert=" + cert, "--tls_key=" + key, "--backend_tls_ca=" + ca,
-                             "--backend_tls_cert=" + cert, "--backend_tls_key=" + key});
-      } else {
-        process.args.insert(process.args.end(),
-                            {"--tls_cert=" + cert, "--tls_key=" + key, "--tls_ca=" + ca});
-      }
+  // Replica 1 keeps its data in the suite's directory (as with one
+  // replica), replica k in <data_dir>/<service>-k.
+  const auto replica_dir = [this](const std::string& service, int k) {
+    if (k == 1) return data_dir_;
+    std::string dir = absl::StrCat(data_dir_, "/", service, "-", k);
+    std::filesystem::create_directories(dir);
+    return dir;
+  };
+
+  processes_.clear();
+  processes_.push_back({.name = "polku-journey",
+                        .binary = "polku-journey",
+                        .ports = {"journey"},
+                        .args =
+                            [this, backend_args] {
+                              std::vector<std::string> args = backend_args("journey", data_dir_);
+                              args.push_back("--listen=" + Address("journey"));
+                              return args;
+                            },
+                        .health_service = ""});
+  // Replicas must hash customers alike, so they share one secret.
+  const std::string secret_file = data_dir_ + "/feedback-secret.key";
+  for (int k = 1; k <= feedback_replicas; ++k) {
+    const std::string port = ReplicaName("feedback", k);
+    const std::string dir = replica_dir("feedback", k);
+    processes_.push_back({.name = ReplicaName("polku-feedback", k),
+                          .binary = "polku-feedback",
+                          .ports = {port},
+                          .args =
+                              [this, backend_args, port, dir, secret_file] {
+                                std::vector<std::string> args = backend_args("feedback", dir);
+                                args.insert(args.end(),
+                                            {"--listen=" + Address(port),
+                                             "--journey_address=" + Address("journey"),
+                                             "--secret_file=" + secret_file});
+                                return args;
+                              },
+                          .health_service = "polku.v1.FeedbackService"});
+  }
+  for (int k = 1; k <= insight_replicas; ++k) {
+    const std::string port = ReplicaName("insight", k);
+    const std::string dir = replica_dir("insight", k);
+    processes_.push_back(
+        {.name = ReplicaName("polku-insight", k),
+         .binary = "polku-insight",
+         .ports = {port},
+         .args =
+             [this, backend_args, port, dir, feedback_replicas] {
+               std::vector<std::string> args = backend_args("insight", dir);
+               args.insert(args.end(),
+                           {"--listen=" + Address(port),
+                            "--feedback_address=" + AllReplicas("feedback", feedback_replicas),
+                            "--journey_address=" + Address("journey")});
+               return args;
+             },
+         .health_service = ""});
+  }
+  processes_.push_back(
+      {.name = "polku-gateway",
+       .binary = "polku-gateway",
+       .ports = {"grpc", "http"},
+       .args =
+           [this, feedback_replicas, insight_replicas] {
+             std::vector<std::string> args = {
+                 "--grpc_listen=" + Address("grpc"),
+                 "--http_listen=" + Address("http"),
+                 "--data_dir=" + data_dir_,
+                 "--feedback_address=" + AllReplicas("feedback", feedback_replicas),
+                 "--journey_address=" + Address("journey"),
+                 "--insight_address=" + AllReplicas("insight", insight_replicas)};
+             if (!options_.tls_dir.empty()) {
+               const std::string ca = options_.tls_dir + "/ca.pem";
+               const std::string cert = options_.tls_dir + "/server.pem";
+               const std::string key = options_.tls_dir + "/server.key";
+               args.insert(args.end(),
+                           {"--tls_cert=" + cert, "--tls_key=" + key, "--backend_tls_ca=" + ca,
+                            "--backend_tls_cert=" + cert, "--backend_tls_key=" + key});
+             }
+             return args;
+           },
+       .health_service = ""});
+  // One after another: each process is given the ports of those before it,
+  // which are final once they are up.
+  for (Process& process : processes_) {
+    if (absl::Status s = StartProcess(process, /*may_move=*/true); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Suite::StartDatabase() {
+  auto server = postgres::TestServer::Start();
+  if (!server.ok()) return server.status();
+  postgres_ = *std::move(server);
+  // One database per service: each migrates its own schema.
+  for (const char* service : {"feedback", "journey", "insight"}) {
+    if (absl::Status s = postgres_->CreateDatabase(service); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Suite::StartProcess(Process& process, bool may_move) {
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  for (int attempt = 1;; ++attempt) {
+    std::error_code ignored;
+    const auto log_size = std::filesystem::file_size(LogPath(process.name), ignored);
+    const size_t log_offset = ignored ? 0 : static_cast<size_t>(log_size);
+    if (absl::Status s = Launch(process); !s.ok()) return s;
+    absl::Status ready = WaitReady(process);
+    if (ready.ok() || process.pid >= 0) return ready;
+    if (attempt >= kLaunchAttempts || absl::Now() > deadline) return ready;
+    std::vector<int> ports;
+    for (const std::string& port : process.ports) ports.push_back(ports_.at(port));
+    if (!PortTaken(ReadFrom(LogPath(process.name), log_offset), ports)) return ready;
+    std::cerr << process.name << ": its port was taken by another process; starting it again"
+              << (may_move ? " on a new port" : "") << std::endl;
+    if (may_move) {
+      auto fresh = FreePorts(static_cast<int>(process.ports.size()));
+      if (!fresh.ok()) return fresh.status();
+      for (size_t i = 0; i < process.ports.size(); ++i) ports_[process.ports[i]] = (*fresh)[i];
+    } else {
+      absl::SleepFor(absl::Milliseconds(250));
     }
   }
-  for (Process& process : processes_) {
-    absl::Status launched = Launch(process);
-    if (!launched.ok()) return launched;
-  }
-  if (absl::Status s = WaitHealthy(Address("journey"), ""); !s.ok()) return s;
-  if (absl::Status s = WaitHealthy(Address("feedback"), "polku.v1.FeedbackService"); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = WaitHealthy(Address("insight"), ""); !s.ok()) return s;
-  if (absl::Status s = WaitHealthy(Address("grpc"), ""); !s.ok()) return s;
-  return WaitHttpHealthy();
 }
 
 absl::Status Suite::Launch(Process& process) {
-  auto pid = Spawn(BinaryPath(process.name), process.args, LogPath(process.name));
+  auto pid = Spawn(BinaryPath(process.binary), process.args(), LogPath(process.name));
   if (!pid.ok()) return pid.status();
   process.pid = *pid;
   return absl::OkStatus();
 }
 
-absl::Status Suite::WaitHealthy(const std::string& address, const std::string& service) {
+absl::Status Suite::WaitReady(Process& process) {
+  const std::string address = Address(process.ports.front());
   auto channel = Dial(address);
-  absl::Time deadline = absl::Now() + options_.timeout;
+  const bool gateway = process.binary == "polku-gateway";
+  httplib::Client http(absl::StrCat(options_.tls_dir.empty() ? "http" : "https", "://",
+                                    gateway_http_host(), ":", ports_.at("http")));
+  if (!options_.tls_dir.empty()) {
+    http.set_ca_cert_path((options_.tls_dir + "/ca.pem").c_str());
+    http.enable_server_certificate_verification(true);
+  }
+  http.set_connection_timeout(1, 0);
+  http.set_read_timeout(2, 0);
+  const absl::Time deadline = absl::Now() + options_.timeout;
   while (absl::Now() < deadline) {
-    if (IsServing(channel, service)) return absl::OkStatus();
-    for (Process& process : processes_) {
-      if (process.pid < 0) continue;
-      int status = 0;
-      if (::waitpid(process.pid, &status, WNOHANG) == process.pid) {
-        process.pid = -1;
-        return absl::InternalError(
-            absl::StrCat(process.name, " exited during start-up: ", DescribeExit(status)));
-      }
+    if (IsServing(channel, process.health_service)) {
+      if (!gateway) return absl::OkStatus();
+      auto response = http.Get("/healthz");
+      if (response && response->status == 200) return absl::OkStatus();
+    }
+    int status = 0;
+    if (::waitpid(process.pid, &status, WNOHANG) == process.pid) {
+      process.pid = -1;
+      return absl::UnavailableError(
+          absl::StrCat(process.name, " exited during start-up: ", DescribeExit(status)));
     }
     absl::SleepFor(kPollInterval);
   }
   return absl::DeadlineExceededError(absl::StrCat(
-      address, " health \"", service, "\" not SERVING within ", absl::FormatDuration(options_.timeout)));
-}
-
-absl::Status Suite::WaitHttpHealthy() {
-  httplib::Client client(absl::StrCat(options_.tls_dir.empty() ? "http" : "https", "://",
-                                      gateway_http_host(), ":", gateway_http_port()));
-  if (!options_.tls_dir.empty()) {
-    client.set_ca_cert_path((options_.tls_dir + "/ca.pem").c_str());
-    client.enable_server_certificate_verification(true);
-  }
-  client.set_connection_timeout(1, 0);
-  client.set_read_timeout(2, 0);
-  absl::Time deadline = absl::Now() + options_.timeout;
-  while (absl::Now() < deadline) {
-    auto response = client.Get("/healthz");
-    if (response && response->status == 200) return absl::OkStatus();
-    absl::SleepFor(kPollInterval);
-  }
-  return absl::DeadlineExceededError("gateway GET /healthz did not answer 200");
+      process.name, " at ", address, " (health \"", process.health_service, "\"",
+      gateway ? " and GET /healthz" : "", ") not ready within ",
+      absl::FormatDuration(options_.timeout)));
 }
 
 absl::Status Suite::Terminate(Process& process) {
@@ -321,32 +472,29 @@ absl::Status Suite::Stop() {
   return absl::InternalError(absl::StrJoin(problems, "; "));
 }
 
-absl::Status Suite::RestartInsight() {
+Suite::Process* Suite::Find(const std::string& name) {
   for (Process& process : processes_) {
-    if (process.name != "polku-insight") continue;
-    if (absl::Status s = Terminate(process); !s.ok()) return s;
-    if (absl::Status s = Launch(process); !s.ok()) return s;
-    return WaitHealthy(Address("insight"), "");
+    if (process.name == name) return &process;
   }
-  return absl::NotFoundError("polku-insight is not part of the suite");
+  return nullptr;
+}
+
+absl::Status Suite::RestartInsight() {
+  Process* process = Find("polku-insight");
+  if (process == nullptr) return absl::NotFoundError("polku-insight is not part of the suite");
+  if (absl::Status s = Terminate(*process); !s.ok()) return s;
+  return StartProcess(*process, /*may_move=*/false);
 }
 
 absl::Status Suite::KillAndRestart(const std::string& name) {
-  for (Process& process : processes_) {
-    if (process.name != name) continue;
-    if (process.pid >= 0) {
-      ::kill(process.pid, SIGKILL);
-      ::waitpid(process.pid, nullptr, 0);
-      process.pid = -1;
-    }
-    if (absl::Status s = Launch(process); !s.ok()) return s;
-    if (name == "polku-feedback") {
-      return WaitHealthy(Address("feedback"), "polku.v1.FeedbackService");
-    }
-    if (name == "polku-gateway") return WaitHealthy(Address("grpc"), "");
-    return WaitHealthy(Address(name.substr(std::string("polku-").size())), "");
+  Process* process = Find(name);
+  if (process == nullptr) return absl::NotFoundError(absl::StrCat(name, " is not part of the suite"));
+  if (process->pid >= 0) {
+    ::kill(process->pid, SIGKILL);
+    ::waitpid(process->pid, nullptr, 0);
+    process->pid = -1;
   }
-  return absl::NotFoundError(absl::StrCat(name, " is not part of the suite"));
+  return StartProcess(*process, /*may_move=*/false);
 }
 
 Suite::~Suite() {
@@ -376,6 +524,10 @@ std::shared_ptr<grpc::Channel> Suite::Dial(const std::string& address) const {
   return channel.ok() ? *channel : grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
 }
 
+std::string Suite::database_url(const std::string& service) const {
+  return postgres_ != nullptr ? postgres_->Url(service) : std::string();
+}
+
 pid_t Suite::pid(const std::string& name) const {
   for (const Process& process : processes_) {
     if (process.name == name) return process.pid;
@@ -397,8 +549,9 @@ void Suite::Authorize(grpc::ClientContext& context, const std::string& key,
 
 std::string Suite::Logs() const {
   std::string out;
-  for (const char* name :
-       {"polku-keys", "polku-journey", "polku-feedback", "polku-insight", "polku-gateway"}) {
+  std::vector<std::string> names = {"polku-keys"};
+  for (const Process& process : processes_) names.push_back(process.name);
+  for (const std::string& name : names) {
     std::ifstream in(LogPath(name));
     if (!in) continue;
     std::stringstream text;
@@ -409,12 +562,22 @@ std::string Suite::Logs() const {
   return out;
 }
 
+std::string Suite::Log(const std::string& name) const { return ReadFrom(LogPath(name), 0); }
+
 std::string Suite::LogPath(const std::string& name) const {
   return absl::StrCat(data_dir_, "/logs/", name, ".log");
 }
 
 std::string Suite::Address(const std::string& port_name) const {
   return absl::StrCat("127.0.0.1:", ports_.at(port_name));
+}
+
+std::string Suite::AllReplicas(const std::string& backend, int count) const {
+  if (count == 1) return Address(backend);
+  std::vector<std::string> addresses;
+  for (int k = 1; k <= count; ++k) addresses.push_back(Address(ReplicaName(backend, k)));
+  // gRPC's ipv4 resolver: every listed address is one replica.
+  return absl::StrCat("ipv4:", absl::StrJoin(addresses, ","));
 }
 
 }  // namespace polku::testing

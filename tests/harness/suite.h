@@ -15,6 +15,29 @@
 // "polku.v1.FeedbackService", which turns SERVING once its touchpoint index
 // is loaded) and of the gateway's GET /healthz. When a test fails, the
 // processes' logs are printed (see ~Suite).
+//
+// Replicas and PostgreSQL: with Options::database = kPostgres the harness
+// starts its own PostgreSQL server (lib/postgres/testing: a Unix socket in a
+// temporary directory, stopped at the end), creates one database per service
+// (feedback, journey, insight) and passes --database_url. Options::
+// feedback_replicas and insight_replicas start that many copies of a
+// service, each on its own port and data directory; the feedback replicas
+// share one --secret_file, and the gateway (and every insight replica) is
+// given every feedback replica's address. Replica 1 is named as before
+// ("polku-feedback", backend "feedback"); replica k > 1 is "polku-feedback#k"
+// (backend "feedback#k"):
+//
+//   Suite::Options options;
+//   options.database = Suite::Database::kPostgres;
+//   options.feedback_replicas = 2;
+//   auto suite = Suite::Start(options);
+//   …
+//   (*suite)->KillAndRestart("polku-feedback#2");
+//
+// Processes start one after another, each once the one before is healthy.
+// A port is picked free and released before its process binds it, so another
+// process may take it in between: a process that then exits during start-up
+// because its address is in use is started again on a new port.
 #ifndef POLKU_TESTS_HARNESS_SUITE_H_
 #define POLKU_TESTS_HARNESS_SUITE_H_
 
@@ -22,6 +45,7 @@
 #include <grpcpp/client_context.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,12 +54,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "lib/postgres/testing/test_server.h"
 #include "tools/journeys/gateway_client.h"
 
 namespace polku::testing {
 
 class Suite {
  public:
+  enum class Database { kSqlite, kPostgres };
+
   struct Options {
     std::string tenant = "demo";
     std::string channels = "shop,phone,web,email";
@@ -46,9 +73,17 @@ class Suite {
     // mTLS and calls the others with that certificate; the gateway's public
     // listeners serve TLS; the harness's own channels present it too.
     std::string tls_dir;
+    // Where the services keep their data (see the overview above).
+    Database database = Database::kSqlite;
+    // Copies of polku-feedback (more than one needs kPostgres: replicas
+    // share a database) and of polku-insight (on SQLite each replica counts
+    // into its own insight.db).
+    int feedback_replicas = 1;
+    int insight_replicas = 1;
   };
 
-  // Starts polku-keys init, then journey, feedback, insight and gateway.
+  // Starts polku-keys init (and PostgreSQL), then journey, the feedback
+  // replicas, the insight replicas and the gateway.
   static absl::StatusOr<std::unique_ptr<Suite>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<Suite>> Start() { return Start(Options()); }
 
@@ -67,14 +102,16 @@ class Suite {
   // port and data directory, and wait until it is healthy.
   absl::Status RestartInsight();
 
-  // SIGKILL to `name` (e.g. "polku-feedback"), reap it, start it again on
-  // the same port and data directory, and wait until it is healthy (for
-  // polku-feedback: its FeedbackService is SERVING). For crash tests.
+  // SIGKILL to `name` (e.g. "polku-feedback", or a replica:
+  // "polku-insight#2"), reap it, start it again on the same port and data
+  // directory, and wait until it is healthy (for polku-feedback: its
+  // FeedbackService is SERVING). For crash tests.
   absl::Status KillAndRestart(const std::string& name);
 
   const tools::Credentials& credentials() const { return credentials_; }
   const std::string& data_dir() const { return data_dir_; }
-  // host:port of a backend: "journey", "feedback" or "insight".
+  // host:port of a backend: "journey", "feedback" or "insight", or a
+  // replica: "feedback#2".
   std::string backend_address(const std::string& name) const { return Address(name); }
   // host:port of the gateway's gRPC listener.
   std::string gateway_grpc_address() const;
@@ -82,7 +119,11 @@ class Suite {
   int gateway_http_port() const { return ports_.at("http"); }
   // host:port of polku-feedback itself (no gateway in front).
   std::string feedback_address() const { return Address("feedback"); }
-  // Process id of `name` (e.g. "polku-gateway"), -1 if not running.
+  // libpq URL of a service's database ("feedback", "journey", "insight");
+  // empty on SQLite.
+  std::string database_url(const std::string& service) const;
+  // Process id of `name` (e.g. "polku-gateway", "polku-feedback#2"), -1 if
+  // not running.
   pid_t pid(const std::string& name) const;
 
   // A channel to `address`, over mTLS in TLS mode (see Options::tls_dir).
@@ -97,20 +138,38 @@ class Suite {
 
   // Every process's log so far, with headers.
   std::string Logs() const;
+  // The log of one process so far, e.g. of "polku-feedback#2" (every
+  // launch of it appends).
+  std::string Log(const std::string& name) const;
 
  private:
   struct Process {
-    std::string name;  // binary, e.g. "polku-feedback"
-    std::vector<std::string> args;
+    std::string name;    // e.g. "polku-feedback#2"
+    std::string binary;  // e.g. "polku-feedback"
+    // Keys of ports_ it listens on; the first is the one health is asked on.
+    std::vector<std::string> ports;
+    // Its arguments, made at each launch from the ports as they are then.
+    std::function<std::vector<std::string>()> args;
+    std::string health_service;  // gRPC health service that means ready
     pid_t pid = -1;
   };
 
   explicit Suite(Options options) : options_(std::move(options)) {}
 
   absl::Status Init();
+  absl::Status StartDatabase();
+  // Launches `process` and waits until it is ready. When it exits during
+  // start-up because one of its ports was taken, launches it again: on new
+  // ports if `may_move` (nothing knows them yet), else on the same ones
+  // once they are free.
+  absl::Status StartProcess(Process& process, bool may_move);
   absl::Status Launch(Process& process);
-  absl::Status WaitHealthy(const std::string& address, const std::string& service);
-  absl::Status WaitHttpHealthy();
+  // Ready: SERVING on its first port (and the gateway's HTTP /healthz).
+  // UNAVAILABLE if `process` exited meanwhile.
+  absl::Status WaitReady(Process& process);
+  Process* Find(const std::string& name);
+  // "ipv4:a,b" for several replicas of `backend`, else its host:port.
+  std::string AllReplicas(const std::string& backend, int count) const;
   // SIGTERM, then waits up to the timeout; error unless it exited 0.
   absl::Status Terminate(Process& process);
   std::string LogPath(const std::string& name) const;
@@ -120,7 +179,9 @@ class Suite {
   std::string bin_dir_;
   std::string data_dir_;
   std::map<std::string, int> ports_;
-  std::vector<Process> processes_;  // journey, feedback, insight, gateway
+  // journey, feedback replicas, insight replicas, gateway
+  std::vector<Process> processes_;
+  std::unique_ptr<postgres::TestServer> postgres_;
   tools::Credentials credentials_;
   std::shared_ptr<grpc::Channel> gateway_channel_;
 };

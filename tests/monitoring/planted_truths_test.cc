@@ -1,0 +1,329 @@
+// Planted truths, end to end: polku-sim plants a change (one touchpoint's
+// quality drops on a given day) and an inconsistency (one channel worse than
+// the others in one stage) into a small journey, submits through the
+// gateway, and polku-insight — asked directly over gRPC as the tenant — must
+// find exactly those: an open change alert pointing at the planted
+// touchpoint once data runs a bounded number of days past the change, and
+// the planted channel flagged in the planted stage. The same simulation
+// without plants must raise no alert. Each seed runs in a fresh suite.
+#include <grpcpp/grpcpp.h>
+#include <stdio.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/rpc/metadata.h"
+#include "polku/v1/feedback.grpc.pb.h"
+#include "polku/v1/insight.grpc.pb.h"
+#include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/suite.h"
+
+namespace polku {
+namespace {
+
+using ::polku::testing::Suite;
+
+constexpr char kJourney[] = "planted";
+constexpr char kChangedTouchpoint[] = "web_order";
+constexpr char kInconsistentStage[] = "visit";
+constexpr char kInconsistentChannel[] = "phone";
+// Customers start on the 14 days ending 2025-03-14; the change starts on
+// 2025-03-08, so the data runs at most 7 days (plus the last customers'
+// second stage) past it — one default alert window.
+constexpr char kEndDate[] = "2025-03-14";
+constexpr char kChangeDay[] = "2025-03-08";
+constexpr int kDays = 14;
+constexpr int kCustomers = 900;
+constexpr absl::Duration kBound = absl::Seconds(60);
+
+// visit: web_order (web), shop_pickup (shop), call_center (phone) · buy:
+// web_page (web), shop_counter (shop). Two short stages keep the journey's
+// last day with data close to the simulated end date. The keys are chosen
+// for the simulator's quality levels they imply (DefaultQuality): the
+// planted touchpoints start high (≈ 0.8), so a shift of −1 is not lost to
+// clamping at −1.
+v1::Journey PlantedJourney() {
+  v1::Journey journey;
+  journey.set_key(kJourney);
+  journey.set_name("Planted truths");
+  for (const char* stage : {"visit", "buy"}) {
+    v1::Stage* s = journey.add_stages();
+    s->set_key(stage);
+    s->set_name(stage);
+  }
+  struct {
+    const char *key, *stage, *channel;
+  } touchpoints[] = {{"web_order", "visit", "web"},
+                     {"shop_pickup", "visit", "shop"},
+                     {"call_center", "visit", "phone"},
+                     {"web_page", "buy", "web"},
+                     {"shop_counter", "buy", "shop"}};
+  for (const auto& t : touchpoints) {
+    v1::Touchpoint* touchpoint = journey.add_touchpoints();
+    touchpoint->set_key(t.key);
+    touchpoint->set_name(t.key);
+    touchpoint->set_stage(t.stage);
+    touchpoint->set_channel(t.channel);
+    touchpoint->set_kind(v1::INTERACTION);
+    touchpoint->set_owner_team("monitoring");
+  }
+  return journey;
+}
+
+// Runs a command line; its exit code and what it printed.
+struct Output {
+  int exit_code = -1;
+  std::string text;
+};
+Output RunCommand(const std::vector<std::string>& args) {
+  std::string command;
+  for (const std::string& arg : args) absl::StrAppend(&command, "'", arg, "' ");
+  command += "2>&1";
+  Output output;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return output;
+  char buffer[4096];
+  while (fgets(buffer, sizeof buffer, pipe) != nullptr) output.text += buffer;
+  const int status = pclose(pipe);
+  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return output;
+}
+
+class MonitoringSuiteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto suite = Suite::Start();
+    ASSERT_TRUE(suite.ok()) << suite.status();
+    suite_ = *std::move(suite);
+    insight_ = v1::InsightService::NewStub(
+        suite_->Dial(suite_->backend_address("insight")));
+
+    auto journeys = v1::JourneyService::NewStub(suite_->GatewayChannel());
+    v1::CreateJourneyRequest create;
+    *create.mutable_journey() = PlantedJourney();
+    v1::Journey created;
+    grpc::ClientContext create_context;
+    Suite::Authorize(create_context, suite_->credentials().admin_key);
+    grpc::Status status =
+        journeys->CreateJourney(&create_context, create, &created);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    v1::PublishJourneyRequest publish;
+    publish.set_key(kJourney);
+    v1::Journey published;
+    grpc::ClientContext publish_context;
+    Suite::Authorize(publish_context, suite_->credentials().admin_key);
+    status = journeys->PublishJourney(&publish_context, publish, &published);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  void TearDown() override {
+    if (suite_ != nullptr) {
+      EXPECT_TRUE(suite_->Stop().ok());
+    }
+  }
+
+  // As the tenant, straight to polku-insight (trusted metadata).
+  std::unique_ptr<grpc::ClientContext> AsTenant() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context->AddMetadata(rpc::kTenantHeader, suite_->credentials().tenant);
+    return context;
+  }
+
+  // Runs polku-sim with `seed` and `plants`; the number of events it had
+  // accepted.
+  int64_t Simulate(int seed, const std::vector<std::string>& plants) {
+    std::vector<std::string> args = {
+        testing::BinaryPath("polku-sim"),
+        "--gateway=" + suite_->gateway_grpc_address(),
+        "--credentials=" + suite_->data_dir() + "/credentials.json",
+        absl::StrCat("--seed=", seed),
+        absl::StrCat("--customers=", kCustomers),
+        absl::StrCat("--days=", kDays),
+        absl::StrCat("--end_date=", kEndDate),
+        "--truths_file=" + suite_->data_dir() + "/truths.json"};
+    args.insert(args.end(), plants.begin(), plants.end());
+    const Output sim = RunCommand(args);
+    EXPECT_EQ(sim.exit_code, 0) << sim.text;
+    int64_t accepted = 0;
+    std::smatch match;
+    const std::regex accepted_re("accepted +([0-9]+)");
+    for (std::string rest = sim.text;
+         std::regex_search(rest, match, accepted_re); rest = match.suffix()) {
+      accepted += std::stoll(match[1]);
+    }
+    EXPECT_GT(accepted, 0) << sim.text;
+    return accepted;
+  }
+
+  // Waits until polku-insight has counted `events` events of the journey
+  // and the change monitor has evaluated the journey at that point (its log
+  // says so); returns the feed sequence reached.
+  void AwaitEvaluated(int64_t events) {
+    const absl::Time deadline = absl::Now() + kBound;
+    int64_t sequence = -1;
+    while (absl::Now() < deadline) {
+      v1::GetScorecardRequest request;
+      request.set_journey(kJourney);
+      v1::Scorecard card;
+      grpc::Status status =
+          insight_->GetScorecard(AsTenant().get(), request, &card);
+      if (status.ok() && card.total().events() == events) {
+        sequence = card.as_of_sequence();
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ASSERT_GE(sequence, 0) << "polku-insight did not count " << events
+                           << " events in time";
+    const std::regex evaluated_re(
+        "\"msg\":\"change alerts evaluated\".*\"journey\":\"planted\","
+        "\"as_of_sequence\":([0-9]+)");
+    while (absl::Now() < deadline) {
+      std::istringstream logs(suite_->Logs());
+      std::smatch match;
+      for (std::string line; std::getline(logs, line);) {
+        if (std::regex_search(line, match, evaluated_re) &&
+            std::stoll(match[1]) >= sequence) {
+          return;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    FAIL() << "the change monitor did not evaluate sequence " << sequence;
+  }
+
+  std::vector<v1::Alert> OpenAlerts() {
+    v1::ListAlertsRequest request;
+    request.set_journey(kJourney);
+    request.set_page_size(1000);
+    v1::ListAlertsResponse response;
+    grpc::Status status =
+        insight_->ListAlerts(AsTenant().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return {response.alerts().begin(), response.alerts().end()};
+  }
+
+  static std::string Describe(const std::vector<v1::Alert>& alerts) {
+    std::vector<std::string> lines;
+    for (const v1::Alert& alert : alerts) {
+      lines.push_back(absl::StrCat(
+          v1::GroupBy_Name(alert.scope()), " ", alert.key(), " ",
+          v1::Metric_Name(alert.metric()), alert.measure(), " ", alert.before(),
+          " → ", alert.after(), " p_adj=", alert.adjusted_p_value()));
+    }
+    return absl::StrJoin(lines, "\n");
+  }
+
+  std::unique_ptr<Suite> suite_;
+  std::unique_ptr<v1::InsightService::Stub> insight_;
+};
+
+class PlantedTruthsTest : public MonitoringSuiteTest,
+                          public ::testing::WithParamInterface<int> {};
+
+TEST_P(PlantedTruthsTest, ThePlantedChangeAndInconsistencyAreFound) {
+  const int64_t events = Simulate(
+      GetParam(),
+      {absl::StrCat("--plant_change=", kChangedTouchpoint, ":", kChangeDay,
+                    ":-1.0"),
+       absl::StrCat("--plant_inconsistency=", kJourney, "/", kInconsistentStage,
+                    "/", kInconsistentChannel, ":-1.0")});
+  std::ifstream truths_file(suite_->data_dir() + "/truths.json");
+  std::stringstream truths;
+  truths << truths_file.rdbuf();
+  EXPECT_THAT(truths.str(), ::testing::HasSubstr(kChangedTouchpoint));
+  AwaitEvaluated(events);
+
+  // The alert points at the planted touchpoint (its stage and channel may
+  // alert too: they contain it); no other touchpoint alerts.
+  const std::vector<v1::Alert> open = OpenAlerts();
+  bool found = false;
+  for (const v1::Alert& alert : open) {
+    if (alert.scope() != v1::GROUP_BY_TOUCHPOINT) continue;
+    EXPECT_EQ(alert.key(), kChangedTouchpoint) << Describe(open);
+    if (alert.key() == kChangedTouchpoint && alert.worse()) {
+      found = true;
+      EXPECT_LT(alert.adjusted_p_value(), 0.01);
+      EXPECT_EQ(alert.state(), v1::OPEN);
+    }
+  }
+  EXPECT_TRUE(found) << "no alert for the planted touchpoint:\n"
+                     << Describe(open);
+
+  // The planted channel is flagged in the planted stage, for the worse.
+  v1::GetConsistencyRequest request;
+  request.set_journey(kJourney);
+  v1::Consistency consistency;
+  grpc::Status status =
+      insight_->GetConsistency(AsTenant().get(), request, &consistency);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(consistency.stages_size(), 2);
+  EXPECT_EQ(consistency.stages(0).stage(), kInconsistentStage);
+  bool flagged = false;
+  for (const v1::MetricConsistency& metric : consistency.stages(0).metrics()) {
+    if (metric.metric() != v1::CSAT_TOP2_BOX) continue;
+    EXPECT_TRUE(metric.inconsistent());
+    for (const v1::ChannelValue& channel : metric.channels()) {
+      if (channel.channel() == kInconsistentChannel) {
+        flagged = channel.significant() && channel.effect() < 0;
+      }
+    }
+  }
+  EXPECT_TRUE(flagged) << consistency.stages(0).DebugString();
+}
+
+TEST_P(PlantedTruthsTest, AnUnchangedSimulationRaisesNoAlert) {
+  AwaitEvaluated(Simulate(GetParam(), {}));
+  const std::vector<v1::Alert> open = OpenAlerts();
+  EXPECT_TRUE(open.empty()) << Describe(open);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, PlantedTruthsTest, ::testing::Values(1, 2, 3));
+
+// Freshness: an event the gateway acknowledged is on a WatchScorecard stream
+// within one second, at the default settings of every process.
+TEST_F(MonitoringSuiteTest, AnAcknowledgedEventIsLiveWithinASecond) {
+  auto stream_context = AsTenant();
+  stream_context->set_deadline(absl::ToChronoTime(absl::Now() + kBound));
+  v1::GetScorecardRequest request;
+  request.set_journey(kJourney);
+  auto live = insight_->WatchScorecard(stream_context.get(), request);
+  v1::Scorecard card;
+  ASSERT_TRUE(live->Read(&card));
+  EXPECT_EQ(card.total().events(), 0);
+
+  auto feedback = v1::FeedbackService::NewStub(suite_->GatewayChannel());
+  for (int i = 0; i < 3; ++i) {
+    v1::SubmitEventsRequest submit;
+    v1::TouchpointEvent* event = submit.add_events();
+    event->set_event_id(absl::StrCat("live-", i));
+    event->set_touchpoint("web_page");
+    event->set_customer("live-customer");
+    event->mutable_occurred_at()->set_seconds(
+        absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+    event->set_csat(5);
+    v1::SubmitEventsResponse response;
+    grpc::ClientContext context;
+    Suite::Authorize(context, suite_->credentials().channel_keys.at("web"));
+    ASSERT_TRUE(feedback->SubmitEvents(&context, submit, &response).ok());
+    ASSERT_EQ(response.results_size(), 1);
+    ASSERT_EQ(response.results(0).outcome(), v1::EventResult::ACCEPTED);
+    const absl::Time acknowledged = absl::Now();
+    while (card.total().events() < i + 1) ASSERT_TRUE(live->Read(&card));
+    EXPECT_LT(absl::Now() - acknowledged, absl::Seconds(1)) << "event " << i;
+    EXPECT_EQ(card.total().events(), i + 1);
+  }
+  stream_context->TryCancel();
+}
+
+}  // namespace
+}  // namespace polku

@@ -1,0 +1,536 @@
+// Exactly once across replicas, end to end: the real processes on one
+// PostgreSQL (started by the harness), two polku-feedback and two
+// polku-insight replicas behind the gateway, which spreads calls across the
+// feedback replicas. The same scenario runs on SQLite with one replica of
+// each (the default backend), so both backends keep the same promise.
+//
+//  * The same event sent to both feedback replicas at the same moment is
+//    stored once: one ACCEPTED, one DUPLICATE with the same sequence.
+//  * Several channel clients (lib/client, retrying with the same event_id)
+//    send a few thousand events through the gateway while a feedback replica
+//    and an insight replica are killed with SIGKILL and restarted. Every
+//    event is acknowledged once; both feedback replicas served submissions.
+//  * Every insight replica's scorecard, and the gateway's, equals the one
+//    computed here from the events sent; the change feed, read through the
+//    gateway, holds every acknowledged event exactly once, under its
+//    acknowledged sequence, in strictly increasing order.
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <future>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "lib/client/channel_client.h"
+#include "lib/rpc/metadata.h"
+#include "polku/v1/feedback.grpc.pb.h"
+#include "polku/v1/insight.grpc.pb.h"
+#include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/suite.h"
+#include "tools/journeys/gateway_client.h"
+
+namespace polku {
+namespace {
+
+using ::polku::client::ChannelClient;
+using ::polku::client::ChannelClientOptions;
+using ::polku::client::EventReport;
+using ::polku::testing::Suite;
+
+constexpr char kJourney[] = "replica-journey";
+constexpr char kTenant[] = "demo";
+// Events per channel client, and how many have been acknowledged (over all
+// clients) when the replicas are killed.
+constexpr int kEventsPerChannel = 1000;
+constexpr int kKillAfter = 1000;
+// Rounds of the same event sent to both feedback replicas at once.
+constexpr int kRaceRounds = 40;
+
+struct ChannelPlan {
+  const char* channel;
+  const char* touchpoint;
+  ChannelClientOptions::Transport transport;
+};
+
+constexpr ChannelPlan kChannels[] = {
+    {"shop", "store_visit", ChannelClientOptions::Transport::kBatches},
+    {"phone", "support_call", ChannelClientOptions::Transport::kStream},
+    {"web", "order_tracking", ChannelClientOptions::Transport::kBatches},
+};
+
+const ChannelPlan& PlanOf(const std::string& channel) {
+  for (const ChannelPlan& plan : kChannels) {
+    if (channel == plan.channel) return plan;
+  }
+  return kChannels[0];
+}
+
+v1::Journey ReplicaJourney() {
+  v1::Journey journey;
+  journey.set_key(kJourney);
+  journey.set_name("Replica test journey");
+  v1::Stage* stage = journey.add_stages();
+  stage->set_key("service");
+  stage->set_name("service");
+  for (const ChannelPlan& plan : kChannels) {
+    v1::Touchpoint* touchpoint = journey.add_touchpoints();
+    touchpoint->set_key(plan.touchpoint);
+    touchpoint->set_name(plan.touchpoint);
+    touchpoint->set_stage("service");
+    touchpoint->set_channel(plan.channel);
+    touchpoint->set_kind(v1::INTERACTION);
+    touchpoint->set_owner_team("replicas");
+  }
+  return journey;
+}
+
+// Event `id` of a channel; the same arguments always give the same event.
+// Ratings vary with `i`, some are left out, so every score has work to do.
+v1::TouchpointEvent MakeEvent(const ChannelPlan& plan, const std::string& id, int i,
+                              int64_t base_seconds) {
+  v1::TouchpointEvent event;
+  event.set_event_id(id);
+  event.set_touchpoint(plan.touchpoint);
+  event.set_customer(absl::StrCat("customer-", i % 89));
+  event.mutable_occurred_at()->set_seconds(base_seconds + (i * 37) % 7200);
+  if (i % 7 != 0) event.set_nps(i % 11);
+  if (i % 5 != 0) event.set_csat(1 + (i * 3) % 5);
+  if (i % 3 == 0) event.set_ces(1 + i % 7);
+  event.set_language("en");
+  return event;
+}
+
+// The scorecard row the events of one touchpoint must add up to.
+struct ExpectedRow {
+  int64_t events = 0;
+  int64_t nps = 0, promoters = 0, passives = 0, detractors = 0;
+  int64_t csat = 0, csat_top2 = 0, csat_sum = 0;
+  int64_t ces = 0, ces_sum = 0;
+
+  void Add(const v1::TouchpointEvent& event) {
+    ++events;
+    if (event.has_nps()) {
+      ++nps;
+      if (event.nps() >= 9) ++promoters;
+      else if (event.nps() >= 7) ++passives;
+      else ++detractors;
+    }
+    if (event.has_csat()) {
+      ++csat;
+      csat_sum += event.csat();
+      if (event.csat() >= 4) ++csat_top2;
+    }
+    if (event.has_ces()) {
+      ++ces;
+      ces_sum += event.ces();
+    }
+  }
+};
+
+void ExpectRow(const v1::ScorecardRow& row, const ExpectedRow& expected, const std::string& who) {
+  SCOPED_TRACE(absl::StrCat(who, ", row ", row.group()));
+  EXPECT_EQ(row.events(), expected.events);
+  EXPECT_EQ(row.nps().responses(), expected.nps);
+  EXPECT_EQ(row.nps().promoters(), expected.promoters);
+  EXPECT_EQ(row.nps().passives(), expected.passives);
+  EXPECT_EQ(row.nps().detractors(), expected.detractors);
+  if (expected.nps > 0) {
+    EXPECT_NEAR(row.nps().score(),
+                100.0 * static_cast<double>(expected.promoters - expected.detractors) /
+                    static_cast<double>(expected.nps),
+                1e-9);
+  }
+  EXPECT_EQ(row.csat().responses(), expected.csat);
+  if (expected.csat > 0) {
+    EXPECT_NEAR(row.csat().top2_box(),
+                static_cast<double>(expected.csat_top2) / static_cast<double>(expected.csat), 1e-9);
+    EXPECT_NEAR(row.csat().mean(),
+                static_cast<double>(expected.csat_sum) / static_cast<double>(expected.csat), 1e-9);
+  }
+  EXPECT_EQ(row.ces().responses(), expected.ces);
+  if (expected.ces > 0) {
+    EXPECT_NEAR(row.ces().mean(),
+                static_cast<double>(expected.ces_sum) / static_cast<double>(expected.ces), 1e-9);
+  }
+}
+
+// Every event the test had acknowledged: (channel, event_id) → sequence and
+// the event as sent.
+class Ledger {
+ public:
+  struct Entry {
+    int acknowledgements = 0;
+    int64_t sequence = 0;
+    v1::TouchpointEvent event;
+  };
+  void Acknowledged(const std::string& channel, const v1::TouchpointEvent& event,
+                    int64_t sequence) {
+    absl::MutexLock lock(&mu_);
+    Entry& entry = entries_[{channel, event.event_id()}];
+    ++entry.acknowledgements;
+    entry.sequence = sequence;
+    entry.event = event;
+  }
+  std::map<std::pair<std::string, std::string>, Entry> entries() {
+    absl::MutexLock lock(&mu_);
+    return entries_;
+  }
+  size_t size() {
+    absl::MutexLock lock(&mu_);
+    return entries_.size();
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, Entry> entries_ ABSL_GUARDED_BY(mu_);
+};
+
+struct Topology {
+  const char* name;
+  Suite::Database database;
+  int replicas;  // of polku-feedback and of polku-insight each
+};
+
+// For test names and messages (ctest lists the parameter).
+void PrintTo(const Topology& topology, std::ostream* out) { *out << topology.name; }
+
+class ReplicaTest : public ::testing::TestWithParam<Topology> {
+ protected:
+  void SetUp() override {
+    Suite::Options options;
+    options.channels = "shop,phone,web";
+    options.database = GetParam().database;
+    options.feedback_replicas = GetParam().replicas;
+    options.insight_replicas = GetParam().replicas;
+    auto started = Suite::Start(options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    suite_ = *std::move(started);
+    base_seconds_ = absl::ToUnixSeconds(absl::Now() - absl::Hours(4));
+  }
+
+  std::string Replica(const std::string& name, int k) const {
+    return k == 1 ? name : absl::StrCat(name, "#", k);
+  }
+
+  void ImportJourney() {
+    auto stub = v1::JourneyService::NewStub(suite_->GatewayChannel());
+    v1::CreateJourneyRequest create;
+    *create.mutable_journey() = ReplicaJourney();
+    v1::Journey created;
+    grpc::Status status = tools::CallWithRetry([&] {
+      grpc::ClientContext context;
+      Suite::Authorize(context, suite_->credentials().admin_key);
+      return stub->CreateJourney(&context, create, &created);
+    });
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    v1::PublishJourneyRequest publish;
+    publish.set_key(kJourney);
+    v1::Journey published;
+    status = tools::CallWithRetry([&] {
+      grpc::ClientContext context;
+      Suite::Authorize(context, suite_->credentials().admin_key);
+      return stub->PublishJourney(&context, publish, &published);
+    });
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  // SubmitEvents straight to one feedback replica, with the trusted
+  // metadata the gateway would set.
+  grpc::Status SubmitDirect(v1::FeedbackService::Stub& stub, const std::string& channel,
+                            const v1::TouchpointEvent& event, v1::EventResult& result) {
+    grpc::ClientContext context;
+    context.AddMetadata(rpc::kTenantHeader, kTenant);
+    context.AddMetadata(rpc::kChannelHeader, channel);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::SubmitEventsRequest request;
+    *request.add_events() = event;
+    v1::SubmitEventsResponse response;
+    grpc::Status status = stub.SubmitEvents(&context, request, &response);
+    if (status.ok() && response.results_size() == 1) result = response.results(0);
+    return status;
+  }
+
+  // Until every feedback replica knows the published journey (each learns
+  // it from its own watch stream), one event per replica, which stays part
+  // of the data.
+  void AwaitJourneyOnEveryReplica() {
+    for (int k = 1; k <= GetParam().replicas; ++k) {
+      auto stub = v1::FeedbackService::NewStub(
+          suite_->Dial(suite_->backend_address(Replica("feedback", k))));
+      const v1::TouchpointEvent event =
+          MakeEvent(kChannels[0], absl::StrCat("ready-", k), k, base_seconds_);
+      const absl::Time deadline = absl::Now() + absl::Seconds(30);
+      v1::EventResult result;
+      while (true) {
+        grpc::Status status = SubmitDirect(*stub, "shop", event, result);
+        ASSERT_TRUE(status.ok()) << status.error_message();
+        if (result.outcome() != v1::EventResult::REJECTED) break;
+        ASSERT_LT(absl::Now(), deadline) << "replica " << k << ": " << result.reason();
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      ledger_.Acknowledged("shop", event, result.sequence());
+    }
+  }
+
+  // (a) Each round sends one new event to the first and the last feedback
+  // replica at the same moment.
+  void RaceSameEvent() {
+    const int last = GetParam().replicas;
+    auto first_stub = v1::FeedbackService::NewStub(
+        suite_->Dial(suite_->backend_address(Replica("feedback", 1))));
+    auto last_stub = v1::FeedbackService::NewStub(
+        suite_->Dial(suite_->backend_address(Replica("feedback", last))));
+    for (int round = 0; round < kRaceRounds; ++round) {
+      const v1::TouchpointEvent event =
+          MakeEvent(PlanOf("web"), absl::StrCat("race-", round), round, base_seconds_);
+      std::promise<void> go;
+      std::shared_future<void> start = go.get_future().share();
+      v1::EventResult results[2];
+      grpc::Status statuses[2];
+      std::thread senders[2];
+      v1::FeedbackService::Stub* stubs[2] = {first_stub.get(), last_stub.get()};
+      for (int i = 0; i < 2; ++i) {
+        senders[i] = std::thread([&, i] {
+          start.wait();
+          statuses[i] = SubmitDirect(*stubs[i], "web", event, results[i]);
+        });
+      }
+      go.set_value();
+      for (std::thread& sender : senders) sender.join();
+      ASSERT_TRUE(statuses[0].ok()) << statuses[0].error_message();
+      ASSERT_TRUE(statuses[1].ok()) << statuses[1].error_message();
+      const int accepted = (results[0].outcome() == v1::EventResult::ACCEPTED) +
+                           (results[1].outcome() == v1::EventResult::ACCEPTED);
+      const int duplicates = (results[0].outcome() == v1::EventResult::DUPLICATE) +
+                             (results[1].outcome() == v1::EventResult::DUPLICATE);
+      ASSERT_EQ(accepted, 1) << "round " << round << ": " << results[0].ShortDebugString()
+                             << " / " << results[1].ShortDebugString();
+      ASSERT_EQ(duplicates, 1) << "round " << round;
+      ASSERT_EQ(results[0].sequence(), results[1].sequence()) << "round " << round;
+      ledger_.Acknowledged("web", event, results[0].sequence());
+    }
+  }
+
+  // (b) The channel clients through the gateway, with a feedback and an
+  // insight replica killed partway.
+  void SendThroughGatewayWithKills() {
+    std::vector<std::unique_ptr<ChannelClient>> clients;
+    std::atomic<int> acknowledged{0};
+    std::atomic<int> failed{0};
+    for (const ChannelPlan& plan : kChannels) {
+      ChannelClientOptions options;
+      options.transport = plan.transport;
+      options.max_batch_events = 25;
+      options.buffer_capacity = 500;
+      options.senders = 2;
+      options.call_timeout = absl::Seconds(5);
+      options.stream_window = 100;
+      options.stream_max_age = absl::Seconds(3);
+      options.initial_backoff = absl::Milliseconds(20);
+      options.max_backoff = absl::Milliseconds(500);
+      options.retry_budget = absl::Seconds(90);
+      const std::string channel = plan.channel;
+      // The events by id, to record what an acknowledgement was for.
+      auto client = ChannelClient::Create(
+          suite_->GatewayChannel(), suite_->credentials().channel_keys.at(channel), options,
+          [this, channel, &acknowledged, &failed](const EventReport& report) {
+            if (report.outcome != EventReport::Outcome::kAccepted &&
+                report.outcome != EventReport::Outcome::kDuplicate) {
+              ++failed;
+              ADD_FAILURE() << channel << "/" << report.event_id << ": "
+                            << client::OutcomeName(report.outcome) << " " << report.status
+                            << " " << report.reason;
+              return;
+            }
+            const int i = std::stoi(report.event_id.substr(report.event_id.rfind('-') + 1));
+            ledger_.Acknowledged(channel, MakeEvent(PlanOf(channel), report.event_id, i,
+                                                    base_seconds_),
+                                 report.sequence);
+            ++acknowledged;
+          });
+      ASSERT_TRUE(client.ok()) << client.status();
+      clients.push_back(*std::move(client));
+    }
+    std::vector<std::thread> producers;
+    for (size_t c = 0; c < std::size(kChannels); ++c) {
+      producers.emplace_back([&, c] {
+        const ChannelPlan& plan = kChannels[c];
+        for (int i = 0; i < kEventsPerChannel; ++i) {
+          const std::string id = absl::StrCat(plan.channel, "-", i);
+          absl::Status queued =
+              clients[c]->SubmitWithin(MakeEvent(plan, id, i, base_seconds_), absl::Seconds(60));
+          if (!queued.ok()) {
+            ADD_FAILURE() << id << " not queued: " << queued;
+            return;
+          }
+        }
+      });
+    }
+    // Partway: a feedback replica and an insight replica die and come back.
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (acknowledged.load() < kKillAfter && failed.load() == 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    const int replicas = GetParam().replicas;
+    const std::string feedback = Replica("polku-feedback", replicas);
+    const std::string insight = Replica("polku-insight", replicas);
+    std::cout << "killing " << feedback << " and " << insight << " after "
+              << acknowledged.load() << " acknowledgements" << std::endl;
+    absl::Status killed = suite_->KillAndRestart(feedback);
+    EXPECT_TRUE(killed.ok()) << killed;
+    killed = suite_->KillAndRestart(insight);
+    EXPECT_TRUE(killed.ok()) << killed;
+
+    for (std::thread& producer : producers) producer.join();
+    for (auto& client : clients) {
+      EXPECT_TRUE(client->Flush(absl::Seconds(90))) << client->pending() << " still pending";
+      client->Close(absl::Seconds(1));
+    }
+    std::cout << acknowledged.load() << " events acknowledged through the gateway" << std::endl;
+  }
+
+  // The scorecard `stub` answers once it has counted up to `sequence`.
+  void ExpectScorecard(v1::InsightService::Stub& stub, bool through_gateway, int64_t sequence,
+                       const std::map<std::string, ExpectedRow>& expected,
+                       const ExpectedRow& total, const std::string& who) {
+    v1::GetScorecardRequest request;
+    request.set_journey(kJourney);
+    request.set_group_by(v1::GROUP_BY_TOUCHPOINT);
+    v1::Scorecard scorecard;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (true) {
+      grpc::ClientContext context;
+      if (through_gateway) {
+        Suite::Authorize(context, suite_->credentials().admin_key);
+      } else {
+        context.AddMetadata(rpc::kTenantHeader, kTenant);
+        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      }
+      grpc::Status status = stub.GetScorecard(&context, request, &scorecard);
+      if (status.ok() && scorecard.as_of_sequence() >= sequence) break;
+      ASSERT_LT(absl::Now(), deadline)
+          << who << " has not counted up to " << sequence << ": " << status.error_message()
+          << " as of " << scorecard.as_of_sequence();
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ASSERT_EQ(static_cast<size_t>(scorecard.rows_size()), expected.size()) << who;
+    for (const v1::ScorecardRow& row : scorecard.rows()) {
+      auto it = expected.find(row.group());
+      ASSERT_NE(it, expected.end()) << who << ": unexpected group " << row.group();
+      ExpectRow(row, it->second, who);
+    }
+    ExpectRow(scorecard.total(), total, who);
+  }
+
+  std::unique_ptr<Suite> suite_;
+  int64_t base_seconds_ = 0;
+  Ledger ledger_;
+};
+
+TEST_P(ReplicaTest, EveryEventOnceAcrossReplicasAndKills) {
+  ASSERT_NO_FATAL_FAILURE(ImportJourney());
+  ASSERT_NO_FATAL_FAILURE(AwaitJourneyOnEveryReplica());
+  {
+    // Readiness asks one replica of each backend per check.
+    httplib::Client http(suite_->gateway_http_host(), suite_->gateway_http_port());
+    http.set_read_timeout(5, 0);
+    auto ready = http.Get("/readyz");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 200) << ready->body;
+  }
+  ASSERT_NO_FATAL_FAILURE(RaceSameEvent());
+  // What the feedback replicas logged before the gateway's traffic.
+  std::vector<size_t> log_before;
+  for (int k = 1; k <= GetParam().replicas; ++k) {
+    log_before.push_back(suite_->Log(Replica("polku-feedback", k)).size());
+  }
+  ASSERT_NO_FATAL_FAILURE(SendThroughGatewayWithKills());
+
+  const auto entries = ledger_.entries();
+  ASSERT_EQ(entries.size(), std::size(kChannels) * kEventsPerChannel + kRaceRounds +
+                                static_cast<size_t>(GetParam().replicas));
+  std::map<std::string, ExpectedRow> expected;
+  ExpectedRow total;
+  int64_t last_sequence = 0;
+  for (const auto& [key, entry] : entries) {
+    EXPECT_EQ(entry.acknowledgements, 1) << key.first << "/" << key.second;
+    expected[entry.event.touchpoint()].Add(entry.event);
+    total.Add(entry.event);
+    last_sequence = std::max(last_sequence, entry.sequence);
+  }
+
+  // Every feedback replica took submissions from the gateway: each logs a
+  // line per request.
+  for (int k = 1; k <= GetParam().replicas; ++k) {
+    const std::string log =
+        suite_->Log(Replica("polku-feedback", k)).substr(log_before[static_cast<size_t>(k - 1)]);
+    EXPECT_TRUE(absl::StrContains(log, "SubmitEvents") ||
+                absl::StrContains(log, "StreamEvents"))
+        << Replica("polku-feedback", k) << " served no submissions";
+  }
+
+  // Every insight replica, asked directly, and the gateway.
+  for (int k = 1; k <= GetParam().replicas; ++k) {
+    const std::string name = Replica("insight", k);
+    auto stub = v1::InsightService::NewStub(suite_->Dial(suite_->backend_address(name)));
+    ASSERT_NO_FATAL_FAILURE(ExpectScorecard(*stub, false, last_sequence, expected, total, name));
+  }
+  auto gateway_insight = v1::InsightService::NewStub(suite_->GatewayChannel());
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectScorecard(*gateway_insight, true, last_sequence, expected, total, "gateway"));
+
+  // The change feed, end to end: every acknowledged event once, under its
+  // sequence, sequences strictly increasing.
+  auto feedback = v1::FeedbackService::NewStub(suite_->GatewayChannel());
+  grpc::ClientContext context;
+  Suite::Authorize(context, suite_->credentials().admin_key, absl::Seconds(60));
+  v1::WatchEventsRequest request;
+  request.set_from_sequence(1);
+  auto reader = feedback->WatchEvents(&context, request);
+  std::map<std::pair<std::string, std::string>, int64_t> seen;
+  int64_t previous = 0;
+  v1::WatchEventsResponse page;
+  while (previous < last_sequence && reader->Read(&page)) {
+    for (const v1::StoredEvent& stored : page.events()) {
+      EXPECT_GT(stored.sequence(), previous);
+      previous = stored.sequence();
+      const auto key = std::make_pair(stored.channel(), stored.event().event_id());
+      EXPECT_TRUE(seen.emplace(key, stored.sequence()).second)
+          << "in the feed twice: " << key.first << "/" << key.second;
+    }
+  }
+  context.TryCancel();
+  reader->Finish();
+  EXPECT_EQ(seen.size(), entries.size());
+  for (const auto& [key, entry] : entries) {
+    auto it = seen.find(key);
+    if (it == seen.end()) {
+      ADD_FAILURE() << "acknowledged but not in the feed: " << key.first << "/" << key.second;
+      continue;
+    }
+    EXPECT_EQ(it->second, entry.sequence) << key.first << "/" << key.second;
+  }
+
+  EXPECT_TRUE(suite_->Stop().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReplicaTest,
+                         ::testing::Values(Topology{"PostgreSQL", Suite::Database::kPostgres, 2},
+                                           Topology{"SQLite", Suite::Database::kSqlite, 1}),
+                         [](const ::testing::TestParamInfo<Topology>& info) {
+                           return std::string(info.param.name);
+                         });
+
+}  // namespace
+}  // namespace polku
