@@ -67,16 +67,25 @@ v1::TargetStatus StatusOf(const MetricValue& value,
 
 }  // namespace
 
-v1::TrendDirection DirectionOf(const GroupRollup& first,
-                               const GroupRollup& second, v1::Metric metric,
-                               const MonitoringOptions& options) {
+namespace {
+
+// The change of `metric` from `first` to `second`, tested; not tested (too
+// few answers) leaves `tested` false.
+struct TrendTest {
+  bool tested = false;
+  double effect = 0;
+  double p_value = 1;
+};
+
+TrendTest TrendTestOf(const GroupRollup& first, const GroupRollup& second,
+                      v1::Metric metric, const MonitoringOptions& options) {
   stats::TestResult result;
   double effect = 0;
   if (metric == v1::NPS) {
     const stats::NpsSummary a = stats::SummarizeNps(first.nps);
     const stats::NpsSummary b = stats::SummarizeNps(second.nps);
     if (a.responses < options.min_sample || b.responses < options.min_sample) {
-      return v1::TREND_UNKNOWN;
+      return {};
     }
     // NPS's own variance per answer, 100²·(p + d − (p − d)²).
     const auto variance = [](const stats::NpsSummary& s) {
@@ -96,9 +105,7 @@ v1::TrendDirection DirectionOf(const GroupRollup& first,
                                                     : Metric::kCsatTop2Box;
     const MetricSample a = SampleOf(first, monitored);
     const MetricSample b = SampleOf(second, monitored);
-    if (a.n < options.min_sample || b.n < options.min_sample) {
-      return v1::TREND_UNKNOWN;
-    }
+    if (a.n < options.min_sample || b.n < options.min_sample) return {};
     result = monitored == Metric::kCesMean
                  ? stats::WelchTTest({a.n, a.value, a.variance},
                                      {b.n, b.value, b.variance})
@@ -106,8 +113,24 @@ v1::TrendDirection DirectionOf(const GroupRollup& first,
                                              {b.successes, b.n});
     effect = b.value - a.value;
   }
-  if (!result.valid || result.p_value >= options.alpha) return v1::TREND_FLAT;
-  return effect > 0 ? v1::TREND_UP : v1::TREND_DOWN;
+  if (!result.valid) return {.tested = true};
+  return {.tested = true, .effect = effect, .p_value = result.p_value};
+}
+
+v1::TrendDirection DirectionFrom(const TrendTest& test, double p_value,
+                                 double alpha) {
+  if (!test.tested) return v1::TREND_UNKNOWN;
+  if (p_value >= alpha || test.effect == 0) return v1::TREND_FLAT;
+  return test.effect > 0 ? v1::TREND_UP : v1::TREND_DOWN;
+}
+
+}  // namespace
+
+v1::TrendDirection DirectionOf(const GroupRollup& first,
+                               const GroupRollup& second, v1::Metric metric,
+                               const MonitoringOptions& options) {
+  const TrendTest test = TrendTestOf(first, second, metric, options);
+  return DirectionFrom(test, test.p_value, options.alpha);
 }
 
 absl::StatusOr<v1::JourneyMap> ComputeJourneyMap(
@@ -171,6 +194,8 @@ absl::StatusOr<v1::JourneyMap> ComputeJourneyMap(
     auto found = groups.find(key);
     return found == groups.end() ? empty : found->second;
   };
+  // One per touchpoint, in the order they appear in map.cells().
+  std::vector<TrendTest> trends;
   for (const v1::Stage& stage : drawn.stages()) {
     for (const std::string& channel : channels) {
       v1::MapCell cell;
@@ -198,9 +223,9 @@ absl::StatusOr<v1::JourneyMap> ComputeJourneyMap(
         }
         if (target) out->set_target(*target);
         out->set_target_status(StatusOf(value, target));
-        out->set_trend(DirectionOf(rollup_of(first_half, key),
-                                   rollup_of(second_half, key), headline,
-                                   options));
+        trends.push_back(TrendTestOf(rollup_of(first_half, key),
+                                     rollup_of(second_half, key), headline,
+                                     options));
         out->set_events(rollup.events);
         for (const v1::Alert& alert : open_alerts) {
           if (alert.scope() == v1::GROUP_BY_TOUCHPOINT &&
@@ -210,6 +235,21 @@ absl::StatusOr<v1::JourneyMap> ComputeJourneyMap(
         }
       }
       if (cell.touchpoints_size() > 0) *map.add_cells() = std::move(cell);
+    }
+  }
+  // Every arrow of the map is one family of tests: Holm's adjustment keeps
+  // false arrows at alpha for the whole map, as for change alerts.
+  std::vector<double> p_values;
+  for (const TrendTest& test : trends) {
+    if (test.tested) p_values.push_back(test.p_value);
+  }
+  const std::vector<double> adjusted = stats::HolmAdjust(p_values);
+  size_t touchpoint = 0, next_adjusted = 0;
+  for (v1::MapCell& cell : *map.mutable_cells()) {
+    for (v1::MapTouchpoint& out : *cell.mutable_touchpoints()) {
+      const TrendTest& test = trends[touchpoint++];
+      const double p_value = test.tested ? adjusted[next_adjusted++] : 1;
+      out.set_trend(DirectionFrom(test, p_value, options.alpha));
     }
   }
   return map;

@@ -12,12 +12,13 @@
 // * Range: default the last 28 UTC days up to and including today.
 // * Headline metric: the target's (CSAT top-2-box, NPS, CES mean — the first
 //   the target sets), else the first of those with answers, else CSAT.
-// * Target status: NO_TARGET, INSUFFICIENT_DATA (no answers), MEETS_TARGET (value ≥
-//   target), BELOW_TARGET (the whole interval below), else NEAR_TARGET.
+// * Target status: NO_TARGET, INSUFFICIENT_DATA (no answers), MEETS_TARGET
+//   (value ≥ target), BELOW_TARGET (the whole interval below), else NEAR_TARGET.
 // * Trend: the headline metric in the second half of the range against the
 //   first, with the change-alert tests (z-test for shares, Welch for means,
-//   a z-test on the difference for NPS) at options.alpha; TREND_UNKNOWN when
-//   a half has fewer than options.min_sample answers.
+//   a z-test on the difference for NPS) at options.alpha after Holm's
+//   adjustment over every arrow of the map; TREND_UNKNOWN when a half has
+//   fewer than options.min_sample answers.
 #ifndef POLKU_SERVICES_INSIGHT_JOURNEY_MAP_H_
 #define POLKU_SERVICES_INSIGHT_JOURNEY_MAP_H_
 

@@ -150,6 +150,37 @@ TEST_F(JourneyMapTest, DrawsStagesChannelsAndTouchpointsWithTheirNumbers) {
   EXPECT_EQ(call.trend(), v1::TREND_UNKNOWN);  // 14 answers per half < 30
 }
 
+TEST_F(JourneyMapTest, ArrowsAreOneFamilyOfTests) {
+  // web_site: 70 % top-2 in the first half, 50 % in the second (100 answers
+  // each, p ≈ 0.004): a fall on its own, but not once three touchpoints are
+  // tested together (Holm: 3 × 0.004 > 0.01).
+  Add("web_site", "research", "web", 0, 10, 7, 5);
+  Add("web_site", "research", "web", 0, 10, 3, 2);
+  Add("web_site", "research", "web", 14, 24, 5, 5);
+  Add("web_site", "research", "web", 14, 24, 5, 2);
+  Add("shop_visit", "purchase", "shop", 0, 28, 3, 4);
+  Add("app_home", "research", "app", 0, 28, 3, 4);
+  const v1::Journey journey = Switching();
+  absl::StatusOr<v1::JourneyMap> map = ComputeJourneyMap(
+      store_, "acme", Request(), journey, journey,
+      absl::FromUnixSeconds(kMarch1Seconds + 40 * kDay), {});
+  ASSERT_TRUE(map.ok()) << map.status();
+  const v1::MapTouchpoint& web = map->cells(0).touchpoints(0);
+  ASSERT_EQ(web.key(), "web_site");
+  EXPECT_EQ(web.trend(), v1::TREND_FLAT);
+
+  // The same change tested alone is a fall.
+  ScorecardQuery query{.tenant = "acme", .journey = "switching",
+                       .touchpoints = {"web_site"}};
+  query.start_day = testing::kMarch1;
+  query.end_day = testing::kMarch1 + 14;
+  const GroupRollup first = store_.Scorecard(query)->groups.at(0);
+  query.start_day = testing::kMarch1 + 14;
+  query.end_day = testing::kMarch1 + 28;
+  const GroupRollup second = store_.Scorecard(query)->groups.at(0);
+  EXPECT_EQ(DirectionOf(first, second, v1::CSAT_TOP2_BOX, {}), v1::TREND_DOWN);
+}
+
 TEST_F(JourneyMapTest, DefaultRangeIsTheLast28Days) {
   const v1::Journey journey = Switching();
   v1::GetJourneyMapRequest request;
