@@ -487,17 +487,22 @@ grpc::ServerWriteReactor<v1::AlertUpdate>* InsightServiceImpl::WatchAlerts(
     stream->End(rpc::ToGrpcStatus(caller.status()));
     return stream;
   }
+  bool draining;
   {
     absl::MutexLock lock(&streams_mu_);
-    if (draining_) {
-      stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                               "server shutting down; watch again"));
-      return stream;
+    draining = draining_;
+    if (!draining) {
+      // Registered before the initial alerts are read, so no update between
+      // the two is lost.
+      alert_streams_.insert(stream);
+      stream->Pin();
     }
-    // Registered before the initial alerts are read, so no update between
-    // the two is lost.
-    alert_streams_.insert(stream);
-    stream->Pin();
+  }
+  // Ended outside the lock: ending may run OnDone, which takes it.
+  if (draining) {
+    stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "server shutting down; watch again"));
+    return stream;
   }
   executor_.Schedule([this, stream] {
     stream->SendInitial(store_);
@@ -516,15 +521,19 @@ grpc::ServerWriteReactor<v1::Scorecard>* InsightServiceImpl::WatchScorecard(
     stream->End(rpc::ToGrpcStatus(caller.status()));
     return stream;
   }
+  bool draining;
   {
     absl::MutexLock lock(&streams_mu_);
-    if (draining_) {
-      stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                               "server shutting down; watch again"));
-      return stream;
+    draining = draining_;
+    if (!draining) {
+      scorecard_streams_[stream] = false;
+      stream->Pin();
     }
-    scorecard_streams_[stream] = false;
-    stream->Pin();
+  }
+  if (draining) {
+    stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "server shutting down; watch again"));
+    return stream;
   }
   executor_.Schedule([stream] {
     stream->Refresh();
