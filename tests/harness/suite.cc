@@ -404,23 +404,44 @@ absl::Status Suite::Launch(Process& process) {
   return absl::OkStatus();
 }
 
+std::unique_ptr<httplib::Client> Suite::GatewayHttp() const {
+  auto http = std::make_unique<httplib::Client>(
+      absl::StrCat(options_.tls_dir.empty() ? "http" : "https", "://", gateway_http_host(),
+                   ":", ports_.at("http")));
+  if (!options_.tls_dir.empty()) {
+    http->set_ca_cert_path((options_.tls_dir + "/ca.pem").c_str());
+    http->enable_server_certificate_verification(true);
+  }
+  http->set_connection_timeout(1, 0);
+  http->set_read_timeout(2, 0);
+  return http;
+}
+
+absl::Status Suite::WaitGatewayReady() {
+  Process* gateway = Find("polku-gateway");
+  if (gateway == nullptr || gateway->pid < 0) return absl::OkStatus();
+  std::unique_ptr<httplib::Client> http = GatewayHttp();
+  const absl::Time deadline = absl::Now() + options_.timeout;
+  while (absl::Now() < deadline) {
+    auto response = http->Get("/readyz");
+    if (response && response->status == 200) return absl::OkStatus();
+    absl::SleepFor(kPollInterval);
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the gateway's GET /readyz did not answer 200 within ",
+      absl::FormatDuration(options_.timeout)));
+}
+
 absl::Status Suite::WaitReady(Process& process) {
   const std::string address = Address(process.ports.front());
   auto channel = Dial(address);
   const bool gateway = process.binary == "polku-gateway";
-  httplib::Client http(absl::StrCat(options_.tls_dir.empty() ? "http" : "https", "://",
-                                    gateway_http_host(), ":", ports_.at("http")));
-  if (!options_.tls_dir.empty()) {
-    http.set_ca_cert_path((options_.tls_dir + "/ca.pem").c_str());
-    http.enable_server_certificate_verification(true);
-  }
-  http.set_connection_timeout(1, 0);
-  http.set_read_timeout(2, 0);
+  std::unique_ptr<httplib::Client> http = GatewayHttp();
   const absl::Time deadline = absl::Now() + options_.timeout;
   while (absl::Now() < deadline) {
     if (IsServing(channel, process.health_service)) {
       if (!gateway) return absl::OkStatus();
-      auto response = http.Get("/healthz");
+      auto response = http->Get("/healthz");
       if (response && response->status == 200) return absl::OkStatus();
     }
     int status = 0;
@@ -483,7 +504,8 @@ absl::Status Suite::RestartInsight() {
   Process* process = Find("polku-insight");
   if (process == nullptr) return absl::NotFoundError("polku-insight is not part of the suite");
   if (absl::Status s = Terminate(*process); !s.ok()) return s;
-  return StartProcess(*process, /*may_move=*/false);
+  if (absl::Status s = StartProcess(*process, /*may_move=*/false); !s.ok()) return s;
+  return WaitGatewayReady();
 }
 
 absl::Status Suite::KillAndRestart(const std::string& name) {
@@ -494,7 +516,8 @@ absl::Status Suite::KillAndRestart(const std::string& name) {
     ::waitpid(process->pid, nullptr, 0);
     process->pid = -1;
   }
-  return StartProcess(*process, /*may_move=*/false);
+  if (absl::Status s = StartProcess(*process, /*may_move=*/false); !s.ok()) return s;
+  return WaitGatewayReady();
 }
 
 Suite::~Suite() {

@@ -57,6 +57,10 @@
 #include "lib/postgres/testing/test_server.h"
 #include "tools/journeys/gateway_client.h"
 
+namespace httplib {
+class Client;
+}  // namespace httplib
+
 namespace polku::testing {
 
 class Suite {
@@ -99,13 +103,15 @@ class Suite {
   absl::Status Stop();
 
   // SIGTERM to polku-insight, check it exits 0, start it again on the same
-  // port and data directory, and wait until it is healthy.
+  // port and data directory, and wait until it is healthy and the gateway
+  // reaches it again (GET /readyz answers 200).
   absl::Status RestartInsight();
 
   // SIGKILL to `name` (e.g. "polku-feedback", or a replica:
   // "polku-insight#2"), reap it, start it again on the same port and data
   // directory, and wait until it is healthy (for polku-feedback: its
-  // FeedbackService is SERVING). For crash tests.
+  // FeedbackService is SERVING) and the gateway's GET /readyz answers 200.
+  // For crash tests.
   absl::Status KillAndRestart(const std::string& name);
 
   const tools::Credentials& credentials() const { return credentials_; }
@@ -167,6 +173,11 @@ class Suite {
   // Ready: SERVING on its first port (and the gateway's HTTP /healthz).
   // UNAVAILABLE if `process` exited meanwhile.
   absl::Status WaitReady(Process& process);
+  // Until the gateway (if running) answers GET /readyz with 200: its
+  // channels reach every backend again after a restart.
+  absl::Status WaitGatewayReady();
+  // An HTTP(S) client of the gateway's HTTP listener with short timeouts.
+  std::unique_ptr<httplib::Client> GatewayHttp() const;
   Process* Find(const std::string& name);
   // "ipv4:a,b" for several replicas of `backend`, else its host:port.
   std::string AllReplicas(const std::string& backend, int count) const;
