@@ -25,9 +25,10 @@ absl::StatusOr<Backends> Backends::Connect(const BackendAddresses& addresses,
   // round_robin reconnects a lost replica at once and then backs off; calls
   // meanwhile go to the other replicas, or fail fast when there is none.
   // gRPC's default backoff grows to two minutes, so a backend restarted
-  // after a long outage would stay out of rotation that long: cap it.
+  // after a long outage would stay out of rotation that long: cap it. (Not
+  // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: that is also the time one connection
+  // attempt, TLS handshake included, may take.)
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   for (auto [address, channel] :
        {std::pair{&addresses.feedback, &backends.feedback_},
