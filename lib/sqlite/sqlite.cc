@@ -3,9 +3,13 @@
 #include <sqlite3.h>
 
 #include <string>
+#include <thread>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/base/log.h"
 #include "lib/base/status_macros.h"
 
 namespace polku::sqlite {
@@ -217,7 +221,107 @@ std::string Statement::ColumnBlob(int column) const {
 }
 
 // ---------------------------------------------------------------------------
+// Database::Checkpointer
+
+// Runs PASSIVE checkpoints on its own thread and connection whenever the
+// writer's commits have left kBackgroundPages pages in the WAL. A PASSIVE
+// checkpoint never blocks the writer or readers: it copies what no reader
+// still needs, and the writer starts the WAL over once all of it was
+// copied. The writer's WAL hook only records the WAL's size and wakes the
+// thread; past kWriterPages (the thread fell far behind) the writer
+// checkpoints inline, as SQLite's own autocheckpoint would have.
+class Database::Checkpointer {
+ public:
+  // SQLite's autocheckpoint threshold, and 16 times it.
+  static constexpr int kBackgroundPages = 1000;
+  static constexpr int kWriterPages = 16 * kBackgroundPages;
+
+  static absl::StatusOr<std::unique_ptr<Checkpointer>> Start(
+      const std::string& path, const Options& options, sqlite3* writer) {
+    Options own = options;
+    own.background_checkpoints = false;
+    own.cache_mib = 2;  // checkpoints read WAL frames, not the cache
+    POLKU_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Open(path, own));
+    std::unique_ptr<Checkpointer> checkpointer(
+        new Checkpointer(std::move(db), writer));
+    // Replaces SQLite's autocheckpoint hook on the writer.
+    sqlite3_wal_hook(writer, &Checkpointer::OnCommit, checkpointer.get());
+    checkpointer->thread_ = std::thread([c = checkpointer.get()] { c->Run(); });
+    return checkpointer;
+  }
+
+  ~Checkpointer() {
+    sqlite3_wal_hook(writer_, nullptr, nullptr);
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+  int64_t runs() const {
+    absl::MutexLock lock(&mu_);
+    return runs_;
+  }
+
+ private:
+  Checkpointer(std::unique_ptr<Database> db, sqlite3* writer)
+      : db_(std::move(db)), writer_(writer) {}
+
+  // On the writer's thread, after each commit: must not block.
+  static int OnCommit(void* self, sqlite3* writer, const char* schema,
+                      int wal_pages) {
+    auto* checkpointer = static_cast<Checkpointer*>(self);
+    if (wal_pages >= kWriterPages) {
+      sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE,
+                                nullptr, nullptr);
+      return SQLITE_OK;
+    }
+    absl::MutexLock lock(&checkpointer->mu_);
+    checkpointer->wal_pages_ = wal_pages;
+    return SQLITE_OK;
+  }
+
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || wal_pages_ >= kBackgroundPages;
+  }
+
+  void Run() {
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(this, &Checkpointer::HasWork));
+        if (stopping_) return;
+        wal_pages_ = 0;  // the next commit reports the WAL's size again
+      }
+      const int rc = sqlite3_wal_checkpoint_v2(
+          db_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
+        log::Warning("a background WAL checkpoint failed",
+                     {{"error", sqlite3_errstr(rc)}});
+      }
+      absl::MutexLock lock(&mu_);
+      ++runs_;
+    }
+  }
+
+  const std::unique_ptr<Database> db_;
+  sqlite3* const writer_;
+  mutable absl::Mutex mu_;
+  int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t runs_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------
 // Database
+
+Database::Database(sqlite3* db) : db_(db) {}
+
+int64_t Database::background_checkpoints_run() const {
+  return checkpointer_ == nullptr ? 0 : checkpointer_->runs();
+}
 
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     const std::string& path, const Options& options) {
@@ -254,6 +358,11 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
   };
   if (absl::Status s = db->Exec("PRAGMA foreign_keys = ON"); !s.ok())
     return with_path(s);
+  if (absl::Status s = db->Exec(
+          absl::StrCat("PRAGMA cache_size = -", options.cache_mib * 1024));
+      !s.ok()) {
+    return with_path(s);
+  }
 
   if (!options.read_only) {
     // WAL lets readers on their own handles run beside the one writer, in
@@ -274,11 +383,17 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(
     const char* synchronous = options.durable ? "PRAGMA synchronous = FULL"
                                               : "PRAGMA synchronous = OFF";
     if (absl::Status s = db->Exec(synchronous); !s.ok()) return with_path(s);
+    if (options.background_checkpoints && has_file) {
+      POLKU_ASSIGN_OR_RETURN(db->checkpointer_,
+                             Checkpointer::Start(path, options, raw));
+    }
   }
   return db;
 }
 
 Database::~Database() {
+  // Stopped before the writer it watches closes.
+  checkpointer_.reset();
   // Statements must be finalized before the connection can close.
   statements_.clear();
   sqlite3_close_v2(db_);

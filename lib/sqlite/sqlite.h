@@ -85,6 +85,17 @@ class Database {
     bool read_only = false;
     // How long a statement waits for another connection's lock.
     int busy_timeout_ms = 5000;
+    // This connection's page cache, in MiB (SQLite's default is about 2).
+    // A busy writer wants its transaction's dirty pages and the hot index
+    // pages to fit: otherwise SQLite spills pages to the WAL in the middle
+    // of the transaction and reads pages back from the file.
+    int cache_mib = 2;
+    // Copy committed WAL pages back into the database file on a thread of
+    // its own (with its own connection) rather than inside the commit that
+    // crossed the threshold, so a writer's commits never wait for a
+    // checkpoint. Writers only. Should checkpoints fall far behind, the
+    // writer checkpoints itself, so the WAL stays bounded.
+    bool background_checkpoints = false;
   };
 
   // Opens (creating if needed, unless read_only) the database at `path`;
@@ -120,11 +131,16 @@ class Database {
 
   sqlite3* raw() const { return db_; }
 
+  // Checkpoints run by the background checkpointer (0 without one).
+  int64_t background_checkpoints_run() const;
+
  private:
-  explicit Database(sqlite3* db) : db_(db) {}
+  class Checkpointer;
+  explicit Database(sqlite3* db);
 
   sqlite3* db_;
   absl::flat_hash_map<std::string, std::unique_ptr<Statement>> statements_;
+  std::unique_ptr<Checkpointer> checkpointer_;
 };
 
 // BEGIN IMMEDIATE … COMMIT, rolled back on destruction unless committed.

@@ -11,6 +11,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -88,6 +90,52 @@ TEST_F(SqliteTest, NonDurableKeepsWalButSkipsSync) {
   Statement* sync = *db->Prepare("PRAGMA synchronous");
   ASSERT_TRUE(*sync->Step());
   EXPECT_EQ(sync->ColumnInt(0), 0);  // 0 = OFF
+}
+
+TEST_F(SqliteTest, CacheSizeIsPerConnectionInMebibytes) {
+  Database::Options options;
+  options.cache_mib = 64;
+  auto db = OpenOrDie(PathOf("cache.db"), options);
+  ASSERT_NE(db, nullptr);
+  Statement* cache = *db->Prepare("PRAGMA cache_size");
+  ASSERT_TRUE(*cache->Step());
+  EXPECT_EQ(cache->ColumnInt(0), -64 * 1024);  // negative: KiB
+}
+
+// With background checkpoints the writer never checkpoints below 16 000 WAL
+// pages, so committed pages can only reach the database file (which starts
+// a few pages long) through the checkpointer's thread.
+TEST_F(SqliteTest, BackgroundCheckpointsCopyTheWalIntoTheDatabase) {
+  Database::Options options;
+  options.durable = false;  // fsyncs would only slow the test
+  options.background_checkpoints = true;
+  const std::string path = PathOf("checkpointed.db");
+  auto db = OpenOrDie(path, options);
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").ok());
+  // 80 transactions of 100 rows of 1 KiB: about 2 000 pages of 4 KiB.
+  const std::string value(1024, 'v');
+  for (int txn = 0; txn < 80; ++txn) {
+    Transaction transaction(*db);
+    ASSERT_TRUE(transaction.Begin().ok());
+    Statement* insert = *db->Prepare("INSERT INTO t (v) VALUES (?1)");
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_TRUE(insert->BindBlob(1, value).Run().ok());
+    }
+    ASSERT_TRUE(transaction.Commit().ok());
+  }
+  const auto deadline = absl::Now() + absl::Seconds(30);
+  while (std::filesystem::file_size(path) < 4u << 20 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GE(std::filesystem::file_size(path), 4u << 20);
+  EXPECT_GE(db->background_checkpoints_run(), 1);
+  db.reset();  // stops the checkpointer first, then closes
+
+  auto reopened = OpenOrDie(path);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(CountRows(*reopened, "t"), 8000);
+  EXPECT_EQ(reopened->background_checkpoints_run(), 0);
 }
 
 TEST_F(SqliteTest, InMemoryDatabaseOpens) {

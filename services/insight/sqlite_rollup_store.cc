@@ -462,6 +462,10 @@ absl::StatusOr<std::unique_ptr<SqliteRollupStore>> SqliteRollupStore::Open(
     const std::string& path, bool durable) {
   sqlite::Database::Options options;
   options.durable = durable;
+  // Every page of the feed touches the counted-events ledger at random
+  // places (it is keyed by customer): its hot pages must stay cached.
+  options.cache_mib = 64;
+  options.background_checkpoints = true;
   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> writer,
                          sqlite::Database::Open(path, options));
   POLKU_RETURN_IF_ERROR(writer->Migrate(Migrations()));
@@ -753,7 +757,8 @@ SqliteRollupStore::TakeReader() {
       return reader;
     }
   }
-  sqlite::Database::Options options = options_;
+  sqlite::Database::Options options;  // the default, small page cache
+  options.durable = options_.durable;
   options.read_only = true;
   return sqlite::Database::Open(path_, options);
 }
