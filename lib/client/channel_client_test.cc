@@ -312,6 +312,31 @@ class ChannelClientTest : public ::testing::Test {
     return client.ok() ? *std::move(client) : nullptr;
   }
 
+  // Checks that each of `events` events was reported exactly once, as
+  // ACCEPTED or DUPLICATE, under the sequence the server stored it with;
+  // returns how many were DUPLICATE.
+  int ExpectEachReportedOnceAsStored(int events) {
+    const auto counts = reports_.counts();
+    const auto last = reports_.last();
+    const auto stored = service_.stored();
+    EXPECT_EQ(counts.size(), static_cast<size_t>(events));
+    int duplicates = 0;
+    for (const auto& [id, count] : counts) {
+      EXPECT_EQ(count, 1) << id;
+      const EventReport& report = last.at(id);
+      EXPECT_TRUE(report.outcome == Outcome::kAccepted ||
+                  report.outcome == Outcome::kDuplicate)
+          << id << " " << OutcomeName(report.outcome) << " " << report.status;
+      if (report.outcome == Outcome::kDuplicate) ++duplicates;
+      if (!stored.contains(id)) {
+        ADD_FAILURE() << id << " was reported but not stored";
+        continue;
+      }
+      EXPECT_EQ(report.sequence, stored.at(id)) << id;
+    }
+    return duplicates;
+  }
+
   FakeFeedbackService service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
@@ -331,21 +356,7 @@ TEST_F(ChannelClientTest, EveryEventIsAcknowledgedExactlyOnceDespiteFailures) {
   for (int i = 0; i < kEvents; ++i) ASSERT_TRUE(client->Submit(Event(i)).ok());
   ASSERT_TRUE(client->Flush(absl::Seconds(20)));
 
-  const auto counts = reports_.counts();
-  const auto last = reports_.last();
-  const auto stored = service_.stored();
-  ASSERT_EQ(counts.size(), kEvents);
-  int duplicates = 0;
-  for (const auto& [id, count] : counts) {
-    EXPECT_EQ(count, 1) << id;
-    const EventReport& report = last.at(id);
-    EXPECT_TRUE(report.outcome == Outcome::kAccepted ||
-                report.outcome == Outcome::kDuplicate)
-        << id << " " << OutcomeName(report.outcome) << " " << report.status;
-    if (report.outcome == Outcome::kDuplicate) ++duplicates;
-    ASSERT_TRUE(stored.contains(id)) << id;
-    EXPECT_EQ(report.sequence, stored.at(id)) << id;
-  }
+  const int duplicates = ExpectEachReportedOnceAsStored(kEvents);
   // Every fault hits the first batch (one sender); its acknowledgement was
   // lost after it was stored, so all its 50 events come back DUPLICATE.
   EXPECT_EQ(duplicates, 50);
@@ -376,16 +387,7 @@ TEST_F(ChannelClientTest, SeveralSendersStillReportEachEventOnce) {
     ASSERT_TRUE(client->SubmitWithin(Event(i), absl::Seconds(10)).ok());
   }
   ASSERT_TRUE(client->Flush(absl::Seconds(20)));
-  const auto counts = reports_.counts();
-  const auto last = reports_.last();
-  const auto stored = service_.stored();
-  ASSERT_EQ(counts.size(), kEvents);
-  for (const auto& [id, count] : counts) {
-    EXPECT_EQ(count, 1) << id;
-    EXPECT_NE(last.at(id).outcome, Outcome::kGaveUp)
-        << id << " " << last.at(id).status;
-    EXPECT_EQ(last.at(id).sequence, stored.at(id)) << id;
-  }
+  ExpectEachReportedOnceAsStored(kEvents);
   EXPECT_EQ(service_.store_count(), kEvents);
 }
 
@@ -520,20 +522,7 @@ TEST_F(ChannelClientTest, BrokenStreamsResendTheUnansweredEvents) {
   }
   ASSERT_TRUE(client->Flush(absl::Seconds(20)));
 
-  const auto counts = reports_.counts();
-  const auto last = reports_.last();
-  const auto stored = service_.stored();
-  ASSERT_EQ(counts.size(), kEvents);
-  int duplicates = 0;
-  for (const auto& [id, count] : counts) {
-    EXPECT_EQ(count, 1) << id;
-    const EventReport& report = last.at(id);
-    EXPECT_TRUE(report.outcome == Outcome::kAccepted ||
-                report.outcome == Outcome::kDuplicate)
-        << id << " " << OutcomeName(report.outcome) << " " << report.status;
-    if (report.outcome == Outcome::kDuplicate) ++duplicates;
-    EXPECT_EQ(report.sequence, stored.at(id)) << id;
-  }
+  const int duplicates = ExpectEachReportedOnceAsStored(kEvents);
   // The event a broken stream stored without answering comes back
   // DUPLICATE: the first break's event (the second stream breaks on that
   // same event again) and the third break's.
@@ -560,18 +549,7 @@ TEST_F(ChannelClientTest, AnswersOutOfStepAreNotTrustedAndTheEventsResent) {
   }
   ASSERT_TRUE(client->Flush(absl::Seconds(20)));
 
-  const auto counts = reports_.counts();
-  const auto last = reports_.last();
-  const auto stored = service_.stored();
-  ASSERT_EQ(counts.size(), kEvents);
-  for (const auto& [id, count] : counts) {
-    EXPECT_EQ(count, 1) << id;
-    const EventReport& report = last.at(id);
-    EXPECT_TRUE(report.outcome == Outcome::kAccepted ||
-                report.outcome == Outcome::kDuplicate)
-        << id << " " << OutcomeName(report.outcome) << " " << report.status;
-    EXPECT_EQ(report.sequence, stored.at(id)) << id;
-  }
+  ExpectEachReportedOnceAsStored(kEvents);
   EXPECT_EQ(service_.store_count(), kEvents);
   EXPECT_GE(service_.streams(), 2);
 }
