@@ -1,10 +1,16 @@
 #include "services/feedback/customer_hasher.h"
 
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -14,6 +20,32 @@
 
 namespace polku::feedback {
 namespace {
+
+// OpenSSL failing to compute an HMAC means it is broken: there is no safe
+// way to go on storing events, so stop loudly with OpenSSL's reason.
+[[noreturn]] void Die(const char* what) {
+  char reason[256] = "unknown error";
+  const unsigned long code = ERR_get_error();
+  if (code != 0) ERR_error_string_n(code, reason, sizeof(reason));
+  std::fprintf(stderr, "polku customer hasher: %s failed: %s\n", what, reason);
+  std::abort();
+}
+
+const unsigned char* Bytes(absl::string_view s) {
+  // Never null, even for an empty view: OpenSSL may reject null input.
+  static const unsigned char kEmpty = 0;
+  return s.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(s.data());
+}
+
+// Fetched once: fetching by name takes a global lock and a lookup.
+EVP_MAC* HmacAlgorithm() {
+  static EVP_MAC* const hmac = [] {
+    EVP_MAC* fetched = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+    if (fetched == nullptr) Die("EVP_MAC_fetch(HMAC)");
+    return fetched;
+  }();
+  return hmac;
+}
 
 absl::Status FileError(absl::string_view what, const std::string& path) {
   return absl::UnavailableError(
@@ -118,30 +150,78 @@ absl::StatusOr<CustomerHasher> CustomerHasher::LoadOrCreate(
   return CustomerHasher(*std::move(secret));
 }
 
-std::string CustomerHasher::Hash(absl::string_view tenant,
-                                 absl::string_view customer) {
-  auto it = tenant_keys_.find(tenant);
-  if (it == tenant_keys_.end()) {
-    it = tenant_keys_
-             .emplace(tenant,
-                      crypto::HmacSha256(master_secret_,
-                                         absl::StrCat("tenant:", tenant)))
-             .first;
+void HmacSha256Key::Free::operator()(EVP_MAC_CTX* ctx) const {
+  EVP_MAC_CTX_free(ctx);
+}
+
+HmacSha256Key::HmacSha256Key(absl::string_view key)
+    : initialised_(EVP_MAC_CTX_new(HmacAlgorithm())) {
+  if (initialised_ == nullptr) Die("EVP_MAC_CTX_new");
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_end()};
+  if (EVP_MAC_init(initialised_.get(), Bytes(key), key.size(), params) != 1) {
+    Die("EVP_MAC_init");
   }
-  return crypto::HmacSha256Hex(it->second, customer);
+}
+
+std::string HmacSha256Key::Tag(absl::string_view data) const {
+  std::unique_ptr<EVP_MAC_CTX, Free> ctx(EVP_MAC_CTX_dup(initialised_.get()));
+  if (ctx == nullptr) Die("EVP_MAC_CTX_dup");
+  std::string tag(32, '\0');
+  size_t size = 0;
+  if (EVP_MAC_update(ctx.get(), Bytes(data), data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), reinterpret_cast<unsigned char*>(tag.data()),
+                    &size, tag.size()) != 1 ||
+      size != tag.size()) {
+    Die("HMAC-SHA-256");
+  }
+  return tag;
+}
+
+TenantHasher::TenantHasher(absl::string_view master_secret,
+                           absl::string_view tenant)
+    : customer_key_(
+          crypto::HmacSha256(master_secret, absl::StrCat("tenant:", tenant))),
+      fingerprint_key_(crypto::HmacSha256(
+          master_secret, absl::StrCat("fingerprint:", tenant))) {}
+
+std::string TenantHasher::Hash(absl::string_view customer) const {
+  return crypto::ToHex(customer_key_.Tag(customer));
+}
+
+std::string TenantHasher::Fingerprint(absl::string_view bytes) const {
+  return fingerprint_key_.Tag(bytes);
+}
+
+CustomerHasher::CustomerHasher(std::string master_secret)
+    : master_secret_(std::move(master_secret)),
+      cache_(std::make_unique<TenantCache>()) {}
+
+const TenantHasher& CustomerHasher::ForTenant(absl::string_view tenant) const {
+  {
+    absl::ReaderMutexLock lock(&cache_->mu);
+    if (auto it = cache_->tenants.find(tenant); it != cache_->tenants.end()) {
+      return *it->second;
+    }
+  }
+  auto derived = std::make_unique<const TenantHasher>(master_secret_, tenant);
+  absl::MutexLock lock(&cache_->mu);
+  // Another thread may have derived the same keys meanwhile: keep the first,
+  // as callers may already hold it.
+  return *cache_->tenants.try_emplace(std::string(tenant), std::move(derived))
+              .first->second;
+}
+
+std::string CustomerHasher::Hash(absl::string_view tenant,
+                                 absl::string_view customer) const {
+  return ForTenant(tenant).Hash(customer);
 }
 
 std::string CustomerHasher::Fingerprint(absl::string_view tenant,
-                                        absl::string_view bytes) {
-  auto it = fingerprint_keys_.find(tenant);
-  if (it == fingerprint_keys_.end()) {
-    it = fingerprint_keys_
-             .emplace(tenant,
-                      crypto::HmacSha256(master_secret_,
-                                         absl::StrCat("fingerprint:", tenant)))
-             .first;
-  }
-  return crypto::HmacSha256(it->second, bytes);
+                                        absl::string_view bytes) const {
+  return ForTenant(tenant).Fingerprint(bytes);
 }
 
 }  // namespace polku::feedback

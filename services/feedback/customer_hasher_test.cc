@@ -5,7 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "lib/crypto/crypto.h"
 #include "services/feedback/test_journeys.h"
 
@@ -57,9 +61,49 @@ TEST(CustomerHasherTest, HashesUnderAPerTenantKey) {
             crypto::HmacSha256Hex(crypto::HmacSha256(secret, "tenant:demo"),
                                   "customer-42"));
   EXPECT_EQ(hasher.Hash("demo", "customer-42"), hash);
+  EXPECT_EQ(hasher.ForTenant("demo").Hash("customer-42"), hash);
   // The same customer reference in another tenant does not link.
   EXPECT_NE(hasher.Hash("other", "customer-42"), hash);
   EXPECT_NE(hasher.Hash("demo", "customer-43"), hash);
+}
+
+TEST(CustomerHasherTest, FingerprintsUnderAnotherPerTenantKey) {
+  const std::string secret(32, 's');
+  CustomerHasher hasher(secret);
+  const std::string fingerprint = hasher.Fingerprint("demo", "event bytes");
+  EXPECT_EQ(fingerprint,
+            crypto::HmacSha256(crypto::HmacSha256(secret, "fingerprint:demo"),
+                               "event bytes"));
+  EXPECT_EQ(hasher.ForTenant("demo").Fingerprint("event bytes"), fingerprint);
+  EXPECT_NE(hasher.Fingerprint("other", "event bytes"), fingerprint);
+  EXPECT_EQ(
+      hasher.Fingerprint("demo", ""),
+      crypto::HmacSha256(crypto::HmacSha256(secret, "fingerprint:demo"), ""));
+}
+
+TEST(CustomerHasherTest, HashesFromManyThreadsAtOnce) {
+  // The event store hashes on every submitting thread; tenants appear while
+  // others are hashing.
+  const std::string secret(32, 's');
+  CustomerHasher hasher(secret);
+  constexpr int kThreads = 8;
+  std::vector<std::vector<std::string>> hashes(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        hashes[t].push_back(hasher.Hash(absl::StrCat("tenant-", i % 10),
+                                        absl::StrCat("customer-", i)));
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int i = 0; i < 200; ++i) {
+    const std::string expected = crypto::HmacSha256Hex(
+        crypto::HmacSha256(secret, absl::StrCat("tenant:tenant-", i % 10)),
+        absl::StrCat("customer-", i));
+    for (int t = 0; t < kThreads; ++t) ASSERT_EQ(hashes[t][i], expected);
+  }
 }
 
 TEST(CustomerHasherTest, ADamagedSecretIsAnErrorNotANewSecret) {

@@ -37,6 +37,17 @@ using testing::Event;
 using testing::kWait;
 using testing::Pending;
 
+// The deterministic encoding (map entries sorted) fingerprints are taken of.
+std::string DeterministicBytes(const TouchpointEvent& event) {
+  std::string bytes;
+  google::protobuf::io::StringOutputStream stream(&bytes);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  event.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return bytes;
+}
+
 // One storage (a SQLite file, a PostgreSQL database) and what the tests do
 // to it behind the store's back.
 class StoreBackend {
@@ -490,26 +501,41 @@ TEST_P(EventStoreConformanceTest, StoredFingerprintsNeedTheSecret) {
 
   // Someone with the database and a guess of the customer reference (or of
   // its absence) cannot confirm it from the payload.
-  const auto sha = [](const TouchpointEvent& e) {
-    std::string bytes;
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    e.SerializeToCodedStream(&coded);
-    coded.Trim();
-    return bytes;
-  };
   TouchpointEvent guessed = event.event;  // customer-42, in the clear
-  EXPECT_NE(stored, crypto::Sha256(sha(guessed)));
+  EXPECT_NE(stored, crypto::Sha256(DeterministicBytes(guessed)));
   guessed.clear_customer();
-  EXPECT_NE(stored, crypto::Sha256(sha(guessed)));
+  EXPECT_NE(stored, crypto::Sha256(DeterministicBytes(guessed)));
   guessed.set_customer(CustomerHasher(std::string(32, 'x'))
                            .Hash("demo", "customer-42"));  // a wrong secret
-  EXPECT_NE(stored, crypto::Sha256(sha(guessed)));
+  EXPECT_NE(stored, crypto::Sha256(DeterministicBytes(guessed)));
   // With the secret, the store recognises the same event again.
   auto again = Submit(Batch({event}));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)[0].outcome(), EventResult::DUPLICATE);
+}
+
+TEST_P(EventStoreConformanceTest, FingerprintsAreComputedAsEarlierVersionsDid) {
+  // A re-sent event is recognised by comparing its fingerprint with the one
+  // stored, for as long as the database lives: the recipe must not change.
+  ValidEvent event = Event("e-1");
+  ASSERT_TRUE(Submit(Batch({event})).ok());
+  absl::StatusOr<std::string> fingerprint = backend_->StoredFingerprint();
+  ASSERT_TRUE(fingerprint.ok()) << fingerprint.status();
+
+  // HMAC under the tenant's fingerprint key of the deterministic encoding,
+  // with the customer reference replaced by its hash.
+  const std::string secret = testing::TestSecret();
+  TouchpointEvent keyed = event.event;
+  keyed.set_customer(crypto::HmacSha256Hex(
+      crypto::HmacSha256(secret, "tenant:demo"), "customer-42"));
+  EXPECT_EQ(crypto::ToHex(*fingerprint),
+            crypto::ToHex(crypto::HmacSha256(
+                crypto::HmacSha256(secret, "fingerprint:demo"),
+                DeterministicBytes(keyed))));
+  // What the store wrote before fingerprints were computed off the writer
+  // thread.
+  EXPECT_EQ(crypto::ToHex(*fingerprint),
+            "4d7a596675ac8df760fa1dacf7b0d8f98b2bbd09543a39655487e7e667701ecb");
 }
 
 TEST_P(EventStoreConformanceTest, AFailingBatchFailsAloneAndTheGroupCommits) {

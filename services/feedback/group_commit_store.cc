@@ -16,8 +16,8 @@ using polku::v1::StoredEvent;
 using polku::v1::TouchpointEvent;
 
 GroupCommitStore::GroupCommitStore(const GroupCommitOptions& options,
-                                   int64_t last_sequence)
-    : options_(options), notifier_(last_sequence) {}
+                                   int64_t last_sequence, CustomerHasher hasher)
+    : options_(options), hasher_(std::move(hasher)), notifier_(last_sequence) {}
 
 GroupCommitStore::~GroupCommitStore() { Stop(); }
 
@@ -46,12 +46,26 @@ void GroupCommitStore::Submit(EventBatch batch, SubmitCallback done) {
     return;
   }
   const absl::Time received_at = options_.clock->Now();
+  // Here rather than on the writer: callers run in parallel, the writer
+  // does not.
+  Pending pending{.tenant = std::move(batch.tenant),
+                  .channel = std::move(batch.channel),
+                  .events = {},
+                  .received_at = received_at,
+                  .done = std::move(done)};
+  const TenantHasher& hasher = hasher_.ForTenant(pending.tenant);
+  pending.events.reserve(batch.events.size());
+  for (ValidEvent& valid : batch.events) {
+    pending.events.push_back(PrepareEvent(hasher, pending.tenant,
+                                          pending.channel, std::move(valid),
+                                          received_at));
+  }
   absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
       refused = absl::UnavailableError("the event store is shutting down");
-    } else if (queued_events_ + batch.events.size() >
+    } else if (queued_events_ + pending.events.size() >
                options_.max_queued_events) {
       // Roughly when the writer will have made room.
       const absl::Duration after =
@@ -63,14 +77,12 @@ void GroupCommitStore::Submit(EventBatch batch, SubmitCallback done) {
                        absl::ToInt64Milliseconds(after), " ms"));
       SetRetryAfter(refused, after);
     } else {
-      queued_events_ += batch.events.size();
-      queue_.push_back(
-          Work{Pending{std::move(batch), std::move(done), received_at},
-               nullptr});
+      queued_events_ += pending.events.size();
+      queue_.push_back(Work{std::move(pending), nullptr});
       return;
     }
   }
-  done(refused);
+  pending.done(refused);
 }
 
 void GroupCommitStore::Erase(std::string tenant, std::string customer,
@@ -109,9 +121,9 @@ void GroupCommitStore::WriterLoop() {
         // Everything queued, up to the bound and the next erasure.
         while (!queue_.empty() && queue_.front().erase == nullptr &&
                (group.empty() ||
-                events + queue_.front().pending.batch.events.size() <=
+                events + queue_.front().pending.events.size() <=
                     options_.max_events_per_transaction)) {
-          events += queue_.front().pending.batch.events.size();
+          events += queue_.front().pending.events.size();
           group.push_back(std::move(queue_.front().pending));
           queue_.pop_front();
         }
@@ -160,23 +172,34 @@ void GroupCommitStore::WriterLoop() {
   }
 }
 
-StoredEvent StampedEvent(const EventBatch& batch, const ValidEvent& valid,
-                         const std::string& customer_hash,
-                         absl::Time received_at) {
+PreparedEvent PrepareEvent(const TenantHasher& hasher, absl::string_view tenant,
+                           absl::string_view channel, ValidEvent valid,
+                           absl::Time received_at) {
+  TouchpointEvent& event = valid.event;
+  PreparedEvent prepared;
+  prepared.event_id = event.event_id();
+  prepared.touchpoint = event.touchpoint();
+  prepared.occurred_at = ToUnixMicros(event.occurred_at());
+  prepared.customer_hash = hasher.Hash(event.customer());
+  event.set_customer(prepared.customer_hash);
+  prepared.fingerprint = EventFingerprint(hasher, event);
+
   StoredEvent stored;
-  *stored.mutable_event() = valid.event;
-  stored.mutable_event()->clear_customer();
-  stored.set_tenant(batch.tenant);
-  stored.set_channel(batch.channel);
+  event.clear_customer();
+  stored.mutable_event()->Swap(&event);
+  stored.set_tenant(std::string(tenant));
+  stored.set_channel(std::string(channel));
   stored.set_journey(valid.touchpoint.journey);
   stored.set_journey_version(valid.touchpoint.journey_version);
   stored.set_stage(valid.touchpoint.stage);
-  stored.set_customer_hash(customer_hash);
+  stored.set_customer_hash(prepared.customer_hash);
   *stored.mutable_received_at() = ToTimestamp(received_at);
-  return stored;
+  stored.SerializeToString(&prepared.payload);
+  prepared.where = std::move(valid.touchpoint);
+  return prepared;
 }
 
-std::string EventFingerprint(CustomerHasher& hasher, absl::string_view tenant,
+std::string EventFingerprint(const TenantHasher& hasher,
                              const TouchpointEvent& event) {
   std::string bytes;
   {
@@ -185,12 +208,11 @@ std::string EventFingerprint(CustomerHasher& hasher, absl::string_view tenant,
     coded.SetSerializationDeterministic(true);
     event.SerializeToCodedStream(&coded);
   }
-  return hasher.Fingerprint(tenant, bytes);
+  return hasher.Fingerprint(bytes);
 }
 
-void AnswerRepeat(const std::string& stored_fingerprint,
-                  int64_t stored_sequence, const std::string& fingerprint,
-                  EventResult& result) {
+void AnswerRepeat(absl::string_view stored_fingerprint, int64_t stored_sequence,
+                  absl::string_view fingerprint, EventResult& result) {
   if (stored_fingerprint == fingerprint) {
     result.set_outcome(EventResult::DUPLICATE);
     result.set_sequence(stored_sequence);

@@ -5,11 +5,17 @@
 // supply only the transactions.
 //
 //   class MyStore : public GroupCommitStore {
-//     MyStore() : GroupCommitStore(options, last_sequence) { StartWriter(); }
+//     MyStore() : GroupCommitStore(options, last_sequence, std::move(hasher)) {
+//       StartWriter();
+//     }
 //     ~MyStore() override { Stop(); }  // before the members the writer uses go
 //     absl::Status WriteGroup(…) override;            // one transaction
 //     absl::StatusOr<EraseResult> WriteErasure(…) override;
 //   };
+//
+// Submit first prepares each event on the caller's thread — customer hash,
+// keyed fingerprint, the stored payload — so that the one writer thread does
+// only what must be serial: the idempotency lookup, the insert, the commit.
 //
 // Group commit: every Submit only queues. The writer takes everything queued
 // (up to max_events_per_transaction, and never past an erasure, which commits
@@ -51,6 +57,31 @@ struct GroupCommitOptions {
   const Clock* clock = &Clock::Real();
 };
 
+// An event as the writer stores it: everything that depends only on the
+// event and its batch, computed before it is queued.
+struct PreparedEvent {
+  std::string event_id;
+  std::string touchpoint;
+  // Where the touchpoint sits (journey, version, stage).
+  ResolvedTouchpoint where;
+  // Unix microseconds.
+  int64_t occurred_at = 0;
+  // CustomerHasher::Hash of the customer reference.
+  std::string customer_hash;
+  // EventFingerprint of the event.
+  std::string fingerprint;
+  // The serialised StoredEvent without its sequence: the event with the
+  // customer reference cleared (it lives on as `customer_hash`), stamped
+  // with where its touchpoint sits and when it was received.
+  std::string payload;
+};
+
+// `valid` (of `tenant`'s `channel`, received at `received_at`) ready for the
+// writer. Takes the event apart rather than copying it.
+PreparedEvent PrepareEvent(const TenantHasher& hasher, absl::string_view tenant,
+                           absl::string_view channel, ValidEvent valid,
+                           absl::Time received_at);
+
 class GroupCommitStore : public EventStore {
  public:
   ~GroupCommitStore() override;
@@ -76,14 +107,18 @@ class GroupCommitStore : public EventStore {
     bool suppress_future;
     EraseCallback done;
   };
+  // A batch as Submit queued it.
   struct Pending {
-    EventBatch batch;
-    SubmitCallback done;
+    std::string tenant;
+    std::string channel;
+    std::vector<PreparedEvent> events;
     absl::Time received_at;
+    SubmitCallback done;
   };
   using BatchResult = absl::StatusOr<std::vector<polku::v1::EventResult>>;
 
-  GroupCommitStore(const GroupCommitOptions& options, int64_t last_sequence);
+  GroupCommitStore(const GroupCommitOptions& options, int64_t last_sequence,
+                   CustomerHasher hasher);
 
   // Starts the writer thread; once, when WriteGroup and WriteErasure can run.
   void StartWriter();
@@ -100,6 +135,8 @@ class GroupCommitStore : public EventStore {
   virtual absl::StatusOr<EraseResult> WriteErasure(const EraseOrder& order) = 0;
 
   const Clock& clock() const { return *options_.clock; }
+  // Thread-safe.
+  const CustomerHasher& hasher() const { return hasher_; }
 
  private:
   // A batch, or (if `erase` is set) an erasure.
@@ -112,6 +149,7 @@ class GroupCommitStore : public EventStore {
   bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const GroupCommitOptions options_;
+  const CustomerHasher hasher_;
   FeedNotifier notifier_;
   std::atomic<int64_t> transactions_committed_{0};
 
@@ -126,26 +164,18 @@ class GroupCommitStore : public EventStore {
   bool stopped_ = false;  // Stop() joined the writer; owner's thread only
 };
 
-// The event as stored: the submitted event with the customer reference
-// replaced by nothing (it lives on as `customer_hash`), stamped with where
-// its touchpoint sits and when it was received. No sequence yet.
-polku::v1::StoredEvent StampedEvent(const EventBatch& batch,
-                                    const ValidEvent& valid,
-                                    const std::string& customer_hash,
-                                    absl::Time received_at);
-
 // Keyed hash of the event's deterministic encoding (map entries sorted) with
 // the customer reference replaced by its keyed hash, so the same event
 // re-sent always has the same fingerprint, yet the stored fingerprint cannot
 // be used to confirm a guessed customer or content without the secret.
-// `event.customer()` must already be the hash.
-std::string EventFingerprint(CustomerHasher& hasher, absl::string_view tenant,
+// `event.customer()` must already be the hash; `hasher` is the tenant's.
+std::string EventFingerprint(const TenantHasher& hasher,
                              const polku::v1::TouchpointEvent& event);
 
 // An event whose key was seen before: DUPLICATE with the original sequence
 // if the fingerprints match, else REJECTED naming `event_id`.
-void AnswerRepeat(const std::string& stored_fingerprint,
-                  int64_t stored_sequence, const std::string& fingerprint,
+void AnswerRepeat(absl::string_view stored_fingerprint, int64_t stored_sequence,
+                  absl::string_view fingerprint,
                   polku::v1::EventResult& result);
 
 // REJECTED naming `customer`: the customer was erased and suppressed.

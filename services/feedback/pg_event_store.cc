@@ -16,7 +16,6 @@ namespace {
 
 using polku::v1::EventResult;
 using polku::v1::StoredEvent;
-using polku::v1::TouchpointEvent;
 using postgres::Param;
 
 // Schema by version; append, never edit. Times are Unix microseconds (UTC),
@@ -110,7 +109,7 @@ constexpr char kLastCommittedSql[] =
 
 // Derived from the master secret, so replicas can tell whether they share
 // it; reveals nothing about the secret or any customer.
-std::string SecretCheck(CustomerHasher& hasher) {
+std::string SecretCheck(const CustomerHasher& hasher) {
   return hasher.Hash("polku:secret-check", "polku:secret-check");
 }
 
@@ -152,10 +151,9 @@ PgEventStore::PgEventStore(std::string url, CustomerHasher hasher,
                             options.max_events_per_transaction,
                         .max_queued_events = options.max_queued_events,
                         .clock = options.clock},
-                       /*last_sequence=*/0),
+                       /*last_sequence=*/0, std::move(hasher)),
       url_(std::move(url)),
       options_(options),
-      hasher_(std::move(hasher)),
       writer_pool_(url_, ConnectionOptions(1, options.connection_timeout)),
       reader_pool_(url_, ConnectionOptions(std::max(1, options.reader_connections),
                                            options.connection_timeout)) {}
@@ -185,7 +183,7 @@ PgEventStore::~PgEventStore() { Stop(); }
 absl::Status PgEventStore::PrepareDatabase(postgres::Connection& db) {
   POLKU_RETURN_IF_ERROR(db.Migrate("feedback", Migrations()));
   // The first replica records its secret's check value; the others compare.
-  const std::string check = SecretCheck(hasher_);
+  const std::string check = SecretCheck(hasher());
   POLKU_RETURN_IF_ERROR(
       db.Execute("INSERT INTO feed_meta (key, value) VALUES ('secret_check', $1) "
                  "ON CONFLICT (key) DO NOTHING",
@@ -327,8 +325,8 @@ absl::Status PgEventStore::WriteGroup(const std::vector<Pending>& group,
       POLKU_RETURN_IF_ERROR(db.Exec("ROLLBACK TO SAVEPOINT batch"));
       POLKU_RETURN_IF_ERROR(db.Exec("RELEASE SAVEPOINT batch"));
       log::Error("a batch of events failed",
-                 {{"tenant", pending.batch.tenant},
-                  {"channel", pending.batch.channel},
+                 {{"tenant", pending.tenant},
+                  {"channel", pending.channel},
                   {"error", result.status().ToString()}});
       result = absl::InternalError(
           absl::StrCat("events were not stored: ", result.status().message()));
@@ -341,54 +339,43 @@ absl::Status PgEventStore::WriteGroup(const std::vector<Pending>& group,
 
 absl::StatusOr<std::vector<EventResult>> PgEventStore::WriteBatch(
     postgres::Connection& db, const Pending& pending, int64_t& last_sequence) {
-  const EventBatch& batch = pending.batch;
+  const int64_t received_at = absl::ToUnixMicros(pending.received_at);
   std::vector<EventResult> batch_results;
-  batch_results.reserve(batch.events.size());
-  for (const ValidEvent& valid : batch.events) {
-    const TouchpointEvent& event = valid.event;
+  batch_results.reserve(pending.events.size());
+  for (const PreparedEvent& event : pending.events) {
     EventResult& result = batch_results.emplace_back();
-    result.set_event_id(event.event_id());
-    const std::string customer_hash =
-        hasher_.Hash(batch.tenant, event.customer());
-    TouchpointEvent keyed = event;
-    keyed.set_customer(customer_hash);
-    const std::string fingerprint =
-        EventFingerprint(hasher_, batch.tenant, keyed);
-    const std::vector<Param> key = {Param::Text(batch.tenant),
-                                    Param::Text(batch.channel),
-                                    Param::Text(event.event_id())};
+    result.set_event_id(event.event_id);
+    const std::vector<Param> key = {Param::Text(pending.tenant),
+                                    Param::Text(pending.channel),
+                                    Param::Text(event.event_id)};
 
     // Within this transaction, so repeats within the group are seen too.
     POLKU_ASSIGN_OR_RETURN(postgres::Result earlier,
                            db.Execute(kFindEventSql, key));
     if (earlier.rows() > 0) {
-      AnswerRepeat(earlier.Bytes(0, 1), earlier.Int(0, 0), fingerprint,
+      AnswerRepeat(earlier.Bytes(0, 1), earlier.Int(0, 0), event.fingerprint,
                    result);
       continue;
     }
     POLKU_ASSIGN_OR_RETURN(
         postgres::Result suppressed,
-        db.Execute(kIsSuppressedSql, {Param::Text(batch.tenant),
-                                      Param::Text(customer_hash)}));
+        db.Execute(kIsSuppressedSql, {Param::Text(pending.tenant),
+                                      Param::Text(event.customer_hash)}));
     if (suppressed.rows() > 0) {
       AnswerSuppressed(result);
       continue;
     }
-    const StoredEvent stored =
-        StampedEvent(batch, valid, customer_hash, pending.received_at);
     POLKU_ASSIGN_OR_RETURN(
         postgres::Result inserted,
-        db.Execute(kInsertEventSql,
-                   {Param::Text(batch.tenant), Param::Text(batch.channel),
-                    Param::Text(event.event_id()), Param::Bytes(fingerprint),
-                    Param::Text(customer_hash),
-                    Param::Int(ToUnixMicros(event.occurred_at())),
-                    Param::Int(absl::ToUnixMicros(pending.received_at)),
-                    Param::Text(valid.touchpoint.journey),
-                    Param::Int(valid.touchpoint.journey_version),
-                    Param::Text(valid.touchpoint.stage),
-                    Param::Text(event.touchpoint()),
-                    Param::Bytes(stored.SerializeAsString())}));
+        db.Execute(
+            kInsertEventSql,
+            {Param::Text(pending.tenant), Param::Text(pending.channel),
+             Param::Text(event.event_id), Param::Bytes(event.fingerprint),
+             Param::Text(event.customer_hash), Param::Int(event.occurred_at),
+             Param::Int(received_at), Param::Text(event.where.journey),
+             Param::Int(event.where.journey_version),
+             Param::Text(event.where.stage), Param::Text(event.touchpoint),
+             Param::Bytes(event.payload)}));
     if (inserted.rows() == 0) {
       // Another replica committed the same key since the read above: answer
       // from its row.
@@ -396,9 +383,10 @@ absl::StatusOr<std::vector<EventResult>> PgEventStore::WriteBatch(
                              db.Execute(kFindEventSql, key));
       if (theirs.rows() == 0) {
         return absl::AbortedError(absl::StrCat(
-            "event_id '", event.event_id(), "' conflicted but is not stored"));
+            "event_id '", event.event_id, "' conflicted but is not stored"));
       }
-      AnswerRepeat(theirs.Bytes(0, 1), theirs.Int(0, 0), fingerprint, result);
+      AnswerRepeat(theirs.Bytes(0, 1), theirs.Int(0, 0), event.fingerprint,
+                   result);
       continue;
     }
     const int64_t sequence = inserted.Int(0, 0);
@@ -413,7 +401,7 @@ absl::StatusOr<EraseResult> PgEventStore::WriteErasure(
     const EraseOrder& order) {
   POLKU_ASSIGN_OR_RETURN(postgres::Pool::Lease lease, WriterConnection());
   postgres::Connection& db = *lease;
-  const std::string customer_hash = hasher_.Hash(order.tenant, order.customer);
+  const std::string customer_hash = hasher().Hash(order.tenant, order.customer);
   const std::vector<Param> customer = {Param::Text(order.tenant),
                                        Param::Text(customer_hash)};
   postgres::Transaction transaction(db);

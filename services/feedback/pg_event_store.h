@@ -140,9 +140,6 @@ class PgEventStore : public GroupCommitStore {
   std::string feed_id_;  // written by Connect before connected_ is set
   std::atomic<bool> connected_{false};
 
-  // Before connected_: Connect's. After: the writer thread's only.
-  CustomerHasher hasher_;
-
   postgres::Pool writer_pool_;
   postgres::Pool reader_pool_;
 

@@ -16,7 +16,6 @@ namespace {
 
 using polku::v1::EventResult;
 using polku::v1::StoredEvent;
-using polku::v1::TouchpointEvent;
 
 // Schema by version; append, never edit. Times are Unix microseconds (UTC).
 // `payload` is the StoredEvent without its sequence (the row's key holds it),
@@ -128,6 +127,11 @@ absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(
     const SqliteEventStoreOptions& options) {
   sqlite::Database::Options db_options;
   db_options.durable = options.durable;
+  // A group of thousands of events dirties many pages, and the idempotency
+  // and customer indexes are written at random places: both must stay in
+  // the cache. Checkpoints run beside the writer, not inside its commits.
+  db_options.cache_mib = 64;
+  db_options.background_checkpoints = true;
   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> db,
                          sqlite::Database::Open(path, db_options));
   POLKU_RETURN_IF_ERROR(db->Migrate(Migrations()));
@@ -165,12 +169,11 @@ SqliteEventStore::SqliteEventStore(std::string path,
                             options.max_events_per_transaction,
                         .max_queued_events = options.max_queued_events,
                         .clock = options.clock},
-                       last_sequence),
+                       last_sequence, std::move(hasher)),
       path_(std::move(path)),
       options_(options),
       feed_id_(std::move(feed_id)),
-      writer_db_(std::move(writer_db)),
-      hasher_(std::move(hasher)) {}
+      writer_db_(std::move(writer_db)) {}
 
 absl::Status SqliteEventStore::Prepare() {
   sqlite::Database& db = *writer_db_;
@@ -202,7 +205,8 @@ absl::Status SqliteEventStore::Prepare() {
       stored.mutable_event()->set_customer(stored.customer_hash());
       updates.emplace_back(
           rows->ColumnInt(0),
-          EventFingerprint(hasher_, rows->ColumnText(1), stored.event()));
+          EventFingerprint(hasher().ForTenant(rows->ColumnText(1)),
+                           stored.event()));
     }
     rows->Reset();
     for (const auto& [sequence, fingerprint] : updates) {
@@ -259,7 +263,7 @@ absl::StatusOr<int64_t> SqliteEventStore::TakeSequence() {
 absl::StatusOr<EraseResult> SqliteEventStore::WriteErasure(
     const EraseOrder& order) {
   sqlite::Database& db = *writer_db_;
-  const std::string customer_hash = hasher_.Hash(order.tenant, order.customer);
+  const std::string customer_hash = hasher().Hash(order.tenant, order.customer);
   sqlite::Transaction transaction(db);
   POLKU_RETURN_IF_ERROR(transaction.Begin());
   // The keys stay (see event_store.h); the events go.
@@ -318,9 +322,13 @@ absl::Status SqliteEventStore::WriteGroup(const std::vector<Pending>& group,
   sqlite::Database& db = *writer_db_;
   sqlite::Transaction transaction(db);
   POLKU_RETURN_IF_ERROR(transaction.Begin());
-  // Events stored earlier in this transaction, so that a key repeated within
-  // the group is answered like one repeated across transactions.
-  absl::flat_hash_map<EventKey, Stored> stored_earlier;
+  // So that a key repeated within the group is answered like one repeated
+  // across transactions.
+  StoredInGroup stored_in_group;
+  size_t events = 0;
+  for (const Pending& pending : group) events += pending.events.size();
+  stored_in_group.reserve(events);
+  std::vector<EventKey> batch_keys;
   results.clear();
   results.reserve(group.size());
   // Prepared once (cached), as they run once per batch.
@@ -332,24 +340,22 @@ absl::Status SqliteEventStore::WriteGroup(const std::vector<Pending>& group,
                          db.Prepare("ROLLBACK TO batch"));
   for (const Pending& pending : group) {
     POLKU_RETURN_IF_ERROR(savepoint->Run());
-    absl::flat_hash_map<EventKey, Stored> stored_now;
+    batch_keys.clear();
     int64_t batch_last = 0;
     BatchResult result =
-        WriteBatch(pending, stored_earlier, stored_now, batch_last);
+        WriteBatch(pending, stored_in_group, batch_keys, batch_last);
     if (result.ok()) {
       POLKU_RETURN_IF_ERROR(release->Run());
-      for (auto& [key, stored] : stored_now) {
-        stored_earlier.insert_or_assign(key, std::move(stored));
-      }
       if (batch_last > 0) last_sequence = batch_last;
     } else {
       // Only this batch is undone; the others still commit. Retrying the
       // same statements would fail the same way, hence not UNAVAILABLE.
       POLKU_RETURN_IF_ERROR(rollback->Run());
       POLKU_RETURN_IF_ERROR(release->Run());
+      for (const EventKey& key : batch_keys) stored_in_group.erase(key);
       log::Error("a batch of events failed",
-                 {{"tenant", pending.batch.tenant},
-                  {"channel", pending.batch.channel},
+                 {{"tenant", pending.tenant},
+                  {"channel", pending.channel},
                   {"error", result.status().ToString()}});
       result = absl::InternalError(
           absl::StrCat("events were not stored: ", result.status().message()));
@@ -360,75 +366,62 @@ absl::Status SqliteEventStore::WriteGroup(const std::vector<Pending>& group,
 }
 
 absl::StatusOr<std::vector<EventResult>> SqliteEventStore::WriteBatch(
-    const Pending& pending,
-    const absl::flat_hash_map<EventKey, Stored>& stored_earlier,
-    absl::flat_hash_map<EventKey, Stored>& stored_now, int64_t& last_sequence) {
+    const Pending& pending, StoredInGroup& stored_in_group,
+    std::vector<EventKey>& batch_keys, int64_t& last_sequence) {
   sqlite::Database& db = *writer_db_;
-  const EventBatch& batch = pending.batch;
+  const int64_t received_at = absl::ToUnixMicros(pending.received_at);
   std::vector<EventResult> batch_results;
-  batch_results.reserve(batch.events.size());
-  for (const ValidEvent& valid : batch.events) {
-    const TouchpointEvent& event = valid.event;
+  batch_results.reserve(pending.events.size());
+  for (const PreparedEvent& event : pending.events) {
     EventResult& result = batch_results.emplace_back();
-    result.set_event_id(event.event_id());
-    const std::string customer_hash =
-        hasher_.Hash(batch.tenant, event.customer());
+    result.set_event_id(event.event_id);
+    const EventKey key{pending.tenant, pending.channel, event.event_id};
 
-    TouchpointEvent keyed = event;
-    keyed.set_customer(customer_hash);
-    const std::string fingerprint =
-        EventFingerprint(hasher_, batch.tenant, keyed);
-    EventKey key{batch.tenant, batch.channel, event.event_id()};
-
-    std::optional<Stored> earlier;
-    if (auto it = stored_now.find(key); it != stored_now.end()) {
-      earlier = it->second;
-    } else if (auto it = stored_earlier.find(key); it != stored_earlier.end()) {
-      earlier = it->second;
-    } else {
-      for (const char* sql : {kFindEventSql, kFindErasedKeySql}) {
-        if (sql == kFindErasedKeySql && !has_erased_keys_) break;
-        POLKU_ASSIGN_OR_RETURN(sqlite::Statement * find, db.Prepare(sql));
-        find->Bind(1, batch.tenant)
-            .Bind(2, batch.channel)
-            .Bind(3, event.event_id());
-        POLKU_ASSIGN_OR_RETURN(bool found, find->Step());
-        if (found) earlier = Stored{find->ColumnBlob(1), find->ColumnInt(0)};
-        find->Reset();
-        if (found) break;
-      }
-    }
-    if (earlier.has_value()) {
-      AnswerRepeat(earlier->fingerprint, earlier->sequence, fingerprint,
-                   result);
+    if (auto it = stored_in_group.find(key); it != stored_in_group.end()) {
+      AnswerRepeat(it->second.fingerprint, it->second.sequence,
+                   event.fingerprint, result);
       continue;
     }
-    if (!suppressed_.empty() &&
-        suppressed_.contains(SuppressionKey(batch.tenant, customer_hash))) {
+    std::optional<std::pair<std::string, int64_t>> earlier;
+    for (const char* sql : {kFindEventSql, kFindErasedKeySql}) {
+      if (sql == kFindErasedKeySql && !has_erased_keys_) break;
+      POLKU_ASSIGN_OR_RETURN(sqlite::Statement * find, db.Prepare(sql));
+      find->Bind(1, pending.tenant)
+          .Bind(2, pending.channel)
+          .Bind(3, event.event_id);
+      POLKU_ASSIGN_OR_RETURN(bool found, find->Step());
+      if (found) earlier.emplace(find->ColumnBlob(1), find->ColumnInt(0));
+      find->Reset();
+      if (found) break;
+    }
+    if (earlier.has_value()) {
+      AnswerRepeat(earlier->first, earlier->second, event.fingerprint, result);
+      continue;
+    }
+    if (!suppressed_.empty() && suppressed_.contains(SuppressionKey(
+                                    pending.tenant, event.customer_hash))) {
       AnswerSuppressed(result);
       continue;
     }
-    const StoredEvent stored =
-        StampedEvent(batch, valid, customer_hash, pending.received_at);
 
     POLKU_ASSIGN_OR_RETURN(sqlite::Statement * insert,
                            db.Prepare(kInsertEventSql));
-    POLKU_RETURN_IF_ERROR(
-        insert->Bind(1, batch.tenant)
-            .Bind(2, batch.channel)
-            .Bind(3, event.event_id())
-            .BindBlob(4, fingerprint)
-            .Bind(5, customer_hash)
-            .Bind(6, ToUnixMicros(event.occurred_at()))
-            .Bind(7, absl::ToUnixMicros(pending.received_at))
-            .Bind(8, valid.touchpoint.journey)
-            .Bind(9, int64_t{valid.touchpoint.journey_version})
-            .Bind(10, valid.touchpoint.stage)
-            .Bind(11, event.touchpoint())
-            .BindBlob(12, stored.SerializeAsString())
-            .Run());
+    POLKU_RETURN_IF_ERROR(insert->Bind(1, pending.tenant)
+                              .Bind(2, pending.channel)
+                              .Bind(3, event.event_id)
+                              .BindBlob(4, event.fingerprint)
+                              .Bind(5, event.customer_hash)
+                              .Bind(6, event.occurred_at)
+                              .Bind(7, received_at)
+                              .Bind(8, event.where.journey)
+                              .Bind(9, int64_t{event.where.journey_version})
+                              .Bind(10, event.where.stage)
+                              .Bind(11, event.touchpoint)
+                              .BindBlob(12, event.payload)
+                              .Run());
     const int64_t sequence = db.LastInsertRowId();
-    stored_now.insert_or_assign(std::move(key), Stored{fingerprint, sequence});
+    stored_in_group.emplace(key, Stored{event.fingerprint, sequence});
+    batch_keys.push_back(key);
     result.set_outcome(EventResult::ACCEPTED);
     result.set_sequence(sequence);
     last_sequence = sequence;

@@ -76,11 +76,15 @@ class SqliteEventStore : public GroupCommitStore {
   const Durability& durability() const { return durability_; }
 
  private:
+  // (tenant, channel, event_id) and what was stored under it in the open
+  // transaction: views into the group's prepared events, which outlive it.
+  using EventKey =
+      std::tuple<absl::string_view, absl::string_view, absl::string_view>;
   struct Stored {
-    std::string fingerprint;
+    absl::string_view fingerprint;
     int64_t sequence;
   };
-  using EventKey = std::tuple<std::string, std::string, std::string>;
+  using StoredInGroup = absl::flat_hash_map<EventKey, Stored>;
 
   SqliteEventStore(std::string path,
                    std::unique_ptr<sqlite::Database> writer_db,
@@ -95,12 +99,12 @@ class SqliteEventStore : public GroupCommitStore {
   absl::Status WriteGroup(const std::vector<Pending>& group,
                           std::vector<BatchResult>& results,
                           int64_t& last_sequence) override;
-  // Stores one batch inside the open transaction.
+  // Stores one batch inside the open transaction, adding what it stored to
+  // `stored_in_group` and its keys to `batch_keys` (to be taken out again
+  // if the batch is rolled back).
   absl::StatusOr<std::vector<polku::v1::EventResult>> WriteBatch(
-      const Pending& pending,
-      const absl::flat_hash_map<EventKey, Stored>& stored_earlier,
-      absl::flat_hash_map<EventKey, Stored>& stored_now,
-      int64_t& last_sequence);
+      const Pending& pending, StoredInGroup& stored_in_group,
+      std::vector<EventKey>& batch_keys, int64_t& last_sequence);
   absl::StatusOr<EraseResult> WriteErasure(const EraseOrder& order) override;
   // The next feed sequence, taken inside the open transaction.
   absl::StatusOr<int64_t> TakeSequence();
@@ -115,7 +119,6 @@ class SqliteEventStore : public GroupCommitStore {
 
   // Used by the writer thread only.
   std::unique_ptr<sqlite::Database> writer_db_;
-  CustomerHasher hasher_;
   // tenant + '\0' + customer hash of every suppressed customer.
   absl::flat_hash_set<std::string> suppressed_;
   // Whether any erased event's key is kept (else no need to look there).

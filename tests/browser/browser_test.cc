@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -36,6 +37,7 @@
 #include "polku/v1/admin.pb.h"
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/journey.pb.h"
+#include "tests/harness/journeys.h"
 #include "tests/harness/suite.h"
 
 namespace polku {
@@ -50,32 +52,25 @@ constexpr absl::Duration kBound = absl::Seconds(30);
 // discover: landing_page (web) · buy: store_visit (shop), checkout (web) ·
 // use: support_call (phone), welcome_email (email, no feedback at all).
 v1::Journey TestJourney() {
-  v1::Journey journey;
-  journey.set_key(kJourney);
-  journey.set_name("Browser test journey");
-  for (const char* stage : {"discover", "buy", "use"}) {
-    v1::Stage* s = journey.add_stages();
-    s->set_key(stage);
-    s->set_name(absl::StrCat("Stage ", stage));
+  v1::Journey journey = testing::MakeJourney(
+      kJourney, "Browser test journey", {"discover", "buy", "use"},
+      {{"landing_page", "discover", "web"},
+       {"store_visit", "buy", "shop"},
+       {"checkout", "buy", "web"},
+       {"support_call", "use", "phone"},
+       {"welcome_email", "use", "email"}},
+      "browser");
+  // Display names differ from keys, so the test sees which one is shown.
+  for (v1::Stage& stage : *journey.mutable_stages()) {
+    stage.set_name(absl::StrCat("Stage ", stage.key()));
   }
-  struct {
-    const char *key, *stage, *channel;
-    double csat_target;  // 0 = none
-  } touchpoints[] = {{"landing_page", "discover", "web", 0.6},
-                     {"store_visit", "buy", "shop", 0.95},
-                     {"checkout", "buy", "web", 0.7},
-                     {"support_call", "use", "phone", 0},
-                     {"welcome_email", "use", "email", 0}};
-  for (const auto& t : touchpoints) {
-    v1::Touchpoint* touchpoint = journey.add_touchpoints();
-    touchpoint->set_key(t.key);
-    touchpoint->set_name(absl::StrCat("Touchpoint ", t.key));
-    touchpoint->set_stage(t.stage);
-    touchpoint->set_channel(t.channel);
-    touchpoint->set_kind(v1::INTERACTION);
-    touchpoint->set_owner_team("browser");
-    if (t.csat_target > 0) {
-      touchpoint->mutable_target()->set_csat_top2_box(t.csat_target);
+  const absl::flat_hash_map<std::string, double> csat_targets = {
+      {"landing_page", 0.6}, {"store_visit", 0.95}, {"checkout", 0.7}};
+  for (v1::Touchpoint& touchpoint : *journey.mutable_touchpoints()) {
+    touchpoint.set_name(absl::StrCat("Touchpoint ", touchpoint.key()));
+    if (auto target = csat_targets.find(touchpoint.key());
+        target != csat_targets.end()) {
+      touchpoint.mutable_target()->set_csat_top2_box(target->second);
     }
   }
   return journey;

@@ -27,6 +27,7 @@
 #include "lib/sqlite/sqlite.h"
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/journeys.h"
 #include "tests/harness/suite.h"
 #include "tools/journeys/gateway_client.h"
 
@@ -58,22 +59,12 @@ int EnvInt(const char* name, int fallback) {
 }
 
 v1::Journey CrashJourney() {
-  v1::Journey journey;
-  journey.set_key(kJourney);
-  journey.set_name("Crash test journey");
-  v1::Stage* stage = journey.add_stages();
-  stage->set_key("purchase");
-  stage->set_name("purchase");
+  std::vector<testing::TouchpointSpec> touchpoints;
   for (const ChannelPlan& plan : kChannels) {
-    v1::Touchpoint* touchpoint = journey.add_touchpoints();
-    touchpoint->set_key(plan.touchpoint);
-    touchpoint->set_name(plan.touchpoint);
-    touchpoint->set_stage("purchase");
-    touchpoint->set_channel(plan.channel);
-    touchpoint->set_kind(v1::INTERACTION);
-    touchpoint->set_owner_team("crash");
+    touchpoints.push_back({plan.touchpoint, "purchase", plan.channel});
   }
-  return journey;
+  return testing::MakeJourney(kJourney, "Crash test journey", {"purchase"},
+                              touchpoints, "crash");
 }
 
 // Event `i` of a channel; the same (plan, i, base) always gives the same event.

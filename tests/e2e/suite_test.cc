@@ -20,6 +20,7 @@
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/journeys.h"
 #include "tests/harness/suite.h"
 
 namespace polku {
@@ -35,31 +36,14 @@ constexpr absl::Duration kBound = absl::Seconds(30);
 // research: search_ad (web) · purchase: store_visit (shop), confirmation_call
 // (phone) · use: welcome_email (email), order_tracking (web).
 v1::Journey TestJourney() {
-  v1::Journey journey;
-  journey.set_key(kJourney);
-  journey.set_name("End-to-end test journey");
-  for (const char* stage : {"research", "purchase", "use"}) {
-    v1::Stage* s = journey.add_stages();
-    s->set_key(stage);
-    s->set_name(stage);
-  }
-  struct {
-    const char *key, *stage, *channel;
-  } touchpoints[] = {{"search_ad", "research", "web"},
-                     {"store_visit", "purchase", "shop"},
-                     {"confirmation_call", "purchase", "phone"},
-                     {"welcome_email", "use", "email"},
-                     {"order_tracking", "use", "web"}};
-  for (const auto& t : touchpoints) {
-    v1::Touchpoint* touchpoint = journey.add_touchpoints();
-    touchpoint->set_key(t.key);
-    touchpoint->set_name(t.key);
-    touchpoint->set_stage(t.stage);
-    touchpoint->set_channel(t.channel);
-    touchpoint->set_kind(v1::INTERACTION);
-    touchpoint->set_owner_team("e2e");
-  }
-  return journey;
+  return testing::MakeJourney(kJourney, "End-to-end test journey",
+                              {"research", "purchase", "use"},
+                              {{"search_ad", "research", "web"},
+                               {"store_visit", "purchase", "shop"},
+                               {"confirmation_call", "purchase", "phone"},
+                               {"welcome_email", "use", "email"},
+                               {"order_tracking", "use", "web"}},
+                              "e2e");
 }
 
 // An event two hours ago; a score of -1 means "not given".

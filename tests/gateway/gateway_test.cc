@@ -27,6 +27,7 @@
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/journeys.h"
 #include "tests/harness/suite.h"
 
 namespace polku {
@@ -39,23 +40,10 @@ using ::testing::Not;
 constexpr char kJourney[] = "gw-journey";
 
 v1::Journey TestJourney() {
-  v1::Journey journey;
-  journey.set_key(kJourney);
-  journey.set_name("Gateway test journey");
-  v1::Stage* stage = journey.add_stages();
-  stage->set_key("buy");
-  stage->set_name("buy");
-  for (const auto& [key, channel] :
-       {std::pair{"store_visit", "shop"}, std::pair{"web_order", "web"}}) {
-    v1::Touchpoint* touchpoint = journey.add_touchpoints();
-    touchpoint->set_key(key);
-    touchpoint->set_name(key);
-    touchpoint->set_stage("buy");
-    touchpoint->set_channel(channel);
-    touchpoint->set_kind(v1::INTERACTION);
-    touchpoint->set_owner_team("gateway");
-  }
-  return journey;
+  return testing::MakeJourney(
+      kJourney, "Gateway test journey", {"buy"},
+      {{"store_visit", "buy", "shop"}, {"web_order", "buy", "web"}},
+      "gateway");
 }
 
 v1::TouchpointEvent Event(const std::string& id, const std::string& touchpoint) {

@@ -24,6 +24,7 @@
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/journeys.h"
 #include "tests/harness/suite.h"
 
 namespace polku {
@@ -51,31 +52,13 @@ constexpr absl::Duration kBound = absl::Seconds(60);
 // planted touchpoints start high (≈ 0.8), so a shift of −1 is not lost to
 // clamping at −1.
 v1::Journey PlantedJourney() {
-  v1::Journey journey;
-  journey.set_key(kJourney);
-  journey.set_name("Planted truths");
-  for (const char* stage : {"visit", "buy"}) {
-    v1::Stage* s = journey.add_stages();
-    s->set_key(stage);
-    s->set_name(stage);
-  }
-  struct {
-    const char *key, *stage, *channel;
-  } touchpoints[] = {{"web_order", "visit", "web"},
-                     {"shop_pickup", "visit", "shop"},
-                     {"call_center", "visit", "phone"},
-                     {"web_page", "buy", "web"},
-                     {"shop_counter", "buy", "shop"}};
-  for (const auto& t : touchpoints) {
-    v1::Touchpoint* touchpoint = journey.add_touchpoints();
-    touchpoint->set_key(t.key);
-    touchpoint->set_name(t.key);
-    touchpoint->set_stage(t.stage);
-    touchpoint->set_channel(t.channel);
-    touchpoint->set_kind(v1::INTERACTION);
-    touchpoint->set_owner_team("monitoring");
-  }
-  return journey;
+  return testing::MakeJourney(kJourney, "Planted truths", {"visit", "buy"},
+                              {{"web_order", "visit", "web"},
+                               {"shop_pickup", "visit", "shop"},
+                               {"call_center", "visit", "phone"},
+                               {"web_page", "buy", "web"},
+                               {"shop_counter", "buy", "shop"}},
+                              "monitoring");
 }
 
 // Runs a command line; its exit code and what it printed.

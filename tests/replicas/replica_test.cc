@@ -37,6 +37,7 @@
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/journeys.h"
 #include "tests/harness/suite.h"
 #include "tools/journeys/gateway_client.h"
 
@@ -77,22 +78,12 @@ const ChannelPlan& PlanOf(const std::string& channel) {
 }
 
 v1::Journey ReplicaJourney() {
-  v1::Journey journey;
-  journey.set_key(kJourney);
-  journey.set_name("Replica test journey");
-  v1::Stage* stage = journey.add_stages();
-  stage->set_key("service");
-  stage->set_name("service");
+  std::vector<testing::TouchpointSpec> touchpoints;
   for (const ChannelPlan& plan : kChannels) {
-    v1::Touchpoint* touchpoint = journey.add_touchpoints();
-    touchpoint->set_key(plan.touchpoint);
-    touchpoint->set_name(plan.touchpoint);
-    touchpoint->set_stage("service");
-    touchpoint->set_channel(plan.channel);
-    touchpoint->set_kind(v1::INTERACTION);
-    touchpoint->set_owner_team("replicas");
+    touchpoints.push_back({plan.touchpoint, "service", plan.channel});
   }
-  return journey;
+  return testing::MakeJourney(kJourney, "Replica test journey", {"service"},
+                              touchpoints, "replicas");
 }
 
 // Event `id` of a channel; the same arguments always give the same event.
