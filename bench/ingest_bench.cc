@@ -2,6 +2,7 @@
 // ceilings it should be compared with, all measured in one run.
 //
 //   build/release/bin/polku-bench --clients=4 --duration_s=10
+//   build/release/bin/polku-bench --soak_s=600      # the memory run only
 //
 // It starts the real suite (tests/harness: keys, journey, feedback, insight,
 // gateway on loopback, in a temporary data directory), publishes a journey,
@@ -11,17 +12,24 @@
 //     polku-feedback (trusted metadata) and through the gateway (Bearer key);
 //   * the gateway batches again, paced at 90 % of the rate just measured,
 //     for the acknowledgement latency below saturation;
+//   * the same 90 % as a channel system sends it: events arrive on a fixed
+//     schedule and each client sends what has arrived every 5 ms;
 //   * StreamEvents with one event per message (at most --stream_window
 //     unanswered per stream), directly and through the gateway.
 // Ceilings, measured in the same run:
-//   * raw SQLite: the same rows (same schema as services/feedback, WAL,
-//     synchronous=FULL, --batch rows per transaction) inserted by one thread;
+//   * raw SQLite: the same rows (same schema, column values and database
+//     options as services/feedback's writer, --batch rows per transaction)
+//     inserted by one thread;
 //   * empty RPCs over the same loopback transport: an in-process echo
 //     FeedbackService answering empty SubmitEvents calls, and a bidi stream
 //     answering each empty message with one empty message.
 // The table: events/s, acknowledgement latency percentiles, server
 // CPU-seconds per million events (/proc/<pid>/stat), and each process's peak
 // RSS (VmHWM) at the end.
+//
+// With --soak_s it runs only a soak instead: the 5 ms arrivals through the
+// gateway at --soak_rate for that long, sampling every process's RSS every
+// 10 s, to show whether memory stays flat.
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -39,11 +47,18 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/bench_stats.h"
+#include "lib/crypto/crypto.h"
 #include "lib/sqlite/sqlite.h"
+#include "services/feedback/sqlite_event_store.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
 #include "tests/harness/suite.h"
@@ -51,10 +66,21 @@
 
 ABSL_FLAG(int, clients, 4,
           "concurrent channel clients (1-4, one channel each)");
-ABSL_FLAG(int, duration_s, 10, "seconds per scenario");
+ABSL_FLAG(int, duration_s, 10,
+          "seconds per scenario; with --soak_s, of the warm-up that sets the "
+          "default --soak_rate");
 ABSL_FLAG(int, batch, 1000,
-          "events per SubmitEvents call and rows per SQLite transaction");
+          "events per SubmitEvents call (at most, when events arrive on a "
+          "schedule) and rows per SQLite transaction");
 ABSL_FLAG(int, stream_window, 1000, "unanswered events per stream at most");
+ABSL_FLAG(int, soak_s, 0,
+          "0: the scenarios and ceilings; N >= 60: only a soak of N seconds, "
+          "events arriving at --soak_rate and sent through the gateway every "
+          "5 ms, with every process's RSS sampled every 10 s");
+ABSL_FLAG(double, soak_rate, 0,
+          "events per second over all clients in the soak; 0: half the rate "
+          "of an unpaced batched gateway warm-up of --duration_s, measured "
+          "first");
 
 namespace polku::bench {
 namespace {
@@ -67,20 +93,6 @@ std::string Touchpoint(const std::string& channel) {
 }
 
 // ---------------------------------------------------------------- metrics
-
-struct Latencies {
-  std::vector<double> ms;
-  void Add(double value) { ms.push_back(value); }
-  void Merge(const Latencies& other) {
-    ms.insert(ms.end(), other.ms.begin(), other.ms.end());
-  }
-  double Percentile(double p) {
-    if (ms.empty()) return 0;
-    size_t index = std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()));
-    std::nth_element(ms.begin(), ms.begin() + index, ms.end());
-    return ms[index];
-  }
-};
 
 double CpuSeconds(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
@@ -98,17 +110,18 @@ double CpuSeconds(pid_t pid) {
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-std::string PeakRss(pid_t pid) {
+// A "Vm…" line of /proc/<pid>/status ("VmRSS", "VmHWM") in kB, -1 if the
+// process is gone.
+int64_t MemoryKb(pid_t pid, absl::string_view field) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  const std::string prefix = absl::StrCat(field, ":");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::string value = line.substr(6);
-      value.erase(0, value.find_first_not_of(" \t"));
-      return value;
+    if (line.rfind(prefix, 0) == 0) {
+      return std::strtoll(line.c_str() + prefix.size(), nullptr, 10);
     }
   }
-  return "?";
+  return -1;
 }
 
 double SelfCpuSeconds() { return CpuSeconds(::getpid()); }
@@ -116,6 +129,10 @@ double SelfCpuSeconds() { return CpuSeconds(::getpid()); }
 struct Result {
   std::string name;
   double events = 0;
+  // Calls refused with RESOURCE_EXHAUSTED (the gateway's per-key rate limit,
+  // or polku-feedback's full queue), and other failed calls.
+  int64_t throttled_calls = 0;
+  int64_t failed_calls = 0;
   double seconds = 0;
   Latencies latency;
   // Server processes' CPU seconds during the scenario, by name.
@@ -125,12 +142,15 @@ struct Result {
 
 // ---------------------------------------------------------------- events
 
+// How many customers the bench's events come from.
+constexpr int64_t kCustomers = 10007;
+
 v1::TouchpointEvent MakeEvent(const std::string& channel,
                               const std::string& run, int64_t i) {
   v1::TouchpointEvent event;
   event.set_event_id(absl::StrCat(run, "-", channel, "-", i));
   event.set_touchpoint(Touchpoint(channel));
-  event.set_customer(absl::StrCat("customer-", i % 10007));
+  event.set_customer(absl::StrCat("customer-", i % kCustomers));
   event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) -
                                            3600);
   event.set_csat(1 + i % 5);
@@ -173,7 +193,8 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
   result.name = name;
   std::vector<Latencies> latencies(clients);
   std::vector<int64_t> acked(clients, 0);
-  std::atomic<int> errors{0};
+  std::atomic<int64_t> throttled{0};
+  std::atomic<int64_t> errors{0};
   const absl::Time end = absl::Now() + duration;
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
@@ -201,6 +222,10 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
             paced_rate > 0 ? scheduled - interval : absl::Now();
         grpc::Status status = stub->SubmitEvents(&context, request, &response);
         const double ms = absl::ToDoubleMilliseconds(absl::Now() - sent);
+        if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          throttled.fetch_add(1);
+          continue;
+        }
         if (!status.ok()) {
           if (errors.fetch_add(1) < 3) {
             std::cerr << name << ": " << tools::DescribeStatus(status) << "\n";
@@ -218,8 +243,116 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
   }
   for (std::thread& t : threads) t.join();
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  result.throttled_calls = throttled.load();
+  result.failed_calls = errors.load();
   for (int c = 0; c < clients; ++c) {
     result.events += static_cast<double>(acked[c]);
+    result.latency.Merge(latencies[c]);
+  }
+  return result;
+}
+
+// How often a channel system forwards what has arrived.
+constexpr absl::Duration kSendEvery = absl::Milliseconds(5);
+
+// How long a RESOURCE_EXHAUSTED answer asks the caller to wait (the
+// gateway's "retry-after-ms" trailer), kSendEvery when it names no time.
+absl::Duration RetryAfter(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("retry-after-ms");
+  int64_t ms = 0;
+  if (it == trailers.end() ||
+      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                        &ms)) {
+    return kSendEvery;
+  }
+  return absl::Milliseconds(ms);
+}
+
+// Events arrive on a fixed schedule, `rate` per second over all clients
+// (see ArrivalSchedule), as they do at a channel system forwarding what its
+// customers do. Every kSendEvery, or as soon as
+// its previous call returned if that is later, each client sends everything
+// that has arrived and not been sent (at most `max_batch`) as one
+// SubmitEvents. An event's latency runs from its arrival to the answer of
+// the call that stored it. A refused or failed call leaves its events to go
+// again with the next one (re-sending is safe), so their wait counts; after
+// a refusal the next call waits for the retry hint.
+// `acked`, when given, counts accepted events as they are answered.
+Result RunArrivals(const std::string& name, const Target& target, int clients,
+                   int max_batch, double rate, absl::Duration duration,
+                   const std::string& run,
+                   std::atomic<int64_t>* acked = nullptr) {
+  Result result;
+  result.name = name;
+  std::vector<Latencies> latencies(clients);
+  std::vector<int64_t> accepted(clients, 0);
+  std::atomic<int64_t> throttled{0};
+  std::atomic<int64_t> failed{0};
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + duration;
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto stub = v1::FeedbackService::NewStub(target.channel);
+      const ArrivalSchedule schedule(start, rate, c, clients);
+      int64_t sent = 0;  // the next event to send; those before are stored
+      absl::Time tick = start;
+      while (true) {
+        tick += kSendEvery;
+        if (const absl::Time now = absl::Now(); tick > now) {
+          absl::SleepFor(tick - now);
+        } else {
+          tick = now;
+        }
+        const absl::Time now = absl::Now();
+        if (now >= end) break;
+        const int64_t count =
+            std::min<int64_t>(schedule.ArrivedBy(now) - sent, max_batch);
+        if (count <= 0) continue;
+        v1::SubmitEventsRequest request;
+        for (int64_t j = sent; j < sent + count; ++j) {
+          *request.add_events() = MakeEvent(kChannels[c], run, j);
+        }
+        grpc::ClientContext context;
+        Prepare(context, target, c, absl::Seconds(30));
+        v1::SubmitEventsResponse response;
+        grpc::Status status = stub->SubmitEvents(&context, request, &response);
+        const absl::Time answered = absl::Now();
+        if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          throttled.fetch_add(1);
+          // As a channel system should: the next call waits as long as the
+          // answer asks.
+          tick = answered + RetryAfter(context) - kSendEvery;
+          continue;
+        }
+        if (!status.ok()) {
+          if (failed.fetch_add(1) < 3) {
+            std::cerr << name << ": " << tools::DescribeStatus(status) << "\n";
+          }
+          continue;
+        }
+        int64_t ok = 0;
+        for (int k = 0; k < response.results_size(); ++k) {
+          if (response.results(k).outcome() != v1::EventResult::ACCEPTED) {
+            continue;
+          }
+          latencies[c].Add(absl::ToDoubleMilliseconds(
+              answered - schedule.Arrival(sent + k)));
+          ++ok;
+        }
+        accepted[c] += ok;
+        if (acked != nullptr) acked->fetch_add(ok);
+        sent += count;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  result.throttled_calls = throttled.load();
+  result.failed_calls = failed.load();
+  for (int c = 0; c < clients; ++c) {
+    result.events += static_cast<double>(accepted[c]);
     result.latency.Merge(latencies[c]);
   }
   return result;
@@ -334,12 +467,17 @@ class EchoService final : public v1::FeedbackService::CallbackService {
   }
 };
 
-// The same rows as polku-feedback writes, straight into SQLite.
-Result RunSqlite(const std::string& dir, int batch, absl::Duration duration) {
+// The same rows as polku-feedback writes for the bench's events, straight
+// into SQLite, `batch` rows per transaction, the clients' channels taking
+// turns as their batches do in the service.
+Result RunSqlite(const std::string& dir, int clients, int batch,
+                 absl::Duration duration, const std::string& run) {
   Result result;
   result.name = "ceiling: raw SQLite insert";
-  auto db =
-      sqlite::Database::Open(dir + "/ceiling.db");  // WAL, synchronous=FULL
+  // Exactly as polku-feedback opens its writer.
+  auto db = sqlite::Database::Open(
+      dir + "/ceiling.db",
+      feedback::SqliteEventStore::WriterDatabaseOptions(/*durable=*/true));
   if (!db.ok()) {
     std::cerr << db.status() << "\n";
     return result;
@@ -360,12 +498,27 @@ Result RunSqlite(const std::string& dir, int batch, absl::Duration duration) {
     std::cerr << schema << "\n";
     return result;
   }
-  const std::string fingerprint(32, '\x5a');
-  const std::string customer_hash(64, 'c');
+  // Hashed before the clock starts, as the ceiling times SQLite alone: per
+  // customer 64 lowercase hex chars of HMAC-SHA-256 like the service's, so
+  // events_by_customer takes them in the same scattered order. The
+  // fingerprint (not indexed) is 32 bytes like the service's; its value
+  // costs SQLite nothing either way.
+  const std::string key = crypto::Sha256("polku-bench ceiling");
+  std::vector<std::string> customer_hashes;
+  std::vector<std::string> fingerprints;
+  customer_hashes.reserve(kCustomers);
+  fingerprints.reserve(kCustomers);
+  for (int64_t i = 0; i < kCustomers; ++i) {
+    const std::string customer = absl::StrCat("customer-", i);
+    customer_hashes.push_back(crypto::HmacSha256Hex(key, customer));
+    fingerprints.push_back(crypto::HmacSha256(customer, key));
+  }
+  std::vector<int64_t> next(clients, 0);  // per channel, as each client counts
   const absl::Time start = absl::Now();
   const absl::Time end = start + duration;
-  int64_t next = 0;
-  while (absl::Now() < end) {
+  for (int turn = 0; absl::Now() < end; ++turn) {
+    const int c = turn % clients;
+    const std::string channel = kChannels[c];
     const absl::Time began = absl::Now();
     sqlite::Transaction transaction(**db);
     if (!transaction.Begin().ok()) break;
@@ -376,28 +529,33 @@ Result RunSqlite(const std::string& dir, int batch, absl::Duration duration) {
         "touchpoint,"
         " payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
     if (!insert.ok()) break;
-    for (int i = 0; i < batch; ++i, ++next) {
+    for (int i = 0; i < batch; ++i, ++next[c]) {
+      const std::string& customer_hash = customer_hashes[next[c] % kCustomers];
       v1::StoredEvent stored;
+      *stored.mutable_event() = MakeEvent(channel, run, next[c]);
+      stored.mutable_event()->clear_customer();
       stored.set_tenant("demo");
-      stored.set_channel("shop");
+      stored.set_channel(channel);
       stored.set_journey(kJourney);
       stored.set_journey_version(1);
       stored.set_stage("purchase");
       stored.set_customer_hash(customer_hash);
-      *stored.mutable_event() = MakeEvent("shop", "sqlite", next);
-      stored.mutable_event()->clear_customer();
+      const int64_t received_us = absl::ToUnixMicros(began);
+      stored.mutable_received_at()->set_seconds(received_us / 1'000'000);
+      stored.mutable_received_at()->set_nanos(received_us % 1'000'000 * 1000);
+      const v1::TouchpointEvent& event = stored.event();
       (*insert)
           ->Bind(1, "demo")
-          .Bind(2, "shop")
-          .Bind(3, stored.event().event_id())
-          .BindBlob(4, fingerprint)
+          .Bind(2, channel)
+          .Bind(3, event.event_id())
+          .BindBlob(4, fingerprints[next[c] % kCustomers])
           .Bind(5, customer_hash)
-          .Bind(6, int64_t{1'700'000'000'000'000} + next)
-          .Bind(7, int64_t{1'700'000'000'000'000} + next)
+          .Bind(6, event.occurred_at().seconds() * 1'000'000)
+          .Bind(7, received_us)
           .Bind(8, kJourney)
           .Bind(9, 1)
           .Bind(10, "purchase")
-          .Bind(11, "shop_touch")
+          .Bind(11, event.touchpoint())
           .BindBlob(12, stored.SerializeAsString());
       if (absl::Status s = (*insert)->Run(); !s.ok()) {
         std::cerr << s << "\n";
@@ -455,17 +613,309 @@ absl::Status PublishJourney(testing::Suite& suite) {
   return absl::OkStatus();
 }
 
-void PrintRow(Result& r) {
-  std::string cpu;
-  for (const auto& [process, seconds] : r.cpu) {
-    absl::StrAppend(
-        &cpu, cpu.empty() ? "" : ", ", process, " ",
-        absl::StrFormat("%.2f", r.events > 0 ? seconds / r.events * 1e6 : 0));
+// The suite's processes the bench reports on.
+struct Processes {
+  pid_t feedback;
+  pid_t gateway;
+  pid_t journey;
+  // polku-insight tails the feed while events arrive, as in production.
+  pid_t insight;
+};
+
+// Runs `scenario`, adding the CPU time the processes spent meanwhile.
+template <typename Scenario>
+Result Measure(const Processes& processes, Scenario scenario) {
+  const double feedback_before = CpuSeconds(processes.feedback);
+  const double gateway_before = CpuSeconds(processes.gateway);
+  const double insight_before = CpuSeconds(processes.insight);
+  const double bench_before = SelfCpuSeconds();
+  Result r = scenario();
+  r.cpu = {{"feedback", CpuSeconds(processes.feedback) - feedback_before},
+           {"gateway", CpuSeconds(processes.gateway) - gateway_before},
+           {"insight", CpuSeconds(processes.insight) - insight_before},
+           {"bench", SelfCpuSeconds() - bench_before}};
+  std::cerr << r.name << ": " << static_cast<int64_t>(r.rate())
+            << " events/s\n";
+  return r;
+}
+
+void PrintTable(const std::vector<Result>& results) {
+  size_t width = 0;
+  for (const Result& r : results) width = std::max(width, r.name.size());
+  std::cout << "| scenario | events/s | p50 ms | p99 ms | p99.9 ms | CPU-s per "
+               "1M events (client: bench) |\n"
+               "| --- | ---: | ---: | ---: | ---: | --- |\n";
+  for (const Result& r : results) {
+    std::string cpu;
+    for (const auto& [process, seconds] : r.cpu) {
+      absl::StrAppend(
+          &cpu, cpu.empty() ? "" : ", ", process, " ",
+          absl::StrFormat("%.2f", r.events > 0 ? seconds / r.events * 1e6 : 0));
+    }
+    std::cout << absl::StrFormat(
+        "| %-*s | %10.0f | %7.2f | %7.2f | %7.2f | %s |\n",
+        static_cast<int>(width), r.name, r.rate(), r.latency.Percentile(0.50),
+        r.latency.Percentile(0.99), r.latency.Percentile(0.999),
+        cpu.empty() ? "—" : cpu);
   }
+  for (const Result& r : results) {
+    if (r.throttled_calls == 0 && r.failed_calls == 0) continue;
+    std::cout << absl::StrFormat(
+        "  %s: %d calls refused with RESOURCE_EXHAUSTED (rate limit or full "
+        "queue), %d failed otherwise\n",
+        r.name, r.throttled_calls, r.failed_calls);
+  }
+}
+
+// The scenarios and the ceilings, one table.
+int RunScenarios(testing::Suite& suite, const Target& direct,
+                 const Target& gateway, const Processes& processes, int clients,
+                 int batch, int window, absl::Duration duration,
+                 const std::string& run) {
+  std::vector<Result> results;
+  // Where each row is, for the lines under the table.
+  auto add = [&results](Result r) {
+    results.push_back(std::move(r));
+    return results.size() - 1;
+  };
+  const std::string batch_name = absl::StrCat("SubmitEvents ", batch, "/batch");
+  const size_t batched_direct = add(Measure(processes, [&] {
+    return RunUnary(batch_name + ", direct", direct, clients, batch, duration,
+                    run + "u");
+  }));
+  const size_t batched_gateway = add(Measure(processes, [&] {
+    return RunUnary(batch_name + ", gateway", gateway, clients, batch, duration,
+                    run + "g");
+  }));
+  const double paced = 0.9 * results[batched_gateway].rate();
+  const size_t paced_batches = add(Measure(processes, [&] {
+    return RunUnary(absl::StrFormat("%s, gateway, paced at 90 %%", batch_name),
+                    gateway, clients, batch, duration, run + "p", paced);
+  }));
+  const size_t paced_arrivals = add(Measure(processes, [&] {
+    return RunArrivals(
+        "SubmitEvents, gateway, paced at 90 %, arrivals batched every 5 ms",
+        gateway, clients, batch, paced, duration, run + "a");
+  }));
+  const size_t stream_direct = add(Measure(processes, [&] {
+    return RunStream("StreamEvents 1/message, direct", direct, clients, window,
+                     false, duration, run + "s");
+  }));
+  const size_t stream_gateway = add(Measure(processes, [&] {
+    return RunStream("StreamEvents 1/message, gateway", gateway, clients,
+                     window, false, duration, run + "t");
+  }));
+
+  // Ceilings.
+  const std::string dir = suite.data_dir() + "/bench";
+  std::filesystem::create_directories(dir);
+  Result sqlite_ceiling = RunSqlite(dir, clients, batch, duration, run + "q");
+  size_t bidi_echo = 0;
+  {
+    EchoService echo;
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(&echo);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    Target echo_target{grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                           grpc::InsecureChannelCredentials())};
+    add(RunUnary("ceiling: empty unary RPC (calls/s)", echo_target, clients, 0,
+                 duration, run));
+    bidi_echo =
+        add(RunStream("ceiling: empty bidi echo (messages/s)", echo_target,
+                      clients, window, true, duration, run));
+    server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  }
+  const size_t raw_sqlite = add(std::move(sqlite_ceiling));
+
   std::cout << absl::StrFormat(
-      "| %-44s | %10.0f | %7.2f | %7.2f | %7.2f | %s |\n", r.name, r.rate(),
-      r.latency.Percentile(0.50), r.latency.Percentile(0.99),
-      r.latency.Percentile(0.999), cpu.empty() ? "—" : cpu);
+      "\nclients=%d duration=%ds batch=%d stream_window=%d, %d CPUs\n\n",
+      clients, absl::ToInt64Seconds(duration), batch, window,
+      std::thread::hardware_concurrency());
+  PrintTable(results);
+
+  auto percent = [&results](size_t a, size_t b) {
+    const double base = results[b].rate();
+    return base > 0 ? 100 * results[a].rate() / base : 0;
+  };
+  std::cout
+      << "\nRatios to the ceilings of this run:\n"
+      << absl::StrFormat("  batched, gateway / raw SQLite        %5.1f %%\n",
+                         percent(batched_gateway, raw_sqlite))
+      << absl::StrFormat("  batched, direct  / raw SQLite        %5.1f %%\n",
+                         percent(batched_direct, raw_sqlite))
+      << absl::StrFormat("  stream, gateway  / empty bidi echo   %5.1f %%\n",
+                         percent(stream_gateway, bidi_echo))
+      << absl::StrFormat("  stream, direct   / empty bidi echo   %5.1f %%\n",
+                         percent(stream_direct, bidi_echo))
+      << absl::StrFormat("  gateway / direct, batched            %5.1f %%\n",
+                         percent(batched_gateway, batched_direct))
+      << absl::StrFormat("  gateway / direct, stream             %5.1f %%\n",
+                         percent(stream_gateway, stream_direct));
+  std::cout << absl::StrFormat(
+                   "\np99 acknowledgement through the gateway at 90 %% of its "
+                   "batched rate (%.0f events/s; target: at most 20 ms):\n",
+                   paced)
+            << absl::StrFormat(
+                   "  %-40s %8.2f ms\n",
+                   absl::StrCat(batch, "-event batches on a fixed schedule"),
+                   results[paced_batches].latency.Percentile(0.99))
+            << absl::StrFormat(
+                   "  %-40s %8.2f ms\n", "arrivals batched every 5 ms",
+                   results[paced_arrivals].latency.Percentile(0.99));
+  std::cout << absl::StrFormat(
+      "\nPeak RSS (VmHWM) at the end: polku-feedback %d kB, polku-gateway %d "
+      "kB, polku-journey %d kB, polku-insight %d kB, polku-bench %d kB\n",
+      MemoryKb(processes.feedback, "VmHWM"),
+      MemoryKb(processes.gateway, "VmHWM"),
+      MemoryKb(processes.journey, "VmHWM"),
+      MemoryKb(processes.insight, "VmHWM"), MemoryKb(::getpid(), "VmHWM"));
+  return 0;
+}
+
+// The soak: events arriving through the gateway at a fixed rate for
+// `soak_s` seconds, every process's RSS sampled every 10 s.
+int RunSoak(const Target& gateway, const Processes& processes, int clients,
+            int batch, absl::Duration warm_up, int soak_s, double soak_rate,
+            const std::string& run) {
+  std::string rate_source = "--soak_rate";
+  if (soak_rate <= 0) {
+    const Result warm = Measure(processes, [&] {
+      return RunUnary(
+          absl::StrCat("warm-up: SubmitEvents ", batch, "/batch, gateway"),
+          gateway, clients, batch, warm_up, run + "w");
+    });
+    soak_rate = 0.5 * warm.rate();
+    rate_source = absl::StrFormat(
+        "50 %% of an unpaced %d/batch gateway warm-up: %.0f events/s over "
+        "%d s",
+        batch, warm.rate(), absl::ToInt64Seconds(warm_up));
+    if (soak_rate <= 0) {
+      std::cerr << "the warm-up stored no events\n";
+      return 1;
+    }
+  }
+  std::cerr << absl::StrFormat("soak: %.0f events/s for %d s\n", soak_rate,
+                               soak_s);
+
+  constexpr int kSampleEvery = 10;  // seconds
+  constexpr int kFirstMinute = 60;
+  const std::vector<std::pair<std::string, pid_t>> watched = {
+      {"feedback", processes.feedback},
+      {"gateway", processes.gateway},
+      {"journey", processes.journey},
+      {"insight", processes.insight},
+      {"bench", ::getpid()}};
+  struct Sample {
+    int t_s;
+    double rate;  // events/s accepted since the sample before
+    std::vector<int64_t> rss_kb;
+  };
+  std::vector<Sample> samples;
+  auto take_sample = [&](int t_s, double rate) {
+    Sample& sample = samples.emplace_back(Sample{t_s, rate, {}});
+    for (const auto& [process, pid] : watched) {
+      sample.rss_kb.push_back(MemoryKb(pid, "VmRSS"));
+    }
+  };
+
+  std::vector<Result> results;
+  results.push_back(Measure(processes, [&] {
+    std::atomic<int64_t> acked{0};
+    Result soak;
+    take_sample(0, 0);
+    const absl::Time start = absl::Now();
+    std::thread load([&] {
+      soak =
+          RunArrivals(absl::StrFormat("soak: SubmitEvents, gateway, %.0f "
+                                      "events/s, arrivals batched every 5 ms",
+                                      soak_rate),
+                      gateway, clients, batch, soak_rate, absl::Seconds(soak_s),
+                      run + "k", &acked);
+    });
+    int64_t acked_before = 0;
+    absl::Time before = start;
+    // The last sample waits for the load to end, so that it counts the
+    // calls still answering when the time was up.
+    for (int t = kSampleEvery;; t = std::min(t + kSampleEvery, soak_s)) {
+      if (t < soak_s) {
+        absl::SleepFor(start + absl::Seconds(t) - absl::Now());
+      } else {
+        load.join();
+      }
+      const absl::Time now = absl::Now();
+      const int64_t acked_now = acked.load();
+      take_sample(t, static_cast<double>(acked_now - acked_before) /
+                         absl::ToDoubleSeconds(now - before));
+      std::cerr << absl::StrFormat("soak: %d s, %.0f events/s\n", t,
+                                   samples.back().rate);
+      if (t == soak_s) break;
+      acked_before = acked_now;
+      before = now;
+    }
+    return soak;
+  }));
+
+  std::cout << absl::StrFormat(
+      "\nsoak: clients=%d, %d s, %.0f events/s (%s), arriving on a fixed "
+      "schedule and sent through the gateway every 5 ms (at most %d per "
+      "call), %d CPUs\n\n",
+      clients, soak_s, soak_rate, rate_source, batch,
+      std::thread::hardware_concurrency());
+  std::cout << "| t s | events/s |";
+  for (const auto& [process, pid] : watched) {
+    std::cout << " " << process << " RSS kB |";
+  }
+  std::cout << "\n| ---: | ---: |";
+  for (size_t p = 0; p < watched.size(); ++p) std::cout << " ---: |";
+  std::cout << "\n";
+  for (const Sample& sample : samples) {
+    std::cout << absl::StrFormat(
+        "| %4d | %8s |", sample.t_s,
+        sample.t_s == 0 ? "—" : absl::StrFormat("%.0f", sample.rate));
+    for (int64_t kb : sample.rss_kb) std::cout << absl::StrFormat(" %8d |", kb);
+    std::cout << "\n";
+  }
+
+  std::cout << "\n";
+  PrintTable(results);
+
+  // The first minute holds start-up growth (caches, connections, SQLite's
+  // page cache); what follows is what a leak would show.
+  size_t one_minute = 0;
+  while (samples[one_minute].t_s < kFirstMinute) ++one_minute;
+  const Sample& reference = samples[one_minute];
+  const Sample& last = samples.back();
+  std::cout << absl::StrFormat(
+      "\nRSS after the first minute (t=%d s) against the end (t=%d s); the "
+      "slope is a least-squares line through the samples from t=%d s; "
+      "verdict: flat when the end is within 10 %% of the one-minute value.\n\n",
+      reference.t_s, last.t_s, reference.t_s);
+  std::cout << "| process | 1 min kB | end kB | growth kB | growth % | "
+               "slope kB/min | verdict |\n"
+               "| --- | ---: | ---: | ---: | ---: | ---: | --- |\n";
+  for (size_t p = 0; p < watched.size(); ++p) {
+    std::vector<double> minutes, kb;
+    for (size_t i = one_minute; i < samples.size(); ++i) {
+      minutes.push_back(samples[i].t_s / 60.0);
+      kb.push_back(static_cast<double>(samples[i].rss_kb[p]));
+    }
+    const int64_t growth = last.rss_kb[p] - reference.rss_kb[p];
+    const double percent = reference.rss_kb[p] > 0
+                               ? 100.0 * static_cast<double>(growth) /
+                                     static_cast<double>(reference.rss_kb[p])
+                               : 0;
+    std::cout << absl::StrFormat(
+        "| %-8s | %8d | %8d | %+9d | %+7.1f %% | %12s | %s |\n",
+        watched[p].first, reference.rss_kb[p], last.rss_kb[p], growth, percent,
+        minutes.size() < 2
+            ? "—"
+            : absl::StrFormat("%+.1f", LeastSquaresSlope(minutes, kb)),
+        MemoryVerdict(reference.rss_kb[p], last.rss_kb[p]));
+  }
+  return 0;
 }
 
 int Main() {
@@ -474,6 +924,12 @@ int Main() {
       absl::Seconds(absl::GetFlag(FLAGS_duration_s));
   const int batch = absl::GetFlag(FLAGS_batch);
   const int window = absl::GetFlag(FLAGS_stream_window);
+  const int soak_s = absl::GetFlag(FLAGS_soak_s);
+  if (soak_s != 0 && soak_s < 60) {
+    std::cerr << "--soak_s must be 0 or at least 60: the soak compares the "
+                 "memory at the end with that after the first minute\n";
+    return 2;
+  }
 
   auto suite = testing::Suite::Start();
   if (!suite.ok()) {
@@ -492,118 +948,36 @@ int Main() {
     gateway.keys.push_back(
         (*suite)->credentials().channel_keys.at(kChannels[c]));
   }
-  const pid_t feedback = (*suite)->pid("polku-feedback");
-  const pid_t gateway_pid = (*suite)->pid("polku-gateway");
-  // polku-insight tails the feed while events arrive, as in production.
-  const pid_t insight = (*suite)->pid("polku-insight");
-
-  std::vector<Result> results;
-  auto measure = [&](auto run) {
-    const double feedback_before = CpuSeconds(feedback);
-    const double gateway_before = CpuSeconds(gateway_pid);
-    const double insight_before = CpuSeconds(insight);
-    const double bench_before = SelfCpuSeconds();
-    Result r = run();
-    r.cpu = {{"feedback", CpuSeconds(feedback) - feedback_before},
-             {"gateway", CpuSeconds(gateway_pid) - gateway_before},
-             {"insight", CpuSeconds(insight) - insight_before},
-             {"bench", SelfCpuSeconds() - bench_before}};
-    std::cerr << r.name << ": " << static_cast<int64_t>(r.rate())
-              << " events/s\n";
-    results.push_back(std::move(r));
-  };
+  const Processes processes{
+      (*suite)->pid("polku-feedback"), (*suite)->pid("polku-gateway"),
+      (*suite)->pid("polku-journey"), (*suite)->pid("polku-insight")};
   const std::string run = absl::StrCat("b", absl::ToUnixMicros(absl::Now()));
-  const std::string batch_name = absl::StrCat("SubmitEvents ", batch, "/batch");
-  measure([&] {
-    return RunUnary(batch_name + ", direct", direct, clients, batch, duration,
-                    run + "u");
-  });
-  measure([&] {
-    return RunUnary(batch_name + ", gateway", gateway, clients, batch, duration,
-                    run + "g");
-  });
-  const double paced = 0.9 * results.back().rate();
-  measure([&] {
-    return RunUnary(absl::StrFormat("%s, gateway, paced at 90 %%", batch_name),
-                    gateway, clients, batch, duration, run + "p", paced);
-  });
-  measure([&] {
-    return RunStream("StreamEvents 1/message, direct", direct, clients, window,
-                     false, duration, run + "s");
-  });
-  measure([&] {
-    return RunStream("StreamEvents 1/message, gateway", gateway, clients,
-                     window, false, duration, run + "t");
-  });
-
-  // Ceilings.
-  const std::string dir = (*suite)->data_dir() + "/bench";
-  std::filesystem::create_directories(dir);
-  Result sqlite_ceiling = RunSqlite(dir, batch, duration);
-  {
-    EchoService echo;
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.RegisterService(&echo);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-    Target echo_target{grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                           grpc::InsecureChannelCredentials())};
-    results.push_back(RunUnary("ceiling: empty unary RPC (calls/s)",
-                               echo_target, clients, 0, duration, run));
-    results.push_back(RunStream("ceiling: empty bidi echo (messages/s)",
-                                echo_target, clients, window, true, duration,
-                                run));
-    server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
-  }
-  results.push_back(sqlite_ceiling);
-
-  std::cout << absl::StrFormat(
-      "\nclients=%d duration=%ds batch=%d stream_window=%d, %d CPUs\n\n",
-      clients, absl::GetFlag(FLAGS_duration_s), batch, window,
-      std::thread::hardware_concurrency());
-  std::cout << "| scenario | events/s | p50 ms | p99 ms | p99.9 ms | CPU-s per "
-               "1M events (client: bench) |\n"
-               "| --- | ---: | ---: | ---: | ---: | --- |\n";
-  for (Result& r : results) PrintRow(r);
-
-  const double batched_direct = results[0].rate();
-  const double batched_gateway = results[1].rate();
-  const double stream_direct = results[3].rate();
-  const double stream_gateway = results[4].rate();
-  const double bidi_echo = results[6].rate();
-  const double sqlite_rate = results[7].rate();
-  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
-  std::cout
-      << "\nRatios to the ceilings of this run:\n"
-      << absl::StrFormat("  batched, gateway / raw SQLite        %5.1f %%\n",
-                         100 * ratio(batched_gateway, sqlite_rate))
-      << absl::StrFormat("  batched, direct  / raw SQLite        %5.1f %%\n",
-                         100 * ratio(batched_direct, sqlite_rate))
-      << absl::StrFormat("  stream, gateway  / empty bidi echo   %5.1f %%\n",
-                         100 * ratio(stream_gateway, bidi_echo))
-      << absl::StrFormat("  stream, direct   / empty bidi echo   %5.1f %%\n",
-                         100 * ratio(stream_direct, bidi_echo))
-      << absl::StrFormat("  gateway / direct, batched            %5.1f %%\n",
-                         100 * ratio(batched_gateway, batched_direct))
-      << absl::StrFormat("  gateway / direct, stream             %5.1f %%\n",
-                         100 * ratio(stream_gateway, stream_direct));
-  std::cout << "\nPeak RSS (VmHWM) at the end: polku-feedback "
-            << PeakRss(feedback) << ", polku-gateway " << PeakRss(gateway_pid)
-            << ", polku-journey " << PeakRss((*suite)->pid("polku-journey"))
-            << ", polku-insight " << PeakRss((*suite)->pid("polku-insight"))
-            << ", polku-bench " << PeakRss(::getpid()) << "\n";
+  const int status = soak_s > 0
+                         ? RunSoak(gateway, processes, clients, batch, duration,
+                                   soak_s, absl::GetFlag(FLAGS_soak_rate), run)
+                         : RunScenarios(**suite, direct, gateway, processes,
+                                        clients, batch, window, duration, run);
 
   absl::Status stopped = (*suite)->Stop();
   if (!stopped.ok()) std::cerr << "stopping the suite: " << stopped << "\n";
-  return 0;
+  return status;
 }
 
 }  // namespace
 }  // namespace polku::bench
 
 int main(int argc, char** argv) {
+  // --help lists the flags of files named like the program; the bench's
+  // live in this file.
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "bench/ingest_bench.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  absl::SetProgramUsageMessage(
+      "durable ingestion through the real suite next to its "
+      "ceilings, or with --soak_s a memory soak (see bench/README.md)");
   absl::ParseCommandLine(argc, argv);
   return polku::bench::Main();
 }

@@ -122,18 +122,24 @@ absl::StatusOr<std::string> QueryText(sqlite::Database& db,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(
-    const std::string& path, CustomerHasher hasher,
-    const SqliteEventStoreOptions& options) {
-  sqlite::Database::Options db_options;
-  db_options.durable = options.durable;
+sqlite::Database::Options SqliteEventStore::WriterDatabaseOptions(
+    bool durable) {
+  sqlite::Database::Options options;
+  options.durable = durable;
   // A group of thousands of events dirties many pages, and the idempotency
   // and customer indexes are written at random places: both must stay in
   // the cache. Checkpoints run beside the writer, not inside its commits.
-  db_options.cache_mib = 64;
-  db_options.background_checkpoints = true;
-  POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> db,
-                         sqlite::Database::Open(path, db_options));
+  options.cache_mib = 64;
+  options.background_checkpoints = true;
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(
+    const std::string& path, CustomerHasher hasher,
+    const SqliteEventStoreOptions& options) {
+  POLKU_ASSIGN_OR_RETURN(
+      std::unique_ptr<sqlite::Database> db,
+      sqlite::Database::Open(path, WriterDatabaseOptions(options.durable)));
   POLKU_RETURN_IF_ERROR(db->Migrate(Migrations()));
   Durability durability;
   POLKU_ASSIGN_OR_RETURN(std::string synchronous,

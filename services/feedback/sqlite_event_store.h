@@ -53,6 +53,10 @@ struct SqliteEventStoreOptions {
 
 class SqliteEventStore : public GroupCommitStore {
  public:
+  // How the writer's connection is opened (the benchmark's raw SQLite
+  // ceiling opens its database the same way).
+  static sqlite::Database::Options WriterDatabaseOptions(bool durable);
+
   // Opens (creating and migrating if needed) the database at `path` and
   // starts the writer thread.
   static absl::StatusOr<std::unique_ptr<SqliteEventStore>> Open(
