@@ -350,6 +350,8 @@ absl::Status Suite::Init() {
                            {"--tls_cert=" + cert, "--tls_key=" + key, "--backend_tls_ca=" + ca,
                             "--backend_tls_cert=" + cert, "--backend_tls_key=" + key});
              }
+             args.insert(args.end(), options_.gateway_flags.begin(),
+                         options_.gateway_flags.end());
              return args;
            },
        .health_service = ""});

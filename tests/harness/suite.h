@@ -84,6 +84,9 @@ class Suite {
     // into its own insight.db).
     int feedback_replicas = 1;
     int insight_replicas = 1;
+    // More flags for polku-gateway, e.g. "--key_rate=1000" for a load that
+    // calls more often than the default rate limits allow.
+    std::vector<std::string> gateway_flags;
   };
 
   // Starts polku-keys init (and PostgreSQL), then journey, the feedback
