@@ -9,6 +9,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "lib/base/log.h"
 #include "lib/base/status_macros.h"
 
@@ -223,17 +225,24 @@ std::string Statement::ColumnBlob(int column) const {
 // ---------------------------------------------------------------------------
 // Database::Checkpointer
 
-// Runs PASSIVE checkpoints on its own thread and connection whenever the
-// writer's commits have left kBackgroundPages pages in the WAL. A PASSIVE
-// checkpoint never blocks the writer or readers: it copies what no reader
-// still needs, and the writer starts the WAL over once all of it was
-// copied. The writer's WAL hook only records the WAL's size and wakes the
-// thread; past kWriterPages (the thread fell far behind) the writer
-// checkpoints inline, as SQLite's own autocheckpoint would have.
+// Copies committed WAL frames into the database on its own thread and
+// connection, so that a busy writer does not do it inside its commits.
+//
+// SQLite starts the WAL over (instead of appending to it) only when a write
+// transaction begins after every frame was copied. A PASSIVE checkpoint on
+// another thread copies the frames that existed when it began, while the
+// writer keeps appending, so under steady load it never catches up by
+// itself. Hence the division of work: once the WAL holds kBackgroundPages
+// frames, the thread copies, again and again, until what is left uncopied is
+// a short tail (at most kTailPages frames); the writer then copies that tail
+// after its commit, which leaves nothing uncopied, and its next transaction
+// starts the WAL over. Past kWriterPages (the thread fell far behind, or a
+// long reader held it back) the writer copies whatever it can itself.
 class Database::Checkpointer {
  public:
-  // SQLite's autocheckpoint threshold, and 16 times it.
+  // SQLite's own autocheckpoint threshold; a quarter of it; 16 times it.
   static constexpr int kBackgroundPages = 1000;
+  static constexpr int kTailPages = kBackgroundPages / 4;
   static constexpr int kWriterPages = 16 * kBackgroundPages;
 
   static absl::StatusOr<std::unique_ptr<Checkpointer>> Start(
@@ -268,22 +277,30 @@ class Database::Checkpointer {
   Checkpointer(std::unique_ptr<Database> db, sqlite3* writer)
       : db_(std::move(db)), writer_(writer) {}
 
-  // On the writer's thread, after each commit: must not block.
+  // On the writer's thread, after each commit, with the WAL's frame count.
   static int OnCommit(void* self, sqlite3* writer, const char* schema,
                       int wal_pages) {
     auto* checkpointer = static_cast<Checkpointer*>(self);
-    if (wal_pages >= kWriterPages) {
-      sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE,
-                                nullptr, nullptr);
-      return SQLITE_OK;
+    {
+      absl::MutexLock lock(&checkpointer->mu_);
+      // Fewer frames than after the last commit: the WAL started over.
+      if (wal_pages < checkpointer->wal_pages_) checkpointer->copied_ = 0;
+      checkpointer->wal_pages_ = wal_pages;
+      const int uncopied = wal_pages - checkpointer->copied_;
+      const bool tail = wal_pages >= kBackgroundPages && uncopied <= kTailPages;
+      if (checkpointer->copying_ || (!tail && wal_pages < kWriterPages)) {
+        return SQLITE_OK;
+      }
+      checkpointer->copying_ = true;  // keeps the thread out meanwhile
     }
-    absl::MutexLock lock(&checkpointer->mu_);
-    checkpointer->wal_pages_ = wal_pages;
+    checkpointer->Copy(writer, schema);
     return SQLITE_OK;
   }
 
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || wal_pages_ >= kBackgroundPages;
+    return stopping_ ||
+           (!copying_ && wal_pages_ >= kBackgroundPages &&
+            wal_pages_ - copied_ > kTailPages);
   }
 
   void Run() {
@@ -292,25 +309,41 @@ class Database::Checkpointer {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(this, &Checkpointer::HasWork));
         if (stopping_) return;
-        wal_pages_ = 0;  // the next commit reports the WAL's size again
+        copying_ = true;
       }
-      const int rc = sqlite3_wal_checkpoint_v2(
-          db_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
-        log::Warning("a background WAL checkpoint failed",
-                     {{"error", sqlite3_errstr(rc)}});
-      }
-      absl::MutexLock lock(&mu_);
-      ++runs_;
+      Copy(db_->raw(), nullptr);
+    }
+  }
+
+  // A PASSIVE checkpoint on `db` (the writer's connection or the thread's);
+  // the caller has set copying_.
+  void Copy(sqlite3* db, const char* schema) {
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(
+        db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
+    absl::MutexLock lock(&mu_);
+    copying_ = false;
+    ++runs_;
+    if (rc == SQLITE_OK) {
+      copied_ = copied;
+    } else if ((rc & 0xff) != SQLITE_BUSY &&
+               absl::Now() - last_warning_ > absl::Minutes(1)) {
+      last_warning_ = absl::Now();
+      log::Warning("a WAL checkpoint failed", {{"error", sqlite3_errstr(rc)}});
     }
   }
 
   const std::unique_ptr<Database> db_;
   sqlite3* const writer_;
   mutable absl::Mutex mu_;
+  // Frames in the WAL after the last commit, and how many of them were
+  // copied into the database.
   int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;
+  int copied_ ABSL_GUARDED_BY(mu_) = 0;
+  bool copying_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t runs_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_warning_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::thread thread_;
 };
 

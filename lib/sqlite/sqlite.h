@@ -92,9 +92,10 @@ class Database {
     int cache_mib = 2;
     // Copy committed WAL pages back into the database file on a thread of
     // its own (with its own connection) rather than inside the commit that
-    // crossed the threshold, so a writer's commits never wait for a
-    // checkpoint. Writers only. Should checkpoints fall far behind, the
-    // writer checkpoints itself, so the WAL stays bounded.
+    // crossed the threshold. Writers only. The writer itself copies just the
+    // short tail the thread leaves behind, so that the WAL can start over,
+    // and everything only if the thread falls far behind. (A reader that
+    // holds an old snapshot keeps the WAL from starting over, as always.)
     bool background_checkpoints = false;
   };
 

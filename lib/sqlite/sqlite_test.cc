@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -136,6 +137,38 @@ TEST_F(SqliteTest, BackgroundCheckpointsCopyTheWalIntoTheDatabase) {
   ASSERT_NE(reopened, nullptr);
   EXPECT_EQ(CountRows(*reopened, "t"), 8000);
   EXPECT_EQ(reopened->background_checkpoints_run(), 0);
+}
+
+// Under steady writes a checkpoint on another thread never catches up with
+// the writer by itself; the WAL must still start over (not grow to the
+// writer's backstop of 16 000 pages, 64 MiB).
+TEST_F(SqliteTest, UnderSteadyWritesTheWalStartsOver) {
+  Database::Options options;  // durable: each commit waits for its fsync
+  options.background_checkpoints = true;
+  const std::string path = PathOf("steady.db");
+  auto db = OpenOrDie(path, options);
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").ok());
+  // 400 transactions of 25 rows of 4 KiB: about 10 000 pages, back to back.
+  const std::string value(4000, 'v');
+  uintmax_t largest_wal = 0;
+  for (int txn = 0; txn < 400; ++txn) {
+    Transaction transaction(*db);
+    ASSERT_TRUE(transaction.Begin().ok());
+    Statement* insert = *db->Prepare("INSERT INTO t (v) VALUES (?1)");
+    for (int i = 0; i < 25; ++i) {
+      ASSERT_TRUE(insert->BindBlob(1, value).Run().ok());
+    }
+    ASSERT_TRUE(transaction.Commit().ok());
+    largest_wal = std::max(largest_wal, std::filesystem::file_size(path + "-wal"));
+  }
+  // Started over at least once: far below the ~40 MiB written.
+  EXPECT_LT(largest_wal, 16u << 20);
+  EXPECT_GE(db->background_checkpoints_run(), 1);
+  db.reset();
+  auto reopened = OpenOrDie(path);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(CountRows(*reopened, "t"), 10000);
 }
 
 TEST_F(SqliteTest, InMemoryDatabaseOpens) {
