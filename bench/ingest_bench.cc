@@ -58,6 +58,7 @@
 #include "bench/bench_stats.h"
 #include "lib/crypto/crypto.h"
 #include "lib/sqlite/sqlite.h"
+#include "services/feedback/group_commit_store.h"
 #include "services/feedback/sqlite_event_store.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
@@ -482,35 +483,30 @@ Result RunSqlite(const std::string& dir, int clients, int batch,
     std::cerr << db.status() << "\n";
     return result;
   }
-  // Schema of services/feedback/sqlite_event_store.cc (events and its indexes).
-  absl::Status schema = (*db)->Exec(R"sql(
-      CREATE TABLE events (
-        sequence INTEGER PRIMARY KEY AUTOINCREMENT,
-        tenant TEXT NOT NULL, channel TEXT NOT NULL, event_id TEXT NOT NULL,
-        fingerprint BLOB NOT NULL, customer_hash TEXT NOT NULL,
-        occurred_at INTEGER NOT NULL, received_at INTEGER NOT NULL,
-        journey TEXT NOT NULL, journey_version INTEGER NOT NULL,
-        stage TEXT NOT NULL, touchpoint TEXT NOT NULL, payload BLOB NOT NULL,
-        UNIQUE (tenant, channel, event_id));
-      CREATE INDEX events_by_tenant ON events (tenant, sequence);
-      CREATE INDEX events_by_customer ON events (tenant, customer_hash);)sql");
+  // The store's own schema.
+  absl::Status schema =
+      (*db)->Migrate(feedback::SqliteEventStore::Migrations());
   if (!schema.ok()) {
     std::cerr << schema << "\n";
     return result;
   }
   // Hashed before the clock starts, as the ceiling times SQLite alone: per
-  // customer 64 lowercase hex chars of HMAC-SHA-256 like the service's, so
-  // events_by_customer takes them in the same scattered order. The
-  // fingerprint (not indexed) is 32 bytes like the service's; its value
-  // costs SQLite nothing either way.
+  // customer 64 lowercase hex chars of HMAC-SHA-256 like the service's, and
+  // its key, so events_by_customer_key takes them in the same scattered
+  // order. The fingerprint (not indexed) is 32 bytes like the service's;
+  // its value costs SQLite nothing either way.
   const std::string key = crypto::Sha256("polku-bench ceiling");
   std::vector<std::string> customer_hashes;
+  std::vector<int64_t> customer_keys;
   std::vector<std::string> fingerprints;
   customer_hashes.reserve(kCustomers);
+  customer_keys.reserve(kCustomers);
   fingerprints.reserve(kCustomers);
   for (int64_t i = 0; i < kCustomers; ++i) {
     const std::string customer = absl::StrCat("customer-", i);
     customer_hashes.push_back(crypto::HmacSha256Hex(key, customer));
+    customer_keys.push_back(
+        feedback::CustomerKey(customer_hashes.back()).value());
     fingerprints.push_back(crypto::HmacSha256(customer, key));
   }
   std::vector<int64_t> next(clients, 0);  // per channel, as each client counts
@@ -522,15 +518,16 @@ Result RunSqlite(const std::string& dir, int clients, int batch,
     const absl::Time began = absl::Now();
     sqlite::Transaction transaction(**db);
     if (!transaction.Begin().ok()) break;
+    // The columns SqliteEventStore::WriteBatch binds.
     auto insert = (*db)->Prepare(
-        "INSERT INTO events (tenant, channel, event_id, fingerprint, "
-        "customer_hash,"
-        " occurred_at, received_at, journey, journey_version, stage, "
-        "touchpoint,"
-        " payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+        "INSERT INTO events (tenant, channel, event_id, fingerprint,"
+        " customer_hash, customer_key, occurred_at, received_at, journey,"
+        " journey_version, stage, touchpoint, payload)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
     if (!insert.ok()) break;
     for (int i = 0; i < batch; ++i, ++next[c]) {
-      const std::string& customer_hash = customer_hashes[next[c] % kCustomers];
+      const int64_t customer = next[c] % kCustomers;
+      const std::string& customer_hash = customer_hashes[customer];
       v1::StoredEvent stored;
       *stored.mutable_event() = MakeEvent(channel, run, next[c]);
       stored.mutable_event()->clear_customer();
@@ -548,15 +545,16 @@ Result RunSqlite(const std::string& dir, int clients, int batch,
           ->Bind(1, "demo")
           .Bind(2, channel)
           .Bind(3, event.event_id())
-          .BindBlob(4, fingerprints[next[c] % kCustomers])
+          .BindBlob(4, fingerprints[customer])
           .Bind(5, customer_hash)
-          .Bind(6, event.occurred_at().seconds() * 1'000'000)
-          .Bind(7, received_us)
-          .Bind(8, kJourney)
-          .Bind(9, 1)
-          .Bind(10, "purchase")
-          .Bind(11, event.touchpoint())
-          .BindBlob(12, stored.SerializeAsString());
+          .Bind(6, customer_keys[customer])
+          .Bind(7, event.occurred_at().seconds() * 1'000'000)
+          .Bind(8, received_us)
+          .Bind(9, kJourney)
+          .Bind(10, 1)
+          .Bind(11, "purchase")
+          .Bind(12, event.touchpoint())
+          .BindBlob(13, stored.SerializeAsString());
       if (absl::Status s = (*insert)->Run(); !s.ok()) {
         std::cerr << s << "\n";
         return result;

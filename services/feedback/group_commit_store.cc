@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -172,6 +174,18 @@ void GroupCommitStore::WriterLoop() {
   }
 }
 
+std::optional<int64_t> CustomerKey(absl::string_view customer_hash) {
+  const absl::string_view hex = customer_hash.substr(0, 16);  // 8 bytes
+  uint64_t key;
+  // SimpleHexAtoi alone would also take a sign, "0x" or spaces.
+  if (hex.size() != 16 ||
+      !std::all_of(hex.begin(), hex.end(), absl::ascii_isxdigit) ||
+      !absl::SimpleHexAtoi(hex, &key)) {
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(key);
+}
+
 PreparedEvent PrepareEvent(const TenantHasher& hasher, absl::string_view tenant,
                            absl::string_view channel, ValidEvent valid,
                            absl::Time received_at) {
@@ -181,6 +195,8 @@ PreparedEvent PrepareEvent(const TenantHasher& hasher, absl::string_view tenant,
   prepared.touchpoint = event.touchpoint();
   prepared.occurred_at = ToUnixMicros(event.occurred_at());
   prepared.customer_hash = hasher.Hash(event.customer());
+  // The hasher's output always has a key.
+  prepared.customer_key = CustomerKey(prepared.customer_hash).value();
   event.set_customer(prepared.customer_hash);
   prepared.fingerprint = EventFingerprint(hasher, event);
 

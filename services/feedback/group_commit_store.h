@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +69,8 @@ struct PreparedEvent {
   int64_t occurred_at = 0;
   // CustomerHasher::Hash of the customer reference.
   std::string customer_hash;
+  // CustomerKey(customer_hash).
+  int64_t customer_key = 0;
   // EventFingerprint of the event.
   std::string fingerprint;
   // The serialised StoredEvent without its sequence: the event with the
@@ -75,6 +78,13 @@ struct PreparedEvent {
   // with where its touchpoint sits and when it was received.
   std::string payload;
 };
+
+// The index key of a customer hash (CustomerHasher::Hash, 64 hex digits):
+// its first 8 bytes as a signed 64-bit integer (two's complement). A fifth
+// of the hex text's size and as scattered, so indexing it dirties far fewer
+// pages per commit; the few customers sharing a key are told apart by the
+// full hash. nullopt unless `customer_hash` starts with 16 hex digits.
+std::optional<int64_t> CustomerKey(absl::string_view customer_hash);
 
 // `valid` (of `tenant`'s `channel`, received at `received_at`) ready for the
 // writer. Takes the event apart rather than copying it.

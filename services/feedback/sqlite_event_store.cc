@@ -12,15 +12,11 @@
 #include "lib/base/status_macros.h"
 
 namespace polku::feedback {
-namespace {
-
-using polku::v1::EventResult;
-using polku::v1::StoredEvent;
 
 // Schema by version; append, never edit. Times are Unix microseconds (UTC).
 // `payload` is the StoredEvent without its sequence (the row's key holds it),
 // customer cleared; the other columns are there to be queried.
-const std::vector<sqlite::Migration>& Migrations() {
+const std::vector<sqlite::Migration>& SqliteEventStore::Migrations() {
   static const auto* migrations = new std::vector<sqlite::Migration>{
       {1, R"sql(
         CREATE TABLE events (
@@ -69,17 +65,32 @@ const std::vector<sqlite::Migration>& Migrations() {
           erasure_sequence INTEGER NOT NULL,
           PRIMARY KEY (tenant, customer_hash)) WITHOUT ROWID;
       )sql"},
+      // Erasure finds a customer's events by CustomerKey, an integer, rather
+      // than by the 64 hex digits, whose index took a large share of the
+      // WAL pages every commit writes. SQLite cannot parse hex: the rows
+      // stored before get their key at open (FillCustomerKeys).
+      {3, R"sql(
+        ALTER TABLE events ADD COLUMN customer_key INTEGER;
+        DROP INDEX events_by_customer;
+        CREATE INDEX events_by_customer_key ON events (customer_key);
+      )sql"},
   };
   return *migrations;
 }
+
+namespace {
+
+using polku::v1::EventResult;
+using polku::v1::StoredEvent;
 
 constexpr char kFindEventSql[] =
     "SELECT sequence, fingerprint FROM events "
     "WHERE tenant = ?1 AND channel = ?2 AND event_id = ?3";
 constexpr char kInsertEventSql[] =
     "INSERT INTO events (tenant, channel, event_id, fingerprint, customer_hash,"
-    " occurred_at, received_at, journey, journey_version, stage, touchpoint,"
-    " payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    " customer_key, occurred_at, received_at, journey, journey_version, stage,"
+    " touchpoint, payload)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 constexpr char kFindErasedKeySql[] =
     "SELECT sequence, fingerprint FROM erased_event_keys "
     "WHERE tenant = ?1 AND channel = ?2 AND event_id = ?3";
@@ -230,6 +241,7 @@ absl::Status SqliteEventStore::Prepare() {
       log::Info("fingerprints are now keyed", {{"events", updates.size()}});
     }
   }
+  POLKU_RETURN_IF_ERROR(FillCustomerKeys());
 
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * suppressed,
@@ -252,6 +264,51 @@ absl::Status SqliteEventStore::Prepare() {
   return absl::OkStatus();
 }
 
+absl::Status SqliteEventStore::FillCustomerKeys() {
+  sqlite::Database& db = *writer_db_;
+  sqlite::Transaction transaction(db);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  // In slices, so the rows to update never need much memory however many
+  // there are; the index on customer_key finds the next slice.
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * rows,
+      db.Prepare("SELECT sequence, customer_hash FROM events "
+                 "WHERE customer_key IS NULL LIMIT 10000"));
+  POLKU_ASSIGN_OR_RETURN(
+      sqlite::Statement * update,
+      db.Prepare("UPDATE events SET customer_key = ?2 WHERE sequence = ?1"));
+  std::vector<std::pair<int64_t, int64_t>> slice;  // sequence, customer key
+  size_t filled = 0;
+  do {
+    slice.clear();
+    while (true) {
+      absl::StatusOr<bool> row = rows->Step();
+      if (!row.ok()) {
+        rows->Reset();
+        return row.status();
+      }
+      if (!*row) break;
+      const int64_t sequence = rows->ColumnInt(0);
+      std::optional<int64_t> key = CustomerKey(rows->ColumnText(1));
+      if (!key.has_value()) {
+        rows->Reset();
+        return absl::DataLossError(absl::StrCat("stored event ", sequence,
+                                                " has no valid customer hash"));
+      }
+      slice.emplace_back(sequence, *key);
+    }
+    rows->Reset();
+    for (const auto& [sequence, key] : slice) {
+      POLKU_RETURN_IF_ERROR(update->Bind(1, sequence).Bind(2, key).Run());
+    }
+    filled += slice.size();
+  } while (!slice.empty());
+  if (filled == 0) return absl::OkStatus();  // nothing written
+  POLKU_RETURN_IF_ERROR(transaction.Commit());
+  log::Info("customer keys filled in", {{"events", filled}});
+  return absl::OkStatus();
+}
+
 SqliteEventStore::~SqliteEventStore() { Stop(); }
 
 absl::StatusOr<int64_t> SqliteEventStore::TakeSequence() {
@@ -270,23 +327,22 @@ absl::StatusOr<EraseResult> SqliteEventStore::WriteErasure(
     const EraseOrder& order) {
   sqlite::Database& db = *writer_db_;
   const std::string customer_hash = hasher().Hash(order.tenant, order.customer);
+  const int64_t customer_key = CustomerKey(customer_hash).value();
   sqlite::Transaction transaction(db);
   POLKU_RETURN_IF_ERROR(transaction.Begin());
   // The keys stay (see event_store.h); the events go.
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * keep_keys,
-      db.Prepare("INSERT OR IGNORE INTO erased_event_keys "
-                 "(tenant, channel, event_id, fingerprint, sequence) "
-                 "SELECT tenant, channel, event_id, fingerprint, sequence "
-                 "FROM events WHERE tenant = ?1 AND customer_hash = ?2"));
-  POLKU_RETURN_IF_ERROR(
-      keep_keys->Bind(1, order.tenant).Bind(2, customer_hash).Run());
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * erase,
-      db.Prepare(
-          "DELETE FROM events WHERE tenant = ?1 AND customer_hash = ?2"));
-  POLKU_RETURN_IF_ERROR(
-      erase->Bind(1, order.tenant).Bind(2, customer_hash).Run());
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * keep_keys,
+                         db.Prepare(kKeepErasedKeysSql));
+  POLKU_RETURN_IF_ERROR(keep_keys->Bind(1, customer_key)
+                            .Bind(2, order.tenant)
+                            .Bind(3, customer_hash)
+                            .Run());
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * erase,
+                         db.Prepare(kEraseEventsSql));
+  POLKU_RETURN_IF_ERROR(erase->Bind(1, customer_key)
+                            .Bind(2, order.tenant)
+                            .Bind(3, customer_hash)
+                            .Run());
   EraseResult result;
   result.erased_events = db.Changes();
   POLKU_ASSIGN_OR_RETURN(result.sequence, TakeSequence());
@@ -417,13 +473,14 @@ absl::StatusOr<std::vector<EventResult>> SqliteEventStore::WriteBatch(
                               .Bind(3, event.event_id)
                               .BindBlob(4, event.fingerprint)
                               .Bind(5, event.customer_hash)
-                              .Bind(6, event.occurred_at)
-                              .Bind(7, received_at)
-                              .Bind(8, event.where.journey)
-                              .Bind(9, int64_t{event.where.journey_version})
-                              .Bind(10, event.where.stage)
-                              .Bind(11, event.touchpoint)
-                              .BindBlob(12, event.payload)
+                              .Bind(6, event.customer_key)
+                              .Bind(7, event.occurred_at)
+                              .Bind(8, received_at)
+                              .Bind(9, event.where.journey)
+                              .Bind(10, int64_t{event.where.journey_version})
+                              .Bind(11, event.where.stage)
+                              .Bind(12, event.touchpoint)
+                              .BindBlob(13, event.payload)
                               .Run());
     const int64_t sequence = db.LastInsertRowId();
     stored_in_group.emplace(key, Stored{event.fingerprint, sequence});

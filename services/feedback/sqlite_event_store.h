@@ -56,6 +56,21 @@ class SqliteEventStore : public GroupCommitStore {
   // How the writer's connection is opened (the benchmark's raw SQLite
   // ceiling opens its database the same way).
   static sqlite::Database::Options WriterDatabaseOptions(bool durable);
+  // The schema by version (the benchmark's raw SQLite ceiling applies it
+  // too).
+  static const std::vector<sqlite::Migration>& Migrations();
+
+  // The erasure's statements, public so a test can check their query plan
+  // (an erasure must not scan the table): the kept keys, then the DELETE.
+  // ?1 CustomerKey, ?2 tenant, ?3 customer hash.
+  static constexpr char kKeepErasedKeysSql[] =
+      "INSERT OR IGNORE INTO erased_event_keys "
+      "(tenant, channel, event_id, fingerprint, sequence) "
+      "SELECT tenant, channel, event_id, fingerprint, sequence FROM events "
+      "WHERE customer_key = ?1 AND tenant = ?2 AND customer_hash = ?3";
+  static constexpr char kEraseEventsSql[] =
+      "DELETE FROM events "
+      "WHERE customer_key = ?1 AND tenant = ?2 AND customer_hash = ?3";
 
   // Opens (creating and migrating if needed) the database at `path` and
   // starts the writer thread.
@@ -97,8 +112,11 @@ class SqliteEventStore : public GroupCommitStore {
                    int64_t last_sequence, std::string feed_id);
 
   // Loads what the writer keeps in memory (suppressions, erased keys) and
-  // brings old fingerprints to the keyed form. Before the writer starts.
+  // brings rows of older versions up to date: keyed fingerprints, customer
+  // keys. Before the writer starts.
   absl::Status Prepare();
+  // Gives the events stored before customer_key existed their key.
+  absl::Status FillCustomerKeys();
   // One SAVEPOINT per batch.
   absl::Status WriteGroup(const std::vector<Pending>& group,
                           std::vector<BatchResult>& results,

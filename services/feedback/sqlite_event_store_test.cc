@@ -1,16 +1,24 @@
-// What only the SQLite store has: a file on disk, its pragmas, and
-// fingerprints written by an older version. Everything else it must do is
+// What only the SQLite store has: a file on disk, its pragmas, its indexes,
+// and rows written by an older version. Everything else it must do is
 // in event_store_conformance_test.cc, shared with PostgreSQL.
 #include "services/feedback/sqlite_event_store.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "services/feedback/event_store_test_util.h"
+#include "services/feedback/group_commit_store.h"
 #include "services/feedback/test_journeys.h"
 
 namespace polku::feedback {
@@ -19,7 +27,36 @@ namespace {
 using polku::v1::EventResult;
 using polku::v1::StoredEvent;
 using testing::Batch;
+using testing::Erase;
 using testing::Event;
+
+// The first row's first column of `sql`, as text.
+std::string QueryText(sqlite::Database& db, const std::string& sql) {
+  auto query = db.Prepare(sql);
+  EXPECT_TRUE(query.ok()) << query.status();
+  if (!query.ok()) return "";
+  auto row = (*query)->Step();
+  EXPECT_TRUE(row.ok()) << row.status();
+  std::string value = row.ok() && *row ? (*query)->ColumnText(0) : "";
+  (*query)->Reset();
+  return value;
+}
+
+TEST(CustomerKeyTest, IsTheHashsFirstEightBytesAsASignedInteger) {
+  const std::string rest(48, 'e');
+  EXPECT_EQ(CustomerKey("0000000000000001" + rest), 1);
+  EXPECT_EQ(CustomerKey("00000000000000ff" + rest), 255);
+  EXPECT_EQ(CustomerKey("7fffffffffffffff" + rest),
+            std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(CustomerKey("8000000000000000" + rest),
+            std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(CustomerKey("ffffffffffffffff" + rest), -1);
+  // Not a hash.
+  EXPECT_EQ(CustomerKey("0123456789abcde"), std::nullopt);
+  EXPECT_EQ(CustomerKey("0x23456789abcdef" + rest), std::nullopt);
+  EXPECT_EQ(CustomerKey("-123456789abcdef" + rest), std::nullopt);
+  EXPECT_EQ(CustomerKey(" 123456789abcdef" + rest), std::nullopt);
+}
 
 class SqliteEventStoreTest : public ::testing::Test {
  protected:
@@ -89,6 +126,114 @@ TEST_F(SqliteEventStoreTest, FingerprintsOfAnOlderVersionAreKeyedOnOpen) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)[0].outcome(), EventResult::DUPLICATE);
   EXPECT_EQ((*again)[0].sequence(), 1);
+}
+
+TEST_F(SqliteEventStoreTest, AnErasureFindsTheCustomersEventsByTheirKey) {
+  // A table scan would make every erasure as slow as the table is long.
+  auto db = sqlite::Database::Open(path_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  for (const char* sql : {SqliteEventStore::kKeepErasedKeysSql,
+                          SqliteEventStore::kEraseEventsSql}) {
+    auto plan = (*db)->Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", sql));
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    std::vector<std::string> steps;
+    while (true) {
+      auto row = (*plan)->Step();
+      ASSERT_TRUE(row.ok()) << row.status();
+      if (!*row) break;
+      steps.push_back((*plan)->ColumnText(3));
+    }
+    (*plan)->Reset();
+    EXPECT_THAT(steps, ::testing::Contains(
+                           "SEARCH events USING INDEX events_by_customer_key "
+                           "(customer_key=?)"))
+        << sql;
+    EXPECT_THAT(steps, ::testing::Not(::testing::Contains(
+                           ::testing::HasSubstr("SCAN events"))))
+        << sql;
+  }
+}
+
+TEST_F(SqliteEventStoreTest, ADatabaseOfSchemaVersion2OpensAndErases) {
+  store_.reset();
+  path_ = dir_ + "/v2.db";
+  const CustomerHasher hasher(testing::TestSecret());
+  std::vector<PreparedEvent> written;
+  {
+    // As the code of schema version 2 wrote it: the first two migrations,
+    // and rows without a customer key. More rows than FillCustomerKeys
+    // takes in one slice, with the customer to erase last.
+    auto db = sqlite::Database::Open(path_);
+    ASSERT_TRUE(db.ok()) << db.status();
+    const std::vector<sqlite::Migration> version_2(
+        SqliteEventStore::Migrations().begin(),
+        SqliteEventStore::Migrations().begin() + 2);
+    ASSERT_TRUE((*db)->Migrate(version_2).ok());
+    sqlite::Transaction transaction(**db);
+    ASSERT_TRUE(transaction.Begin().ok());
+    ASSERT_TRUE((*db)
+                    ->Exec("INSERT INTO feed_meta (key, value) "
+                           "VALUES ('fingerprints', 'keyed')")
+                    .ok());
+    for (int i = 0; i < 10'002; ++i) {
+      const std::string customer = i < 10'000 ? "bert" : "anna";
+      written.push_back(PrepareEvent(hasher.ForTenant("demo"), "demo", "shop",
+                                     Event(absl::StrCat("e-", i), 4, customer),
+                                     clock_.Now()));
+      const PreparedEvent& event = written.back();
+      auto insert = (*db)->Prepare(
+          "INSERT INTO events (tenant, channel, event_id, fingerprint,"
+          " customer_hash, occurred_at, received_at, journey,"
+          " journey_version, stage, touchpoint, payload)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+      ASSERT_TRUE(insert.ok()) << insert.status();
+      ASSERT_TRUE((*insert)
+                      ->Bind(1, "demo")
+                      .Bind(2, "shop")
+                      .Bind(3, event.event_id)
+                      .BindBlob(4, event.fingerprint)
+                      .Bind(5, event.customer_hash)
+                      .Bind(6, event.occurred_at)
+                      .Bind(7, absl::ToUnixMicros(clock_.Now()))
+                      .Bind(8, event.where.journey)
+                      .Bind(9, int64_t{event.where.journey_version})
+                      .Bind(10, event.where.stage)
+                      .Bind(11, event.touchpoint)
+                      .BindBlob(12, event.payload)
+                      .Run()
+                      .ok());
+    }
+    ASSERT_TRUE(transaction.Commit().ok());
+  }
+  Reopen();
+
+  auto erased = Erase(*store_, "demo", "anna", /*suppress=*/false);
+  ASSERT_TRUE(erased.ok()) << erased.status();
+  EXPECT_EQ(erased->erased_events, 2);
+  EXPECT_EQ(erased->sequence, 10'003);
+  // Their keys were kept: resent, they are duplicates.
+  auto again = Submit(Batch({Event("e-10001", 4, "anna")}));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].outcome(), EventResult::DUPLICATE);
+  EXPECT_EQ((*again)[0].sequence(), 10'002);
+
+  store_.reset();
+  auto db = sqlite::Database::Open(path_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(QueryText(**db, "SELECT count(*) FROM events"), "10000");
+  EXPECT_EQ(QueryText(**db,
+                      "SELECT count(*) FROM events "
+                      "WHERE customer_key IS NULL"),
+            "0");
+  EXPECT_EQ(QueryText(**db,
+                      "SELECT customer_key FROM events WHERE "
+                      "sequence = 1"),
+            absl::StrCat(*CustomerKey(written[0].customer_hash)));
+  // Its hex index is gone.
+  EXPECT_EQ(QueryText(**db,
+                      "SELECT count(*) FROM sqlite_master "
+                      "WHERE name = 'events_by_customer'"),
+            "0");
 }
 
 }  // namespace
