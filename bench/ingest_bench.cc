@@ -62,6 +62,7 @@
 #include "services/feedback/sqlite_event_store.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/journeys.h"
 #include "tests/harness/suite.h"
 #include "tools/journeys/gateway_client.h"
 
@@ -75,7 +76,7 @@ ABSL_FLAG(int, batch, 1000,
           "schedule) and rows per SQLite transaction");
 ABSL_FLAG(int, stream_window, 1000, "unanswered events per stream at most");
 ABSL_FLAG(int, soak_s, 0,
-          "0: the scenarios and ceilings; N >= 60: only a soak of N seconds, "
+          "0: the scenarios and ceilings; N >= 120: only a soak of N seconds, "
           "events arriving at --soak_rate and sent through the gateway every "
           "5 ms, with every process's RSS sampled every 10 s");
 ABSL_FLAG(double, soak_rate, 0,
@@ -134,6 +135,12 @@ struct Result {
   // or polku-feedback's full queue), and other failed calls.
   int64_t throttled_calls = 0;
   int64_t failed_calls = 0;
+  // Paced scenarios: events that had arrived by the end, and of them those
+  // still unanswered then (a system that falls behind shows here, not in
+  // its rate). Events answered REJECTED (none are expected).
+  int64_t offered = 0;
+  int64_t backlog = 0;
+  int64_t rejected = 0;
   double seconds = 0;
   Latencies latency;
   // Server processes' CPU seconds during the scenario, by name.
@@ -183,10 +190,29 @@ void Prepare(grpc::ClientContext& context, const Target& target, int client,
 
 // ---------------------------------------------------------------- drivers
 
+// How often a channel system forwards what has arrived.
+constexpr absl::Duration kSendEvery = absl::Milliseconds(5);
+
+// How long a RESOURCE_EXHAUSTED answer asks the caller to wait (the
+// gateway's "retry-after-ms" trailer), kSendEvery when it names no time.
+absl::Duration RetryAfter(const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("retry-after-ms");
+  int64_t ms = 0;
+  if (it == trailers.end() ||
+      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                        &ms)) {
+    return kSendEvery;
+  }
+  return std::max(absl::Milliseconds(ms), absl::Milliseconds(1));
+}
+
 // K threads, each calling SubmitEvents with `batch` events (empty requests
 // when `batch` is 0) until the time is up: back to back, or, with
 // `paced_rate` (events/s over all threads), on a fixed schedule whose
 // latency counts from the scheduled send time (a late call's wait counts).
+// A refused call (RESOURCE_EXHAUSTED) is sent again after the retry hint,
+// its wait counted; a batch still unanswered at the end is backlog.
 Result RunUnary(const std::string& name, const Target& target, int clients,
                 int batch, absl::Duration duration, const std::string& run,
                 double paced_rate = 0) {
@@ -194,8 +220,11 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
   result.name = name;
   std::vector<Latencies> latencies(clients);
   std::vector<int64_t> acked(clients, 0);
+  std::vector<int64_t> offered(clients, 0);
+  std::vector<int64_t> backlog(clients, 0);
   std::atomic<int64_t> throttled{0};
   std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> rejected{0};
   const absl::Time end = absl::Now() + duration;
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
@@ -216,15 +245,26 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
         for (int i = 0; i < batch; ++i) {
           *request.add_events() = MakeEvent(kChannels[c], run, next++);
         }
-        grpc::ClientContext context;
-        Prepare(context, target, c, absl::Seconds(30));
-        v1::SubmitEventsResponse response;
         const absl::Time sent =
             paced_rate > 0 ? scheduled - interval : absl::Now();
-        grpc::Status status = stub->SubmitEvents(&context, request, &response);
+        offered[c] += batch;
+        v1::SubmitEventsResponse response;
+        grpc::Status status;
+        while (true) {
+          grpc::ClientContext context;
+          Prepare(context, target, c, absl::Seconds(30));
+          status = stub->SubmitEvents(&context, request, &response);
+          if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+            break;
+          }
+          throttled.fetch_add(1);
+          const absl::Duration wait = RetryAfter(context);
+          if (absl::Now() + wait >= end) break;
+          absl::SleepFor(wait);
+        }
         const double ms = absl::ToDoubleMilliseconds(absl::Now() - sent);
         if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-          throttled.fetch_add(1);
+          backlog[c] += batch;
           continue;
         }
         if (!status.ok()) {
@@ -235,7 +275,11 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
         }
         int ok = 0;
         for (const auto& r : response.results()) {
-          if (r.outcome() == v1::EventResult::ACCEPTED) ++ok;
+          if (r.outcome() == v1::EventResult::REJECTED) {
+            rejected.fetch_add(1);
+          } else {
+            ++ok;
+          }
         }
         acked[c] += batch == 0 ? 1 : ok;
         latencies[c].Add(ms);
@@ -246,28 +290,16 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   result.throttled_calls = throttled.load();
   result.failed_calls = errors.load();
+  result.rejected = rejected.load();
   for (int c = 0; c < clients; ++c) {
     result.events += static_cast<double>(acked[c]);
     result.latency.Merge(latencies[c]);
+    if (paced_rate > 0) {
+      result.offered += offered[c];
+      result.backlog += backlog[c];
+    }
   }
   return result;
-}
-
-// How often a channel system forwards what has arrived.
-constexpr absl::Duration kSendEvery = absl::Milliseconds(5);
-
-// How long a RESOURCE_EXHAUSTED answer asks the caller to wait (the
-// gateway's "retry-after-ms" trailer), kSendEvery when it names no time.
-absl::Duration RetryAfter(const grpc::ClientContext& context) {
-  const auto& trailers = context.GetServerTrailingMetadata();
-  auto it = trailers.find("retry-after-ms");
-  int64_t ms = 0;
-  if (it == trailers.end() ||
-      !absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
-                        &ms)) {
-    return kSendEvery;
-  }
-  return absl::Milliseconds(ms);
 }
 
 // Events arrive on a fixed schedule, `rate` per second over all clients
@@ -288,8 +320,11 @@ Result RunArrivals(const std::string& name, const Target& target, int clients,
   result.name = name;
   std::vector<Latencies> latencies(clients);
   std::vector<int64_t> accepted(clients, 0);
+  std::vector<int64_t> offered(clients, 0);
+  std::vector<int64_t> backlog(clients, 0);
   std::atomic<int64_t> throttled{0};
   std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> rejected{0};
   const absl::Time start = absl::Now();
   const absl::Time end = start + duration;
   std::vector<std::thread> threads;
@@ -298,7 +333,8 @@ Result RunArrivals(const std::string& name, const Target& target, int clients,
       auto stub = v1::FeedbackService::NewStub(target.channel);
       const ArrivalSchedule schedule(start, rate, c, clients);
       int64_t sent = 0;  // the next event to send; those before are stored
-      absl::Time tick = start;
+      // The clients' sends interleave as their arrivals do.
+      absl::Time tick = start + kSendEvery * c / clients;
       while (true) {
         tick += kSendEvery;
         if (const absl::Time now = absl::Now(); tick > now) {
@@ -333,9 +369,11 @@ Result RunArrivals(const std::string& name, const Target& target, int clients,
           }
           continue;
         }
+        // DUPLICATE: stored by an earlier call whose answer was lost.
         int64_t ok = 0;
         for (int k = 0; k < response.results_size(); ++k) {
-          if (response.results(k).outcome() != v1::EventResult::ACCEPTED) {
+          if (response.results(k).outcome() == v1::EventResult::REJECTED) {
+            rejected.fetch_add(1);
             continue;
           }
           latencies[c].Add(absl::ToDoubleMilliseconds(
@@ -346,15 +384,20 @@ Result RunArrivals(const std::string& name, const Target& target, int clients,
         if (acked != nullptr) acked->fetch_add(ok);
         sent += count;
       }
+      offered[c] = schedule.ArrivedBy(end);
+      backlog[c] = offered[c] - sent;
     });
   }
   for (std::thread& t : threads) t.join();
   result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   result.throttled_calls = throttled.load();
   result.failed_calls = failed.load();
+  result.rejected = rejected.load();
   for (int c = 0; c < clients; ++c) {
     result.events += static_cast<double>(accepted[c]);
     result.latency.Merge(latencies[c]);
+    result.offered += offered[c];
+    result.backlog += backlog[c];
   }
   return result;
 }
@@ -571,22 +614,12 @@ Result RunSqlite(const std::string& dir, int clients, int batch,
 // ---------------------------------------------------------------- the run
 
 v1::Journey BenchJourney() {
-  v1::Journey journey;
-  journey.set_key(kJourney);
-  journey.set_name("Benchmark journey");
-  v1::Stage* stage = journey.add_stages();
-  stage->set_key("purchase");
-  stage->set_name("purchase");
+  std::vector<testing::TouchpointSpec> touchpoints;
   for (const char* channel : kChannels) {
-    v1::Touchpoint* touchpoint = journey.add_touchpoints();
-    touchpoint->set_key(Touchpoint(channel));
-    touchpoint->set_name(Touchpoint(channel));
-    touchpoint->set_stage("purchase");
-    touchpoint->set_channel(channel);
-    touchpoint->set_kind(v1::INTERACTION);
-    touchpoint->set_owner_team("bench");
+    touchpoints.push_back({Touchpoint(channel), "purchase", channel});
   }
-  return journey;
+  return testing::MakeJourney(kJourney, "Benchmark journey", {"purchase"},
+                              touchpoints, "bench");
 }
 
 absl::Status PublishJourney(testing::Suite& suite) {
@@ -619,6 +652,20 @@ struct Processes {
   // polku-insight tails the feed while events arrive, as in production.
   pid_t insight;
 };
+
+// Waits (at most `bound`) until `pid` spends under 2 % of a CPU over a
+// second.
+void WaitUntilIdle(pid_t pid, absl::Duration bound) {
+  const absl::Time end = absl::Now() + bound;
+  double before = CpuSeconds(pid);
+  while (absl::Now() < end) {
+    absl::SleepFor(absl::Seconds(1));
+    const double now = CpuSeconds(pid);
+    if (now - before < 0.02) return;
+    before = now;
+  }
+  std::cerr << "polku-insight still busy after " << bound << "\n";
+}
 
 // Runs `scenario`, adding the CPU time the processes spent meanwhile.
 template <typename Scenario>
@@ -657,11 +704,19 @@ void PrintTable(const std::vector<Result>& results) {
         cpu.empty() ? "—" : cpu);
   }
   for (const Result& r : results) {
-    if (r.throttled_calls == 0 && r.failed_calls == 0) continue;
-    std::cout << absl::StrFormat(
-        "  %s: %d calls refused with RESOURCE_EXHAUSTED (rate limit or full "
-        "queue), %d failed otherwise\n",
-        r.name, r.throttled_calls, r.failed_calls);
+    if (r.offered > 0) {
+      std::cout << absl::StrFormat(
+          "  %s: %d events offered, %d answered, %d still unanswered at the "
+          "end\n",
+          r.name, r.offered, static_cast<int64_t>(r.events), r.backlog);
+    }
+    if (r.throttled_calls > 0 || r.failed_calls > 0 || r.rejected > 0) {
+      std::cout << absl::StrFormat(
+          "  %s: %d calls refused with RESOURCE_EXHAUSTED (rate limit or "
+          "full queue; sent again after the retry hint), %d failed "
+          "otherwise, %d events REJECTED\n",
+          r.name, r.throttled_calls, r.failed_calls, r.rejected);
+    }
   }
 }
 
@@ -686,6 +741,10 @@ int RunScenarios(testing::Suite& suite, const Target& direct,
                     run + "g");
   }));
   const double paced = 0.9 * results[batched_gateway].rate();
+  if (paced <= 0) {
+    std::cerr << "the batched gateway run stored nothing: no rate to pace\n";
+    return 1;
+  }
   const size_t paced_batches = add(Measure(processes, [&] {
     return RunUnary(absl::StrFormat("%s, gateway, paced at 90 %%", batch_name),
                     gateway, clients, batch, duration, run + "p", paced);
@@ -704,7 +763,9 @@ int RunScenarios(testing::Suite& suite, const Target& direct,
                      window, false, duration, run + "t");
   }));
 
-  // Ceilings.
+  // Ceilings, once polku-insight has counted what the scenarios stored, so
+  // that they are measured on the machine the scenarios had at their start.
+  WaitUntilIdle(processes.insight, absl::Seconds(120));
   const std::string dir = suite.data_dir() + "/bench";
   std::filesystem::create_directories(dir);
   Result sqlite_ceiling = RunSqlite(dir, clients, batch, duration, run + "q");
@@ -923,8 +984,8 @@ int Main() {
   const int batch = absl::GetFlag(FLAGS_batch);
   const int window = absl::GetFlag(FLAGS_stream_window);
   const int soak_s = absl::GetFlag(FLAGS_soak_s);
-  if (soak_s != 0 && soak_s < 60) {
-    std::cerr << "--soak_s must be 0 or at least 60: the soak compares the "
+  if (soak_s != 0 && soak_s < 120) {
+    std::cerr << "--soak_s must be 0 or at least 120: the soak compares the "
                  "memory at the end with that after the first minute\n";
     return 2;
   }
