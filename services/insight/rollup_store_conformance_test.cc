@@ -425,6 +425,22 @@ TEST_P(RollupStoreTest, AnErasureIsAppliedOnceAcrossRestarts) {
   EXPECT_EQ(rollups.groups[0].csat, (stats::CsatHistogram{0, 0, 1, 0, 0}));
 }
 
+TEST_P(RollupStoreTest, AnErasureComparesTheWholeCustomerHash) {
+  // Hashes alike in their first 16 characters (SQLite's customer index
+  // holds 8) are still different customers.
+  const std::string prefix = "0123456789abcdef";
+  ASSERT_TRUE(store_
+                  ->Apply(CustomerPage({{1, prefix + "anna", "web_site", 5},
+                                        {2, prefix + "bert", "web_site", 3},
+                                        {3, prefix, "web_site", 1}}))
+                  .ok());
+  ASSERT_TRUE(store_->ApplyErasure(ErasureOf(4, prefix + "anna")).ok());
+  GroupedRollups rollups = Query(AcmeSwitching());
+  ASSERT_EQ(rollups.groups.size(), 1u);
+  EXPECT_EQ(rollups.groups[0].events, 2);
+  EXPECT_EQ(rollups.groups[0].csat, (stats::CsatHistogram{1, 0, 1, 0, 0}));
+}
+
 TEST_P(RollupStoreTest, TheCheckpointBelongsToOneFeed) {
   EXPECT_TRUE(store_->CheckFeed("feed-a").ok());  // binds
   ASSERT_TRUE(store_->Apply(Page({{.sequence = 1, .csat = 5}})).ok());

@@ -128,14 +128,50 @@ CREATE TABLE alerts (
 ) WITHOUT ROWID;
 )sql";
 
-const std::vector<sqlite::Migration>& Migrations() {
-  static const auto* migrations = new std::vector<sqlite::Migration>{
-      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
-  return *migrations;
-}
+// Version 4: the counted-events ledger becomes a rowid table keyed by the
+// feed sequence, so that each new event appends at the end of its b-tree
+// instead of landing at a random place in a b-tree keyed by customer (which
+// dirtied a page per event and made the commits of a busy feed page-write
+// bound). The erasure's lookup moves to a compact index on the customer
+// hash's first 8 characters: 32 bits of a keyed hash, so a lookup finds few
+// other customers' rows even in a ledger of millions (the full hash is
+// compared on the rows found), and its entries are a third smaller than with
+// 64 bits, which measurably cheapens the one random insert left per event.
+// Existing rows are copied.
+constexpr char kSchemaV4[] = R"sql(
+CREATE TABLE counted_events_v4 (
+  tenant TEXT NOT NULL,
+  customer_hash TEXT NOT NULL,
+  sequence INTEGER PRIMARY KEY,
+  journey TEXT NOT NULL,
+  journey_version INTEGER NOT NULL,
+  touchpoint TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  csat INTEGER, nps INTEGER, ces INTEGER,
+  attributes TEXT NOT NULL DEFAULT '',
+  measures TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO counted_events_v4 (tenant, customer_hash, sequence, journey,
+  journey_version, touchpoint, stage, channel, day, csat, nps, ces,
+  attributes, measures)
+SELECT tenant, customer_hash, sequence, journey, journey_version, touchpoint,
+  stage, channel, day, csat, nps, ces, attributes, measures
+FROM counted_events ORDER BY sequence;
+DROP TABLE counted_events;
+ALTER TABLE counted_events_v4 RENAME TO counted_events;
+CREATE INDEX counted_events_by_journey
+  ON counted_events (tenant, journey, day);
+CREATE INDEX counted_events_by_customer
+  ON counted_events (substr(customer_hash, 1, 8));
+)sql";
 
+// Each new sequence is above every counted one (Apply skips the rest), so a
+// conflict here would mean the ledger and the checkpoint disagree: an error,
+// never a silent replacement.
 constexpr char kRecordCountedSql[] =
-    "INSERT OR REPLACE INTO counted_events (sequence, tenant, customer_hash,"
+    "INSERT INTO counted_events (sequence, tenant, customer_hash,"
     " journey, journey_version, touchpoint, stage, channel, day, csat, nps,"
     " ces, attributes, measures)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
@@ -458,12 +494,18 @@ absl::Status ReadCountedEvents(sqlite::Database& db,
 
 }  // namespace
 
+const std::vector<sqlite::Migration>& SqliteRollupStore::Migrations() {
+  static const auto* migrations = new std::vector<sqlite::Migration>{
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
+  return *migrations;
+}
+
 absl::StatusOr<std::unique_ptr<SqliteRollupStore>> SqliteRollupStore::Open(
     const std::string& path, bool durable) {
   sqlite::Database::Options options;
   options.durable = durable;
-  // Every page of the feed touches the counted-events ledger at random
-  // places (it is keyed by customer): its hot pages must stay cached.
+  // Every page of the feed touches the ledger's customer index at random
+  // places: its pages must stay cached.
   options.cache_mib = 64;
   options.background_checkpoints = true;
   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> writer,
@@ -542,12 +584,8 @@ absl::Status SqliteRollupStore::ApplyErasure(const v1::Erasure& erasure) {
   // What the customer's counted events added, rebuilt exactly as Apply
   // counted it.
   std::map<RollupKey, Contribution> contributions;
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * select,
-      writer_->Prepare(
-          "SELECT journey, journey_version, touchpoint, stage, channel, day,"
-          " csat, nps, ces, measures FROM counted_events"
-          " WHERE tenant = ?1 AND customer_hash = ?2"));
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * select,
+                         writer_->Prepare(kCustomerEventsSql));
   select->Bind(1, erasure.tenant()).Bind(2, erasure.customer_hash());
   int64_t erased = 0;
   absl::Status status;
@@ -582,10 +620,8 @@ absl::Status SqliteRollupStore::ApplyErasure(const v1::Erasure& erasure) {
   select->Reset();
   POLKU_RETURN_IF_ERROR(status);
   POLKU_RETURN_IF_ERROR(AddToRollups(*writer_, contributions, -1));
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * forget,
-      writer_->Prepare("DELETE FROM counted_events"
-                       " WHERE tenant = ?1 AND customer_hash = ?2"));
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * forget,
+                         writer_->Prepare(kForgetCustomerSql));
   POLKU_RETURN_IF_ERROR(
       forget->Bind(1, erasure.tenant()).Bind(2, erasure.customer_hash()).Run());
   POLKU_ASSIGN_OR_RETURN(
