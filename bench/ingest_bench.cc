@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstdio>
 #include <deque>
@@ -220,6 +221,7 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
   result.name = name;
   std::vector<Latencies> latencies(clients);
   std::vector<int64_t> acked(clients, 0);
+  std::vector<int64_t> answered(clients, 0);  // events with an answer
   std::vector<int64_t> offered(clients, 0);
   std::vector<int64_t> backlog(clients, 0);
   std::atomic<int64_t> throttled{0};
@@ -235,9 +237,11 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
       const absl::Duration interval =
           paced_rate > 0 ? absl::Seconds(batch * clients / paced_rate)
                          : absl::ZeroDuration();
-      absl::Time scheduled = start + interval * c / clients;
+      const absl::Time first = start + interval * c / clients;
+      absl::Time scheduled = first;
       while (absl::Now() < end) {
         if (paced_rate > 0) {
+          if (scheduled >= end) break;  // only batches scheduled in time
           absl::SleepFor(scheduled - absl::Now());
           scheduled += interval;
         }
@@ -247,7 +251,6 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
         }
         const absl::Time sent =
             paced_rate > 0 ? scheduled - interval : absl::Now();
-        offered[c] += batch;
         v1::SubmitEventsResponse response;
         grpc::Status status;
         while (true) {
@@ -264,7 +267,6 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
         }
         const double ms = absl::ToDoubleMilliseconds(absl::Now() - sent);
         if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-          backlog[c] += batch;
           continue;
         }
         if (!status.ok()) {
@@ -282,7 +284,14 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
           }
         }
         acked[c] += batch == 0 ? 1 : ok;
+        answered[c] += response.results_size();
         latencies[c].Add(ms);
+      }
+      if (paced_rate > 0 && end > first) {
+        // Every batch scheduled before the end, sent or not.
+        offered[c] = batch * static_cast<int64_t>(std::ceil(
+                                 absl::FDivDuration(end - first, interval)));
+        backlog[c] = offered[c] - answered[c];
       }
     });
   }
@@ -294,10 +303,8 @@ Result RunUnary(const std::string& name, const Target& target, int clients,
   for (int c = 0; c < clients; ++c) {
     result.events += static_cast<double>(acked[c]);
     result.latency.Merge(latencies[c]);
-    if (paced_rate > 0) {
-      result.offered += offered[c];
-      result.backlog += backlog[c];
-    }
+    result.offered += offered[c];
+    result.backlog += backlog[c];
   }
   return result;
 }

@@ -281,51 +281,62 @@ class Database::Checkpointer {
   static int OnCommit(void* self, sqlite3* writer, const char* schema,
                       int wal_pages) {
     auto* checkpointer = static_cast<Checkpointer*>(self);
-    {
-      absl::MutexLock lock(&checkpointer->mu_);
-      // Fewer frames than after the last commit: the WAL started over.
-      if (wal_pages < checkpointer->wal_pages_) checkpointer->copied_ = 0;
-      checkpointer->wal_pages_ = wal_pages;
-      const int uncopied = wal_pages - checkpointer->copied_;
-      const bool tail = wal_pages >= kBackgroundPages && uncopied <= kTailPages;
-      if (checkpointer->copying_ || (!tail && wal_pages < kWriterPages)) {
-        return SQLITE_OK;
-      }
-      checkpointer->copying_ = true;  // keeps the thread out meanwhile
+    absl::MutexLock lock(&checkpointer->mu_);
+    // Fewer frames than after the last commit: the WAL started over.
+    if (wal_pages < checkpointer->wal_pages_) {
+      checkpointer->copied_ = 0;
+      ++checkpointer->generation_;
+    }
+    checkpointer->wal_pages_ = wal_pages;
+    const int uncopied = wal_pages - checkpointer->copied_;
+    if (wal_pages >= kWriterPages) {
+      // The backstop: wait for the thread's round, then copy here.
+      checkpointer->mu_.Await(absl::Condition(
+          +[](bool* copying) { return !*copying; }, &checkpointer->copying_));
+    } else if (checkpointer->copying_ || wal_pages < kBackgroundPages ||
+               uncopied > kTailPages) {
+      return SQLITE_OK;
     }
     checkpointer->Copy(writer, schema);
     return SQLITE_OK;
   }
 
+  // At most one round per commit: a reader's old snapshot can stop a round
+  // short of the tail, and only a new commit can change that.
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ ||
            (!copying_ && wal_pages_ >= kBackgroundPages &&
-            wal_pages_ - copied_ > kTailPages);
+            wal_pages_ - copied_ > kTailPages &&
+            (wal_pages_ != tried_at_ || generation_ != tried_generation_));
   }
 
   void Run() {
+    absl::MutexLock lock(&mu_);
     while (true) {
-      {
-        absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(this, &Checkpointer::HasWork));
-        if (stopping_) return;
-        copying_ = true;
-      }
+      mu_.Await(absl::Condition(this, &Checkpointer::HasWork));
+      if (stopping_) return;
+      tried_at_ = wal_pages_;
+      tried_generation_ = generation_;
       Copy(db_->raw(), nullptr);
     }
   }
 
-  // A PASSIVE checkpoint on `db` (the writer's connection or the thread's);
-  // the caller has set copying_.
-  void Copy(sqlite3* db, const char* schema) {
+  // A PASSIVE checkpoint on `db` (the writer's connection or the thread's),
+  // run with mu_ released and copying_ set.
+  void Copy(sqlite3* db, const char* schema)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    copying_ = true;
+    const int64_t generation = generation_;
+    mu_.Unlock();
     int copied = 0;
     const int rc = sqlite3_wal_checkpoint_v2(
         db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, &copied);
-    absl::MutexLock lock(&mu_);
+    mu_.Lock();
     copying_ = false;
     ++runs_;
     if (rc == SQLITE_OK) {
-      copied_ = copied;
+      // Unless the WAL started over meanwhile: then nothing of it is copied.
+      if (generation == generation_) copied_ = copied;
     } else if ((rc & 0xff) != SQLITE_BUSY &&
                absl::Now() - last_warning_ > absl::Minutes(1)) {
       last_warning_ = absl::Now();
@@ -340,6 +351,11 @@ class Database::Checkpointer {
   // copied into the database.
   int wal_pages_ ABSL_GUARDED_BY(mu_) = 0;
   int copied_ ABSL_GUARDED_BY(mu_) = 0;
+  // Times the WAL started over, as the writer's commits showed it.
+  int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // wal_pages_ and generation_ when the thread last tried.
+  int tried_at_ ABSL_GUARDED_BY(mu_) = -1;
+  int64_t tried_generation_ ABSL_GUARDED_BY(mu_) = -1;
   bool copying_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t runs_ ABSL_GUARDED_BY(mu_) = 0;
