@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -50,6 +51,24 @@ class SqliteTest : public ::testing::Test {
 
   std::filesystem::path dir_;
 };
+
+// Commits `transactions` transactions of `rows` rows of `row_bytes` bytes
+// each into table t (k INTEGER PRIMARY KEY, v BLOB), calling `after_commit`
+// after each commit.
+void InsertRows(Database& db, int transactions, int rows, size_t row_bytes,
+                const std::function<void()>& after_commit = [] {}) {
+  const std::string value(row_bytes, 'v');
+  for (int txn = 0; txn < transactions; ++txn) {
+    Transaction transaction(db);
+    ASSERT_TRUE(transaction.Begin().ok());
+    Statement* insert = *db.Prepare("INSERT INTO t (v) VALUES (?1)");
+    for (int i = 0; i < rows; ++i) {
+      ASSERT_TRUE(insert->BindBlob(1, value).Run().ok());
+    }
+    ASSERT_TRUE(transaction.Commit().ok());
+    after_commit();
+  }
+}
 
 int64_t CountRows(Database& db, const std::string& table) {
   absl::StatusOr<Statement*> count =
@@ -115,16 +134,7 @@ TEST_F(SqliteTest, BackgroundCheckpointsCopyTheWalIntoTheDatabase) {
   ASSERT_NE(db, nullptr);
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").ok());
   // 80 transactions of 100 rows of 1 KiB: about 2 000 pages of 4 KiB.
-  const std::string value(1024, 'v');
-  for (int txn = 0; txn < 80; ++txn) {
-    Transaction transaction(*db);
-    ASSERT_TRUE(transaction.Begin().ok());
-    Statement* insert = *db->Prepare("INSERT INTO t (v) VALUES (?1)");
-    for (int i = 0; i < 100; ++i) {
-      ASSERT_TRUE(insert->BindBlob(1, value).Run().ok());
-    }
-    ASSERT_TRUE(transaction.Commit().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(InsertRows(*db, 80, 100, 1024));
   const auto deadline = absl::Now() + absl::Seconds(30);
   while (std::filesystem::file_size(path) < 4u << 20 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(20));
@@ -150,18 +160,11 @@ TEST_F(SqliteTest, UnderSteadyWritesTheWalStartsOver) {
   ASSERT_NE(db, nullptr);
   ASSERT_TRUE(db->Exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)").ok());
   // 400 transactions of 25 rows of 4 KiB: about 10 000 pages, back to back.
-  const std::string value(4000, 'v');
   uintmax_t largest_wal = 0;
-  for (int txn = 0; txn < 400; ++txn) {
-    Transaction transaction(*db);
-    ASSERT_TRUE(transaction.Begin().ok());
-    Statement* insert = *db->Prepare("INSERT INTO t (v) VALUES (?1)");
-    for (int i = 0; i < 25; ++i) {
-      ASSERT_TRUE(insert->BindBlob(1, value).Run().ok());
-    }
-    ASSERT_TRUE(transaction.Commit().ok());
-    largest_wal = std::max(largest_wal, std::filesystem::file_size(path + "-wal"));
-  }
+  ASSERT_NO_FATAL_FAILURE(InsertRows(*db, 400, 25, 4000, [&] {
+    largest_wal =
+        std::max(largest_wal, std::filesystem::file_size(path + "-wal"));
+  }));
   // Started over at least once: far below the ~40 MiB written.
   EXPECT_LT(largest_wal, 16u << 20);
   db.reset();
@@ -188,16 +191,7 @@ TEST_F(SqliteTest, AnOldReaderDoesNotMakeTheCheckpointerSpin) {
   EXPECT_EQ(CountRows(*reader, "t"), 0);  // the snapshot is taken here
 
   constexpr int kCommits = 100;
-  const std::string value(4000, 'v');
-  for (int txn = 0; txn < kCommits; ++txn) {
-    Transaction transaction(*db);
-    ASSERT_TRUE(transaction.Begin().ok());
-    Statement* insert = *db->Prepare("INSERT INTO t (v) VALUES (?1)");
-    for (int i = 0; i < 25; ++i) {
-      ASSERT_TRUE(insert->BindBlob(1, value).Run().ok());
-    }
-    ASSERT_TRUE(transaction.Commit().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(InsertRows(*db, kCommits, 25, 4000));
   absl::SleepFor(absl::Milliseconds(200));  // room to spin, if it would
   // At most one round per commit (spinning makes thousands).
   EXPECT_LE(db->background_checkpoints_run(), kCommits);
