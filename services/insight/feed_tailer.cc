@@ -5,6 +5,8 @@
 #include <grpcpp/support/channel_arguments.h>
 
 #include <algorithm>
+#include <deque>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -24,6 +26,67 @@ std::shared_ptr<grpc::Channel> MakeFeedbackChannel(const std::string& address,
   return *rpc::MakeChannel(address, tls, args);
 }
 
+// The pages the stream's reader thread has read and the tailer thread has
+// not yet applied, at most about `max_events` events: the reader waits for
+// room, so gRPC's flow control slows polku-feedback's writes to this stream.
+class FeedTailer::PageQueue {
+ public:
+  explicit PageQueue(int max_events) : max_events_(std::max(max_events, 1)) {}
+
+  // Waits for room; drops the page once the queue has ended.
+  void Push(v1::WatchEventsResponse page) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &PageQueue::HasRoomOrEnded));
+    if (ended_) return;
+    events_ += page.events_size();
+    pages_.push_back(std::move(page));
+  }
+
+  // Nothing more will be pushed: the stream ended, or the tailer gave up on
+  // it. Pages already queued can still be taken.
+  void End() {
+    absl::MutexLock lock(&mu_);
+    ended_ = true;
+  }
+
+  // Waits for a page, then until `not_before` unless `max_events` wait or
+  // the queue has ended, and takes either the erasure at the front or the
+  // event pages before the next erasure, up to `max_events`, as one page.
+  // nullopt once the queue has ended and is empty.
+  std::optional<v1::WatchEventsResponse> Take(absl::Time not_before) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &PageQueue::HasPagesOrEnded));
+    mu_.AwaitWithDeadline(absl::Condition(this, &PageQueue::FullOrEnded),
+                          not_before);
+    if (pages_.empty()) return std::nullopt;
+    v1::WatchEventsResponse taken = std::move(pages_.front());
+    pages_.pop_front();
+    int events = taken.events_size();
+    while (!taken.has_erasure() && !pages_.empty() &&
+           !pages_.front().has_erasure() &&
+           events + pages_.front().events_size() <= max_events_) {
+      for (v1::StoredEvent& event : *pages_.front().mutable_events()) {
+        *taken.add_events() = std::move(event);
+      }
+      events += pages_.front().events_size();
+      pages_.pop_front();
+    }
+    events_ -= events;
+    return taken;
+  }
+
+ private:
+  bool HasRoomOrEnded() const { return events_ < max_events_ || ended_; }
+  bool HasPagesOrEnded() const { return !pages_.empty() || ended_; }
+  bool FullOrEnded() const { return events_ >= max_events_ || ended_; }
+
+  const int max_events_;
+  absl::Mutex mu_;
+  std::deque<v1::WatchEventsResponse> pages_ ABSL_GUARDED_BY(mu_);
+  int events_ ABSL_GUARDED_BY(mu_) = 0;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 FeedTailer::FeedTailer(RollupStore& store,
                        std::shared_ptr<grpc::Channel> channel, Options options)
     : store_(store),
@@ -31,6 +94,11 @@ FeedTailer::FeedTailer(RollupStore& store,
       options_(options) {}
 
 FeedTailer::~FeedTailer() { Stop(); }
+
+bool FeedTailer::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
 
 void FeedTailer::Start() {
   thread_ = std::thread([this] { Run(); });
@@ -94,36 +162,49 @@ bool FeedTailer::TailOnce() {
   std::unique_ptr<grpc::ClientReader<v1::WatchEventsResponse>> reader =
       stub_->WatchEvents(&context, request);
 
+  // A thread of its own reads the stream, so that pages arriving while one
+  // is applied queue up and are applied together.
+  PageQueue queue(options_.max_events_per_apply);
+  // It reads until the stream ends, which it does soon after a cancel.
+  std::thread reading([&reader, &queue] {
+    v1::WatchEventsResponse page;
+    while (reader->Read(&page)) queue.Push(std::move(page));
+    queue.End();
+  });
+
   bool applied = false;
   bool feed_checked = false;
   absl::Status apply_status;
-  v1::WatchEventsResponse page;
-  while (reader->Read(&page)) {
-    if (!apply_status.ok()) continue;  // draining after a cancel
+  absl::Time next_apply = absl::InfinitePast();
+  while (std::optional<v1::WatchEventsResponse> page = queue.Take(next_apply)) {
+    next_apply = absl::Now() + options_.apply_interval;
     if (!feed_checked) {
       // Another feed's sequences would not continue our checkpoint.
-      apply_status = store_.CheckFeed(page.feed_id());
+      apply_status = store_.CheckFeed(page->feed_id());
       feed_checked = apply_status.ok();
     }
     if (apply_status.ok()) {
-      apply_status = page.has_erasure() ? store_.ApplyErasure(page.erasure())
-                                        : store_.Apply(page.events());
+      apply_status = page->has_erasure() ? store_.ApplyErasure(page->erasure())
+                                         : store_.Apply(page->events());
     }
-    if (apply_status.ok()) {
-      applied = true;
-      if (options_.on_applied) Announce(page);
-    } else {
+    if (!apply_status.ok()) {
       // Nothing of the page was counted; the next stream starts again from
       // the checkpoint, which still points before it.
       context.TryCancel();
+      break;
     }
+    applied = true;
+    if (options_.on_applied) Announce(*page);
+    if (stopping()) break;  // Stop has cancelled the stream
   }
+  queue.End();  // unblocks the reader if it waits for room
+  reading.join();
   const grpc::Status status = reader->Finish();
-  bool stopping;
+  bool stopped;
   {
     absl::MutexLock lock(&mu_);
     open_stream_ = nullptr;
-    stopping = stopping_;
+    stopped = stopping_;
   }
   if (applied && failed_attempts_ > 0) {
     log::Info("feed stream recovered", {{"failed_attempts", failed_attempts_}});
@@ -132,7 +213,7 @@ bool FeedTailer::TailOnce() {
   if (!apply_status.ok()) {
     log::Error("cannot apply a feed page",
                {{"error", apply_status.ToString()}});
-  } else if (!stopping && !status.ok() &&
+  } else if (!stopped && !status.ok() &&
              status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
     // While polku-feedback is down every attempt fails: say so on the first
     // failure and then once a minute, not on every retry.
