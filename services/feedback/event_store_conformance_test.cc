@@ -60,9 +60,9 @@ class StoreBackend {
   // (SQLite's write lock, PostgreSQL's feed lock), until ReleaseWriter.
   virtual absl::Status HoldWriter() = 0;
   virtual absl::Status ReleaseWriter() = 0;
-  // From now on every insert of an event of `tenant` fails with "injected
-  // failure".
-  virtual absl::Status FailInsertsOf(const std::string& tenant) = 0;
+  // From now on every insert of an event for which `condition` (SQL on the
+  // new row, NEW.column) holds fails with "injected failure".
+  virtual absl::Status FailInsertsWhere(const std::string& condition) = 0;
   // Runs SQL on another connection.
   virtual absl::Status Exec(const std::string& sql) = 0;
   // The stored fingerprint column of the one stored event.
@@ -94,10 +94,10 @@ class SqliteBackend : public StoreBackend {
     holder_.reset();
     return status;
   }
-  absl::Status FailInsertsOf(const std::string& tenant) override {
+  absl::Status FailInsertsWhere(const std::string& condition) override {
     return Exec(absl::StrCat(
-        "CREATE TRIGGER sabotage BEFORE INSERT ON events WHEN NEW.tenant = '",
-        tenant, "' BEGIN SELECT RAISE(ABORT, 'injected failure'); END"));
+        "CREATE TRIGGER sabotage BEFORE INSERT ON events WHEN ", condition,
+        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"));
   }
   absl::Status Exec(const std::string& sql) override {
     auto db = sqlite::Database::Open(path_);
@@ -155,11 +155,12 @@ class PgBackend : public StoreBackend {
     holder_.reset();
     return status;
   }
-  absl::Status FailInsertsOf(const std::string& tenant) override {
+  absl::Status FailInsertsWhere(const std::string& condition) override {
     return Exec(absl::StrCat(
         "CREATE FUNCTION sabotage() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        "BEGIN IF NEW.tenant = '", tenant,
-        "' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; "
+        "BEGIN IF ",
+        condition,
+        " THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; "
         "END $$; "
         "CREATE TRIGGER sabotage BEFORE INSERT ON events "
         "FOR EACH ROW EXECUTE FUNCTION sabotage()"));
@@ -542,7 +543,7 @@ TEST_P(EventStoreConformanceTest, AFailingBatchFailsAloneAndTheGroupCommits) {
   // Every insert for tenant "broken" fails; another connection holds the
   // write lock, so batches queue up behind the writer and are then stored
   // in one group.
-  ASSERT_TRUE(backend_->FailInsertsOf("broken").ok());
+  ASSERT_TRUE(backend_->FailInsertsWhere("NEW.tenant = 'broken'").ok());
   ASSERT_TRUE(backend_->HoldWriter().ok());
   std::vector<std::unique_ptr<Pending>> pending;
   auto submit = [&](EventBatch batch) {
@@ -577,6 +578,63 @@ TEST_P(EventStoreConformanceTest, AFailingBatchFailsAloneAndTheGroupCommits) {
   std::vector<std::string> stored;
   for (const StoredEvent& e : Feed()) stored.push_back(e.event().event_id());
   EXPECT_EQ(stored, (std::vector<std::string>{"first", "a-1", "a-2", "c-1"}));
+}
+
+TEST_P(EventStoreConformanceTest,
+       ARolledBackBatchLeavesItsKeysFreeInTheGroup) {
+  // A batch stores two events and then fails on its third; batches after it
+  // in the same group send those keys again. Another connection holds the
+  // write lock, so the three queue up behind the writer and are stored in
+  // one group.
+  ASSERT_TRUE(backend_->FailInsertsWhere("NEW.event_id = 'a-3'").ok());
+  ASSERT_TRUE(backend_->HoldWriter().ok());
+  std::vector<std::unique_ptr<Pending>> pending;
+  auto submit = [&](EventBatch batch) {
+    auto& p = pending.emplace_back(std::make_unique<Pending>());
+    store_->Submit(std::move(batch), [p = p.get()](auto results) {
+      p->out = std::move(results);
+      p->done.Notify();
+    });
+  };
+  submit(Batch({Event("first")}));
+  const absl::Time deadline = absl::Now() + kWait;
+  while (store_->queue_depth() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  submit(Batch({Event("a-1"), Event("a-2"), Event("a-3")}));
+  submit(Batch({Event("a-1")}));              // the same event
+  submit(Batch({Event("a-2", /*csat=*/1)}));  // other content, same key
+  const int64_t transactions = store_->transactions_committed();
+  ASSERT_TRUE(backend_->ReleaseWriter().ok());
+  for (auto& p : pending)
+    ASSERT_TRUE(p->done.WaitForNotificationWithTimeout(kWait));
+  // "first" alone, then the other three together.
+  EXPECT_EQ(store_->transactions_committed(), transactions + 2);
+
+  EXPECT_EQ(pending[1]->out.status().code(), absl::StatusCode::kInternal);
+  // Neither a duplicate of a-1 nor a conflict with a-2 as the failed batch
+  // sent them: those rows were rolled back, so these are new.
+  ASSERT_TRUE(pending[2]->out.ok()) << pending[2]->out.status();
+  ASSERT_TRUE(pending[3]->out.ok()) << pending[3]->out.status();
+  const EventResult& resent = (*pending[2]->out)[0];
+  const EventResult& changed = (*pending[3]->out)[0];
+  EXPECT_EQ(resent.outcome(), EventResult::ACCEPTED);
+  EXPECT_EQ(changed.outcome(), EventResult::ACCEPTED);
+  std::vector<StoredEvent> feed = Feed();
+  ASSERT_EQ(feed.size(), 3u);
+  EXPECT_EQ(feed[1].event().event_id(), "a-1");
+  EXPECT_EQ(feed[1].sequence(), resent.sequence());
+  EXPECT_EQ(feed[2].event().event_id(), "a-2");
+  EXPECT_EQ(feed[2].event().csat(), 1);
+  EXPECT_EQ(feed[2].sequence(), changed.sequence());
+
+  // From now on the keys are bound to what the later batches stored.
+  auto again = Submit(Batch({Event("a-1"), Event("a-2", /*csat=*/1)}));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].outcome(), EventResult::DUPLICATE);
+  EXPECT_EQ((*again)[0].sequence(), resent.sequence());
+  EXPECT_EQ((*again)[1].outcome(), EventResult::DUPLICATE);
+  EXPECT_EQ((*again)[1].sequence(), changed.sequence());
 }
 
 TEST_P(EventStoreConformanceTest, AFullQueueIsRefusedAtOnceWithAHint) {

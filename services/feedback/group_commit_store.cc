@@ -47,6 +47,13 @@ void GroupCommitStore::Submit(EventBatch batch, SubmitCallback done) {
     done(std::vector<EventResult>());
     return;
   }
+  // Before preparing, which is the expensive part: under overload a refusal
+  // must cost next to nothing.
+  const size_t events = batch.events.size();
+  if (absl::Status refused = Admit(events); !refused.ok()) {
+    done(std::move(refused));
+    return;
+  }
   const absl::Time received_at = options_.clock->Now();
   // Here rather than on the writer: callers run in parallel, the writer
   // does not.
@@ -56,35 +63,46 @@ void GroupCommitStore::Submit(EventBatch batch, SubmitCallback done) {
                   .received_at = received_at,
                   .done = std::move(done)};
   const TenantHasher& hasher = hasher_.ForTenant(pending.tenant);
-  pending.events.reserve(batch.events.size());
+  pending.events.reserve(events);
   for (ValidEvent& valid : batch.events) {
     pending.events.push_back(PrepareEvent(hasher, pending.tenant,
                                           pending.channel, std::move(valid),
                                           received_at));
   }
-  absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) {
-      refused = absl::UnavailableError("the event store is shutting down");
-    } else if (queued_events_ + pending.events.size() >
-               options_.max_queued_events) {
-      // Roughly when the writer will have made room.
-      const absl::Duration after =
-          std::clamp(time_per_event_ * static_cast<double>(queued_events_),
-                     absl::Milliseconds(10), absl::Seconds(5));
-      refused = absl::ResourceExhaustedError(
-          absl::StrCat("the writer queue is full (", queued_events_,
-                       " events waiting); retry in about ",
-                       absl::ToInt64Milliseconds(after), " ms"));
-      SetRetryAfter(refused, after);
-    } else {
-      queued_events_ += pending.events.size();
+    if (!stopping_) {
       queue_.push_back(Work{std::move(pending), nullptr});
       return;
     }
+    // The writer may be gone already: nobody would answer.
+    queued_events_ -= events;
   }
-  pending.done(refused);
+  pending.done(absl::UnavailableError("the event store is shutting down"));
+}
+
+absl::Status GroupCommitStore::Admit(size_t events) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) {
+    return absl::UnavailableError("the event store is shutting down");
+  }
+  if (queued_events_ + events > options_.max_queued_events) {
+    // Roughly when the writer will have made room.
+    const absl::Duration after =
+        std::clamp(time_per_event_ * static_cast<double>(queued_events_),
+                   absl::Milliseconds(10), absl::Seconds(5));
+    absl::Status refused = absl::ResourceExhaustedError(
+        absl::StrCat("the writer queue is full (", queued_events_,
+                     " events waiting); retry in about ",
+                     absl::ToInt64Milliseconds(after), " ms"));
+    SetRetryAfter(refused, after);
+    return refused;
+  }
+  // Held while the batch is prepared, so that concurrent callers cannot
+  // all be admitted into the same room, and an admitted batch is never
+  // refused after paying for its preparation.
+  queued_events_ += events;
+  return absl::OkStatus();
 }
 
 void GroupCommitStore::Erase(std::string tenant, std::string customer,

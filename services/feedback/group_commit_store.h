@@ -20,9 +20,10 @@
 // Group commit: every Submit only queues. The writer takes everything queued
 // (up to max_events_per_transaction, and never past an erasure, which commits
 // alone), hands it to WriteGroup as one transaction and only after that
-// committed answers each batch. The queue holds at most max_queued_events; a
-// Submit beyond that is answered RESOURCE_EXHAUSTED at once, with a retry
-// hint (SetRetryAfter) estimated from the current commit rate.
+// committed answers each batch. The queue holds at most max_queued_events,
+// counting the batches still being prepared; a Submit beyond that is answered
+// RESOURCE_EXHAUSTED at once, before any of its events is prepared, with a
+// retry hint (SetRetryAfter) estimated from the current commit rate.
 #ifndef POLKU_SERVICES_FEEDBACK_GROUP_COMMIT_STORE_H_
 #define POLKU_SERVICES_FEEDBACK_GROUP_COMMIT_STORE_H_
 
@@ -52,7 +53,8 @@ struct GroupCommitOptions {
   // A bound on one transaction, so a flood of submissions still gets
   // answered in slices rather than after one huge commit.
   size_t max_events_per_transaction = 5000;
-  // Events queued and not yet taken by the writer; bounds memory.
+  // Events admitted (being prepared, or queued) and not yet taken by the
+  // writer; bounds memory.
   size_t max_queued_events = 50000;
   // Stamps received_at.
   const Clock* clock = &Clock::Real();
@@ -155,6 +157,9 @@ class GroupCommitStore : public EventStore {
     std::unique_ptr<EraseOrder> erase;
   };
 
+  // Takes room for `events` in the queue, or says why there is none
+  // (UNAVAILABLE when stopping, else RESOURCE_EXHAUSTED with a retry hint).
+  absl::Status Admit(size_t events) ABSL_LOCKS_EXCLUDED(mu_);
   void WriterLoop();
   bool WriterHasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -165,6 +170,8 @@ class GroupCommitStore : public EventStore {
 
   mutable absl::Mutex mu_;
   std::deque<Work> queue_ ABSL_GUARDED_BY(mu_);
+  // Events of admitted batches (queued, or still being prepared) not yet
+  // taken by the writer: what max_queued_events bounds.
   size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
   // Writer time per event of the last group, for the retry hint.
   absl::Duration time_per_event_ ABSL_GUARDED_BY(mu_) = absl::Microseconds(10);
