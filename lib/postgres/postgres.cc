@@ -39,7 +39,67 @@ std::string FirstLine(absl::string_view text) {
   return std::string(text.substr(0, text.find('\n')));
 }
 
+// Element types of the binary array format (pg_type.oid, fixed since
+// PostgreSQL's first releases).
+constexpr uint32_t kTextOid = 25;
+constexpr uint32_t kByteaOid = 17;
+constexpr uint32_t kInt8Oid = 20;
+
+// The binary protocol's integers are big-endian.
+void AppendInt32(std::string& out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+}
+
+// array_send's layout: dimensions, a has-NULLs flag, the element type, each
+// dimension's size and lower bound, then every element as length + bytes.
+// An empty array has no dimensions.
+std::string ArrayHeader(uint32_t element_oid, size_t size) {
+  std::string out;
+  AppendInt32(out, size == 0 ? 0 : 1);
+  AppendInt32(out, 0);
+  AppendInt32(out, element_oid);
+  if (size > 0) {
+    AppendInt32(out, static_cast<uint32_t>(size));
+    AppendInt32(out, 1);
+  }
+  return out;
+}
+
+std::string BinaryArray(uint32_t element_oid, absl::Span<const std::string> elements) {
+  size_t bytes = 20;
+  for (const std::string& element : elements) bytes += 4 + element.size();
+  std::string out = ArrayHeader(element_oid, elements.size());
+  out.reserve(bytes);
+  for (const std::string& element : elements) {
+    AppendInt32(out, static_cast<uint32_t>(element.size()));
+    out.append(element);
+  }
+  return out;
+}
+
 }  // namespace
+
+Param Param::TextArray(absl::Span<const std::string> texts) {
+  const bool has_nul = std::any_of(texts.begin(), texts.end(),
+                                   [](const std::string& text) { return HasNul(text); });
+  return Param(BinaryArray(kTextOid, texts), true, has_nul);
+}
+
+Param Param::BytesArray(absl::Span<const std::string> bytes) {
+  return Param(BinaryArray(kByteaOid, bytes), true, false);
+}
+
+Param Param::IntArray(absl::Span<const int64_t> values) {
+  std::string out = ArrayHeader(kInt8Oid, values.size());
+  out.reserve(out.size() + values.size() * 12);
+  for (const int64_t value : values) {
+    AppendInt32(out, 8);
+    const uint64_t bits = static_cast<uint64_t>(value);
+    AppendInt32(out, static_cast<uint32_t>(bits >> 32));
+    AppendInt32(out, static_cast<uint32_t>(bits));
+  }
+  return Param(std::move(out), true, false);
+}
 
 Result::Result(Result&& other) noexcept : result_(std::exchange(other.result_, nullptr)) {}
 Result& Result::operator=(Result&& other) noexcept {
@@ -130,6 +190,13 @@ absl::StatusOr<Result> Connection::Execute(absl::string_view sql,
   std::vector<const char*> values;
   std::vector<int> lengths;
   std::vector<int> formats;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].has_nul()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parameter $", i + 1, " holds a NUL byte, which text cannot store, in: ",
+          sql.substr(0, 200)));
+    }
+  }
   for (const Param& param : params) {
     values.push_back(param.value() ? param.value()->data() : nullptr);
     lengths.push_back(param.value() ? static_cast<int>(param.value()->size()) : 0);

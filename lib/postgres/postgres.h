@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 #include "lib/base/migration.h"
 
@@ -38,22 +39,46 @@ struct pg_result;
 namespace polku::postgres {
 
 // One query parameter: text (PostgreSQL converts it to the column's type),
-// raw bytes for BYTEA, or NULL.
+// raw bytes for BYTEA, NULL, or a one-dimensional array without NULLs.
+//
+// Arrays travel in PostgreSQL's binary array format, element by element with
+// its length, so no value needs quoting or escaping (and BYTEA elements are
+// not hex-encoded). The statement must give the parameter its array type,
+// e.g. `unnest($1::text[], $2::bytea[], $3::bigint[])`: the server checks
+// the element type it receives against it.
+//
+// Text cannot hold NUL (PostgreSQL's text types cannot store it, and libpq
+// would cut a text parameter short at it): Execute refuses a Text or
+// TextArray parameter containing one with INVALID_ARGUMENT, sending nothing.
 class Param {
  public:
-  static Param Text(absl::string_view text) { return Param(std::string(text), false); }
-  static Param Int(int64_t value) { return Param(std::to_string(value), false); }
-  static Param Bytes(absl::string_view bytes) { return Param(std::string(bytes), true); }
-  static Param Null() { return Param(std::nullopt, false); }
+  static Param Text(absl::string_view text) {
+    return Param(std::string(text), false, HasNul(text));
+  }
+  static Param Int(int64_t value) { return Param(std::to_string(value), false, false); }
+  static Param Bytes(absl::string_view bytes) { return Param(std::string(bytes), true, false); }
+  static Param Null() { return Param(std::nullopt, false, false); }
+  // TEXT[]: `$n::text[]`.
+  static Param TextArray(absl::Span<const std::string> texts);
+  // BYTEA[]: `$n::bytea[]`.
+  static Param BytesArray(absl::Span<const std::string> bytes);
+  // BIGINT[]: `$n::bigint[]`.
+  static Param IntArray(absl::Span<const int64_t> values);
 
   const std::optional<std::string>& value() const { return value_; }
   bool binary() const { return binary_; }
+  // A text value with a NUL byte, which Execute refuses.
+  bool has_nul() const { return has_nul_; }
 
  private:
-  Param(std::optional<std::string> value, bool binary)
-      : value_(std::move(value)), binary_(binary) {}
+  Param(std::optional<std::string> value, bool binary, bool has_nul)
+      : value_(std::move(value)), binary_(binary), has_nul_(has_nul) {}
+  static bool HasNul(absl::string_view text) {
+    return text.find('\0') != absl::string_view::npos;
+  }
   std::optional<std::string> value_;
   bool binary_;
+  bool has_nul_;
 };
 
 // The rows of a query, owned; columns in text format, except BYTEA columns
@@ -93,7 +118,8 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // One statement with $1, $2, … parameters.
+  // One statement with $1, $2, … parameters. INVALID_ARGUMENT, without
+  // asking the server, if a text parameter holds NUL (see Param).
   absl::StatusOr<Result> Execute(absl::string_view sql, const std::vector<Param>& params = {});
   // One or more statements without parameters and without results.
   absl::Status Exec(absl::string_view sql);

@@ -1,5 +1,7 @@
 #include "lib/postgres/postgres.h"
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -123,6 +125,67 @@ TEST_F(PostgresTest, ParametersAndColumnsOfEveryKindRoundTrip) {
   EXPECT_EQ(row->Int(0, 1), 9);
   EXPECT_EQ(row->Bytes(0, 2), bytes);
   EXPECT_TRUE(row->IsNull(0, 3));
+}
+
+// Arrays travel in binary, so no value needs escaping: what the server
+// unnests is exactly what was sent, in order.
+TEST_F(PostgresTest, ArrayParametersRoundTripAwkwardValues) {
+  const std::vector<std::string> texts = {
+      "plain", "with \"quotes\"", "back\\slash\\", "a,b", "{braces}", "", " ",
+      "NULL", "ääkköset åå", "日本語", "\"{\\\"},\n\t"};
+  std::string all_bytes;
+  for (int b = 0; b < 256; ++b) all_bytes.push_back(static_cast<char>(b));
+  const std::vector<std::string> bytes = {all_bytes, "", std::string(3, '\0'), "\\x00"};
+  const std::vector<int64_t> ints = {0, -1, 7, std::numeric_limits<int64_t>::min(),
+                                     std::numeric_limits<int64_t>::max()};
+
+  auto text_rows = db_->Execute(
+      "SELECT value, position FROM unnest($1::text[]) WITH ORDINALITY AS t(value, position)",
+      {Param::TextArray(texts)});
+  ASSERT_TRUE(text_rows.ok()) << text_rows.status();
+  ASSERT_EQ(text_rows->rows(), static_cast<int>(texts.size()));
+  for (int row = 0; row < text_rows->rows(); ++row) {
+    EXPECT_FALSE(text_rows->IsNull(row, 0));
+    EXPECT_EQ(text_rows->Text(row, 0), texts[row]) << "row " << row;
+    EXPECT_EQ(text_rows->Int(row, 1), row + 1);
+  }
+  auto byte_rows = db_->Execute("SELECT unnest($1::bytea[])", {Param::BytesArray(bytes)});
+  ASSERT_TRUE(byte_rows.ok()) << byte_rows.status();
+  ASSERT_EQ(byte_rows->rows(), static_cast<int>(bytes.size()));
+  for (int row = 0; row < byte_rows->rows(); ++row) {
+    EXPECT_EQ(byte_rows->Bytes(row, 0), bytes[row]) << "row " << row;
+  }
+  auto int_rows = db_->Execute("SELECT unnest($1::bigint[])", {Param::IntArray(ints)});
+  ASSERT_TRUE(int_rows.ok()) << int_rows.status();
+  ASSERT_EQ(int_rows->rows(), static_cast<int>(ints.size()));
+  for (int row = 0; row < int_rows->rows(); ++row) {
+    EXPECT_EQ(int_rows->Int(row, 0), ints[row]) << "row " << row;
+  }
+}
+
+TEST_F(PostgresTest, EmptyArraysAreEmpty) {
+  auto sizes = db_->Execute(
+      "SELECT cardinality($1::text[]), cardinality($2::bytea[]), cardinality($3::bigint[])",
+      {Param::TextArray({}), Param::BytesArray({}), Param::IntArray({})});
+  ASSERT_TRUE(sizes.ok()) << sizes.status();
+  EXPECT_EQ(sizes->Int(0, 0), 0);
+  EXPECT_EQ(sizes->Int(0, 1), 0);
+  EXPECT_EQ(sizes->Int(0, 2), 0);
+}
+
+// Text cannot store NUL, and libpq would silently cut a text parameter at
+// one: such a value is refused before anything is sent.
+TEST_F(PostgresTest, TextWithNulIsRefused) {
+  const std::string nul("a\0b", 3);
+  for (const Param& param : {Param::Text(nul), Param::TextArray({"ok", nul})}) {
+    absl::Status refused = db_->Execute("SELECT $1", {param}).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+    EXPECT_THAT(refused.message(), HasSubstr("parameter $1 holds a NUL byte"));
+  }
+  EXPECT_TRUE(db_->healthy());
+  auto bytes = db_->Execute("SELECT $1::bytea", {Param::Bytes(nul)});
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(bytes->Bytes(0, 0), nul);
 }
 
 TEST_F(PostgresTest, ErrorsCarryTheMostSpecificCode) {

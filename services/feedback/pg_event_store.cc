@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "lib/base/log.h"
@@ -71,24 +73,37 @@ const std::vector<Migration>& Migrations() {
   return *migrations;
 }
 
-// The event's key, stored or kept after an erasure.
-constexpr char kFindEventSql[] =
-    "SELECT sequence, fingerprint FROM events "
-    "WHERE tenant = $1 AND channel = $2 AND event_id = $3 "
+// The keys among $3 already taken, by stored events or kept after an
+// erasure (see event_store.h). A key is never in both: an erasure moves it.
+constexpr char kFindEventsSql[] =
+    "SELECT event_id, sequence, fingerprint FROM events "
+    "WHERE tenant = $1 AND channel = $2 AND event_id = ANY($3::text[]) "
     "UNION ALL "
-    "SELECT sequence, fingerprint FROM erased_event_keys "
-    "WHERE tenant = $1 AND channel = $2 AND event_id = $3 "
-    "LIMIT 1";
-constexpr char kIsSuppressedSql[] =
-    "SELECT 1 FROM suppressed_customers "
-    "WHERE tenant = $1 AND customer_hash = $2";
-constexpr char kInsertEventSql[] =
+    "SELECT event_id, sequence, fingerprint FROM erased_event_keys "
+    "WHERE tenant = $1 AND channel = $2 AND event_id = ANY($3::text[])";
+// The suppressed customers among the hashes $2.
+constexpr char kSuppressedAmongSql[] =
+    "SELECT customer_hash FROM suppressed_customers "
+    "WHERE tenant = $1 AND customer_hash = ANY($2::text[])";
+// Every new event of a batch, one array per column, in one statement.
+// Sequences are taken in the batch's order: unnest … WITH ORDINALITY yields
+// rows in array order (the planner knows it, so ORDER BY costs no sort) and
+// nextval is taken row by row. A key another replica committed meanwhile is
+// skipped; RETURNING names the events stored.
+constexpr char kInsertEventsSql[] =
     "INSERT INTO events (sequence, tenant, channel, event_id, fingerprint,"
     " customer_hash, occurred_at, received_at, journey, journey_version,"
     " stage, touchpoint, payload) "
-    "VALUES (nextval('feed_sequence'), $1, $2, $3, $4, $5, $6, $7, $8, $9,"
-    " $10, $11, $12) "
-    "ON CONFLICT (tenant, channel, event_id) DO NOTHING RETURNING sequence";
+    "SELECT nextval('feed_sequence'), $1, $2, e.event_id, e.fingerprint,"
+    " e.customer_hash, e.occurred_at, $3, e.journey, e.journey_version,"
+    " e.stage, e.touchpoint, e.payload "
+    "FROM unnest($4::text[], $5::bytea[], $6::text[], $7::bigint[],"
+    " $8::text[], $9::bigint[], $10::text[], $11::text[], $12::bytea[])"
+    " WITH ORDINALITY AS e(event_id, fingerprint, customer_hash, occurred_at,"
+    " journey, journey_version, stage, touchpoint, payload, position) "
+    "ORDER BY e.position "
+    "ON CONFLICT (tenant, channel, event_id) DO NOTHING "
+    "RETURNING event_id, sequence";
 // Third column: 1 for an erasure.
 constexpr char kFeedAllSql[] =
     "SELECT sequence, payload, 0 FROM events WHERE sequence >= $1 "
@@ -339,62 +354,161 @@ absl::Status PgEventStore::WriteGroup(const std::vector<Pending>& group,
 
 absl::StatusOr<std::vector<EventResult>> PgEventStore::WriteBatch(
     postgres::Connection& db, const Pending& pending, int64_t& last_sequence) {
-  const int64_t received_at = absl::ToUnixMicros(pending.received_at);
-  std::vector<EventResult> batch_results;
-  batch_results.reserve(pending.events.size());
-  for (const PreparedEvent& event : pending.events) {
-    EventResult& result = batch_results.emplace_back();
-    result.set_event_id(event.event_id);
-    const std::vector<Param> key = {Param::Text(pending.tenant),
-                                    Param::Text(pending.channel),
-                                    Param::Text(event.event_id)};
-
-    // Within this transaction, so repeats within the group are seen too.
-    POLKU_ASSIGN_OR_RETURN(postgres::Result earlier,
-                           db.Execute(kFindEventSql, key));
-    if (earlier.rows() > 0) {
-      AnswerRepeat(earlier.Bytes(0, 1), earlier.Int(0, 0), event.fingerprint,
-                   result);
-      continue;
-    }
-    POLKU_ASSIGN_OR_RETURN(
-        postgres::Result suppressed,
-        db.Execute(kIsSuppressedSql, {Param::Text(pending.tenant),
-                                      Param::Text(event.customer_hash)}));
-    if (suppressed.rows() > 0) {
-      AnswerSuppressed(result);
-      continue;
-    }
-    POLKU_ASSIGN_OR_RETURN(
-        postgres::Result inserted,
-        db.Execute(
-            kInsertEventSql,
-            {Param::Text(pending.tenant), Param::Text(pending.channel),
-             Param::Text(event.event_id), Param::Bytes(event.fingerprint),
-             Param::Text(event.customer_hash), Param::Int(event.occurred_at),
-             Param::Int(received_at), Param::Text(event.where.journey),
-             Param::Int(event.where.journey_version),
-             Param::Text(event.where.stage), Param::Text(event.touchpoint),
-             Param::Bytes(event.payload)}));
-    if (inserted.rows() == 0) {
-      // Another replica committed the same key since the read above: answer
-      // from its row.
-      POLKU_ASSIGN_OR_RETURN(postgres::Result theirs,
-                             db.Execute(kFindEventSql, key));
-      if (theirs.rows() == 0) {
-        return absl::AbortedError(absl::StrCat(
-            "event_id '", event.event_id, "' conflicted but is not stored"));
-      }
-      AnswerRepeat(theirs.Bytes(0, 1), theirs.Int(0, 0), event.fingerprint,
-                   result);
-      continue;
-    }
-    const int64_t sequence = inserted.Int(0, 0);
-    result.set_outcome(EventResult::ACCEPTED);
-    result.set_sequence(sequence);
-    last_sequence = sequence;
+  const std::vector<PreparedEvent>& events = pending.events;
+  std::vector<EventResult> results(events.size());
+  std::vector<std::string> event_ids;
+  event_ids.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    results[i].set_event_id(events[i].event_id);
+    event_ids.push_back(events[i].event_id);
   }
-  return batch_results;
+
+  // Within this transaction, so keys of the group's earlier batches are
+  // seen too.
+  POLKU_ASSIGN_OR_RETURN(StoredKeys stored,
+                         FindStoredKeys(db, pending, event_ids));
+  std::vector<std::string> unseen_customers;
+  for (const PreparedEvent& event : events) {
+    if (!stored.contains(event.event_id)) {
+      unseen_customers.push_back(event.customer_hash);
+    }
+  }
+  absl::flat_hash_set<std::string> suppressed;
+  if (!unseen_customers.empty()) {
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result rows,
+        db.Execute(kSuppressedAmongSql, {Param::Text(pending.tenant),
+                                         Param::TextArray(unseen_customers)}));
+    for (int row = 0; row < rows.rows(); ++row) {
+      suppressed.insert(rows.Text(row, 0));
+    }
+  }
+
+  // In the batch's order, as if stored one by one: the first new event with
+  // a key claims it; a later one with the same key is a repeat of it.
+  absl::flat_hash_map<absl::string_view, size_t> claimed;  // key → position
+  std::vector<size_t> fresh;    // positions to insert, in order
+  std::vector<size_t> repeats;  // positions repeating a fresh event's key
+  for (size_t i = 0; i < events.size(); ++i) {
+    const PreparedEvent& event = events[i];
+    if (auto it = stored.find(event.event_id); it != stored.end()) {
+      AnswerRepeat(it->second.fingerprint, it->second.sequence,
+                   event.fingerprint, results[i]);
+    } else if (claimed.contains(event.event_id)) {
+      repeats.push_back(i);
+    } else if (suppressed.contains(event.customer_hash)) {
+      AnswerSuppressed(results[i]);
+    } else {
+      claimed.emplace(event.event_id, i);
+      fresh.push_back(i);
+    }
+  }
+  if (fresh.empty()) return results;
+
+  POLKU_ASSIGN_OR_RETURN(StoredSequences inserted,
+                         InsertEvents(db, pending, fresh));
+  std::vector<size_t> conflicted;  // positions another replica took first
+  std::vector<std::string> conflicted_ids;
+  for (const size_t i : fresh) {
+    auto it = inserted.find(events[i].event_id);
+    if (it == inserted.end()) {
+      conflicted.push_back(i);
+      conflicted_ids.push_back(events[i].event_id);
+      continue;
+    }
+    results[i].set_outcome(EventResult::ACCEPTED);
+    results[i].set_sequence(it->second);
+    last_sequence = std::max(last_sequence, it->second);
+  }
+  if (!conflicted.empty()) {
+    // Another replica committed these keys since they were looked up:
+    // answer from its rows.
+    POLKU_ASSIGN_OR_RETURN(StoredKeys theirs,
+                           FindStoredKeys(db, pending, conflicted_ids));
+    for (const size_t i : conflicted) {
+      auto it = theirs.find(events[i].event_id);
+      if (it == theirs.end()) {
+        return absl::AbortedError(
+            absl::StrCat("event_id '", events[i].event_id,
+                         "' conflicted but is not stored"));
+      }
+      AnswerRepeat(it->second.fingerprint, it->second.sequence,
+                   events[i].fingerprint, results[i]);
+    }
+    stored.merge(theirs);
+  }
+  for (const size_t i : repeats) {
+    const PreparedEvent& event = events[i];
+    if (auto it = stored.find(event.event_id); it != stored.end()) {
+      AnswerRepeat(it->second.fingerprint, it->second.sequence,
+                   event.fingerprint, results[i]);
+    } else {
+      const size_t first = claimed.at(event.event_id);
+      AnswerRepeat(events[first].fingerprint, results[first].sequence(),
+                   event.fingerprint, results[i]);
+    }
+  }
+  return results;
+}
+
+absl::StatusOr<PgEventStore::StoredKeys> PgEventStore::FindStoredKeys(
+    postgres::Connection& db, const Pending& pending,
+    const std::vector<std::string>& event_ids) {
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Result rows,
+      db.Execute(kFindEventsSql,
+                 {Param::Text(pending.tenant), Param::Text(pending.channel),
+                  Param::TextArray(event_ids)}));
+  StoredKeys stored;
+  stored.reserve(rows.rows());
+  for (int row = 0; row < rows.rows(); ++row) {
+    stored.try_emplace(rows.Text(row, 0),
+                       StoredKey{rows.Int(row, 1), rows.Bytes(row, 2)});
+  }
+  return stored;
+}
+
+absl::StatusOr<PgEventStore::StoredSequences> PgEventStore::InsertEvents(
+    postgres::Connection& db, const Pending& pending,
+    const std::vector<size_t>& positions) {
+  const size_t n = positions.size();
+  std::vector<std::string> event_ids, fingerprints, customer_hashes, journeys,
+      stages, touchpoints, payloads;
+  std::vector<int64_t> occurred_at, journey_versions;
+  for (auto* column : {&event_ids, &fingerprints, &customer_hashes, &journeys,
+                       &stages, &touchpoints, &payloads}) {
+    column->reserve(n);
+  }
+  occurred_at.reserve(n);
+  journey_versions.reserve(n);
+  for (const size_t i : positions) {
+    const PreparedEvent& event = pending.events[i];
+    event_ids.push_back(event.event_id);
+    fingerprints.push_back(event.fingerprint);
+    customer_hashes.push_back(event.customer_hash);
+    occurred_at.push_back(event.occurred_at);
+    journeys.push_back(event.where.journey);
+    journey_versions.push_back(event.where.journey_version);
+    stages.push_back(event.where.stage);
+    touchpoints.push_back(event.touchpoint);
+    payloads.push_back(event.payload);
+  }
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Result rows,
+      db.Execute(kInsertEventsSql,
+                 {Param::Text(pending.tenant), Param::Text(pending.channel),
+                  Param::Int(absl::ToUnixMicros(pending.received_at)),
+                  Param::TextArray(event_ids), Param::BytesArray(fingerprints),
+                  Param::TextArray(customer_hashes),
+                  Param::IntArray(occurred_at), Param::TextArray(journeys),
+                  Param::IntArray(journey_versions), Param::TextArray(stages),
+                  Param::TextArray(touchpoints), Param::BytesArray(payloads)}));
+  StoredSequences inserted;
+  inserted.reserve(rows.rows());
+  for (int row = 0; row < rows.rows(); ++row) {
+    inserted.emplace(rows.Text(row, 0), rows.Int(row, 1));
+  }
+  return inserted;
 }
 
 absl::StatusOr<EraseResult> PgEventStore::WriteErasure(

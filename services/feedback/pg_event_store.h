@@ -59,6 +59,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -127,9 +128,30 @@ class PgEventStore : public GroupCommitStore {
   absl::Status WriteGroup(const std::vector<Pending>& group,
                           std::vector<BatchResult>& results,
                           int64_t& last_sequence) override;
+  // One batch in a constant number of statements, whatever its size: the
+  // keys already taken, the suppressed customers, one INSERT of every new
+  // event (and, only if another replica took some of their keys meanwhile,
+  // a look at its rows).
   absl::StatusOr<std::vector<polku::v1::EventResult>> WriteBatch(
       postgres::Connection& db, const Pending& pending,
       int64_t& last_sequence);
+  // A key's stored sequence and fingerprint.
+  struct StoredKey {
+    int64_t sequence;
+    std::string fingerprint;
+  };
+  using StoredKeys = absl::flat_hash_map<std::string, StoredKey>;
+  // Those of `event_ids` (in pending's tenant and channel) already taken.
+  absl::StatusOr<StoredKeys> FindStoredKeys(
+      postgres::Connection& db, const Pending& pending,
+      const std::vector<std::string>& event_ids);
+  // Sequence by event_id of the events stored.
+  using StoredSequences = absl::flat_hash_map<std::string, int64_t>;
+  // Inserts the events of `pending` at `positions`, taking sequences in that
+  // order; keys another replica committed meanwhile are left out.
+  absl::StatusOr<StoredSequences> InsertEvents(
+      postgres::Connection& db, const Pending& pending,
+      const std::vector<size_t>& positions);
   absl::StatusOr<EraseResult> WriteErasure(const EraseOrder& order) override;
   // The writer's connection, once connected.
   absl::StatusOr<postgres::Pool::Lease> WriterConnection();

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 #include <vector>
@@ -62,6 +63,20 @@ bool SomeoneWaitsForTheFeedLock(postgres::Connection& db) {
     auto waiting = db.Execute(
         "SELECT count(*) FROM pg_locks "
         "WHERE locktype = 'advisory' AND NOT granted");
+    if (waiting.ok() && waiting->Int(0, 0) > 0) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+// Waits (boundedly) until some session waits for another's transaction
+// (e.g. for an uncommitted row with the same unique key).
+bool SomeoneWaitsForATransaction(postgres::Connection& db) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    auto waiting = db.Execute(
+        "SELECT count(*) FROM pg_locks "
+        "WHERE locktype = 'transactionid' AND NOT granted");
     if (waiting.ok() && waiting->Int(0, 0) > 0) return true;
     absl::SleepFor(absl::Milliseconds(5));
   }
@@ -221,6 +236,127 @@ TEST_F(PgEventStoreTest, TheSameEventSentToTwoReplicasAtOnceIsStoredOnce) {
   EXPECT_EQ(testing::StoredEvents(*a).size(), size_t{kEvents});
 }
 
+// Every kind of answer in one batch (which the store decides with one look
+// at the batch's keys, one at its customers and one INSERT): each event is
+// answered as if the batch had been stored one event at a time, in order,
+// and sequences follow the batch's order.
+TEST_F(PgEventStoreTest, AMixedBatchIsAnsweredEventByEventInItsOrder) {
+  auto store = OpenStore(url_);
+  ASSERT_NE(store, nullptr);
+  auto before = SubmitAndWait(
+      *store, Batch({Event("stored"), Event("erased", 4, "gone")}));
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_TRUE(testing::Erase(*store, "demo", "gone", /*suppress=*/true).ok());
+
+  std::vector<ValidEvent> events = {
+      Event("new-0"),                  // ACCEPTED
+      Event("stored"),                 // DUPLICATE of the stored event
+      Event("stored", 1),              // REJECTED: other content
+      Event("erased", 4, "gone"),      // DUPLICATE: the key outlives erasure
+      Event("late", 4, "gone"),        // REJECTED: suppressed customer
+      Event("new-1"),                  // ACCEPTED
+      Event("new-0"),                  // DUPLICATE of position 0
+      Event("new-0", 1),               // REJECTED: other content
+      Event("late", 4, "customer-7"),  // ACCEPTED: a refusal took no key
+  };
+  for (int i = 0; i < 300; ++i) {
+    events.push_back(Event(absl::StrCat("bulk-", i), 1 + i % 5,
+                           absl::StrCat("customer-", i % 17)));
+  }
+  auto results = SubmitAndWait(*store, Batch(events));
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ((*results)[i].event_id(), events[i].event.event_id()) << i;
+  }
+  const auto outcome = [&](int i) { return (*results)[i].outcome(); };
+  EXPECT_EQ(outcome(1), EventResult::DUPLICATE);
+  EXPECT_EQ((*results)[1].sequence(), (*before)[0].sequence());
+  EXPECT_EQ(outcome(2), EventResult::REJECTED);
+  EXPECT_EQ((*results)[2].field(), "event_id");
+  EXPECT_EQ(outcome(3), EventResult::DUPLICATE);
+  EXPECT_EQ((*results)[3].sequence(), (*before)[1].sequence());
+  EXPECT_EQ(outcome(4), EventResult::REJECTED);
+  EXPECT_EQ((*results)[4].field(), "customer");
+  EXPECT_EQ(outcome(6), EventResult::DUPLICATE);
+  EXPECT_EQ((*results)[6].sequence(), (*results)[0].sequence());
+  EXPECT_EQ(outcome(7), EventResult::REJECTED);
+  EXPECT_EQ((*results)[7].field(), "event_id");
+
+  std::vector<std::string> accepted;
+  std::vector<int64_t> sequences;
+  for (const EventResult& r : *results) {
+    if (r.outcome() != EventResult::ACCEPTED) continue;
+    accepted.push_back(r.event_id());
+    sequences.push_back(r.sequence());
+  }
+  ASSERT_EQ(accepted.size(), 3u + 300u);
+  EXPECT_EQ(accepted[0], "new-0");
+  EXPECT_EQ(accepted[1], "new-1");
+  EXPECT_EQ(accepted[2], "late");
+  EXPECT_TRUE(std::is_sorted(sequences.begin(), sequences.end()) &&
+              std::adjacent_find(sequences.begin(), sequences.end()) ==
+                  sequences.end())
+      << "sequences must increase in the batch's order";
+  // The feed (the change feed's order) is the batch's order.
+  std::vector<std::string> fed;
+  for (const StoredEvent& e : testing::StoredEvents(*store, "", sequences[0])) {
+    fed.push_back(e.event().event_id());
+  }
+  EXPECT_EQ(fed, accepted);
+  EXPECT_EQ(store->notifier().last_sequence(), sequences.back());
+}
+
+// Another replica stores a key between this store's look at the batch's
+// keys and its INSERT (here: a session that has inserted it and not yet
+// committed, so the INSERT waits for it). The event, and a repeat of it
+// later in the batch, are answered from the other replica's row; the rest
+// of the batch is stored.
+TEST_F(PgEventStoreTest,
+       AKeyAnotherReplicaStoresMeanwhileIsAnsweredFromItsRow) {
+  auto store = OpenStore(url_);
+  auto other = Connect(url_), observer = Connect(url_);
+  ASSERT_TRUE(store && other && observer);
+  // The same event in another channel, for its fingerprint.
+  ASSERT_TRUE(SubmitAndWait(*store, Batch({Event("e-1")}, "demo", "web")).ok());
+  ASSERT_TRUE(other->Exec("BEGIN").ok());
+  auto theirs = other->Execute(
+      "INSERT INTO events SELECT nextval('feed_sequence'), tenant, 'shop',"
+      " event_id, fingerprint, customer_hash, occurred_at, received_at,"
+      " journey, journey_version, stage, touchpoint, payload"
+      " FROM events WHERE channel = 'web' RETURNING sequence");
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  const int64_t their_sequence = theirs->Int(0, 0);
+
+  testing::Pending pending;
+  store->Submit(
+      Batch({Event("e-1"), Event("e-2"), Event("e-1"), Event("e-1", 1)}),
+      [&](auto results) {
+        pending.out = std::move(results);
+        pending.done.Notify();
+      });
+  ASSERT_TRUE(SomeoneWaitsForATransaction(*observer));
+  ASSERT_TRUE(other->Exec("COMMIT").ok());
+  ASSERT_TRUE(pending.done.WaitForNotificationWithTimeout(kWait));
+  ASSERT_TRUE(pending.out.ok()) << pending.out.status();
+  const std::vector<EventResult>& results = *pending.out;
+  EXPECT_EQ(results[0].outcome(), EventResult::DUPLICATE);
+  EXPECT_EQ(results[0].sequence(), their_sequence);
+  EXPECT_EQ(results[1].outcome(), EventResult::ACCEPTED);
+  EXPECT_EQ(results[2].outcome(), EventResult::DUPLICATE);
+  EXPECT_EQ(results[2].sequence(), their_sequence);
+  EXPECT_EQ(results[3].outcome(), EventResult::REJECTED);
+  auto shop = observer->Execute(
+      "SELECT event_id, sequence FROM events WHERE channel = 'shop' "
+      "ORDER BY sequence");
+  ASSERT_TRUE(shop.ok()) << shop.status();
+  ASSERT_EQ(shop->rows(), 2);
+  EXPECT_EQ(shop->Text(0, 0), "e-1");
+  EXPECT_EQ(shop->Int(0, 1), their_sequence);
+  EXPECT_EQ(shop->Text(1, 0), "e-2");
+  EXPECT_EQ(shop->Int(1, 1), results[1].sequence());
+}
+
 TEST_F(PgEventStoreTest, AReaderOnOneReplicaHearsOfCommitsOnTheOther) {
   auto a = OpenStore(url_), b = OpenStore(url_);
   ASSERT_TRUE(a && b);
@@ -339,6 +475,64 @@ TEST_F(PgEventStoreRestartTest, WhileTheDatabaseIsDownCallsAreUnavailableThenRec
     EXPECT_TRUE(heard.WaitForNotificationWithTimeout(kWait));
   }
   EXPECT_EQ(other_replica->notifier().last_sequence(), (*retried)[1].sequence());
+}
+
+// The feed lock is held while a batch is written, so its cost in round
+// trips is every replica's wait: a batch of 300 new events costs the
+// statements of a batch of one. Counted by pg_stat_statements, which needs
+// a restart to load (hence a server of its own).
+TEST_F(PgEventStoreRestartTest, ABatchCostsTheSameStatementsWhateverItsSize) {
+  {
+    auto admin = Connect(url_);
+    ASSERT_NE(admin, nullptr);
+    ASSERT_TRUE(admin
+                    ->Exec("ALTER SYSTEM SET shared_preload_libraries = "
+                           "'pg_stat_statements'")
+                    .ok());
+  }
+  ASSERT_TRUE(server_->Kill().ok());
+  ASSERT_TRUE(server_->Restart().ok());
+  auto counter = Connect(url_);
+  ASSERT_NE(counter, nullptr);
+  ASSERT_TRUE(counter->Exec("CREATE EXTENSION pg_stat_statements").ok());
+  auto store = OpenStore(url_);
+  ASSERT_NE(store, nullptr);
+  // The statements run since the last call, this counter's own left out.
+  const auto statements_since = [&]() -> int64_t {
+    auto counted = counter->Execute(
+        "SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements"
+        " WHERE query NOT LIKE '%pg_stat_statements%'");
+    EXPECT_TRUE(counted.ok()) << counted.status();
+    EXPECT_TRUE(counter->Execute("SELECT pg_stat_statements_reset()").ok());
+    return counted.ok() ? counted->Int(0, 0) : -1;
+  };
+  const auto batch_of = [](int size, const std::string& prefix) {
+    std::vector<ValidEvent> events;
+    for (int i = 0; i < size; ++i) {
+      events.push_back(
+          Event(absl::StrCat(prefix, i), 4, absl::StrCat("customer-", i)));
+    }
+    return Batch(std::move(events));
+  };
+
+  // The first batch also opens the writer's connection.
+  ASSERT_TRUE(SubmitAndWait(*store, batch_of(1, "warm-")).ok());
+  statements_since();
+  ASSERT_TRUE(SubmitAndWait(*store, batch_of(1, "one-")).ok());
+  const int64_t one = statements_since();
+  auto big = SubmitAndWait(*store, batch_of(300, "many-"));
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ((*big)[299].outcome(), EventResult::ACCEPTED);
+  const int64_t many = statements_since();
+  auto again = SubmitAndWait(*store, batch_of(300, "many-"));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[299].outcome(), EventResult::DUPLICATE);
+  const int64_t repeated = statements_since();
+
+  EXPECT_GT(one, 0);
+  EXPECT_EQ(many, one) << "a batch of 300 cost " << many
+                       << " statements, one event " << one;
+  EXPECT_LE(repeated, one);
 }
 
 TEST_F(PgEventStoreRestartTest, StartingBeforeTheDatabaseWaitsForIt) {
