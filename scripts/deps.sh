@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
-  libssl-dev libcpp-httplib-dev python3-grpcio python3-grpc-tools
+  libssl-dev libcpp-httplib-dev libjemalloc-dev python3-grpcio python3-grpc-tools
   postgresql libpq-dev
   cmake ninja-build g++ curl
   chromium chromium-driver nodejs $(command -v npm >/dev/null || echo npm)  # npm unless nodejs has it
