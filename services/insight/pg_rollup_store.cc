@@ -9,6 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "lib/base/log.h"
 #include "lib/base/status_macros.h"
 #include "services/insight/rollup_math.h"
@@ -110,43 +112,149 @@ const std::vector<Migration>& Migrations() {
   return *migrations;
 }
 
+// Writes take every row of a page in one statement, one array per column
+// (unnest), so an apply costs the same few round trips whatever its size.
 constexpr char kKeyColumns[] =
     "tenant, journey, journey_version, touchpoint, stage, channel, day";
-constexpr char kKeyMatch[] =
-    "tenant = $1 AND journey = $2 AND journey_version = $3 AND touchpoint = $4"
-    " AND stage = $5 AND channel = $6 AND day = $7";
+// The key columns' array types, in kKeyColumns' order.
+constexpr const char* kKeyArrayTypes[] = {"text", "text", "bigint", "text",
+                                          "text", "text", "bigint"};
 
-// INSERT … ON CONFLICT DO UPDATE adding counts to the row.
-const std::string& UpsertSql() {
+// "unnest($1::text[], …)" over the key columns' arrays followed by `more`
+// arrays of the given types.
+std::string Unnest(const std::vector<std::string>& more) {
+  std::vector<std::string> arrays;
+  for (const char* type : kKeyArrayTypes) {
+    arrays.push_back(absl::StrCat("$", arrays.size() + 1, "::", type, "[]"));
+  }
+  for (const std::string& type : more) {
+    arrays.push_back(absl::StrCat("$", arrays.size() + 1, "::", type, "[]"));
+  }
+  return absl::StrCat("unnest(", absl::StrJoin(arrays, ", "), ")");
+}
+
+// "m.tenant = k.tenant AND …": the rows of `table` with the key of `keys`.
+std::string KeyJoin(absl::string_view table, absl::string_view keys) {
+  std::vector<std::string> terms;
+  for (absl::string_view column : absl::StrSplit(kKeyColumns, ", ")) {
+    terms.push_back(absl::StrCat(table, ".", column, " = ", keys, ".", column));
+  }
+  return absl::StrJoin(terms, " AND ");
+}
+
+// Rollup keys as one array per key column.
+class KeyArrays {
+ public:
+  void Add(const RollupKey& key) {
+    const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
+        key;
+    tenants_.push_back(tenant);
+    journeys_.push_back(journey);
+    versions_.push_back(version);
+    touchpoints_.push_back(touchpoint);
+    stages_.push_back(stage);
+    channels_.push_back(channel);
+    days_.push_back(day);
+  }
+  // Binds them in kKeyColumns' order.
+  std::vector<Param> Params() const {
+    return {Param::TextArray(tenants_), Param::TextArray(journeys_),
+            Param::IntArray(versions_), Param::TextArray(touchpoints_),
+            Param::TextArray(stages_),  Param::TextArray(channels_),
+            Param::IntArray(days_)};
+  }
+
+ private:
+  std::vector<std::string> tenants_, journeys_, touchpoints_, stages_,
+      channels_;
+  std::vector<int64_t> versions_, days_;
+};
+
+// Adds each row's counts to the stored row, inserting rows not stored yet.
+// The keys are distinct (ON CONFLICT DO UPDATE may touch a row only once).
+const std::string& AddToRollupsSql() {
   static const std::string* sql = [] {
     std::vector<std::string> columns = HistogramColumns();
     columns.insert(columns.begin(), "events");
-    std::vector<std::string> params;
     std::vector<std::string> sums;
-    for (size_t i = 0; i < 7 + columns.size(); ++i) {
-      params.push_back(absl::StrCat("$", i + 1));
-    }
     for (const std::string& c : columns) {
       sums.push_back(absl::StrCat(c, " = rollups.", c, " + excluded.", c));
     }
-    return new std::string(absl::StrCat(
-        "INSERT INTO rollups (", kKeyColumns, ", ",
-        absl::StrJoin(columns, ", "), ") VALUES (", absl::StrJoin(params, ", "),
-        ") ON CONFLICT (", kKeyColumns, ") DO UPDATE SET ",
-        absl::StrJoin(sums, ", ")));
+    return new std::string(
+        absl::StrCat("INSERT INTO rollups (", kKeyColumns, ", ",
+                     absl::StrJoin(columns, ", "), ") SELECT * FROM ",
+                     Unnest(std::vector<std::string>(columns.size(), "bigint")),
+                     " ON CONFLICT (", kKeyColumns, ") DO UPDATE SET ",
+                     absl::StrJoin(sums, ", ")));
   }();
   return *sql;
 }
 
-std::vector<Param> KeyParams(const RollupKey& key) {
-  const auto& [tenant, journey, version, touchpoint, stage, channel, day] = key;
-  return {Param::Text(tenant),     Param::Text(journey), Param::Int(version),
-          Param::Text(touchpoint), Param::Text(stage),   Param::Text(channel),
-          Param::Int(day)};
+const std::string& DeleteEmptyRollupsSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      "DELETE FROM rollups r USING ", Unnest({}), " AS k(", kKeyColumns,
+      ") WHERE ", KeyJoin("r", "k"), " AND r.events = 0"));
+  return *sql;
 }
 
-Param ScoreParam(const std::optional<int>& score) {
-  return score ? Param::Int(*score) : Param::Null();
+// The stored sums of the (key, measure) rows $1…$8, by their 1-based
+// position in the arrays; rows not stored are left out.
+const std::string& StoredMeasuresSql() {
+  static const std::string* sql = new std::string(
+      absl::StrCat("SELECT k.position, m.n, m.sum_milli, m.sum_squares_high,"
+                   " m.sum_squares_mid, m.sum_squares_low FROM ",
+                   Unnest({"text"}), " WITH ORDINALITY AS k(", kKeyColumns,
+                   ", measure, position) JOIN rollup_measures m ON ",
+                   KeyJoin("m", "k"), " AND m.measure = k.measure"));
+  return *sql;
+}
+
+const std::string& StoreMeasuresSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      "INSERT INTO rollup_measures (", kKeyColumns,
+      ", measure, n, sum_milli, sum_squares_high, sum_squares_mid,"
+      " sum_squares_low) SELECT * FROM ",
+      Unnest({"text", "bigint", "bigint", "bigint", "bigint", "bigint"}),
+      " ON CONFLICT (", kKeyColumns,
+      ", measure) DO UPDATE SET n = excluded.n, sum_milli = excluded.sum_milli,"
+      " sum_squares_high = excluded.sum_squares_high, sum_squares_mid ="
+      " excluded.sum_squares_mid, sum_squares_low = excluded.sum_squares_low"));
+  return *sql;
+}
+
+const std::string& DeleteMeasuresSql() {
+  static const std::string* sql = new std::string(
+      absl::StrCat("DELETE FROM rollup_measures m USING ", Unnest({"text"}),
+                   " AS k(", kKeyColumns, ", measure) WHERE ",
+                   KeyJoin("m", "k"), " AND m.measure = k.measure"));
+  return *sql;
+}
+
+// Scores travel as BIGINT[] elements, which lib/postgres's binary arrays
+// cannot make NULL. A counted score is never negative (FromFeed leaves
+// out-of-range ones out), so kNoScore stands for an absent one and NULLIF
+// turns it back into NULL.
+constexpr int64_t kNoScore = -1;
+
+int64_t ScoreElement(const std::optional<int>& score) {
+  return score ? *score : kNoScore;
+}
+
+// Every counted event of a page in one plain INSERT: a sequence counted
+// twice violates the primary key and fails the page rather than count it
+// again.
+const std::string& InsertCountedEventsSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      "INSERT INTO counted_events (", kKeyColumns,
+      ", customer_hash, sequence, csat, nps, ces, attributes, measures)"
+      " SELECT ",
+      kKeyColumns, ", customer_hash, sequence, NULLIF(csat, ", kNoScore,
+      "), NULLIF(nps, ", kNoScore, "), NULLIF(ces, ", kNoScore,
+      "), attributes, measures FROM ",
+      Unnest({"text", "bigint", "bigint", "bigint", "bigint", "text", "text"}),
+      " AS e(", kKeyColumns,
+      ", customer_hash, sequence, csat, nps, ces, attributes, measures)"));
+  return *sql;
 }
 
 std::optional<int> ScoreAt(const postgres::Result& result, int row,
@@ -169,61 +277,78 @@ absl::StatusOr<int64_t> ExactInt(const postgres::Result& result, int row,
   return value;
 }
 
-// Adds (sign 1) or subtracts (sign -1) each measure sum to its stored row,
-// in C++ as SqliteRollupStore does (the squares are wider than BIGINT).
-absl::Status AddToMeasures(postgres::Connection& db, const RollupKey& key,
-                           const std::map<std::string, MeasureSum>& measures,
-                           int64_t sign) {
-  for (const auto& [measure, add] : measures) {
-    std::vector<Param> params = KeyParams(key);
-    params.push_back(Param::Text(measure));
-    POLKU_ASSIGN_OR_RETURN(
-        postgres::Result stored,
-        db.Execute(absl::StrCat("SELECT n, sum_milli, sum_squares_high,"
-                                " sum_squares_mid, sum_squares_low"
-                                " FROM rollup_measures WHERE ",
-                                kKeyMatch, " AND measure = $8"),
-                   params));
-    MeasureSum sum;
-    if (stored.rows() > 0) {
-      sum.n = stored.Int(0, 0);
-      sum.sum_milli = stored.Int(0, 1);
-      POLKU_ASSIGN_OR_RETURN(
-          sum.sum_squares_milli2,
-          JoinSquares({stored.Int(0, 2), stored.Int(0, 3), stored.Int(0, 4)},
-                      measure));
+// Adds (sign 1) or subtracts (sign -1) the measure sums of `contributions`
+// to their stored rows: read in one statement, summed in C++ as
+// SqliteRollupStore does (the squares are wider than BIGINT), written back
+// in one more (and rows left with no values deleted in another).
+absl::Status AddToMeasures(
+    postgres::Connection& db,
+    const std::map<RollupKey, Contribution>& contributions, int64_t sign) {
+  struct Row {
+    const RollupKey* key;
+    const std::string* measure;
+    const MeasureSum* add;
+    MeasureSum stored;
+  };
+  std::vector<Row> rows;
+  KeyArrays keys;
+  std::vector<std::string> measures;
+  for (const auto& [key, c] : contributions) {
+    for (const auto& [measure, add] : c.measures) {
+      rows.push_back({&key, &measure, &add, {}});
+      keys.Add(key);
+      measures.push_back(measure);
     }
-    POLKU_ASSIGN_OR_RETURN(std::optional<MeasureSum> next,
-                           NextMeasureSum(sum, add, sign, measure));
+  }
+  if (rows.empty()) return absl::OkStatus();
+
+  std::vector<Param> params = keys.Params();
+  params.push_back(Param::TextArray(measures));
+  POLKU_ASSIGN_OR_RETURN(postgres::Result stored,
+                         db.Execute(StoredMeasuresSql(), params));
+  for (int i = 0; i < stored.rows(); ++i) {
+    Row& row = rows.at(stored.Int(i, 0) - 1);
+    row.stored.n = stored.Int(i, 1);
+    row.stored.sum_milli = stored.Int(i, 2);
+    POLKU_ASSIGN_OR_RETURN(
+        row.stored.sum_squares_milli2,
+        JoinSquares({stored.Int(i, 3), stored.Int(i, 4), stored.Int(i, 5)},
+                    *row.measure));
+  }
+
+  KeyArrays kept_keys, emptied_keys;
+  std::vector<std::string> kept_measures, emptied_measures;
+  std::vector<int64_t> n, sum_milli, high, mid, low;
+  for (const Row& row : rows) {
+    POLKU_ASSIGN_OR_RETURN(
+        std::optional<MeasureSum> next,
+        NextMeasureSum(row.stored, *row.add, sign, *row.measure));
     if (!next) {
-      POLKU_RETURN_IF_ERROR(
-          db.Execute(absl::StrCat("DELETE FROM rollup_measures WHERE ",
-                                  kKeyMatch, " AND measure = $8"),
-                     params)
-              .status());
+      emptied_keys.Add(*row.key);
+      emptied_measures.push_back(*row.measure);
       continue;
     }
     const SquaresParts split = SplitSquares(next->sum_squares_milli2);
-    params.push_back(Param::Int(next->n));
-    params.push_back(Param::Int(next->sum_milli));
-    params.push_back(Param::Int(split.high));
-    params.push_back(Param::Int(split.mid));
-    params.push_back(Param::Int(split.low));
-    POLKU_RETURN_IF_ERROR(
-        db.Execute(
-              absl::StrCat(
-                  "INSERT INTO rollup_measures (", kKeyColumns,
-                  ", measure, n, sum_milli, sum_squares_high, sum_squares_mid,"
-                  " sum_squares_low) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-                  " $9, $10, $11, $12, $13) ON CONFLICT (",
-                  kKeyColumns,
-                  ", measure) DO UPDATE SET n = excluded.n, sum_milli ="
-                  " excluded.sum_milli, sum_squares_high ="
-                  " excluded.sum_squares_high, sum_squares_mid ="
-                  " excluded.sum_squares_mid, sum_squares_low ="
-                  " excluded.sum_squares_low"),
-              params)
-            .status());
+    kept_keys.Add(*row.key);
+    kept_measures.push_back(*row.measure);
+    n.push_back(next->n);
+    sum_milli.push_back(next->sum_milli);
+    high.push_back(split.high);
+    mid.push_back(split.mid);
+    low.push_back(split.low);
+  }
+  if (!kept_measures.empty()) {
+    params = kept_keys.Params();
+    params.insert(params.end(),
+                  {Param::TextArray(kept_measures), Param::IntArray(n),
+                   Param::IntArray(sum_milli), Param::IntArray(high),
+                   Param::IntArray(mid), Param::IntArray(low)});
+    POLKU_RETURN_IF_ERROR(db.Execute(StoreMeasuresSql(), params).status());
+  }
+  if (!emptied_measures.empty()) {
+    params = emptied_keys.Params();
+    params.push_back(Param::TextArray(emptied_measures));
+    POLKU_RETURN_IF_ERROR(db.Execute(DeleteMeasuresSql(), params).status());
   }
   return absl::OkStatus();
 }
@@ -233,19 +358,27 @@ absl::Status AddToMeasures(postgres::Connection& db, const RollupKey& key,
 absl::Status AddToRollups(
     postgres::Connection& db,
     const std::map<RollupKey, Contribution>& contributions, int64_t sign) {
+  if (contributions.empty()) return absl::OkStatus();
+  KeyArrays keys;
+  std::vector<int64_t> events;
+  std::vector<std::vector<int64_t>> histogram(kHistogramColumns);
   for (const auto& [key, c] : contributions) {
-    std::vector<Param> params = KeyParams(key);
-    params.push_back(Param::Int(sign * c.events));
-    for (int64_t n : c.histogram) params.push_back(Param::Int(sign * n));
-    POLKU_RETURN_IF_ERROR(db.Execute(UpsertSql(), params).status());
-    POLKU_RETURN_IF_ERROR(AddToMeasures(db, key, c.measures, sign));
-    if (sign < 0) {
-      POLKU_RETURN_IF_ERROR(
-          db.Execute(absl::StrCat("DELETE FROM rollups WHERE ", kKeyMatch,
-                                  " AND events = 0"),
-                     KeyParams(key))
-              .status());
+    keys.Add(key);
+    events.push_back(sign * c.events);
+    for (int i = 0; i < kHistogramColumns; ++i) {
+      histogram[i].push_back(sign * c.histogram[i]);
     }
+  }
+  std::vector<Param> params = keys.Params();
+  params.push_back(Param::IntArray(events));
+  for (const std::vector<int64_t>& column : histogram) {
+    params.push_back(Param::IntArray(column));
+  }
+  POLKU_RETURN_IF_ERROR(db.Execute(AddToRollupsSql(), params).status());
+  POLKU_RETURN_IF_ERROR(AddToMeasures(db, contributions, sign));
+  if (sign < 0) {
+    POLKU_RETURN_IF_ERROR(
+        db.Execute(DeleteEmptyRollupsSql(), keys.Params()).status());
   }
   return absl::OkStatus();
 }
@@ -499,39 +632,37 @@ absl::Status PgRollupStore::Apply(
   return WriteLocked([&](postgres::Connection& db,
                          int64_t checkpoint) -> absl::StatusOr<int64_t> {
     int64_t last = checkpoint;
-    // Summed per row first, so a page touching one row many times costs one
-    // upsert; std::map keeps the write order deterministic.
+    // Summed per row first, as one upsert may touch a row only once;
+    // std::map keeps the write order deterministic.
     std::map<RollupKey, Contribution> contributions;
-    std::vector<std::pair<const v1::StoredEvent*, CountedEvent>> counted;
+    // The counted_events rows, one array per column.
+    KeyArrays keys;
+    std::vector<std::string> customer_hashes, attributes, measures;
+    std::vector<int64_t> sequences, csat, nps, ces;
     for (const v1::StoredEvent& stored : events) {
       if (stored.sequence() <= last) continue;  // counted already
       last = stored.sequence();
-      CountedEvent event = FromFeed(stored);
+      const CountedEvent event = FromFeed(stored);
       POLKU_RETURN_IF_ERROR(Count(event, contributions[event.key]));
-      counted.emplace_back(&stored, std::move(event));
+      keys.Add(event.key);
+      customer_hashes.push_back(stored.customer_hash());
+      sequences.push_back(stored.sequence());
+      csat.push_back(ScoreElement(event.csat));
+      nps.push_back(ScoreElement(event.nps));
+      ces.push_back(ScoreElement(event.ces));
+      attributes.push_back(EncodePairs(event.attributes));
+      measures.push_back(EncodeMeasures(event.measures));
     }
     if (last == checkpoint) return checkpoint;
     POLKU_RETURN_IF_ERROR(AddToRollups(db, contributions, 1));
-    for (const auto& [stored, event] : counted) {
-      std::vector<Param> params = KeyParams(event.key);
-      params.push_back(Param::Text(stored->customer_hash()));
-      params.push_back(Param::Int(stored->sequence()));
-      params.push_back(ScoreParam(event.csat));
-      params.push_back(ScoreParam(event.nps));
-      params.push_back(ScoreParam(event.ces));
-      params.push_back(Param::Text(EncodePairs(event.attributes)));
-      params.push_back(Param::Text(EncodeMeasures(event.measures)));
-      // A plain INSERT: a sequence counted twice would violate the primary
-      // key and fail the page rather than count it again.
-      POLKU_RETURN_IF_ERROR(
-          db.Execute(absl::StrCat("INSERT INTO counted_events (", kKeyColumns,
-                                  ", customer_hash, sequence, csat, nps, ces,"
-                                  " attributes, measures) VALUES ($1, $2, $3,"
-                                  " $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-                                  " $13, $14)"),
-                     params)
-              .status());
-    }
+    std::vector<Param> params = keys.Params();
+    params.insert(
+        params.end(),
+        {Param::TextArray(customer_hashes), Param::IntArray(sequences),
+         Param::IntArray(csat), Param::IntArray(nps), Param::IntArray(ces),
+         Param::TextArray(attributes), Param::TextArray(measures)});
+    POLKU_RETURN_IF_ERROR(
+        db.Execute(InsertCountedEventsSql(), params).status());
     return last;
   });
 }

@@ -31,6 +31,10 @@
 // the checkpoint was applied; one above subtracts exactly the customer's
 // counted_events, whichever replica counted them.
 //
+// The checkpoint lock makes a page's round trips every replica's wait, so a
+// page (or an erasure) costs the same few statements whatever its size: each
+// table's rows travel as arrays, one per column, that the statement unnests.
+//
 // Scorecards read one REPEATABLE READ snapshot, so as_of_sequence is exactly
 // what the numbers include. Every connection sets synchronous_commit = on:
 // a page is counted once it is on the server's disk.

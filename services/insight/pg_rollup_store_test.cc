@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "lib/postgres/postgres.h"
 #include "lib/postgres/testing/shared_server.h"
+#include "lib/postgres/testing/test_server.h"
 #include "services/insight/rollup_conformance_util.h"
 #include "services/insight/rollup_store_factory.h"
 
@@ -145,8 +146,8 @@ TEST(PgRollupStoreTest, AReplicaKilledMidPageLosesAndDoublesNothing) {
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->Apply(NumberedPage(1, 40)).ok());
 
-  // Another session holds an uncommitted insert of the row the next page
-  // writes last, so that Apply stops there with most of the page written.
+  // Another session holds an uncommitted insert of a row the next page
+  // writes, so that Apply stops in the middle of the page.
   std::unique_ptr<postgres::Connection> blocker = Connect(db->location());
   ASSERT_NE(blocker, nullptr);
   ASSERT_TRUE(blocker->Exec("BEGIN").ok());
@@ -292,6 +293,147 @@ TEST(PgRollupStoreTest, AlertsAndFeedBindingAreSharedByReplicas) {
   ASSERT_TRUE(seen.ok()) << seen.status();
   ASSERT_EQ(seen->size(), 1u);
   EXPECT_EQ((*seen)[0].first_seen().seconds(), 100);
+}
+
+// The checkpoint lock is held while a page is written, so its round trips
+// are every replica's wait: a page of 400 events, or an erasure of a
+// customer with 200, costs the statements of a few. Counted by
+// pg_stat_statements, which needs a restart to load (hence a server of its
+// own).
+TEST(PgRollupStoreTest, AnApplyCostsTheSameStatementsWhateverItsSize) {
+  absl::StatusOr<std::unique_ptr<postgres::TestServer>> server =
+      postgres::TestServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_TRUE((*server)->CreateDatabase("insight").ok());
+  const std::string url = (*server)->Url("insight");
+  {
+    std::unique_ptr<postgres::Connection> admin = Connect(url);
+    ASSERT_NE(admin, nullptr);
+    ASSERT_TRUE(admin
+                    ->Exec("ALTER SYSTEM SET shared_preload_libraries = "
+                           "'pg_stat_statements'")
+                    .ok());
+  }
+  ASSERT_TRUE((*server)->Kill().ok());
+  ASSERT_TRUE((*server)->Restart().ok());
+  std::unique_ptr<postgres::Connection> counter = Connect(url);
+  ASSERT_NE(counter, nullptr);
+  ASSERT_TRUE(counter->Exec("CREATE EXTENSION pg_stat_statements").ok());
+  absl::StatusOr<std::unique_ptr<PgRollupStore>> store =
+      PgRollupStore::Open(url, {.connections = 1});
+  ASSERT_TRUE(store.ok()) << store.status();
+  // The statements run since the last call, this counter's own left out.
+  const auto statements_since = [&]() -> int64_t {
+    absl::StatusOr<postgres::Result> counted = counter->Execute(
+        "SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements"
+        " WHERE query NOT LIKE '%pg_stat_statements%'");
+    EXPECT_TRUE(counted.ok()) << counted.status();
+    EXPECT_TRUE(counter->Execute("SELECT pg_stat_statements_reset()").ok());
+    return counted.ok() ? counted->Int(0, 0) : -1;
+  };
+  // An event with every score, a measure and an attribute.
+  const auto event = [](int64_t sequence, int day, const std::string& customer,
+                        const std::string& touchpoint = "web_site") {
+    return EventSpec{.sequence = sequence,
+                     .touchpoint = touchpoint,
+                     .offset_seconds = 86'400 * day + 3600,
+                     .csat = 1 + static_cast<int>(sequence % 5),
+                     .nps = static_cast<int>(sequence % 11),
+                     .ces = 1 + static_cast<int>(sequence % 7),
+                     .measures = {{"wait_seconds", 1.5 * sequence}},
+                     .attributes = {{"store_id", "hki-01"}},
+                     .customer_hash = customer};
+  };
+  // Opens the store's connection.
+  ASSERT_TRUE((*store)->Apply(Page({event(1, 0, "warm")})).ok());
+  statements_since();
+
+  // The customers "few" and "many" each have a rollup row shared with
+  // "warm" (day 0, left with its measure sums when they are erased) and rows
+  // of their own (deleted with theirs).
+  ASSERT_TRUE((*store)
+                  ->Apply(Page({event(2, 0, "few"), event(3, -1, "few"),
+                                event(4, 0, "others", "other_site")}))
+                  .ok());
+  const int64_t few = statements_since();
+  std::vector<EventSpec> specs;
+  for (int i = 0; i < 200; ++i) {
+    specs.push_back(event(5 + 2 * i, i, "many"));
+    specs.push_back(event(6 + 2 * i, i, "others", "other_site"));
+  }
+  ASSERT_TRUE((*store)->Apply(Page(specs)).ok());
+  const int64_t many = statements_since();
+  EXPECT_GT(few, 0);
+  EXPECT_EQ(many, few) << "a page of 400 events cost " << many
+                       << " statements, one of 3 " << few;
+
+  v1::Erasure erasure;
+  erasure.set_tenant("acme");
+  erasure.set_sequence(1000);
+  erasure.set_customer_hash("few");
+  ASSERT_TRUE((*store)->ApplyErasure(erasure).ok());
+  const int64_t erased_few = statements_since();
+  erasure.set_sequence(1001);
+  erasure.set_customer_hash("many");
+  ASSERT_TRUE((*store)->ApplyErasure(erasure).ok());
+  const int64_t erased_many = statements_since();
+  EXPECT_GT(erased_few, 0);
+  EXPECT_EQ(erased_many, erased_few)
+      << "erasing 200 events cost " << erased_many << " statements, 2 "
+      << erased_few;
+  const ScorecardQuery query{.tenant = "acme", .journey = "switching"};
+  absl::StatusOr<GroupedRollups> left = (*store)->Scorecard(query);
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_EQ(left->groups.size(), 2u);
+  EXPECT_EQ(left->groups[0].group, "other_site");
+  EXPECT_EQ(left->groups[0].events, 201);
+  EXPECT_EQ(left->groups[1].events, 1);
+}
+
+// counted_events is written with a plain INSERT: should the checkpoint ever
+// fall behind what was counted, the page fails instead of counting again.
+TEST(PgRollupStoreTest, AnEventCountedTwiceFailsThePage) {
+  std::unique_ptr<TestDatabase> db = TestDatabase::Create(Backend::kPostgres);
+  ASSERT_NE(db, nullptr);
+  std::unique_ptr<RollupStore> store = db->Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Apply(NumberedPage(1, 20)).ok());
+  std::unique_ptr<postgres::Connection> admin = Connect(db->location());
+  ASSERT_NE(admin, nullptr);
+  ASSERT_TRUE(admin->Exec("UPDATE checkpoint SET sequence = 10").ok());
+  const std::vector<std::string> counted = db->Dump();
+
+  absl::Status again = store->Apply(NumberedPage(1, 30));
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
+  EXPECT_EQ(testing::FirstDifference(db->Dump(), counted), "");
+  EXPECT_EQ(*store->Checkpoint(), 10);
+}
+
+// Scores reach counted_events through arrays that cannot hold NULL: an
+// absent score must still be NULL there (as on SQLite), and a score of 0 a 0.
+TEST(PgRollupStoreTest, AbsentScoresAreCountedAsNull) {
+  std::unique_ptr<TestDatabase> db = TestDatabase::Create(Backend::kPostgres);
+  ASSERT_NE(db, nullptr);
+  std::unique_ptr<RollupStore> store = db->Open();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store
+                  ->Apply(Page({{.sequence = 1, .csat = 5, .nps = 0, .ces = 7},
+                                {.sequence = 2, .nps = 10},
+                                {.sequence = 3}}))
+                  .ok());
+  std::unique_ptr<postgres::Connection> check = Connect(db->location());
+  ASSERT_NE(check, nullptr);
+  absl::StatusOr<postgres::Result> rows = check->Execute(
+      "SELECT concat_ws(',', sequence, COALESCE(csat::text, 'null'),"
+      " COALESCE(nps::text, 'null'), COALESCE(ces::text, 'null'))"
+      " FROM counted_events ORDER BY sequence");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  std::vector<std::string> counted;
+  for (int row = 0; row < rows->rows(); ++row) {
+    counted.push_back(rows->Text(row, 0));
+  }
+  EXPECT_THAT(counted, ::testing::ElementsAre("1,5,0,7", "2,null,10,null",
+                                              "3,null,null,null"));
 }
 
 TEST(RollupStoreFactoryTest, EmptyUrlIsSqliteUnderTheDataDirectory) {
