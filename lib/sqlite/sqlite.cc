@@ -176,14 +176,21 @@ absl::StatusOr<bool> Statement::Step() {
 }
 
 absl::Status Statement::Run() {
+  return ForEachRow([](const Statement&) { return absl::OkStatus(); });
+}
+
+absl::Status Statement::ForEachRow(
+    absl::FunctionRef<absl::Status(const Statement&)> row) {
   absl::Status status;
-  while (true) {
-    absl::StatusOr<bool> row = Step();
-    if (!row.ok()) {
-      status = row.status();
+  while (status.ok()) {
+    absl::StatusOr<bool> has_row = Step();
+    if (!has_row.ok()) {
+      status = has_row.status();
+    } else if (!*has_row) {
       break;
+    } else {
+      status = row(*this);
     }
-    if (!*row) break;
   }
   Reset();
   return status;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -57,6 +58,18 @@ class Statement {
   absl::StatusOr<bool> Step();
   // Steps until done (for statements that return no rows), then resets.
   absl::Status Run();
+  // Calls `row` for each row, in order, until the statement is done or a step
+  // or `row` fails; returns that first error. Resets on every exit, so the
+  // statement is ready to be bound again and, outside a transaction, its
+  // read ends (a held read would keep the WAL from being checkpointed).
+  //
+  //   POLKU_RETURN_IF_ERROR(select->Bind(1, tenant).ForEachRow(
+  //       [&](const sqlite::Statement& row) {
+  //         names.push_back(row.ColumnText(0));
+  //         return absl::OkStatus();
+  //       }));
+  absl::Status ForEachRow(
+      absl::FunctionRef<absl::Status(const Statement&)> row);
   // Clears bindings and rewinds; done automatically by Database::Prepare.
   void Reset();
 

@@ -386,6 +386,97 @@ TEST_F(SqliteTest, StatementCacheReturnsSameStatementReset) {
   EXPECT_NE(other, first);
 }
 
+// Whether any statement of `db` is part way through its rows (not reset):
+// such a statement holds a read transaction open and cannot be re-bound.
+bool AnyStatementInProgress(Database& db) {
+  for (sqlite3_stmt* stmt = sqlite3_next_stmt(db.raw(), nullptr);
+       stmt != nullptr; stmt = sqlite3_next_stmt(db.raw(), stmt)) {
+    if (sqlite3_stmt_busy(stmt)) return true;
+  }
+  return false;
+}
+
+// Runs `select` with ForEachRow, collecting column 0 of every row.
+absl::Status CollectInts(Statement& select, std::vector<int64_t>& values) {
+  return select.ForEachRow([&](const Statement& row) {
+    values.push_back(row.ColumnInt(0));
+    return absl::OkStatus();
+  });
+}
+
+TEST_F(SqliteTest, ForEachRowVisitsEveryRowInOrderThenResets) {
+  auto db = OpenOrDie(":memory:");
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(
+      db->Exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (3), (1), (2)")
+          .ok());
+  Statement* select = *db->Prepare("SELECT x FROM t WHERE x >= ?1 ORDER BY x");
+
+  std::vector<int64_t> visited;
+  ASSERT_TRUE(CollectInts(select->Bind(1, 1), visited).ok());
+  EXPECT_EQ(visited, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_FALSE(AnyStatementInProgress(*db));
+
+  // The bindings were cleared: an unbound parameter is NULL, so no row.
+  visited.clear();
+  ASSERT_TRUE(CollectInts(*select, visited).ok());
+  EXPECT_TRUE(visited.empty());
+}
+
+TEST_F(SqliteTest, ARowErrorStopsForEachRowAndIsReturned) {
+  auto db = OpenOrDie(":memory:");
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (x INTEGER);"
+                       " INSERT INTO t VALUES (1), (2), (3), (4), (5)")
+                  .ok());
+  Statement* select = *db->Prepare("SELECT x FROM t WHERE x >= ?1 ORDER BY x");
+
+  std::vector<int64_t> visited;
+  absl::Status status =
+      select->Bind(1, 1).ForEachRow([&](const Statement& row) {
+        visited.push_back(row.ColumnInt(0));
+        return row.ColumnInt(0) == 2 ? absl::DataLossError("row 2 is bad")
+                                     : absl::OkStatus();
+      });
+  EXPECT_EQ(status, absl::DataLossError("row 2 is bad"));
+  EXPECT_EQ(visited, (std::vector<int64_t>{1, 2}));
+  EXPECT_FALSE(AnyStatementInProgress(*db));
+
+  // Reset: it binds again and runs from the first row.
+  visited.clear();
+  ASSERT_TRUE(CollectInts(select->Bind(1, 1), visited).ok());
+  EXPECT_EQ(visited, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+}
+
+TEST_F(SqliteTest, AStepErrorMidScanIsReturnedByForEachRow) {
+  auto db = OpenOrDie(":memory:");
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Exec("CREATE TABLE t (x INTEGER)").ok());
+  Statement* insert = *db->Prepare("INSERT INTO t VALUES (?1)");
+  for (int64_t x : {int64_t{1}, int64_t{2}, std::numeric_limits<int64_t>::min(),
+                    int64_t{4}}) {
+    ASSERT_TRUE(insert->Bind(1, x).Run().ok());
+  }
+  // abs() of the smallest integer fails, on the third row.
+  Statement* select =
+      *db->Prepare("SELECT abs(x) FROM t WHERE x >= ?1 ORDER BY rowid");
+
+  std::vector<int64_t> visited;
+  absl::Status status = CollectInts(
+      select->Bind(1, std::numeric_limits<int64_t>::min()), visited);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(status.message(), HasSubstr("integer overflow"));
+  EXPECT_EQ(visited, (std::vector<int64_t>{1, 2}));
+  EXPECT_FALSE(AnyStatementInProgress(*db));
+
+  // Reset, bindings included: unbound, ?1 is NULL and no row matches.
+  visited.clear();
+  ASSERT_TRUE(CollectInts(*select, visited).ok());
+  EXPECT_TRUE(visited.empty());
+  ASSERT_TRUE(CollectInts(select->Bind(1, 0), visited).ok());
+  EXPECT_EQ(visited, (std::vector<int64_t>{1, 2, 4}));
+}
+
 TEST_F(SqliteTest, PrepareRejectsSeveralStatementsAndBadSql) {
   auto db = OpenOrDie(":memory:");
   ASSERT_NE(db, nullptr);

@@ -206,26 +206,20 @@ absl::Status SqliteEventStore::Prepare() {
     POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * rows,
         db.Prepare("SELECT sequence, tenant, payload FROM events"));
-    while (true) {
-      absl::StatusOr<bool> row = rows->Step();
-      if (!row.ok()) {
-        rows->Reset();
-        return row.status();
-      }
-      if (!*row) break;
-      StoredEvent stored;
-      if (!stored.ParseFromString(rows->ColumnBlob(2))) {
-        rows->Reset();
-        return absl::DataLossError(absl::StrCat(
-            "stored event ", rows->ColumnInt(0), " cannot be parsed"));
-      }
-      stored.mutable_event()->set_customer(stored.customer_hash());
-      updates.emplace_back(
-          rows->ColumnInt(0),
-          EventFingerprint(hasher().ForTenant(rows->ColumnText(1)),
-                           stored.event()));
-    }
-    rows->Reset();
+    POLKU_RETURN_IF_ERROR(
+        rows->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+          StoredEvent stored;
+          if (!stored.ParseFromString(row.ColumnBlob(2))) {
+            return absl::DataLossError(absl::StrCat(
+                "stored event ", row.ColumnInt(0), " cannot be parsed"));
+          }
+          stored.mutable_event()->set_customer(stored.customer_hash());
+          updates.emplace_back(
+              row.ColumnInt(0),
+              EventFingerprint(hasher().ForTenant(row.ColumnText(1)),
+                               stored.event()));
+          return absl::OkStatus();
+        }));
     for (const auto& [sequence, fingerprint] : updates) {
       POLKU_ASSIGN_OR_RETURN(
           sqlite::Statement * update,
@@ -246,17 +240,12 @@ absl::Status SqliteEventStore::Prepare() {
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * suppressed,
       db.Prepare("SELECT tenant, customer_hash FROM suppressed_customers"));
-  while (true) {
-    absl::StatusOr<bool> row = suppressed->Step();
-    if (!row.ok()) {
-      suppressed->Reset();
-      return row.status();
-    }
-    if (!*row) break;
-    suppressed_.insert(
-        SuppressionKey(suppressed->ColumnText(0), suppressed->ColumnText(1)));
-  }
-  suppressed->Reset();
+  POLKU_RETURN_IF_ERROR(
+      suppressed->ForEachRow([&](const sqlite::Statement& row) {
+        suppressed_.insert(
+            SuppressionKey(row.ColumnText(0), row.ColumnText(1)));
+        return absl::OkStatus();
+      }));
   absl::StatusOr<std::string> any_erased =
       QueryText(db, "SELECT EXISTS (SELECT 1 FROM erased_event_keys)");
   if (!any_erased.ok()) return any_erased.status();
@@ -281,23 +270,17 @@ absl::Status SqliteEventStore::FillCustomerKeys() {
   size_t filled = 0;
   do {
     slice.clear();
-    while (true) {
-      absl::StatusOr<bool> row = rows->Step();
-      if (!row.ok()) {
-        rows->Reset();
-        return row.status();
-      }
-      if (!*row) break;
-      const int64_t sequence = rows->ColumnInt(0);
-      std::optional<int64_t> key = CustomerKey(rows->ColumnText(1));
-      if (!key.has_value()) {
-        rows->Reset();
-        return absl::DataLossError(absl::StrCat("stored event ", sequence,
-                                                " has no valid customer hash"));
-      }
-      slice.emplace_back(sequence, *key);
-    }
-    rows->Reset();
+    POLKU_RETURN_IF_ERROR(
+        rows->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+          const int64_t sequence = row.ColumnInt(0);
+          std::optional<int64_t> key = CustomerKey(row.ColumnText(1));
+          if (!key.has_value()) {
+            return absl::DataLossError(absl::StrCat(
+                "stored event ", sequence, " has no valid customer hash"));
+          }
+          slice.emplace_back(sequence, *key);
+          return absl::OkStatus();
+        }));
     for (const auto& [sequence, key] : slice) {
       POLKU_RETURN_IF_ERROR(update->Bind(1, sequence).Bind(2, key).Run());
     }
@@ -525,35 +508,28 @@ absl::StatusOr<std::vector<FeedEntry>> SqliteEventStore::ReadFeed(
         reader->Prepare(tenant.empty() ? kFeedAllSql : kFeedOfTenantSql));
     read->Bind(1, from_sequence).Bind(2, int64_t{limit});
     if (!tenant.empty()) read->Bind(3, tenant);
-    while (true) {
-      absl::StatusOr<bool> row = read->Step();
-      if (!row.ok()) {
-        read->Reset();
-        return row.status();
-      }
-      if (!*row) break;
-      const int64_t sequence = read->ColumnInt(0);
+    // ForEachRow's reset ends the read transaction, so the writer's
+    // checkpoints can proceed.
+    return read->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+      const int64_t sequence = row.ColumnInt(0);
       bool parsed;
-      if (read->ColumnInt(2) == 1) {
+      if (row.ColumnInt(2) == 1) {
         polku::v1::Erasure erasure;
-        parsed = erasure.ParseFromString(read->ColumnBlob(1));
+        parsed = erasure.ParseFromString(row.ColumnBlob(1));
         erasure.set_sequence(sequence);
         entries.emplace_back(std::move(erasure));
       } else {
         StoredEvent event;
-        parsed = event.ParseFromString(read->ColumnBlob(1));
+        parsed = event.ParseFromString(row.ColumnBlob(1));
         event.set_sequence(sequence);
         entries.emplace_back(std::move(event));
       }
       if (!parsed) {
-        read->Reset();
         return absl::DataLossError(
             absl::StrCat("feed entry ", sequence, " cannot be parsed"));
       }
-    }
-    // Ends the read transaction, so the writer's checkpoints can proceed.
-    read->Reset();
-    return absl::OkStatus();
+      return absl::OkStatus();
+    });
   }();
   ReturnReader(std::move(reader));
   if (!status.ok()) return status;

@@ -45,7 +45,8 @@ struct SqliteEventStoreOptions {
   // A bound on one transaction, so a flood of submissions still gets
   // answered in slices rather than after one huge commit.
   size_t max_events_per_transaction = 5000;
-  // Events queued and not yet taken by the writer; bounds memory.
+  // Events admitted (being prepared, or queued) and not yet taken by the
+  // writer; bounds memory.
   size_t max_queued_events = 50000;
   // Stamps received_at.
   const Clock* clock = &Clock::Real();

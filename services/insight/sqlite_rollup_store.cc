@@ -403,19 +403,17 @@ absl::Status ReadRollups(sqlite::Database& db, const ScorecardQuery& query,
                               " ORDER BY ", group)));
   BindWhere(*select, query);
   std::map<std::string, size_t> index;
-  while (true) {
-    POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    auto [key, day] = GroupOf(*select, 0, query.group_by);
+  POLKU_RETURN_IF_ERROR(select->ForEachRow([&](const sqlite::Statement& row) {
+    auto [key, day] = GroupOf(row, 0, query.group_by);
     Contribution c;
-    c.events = select->ColumnInt(1);
+    c.events = row.ColumnInt(1);
     for (int i = 0; i < kHistogramColumns; ++i) {
-      c.histogram[i] = select->ColumnInt(2 + i);
+      c.histogram[i] = row.ColumnInt(2 + i);
     }
     index[key] = result.groups.size();
     result.groups.push_back(ToGroup(std::move(key), day, std::move(c)));
-  }
-  select->Reset();
+    return absl::OkStatus();
+  }));
 
   // Each part of the squares is summed separately (mid and low are below
   // 2³², so their SQL sums cannot overflow before 2³¹ rows) and joined here.
@@ -428,26 +426,24 @@ absl::Status ReadRollups(sqlite::Database& db, const ScorecardQuery& query,
           where, " GROUP BY ", group, ", measure ORDER BY ", group,
           ", measure")));
   BindWhere(*measures, query);
-  while (true) {
-    POLKU_ASSIGN_OR_RETURN(bool row, measures->Step());
-    if (!row) break;
-    auto found = index.find(GroupOf(*measures, 0, query.group_by).first);
-    if (found == index.end()) {
-      return absl::DataLossError(
-          "insight.db has measure sums without their rollup row; rebuild it");
-    }
-    const std::string name = measures->ColumnText(1);
-    MeasureSum& sum = result.groups[found->second].measures[name];
-    sum.n = measures->ColumnInt(2);
-    sum.sum_milli = measures->ColumnInt(3);
-    POLKU_ASSIGN_OR_RETURN(
-        sum.sum_squares_milli2,
-        JoinSquares({measures->ColumnInt(4), measures->ColumnInt(5),
-                     measures->ColumnInt(6)},
-                    name));
-  }
-  measures->Reset();
-  return absl::OkStatus();
+  return measures->ForEachRow(
+      [&](const sqlite::Statement& row) -> absl::Status {
+        auto found = index.find(GroupOf(row, 0, query.group_by).first);
+        if (found == index.end()) {
+          return absl::DataLossError(
+              "insight.db has measure sums without their rollup row; "
+              "rebuild it");
+        }
+        const std::string name = row.ColumnText(1);
+        MeasureSum& sum = result.groups[found->second].measures[name];
+        sum.n = row.ColumnInt(2);
+        sum.sum_milli = row.ColumnInt(3);
+        POLKU_ASSIGN_OR_RETURN(
+            sum.sum_squares_milli2,
+            JoinSquares({row.ColumnInt(4), row.ColumnInt(5), row.ColumnInt(6)},
+                        name));
+        return absl::OkStatus();
+      });
 }
 
 // Summed from the counted events, exactly as Apply summed them into rollups.
@@ -467,24 +463,22 @@ absl::Status ReadCountedEvents(sqlite::Database& db,
   if (query.group_by == Grouping::kDay) group_column = 3;
   // By group key; for days the ISO date, whose order is the days' order.
   std::map<std::string, std::pair<Day, Contribution>> groups;
-  while (true) {
-    POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    if (!HasAttributes(DecodePairs(select->ColumnText(7)), query.attributes)) {
-      continue;
-    }
-    CountedEvent event;
-    event.csat = ColumnScore(*select, 4);
-    event.nps = ColumnScore(*select, 5);
-    event.ces = ColumnScore(*select, 6);
-    POLKU_ASSIGN_OR_RETURN(event.measures,
-                           DecodeMeasures(select->ColumnText(8)));
-    auto [key, day] = GroupOf(*select, group_column, query.group_by);
-    auto& [group_day, c] = groups[key];
-    group_day = day;
-    POLKU_RETURN_IF_ERROR(Count(event, c));
-  }
-  select->Reset();
+  POLKU_RETURN_IF_ERROR(
+      select->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+        if (!HasAttributes(DecodePairs(row.ColumnText(7)), query.attributes)) {
+          return absl::OkStatus();
+        }
+        CountedEvent event;
+        event.csat = ColumnScore(row, 4);
+        event.nps = ColumnScore(row, 5);
+        event.ces = ColumnScore(row, 6);
+        POLKU_ASSIGN_OR_RETURN(event.measures,
+                               DecodeMeasures(row.ColumnText(8)));
+        auto [key, day] = GroupOf(row, group_column, query.group_by);
+        auto& [group_day, c] = groups[key];
+        group_day = day;
+        return Count(event, c);
+      }));
   for (auto& [key, group] : groups) {
     result.groups.push_back(
         ToGroup(key, group.first, std::move(group.second)));
@@ -588,37 +582,25 @@ absl::Status SqliteRollupStore::ApplyErasure(const v1::Erasure& erasure) {
                          writer_->Prepare(kCustomerEventsSql));
   select->Bind(1, erasure.tenant()).Bind(2, erasure.customer_hash());
   int64_t erased = 0;
-  absl::Status status;
-  while (status.ok()) {
-    absl::StatusOr<bool> row = select->Step();
-    if (!row.ok()) {
-      status = row.status();
-      break;
-    }
-    if (!*row) break;
-    CountedEvent event;
-    event.key = RollupKey{erasure.tenant(),
-                          select->ColumnText(0),
-                          static_cast<int32_t>(select->ColumnInt(1)),
-                          select->ColumnText(2),
-                          select->ColumnText(3),
-                          select->ColumnText(4),
-                          select->ColumnInt(5)};
-    event.csat = ColumnScore(*select, 6);
-    event.nps = ColumnScore(*select, 7);
-    event.ces = ColumnScore(*select, 8);
-    absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> measures =
-        DecodeMeasures(select->ColumnText(9));
-    if (!measures.ok()) {
-      status = measures.status();
-      break;
-    }
-    event.measures = *std::move(measures);
-    status = Count(event, contributions[event.key]);
-    ++erased;
-  }
-  select->Reset();
-  POLKU_RETURN_IF_ERROR(status);
+  POLKU_RETURN_IF_ERROR(
+      select->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+        CountedEvent event;
+        event.key = RollupKey{erasure.tenant(),
+                              row.ColumnText(0),
+                              static_cast<int32_t>(row.ColumnInt(1)),
+                              row.ColumnText(2),
+                              row.ColumnText(3),
+                              row.ColumnText(4),
+                              row.ColumnInt(5)};
+        event.csat = ColumnScore(row, 6);
+        event.nps = ColumnScore(row, 7);
+        event.ces = ColumnScore(row, 8);
+        POLKU_ASSIGN_OR_RETURN(event.measures,
+                               DecodeMeasures(row.ColumnText(9)));
+        POLKU_RETURN_IF_ERROR(Count(event, contributions[event.key]));
+        ++erased;
+        return absl::OkStatus();
+      }));
   POLKU_RETURN_IF_ERROR(AddToRollups(*writer_, contributions, -1));
   POLKU_ASSIGN_OR_RETURN(sqlite::Statement * forget,
                          writer_->Prepare(kForgetCustomerSql));
@@ -714,12 +696,10 @@ SqliteRollupStore::JourneysWithEvents() {
         db.Prepare("SELECT DISTINCT tenant, journey FROM rollups"
                    " ORDER BY tenant, journey"));
     Journeys journeys;
-    while (true) {
-      POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
-      if (!row) break;
-      journeys.emplace_back(select->ColumnText(0), select->ColumnText(1));
-    }
-    select->Reset();
+    POLKU_RETURN_IF_ERROR(select->ForEachRow([&](const sqlite::Statement& row) {
+      journeys.emplace_back(row.ColumnText(0), row.ColumnText(1));
+      return absl::OkStatus();
+    }));
     return journeys;
   });
 }
@@ -769,15 +749,14 @@ absl::StatusOr<std::vector<v1::Alert>> SqliteRollupStore::LoadAlerts(
         .Bind(3, int64_t{include_cleared})
         .Bind(4, int64_t{v1::CLEARED});
     Alerts alerts;
-    while (true) {
-      POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
-      if (!row) break;
-      if (!alerts.emplace_back().ParseFromString(select->ColumnBlob(1))) {
-        return absl::DataLossError(absl::StrCat(
-            "alert ", select->ColumnText(0), " in insight.db is unreadable"));
-      }
-    }
-    select->Reset();
+    POLKU_RETURN_IF_ERROR(
+        select->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+          if (!alerts.emplace_back().ParseFromString(row.ColumnBlob(1))) {
+            return absl::DataLossError(absl::StrCat(
+                "alert ", row.ColumnText(0), " in insight.db is unreadable"));
+          }
+          return absl::OkStatus();
+        }));
     return alerts;
   });
 }

@@ -246,21 +246,12 @@ absl::StatusOr<Journey> SqliteJourneyStore::GetJourney(absl::string_view tenant,
 absl::StatusOr<std::vector<Journey>> SqliteJourneyStore::ReadJourneys(
     sqlite::Statement& query, int first) {
   std::vector<Journey> journeys;
-  while (true) {
-    absl::StatusOr<bool> row = query.Step();
-    if (!row.ok()) {
-      query.Reset();
-      return row.status();
-    }
-    if (!*row) break;
-    absl::StatusOr<Journey> journey = JourneyFromRow(query, first);
-    if (!journey.ok()) {
-      query.Reset();
-      return journey.status();
-    }
-    journeys.push_back(*std::move(journey));
-  }
-  query.Reset();
+  POLKU_RETURN_IF_ERROR(
+      query.ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+        POLKU_ASSIGN_OR_RETURN(Journey journey, JourneyFromRow(row, first));
+        journeys.push_back(std::move(journey));
+        return absl::OkStatus();
+      }));
   return journeys;
 }
 
@@ -438,18 +429,12 @@ SqliteJourneyStore::ListChannels(absl::string_view tenant) {
                    "WHERE tenant = ?1 ORDER BY channel_key"));
   list->Bind(1, tenant);
   std::vector<polku::v1::Channel> channels;
-  while (true) {
-    absl::StatusOr<bool> row = list->Step();
-    if (!row.ok()) {
-      list->Reset();
-      return row.status();
-    }
-    if (!*row) break;
+  POLKU_RETURN_IF_ERROR(list->ForEachRow([&](const sqlite::Statement& row) {
     polku::v1::Channel& channel = channels.emplace_back();
-    channel.set_key(list->ColumnText(0));
-    channel.set_display_name(list->ColumnText(1));
-  }
-  list->Reset();
+    channel.set_key(row.ColumnText(0));
+    channel.set_display_name(row.ColumnText(1));
+    return absl::OkStatus();
+  }));
   return channels;
 }
 
@@ -479,25 +464,17 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
       .Bind(3, page_size + 1)
       .Bind(4, include_archived ? 1 : 0);
   JourneyPage page;
-  while (true) {
-    absl::StatusOr<bool> row = list->Step();
-    if (!row.ok()) {
-      list->Reset();
-      return row.status();
-    }
-    if (!*row) break;
-    if (static_cast<int>(page.journeys.size()) == page_size) {
-      page.next_page_token = EncodePageToken(page.journeys.back().key());
-      break;
-    }
-    absl::StatusOr<Journey> journey = JourneyFromRow(*list, 0);
-    if (!journey.ok()) {
-      list->Reset();
-      return journey.status();
-    }
-    page.journeys.push_back(*std::move(journey));
-  }
-  list->Reset();
+  POLKU_RETURN_IF_ERROR(
+      list->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+        // The one row past the page: another page follows.
+        if (static_cast<int>(page.journeys.size()) == page_size) {
+          page.next_page_token = EncodePageToken(page.journeys.back().key());
+          return absl::OkStatus();
+        }
+        POLKU_ASSIGN_OR_RETURN(Journey journey, JourneyFromRow(row, 0));
+        page.journeys.push_back(std::move(journey));
+        return absl::OkStatus();
+      }));
   return page;
 }
 
@@ -592,23 +569,14 @@ SqliteJourneyStore::ListPublishedLatest() {
           " WHERE j.latest_version > 0 AND j.archive_time_us IS NULL"
           " ORDER BY j.tenant, j.journey_key")));
   std::vector<PublishedJourney> published;
-  while (true) {
-    absl::StatusOr<bool> row = list->Step();
-    if (!row.ok()) {
-      list->Reset();
-      return row.status();
-    }
-    if (!*row) break;
-    absl::StatusOr<Journey> journey = JourneyFromRow(*list, 1);
-    if (!journey.ok()) {
-      list->Reset();
-      return journey.status();
-    }
-    PublishedJourney& entry = published.emplace_back();
-    entry.set_tenant(list->ColumnText(0));
-    *entry.mutable_journey() = *std::move(journey);
-  }
-  list->Reset();
+  POLKU_RETURN_IF_ERROR(
+      list->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+        POLKU_ASSIGN_OR_RETURN(Journey journey, JourneyFromRow(row, 1));
+        PublishedJourney& entry = published.emplace_back();
+        entry.set_tenant(row.ColumnText(0));
+        *entry.mutable_journey() = std::move(journey);
+        return absl::OkStatus();
+      }));
   return published;
 }
 
