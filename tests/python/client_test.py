@@ -10,6 +10,7 @@ Run with /usr/bin/python3 (a pyenv python3 on PATH lacks Debian's grpcio).
 Environment: POLKU_BIN_DIR (the built binaries), POLKU_PROTO_DIR (protos/).
 """
 
+import errno
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 BIN_DIR = os.environ.get("POLKU_BIN_DIR", os.path.join(REPO, "build", "release", "bin"))
 PROTO_DIR = os.environ.get("POLKU_PROTO_DIR", os.path.join(REPO, "protos"))
 TIMEOUT = 60.0  # bound on every wait, seconds
+LAUNCH_ATTEMPTS = 5  # launches of one process whose port another process took
 
 import grpc  # noqa: E402
 
@@ -65,6 +67,11 @@ def generate_stubs(out_dir):
 
 
 def free_ports(count):
+    """Free loopback ports, all different: each socket stays bound until all are chosen.
+
+    They are released before the servers bind them, so another process may take one in
+    between: Suite starts such a server again on a new port (see port_taken).
+    """
     sockets = []
     try:
         for _ in range(count):
@@ -75,6 +82,26 @@ def free_ports(count):
     finally:
         for s in sockets:
             s.close()
+
+
+def port_taken(log, ports):
+    """Whether a server that exited during start-up did so because one of its ports was taken.
+
+    It said so (lib/rpc/server.cc: "cannot listen on … (address in use or invalid?)", the
+    gateway's HTTP listener: "cannot listen on"), or one of the ports cannot be bound now.
+    The same test as tests/harness/suite.cc's.
+    """
+    if "in use" in log or "cannot listen on" in log:
+        return True
+    for port in ports:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return True
+    return False
 
 
 def health_serving(address, service=""):
@@ -92,7 +119,12 @@ def health_serving(address, service=""):
 
 
 class Suite:
-    """The four processes, started and stopped like scripts/up.sh does."""
+    """The four processes, started and stopped like scripts/up.sh does.
+
+    They start one after another, each once the one before is ready, so a server whose port
+    was taken before it could bind it is started again on a new port that only those after it
+    are told about.
+    """
 
     def __init__(self):
         self.data_dir = tempfile.mkdtemp(prefix="polku-py-")
@@ -117,27 +149,63 @@ class Suite:
         with open(os.path.join(self.data_dir, "credentials.json")) as f:
             self.credentials = json.load(f)
         d = "--data_dir=" + self.data_dir
-        a = self.addr
-        commands = [
-            ("polku-journey", ["--listen=" + a["journey"], d]),
-            ("polku-feedback", ["--listen=" + a["feedback"], d,
-                                "--journey_address=" + a["journey"]]),
-            ("polku-insight", ["--listen=" + a["insight"], d,
-                               "--feedback_address=" + a["feedback"],
-                               "--journey_address=" + a["journey"]]),
-            ("polku-gateway", ["--grpc_listen=" + a["grpc"], "--http_listen=" + a["http"], d,
-                               "--feedback_address=" + a["feedback"],
-                               "--journey_address=" + a["journey"],
-                               "--insight_address=" + a["insight"]]),
-        ]
-        for name, args in commands:
-            self.processes[name] = self._spawn(name, args)
-        for address, service in [(a["journey"], ""),
-                                 (a["feedback"], "polku.v1.FeedbackService"),
-                                 (a["insight"], ""), (a["grpc"], "")]:
-            self._await(lambda: health_serving(address, service),
-                        "%s health %r" % (address, service))
-        self._await(self._http_healthy, "gateway GET /healthz")
+        a = self.addr  # read at each launch: a relaunch may have moved a port
+        self._start("polku-journey", ["journey"], lambda: ["--listen=" + a["journey"], d])
+        self._start("polku-feedback", ["feedback"],
+                    lambda: ["--listen=" + a["feedback"], d,
+                             "--journey_address=" + a["journey"]],
+                    health_service="polku.v1.FeedbackService")
+        self._start("polku-insight", ["insight"],
+                    lambda: ["--listen=" + a["insight"], d,
+                             "--feedback_address=" + a["feedback"],
+                             "--journey_address=" + a["journey"]])
+        self._start("polku-gateway", ["grpc", "http"],
+                    lambda: ["--grpc_listen=" + a["grpc"], "--http_listen=" + a["http"], d,
+                             "--feedback_address=" + a["feedback"],
+                             "--journey_address=" + a["journey"],
+                             "--insight_address=" + a["insight"]])
+
+    def _start(self, name, ports, args, health_service=""):
+        """Launches `name` listening on `ports` (keys of addr) and waits until it is ready.
+
+        Ready: it logged that it listens (the gateway: on both ports), so that a server that
+        took its port is not mistaken for it, and gRPC health `health_service` is SERVING on
+        its first port (the gateway: and GET /healthz answers). When it exits during start-up
+        because one of its ports was taken, it is launched again on new ports, up to
+        LAUNCH_ATTEMPTS times in all.
+        """
+        gateway = name == "polku-gateway"
+        bound = '"msg":"serving"' if gateway else '"msg":"listening"'
+        for attempt in range(1, LAUNCH_ATTEMPTS + 1):
+            log_offset = self._log_size(name)
+            process = self.processes[name] = self._spawn(name, args())
+
+            def ready():
+                return (bound in self._log_since(name, log_offset) and
+                        health_serving(self.addr[ports[0]], health_service) and
+                        (not gateway or self._http_healthy()))
+
+            if self._await(ready, "%s health %r" % (name, health_service), starting=name):
+                return
+            numbers = [int(self.addr[port].rsplit(":", 1)[1]) for port in ports]
+            if attempt == LAUNCH_ATTEMPTS or not port_taken(self._log_since(name, log_offset),
+                                                            numbers):
+                raise RuntimeError("%s exited with %s during start-up (launch %d)\n%s"
+                                   % (name, process.returncode, attempt, self.logs()))
+            print("%s: its port was taken by another process; starting it again on a new port"
+                  % name, file=sys.stderr)
+            for port, number in zip(ports, free_ports(len(ports))):
+                self.addr[port] = "127.0.0.1:%d" % number
+
+    def _log_size(self, name):
+        path = os.path.join(self.log_dir, name + ".log")
+        return os.path.getsize(path) if os.path.exists(path) else 0
+
+    def _log_since(self, name, offset):
+        """The log of `name` from byte `offset` on: what its latest launch wrote."""
+        with open(os.path.join(self.log_dir, name + ".log"), "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
 
     def _http_healthy(self):
         try:
@@ -147,13 +215,17 @@ class Suite:
         except OSError:
             return False
 
-    def _await(self, condition, what):
+    def _await(self, condition, what, starting=None):
+        """True once `condition()`. An error if a process exits meanwhile, except `starting`:
+        then False."""
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             if condition():
-                return
+                return True
             for name, process in self.processes.items():
                 if process.poll() is not None:
+                    if name == starting:
+                        return False
                     raise RuntimeError("%s exited with %s during start-up\n%s"
                                        % (name, process.returncode, self.logs()))
             time.sleep(0.05)
