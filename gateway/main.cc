@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
        .burst = absl::GetFlag(FLAGS_tenant_burst)},
       polku::Clock::Real());
   polku::gateway::Metrics metrics;
+  metrics.SetRateLimitBuckets([&limiter] { return limiter.bucket_count(); });
   polku::gateway::GrpcProxy proxy(**key_store, *backends, admin,
                                   admin_executor);
   proxy.set_rate_limiter(&limiter);

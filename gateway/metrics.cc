@@ -1,5 +1,7 @@
 #include "gateway/metrics.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "gateway/authz.h"
 
@@ -49,6 +51,11 @@ void Metrics::RateLimited(absl::string_view limit) {
 void Metrics::SetBackendUp(absl::string_view backend, bool up) {
   absl::MutexLock lock(&mu_);
   backend_up_[std::string(backend)] = up;
+}
+
+void Metrics::SetRateLimitBuckets(std::function<size_t()> count) {
+  absl::MutexLock lock(&mu_);
+  rate_limit_buckets_ = std::move(count);
 }
 
 std::string Metrics::Render() const {
@@ -108,6 +115,15 @@ std::string Metrics::Render() const {
   for (const auto& [backend, up] : backend_up_) {
     absl::StrAppend(&out, "polku_gateway_backend_up{backend=\"", Label(backend),
                     "\"} ", up ? 1 : 0, "\n");
+  }
+  if (rate_limit_buckets_) {
+    absl::StrAppend(
+        &out,
+        "# HELP polku_gateway_rate_limit_buckets Rate-limit buckets held, of "
+        "keys and tenants (idle full ones are evicted).\n"
+        "# TYPE polku_gateway_rate_limit_buckets gauge\n"
+        "polku_gateway_rate_limit_buckets ",
+        rate_limit_buckets_(), "\n");
   }
   return out;
 }

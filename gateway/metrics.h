@@ -5,6 +5,7 @@
 //   polku_gateway_in_flight_requests{transport}                gauge
 //   polku_gateway_rate_limited_total{limit}                    counter
 //   polku_gateway_backend_up{backend}                          gauge (0/1)
+//   polku_gateway_rate_limit_buckets                           gauge
 //
 //   Metrics metrics;
 //   Metrics::InFlight in_flight = metrics.Start("grpc");
@@ -20,6 +21,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -63,6 +65,9 @@ class Metrics {
               absl::StatusCode code, absl::Duration latency);
   void RateLimited(absl::string_view limit);
   void SetBackendUp(absl::string_view backend, bool up);
+  // Where Render reads how many rate-limit buckets are held
+  // (RateLimiter::bucket_count); until set, the gauge is left out.
+  void SetRateLimitBuckets(std::function<size_t()> count);
 
   // Everything, in the Prometheus text exposition format 0.0.4.
   std::string Render() const;
@@ -83,6 +88,7 @@ class Metrics {
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> rate_limited_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, bool> backend_up_ ABSL_GUARDED_BY(mu_);
+  std::function<size_t()> rate_limit_buckets_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace polku::gateway

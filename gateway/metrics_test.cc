@@ -25,7 +25,12 @@ TEST(MetricsTest, RendersCountersHistogramsAndGauges) {
   metrics.RateLimited("tenant");
   metrics.SetBackendUp("journey", true);
   metrics.SetBackendUp("insight", false);
+  EXPECT_THAT(metrics.Render(),
+              ::testing::Not(HasSubstr("polku_gateway_rate_limit_buckets")));
+  metrics.SetRateLimitBuckets([] { return size_t{7}; });
   std::string text = metrics.Render();
+  EXPECT_THAT(text, HasSubstr("# TYPE polku_gateway_rate_limit_buckets gauge\n"
+                              "polku_gateway_rate_limit_buckets 7\n"));
   EXPECT_THAT(
       text,
       HasSubstr("polku_gateway_in_flight_requests{transport=\"grpc\"} 0\n"));
