@@ -192,9 +192,10 @@ absl::StatusOr<Result> Connection::Execute(absl::string_view sql,
   std::vector<int> formats;
   for (size_t i = 0; i < params.size(); ++i) {
     if (params[i].has_nul()) {
+      // Caused by a caller's value, so the message is for them: no SQL.
       return absl::InvalidArgumentError(absl::StrCat(
-          "parameter $", i + 1, " holds a NUL byte, which text cannot store, in: ",
-          sql.substr(0, 200)));
+          "a text value (parameter $", i + 1,
+          ") holds a NUL byte, which PostgreSQL text cannot store"));
     }
   }
   for (const Param& param : params) {

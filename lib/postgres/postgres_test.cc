@@ -180,7 +180,7 @@ TEST_F(PostgresTest, TextWithNulIsRefused) {
   for (const Param& param : {Param::Text(nul), Param::TextArray({"ok", nul})}) {
     absl::Status refused = db_->Execute("SELECT $1", {param}).status();
     EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
-    EXPECT_THAT(refused.message(), HasSubstr("parameter $1 holds a NUL byte"));
+    EXPECT_THAT(refused.message(), HasSubstr("(parameter $1) holds a NUL byte"));
   }
   EXPECT_TRUE(db_->healthy());
   auto bytes = db_->Execute("SELECT $1::bytea", {Param::Bytes(nul)});

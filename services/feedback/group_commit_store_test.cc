@@ -4,13 +4,12 @@
 // What the stores do with a group is in event_store_conformance_test.cc.
 #include "services/feedback/group_commit_store.h"
 
-#include <gtest/gtest.h>
-
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"

@@ -23,7 +23,7 @@
 // is DUPLICATE with the first's sequence. (Under the feed lock the first
 // read already sees the other replica's committed row; the constraint is
 // what guarantees it regardless.) Suppressions are read from the database
-// for every event, as another replica may have recorded one.
+// for every batch, as another replica may have recorded one.
 //
 // Feed readers everywhere learn of commits: each transaction ends with
 // pg_notify(kNotifyChannel, last sequence), which PostgreSQL delivers at

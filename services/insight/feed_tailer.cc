@@ -27,8 +27,9 @@ std::shared_ptr<grpc::Channel> MakeFeedbackChannel(const std::string& address,
 }
 
 // The pages the stream's reader thread has read and the tailer thread has
-// not yet applied, at most about `max_events` events: the reader waits for
-// room, so gRPC's flow control slows polku-feedback's writes to this stream.
+// not yet applied, at most about `max_events` events (an erasure counts as
+// one): the reader waits for room, so gRPC's flow control slows
+// polku-feedback's writes to this stream.
 class FeedTailer::PageQueue {
  public:
   explicit PageQueue(int max_events) : max_events_(std::max(max_events, 1)) {}
@@ -38,7 +39,7 @@ class FeedTailer::PageQueue {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(this, &PageQueue::HasRoomOrEnded));
     if (ended_) return;
-    events_ += page.events_size();
+    events_ += Weight(page);
     pages_.push_back(std::move(page));
   }
 
@@ -61,21 +62,27 @@ class FeedTailer::PageQueue {
     if (pages_.empty()) return std::nullopt;
     v1::WatchEventsResponse taken = std::move(pages_.front());
     pages_.pop_front();
-    int events = taken.events_size();
+    int weight = Weight(taken);
     while (!taken.has_erasure() && !pages_.empty() &&
            !pages_.front().has_erasure() &&
-           events + pages_.front().events_size() <= max_events_) {
+           weight + Weight(pages_.front()) <= max_events_) {
+      weight += Weight(pages_.front());
       for (v1::StoredEvent& event : *pages_.front().mutable_events()) {
         *taken.add_events() = std::move(event);
       }
-      events += pages_.front().events_size();
       pages_.pop_front();
     }
-    events_ -= events;
+    events_ -= weight;
     return taken;
   }
 
  private:
+  // What a page counts against `max_events`: its events, and at least one,
+  // so that a run of erasures is bounded too.
+  static int Weight(const v1::WatchEventsResponse& page) {
+    return std::max(page.events_size(), 1);
+  }
+
   bool HasRoomOrEnded() const { return events_ < max_events_ || ended_; }
   bool HasPagesOrEnded() const { return !pages_.empty() || ended_; }
   bool FullOrEnded() const { return events_ >= max_events_ || ended_; }
@@ -95,7 +102,7 @@ FeedTailer::FeedTailer(RollupStore& store,
 
 FeedTailer::~FeedTailer() { Stop(); }
 
-bool FeedTailer::stopping() const {
+bool FeedTailer::StopRequested() const {
   absl::MutexLock lock(&mu_);
   return stopping_;
 }
@@ -177,6 +184,8 @@ bool FeedTailer::TailOnce() {
   absl::Status apply_status;
   absl::Time next_apply = absl::InfinitePast();
   while (std::optional<v1::WatchEventsResponse> page = queue.Take(next_apply)) {
+    // Stop ends the wait for the interval: what waited is read again later.
+    if (StopRequested()) break;
     next_apply = absl::Now() + options_.apply_interval;
     if (!feed_checked) {
       // Another feed's sequences would not continue our checkpoint.
@@ -195,7 +204,6 @@ bool FeedTailer::TailOnce() {
     }
     applied = true;
     if (options_.on_applied) Announce(*page);
-    if (stopping()) break;  // Stop has cancelled the stream
   }
   queue.End();  // unblocks the reader if it waits for room
   reading.join();

@@ -8,8 +8,9 @@
 // checkpoint. Under load polku-feedback publishes a small page per group
 // commit (hundreds a second); the pages that arrive within `apply_interval`
 // of the previous apply are applied together, in one transaction, so that
-// insight commits (and fsyncs) a few times a second instead of once a page. Streams carry a long deadline and are simply reopened when it
-// expires, so no call is ever unbounded. Erasure pages go to
+// insight commits (and fsyncs) a few times a second instead of once a page.
+// Streams carry a long deadline and are simply reopened when it expires, so
+// no call is ever unbounded. Erasure pages go to
 // RollupStore::ApplyErasure. The first page of every stream is checked
 // against the feed the checkpoint belongs to (RollupStore::CheckFeed); on a
 // mismatch nothing is applied, an error is logged and the tailer keeps
@@ -70,8 +71,8 @@ class FeedTailer {
     // applied at once. So the rollups lag the feed by at most about this.
     absl::Duration apply_interval = absl::Milliseconds(50);
     // At most this many events per apply (and per transaction); the stream
-    // is not read further while this many wait, so a slow disk slows the
-    // feed instead of growing memory.
+    // is not read further while this many wait (an erasure counts as one),
+    // so a slow disk slows the feed instead of growing memory.
     int max_events_per_apply = 5000;
     // Called on the tailer thread after each apply (durably), so
     // listeners (live scorecards, the change-alert monitor) learn of new
@@ -95,14 +96,15 @@ class FeedTailer {
   void Stop();
 
  private:
-  void Run();
+  // The pages read from a stream and not yet applied.
   class PageQueue;
 
+  void Run();
   // One WatchEvents stream, until it ends. True if it applied any page.
   bool TailOnce();
   // Tells options_.on_applied what an applied page changed.
   void Announce(const v1::WatchEventsResponse& page) const;
-  bool stopping() const;
+  bool StopRequested() const;
 
   RollupStore& store_;
   const std::unique_ptr<v1::FeedbackService::Stub> stub_;

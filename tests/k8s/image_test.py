@@ -19,7 +19,9 @@ BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6"}
 # A sanitizer build links the sanitizers' runtimes; the image's release
 # build never does.
 SANITIZER_RUNTIME = re.compile(r"^lib(asan|ubsan|lsan|tsan)\.so")
-MULTIARCH_DIR = re.compile(r"/(usr/)?lib/x86_64-linux-gnu/")
+MULTIARCH_DIR = re.compile(r"/(usr/)?lib/[^/]+-linux-gnu/")
+# The servers allocate with jemalloc (polku_add_server in CMakeLists.txt).
+SERVERS = ["polku-journey", "polku-feedback", "polku-insight", "polku-gateway"]
 
 
 def stages():
@@ -90,6 +92,13 @@ class ImageTest(unittest.TestCase):
                 elif package not in available:
                     missing.append(f"{binary}: {soname} from {package}")
         self.assertEqual(missing, [], "add these packages to the Containerfile's runtime stage")
+
+    def test_the_servers_allocate_with_jemalloc(self):
+        for server in SERVERS:
+            needed = needed_libraries(server)
+            if any(SANITIZER_RUNTIME.match(soname) for soname in needed):
+                self.skipTest("a sanitizer build keeps the sanitizer's allocator")
+            self.assertIn("libjemalloc.so.2", needed, server)
 
     def test_a_missing_package_is_noticed(self):
         # The check above is only as good as this: drop a package the
