@@ -12,8 +12,9 @@
 //     polku-feedback (trusted metadata) and through the gateway (Bearer key);
 //   * the gateway batches again, paced at 90 % of the rate just measured,
 //     for the acknowledgement latency below saturation;
-//   * the same 90 % as a channel system sends it: events arrive on a fixed
-//     schedule and each client sends what has arrived every 5 ms;
+//   * events as a channel system sends them: they arrive on a fixed
+//     schedule and each client sends what has arrived every 5 ms, at 50, 70
+//     and 90 % of that rate;
 //   * StreamEvents with one event per message (at most --stream_window
 //     unanswered per stream), directly and through the gateway.
 // Ceilings, measured in the same run:
@@ -747,7 +748,8 @@ int RunScenarios(testing::Suite& suite, const Target& direct,
     return RunUnary(batch_name + ", gateway", gateway, clients, batch, duration,
                     run + "g");
   }));
-  const double paced = 0.9 * results[batched_gateway].rate();
+  const double max_rate = results[batched_gateway].rate();
+  const double paced = 0.9 * max_rate;
   if (paced <= 0) {
     std::cerr << "the batched gateway run stored nothing: no rate to pace\n";
     return 1;
@@ -756,11 +758,19 @@ int RunScenarios(testing::Suite& suite, const Target& direct,
     return RunUnary(absl::StrFormat("%s, gateway, paced at 90 %%", batch_name),
                     gateway, clients, batch, duration, run + "p", paced);
   }));
-  const size_t paced_arrivals = add(Measure(processes, [&] {
-    return RunArrivals(
-        "SubmitEvents, gateway, paced at 90 %, arrivals batched every 5 ms",
-        gateway, clients, batch, paced, duration, run + "a");
-  }));
+  // Arrivals at rising loads: where the latency stays within the target,
+  // not only whether it does at 90 %.
+  std::vector<std::pair<int, size_t>> arrivals;  // (percent, row)
+  for (const int percent : {50, 70, 90}) {
+    arrivals.emplace_back(percent, add(Measure(processes, [&] {
+      return RunArrivals(
+          absl::StrFormat("SubmitEvents, gateway, paced at %d %%, arrivals "
+                          "batched every 5 ms",
+                          percent),
+          gateway, clients, batch, max_rate * percent / 100, duration,
+          absl::StrCat(run, "a", percent));
+    })));
+  }
   const size_t stream_direct = add(Measure(processes, [&] {
     return RunStream("StreamEvents 1/message, direct", direct, clients, window,
                      false, duration, run + "s");
@@ -821,16 +831,20 @@ int RunScenarios(testing::Suite& suite, const Target& direct,
       << absl::StrFormat("  gateway / direct, stream             %5.1f %%\n",
                          percent(stream_gateway, stream_direct));
   std::cout << absl::StrFormat(
-                   "\np99 acknowledgement through the gateway at 90 %% of its "
-                   "batched rate (%.0f events/s; target: at most 20 ms):\n",
-                   paced)
+                   "\np99 acknowledgement through the gateway, against its "
+                   "batched rate (%.0f events/s; target: at most 20 ms at "
+                   "90 %%):\n",
+                   max_rate)
             << absl::StrFormat(
-                   "  %-40s %8.2f ms\n",
-                   absl::StrCat(batch, "-event batches on a fixed schedule"),
-                   results[paced_batches].latency.Percentile(0.99))
-            << absl::StrFormat(
-                   "  %-40s %8.2f ms\n", "arrivals batched every 5 ms",
-                   results[paced_arrivals].latency.Percentile(0.99));
+                   "  %-48s %8.2f ms\n",
+                   absl::StrCat(batch, "-event batches on a fixed schedule, 90 %"),
+                   results[paced_batches].latency.Percentile(0.99));
+  for (const auto& [percent, row] : arrivals) {
+    std::cout << absl::StrFormat(
+        "  %-48s %8.2f ms\n",
+        absl::StrFormat("arrivals batched every 5 ms, %d %%", percent),
+        results[row].latency.Percentile(0.99));
+  }
   std::cout << absl::StrFormat(
       "\nPeak RSS (VmHWM) at the end: polku-feedback %d kB, polku-gateway %d "
       "kB, polku-journey %d kB, polku-insight %d kB, polku-bench %d kB\n",
