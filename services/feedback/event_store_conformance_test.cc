@@ -212,6 +212,28 @@ class EventStoreConformanceTest
     return testing::SubmitAndWait(*store_, std::move(batch));
   }
 
+  // Submits without waiting; the answer arrives in the returned Pending.
+  Pending& SubmitLater(EventBatch batch) {
+    Pending& p = *pending_.emplace_back(std::make_unique<Pending>());
+    store_->Submit(std::move(batch), [&p](auto results) {
+      p.out = std::move(results);
+      p.done.Notify();
+    });
+    return p;
+  }
+
+  // While another connection holds the write lock (HoldWriter): submits a
+  // batch of `event_id` and waits until the writer has taken it, so that it
+  // waits on the lock and the batches submitted next queue up behind it.
+  Pending& OccupyTheWriter(const std::string& event_id) {
+    Pending& taken = SubmitLater(Batch({Event(event_id)}));
+    const absl::Time deadline = absl::Now() + kWait;
+    while (store_->queue_depth() > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return taken;
+  }
+
   std::vector<FeedEntry> Entries(const std::string& tenant = "",
                                  int64_t from = 1, int limit = 1000) {
     auto entries = store_->ReadFeed(tenant, from, limit);
@@ -226,6 +248,8 @@ class EventStoreConformanceTest
 
   FakeClock clock_{absl::FromUnixSeconds(1'714'564'800)};
   std::unique_ptr<StoreBackend> backend_;
+  // Before store_, so that they outlive the answers it gives on closing.
+  std::vector<std::unique_ptr<Pending>> pending_;
   std::unique_ptr<GroupCommitStore> store_;
 };
 
@@ -545,34 +569,23 @@ TEST_P(EventStoreConformanceTest, AFailingBatchFailsAloneAndTheGroupCommits) {
   // in one group.
   ASSERT_TRUE(backend_->FailInsertsWhere("NEW.tenant = 'broken'").ok());
   ASSERT_TRUE(backend_->HoldWriter().ok());
-  std::vector<std::unique_ptr<Pending>> pending;
-  auto submit = [&](EventBatch batch) {
-    auto& p = pending.emplace_back(std::make_unique<Pending>());
-    store_->Submit(std::move(batch), [p = p.get()](auto results) {
-      p->out = std::move(results);
-      p->done.Notify();
-    });
-  };
-  submit(Batch({Event("first")}));
-  const absl::Time deadline = absl::Now() + kWait;
-  while (store_->queue_depth() > 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  submit(Batch({Event("a-1"), Event("a-2")}, "demo"));
-  submit(Batch({Event("b-1"), Event("b-2")}, "broken"));
-  submit(Batch({Event("c-1")}, "other"));
+  Pending& first = OccupyTheWriter("first");
+  Pending& fine = SubmitLater(Batch({Event("a-1"), Event("a-2")}, "demo"));
+  Pending& broken =
+      SubmitLater(Batch({Event("b-1"), Event("b-2")}, "broken"));
+  Pending& other = SubmitLater(Batch({Event("c-1")}, "other"));
   const int64_t transactions = store_->transactions_committed();
   ASSERT_TRUE(backend_->ReleaseWriter().ok());
-  for (auto& p : pending)
+  for (Pending* p : {&first, &fine, &broken, &other})
     ASSERT_TRUE(p->done.WaitForNotificationWithTimeout(kWait));
 
-  ASSERT_TRUE(pending[1]->out.ok()) << pending[1]->out.status();
-  EXPECT_EQ((*pending[1]->out)[1].outcome(), EventResult::ACCEPTED);
-  EXPECT_EQ(pending[2]->out.status().code(), absl::StatusCode::kInternal);
-  EXPECT_NE(pending[2]->out.status().message().find("injected failure"),
+  ASSERT_TRUE(fine.out.ok()) << fine.out.status();
+  EXPECT_EQ((*fine.out)[1].outcome(), EventResult::ACCEPTED);
+  EXPECT_EQ(broken.out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(broken.out.status().message().find("injected failure"),
             std::string::npos);
-  ASSERT_TRUE(pending[3]->out.ok()) << pending[3]->out.status();
-  EXPECT_EQ((*pending[3]->out)[0].outcome(), EventResult::ACCEPTED);
+  ASSERT_TRUE(other.out.ok()) << other.out.status();
+  EXPECT_EQ((*other.out)[0].outcome(), EventResult::ACCEPTED);
   // "first" alone, then the other three together.
   EXPECT_EQ(store_->transactions_committed(), transactions + 2);
   std::vector<std::string> stored;
@@ -588,36 +601,26 @@ TEST_P(EventStoreConformanceTest,
   // one group.
   ASSERT_TRUE(backend_->FailInsertsWhere("NEW.event_id = 'a-3'").ok());
   ASSERT_TRUE(backend_->HoldWriter().ok());
-  std::vector<std::unique_ptr<Pending>> pending;
-  auto submit = [&](EventBatch batch) {
-    auto& p = pending.emplace_back(std::make_unique<Pending>());
-    store_->Submit(std::move(batch), [p = p.get()](auto results) {
-      p->out = std::move(results);
-      p->done.Notify();
-    });
-  };
-  submit(Batch({Event("first")}));
-  const absl::Time deadline = absl::Now() + kWait;
-  while (store_->queue_depth() > 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  submit(Batch({Event("a-1"), Event("a-2"), Event("a-3")}));
-  submit(Batch({Event("a-1")}));              // the same event
-  submit(Batch({Event("a-2", /*csat=*/1)}));  // other content, same key
+  Pending& first = OccupyTheWriter("first");
+  Pending& failing =
+      SubmitLater(Batch({Event("a-1"), Event("a-2"), Event("a-3")}));
+  Pending& same = SubmitLater(Batch({Event("a-1")}));  // the same event
+  // Other content, same key.
+  Pending& other = SubmitLater(Batch({Event("a-2", /*csat=*/1)}));
   const int64_t transactions = store_->transactions_committed();
   ASSERT_TRUE(backend_->ReleaseWriter().ok());
-  for (auto& p : pending)
+  for (Pending* p : {&first, &failing, &same, &other})
     ASSERT_TRUE(p->done.WaitForNotificationWithTimeout(kWait));
   // "first" alone, then the other three together.
   EXPECT_EQ(store_->transactions_committed(), transactions + 2);
 
-  EXPECT_EQ(pending[1]->out.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(failing.out.status().code(), absl::StatusCode::kInternal);
   // Neither a duplicate of a-1 nor a conflict with a-2 as the failed batch
   // sent them: those rows were rolled back, so these are new.
-  ASSERT_TRUE(pending[2]->out.ok()) << pending[2]->out.status();
-  ASSERT_TRUE(pending[3]->out.ok()) << pending[3]->out.status();
-  const EventResult& resent = (*pending[2]->out)[0];
-  const EventResult& changed = (*pending[3]->out)[0];
+  ASSERT_TRUE(same.out.ok()) << same.out.status();
+  ASSERT_TRUE(other.out.ok()) << other.out.status();
+  const EventResult& resent = (*same.out)[0];
+  const EventResult& changed = (*other.out)[0];
   EXPECT_EQ(resent.outcome(), EventResult::ACCEPTED);
   EXPECT_EQ(changed.outcome(), EventResult::ACCEPTED);
   std::vector<StoredEvent> feed = Feed();
@@ -641,32 +644,19 @@ TEST_P(EventStoreConformanceTest, AFullQueueIsRefusedAtOnceWithAHint) {
   Reopen(/*max_queued_events=*/3);
   ASSERT_TRUE(backend_->HoldWriter().ok());
 
-  std::vector<std::unique_ptr<Pending>> pending;
-  auto submit = [&](EventBatch batch) {
-    auto& p = pending.emplace_back(std::make_unique<Pending>());
-    store_->Submit(std::move(batch), [p = p.get()](auto results) {
-      p->out = std::move(results);
-      p->done.Notify();
-    });
-  };
-  submit(Batch({Event("taken")}));  // the writer takes it and waits
-  const absl::Time deadline = absl::Now() + kWait;
-  while (store_->queue_depth() > 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  submit(Batch({Event("q-1"), Event("q-2")}));
-  submit(Batch({Event("q-3"), Event("q-4")}));  // 4 > 3: refused
-  ASSERT_TRUE(
-      pending[2]->done.WaitForNotificationWithTimeout(absl::Seconds(1)));
-  EXPECT_EQ(pending[2]->out.status().code(),
-            absl::StatusCode::kResourceExhausted);
-  EXPECT_NE(pending[2]->out.status().message().find("writer queue is full"),
+  OccupyTheWriter("taken");
+  Pending& queued = SubmitLater(Batch({Event("q-1"), Event("q-2")}));
+  // 4 > 3: refused.
+  Pending& refused = SubmitLater(Batch({Event("q-3"), Event("q-4")}));
+  ASSERT_TRUE(refused.done.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  EXPECT_EQ(refused.out.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.out.status().message().find("writer queue is full"),
             std::string::npos);
-  ASSERT_TRUE(RetryAfter(pending[2]->out.status()).has_value());
-  EXPECT_GE(*RetryAfter(pending[2]->out.status()), absl::Milliseconds(10));
+  ASSERT_TRUE(RetryAfter(refused.out.status()).has_value());
+  EXPECT_GE(*RetryAfter(refused.out.status()), absl::Milliseconds(10));
   ASSERT_TRUE(backend_->ReleaseWriter().ok());
-  ASSERT_TRUE(pending[1]->done.WaitForNotificationWithTimeout(kWait));
-  EXPECT_TRUE(pending[1]->out.ok());
+  ASSERT_TRUE(queued.done.WaitForNotificationWithTimeout(kWait));
+  EXPECT_TRUE(queued.out.ok());
   // Room again.
   EXPECT_TRUE(Submit(Batch({Event("q-3"), Event("q-4")})).ok());
 }

@@ -40,6 +40,15 @@ v1::WatchEventsResponse PageOf(int64_t first, int64_t last) {
   return page;
 }
 
+// Pages of one event each, `first` to `last`: polku-feedback under load sends
+// a small page per group commit.
+std::vector<v1::WatchEventsResponse> OneEventPages(int64_t first,
+                                                   int64_t last) {
+  std::vector<v1::WatchEventsResponse> pages;
+  for (int64_t s = first; s <= last; ++s) pages.push_back(PageOf(s, s));
+  return pages;
+}
+
 v1::WatchEventsResponse ErasureAt(int64_t sequence) {
   v1::WatchEventsResponse page;
   page.mutable_erasure()->set_sequence(sequence);
@@ -442,9 +451,7 @@ TEST_F(FeedTailerTest, EachApplyIsAnnounced) {
 }
 
 TEST_F(FeedTailerTest, PagesArrivingWithinTheIntervalAreAppliedTogether) {
-  // polku-feedback under load sends a small page per group commit.
-  std::vector<v1::WatchEventsResponse> pages;
-  for (int64_t s = 1; s <= 10; ++s) pages.push_back(PageOf(s, s));
+  std::vector<v1::WatchEventsResponse> pages = OneEventPages(1, 10);
   pages.push_back(ErasureAt(11));
   pages.push_back(PageOf(12, 12));
   pages.push_back(PageOf(13, 13));
@@ -481,8 +488,7 @@ TEST_F(FeedTailerTest, PagesArrivingWithinTheIntervalAreAppliedTogether) {
 }
 
 TEST_F(FeedTailerTest, AnApplyTakesAtMostItsMaximumOfEvents) {
-  std::vector<v1::WatchEventsResponse> pages;
-  for (int64_t s = 1; s <= 10; ++s) pages.push_back(PageOf(s, s));
+  const std::vector<v1::WatchEventsResponse> pages = OneEventPages(1, 10);
   FakeFeedbackServer feedback({{.pages = pages, .end = grpc::Status::OK}});
   ObservedStore observed(*store_);
   FeedTailer::Options options = Fast();
@@ -538,8 +544,7 @@ TEST_F(FeedTailerTest, StopIsPromptWhilePagesWaitOutTheInterval) {
 // With room for one event, the reader waits in the queue for every page
 // after the first two: the tailer's ways out must all free it.
 TEST_F(FeedTailerTest, AFailedApplyWithAFullQueueIsRetriedFromTheCheckpoint) {
-  std::vector<v1::WatchEventsResponse> pages;
-  for (int64_t s = 1; s <= 10; ++s) pages.push_back(PageOf(s, s));
+  const std::vector<v1::WatchEventsResponse> pages = OneEventPages(1, 10);
   ObservedStore flaky(*store_, /*failures=*/1, absl::Milliseconds(20));
   FakeFeedbackServer feedback(
       {{.pages = pages}, {.pages = pages, .end = grpc::Status::OK}});
@@ -554,8 +559,7 @@ TEST_F(FeedTailerTest, AFailedApplyWithAFullQueueIsRetriedFromTheCheckpoint) {
 }
 
 TEST_F(FeedTailerTest, StopIsPromptWhileTheReaderWaitsForRoom) {
-  std::vector<v1::WatchEventsResponse> pages;
-  for (int64_t s = 1; s <= 10; ++s) pages.push_back(PageOf(s, s));
+  const std::vector<v1::WatchEventsResponse> pages = OneEventPages(1, 10);
   ObservedStore slow(*store_, /*failures=*/0, absl::Milliseconds(100));
   FakeFeedbackServer feedback({{.pages = pages}});  // then held open
   FeedTailer::Options options = Fast();
