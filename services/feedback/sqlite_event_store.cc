@@ -74,6 +74,21 @@ const std::vector<sqlite::Migration>& SqliteEventStore::Migrations() {
         DROP INDEX events_by_customer;
         CREATE INDEX events_by_customer_key ON events (customer_key);
       )sql"},
+      // The customer index leads with the sequence's segment of 4096 (see
+      // kCustomerSequencesSql): a new event's entry then lands among the
+      // current segment's few pages instead of on a random page of the
+      // whole index. Each such page is written whole to the WAL and again
+      // by the checkpoint; with 1000-event commits over a million events
+      // this cut the pages per commit from about 1,200 to 190
+      // (bench/README.md). The partial index finds the rows FillCustomerKeys
+      // still has to fill, which customer_key alone no longer does.
+      {4, R"sql(
+        DROP INDEX events_by_customer_key;
+        CREATE INDEX events_by_segment_and_customer
+          ON events (sequence >> 12, customer_key);
+        CREATE INDEX events_without_customer_key ON events (sequence)
+          WHERE customer_key IS NULL;
+      )sql"},
   };
   return *migrations;
 }
@@ -83,6 +98,19 @@ namespace {
 using polku::v1::EventResult;
 using polku::v1::StoredEvent;
 
+// One customer's events (?1 CustomerKey, ?2 tenant, ?3 customer hash): a
+// probe of events_by_segment_and_customer per segment of 4096 sequences,
+// from the first event's to the last's (some 2,500 for ten million events).
+// CROSS JOIN keeps the segments the outer loop, and the unary + keeps the
+// planner off events_by_tenant, which would walk the tenant's every event.
+constexpr char kCustomerSequencesSql[] =
+    "WITH RECURSIVE segment(s) AS ("
+    " SELECT min(sequence) >> 12 FROM events"
+    " UNION ALL SELECT s + 1 FROM segment"
+    " WHERE s < (SELECT max(sequence) >> 12 FROM events))"
+    " SELECT sequence FROM segment CROSS JOIN events"
+    " WHERE (sequence >> 12) = s AND customer_key = ?1"
+    " AND +tenant = ?2 AND customer_hash = ?3";
 constexpr char kFindEventSql[] =
     "SELECT sequence, fingerprint FROM events "
     "WHERE tenant = ?1 AND channel = ?2 AND event_id = ?3";
@@ -258,11 +286,9 @@ absl::Status SqliteEventStore::FillCustomerKeys() {
   sqlite::Transaction transaction(db);
   POLKU_RETURN_IF_ERROR(transaction.Begin());
   // In slices, so the rows to update never need much memory however many
-  // there are; the index on customer_key finds the next slice.
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * rows,
-      db.Prepare("SELECT sequence, customer_hash FROM events "
-                 "WHERE customer_key IS NULL LIMIT 10000"));
+  // there are.
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * rows,
+                         db.Prepare(kRowsWithoutCustomerKeySql));
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * update,
       db.Prepare("UPDATE events SET customer_key = ?2 WHERE sequence = ?1"));
@@ -292,6 +318,22 @@ absl::Status SqliteEventStore::FillCustomerKeys() {
   return absl::OkStatus();
 }
 
+const std::string& SqliteEventStore::KeepErasedKeysSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      "INSERT OR IGNORE INTO erased_event_keys "
+      "(tenant, channel, event_id, fingerprint, sequence) "
+      "SELECT tenant, channel, event_id, fingerprint, sequence FROM events "
+      "WHERE sequence IN (",
+      kCustomerSequencesSql, ")"));
+  return *sql;
+}
+
+const std::string& SqliteEventStore::EraseEventsSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      "DELETE FROM events WHERE sequence IN (", kCustomerSequencesSql, ")"));
+  return *sql;
+}
+
 SqliteEventStore::~SqliteEventStore() { Stop(); }
 
 absl::StatusOr<int64_t> SqliteEventStore::TakeSequence() {
@@ -315,13 +357,13 @@ absl::StatusOr<EraseResult> SqliteEventStore::WriteErasure(
   POLKU_RETURN_IF_ERROR(transaction.Begin());
   // The keys stay (see event_store.h); the events go.
   POLKU_ASSIGN_OR_RETURN(sqlite::Statement * keep_keys,
-                         db.Prepare(kKeepErasedKeysSql));
+                         db.Prepare(KeepErasedKeysSql()));
   POLKU_RETURN_IF_ERROR(keep_keys->Bind(1, customer_key)
                             .Bind(2, order.tenant)
                             .Bind(3, customer_hash)
                             .Run());
   POLKU_ASSIGN_OR_RETURN(sqlite::Statement * erase,
-                         db.Prepare(kEraseEventsSql));
+                         db.Prepare(EraseEventsSql()));
   POLKU_RETURN_IF_ERROR(erase->Bind(1, customer_key)
                             .Bind(2, order.tenant)
                             .Bind(3, customer_hash)

@@ -64,14 +64,13 @@ class SqliteEventStore : public GroupCommitStore {
   // The erasure's statements, public so a test can check their query plan
   // (an erasure must not scan the table): the kept keys, then the DELETE.
   // ?1 CustomerKey, ?2 tenant, ?3 customer hash.
-  static constexpr char kKeepErasedKeysSql[] =
-      "INSERT OR IGNORE INTO erased_event_keys "
-      "(tenant, channel, event_id, fingerprint, sequence) "
-      "SELECT tenant, channel, event_id, fingerprint, sequence FROM events "
-      "WHERE customer_key = ?1 AND tenant = ?2 AND customer_hash = ?3";
-  static constexpr char kEraseEventsSql[] =
-      "DELETE FROM events "
-      "WHERE customer_key = ?1 AND tenant = ?2 AND customer_hash = ?3";
+  static const std::string& KeepErasedKeysSql();
+  static const std::string& EraseEventsSql();
+  // The next rows FillCustomerKeys fills, which runs at every open: through
+  // the partial index of rows without a key, empty once they are filled.
+  static constexpr char kRowsWithoutCustomerKeySql[] =
+      "SELECT sequence, customer_hash FROM events "
+      "WHERE customer_key IS NULL LIMIT 10000";
 
   // Opens (creating and migrating if needed) the database at `path` and
   // starts the writer thread.

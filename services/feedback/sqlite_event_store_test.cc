@@ -128,30 +128,47 @@ TEST_F(SqliteEventStoreTest, FingerprintsOfAnOlderVersionAreKeyedOnOpen) {
   EXPECT_EQ((*again)[0].sequence(), 1);
 }
 
+// The steps of `sql`'s query plan.
+std::vector<std::string> QueryPlan(sqlite::Database& db,
+                                   const std::string& sql) {
+  std::vector<std::string> steps;
+  auto plan = db.Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", sql));
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  if (!plan.ok()) return steps;
+  EXPECT_TRUE((*plan)
+                  ->ForEachRow([&](const sqlite::Statement& row) {
+                    steps.push_back(row.ColumnText(3));
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  return steps;
+}
+
 TEST_F(SqliteEventStoreTest, AnErasureFindsTheCustomersEventsByTheirKey) {
   // A table scan would make every erasure as slow as the table is long.
   auto db = sqlite::Database::Open(path_);
   ASSERT_TRUE(db.ok()) << db.status();
-  for (const char* sql : {SqliteEventStore::kKeepErasedKeysSql,
-                          SqliteEventStore::kEraseEventsSql}) {
-    auto plan = (*db)->Prepare(absl::StrCat("EXPLAIN QUERY PLAN ", sql));
-    ASSERT_TRUE(plan.ok()) << plan.status();
-    std::vector<std::string> steps;
-    while (true) {
-      auto row = (*plan)->Step();
-      ASSERT_TRUE(row.ok()) << row.status();
-      if (!*row) break;
-      steps.push_back((*plan)->ColumnText(3));
-    }
-    (*plan)->Reset();
-    EXPECT_THAT(steps, ::testing::Contains(
-                           "SEARCH events USING INDEX events_by_customer_key "
-                           "(customer_key=?)"))
+  for (const std::string& sql : {SqliteEventStore::KeepErasedKeysSql(),
+                                 SqliteEventStore::EraseEventsSql()}) {
+    const std::vector<std::string> steps = QueryPlan(**db, sql);
+    EXPECT_THAT(steps,
+                ::testing::Contains(
+                    "SEARCH events USING INDEX events_by_segment_and_customer "
+                    "(<expr>=? AND customer_key=?)"))
         << sql;
     EXPECT_THAT(steps, ::testing::Not(::testing::Contains(
                            ::testing::HasSubstr("SCAN events"))))
         << sql;
   }
+}
+
+TEST_F(SqliteEventStoreTest, OpeningLooksForRowsWithoutACustomerKeyByIndex) {
+  // A scan here would read the whole table at every start.
+  auto db = sqlite::Database::Open(path_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_THAT(QueryPlan(**db, SqliteEventStore::kRowsWithoutCustomerKeySql),
+              ::testing::ElementsAre(
+                  "SCAN events USING INDEX events_without_customer_key"));
 }
 
 TEST_F(SqliteEventStoreTest, ADatabaseOfSchemaVersion2OpensAndErases) {
@@ -206,6 +223,18 @@ TEST_F(SqliteEventStoreTest, ADatabaseOfSchemaVersion2OpensAndErases) {
     ASSERT_TRUE(transaction.Commit().ok());
   }
   Reopen();
+  {
+    auto db = sqlite::Database::Open(path_);
+    ASSERT_TRUE(db.ok()) << db.status();
+    EXPECT_EQ(QueryText(**db,
+                        "SELECT count(*) FROM events "
+                        "WHERE customer_key IS NULL"),
+              "0");
+    EXPECT_EQ(QueryText(**db,
+                        "SELECT customer_key FROM events WHERE "
+                        "sequence = 1"),
+              absl::StrCat(*CustomerKey(written[0].customer_hash)));
+  }
 
   auto erased = Erase(*store_, "demo", "anna", /*suppress=*/false);
   ASSERT_TRUE(erased.ok()) << erased.status();
@@ -216,19 +245,19 @@ TEST_F(SqliteEventStoreTest, ADatabaseOfSchemaVersion2OpensAndErases) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*again)[0].outcome(), EventResult::DUPLICATE);
   EXPECT_EQ((*again)[0].sequence(), 10'002);
+  // Bert's events span three segments of the customer index (sequences 1 to
+  // 10,000): the erasure finds them all.
+  auto bert = Erase(*store_, "demo", "bert", /*suppress=*/false);
+  ASSERT_TRUE(bert.ok()) << bert.status();
+  EXPECT_EQ(bert->erased_events, 10'000);
+  ASSERT_TRUE(Submit(Batch({Event("e-later", 4, "carl")})).ok());
 
   store_.reset();
   auto db = sqlite::Database::Open(path_);
   ASSERT_TRUE(db.ok()) << db.status();
-  EXPECT_EQ(QueryText(**db, "SELECT count(*) FROM events"), "10000");
-  EXPECT_EQ(QueryText(**db,
-                      "SELECT count(*) FROM events "
-                      "WHERE customer_key IS NULL"),
-            "0");
-  EXPECT_EQ(QueryText(**db,
-                      "SELECT customer_key FROM events WHERE "
-                      "sequence = 1"),
-            absl::StrCat(*CustomerKey(written[0].customer_hash)));
+  EXPECT_EQ(QueryText(**db, "SELECT count(*) FROM events"), "1");
+  EXPECT_EQ(QueryText(**db, "SELECT count(*) FROM erased_event_keys"),
+            "10002");
   // Its hex index is gone.
   EXPECT_EQ(QueryText(**db,
                       "SELECT count(*) FROM sqlite_master "
