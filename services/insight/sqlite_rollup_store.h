@@ -43,19 +43,11 @@ class SqliteRollupStore final : public RollupStore {
   static const std::vector<sqlite::Migration>& Migrations();
 
   // The erasure's reads and deletes of one customer's counted events (?1
-  // tenant, ?2 customer hash), through the customer index: without it they
-  // would scan the whole ledger. A test pins their query plans. The unary +
-  // keeps SQLite from substituting ?2 for customer_hash in the indexed
-  // expression (constant propagation), which would leave the index unused.
-  static constexpr char kCustomerEventsSql[] =
-      "SELECT journey, journey_version, touchpoint, stage, channel, day, csat,"
-      " nps, ces, measures FROM counted_events"
-      " WHERE substr(customer_hash, 1, 8) = substr(?2, 1, 8)"
-      " AND tenant = ?1 AND +customer_hash = ?2";
-  static constexpr char kForgetCustomerSql[] =
-      "DELETE FROM counted_events"
-      " WHERE substr(customer_hash, 1, 8) = substr(?2, 1, 8)"
-      " AND tenant = ?1 AND +customer_hash = ?2";
+  // tenant, ?2 customer hash), through the customer index, one probe per
+  // segment of the ledger (kCustomerSequencesSql): without it they would
+  // scan the whole ledger. A test pins their query plans.
+  static const std::string& CustomerEventsSql();
+  static const std::string& ForgetCustomerSql();
 
   absl::Status Apply(const google::protobuf::RepeatedPtrField<v1::StoredEvent>&
                          events) override;

@@ -20,6 +20,7 @@ using testing::DeliverPage;
 using testing::Entry;
 using testing::FirstDifference;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Queries;
 using testing::ScorecardOf;
 using testing::TestDatabase;
@@ -51,13 +52,16 @@ std::string QueryPlan(sqlite::Database& db, const std::string& sql) {
 void ExpectErasureUsesTheCustomerIndex(const std::string& path) {
   std::unique_ptr<sqlite::Database> db = OpenFile(path);
   ASSERT_NE(db, nullptr);
-  // A scan here would read the whole ledger for every erasure.
-  for (const char* sql : {SqliteRollupStore::kCustomerEventsSql,
-                          SqliteRollupStore::kForgetCustomerSql}) {
-    EXPECT_THAT(QueryPlan(*db, sql),
-                HasSubstr("SEARCH counted_events USING INDEX "
-                          "counted_events_by_customer (<expr>=?)"))
+  // A scan here would read the whole ledger for every erasure: one seek per
+  // segment, on both of the index's columns, instead.
+  for (const std::string& sql : {SqliteRollupStore::CustomerEventsSql(),
+                                 SqliteRollupStore::ForgetCustomerSql()}) {
+    const std::string plan = QueryPlan(*db, sql);
+    EXPECT_THAT(plan, HasSubstr("SEARCH counted_events USING INDEX "
+                                "counted_events_by_customer"
+                                " (<expr>=? AND <expr>=?)"))
         << sql;
+    EXPECT_THAT(plan, Not(HasSubstr("SCAN counted_events"))) << sql;
   }
 }
 
@@ -82,10 +86,9 @@ TEST(SqliteRollupStoreTest, AnErasureFindsTheCustomerThroughTheIndex) {
   ExpectErasureUsesTheCustomerIndex(db->location());
 }
 
-// A database written by schema version 3 (the ledger keyed by customer)
-// opens, migrates, and then answers and erases exactly as one written by the
-// current code all along.
-TEST(SqliteRollupStoreTest, AVersion3DatabaseMigratesWithItsLedger) {
+// A database written by schema version `version` opens, migrates, and then
+// answers and erases exactly as one written by the current code all along.
+void ExpectMigratesWithItsLedger(int version) {
   testing::FeedSimulation simulation(/*seed=*/20240301);
   std::vector<Entry> feed = simulation.Generate(400);
   const size_t half = feed.size() / 2;
@@ -110,8 +113,9 @@ TEST(SqliteRollupStoreTest, AVersion3DatabaseMigratesWithItsLedger) {
   }
   const size_t migrated_at = position;
 
-  // The same rows in a version-3 database: version 3's Apply wrote exactly
-  // these values, only its ledger's table was keyed by customer.
+  // The same rows in an older database: versions 3 and 4's Apply wrote
+  // exactly these values, only their ledger's table or customer index were
+  // keyed otherwise.
   std::unique_ptr<TestDatabase> old = TestDatabase::Create(Backend::kSqlite);
   ASSERT_NE(old, nullptr);
   {
@@ -119,9 +123,11 @@ TEST(SqliteRollupStoreTest, AVersion3DatabaseMigratesWithItsLedger) {
     ASSERT_NE(db, nullptr);
     const std::vector<sqlite::Migration>& schema =
         SqliteRollupStore::Migrations();
-    ASSERT_GE(schema.size(), 3u);
-    ASSERT_TRUE(db->Migrate({schema[0], schema[1], schema[2]}).ok());
-    ASSERT_EQ(*db->SchemaVersion(), 3);
+    ASSERT_LT(static_cast<size_t>(version), schema.size());
+    ASSERT_TRUE(db->Migrate(std::vector<sqlite::Migration>(
+                                schema.begin(), schema.begin() + version))
+                    .ok());
+    ASSERT_EQ(*db->SchemaVersion(), version);
     const std::string ledger_columns =
         "tenant, customer_hash, sequence, journey, journey_version,"
         " touchpoint, stage, channel, day, csat, nps, ces, attributes,"
@@ -164,6 +170,64 @@ TEST(SqliteRollupStoreTest, AVersion3DatabaseMigratesWithItsLedger) {
         << query.tenant << " " << query.journey << " "
         << static_cast<int>(query.group_by);
   }
+}
+
+// Version 3: the ledger keyed by customer.
+TEST(SqliteRollupStoreTest, AVersion3DatabaseMigratesWithItsLedger) {
+  ExpectMigratesWithItsLedger(3);
+}
+
+// Version 4: the customer index keyed by the customer hash alone.
+TEST(SqliteRollupStoreTest, AVersion4DatabaseMigratesWithItsLedger) {
+  ExpectMigratesWithItsLedger(4);
+}
+
+// The customer index is segmented by sequence: an erasure must find the
+// customer's events in every segment, the empty ones between skipped, and
+// nobody else's (these two customers' hashes share their first 8
+// characters, the index's key).
+TEST(SqliteRollupStoreTest, AnErasureFindsTheCustomerInEverySegment) {
+  std::unique_ptr<TestDatabase> db = TestDatabase::Create(Backend::kSqlite);
+  ASSERT_NE(db, nullptr);
+  std::unique_ptr<RollupStore> store = db->Open();
+  ASSERT_NE(store, nullptr);
+  // Only the other customer's events, counted elsewhere.
+  std::unique_ptr<TestDatabase> expected_db =
+      TestDatabase::Create(Backend::kSqlite);
+  ASSERT_NE(expected_db, nullptr);
+  std::unique_ptr<RollupStore> expected = expected_db->Open();
+  ASSERT_NE(expected, nullptr);
+
+  v1::Erasure erased;
+  erased.set_tenant("acme");
+  erased.set_customer_hash("customer-1");
+  // Before anything is counted the ledger has no segment: nothing to find.
+  erased.set_sequence(1);
+  ASSERT_TRUE(store->ApplyErasure(erased).ok());
+
+  // Segments 0, 1, 2 and 4 (sequence >> 12); 3 is empty.
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> page, others;
+  for (int64_t sequence : {2, 5000, 9000, 20000}) {
+    *page.Add() = testing::MakeEvent({.sequence = sequence,
+                                      .nps = static_cast<int>(sequence % 11),
+                                      .customer_hash = "customer-1"});
+    v1::StoredEvent other = testing::MakeEvent(
+        {.sequence = sequence + 1, .nps = 10, .customer_hash = "customer-2"});
+    *page.Add() = other;
+    *others.Add() = other;
+  }
+  ASSERT_TRUE(store->Apply(page).ok());
+  ASSERT_TRUE(expected->Apply(others).ok());
+  ASSERT_EQ(CountedEventsOf(db->location(), erased), 4);
+
+  erased.set_sequence(20002);
+  ASSERT_TRUE(store->ApplyErasure(erased).ok());
+  ASSERT_TRUE(expected->ApplyErasure(erased).ok());
+  EXPECT_EQ(CountedEventsOf(db->location(), erased), 0);
+  v1::Erasure kept = erased;
+  kept.set_customer_hash("customer-2");
+  EXPECT_EQ(CountedEventsOf(db->location(), kept), 4);
+  EXPECT_EQ(FirstDifference(db->Dump(), expected_db->Dump()), "");
 }
 
 }  // namespace
