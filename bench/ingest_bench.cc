@@ -3,6 +3,7 @@
 //
 //   build/release/bin/polku-bench --clients=4 --duration_s=10
 //   build/release/bin/polku-bench --soak_s=600      # the memory run only
+//   build/release/bin/polku-bench --random_event_ids  # UUIDs as event ids
 //
 // It starts the real suite (tests/harness: keys, journey, feedback, insight,
 // gateway on loopback, in a temporary data directory), publishes a journey,
@@ -51,6 +52,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -81,6 +83,10 @@ ABSL_FLAG(int, soak_s, 0,
           "0: the scenarios and ceilings; N >= 120: only a soak of N seconds, "
           "events arriving at --soak_rate and sent through the gateway every "
           "5 ms, with every process's RSS sampled every 10 s");
+ABSL_FLAG(bool, random_event_ids, false,
+          "event ids as random-looking UUIDs (as many channel systems send) "
+          "instead of <run>-<channel>-<n>, which reach the idempotency index "
+          "in order");
 ABSL_FLAG(double, soak_rate, 0,
           "events per second over all clients in the soak; 0: half the rate "
           "of an unpaced batched gateway warm-up of --duration_s, measured "
@@ -158,7 +164,16 @@ constexpr int64_t kCustomers = 10007;
 v1::TouchpointEvent MakeEvent(const std::string& channel,
                               const std::string& run, int64_t i) {
   v1::TouchpointEvent event;
-  event.set_event_id(absl::StrCat(run, "-", channel, "-", i));
+  if (absl::GetFlag(FLAGS_random_event_ids)) {
+    // The same id for the same event, so a re-sent call is a duplicate.
+    const uint64_t high = absl::HashOf(run, channel, i, 0);
+    const uint64_t low = absl::HashOf(run, channel, i, 1);
+    event.set_event_id(absl::StrFormat(
+        "%08x-%04x-4%03x-%04x-%012x", high >> 32, (high >> 16) & 0xffff,
+        high & 0xfff, 0x8000 | (low >> 48 & 0x3fff), low & 0xffffffffffff));
+  } else {
+    event.set_event_id(absl::StrCat(run, "-", channel, "-", i));
+  }
   event.set_touchpoint(Touchpoint(channel));
   event.set_customer(absl::StrCat("customer-", i % kCustomers));
   event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) -
@@ -807,8 +822,10 @@ int RunScenarios(testing::Suite& suite, const Target& direct,
   const size_t raw_sqlite = add(std::move(sqlite_ceiling));
 
   std::cout << absl::StrFormat(
-      "\nclients=%d duration=%ds batch=%d stream_window=%d, %d CPUs\n\n",
+      "\nclients=%d duration=%ds batch=%d stream_window=%d event_ids=%s, %d "
+      "CPUs\n\n",
       clients, absl::ToInt64Seconds(duration), batch, window,
+      absl::GetFlag(FLAGS_random_event_ids) ? "random" : "ordered",
       std::thread::hardware_concurrency());
   PrintTable(results);
 

@@ -8,7 +8,8 @@
 //     RollupStore::Apply, in feed order as the tailer applies it: events a
 //     few seconds apart over 12 touchpoints, most with a score, half with a
 //     measure, all with an attribute.
-// Customers repeat as polku-bench's do (customer-<i % 10007>). Reports
+// Customers repeat as polku-bench's do (customer-<i % 10007>, hashed as
+// polku-feedback stores them). Reports
 // events/s (items_per_second). Not a test; run it by hand on a quiet machine:
 //
 //   polku-store-bench --benchmark_min_time=2
@@ -195,6 +196,20 @@ namespace rollup_store {
 
 using insight::RollupStore;
 
+// Customer i's hash as polku-feedback stores it: 64 hex digits that spread
+// over the ledger's customer index as real customers' do.
+const std::string& CustomerHash(int64_t i) {
+  static const auto* hashes = [] {
+    auto* hashes = new std::vector<std::string>();
+    const feedback::CustomerHasher hasher = event_store::Hasher();
+    for (int64_t c = 0; c < kCustomers; ++c) {
+      hashes->push_back(hasher.Hash("demo", absl::StrCat("customer-", c)));
+    }
+    return hashes;
+  }();
+  return (*hashes)[i % kCustomers];
+}
+
 // The feed's next page: `next` is the next sequence.
 google::protobuf::RepeatedPtrField<v1::StoredEvent> NewPage(int64_t& next) {
   static const char* const kChannels[] = {"shop", "phone", "web", "email"};
@@ -210,7 +225,7 @@ google::protobuf::RepeatedPtrField<v1::StoredEvent> NewPage(int64_t& next) {
     stored.set_journey("switching");
     stored.set_journey_version(2);
     stored.set_stage(kStages[touchpoint % 3]);
-    stored.set_customer_hash(absl::StrCat("customer-", next % kCustomers));
+    stored.set_customer_hash(CustomerHash(next));
     v1::TouchpointEvent& event = *stored.mutable_event();
     event.set_event_id(absl::StrCat("e-", next));
     event.set_touchpoint(absl::StrCat("touchpoint_", touchpoint));
