@@ -165,7 +165,8 @@ v1::TouchpointEvent MakeEvent(const std::string& channel,
                               const std::string& run, int64_t i) {
   v1::TouchpointEvent event;
   if (absl::GetFlag(FLAGS_random_event_ids)) {
-    // The same id for the same event, so a re-sent call is a duplicate.
+    // The same id for the same event within this run (absl's hash is
+    // seeded per process), so a re-sent call is a duplicate.
     const uint64_t high = absl::HashOf(run, channel, i, 0);
     const uint64_t low = absl::HashOf(run, channel, i, 1);
     event.set_event_id(absl::StrFormat(
@@ -558,8 +559,7 @@ Result RunSqlite(const std::string& dir, int clients, int batch,
   }
   // Hashed before the clock starts, as the ceiling times SQLite alone: per
   // customer 64 lowercase hex chars of HMAC-SHA-256 like the service's, and
-  // its key, so events_by_customer_key takes them in the same scattered
-  // order. The fingerprint (not indexed) is 32 bytes like the service's;
+  // its key, so the customer index takes them as the service's does. The fingerprint (not indexed) is 32 bytes like the service's;
   // its value costs SQLite nothing either way.
   const std::string key = crypto::Sha256("polku-bench ceiling");
   std::vector<std::string> customer_hashes;
@@ -958,8 +958,9 @@ int RunSoak(const Target& gateway, const Processes& processes, int clients,
   std::cout << absl::StrFormat(
       "\nsoak: clients=%d, %d s, %.0f events/s (%s), arriving on a fixed "
       "schedule and sent through the gateway every 5 ms (at most %d per "
-      "call), %d CPUs\n\n",
+      "call), event_ids=%s, %d CPUs\n\n",
       clients, soak_s, soak_rate, rate_source, batch,
+      absl::GetFlag(FLAGS_random_event_ids) ? "random" : "ordered",
       std::thread::hardware_concurrency());
   std::cout << "| t s | events/s |";
   for (const auto& [process, pid] : watched) {

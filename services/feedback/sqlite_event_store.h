@@ -67,9 +67,11 @@ class SqliteEventStore : public GroupCommitStore {
   static const std::string& KeepErasedKeysSql();
   static const std::string& EraseEventsSql();
   // The next rows FillCustomerKeys fills, which runs at every open: through
-  // the partial index of rows without a key, empty once they are filled.
+  // the partial index of rows without a key, empty once they are filled
+  // (with statistics, SQLite would rather skip-scan the customer index).
   static constexpr char kRowsWithoutCustomerKeySql[] =
       "SELECT sequence, customer_hash FROM events "
+      "INDEXED BY events_without_customer_key "
       "WHERE customer_key IS NULL LIMIT 10000";
 
   // Opens (creating and migrating if needed) the database at `path` and
