@@ -81,8 +81,8 @@ const std::vector<sqlite::Migration>& SqliteEventStore::Migrations() {
       // by the checkpoint: 1000-event commits into a million events wrote
       // 1,217 WAL pages each with the customer_key index, 190 with this
       // one, 170 with none. The partial index finds the rows
-      // FillCustomerKeys still has to fill, which customer_key alone no
-      // longer does.
+      // FillCustomerKeys still has to fill, as the index on customer_key
+      // did.
       {4, R"sql(
         DROP INDEX events_by_customer_key;
         CREATE INDEX events_by_segment_and_customer

@@ -174,7 +174,8 @@ CREATE INDEX counted_events_by_customer
 // checkpointer. WAL frames per 1000 events (1000-event transactions, 1 M
 // events, 10007 customers), hash-keyed / no index / this one: 1217 / 170 /
 // 190 on polku-feedback's equivalent index, 1051 / 55 / 74 on this ledger.
-// An erasure probes every segment instead (kCustomerSequencesSql).
+// An erasure probes every segment that holds events instead
+// (kCustomerSequencesSql).
 constexpr char kSchemaV5[] = R"sql(
 DROP INDEX counted_events_by_customer;
 CREATE INDEX counted_events_by_customer
