@@ -49,7 +49,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/hash/hash.h"
@@ -61,6 +60,7 @@
 #include "absl/time/clock.h"
 #include "bench/bench_stats.h"
 #include "lib/crypto/crypto.h"
+#include "lib/rpc/flags.h"
 #include "lib/sqlite/sqlite.h"
 #include "services/feedback/group_commit_store.h"
 #include "services/feedback/sqlite_event_store.h"
@@ -1079,9 +1079,11 @@ int main(int argc, char** argv) {
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
-  absl::SetProgramUsageMessage(
+  // As the suite's processes do, so that the bench's client costs what a
+  // channel system's would.
+  polku::rpc::ParseFlags(
+      argc, argv,
       "durable ingestion through the real suite next to its "
       "ceilings, or with --soak_s a memory soak (see bench/README.md)");
-  absl::ParseCommandLine(argc, argv);
   return polku::bench::Main();
 }

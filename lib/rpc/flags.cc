@@ -8,10 +8,14 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace polku::rpc {
 
 std::vector<std::string> ParseFlags(int argc, char** argv, absl::string_view usage) {
+#ifdef NDEBUG
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   absl::SetProgramUsageMessage(usage);
   // The environment first, so that the command line overrides it.
   for (const auto& [name, flag] : absl::GetAllFlags()) {
