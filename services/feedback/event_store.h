@@ -62,6 +62,19 @@ struct EventBatch {
 // One entry of the change feed.
 using FeedEntry = std::variant<polku::v1::StoredEvent, polku::v1::Erasure>;
 
+// One entry of the change feed as stored: `payload` is the serialised
+// StoredEvent (or Erasure, if `erasure`) without its sequence. WatchEvents
+// pages are built from these without parsing them (feed_page.h).
+struct FeedRecord {
+  int64_t sequence = 0;
+  bool erasure = false;
+  std::string payload;
+};
+
+// The entry `record` holds, its sequence set; DATA_LOSS if the payload
+// cannot be parsed.
+absl::StatusOr<FeedEntry> ParseFeedRecord(const FeedRecord& record);
+
 inline int64_t SequenceOf(const FeedEntry& entry) {
   return std::visit([](const auto& e) { return e.sequence(); }, entry);
 }
@@ -96,12 +109,17 @@ class EventStore {
   virtual void Erase(std::string tenant, std::string customer,
                      bool suppress_future, EraseCallback done) = 0;
 
-  // Up to `limit` feed entries (stored events and erasures) with sequence >=
+  // Up to `limit` feed records (stored events and erasures) with sequence >=
   // `from_sequence`, in sequence order; only `tenant`'s unless `tenant` is
   // empty. Blocks on storage: call it from an Executor thread. Safe from
   // several threads.
-  virtual absl::StatusOr<std::vector<FeedEntry>> ReadFeed(
+  virtual absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(
       absl::string_view tenant, int64_t from_sequence, int limit) = 0;
+
+  // ReadFeedRecords, parsed.
+  absl::StatusOr<std::vector<FeedEntry>> ReadFeed(absl::string_view tenant,
+                                                  int64_t from_sequence,
+                                                  int limit);
 
   // Random, fixed when the storage was created; see
   // WatchEventsResponse.feed_id.

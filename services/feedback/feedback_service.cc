@@ -15,16 +15,15 @@
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/status.h"
 #include "services/feedback/event_validation.h"
+#include "services/feedback/feed_page.h"
 #include "services/feedback/redaction.h"
 
 namespace polku::feedback {
 namespace {
 
 using polku::v1::EventResult;
-using polku::v1::StoredEvent;
 using polku::v1::StreamEventsRequest;
 using polku::v1::StreamEventsResponse;
-using polku::v1::WatchEventsResponse;
 
 std::string EventField(int index, absl::string_view field) {
   return absl::StrCat("events[", index, "].", field);
@@ -83,6 +82,19 @@ void Merge(std::vector<EventResult> stored, Prepared& prepared) {
   }
 }
 
+// Whether `bytes` parses as `message`.
+bool ParseMessage(const grpc::ByteBuffer& bytes,
+                  google::protobuf::MessageLite& message) {
+  std::vector<grpc::Slice> slices;
+  if (!bytes.Dump(&slices).ok()) return false;
+  std::string serialized;
+  for (const grpc::Slice& slice : slices) {
+    serialized.append(reinterpret_cast<const char*>(slice.begin()),
+                      slice.size());
+  }
+  return message.ParseFromString(serialized);
+}
+
 // The gRPC status for `status`, with its retry hint as trailing metadata.
 grpc::Status ToGrpc(grpc::CallbackServerContext& context,
                     const absl::Status& status) {
@@ -98,7 +110,7 @@ grpc::Status ToGrpc(grpc::CallbackServerContext& context,
 // holds that turn when the stream is cancelled calls Finish, as its very
 // last act; OnDone (which gRPC calls after Finish and after every other
 // reaction) can then delete the stream, knowing nothing else refers to it.
-class FeedStream final : public grpc::ServerWriteReactor<WatchEventsResponse> {
+class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   FeedStream(EventStore& store, Executor& readers, std::string tenant,
              int64_t from_sequence)
@@ -152,16 +164,16 @@ class FeedStream final : public grpc::ServerWriteReactor<WatchEventsResponse> {
     // Everything up to `committed` is visible to the read that follows,
     // because the store publishes a sequence only after its COMMIT.
     const int64_t committed = store_.notifier().last_sequence();
-    absl::StatusOr<std::vector<FeedEntry>> events =
-        store_.ReadFeed(tenant_, next_sequence_, kMaxEventsPerWatchPage);
-    if (!events.ok()) {
+    absl::StatusOr<std::vector<FeedRecord>> records = store_.ReadFeedRecords(
+        tenant_, next_sequence_, kMaxEventsPerWatchPage);
+    if (!records.ok()) {
       log::Error("reading the change feed failed",
-                 {{"tenant", tenant_}, {"error", events.status().ToString()}});
+                 {{"tenant", tenant_}, {"error", records.status().ToString()}});
       Finish(rpc::ToGrpcStatus(absl::UnavailableError(absl::StrCat(
-          "reading the change feed failed: ", events.status().message()))));
+          "reading the change feed failed: ", records.status().message()))));
       return;
     }
-    if (events->empty()) {
+    if (records->empty()) {
       // Nothing of ours up to `committed`: later reads may start beyond it
       // (this skips other tenants' events without rescanning them).
       next_sequence_ = std::max(next_sequence_, committed + 1);
@@ -180,26 +192,15 @@ class FeedStream final : public grpc::ServerWriteReactor<WatchEventsResponse> {
       return;
     }
 
-    page_.Clear();
-    page_.set_feed_id(store_.feed_id());
-    if (auto* erasure = std::get_if<polku::v1::Erasure>(&events->front())) {
-      // An erasure is a page of its own.
-      next_sequence_ = erasure->sequence() + 1;
-      *page_.mutable_erasure() = std::move(*erasure);
-    } else {
-      size_t bytes = 0;
-      for (FeedEntry& entry : *events) {
-        auto* event = std::get_if<StoredEvent>(&entry);
-        if (event == nullptr) break;  // the erasure comes in the next page
-        const size_t size = event->ByteSizeLong();
-        if (page_.events_size() > 0 && bytes + size > kMaxBytesPerWatchPage) {
-          break;  // the rest comes in the next page
-        }
-        bytes += size;
-        next_sequence_ = event->sequence() + 1;
-        *page_.add_events() = std::move(*event);
-      }
-    }
+    FeedPage page =
+        EncodeFeedPage(store_.feed_id(), *records, kMaxBytesPerWatchPage);
+    next_sequence_ = page.next_sequence;
+    // The slice owns the bytes: no copy.
+    auto* bytes = new std::string(std::move(page.bytes));
+    grpc::Slice slice(bytes->data(), bytes->size(),
+                      [](void* owned) { delete static_cast<std::string*>(owned); },
+                      bytes);
+    page_ = grpc::ByteBuffer(&slice, 1);
     bool cancelled;
     {
       absl::MutexLock lock(&mu_);
@@ -229,7 +230,7 @@ class FeedStream final : public grpc::ServerWriteReactor<WatchEventsResponse> {
   const std::string tenant_;  // empty: every tenant (internal caller)
   // Touched only by whoever holds the turn.
   int64_t next_sequence_;
-  WatchEventsResponse page_;
+  grpc::ByteBuffer page_;
 
   absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
@@ -547,21 +548,24 @@ grpc::ServerUnaryReactor* FeedbackServiceImpl::SubmitEvents(
   return reactor;
 }
 
-grpc::ServerWriteReactor<WatchEventsResponse>* FeedbackServiceImpl::WatchEvents(
-    grpc::CallbackServerContext* context,
-    const polku::v1::WatchEventsRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedbackServiceImpl::WatchEvents(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   absl::StatusOr<rpc::Caller> caller =
       rpc::CallerFrom(*context, /*allow_internal=*/true);
+  polku::v1::WatchEventsRequest watch;
   absl::Status invalid;
   if (!caller.ok()) {
     invalid = caller.status();
-  } else if (request->from_sequence() < 0) {
+  } else if (!ParseMessage(*request, watch)) {
+    invalid = absl::InvalidArgumentError(
+        "the request is not a polku.v1.WatchEventsRequest");
+  } else if (watch.from_sequence() < 0) {
     invalid = absl::InvalidArgumentError(absl::StrCat(
-        "from_sequence: must be >= 0, got ", request->from_sequence()));
+        "from_sequence: must be >= 0, got ", watch.from_sequence()));
   }
   auto* stream = new FeedStream(store_, feed_readers_,
                                 caller.ok() ? caller->tenant : std::string(),
-                                std::max<int64_t>(request->from_sequence(), 1));
+                                std::max<int64_t>(watch.from_sequence(), 1));
   if (!invalid.ok()) {
     stream->Finish(rpc::ToGrpcStatus(invalid));
   } else {

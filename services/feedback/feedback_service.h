@@ -52,8 +52,11 @@ struct FeedbackServiceOptions {
 
 class EventStream;
 
+// WatchEvents is a raw method: its pages are written as bytes made from the
+// stored records (feed_page.h), not as messages.
 class FeedbackServiceImpl final
-    : public polku::v1::FeedbackService::CallbackService {
+    : public polku::v1::FeedbackService::WithRawCallbackMethod_WatchEvents<
+          polku::v1::FeedbackService::CallbackService> {
  public:
   // `feed_readers` runs the change-feed reads. All arguments outlive the
   // service, and the service outlives the server (every call has ended).
@@ -78,9 +81,11 @@ class FeedbackServiceImpl final
                           polku::v1::StreamEventsResponse>*
   StreamEvents(grpc::CallbackServerContext* context) override;
 
-  grpc::ServerWriteReactor<polku::v1::WatchEventsResponse>* WatchEvents(
+  // Request: a serialised WatchEventsRequest; responses: serialised
+  // WatchEventsResponse pages.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(
       grpc::CallbackServerContext* context,
-      const polku::v1::WatchEventsRequest* request) override;
+      const grpc::ByteBuffer* request) override;
 
   grpc::ServerUnaryReactor* EraseCustomer(
       grpc::CallbackServerContext* context,

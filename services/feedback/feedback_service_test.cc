@@ -1,5 +1,6 @@
 #include "services/feedback/feedback_service.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -53,8 +54,9 @@ class FeedbackServiceTest : public ::testing::Test {
                              &port);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
-    stub_ = polku::v1::FeedbackService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = polku::v1::FeedbackService::NewStub(channel_);
   }
 
   ~FeedbackServiceTest() override {
@@ -87,6 +89,7 @@ class FeedbackServiceTest : public ::testing::Test {
   std::unique_ptr<SqliteEventStore> store_;
   std::unique_ptr<FeedbackServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<polku::v1::FeedbackService::Stub> stub_;
 };
 
@@ -284,6 +287,46 @@ TEST_F(FeedbackServiceTest, WatchEventsPagesALongFeed) {
   EXPECT_EQ(second.back(), 1000);
   context.TryCancel();
   reader->Finish();
+}
+
+// WatchEvents takes its request as bytes (a raw method): bytes that are no
+// WatchEventsRequest are refused, saying so.
+TEST_F(FeedbackServiceTest, WatchEventsRejectsARequestThatDoesNotParse) {
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "");
+  grpc::GenericStub generic(channel_);
+  grpc::CompletionQueue queue;
+  auto call = generic.PrepareCall(
+      &context, "/polku.v1.FeedbackService/WatchEvents", &queue);
+  // Each step's completion, in order (one operation at a time).
+  auto step = [&](int tag) {
+    void* got = nullptr;
+    bool ok = false;
+    EXPECT_TRUE(queue.Next(&got, &ok));
+    EXPECT_EQ(got, reinterpret_cast<void*>(tag));
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(step(1));
+  const std::string garbage = "\xff\xff\xff";  // a tag cut short
+  grpc::Slice slice(garbage);
+  call->WriteLast(grpc::ByteBuffer(&slice, 1), grpc::WriteOptions(),
+                  reinterpret_cast<void*>(2));
+  step(2);
+  grpc::ByteBuffer page;
+  call->Read(&page, reinterpret_cast<void*>(3));
+  EXPECT_FALSE(step(3));  // no page
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  ASSERT_TRUE(step(4));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "the request is not a polku.v1.WatchEventsRequest");
+  queue.Shutdown();
+  void* tag;
+  bool ok;
+  while (queue.Next(&tag, &ok)) {
+  }
 }
 
 TEST_F(FeedbackServiceTest, WatchEventsRejectsANegativeStart) {

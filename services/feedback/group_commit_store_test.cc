@@ -99,8 +99,9 @@ class NumberingStore : public GroupCommitStore {
     hold_ = false;
   }
 
-  absl::StatusOr<std::vector<FeedEntry>> ReadFeed(absl::string_view, int64_t,
-                                                  int) override {
+  absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(absl::string_view,
+                                                          int64_t,
+                                                          int) override {
     return absl::UnimplementedError("NumberingStore keeps no feed");
   }
   const std::string& feed_id() const override { return feed_id_; }

@@ -564,7 +564,7 @@ absl::StatusOr<EraseResult> PgEventStore::WriteErasure(
   return result;
 }
 
-absl::StatusOr<std::vector<FeedEntry>> PgEventStore::ReadFeed(
+absl::StatusOr<std::vector<FeedRecord>> PgEventStore::ReadFeedRecords(
     absl::string_view tenant, int64_t from_sequence, int limit) {
   if (!connected_) return NotConnected(reader_pool_.server());
   POLKU_ASSIGN_OR_RETURN(
@@ -575,28 +575,14 @@ absl::StatusOr<std::vector<FeedEntry>> PgEventStore::ReadFeed(
   POLKU_ASSIGN_OR_RETURN(
       postgres::Result rows,
       db->Execute(tenant.empty() ? kFeedAllSql : kFeedOfTenantSql, params));
-  std::vector<FeedEntry> entries;
-  entries.reserve(rows.rows());
+  std::vector<FeedRecord> records;
+  records.reserve(rows.rows());
   for (int row = 0; row < rows.rows(); ++row) {
-    const int64_t sequence = rows.Int(row, 0);
-    bool parsed;
-    if (rows.Int(row, 2) == 1) {
-      polku::v1::Erasure erasure;
-      parsed = erasure.ParseFromString(rows.Bytes(row, 1));
-      erasure.set_sequence(sequence);
-      entries.emplace_back(std::move(erasure));
-    } else {
-      StoredEvent event;
-      parsed = event.ParseFromString(rows.Bytes(row, 1));
-      event.set_sequence(sequence);
-      entries.emplace_back(std::move(event));
-    }
-    if (!parsed) {
-      return absl::DataLossError(
-          absl::StrCat("feed entry ", sequence, " cannot be parsed"));
-    }
+    records.push_back({.sequence = rows.Int(row, 0),
+                       .erasure = rows.Int(row, 2) == 1,
+                       .payload = rows.Bytes(row, 1)});
   }
-  return entries;
+  return records;
 }
 
 }  // namespace polku::feedback

@@ -76,7 +76,7 @@ struct PgEventStoreOptions {
   size_t max_events_per_transaction = 5000;
   size_t max_queued_events = 50000;
   const Clock* clock = &Clock::Real();
-  // Connections for ReadFeed (the writer and the listener have their own).
+  // Connections for ReadFeedRecords (the writer and the listener have their own).
   int reader_connections = 4;
   // How long a call waits for a connection (or for one to open).
   absl::Duration connection_timeout = absl::Seconds(5);
@@ -108,9 +108,8 @@ class PgEventStore : public GroupCommitStore {
 
   ~PgEventStore() override;
 
-  absl::StatusOr<std::vector<FeedEntry>> ReadFeed(absl::string_view tenant,
-                                                  int64_t from_sequence,
-                                                  int limit) override;
+  absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(
+      absl::string_view tenant, int64_t from_sequence, int limit) override;
   // Empty until connected.
   const std::string& feed_id() const override { return feed_id_; }
   void Stop() override;

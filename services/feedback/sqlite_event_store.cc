@@ -543,11 +543,11 @@ void SqliteEventStore::ReturnReader(std::unique_ptr<sqlite::Database> reader) {
   idle_readers_.push_back(std::move(reader));
 }
 
-absl::StatusOr<std::vector<FeedEntry>> SqliteEventStore::ReadFeed(
+absl::StatusOr<std::vector<FeedRecord>> SqliteEventStore::ReadFeedRecords(
     absl::string_view tenant, int64_t from_sequence, int limit) {
   POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> reader,
                          TakeReader());
-  std::vector<FeedEntry> entries;
+  std::vector<FeedRecord> records;
   absl::Status status = [&]() -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * read,
@@ -557,29 +557,15 @@ absl::StatusOr<std::vector<FeedEntry>> SqliteEventStore::ReadFeed(
     // ForEachRow's reset ends the read transaction, so the writer's
     // checkpoints can proceed.
     return read->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
-      const int64_t sequence = row.ColumnInt(0);
-      bool parsed;
-      if (row.ColumnInt(2) == 1) {
-        polku::v1::Erasure erasure;
-        parsed = erasure.ParseFromString(row.ColumnBlob(1));
-        erasure.set_sequence(sequence);
-        entries.emplace_back(std::move(erasure));
-      } else {
-        StoredEvent event;
-        parsed = event.ParseFromString(row.ColumnBlob(1));
-        event.set_sequence(sequence);
-        entries.emplace_back(std::move(event));
-      }
-      if (!parsed) {
-        return absl::DataLossError(
-            absl::StrCat("feed entry ", sequence, " cannot be parsed"));
-      }
+      records.push_back({.sequence = row.ColumnInt(0),
+                         .erasure = row.ColumnInt(2) == 1,
+                         .payload = std::string(row.ColumnBlob(1))});
       return absl::OkStatus();
     });
   }();
   ReturnReader(std::move(reader));
   if (!status.ok()) return status;
-  return entries;
+  return records;
 }
 
 }  // namespace polku::feedback

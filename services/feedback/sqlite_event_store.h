@@ -83,9 +83,8 @@ class SqliteEventStore : public GroupCommitStore {
   // Stops (see Stop) if not stopped yet.
   ~SqliteEventStore() override;
 
-  absl::StatusOr<std::vector<FeedEntry>> ReadFeed(absl::string_view tenant,
-                                                  int64_t from_sequence,
-                                                  int limit) override;
+  absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(
+      absl::string_view tenant, int64_t from_sequence, int limit) override;
   const std::string& feed_id() const override { return feed_id_; }
 
   // The writer connection's settings as found at Open: production needs
@@ -149,7 +148,7 @@ class SqliteEventStore : public GroupCommitStore {
   bool has_erased_keys_ = false;
 
   absl::Mutex readers_mu_;
-  // Idle read-only connections; ReadFeed opens another when none is idle.
+  // Idle read-only connections; ReadFeedRecords opens another when none is idle.
   std::vector<std::unique_ptr<sqlite::Database>> idle_readers_
       ABSL_GUARDED_BY(readers_mu_);
 };

@@ -62,9 +62,10 @@ class HeldStore : public EventStore {
   void Erase(std::string, std::string, bool, EraseCallback done) override {
     done(absl::UnimplementedError("not in this fake"));
   }
-  absl::StatusOr<std::vector<FeedEntry>> ReadFeed(absl::string_view, int64_t,
-                                                  int) override {
-    return std::vector<FeedEntry>();
+  absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(absl::string_view,
+                                                          int64_t,
+                                                          int) override {
+    return std::vector<FeedRecord>();
   }
   const std::string& feed_id() const override { return feed_id_; }
   FeedNotifier& notifier() override { return notifier_; }
