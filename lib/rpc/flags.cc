@@ -8,14 +8,12 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "lib/base/process.h"
 
 namespace polku::rpc {
 
 std::vector<std::string> ParseFlags(int argc, char** argv, absl::string_view usage) {
-#ifdef NDEBUG
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-#endif
+  SetUpProcess();
   absl::SetProgramUsageMessage(usage);
   // The environment first, so that the command line overrides it.
   for (const auto& [name, flag] : absl::GetAllFlags()) {

@@ -17,13 +17,7 @@ namespace polku::rpc {
 
 // Applies the environment, then the command line; exits with a message on
 // an invalid value (naming the flag or variable). Returns positional args.
-//
-// Also sets up what every process shares: in optimised builds (NDEBUG) it
-// turns off absl::Mutex deadlock detection, which Debian's abseil, built
-// without NDEBUG, leaves on — every lock of every absl::Mutex, gRPC's own
-// included, then records lock order in one global graph (4x the cost of an
-// uncontended lock pair; a few percent of each process's CPU under load,
-// bench/README.md). Debug and sanitizer builds keep it.
+// Calls SetUpProcess (lib/base/process.h) first.
 std::vector<std::string> ParseFlags(int argc, char** argv,
                                     absl::string_view usage);
 
