@@ -6,7 +6,9 @@
 #include "lib/base/status_macros.h"
 
 namespace polku::feedback {
+namespace {
 
+// The entry `record` holds, its sequence set.
 absl::StatusOr<FeedEntry> ParseFeedRecord(const FeedRecord& record) {
   FeedEntry entry;
   bool parsed;
@@ -25,6 +27,8 @@ absl::StatusOr<FeedEntry> ParseFeedRecord(const FeedRecord& record) {
   }
   return entry;
 }
+
+}  // namespace
 
 absl::StatusOr<std::vector<FeedEntry>> EventStore::ReadFeed(
     absl::string_view tenant, int64_t from_sequence, int limit) {

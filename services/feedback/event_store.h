@@ -71,10 +71,6 @@ struct FeedRecord {
   std::string payload;
 };
 
-// The entry `record` holds, its sequence set; DATA_LOSS if the payload
-// cannot be parsed.
-absl::StatusOr<FeedEntry> ParseFeedRecord(const FeedRecord& record);
-
 inline int64_t SequenceOf(const FeedEntry& entry) {
   return std::visit([](const auto& e) { return e.sequence(); }, entry);
 }
@@ -116,7 +112,8 @@ class EventStore {
   virtual absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(
       absl::string_view tenant, int64_t from_sequence, int limit) = 0;
 
-  // ReadFeedRecords, parsed.
+  // ReadFeedRecords, parsed (tests and tools; WatchEvents sends the
+  // records as they are). DATA_LOSS if a record cannot be parsed.
   absl::StatusOr<std::vector<FeedEntry>> ReadFeed(absl::string_view tenant,
                                                   int64_t from_sequence,
                                                   int limit);

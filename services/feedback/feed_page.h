@@ -6,9 +6,10 @@
 // bytes framed as WatchEventsResponse fields: serving the feed parses and
 // re-serialises nothing, which was most of the feed readers' CPU.
 //
-//   FeedPage page = EncodeFeedPage(store.feed_id(), records, 1 << 20);
-//   // page.bytes parses as a WatchEventsResponse; resume at
-//   // page.next_sequence.
+//   absl::StatusOr<FeedPage> page =
+//       EncodeFeedPage(store.feed_id(), records, 1 << 20);
+//   // page->bytes parses as a WatchEventsResponse; resume at
+//   // page->next_sequence.
 #ifndef POLKU_SERVICES_FEEDBACK_FEED_PAGE_H_
 #define POLKU_SERVICES_FEEDBACK_FEED_PAGE_H_
 
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "services/feedback/event_store.h"
 
 namespace polku::feedback {
@@ -30,10 +32,13 @@ struct FeedPage {
 
 // The next page of `records` (in sequence order, not empty): the erasure
 // alone if the first record is one, else the events up to the next erasure
-// or until `max_bytes` (at least one event), with `feed_id`.
-FeedPage EncodeFeedPage(const std::string& feed_id,
-                        const std::vector<FeedRecord>& records,
-                        size_t max_bytes);
+// or until their payloads reach `max_bytes` (at least one event), with
+// `feed_id`. DATA_LOSS naming the sequence if a record's payload is not
+// whole protobuf fields (a corrupt row must not reach a reader as a page
+// that misparses).
+absl::StatusOr<FeedPage> EncodeFeedPage(const std::string& feed_id,
+                                        const std::vector<FeedRecord>& records,
+                                        size_t max_bytes);
 
 }  // namespace polku::feedback
 

@@ -51,6 +51,13 @@ FeedRecord Record(Erasure erasure) {
   return record;
 }
 
+FeedPage Encode(const std::vector<FeedRecord>& records,
+               size_t max_bytes = 1 << 20) {
+  absl::StatusOr<FeedPage> page = EncodeFeedPage(kFeedId, records, max_bytes);
+  EXPECT_TRUE(page.ok()) << page.status();
+  return page.ok() ? *std::move(page) : FeedPage();
+}
+
 WatchEventsResponse Parse(const FeedPage& page) {
   WatchEventsResponse parsed;
   EXPECT_TRUE(parsed.ParseFromString(page.bytes));
@@ -58,15 +65,16 @@ WatchEventsResponse Parse(const FeedPage& page) {
 }
 
 TEST(FeedPageTest, EventsParseAsTheMessagesTheyWereStoredFrom) {
-  // Sequences of one to five varint bytes.
+  // Sequences of 1, 2, 3, 4, 5 and 6 varint bytes.
   std::vector<FeedRecord> records;
   WatchEventsResponse expected;
   expected.set_feed_id(kFeedId);
-  for (int64_t sequence : {1LL, 300LL, 70'000LL, 1LL << 30, 1LL << 40}) {
+  for (int64_t sequence :
+       {1LL, 300LL, 70'000LL, 1LL << 21, 1LL << 30, 1LL << 40}) {
     *expected.add_events() = Event(sequence);
     records.push_back(Record(Event(sequence)));
   }
-  const FeedPage page = EncodeFeedPage(kFeedId, records, 1 << 20);
+  const FeedPage page = Encode(records);
   EXPECT_TRUE(MessageDifferencer::Equals(Parse(page), expected))
       << Parse(page).DebugString();
   EXPECT_EQ(page.next_sequence, (1LL << 40) + 1);
@@ -81,7 +89,7 @@ TEST(FeedPageTest, AnErasureIsAPageOfItsOwn) {
   erasure.set_suppressed(true);
   const std::vector<FeedRecord> records = {Record(erasure), Record(Event(8))};
 
-  const FeedPage page = EncodeFeedPage(kFeedId, records, 1 << 20);
+  const FeedPage page = Encode(records);
   WatchEventsResponse expected;
   expected.set_feed_id(kFeedId);
   *expected.mutable_erasure() = erasure;
@@ -95,7 +103,7 @@ TEST(FeedPageTest, EventsStopBeforeAnErasure) {
   erasure.set_sequence(3);
   const std::vector<FeedRecord> records = {Record(Event(1)), Record(Event(2)),
                                            Record(erasure), Record(Event(4))};
-  const FeedPage page = EncodeFeedPage(kFeedId, records, 1 << 20);
+  const FeedPage page = Encode(records);
   const WatchEventsResponse parsed = Parse(page);
   ASSERT_EQ(parsed.events_size(), 2);
   EXPECT_EQ(parsed.events(1).sequence(), 2);
@@ -108,15 +116,48 @@ TEST(FeedPageTest, ThePageEndsAtTheByteBoundButNeverEmpty) {
                                            Record(Event(3))};
   const size_t one = records[0].payload.size();
 
-  const FeedPage two = EncodeFeedPage(kFeedId, records, 2 * one + 1);
+  const FeedPage two = Encode(records, 2 * one + 1);
   EXPECT_EQ(Parse(two).events_size(), 2);
   EXPECT_EQ(two.next_sequence, 3);
 
   // A single event larger than the bound still goes out, alone.
-  const FeedPage alone = EncodeFeedPage(kFeedId, records, 1);
+  const FeedPage alone = Encode(records, 1);
   ASSERT_EQ(Parse(alone).events_size(), 1);
   EXPECT_EQ(Parse(alone).events(0).sequence(), 1);
   EXPECT_EQ(alone.next_sequence, 2);
+}
+
+TEST(FeedPageTest, AnErasureAfterACutPageComesAloneInTheNext) {
+  Erasure erasure;
+  erasure.set_sequence(3);
+  const std::vector<FeedRecord> records = {Record(Event(1)), Record(Event(2)),
+                                           Record(erasure)};
+  const FeedPage first = Encode(records, 1);
+  EXPECT_EQ(Parse(first).events_size(), 1);
+  EXPECT_EQ(first.next_sequence, 2);
+  const FeedPage erasure_page =
+      Encode({records.begin() + 2, records.end()}, 1);
+  EXPECT_EQ(Parse(erasure_page).events_size(), 0);
+  EXPECT_EQ(Parse(erasure_page).erasure().sequence(), 3);
+  EXPECT_EQ(erasure_page.next_sequence, 4);
+}
+
+TEST(FeedPageTest, ACorruptRecordIsDataLossNamingItsSequence) {
+  const FeedRecord whole = Record(Event(5));
+  // The last field's value cut short, so that the appended sequence would
+  // be read as part of it; a tag cut short; a field number 0.
+  FeedRecord cut = whole;
+  cut.payload.resize(cut.payload.size() - 3);
+  FeedRecord cut_tag = whole;
+  cut_tag.payload += "\x80";
+  FeedRecord field_zero = whole;
+  field_zero.payload += std::string("\x00\x01", 2);
+  for (const FeedRecord& corrupt : {cut, cut_tag, field_zero}) {
+    absl::StatusOr<FeedPage> page =
+        EncodeFeedPage(kFeedId, {Record(Event(4)), corrupt}, 1 << 20);
+    EXPECT_EQ(page.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_EQ(page.status().message(), "feed entry 5 is corrupt");
+  }
 }
 
 }  // namespace

@@ -166,13 +166,7 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     const int64_t committed = store_.notifier().last_sequence();
     absl::StatusOr<std::vector<FeedRecord>> records = store_.ReadFeedRecords(
         tenant_, next_sequence_, kMaxEventsPerWatchPage);
-    if (!records.ok()) {
-      log::Error("reading the change feed failed",
-                 {{"tenant", tenant_}, {"error", records.status().ToString()}});
-      Finish(rpc::ToGrpcStatus(absl::UnavailableError(absl::StrCat(
-          "reading the change feed failed: ", records.status().message()))));
-      return;
-    }
+    if (!records.ok()) return FinishFailedRead(records.status());
     if (records->empty()) {
       // Nothing of ours up to `committed`: later reads may start beyond it
       // (this skips other tenants' events without rescanning them).
@@ -192,11 +186,12 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
       return;
     }
 
-    FeedPage page =
+    absl::StatusOr<FeedPage> page =
         EncodeFeedPage(store_.feed_id(), *records, kMaxBytesPerWatchPage);
-    next_sequence_ = page.next_sequence;
+    if (!page.ok()) return FinishFailedRead(page.status());
+    next_sequence_ = page->next_sequence;
     // The slice owns the bytes: no copy.
-    auto* bytes = new std::string(std::move(page.bytes));
+    auto* bytes = new std::string(std::move(page->bytes));
     grpc::Slice slice(bytes->data(), bytes->size(),
                       [](void* owned) { delete static_cast<std::string*>(owned); },
                       bytes);
@@ -211,6 +206,13 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     } else {
       StartWrite(&page_);
     }
+  }
+
+  void FinishFailedRead(const absl::Status& error) {
+    log::Error("reading the change feed failed",
+               {{"tenant", tenant_}, {"error", error.ToString()}});
+    Finish(rpc::ToGrpcStatus(absl::UnavailableError(
+        absl::StrCat("reading the change feed failed: ", error.message()))));
   }
 
   // On the store's writer thread: be quick.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/base/executor.h"
 #include "lib/rpc/metadata.h"
+#include "lib/sqlite/sqlite.h"
 #include "services/feedback/sqlite_event_store.h"
 #include "services/feedback/test_journeys.h"
 
@@ -40,7 +41,7 @@ TouchpointEvent Event(const std::string& event_id, int csat = 4,
 class FeedbackServiceTest : public ::testing::Test {
  protected:
   FeedbackServiceTest() {
-    auto store = SqliteEventStore::Open(testing::ScratchDir() + "/feedback.db",
+    auto store = SqliteEventStore::Open(db_path_,
                                         CustomerHasher(std::string(32, 'k')),
                                         SqliteEventStoreOptions());
     EXPECT_TRUE(store.ok()) << store.status();
@@ -83,6 +84,7 @@ class FeedbackServiceTest : public ::testing::Test {
     return stub_->SubmitEvents(&context, request, &response);
   }
 
+  const std::string db_path_ = testing::ScratchDir() + "/feedback.db";
   FakeClock clock_{kNow};
   Executor readers_{2};
   TouchpointIndex index_;
@@ -339,6 +341,29 @@ TEST_F(FeedbackServiceTest, WatchEventsRejectsANegativeStart) {
   EXPECT_FALSE(reader->Read(&page));
   grpc::Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// A stored row that is not whole protobuf fields ends the stream
+// UNAVAILABLE naming it, rather than going out as a page that misparses.
+TEST_F(FeedbackServiceTest, WatchEventsRefusesToServeACorruptRow) {
+  SubmitEventsResponse response;
+  ASSERT_TRUE(Submit({Event("e-1")}, response).ok());
+  {
+    auto db = sqlite::Database::Open(db_path_, {});
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Exec("UPDATE events SET payload = "
+                            "substr(payload, 1, length(payload) - 3)")
+                    .ok());
+  }
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "");
+  auto reader = stub_->WatchEvents(&context, WatchEventsRequest());
+  WatchEventsResponse page;
+  EXPECT_FALSE(reader->Read(&page));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(),
+            "reading the change feed failed: feed entry 1 is corrupt");
 }
 
 TEST_F(FeedbackServiceTest, ManyWatchersCanComeAndGo) {
