@@ -53,15 +53,17 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// Sends `count` messages, or one and then waits for cancellation.
+// Sends three messages, or (`endless`) one, or (`garbled`) one and one
+// that does not parse, and then waits for cancellation.
 class WatchReactor : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
  public:
-  WatchReactor(std::string tenant, int64_t from, bool endless,
+  WatchReactor(std::string tenant, int64_t from, bool endless, bool garbled,
                absl::Notification& cancelled)
       : tenant_(std::move(tenant)),
         next_(from),
-        remaining_(endless ? 1 : 3),
-        endless_(endless),
+        remaining_(garbled ? 2 : endless ? 1 : 3),
+        endless_(endless || garbled),
+        garbled_(garbled),
         cancelled_(cancelled) {
     WriteNext();
   }
@@ -91,7 +93,8 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
     message_.Clear();
     v1::StoredEvent* event = message_.add_events();
     event->set_sequence(next_++);
-    event->set_tenant(tenant_);
+    // Invalid UTF-8 in a string field: sent, but it does not parse.
+    event->set_tenant(garbled_ && remaining_ == 1 ? "\xff\xfe" : tenant_);
     StartWrite(&message_);
   }
 
@@ -99,6 +102,7 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
   int64_t next_;
   int remaining_;
   bool endless_;
+  bool garbled_;
   absl::Notification& cancelled_;
   std::atomic<bool> finished_{false};
   v1::WatchEventsResponse message_;
@@ -150,6 +154,12 @@ grpc::ServerUnaryReactor* FakeFeedback::SubmitEvents(
                                         "fake failure"));
     }
   }
+  if (request->events_size() > 0 &&
+      request->events(0).event_id() == "garbled") {
+    // Invalid UTF-8 in a string field: sent, but it does not parse.
+    response->add_results()->set_reason("\xff\xfe");
+    return Done(context, grpc::Status::OK);
+  }
   int64_t sequence = 0;
   for (const v1::TouchpointEvent& event : request->events()) {
     v1::EventResult* result = response->add_results();
@@ -165,10 +175,11 @@ grpc::ServerWriteReactor<v1::WatchEventsResponse>* FakeFeedback::WatchEvents(
     grpc::CallbackServerContext* context,
     const v1::WatchEventsRequest* request) {
   log_.Record(*context, "WatchEvents");
-  bool endless = request->from_sequence() == -1;
+  const bool endless = request->from_sequence() == -1;
+  const bool garbled = request->from_sequence() == -2;
   return new WatchReactor(First(*context, rpc::kTenantHeader),
-                          endless ? 1 : request->from_sequence(), endless,
-                          watch_cancelled);
+                          endless || garbled ? 1 : request->from_sequence(),
+                          endless, garbled, watch_cancelled);
 }
 
 grpc::ServerUnaryReactor* FakeJourney::CreateJourney(

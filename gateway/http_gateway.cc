@@ -65,24 +65,30 @@ absl::optional<absl::string_view> Header(const httplib::Request& req,
   return absl::string_view(it->second);
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = false;
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
-}
-
-// The backend's answer bytes as JSON of `type`.
-std::string BytesToJson(const google::protobuf::Descriptor* type,
-                        const std::string& bytes) {
+// The backend's answer bytes as JSON of `type`. An answer that does not
+// parse is the backend's fault, and is not passed on as an empty message.
+absl::StatusOr<std::string> BytesToJson(
+    const google::protobuf::Descriptor* type, const std::string& bytes) {
   std::unique_ptr<google::protobuf::Message> message(
       google::protobuf::MessageFactory::generated_factory()
           ->GetPrototype(type)
           ->New());
-  message->ParseFromString(bytes);
-  return ToJson(*message);
+  if (!message->ParseFromString(bytes)) {
+    return absl::InternalError(absl::StrCat(
+        "the backend's answer does not parse as ", type->full_name()));
+  }
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = false;
+  std::string json;
+  auto printed =
+      google::protobuf::util::MessageToJsonString(*message, &json, options);
+  if (!printed.ok()) {
+    return absl::InternalError(
+        absl::StrCat("the backend's answer cannot be shown as JSON: ",
+                     std::string(printed.message())));
+  }
+  return json;
 }
 
 void LogRequest(const httplib::Request& req, int http_status,
@@ -497,8 +503,11 @@ class HttpGateway::Routes {
       absl::StatusOr<std::string> response =
           admin_.Invoke(*principal, route.rpc, requests.front());
       if (!response.ok()) return response.status();
+      absl::StatusOr<std::string> json =
+          BytesToJson(method->output_type(), *response);
+      if (!json.ok()) return json.status();
       res.status = 200;
-      res.set_content(BytesToJson(method->output_type(), *response), kJsonType);
+      res.set_content(*std::move(json), kJsonType);
       return absl::OkStatus();
     }
 
@@ -526,8 +535,11 @@ class HttpGateway::Routes {
       std::string ignored;
       call->Read(ignored, absl::InfiniteFuture());
       if (!call->status().ok()) return call->StatusWithRetryHint(res);
+      absl::StatusOr<std::string> json =
+          BytesToJson(method->output_type(), message);
+      if (!json.ok()) return json.status();
       res.status = 200;
-      res.set_content(BytesToJson(method->output_type(), message), kJsonType);
+      res.set_content(*std::move(json), kJsonType);
       return absl::OkStatus();
     }
 
@@ -544,12 +556,23 @@ class HttpGateway::Routes {
     std::string path = req.path;
     res.set_chunked_content_provider(
         kNdjsonType,
-        [call, type, first, pending](size_t, httplib::DataSink& sink) {
+        [call, type, first, pending, outcome](size_t,
+                                              httplib::DataSink& sink) {
           while (true) {
             switch (*pending) {
               case RawCall::Next::kMessage: {
-                std::string line = BytesToJson(type, *first) + "\n";
-                if (!sink.write(line.data(), line.size())) return false;
+                absl::StatusOr<std::string> json = BytesToJson(type, *first);
+                if (!json.ok()) {
+                  // The stream ends here, with the error as its last line.
+                  outcome->code = json.status().code();
+                  std::string line = ErrorBody(json.status()) + "\n";
+                  sink.write(line.data(), line.size());
+                  call->context().TryCancel();
+                  sink.done();
+                  return true;
+                }
+                *json += "\n";
+                if (!sink.write(json->data(), json->size())) return false;
                 break;
               }
               case RawCall::Next::kEnd: {
@@ -568,7 +591,10 @@ class HttpGateway::Routes {
           }
         },
         [this, call, outcome, start, http_method, path, in_flight](bool) {
-          outcome->code = call->status().code();
+          // Unless the gateway itself ended the stream.
+          if (outcome->code == absl::StatusCode::kOk) {
+            outcome->code = call->status().code();
+          }
           Finished(*outcome, start);
           httplib::Request logged;
           logged.method = http_method;

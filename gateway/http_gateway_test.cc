@@ -384,6 +384,31 @@ TEST_F(HttpGatewayTest, ServerStreamIsNewlineDelimitedJson) {
   EXPECT_THAT(fakes_.log.last().tenants, ElementsAre("demo"));
 }
 
+TEST_F(HttpGatewayTest, AnAnswerThatDoesNotParseIs500NotAnEmptyMessage) {
+  httplib::Result res =
+      PostEvents(R"({"events": [{"eventId": "garbled"}]})", shop_key_);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  EXPECT_THAT(res->body,
+              HasSubstr("does not parse as polku.v1.SubmitEventsResponse"));
+}
+
+TEST_F(HttpGatewayTest, AStreamEndsWithAnErrorLineAtAMessageThatDoesNotParse) {
+  httplib::Result res = Get("/v1/events:watch?from_sequence=-2", admin_key_);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  std::vector<std::string> lines =
+      absl::StrSplit(res->body, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << res->body;
+  EXPECT_EQ(FromJson<v1::WatchEventsResponse>(lines[0]).events(0).sequence(),
+            1);
+  EXPECT_THAT(lines[1], HasSubstr("does not parse as "
+                                  "polku.v1.WatchEventsResponse"));
+  // The gateway let go of the backend's stream.
+  EXPECT_TRUE(fakes_.feedback.watch_cancelled.WaitForNotificationWithTimeout(
+      absl::Seconds(10)));
+}
+
 TEST_F(HttpGatewayTest, ApiKeysAreManagedOverHttpAndRevocationIsImmediate) {
   httplib::Result created = client_->Post(
       "/v1/tenants/demo/apiKeys", Auth(admin_key_),

@@ -82,7 +82,8 @@ absl::StatusOr<FeedPage> EncodeFeedPage(const std::string& feed_id,
   {
     google::protobuf::io::StringOutputStream stream(&page.bytes);
     CodedOutputStream out(&stream);
-    out.WriteTag(Tag(WatchEventsResponse::kFeedIdFieldNumber, kLengthDelimited));
+    out.WriteTag(
+        Tag(WatchEventsResponse::kFeedIdFieldNumber, kLengthDelimited));
     out.WriteVarint32(static_cast<uint32_t>(feed_id.size()));
     out.WriteString(feed_id);
     size_t bytes = 0;

@@ -192,9 +192,9 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     next_sequence_ = page->next_sequence;
     // The slice owns the bytes: no copy.
     auto* bytes = new std::string(std::move(page->bytes));
-    grpc::Slice slice(bytes->data(), bytes->size(),
-                      [](void* owned) { delete static_cast<std::string*>(owned); },
-                      bytes);
+    grpc::Slice slice(
+        bytes->data(), bytes->size(),
+        [](void* owned) { delete static_cast<std::string*>(owned); }, bytes);
     page_ = grpc::ByteBuffer(&slice, 1);
     bool cancelled;
     {

@@ -11,10 +11,24 @@
 #include <string>
 #include <utility>
 
+#include "absl/synchronization/notification.h"
 #include "lib/base/log.h"
 #include "lib/rpc/status.h"
 
 namespace polku::insight {
+namespace {
+
+// How long Finish may wait for the server's status once reads have failed
+// before the stream is cancelled (see TailOnce).
+constexpr absl::Duration kFinishGrace = absl::Seconds(5);
+
+// A stream's end that is worth a warning: its deadline passing is routine.
+bool StreamFailed(const grpc::Status& status) {
+  return !status.ok() &&
+         status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+}  // namespace
 
 std::shared_ptr<grpc::Channel> MakeFeedbackChannel(const std::string& address,
                                                    const rpc::TlsFiles& tls) {
@@ -173,10 +187,24 @@ bool FeedTailer::TailOnce() {
   // is applied queue up and are applied together.
   PageQueue queue(options_.max_events_per_apply);
   // It reads until the stream ends, which it does soon after a cancel.
-  std::thread reading([&reader, &queue] {
+  // Read also fails on a page that does not parse, and then the server still
+  // holds the stream open: only a cancel would end Finish's wait before the
+  // deadline. A stream the server ended has its status already, so a Finish
+  // that takes longer than kFinishGrace means an unparsed page.
+  absl::Notification reads_done;
+  absl::Notification finishing;
+  absl::Notification finished;
+  bool finish_timed_out = false;
+  std::thread reading([&] {
     v1::WatchEventsResponse page;
     while (reader->Read(&page)) queue.Push(std::move(page));
     queue.End();
+    reads_done.Notify();
+    finishing.WaitForNotification();
+    if (!finished.WaitForNotificationWithTimeout(kFinishGrace)) {
+      finish_timed_out = true;
+      context.TryCancel();
+    }
   });
 
   bool applied = false;
@@ -206,8 +234,11 @@ bool FeedTailer::TailOnce() {
     if (options_.on_applied) Announce(*page);
   }
   queue.End();  // unblocks the reader if it waits for room
-  reading.join();
+  reads_done.WaitForNotification();
+  finishing.Notify();
   const grpc::Status status = reader->Finish();
+  finished.Notify();
+  reading.join();
   bool stopped;
   {
     absl::MutexLock lock(&mu_);
@@ -221,16 +252,21 @@ bool FeedTailer::TailOnce() {
   if (!apply_status.ok()) {
     log::Error("cannot apply a feed page",
                {{"error", apply_status.ToString()}});
-  } else if (!stopped && !status.ok() &&
-             status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+  } else if (!stopped && (finish_timed_out || StreamFailed(status))) {
     // While polku-feedback is down every attempt fails: say so on the first
     // failure and then once a minute, not on every retry.
     ++failed_attempts_;
     const absl::Time now = absl::Now();
     if (failed_attempts_ == 1 || now - last_warning_ >= absl::Minutes(1)) {
       last_warning_ = now;
+      const absl::Status error =
+          finish_timed_out
+              ? absl::InternalError(
+                    "a page of the feed could not be parsed (corrupt, or "
+                    "polku-feedback runs an incompatible version)")
+              : rpc::FromGrpcStatus(status);
       log::Warning("feed stream failed; reconnecting",
-                   {{"error", rpc::FromGrpcStatus(status).ToString()},
+                   {{"error", error.ToString()},
                     {"from_sequence", request.from_sequence()},
                     {"failed_attempts", failed_attempts_}});
     }

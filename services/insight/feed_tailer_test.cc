@@ -394,6 +394,25 @@ TEST_F(FeedTailerTest, ReopensTheStreamWhenItsDeadlinePasses) {
   EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 2, 2));
 }
 
+TEST_F(FeedTailerTest, APageThatDoesNotParseEndsTheStreamAndIsAskedAgain) {
+  // Invalid UTF-8 in a string field: the fake serialises it, the tailer's
+  // stub cannot parse it. The server holds that stream open, so only the
+  // tailer can end it; it must not wait for the stream's (1 h) deadline.
+  v1::WatchEventsResponse corrupt = PageOf(2, 2);
+  corrupt.mutable_events(0)->set_tenant("\xff\xfe");
+  FakeFeedbackServer feedback(
+      {{.pages = {PageOf(1, 1), corrupt}}, {.pages = {PageOf(2, 3)}}});
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), Fast());
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(2));
+  EXPECT_TRUE(feedback.service().AwaitCancellations(1));
+  ASSERT_TRUE(AwaitCheckpoint(3));
+  tailer.Stop();
+  // Nothing of the corrupt page was counted; it was asked for again.
+  EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 2));
+  EXPECT_EQ(EventsCounted(), 3);
+}
+
 TEST_F(FeedTailerTest, StopWithoutAFeedbackServerIsPrompt) {
   // Nothing listens here: every attempt fails and the tailer backs off.
   FeedTailer tailer(*store_, MakeFeedbackChannel("127.0.0.1:1"));
