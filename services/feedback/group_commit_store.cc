@@ -9,6 +9,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "lib/base/log.h"
+#include "lib/base/thread.h"
 #include "services/feedback/retry_hint.h"
 
 namespace polku::feedback {
@@ -24,7 +25,17 @@ GroupCommitStore::GroupCommitStore(const GroupCommitOptions& options,
 GroupCommitStore::~GroupCommitStore() { Stop(); }
 
 void GroupCommitStore::StartWriter() {
-  writer_ = std::thread([this] { WriterLoop(); });
+  writer_ = std::thread([this] {
+    NameThisThread("polku-writer");
+    if (options_.writer_nice != 0) {
+      const absl::Status status = SetThisThreadNice(options_.writer_nice);
+      if (!status.ok()) {
+        log::Warning("the writer thread keeps the process's priority",
+                     {{"error", status.ToString()}});
+      }
+    }
+    WriterLoop();
+  });
 }
 
 void GroupCommitStore::Stop() {

@@ -56,6 +56,11 @@ struct GroupCommitOptions {
   // Events admitted (being prepared, or queued) and not yet taken by the
   // writer; bounds memory.
   size_t max_queued_events = 50000;
+  // The writer thread's nice value (0: as the process). The writer is the
+  // one step of ingestion that cannot run in parallel, so on a machine it
+  // shares with other busy processes a lower value (e.g. -10; needs
+  // CAP_SYS_NICE) keeps it from waiting for a core (docs/ingestion.md).
+  int writer_nice = 0;
   // Stamps received_at.
   const Clock* clock = &Clock::Real();
 };

@@ -4,15 +4,22 @@
 // What the stores do with a group is in event_store_conformance_test.cc.
 #include "services/feedback/group_commit_store.h"
 
+#include <sys/resource.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/strings/numbers.h"
 #include "absl/time/time.h"
+#include "lib/base/thread.h"
 #include "services/feedback/event_store_test_util.h"
 #include "services/feedback/retry_hint.h"
 
@@ -20,6 +27,7 @@ namespace polku::feedback {
 namespace {
 
 using polku::v1::EventResult;
+using ::testing::ElementsAre;
 using testing::Batch;
 using testing::Event;
 using testing::kWait;
@@ -75,9 +83,11 @@ class WatchedClock : public Clock {
 // sequence, once it is let through.
 class NumberingStore : public GroupCommitStore {
  public:
-  NumberingStore(const Clock& clock, size_t max_queued_events)
-      : GroupCommitStore(
-            {.max_queued_events = max_queued_events, .clock = &clock},
+  NumberingStore(const Clock& clock, size_t max_queued_events,
+                 int writer_nice = 0)
+      : GroupCommitStore({.max_queued_events = max_queued_events,
+                          .writer_nice = writer_nice,
+                          .clock = &clock},
             /*last_sequence=*/0, CustomerHasher(testing::TestSecret())) {
     StartWriter();
   }
@@ -145,6 +155,24 @@ class NumberingStore : public GroupCommitStore {
   bool writer_held_ ABSL_GUARDED_BY(gate_mu_) = false;
   int64_t last_sequence_ = 0;  // writer thread only
 };
+
+// The nice value of every thread of this process named `name`.
+std::vector<int> NicesOfThreadsNamed(const std::string& name) {
+  std::vector<int> nices;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string thread_name;
+    std::getline(comm, thread_name);
+    int tid;
+    if (thread_name != name ||
+        !absl::SimpleAtoi(task.path().filename().string(), &tid)) {
+      continue;
+    }
+    nices.push_back(getpriority(PRIO_PROCESS, static_cast<id_t>(tid)));
+  }
+  return nices;
+}
 
 void SubmitTo(EventStore& store, EventBatch batch, Pending& pending) {
   store.Submit(std::move(batch), [&pending](auto results) {
@@ -227,6 +255,20 @@ TEST(GroupCommitStoreTest, ABatchStillBeingPreparedWhenTheStoreStopsIsRefused) {
   // Answered rather than queued where no writer will ever take it.
   ASSERT_TRUE(pending.done.WaitForNotificationWithTimeout(kWait));
   EXPECT_EQ(pending.out.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(GroupCommitStoreTest, TheWriterThreadIsNamedAndRunsAtTheConfiguredNice) {
+  WatchedClock clock;
+  const int process_nice = ThisThreadNice();
+  // Raising it needs no privilege, so this holds for any user.
+  NumberingStore store(clock, /*max_queued_events=*/10, process_nice + 4);
+  Pending stored;
+  SubmitTo(store, Batch({Event("e-1")}), stored);
+  // The writer answered, so it runs its loop, with its priority set.
+  ASSERT_TRUE(stored.done.WaitForNotificationWithTimeout(kWait));
+  EXPECT_THAT(NicesOfThreadsNamed("polku-writer"),
+              ElementsAre(process_nice + 4));
+  EXPECT_EQ(ThisThreadNice(), process_nice);  // the caller's is its own
 }
 
 }  // namespace

@@ -15,11 +15,13 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "lib/base/clock.h"
 #include "lib/base/executor.h"
 #include "lib/base/log.h"
+#include "lib/base/thread.h"
 #include "lib/postgres/postgres.h"
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
@@ -56,6 +58,10 @@ ABSL_FLAG(int, max_unacknowledged_per_stream, 2000,
 ABSL_FLAG(int, max_queued_events, 50000,
           "events waiting for the writer at most; beyond that submissions "
           "are answered RESOURCE_EXHAUSTED with a retry hint");
+ABSL_FLAG(int, writer_nice, 0,
+          "nice value (-20..19) of the thread that commits events; below 0 "
+          "(needs CAP_SYS_NICE) it takes a core ahead of other busy "
+          "processes on the same machine");
 
 namespace {
 
@@ -102,6 +108,14 @@ int main(int argc, char** argv) {
                          "their change feed");
   polku::log::SetServiceName("polku-feedback");
 
+  const int writer_nice = absl::GetFlag(FLAGS_writer_nice);
+  if (writer_nice < polku::kMinNice || writer_nice > polku::kMaxNice) {
+    polku::log::Error(absl::StrCat("--writer_nice must be within ",
+                                   polku::kMinNice, "..", polku::kMaxNice,
+                                   ", not ", writer_nice));
+    return 1;
+  }
+
   const std::filesystem::path data_dir = absl::GetFlag(FLAGS_data_dir);
   std::error_code error;
   std::filesystem::create_directories(data_dir, error);
@@ -134,6 +148,7 @@ int main(int argc, char** argv) {
     database = (data_dir / "feedback.db").string();
     polku::feedback::SqliteEventStoreOptions store_options;
     store_options.max_queued_events = max_queued_events;
+    store_options.writer_nice = writer_nice;
     auto opened = polku::feedback::SqliteEventStore::Open(
         database, *std::move(hasher), store_options);
     if (!opened.ok()) {
@@ -153,7 +168,7 @@ int main(int argc, char** argv) {
     database = polku::postgres::DescribeServer(database_url);
     auto created = polku::feedback::PgEventStore::Create(
         database_url, *std::move(hasher),
-        {.max_queued_events = max_queued_events});
+        {.max_queued_events = max_queued_events, .writer_nice = writer_nice});
     pg_store = created.get();
     store = std::move(created);
   }

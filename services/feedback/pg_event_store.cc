@@ -178,6 +178,7 @@ PgEventStore::PgEventStore(std::string url, CustomerHasher hasher,
     : GroupCommitStore({.max_events_per_transaction =
                             options.max_events_per_transaction,
                         .max_queued_events = options.max_queued_events,
+                        .writer_nice = options.writer_nice,
                         .clock = options.clock},
                        /*last_sequence=*/0, std::move(hasher)),
       url_(std::move(url)),

@@ -75,6 +75,8 @@ namespace polku::feedback {
 struct PgEventStoreOptions {
   size_t max_events_per_transaction = 5000;
   size_t max_queued_events = 50000;
+  // GroupCommitOptions::writer_nice.
+  int writer_nice = 0;
   const Clock* clock = &Clock::Real();
   // Connections for ReadFeedRecords (the writer and the listener have their own).
   int reader_connections = 4;

@@ -217,6 +217,7 @@ SqliteEventStore::SqliteEventStore(std::string path,
     : GroupCommitStore({.max_events_per_transaction =
                             options.max_events_per_transaction,
                         .max_queued_events = options.max_queued_events,
+                        .writer_nice = options.writer_nice,
                         .clock = options.clock},
                        last_sequence, std::move(hasher)),
       path_(std::move(path)),

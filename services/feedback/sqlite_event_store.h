@@ -48,6 +48,8 @@ struct SqliteEventStoreOptions {
   // Events admitted (being prepared, or queued) and not yet taken by the
   // writer; bounds memory.
   size_t max_queued_events = 50000;
+  // GroupCommitOptions::writer_nice.
+  int writer_nice = 0;
   // Stamps received_at.
   const Clock* clock = &Clock::Real();
 };
