@@ -53,32 +53,51 @@ grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// Sends three messages, or (`endless`) one, or (`garbled`) one and one
-// that does not parse, and then waits for cancellation.
+// What one WatchEvents call of the fake sends.
+struct WatchScript {
+  int64_t from = 1;
+  int messages = 3;
+  // The message (0-based) that does not parse, if any.
+  int garbled = -1;
+  // Wait to be cancelled after the last message instead of ending.
+  bool endless = false;
+};
+
+WatchScript ScriptFor(int64_t from_sequence) {
+  switch (from_sequence) {
+    case -1:
+      return {.messages = 1, .endless = true};
+    case -2:
+      return {.messages = 2, .garbled = 1, .endless = true};
+    case -3:
+      return {.messages = 1, .garbled = 0, .endless = true};
+    default:
+      return {.from = from_sequence};
+  }
+}
+
 class WatchReactor : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
  public:
-  WatchReactor(std::string tenant, int64_t from, bool endless, bool garbled,
+  WatchReactor(std::string tenant, WatchScript script,
                absl::Notification& cancelled)
       : tenant_(std::move(tenant)),
-        next_(from),
-        remaining_(garbled ? 2 : endless ? 1 : 3),
-        endless_(endless || garbled),
-        garbled_(garbled),
+        script_(script),
+        next_(script.from),
         cancelled_(cancelled) {
     WriteNext();
   }
 
   void OnWriteDone(bool ok) override {
     if (!ok) return;  // Cancelled; OnCancel finishes.
-    if (--remaining_ > 0) {
+    if (sent_ < script_.messages) {
       WriteNext();
-    } else if (!endless_) {
+    } else if (!script_.endless) {
       FinishOnce(grpc::Status::OK);
     }
   }
 
   void OnCancel() override {
-    if (endless_ && !cancelled_.HasBeenNotified()) cancelled_.Notify();
+    if (script_.endless && !cancelled_.HasBeenNotified()) cancelled_.Notify();
     FinishOnce(grpc::Status::CANCELLED);
   }
 
@@ -94,15 +113,15 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
     v1::StoredEvent* event = message_.add_events();
     event->set_sequence(next_++);
     // Invalid UTF-8 in a string field: sent, but it does not parse.
-    event->set_tenant(garbled_ && remaining_ == 1 ? "\xff\xfe" : tenant_);
+    event->set_tenant(sent_ == script_.garbled ? "\xff\xfe" : tenant_);
+    ++sent_;
     StartWrite(&message_);
   }
 
-  std::string tenant_;
+  const std::string tenant_;
+  const WatchScript script_;
   int64_t next_;
-  int remaining_;
-  bool endless_;
-  bool garbled_;
+  int sent_ = 0;
   absl::Notification& cancelled_;
   std::atomic<bool> finished_{false};
   v1::WatchEventsResponse message_;
@@ -175,11 +194,8 @@ grpc::ServerWriteReactor<v1::WatchEventsResponse>* FakeFeedback::WatchEvents(
     grpc::CallbackServerContext* context,
     const v1::WatchEventsRequest* request) {
   log_.Record(*context, "WatchEvents");
-  const bool endless = request->from_sequence() == -1;
-  const bool garbled = request->from_sequence() == -2;
   return new WatchReactor(First(*context, rpc::kTenantHeader),
-                          endless || garbled ? 1 : request->from_sequence(),
-                          endless, garbled, watch_cancelled);
+                          ScriptFor(request->from_sequence()), watch_cancelled);
 }
 
 grpc::ServerUnaryReactor* FakeJourney::CreateJourney(

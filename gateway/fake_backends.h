@@ -10,8 +10,9 @@
 //     with the trailer retry-after-ms: 1500, like a full writer queue);
 //     with a first event_id "garbled" it answers bytes that do not parse;
 //   * WatchEvents sends three messages and ends, or with from_sequence = -1
-//     sends one and waits to be cancelled, or with -2 sends one, then one
-//     that does not parse, and waits to be cancelled.
+//     sends one and waits to be cancelled, with -2 sends one, then one that
+//     does not parse, and waits, with -3 sends one that does not parse and
+//     waits.
 #ifndef POLKU_GATEWAY_FAKE_BACKENDS_H_
 #define POLKU_GATEWAY_FAKE_BACKENDS_H_
 

@@ -74,14 +74,16 @@ absl::StatusOr<std::string> BytesToJson(
           ->GetPrototype(type)
           ->New());
   if (!message->ParseFromString(bytes)) {
-    return absl::InternalError(absl::StrCat(
+    const absl::Status error = absl::InternalError(absl::StrCat(
         "the backend's answer does not parse as ", type->full_name()));
+    log::Error("backend answer refused", {{"error", error.ToString()}});
+    return error;
   }
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
   options.preserve_proto_field_names = false;
   std::string json;
-  auto printed =
+  const auto printed =
       google::protobuf::util::MessageToJsonString(*message, &json, options);
   if (!printed.ok()) {
     return absl::InternalError(
@@ -549,25 +551,32 @@ class HttpGateway::Routes {
     if (next == RawCall::Next::kEnd && !call->status().ok()) {
       return call->StatusWithRetryHint(res);
     }
-    auto pending = std::make_shared<RawCall::Next>(next);
     const google::protobuf::Descriptor* type = method->output_type();
+    if (next == RawCall::Next::kMessage) {
+      // Checked (and converted again below) while the status can still say
+      // so: one message per stream.
+      if (absl::Status parsed = BytesToJson(type, *first).status();
+          !parsed.ok()) {
+        return parsed;
+      }
+    }
+    auto pending = std::make_shared<RawCall::Next>(next);
     res.status = 200;
     std::string http_method = req.method;
     std::string path = req.path;
     res.set_chunked_content_provider(
         kNdjsonType,
-        [call, type, first, pending, outcome](size_t,
-                                              httplib::DataSink& sink) {
+        [call, type, first, pending, outcome](size_t, httplib::DataSink& sink) {
           while (true) {
             switch (*pending) {
               case RawCall::Next::kMessage: {
                 absl::StatusOr<std::string> json = BytesToJson(type, *first);
                 if (!json.ok()) {
-                  // The stream ends here, with the error as its last line.
+                  // The stream ends here, with the error as its last line;
+                  // the backend's call is cancelled with the response.
                   outcome->code = json.status().code();
                   std::string line = ErrorBody(json.status()) + "\n";
                   sink.write(line.data(), line.size());
-                  call->context().TryCancel();
                   sink.done();
                   return true;
                 }

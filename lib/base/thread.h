@@ -30,7 +30,8 @@ void NameThisThread(absl::string_view name);
 // (or a high enough RLIMIT_NICE).
 absl::Status SetThisThreadNice(int nice);
 
-// The calling thread's nice value.
+// The calling thread's nice value (a thread can always read its own, so
+// -1 is a nice value, not an error).
 int ThisThreadNice();
 
 }  // namespace polku

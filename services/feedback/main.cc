@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "absl/flags/flag.h"
@@ -59,9 +59,10 @@ ABSL_FLAG(int, max_queued_events, 50000,
           "events waiting for the writer at most; beyond that submissions "
           "are answered RESOURCE_EXHAUSTED with a retry hint");
 ABSL_FLAG(int, writer_nice, 0,
-          "nice value (-20..19) of the thread that commits events; below 0 "
-          "(needs CAP_SYS_NICE) it takes a core ahead of other busy "
-          "processes on the same machine");
+          "nice value (-20..19) of the thread that commits events, 0 to "
+          "keep the process's own; below the process's (needs "
+          "CAP_SYS_NICE) it takes a core ahead of other busy processes on "
+          "the same machine");
 
 namespace {
 

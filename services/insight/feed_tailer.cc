@@ -18,10 +18,6 @@
 namespace polku::insight {
 namespace {
 
-// How long Finish may wait for the server's status once reads have failed
-// before the stream is cancelled (see TailOnce).
-constexpr absl::Duration kFinishGrace = absl::Seconds(5);
-
 // A stream's end that is worth a warning: its deadline passing is routine.
 bool StreamFailed(const grpc::Status& status) {
   return !status.ok() &&
@@ -190,7 +186,7 @@ bool FeedTailer::TailOnce() {
   // Read also fails on a page that does not parse, and then the server still
   // holds the stream open: only a cancel would end Finish's wait before the
   // deadline. A stream the server ended has its status already, so a Finish
-  // that takes longer than kFinishGrace means an unparsed page.
+  // that takes longer than finish_grace means an unparsed page.
   absl::Notification reads_done;
   absl::Notification finishing;
   absl::Notification finished;
@@ -201,7 +197,7 @@ bool FeedTailer::TailOnce() {
     queue.End();
     reads_done.Notify();
     finishing.WaitForNotification();
-    if (!finished.WaitForNotificationWithTimeout(kFinishGrace)) {
+    if (!finished.WaitForNotificationWithTimeout(options_.finish_grace)) {
       finish_timed_out = true;
       context.TryCancel();
     }
@@ -239,6 +235,9 @@ bool FeedTailer::TailOnce() {
   const grpc::Status status = reader->Finish();
   finished.Notify();
   reading.join();
+  // Our cancel ended it; a status that came in late anyway is the real one.
+  const bool unparsed =
+      finish_timed_out && status.error_code() == grpc::StatusCode::CANCELLED;
   bool stopped;
   {
     absl::MutexLock lock(&mu_);
@@ -252,7 +251,7 @@ bool FeedTailer::TailOnce() {
   if (!apply_status.ok()) {
     log::Error("cannot apply a feed page",
                {{"error", apply_status.ToString()}});
-  } else if (!stopped && (finish_timed_out || StreamFailed(status))) {
+  } else if (!stopped && (unparsed || StreamFailed(status))) {
     // While polku-feedback is down every attempt fails: say so on the first
     // failure and then once a minute, not on every retry.
     ++failed_attempts_;
@@ -260,11 +259,10 @@ bool FeedTailer::TailOnce() {
     if (failed_attempts_ == 1 || now - last_warning_ >= absl::Minutes(1)) {
       last_warning_ = now;
       const absl::Status error =
-          finish_timed_out
-              ? absl::InternalError(
-                    "a page of the feed could not be parsed (corrupt, or "
-                    "polku-feedback runs an incompatible version)")
-              : rpc::FromGrpcStatus(status);
+          unparsed ? absl::InternalError(
+                         "a page of the feed could not be parsed (corrupt, or "
+                         "polku-feedback runs an incompatible version)")
+                   : rpc::FromGrpcStatus(status);
       log::Warning("feed stream failed; reconnecting",
                    {{"error", error.ToString()},
                     {"from_sequence", request.from_sequence()},

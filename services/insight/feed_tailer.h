@@ -66,6 +66,10 @@ class FeedTailer {
     absl::Duration max_backoff = absl::Seconds(5);
     // Deadline of one WatchEvents stream.
     absl::Duration stream_deadline = absl::Hours(1);
+    // How long the stream's status may take once reads have failed. A page
+    // that does not parse fails the read while polku-feedback holds the
+    // stream open; past this the tailer cancels it and reconnects.
+    absl::Duration finish_grace = absl::Seconds(5);
     // Pages arriving within this long of the previous apply wait for it to
     // pass and are then applied together; a page after a quiet spell is
     // applied at once. So the rollups lag the feed by at most about this.

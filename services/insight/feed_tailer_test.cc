@@ -402,7 +402,9 @@ TEST_F(FeedTailerTest, APageThatDoesNotParseEndsTheStreamAndIsAskedAgain) {
   corrupt.mutable_events(0)->set_tenant("\xff\xfe");
   FakeFeedbackServer feedback(
       {{.pages = {PageOf(1, 1), corrupt}}, {.pages = {PageOf(2, 3)}}});
-  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), Fast());
+  FeedTailer::Options options = Fast();
+  options.finish_grace = absl::Milliseconds(200);
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), options);
   tailer.Start();
   ASSERT_TRUE(feedback.service().AwaitCalls(2));
   EXPECT_TRUE(feedback.service().AwaitCancellations(1));
