@@ -18,13 +18,18 @@ void NameThisThread(absl::string_view name) {
   pthread_setname_np(pthread_self(), kept.c_str());
 }
 
-// On Linux, nice is a property of each thread: PRIO_PROCESS with a thread
-// id sets that thread alone.
-absl::Status SetThisThreadNice(int nice) {
+absl::Status CheckNice(int nice) {
   if (nice < kMinNice || nice > kMaxNice) {
     return absl::InvalidArgumentError(
         absl::StrCat("nice ", nice, " is outside ", kMinNice, "..", kMaxNice));
   }
+  return absl::OkStatus();
+}
+
+// On Linux, nice is a property of each thread: PRIO_PROCESS with a thread
+// id sets that thread alone.
+absl::Status SetThisThreadNice(int nice) {
+  if (absl::Status valid = CheckNice(nice); !valid.ok()) return valid;
   if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0) {
     const int error = errno;
     const std::string message = absl::StrCat(

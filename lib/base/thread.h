@@ -21,11 +21,14 @@ namespace polku {
 inline constexpr int kMinNice = -20;
 inline constexpr int kMaxNice = 19;
 
+// INVALID_ARGUMENT naming the range unless kMinNice <= nice <= kMaxNice.
+absl::Status CheckNice(int nice);
+
 // Names the calling thread; Linux keeps the first 15 bytes.
 void NameThisThread(absl::string_view name);
 
 // Sets the calling thread's nice value, and only that thread's (threads it
-// starts later inherit it). INVALID_ARGUMENT outside kMinNice..kMaxNice;
+// starts later inherit it). CheckNice's error for a value out of range;
 // PERMISSION_DENIED for a value below the current one without CAP_SYS_NICE
 // (or a high enough RLIMIT_NICE).
 absl::Status SetThisThreadNice(int nice);

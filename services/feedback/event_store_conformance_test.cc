@@ -75,11 +75,9 @@ class SqliteBackend : public StoreBackend {
 
   absl::StatusOr<std::unique_ptr<GroupCommitStore>> Open(
       const GroupCommitOptions& options) override {
-    SqliteEventStoreOptions sqlite_options;
-    sqlite_options.clock = options.clock;
-    sqlite_options.max_queued_events = options.max_queued_events;
-    auto store = SqliteEventStore::Open(
-        path_, CustomerHasher(testing::TestSecret()), sqlite_options);
+    auto store =
+        SqliteEventStore::Open(path_, CustomerHasher(testing::TestSecret()),
+                               {.group_commit = options});
     if (!store.ok()) return store.status();
     return std::unique_ptr<GroupCommitStore>(*std::move(store));
   }
@@ -132,11 +130,8 @@ class PgBackend : public StoreBackend {
 
   absl::StatusOr<std::unique_ptr<GroupCommitStore>> Open(
       const GroupCommitOptions& options) override {
-    PgEventStoreOptions pg_options;
-    pg_options.clock = options.clock;
-    pg_options.max_queued_events = options.max_queued_events;
-    auto store = PgEventStore::Open(
-        url_, CustomerHasher(testing::TestSecret()), pg_options);
+    auto store = PgEventStore::Open(url_, CustomerHasher(testing::TestSecret()),
+                                    {.group_commit = options});
     if (!store.ok()) return store.status();
     return std::unique_ptr<GroupCommitStore>(*std::move(store));
   }

@@ -484,7 +484,7 @@ TEST_F(FeedbackServiceTest, AFullWriterQueueIsResourceExhaustedWithAHint) {
   server_->Shutdown();
   store_->Stop();
   SqliteEventStoreOptions options;
-  options.max_queued_events = 0;
+  options.group_commit.max_queued_events = 0;
   auto store =
       SqliteEventStore::Open(testing::ScratchDir() + "/feedback.db",
                              CustomerHasher(std::string(32, 'k')), options);

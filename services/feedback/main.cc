@@ -15,7 +15,6 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "lib/base/clock.h"
@@ -110,10 +109,9 @@ int main(int argc, char** argv) {
   polku::log::SetServiceName("polku-feedback");
 
   const int writer_nice = absl::GetFlag(FLAGS_writer_nice);
-  if (writer_nice < polku::kMinNice || writer_nice > polku::kMaxNice) {
-    polku::log::Error(absl::StrCat("--writer_nice must be within ",
-                                   polku::kMinNice, "..", polku::kMaxNice,
-                                   ", not ", writer_nice));
+  if (absl::Status valid = polku::CheckNice(writer_nice); !valid.ok()) {
+    polku::log::Error("--writer_nice is not a nice value",
+                      {{"error", valid.ToString()}});
     return 1;
   }
 
@@ -138,8 +136,10 @@ int main(int argc, char** argv) {
                        {"error", std::string(hasher.status().message())}});
     return 1;
   }
-  const size_t max_queued_events =
-      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_queued_events)));
+  const polku::feedback::GroupCommitOptions group_commit{
+      .max_queued_events = static_cast<size_t>(
+          std::max(1, absl::GetFlag(FLAGS_max_queued_events))),
+      .writer_nice = writer_nice};
   const std::string database_url = absl::GetFlag(FLAGS_database_url);
   std::unique_ptr<polku::feedback::EventStore> store;
   // Set on PostgreSQL, which is connected to once the server runs.
@@ -148,8 +148,7 @@ int main(int argc, char** argv) {
   if (database_url.empty()) {
     database = (data_dir / "feedback.db").string();
     polku::feedback::SqliteEventStoreOptions store_options;
-    store_options.max_queued_events = max_queued_events;
-    store_options.writer_nice = writer_nice;
+    store_options.group_commit = group_commit;
     auto opened = polku::feedback::SqliteEventStore::Open(
         database, *std::move(hasher), store_options);
     if (!opened.ok()) {
@@ -168,8 +167,7 @@ int main(int argc, char** argv) {
     }
     database = polku::postgres::DescribeServer(database_url);
     auto created = polku::feedback::PgEventStore::Create(
-        database_url, *std::move(hasher),
-        {.max_queued_events = max_queued_events, .writer_nice = writer_nice});
+        database_url, *std::move(hasher), {.group_commit = group_commit});
     pg_store = created.get();
     store = std::move(created);
   }

@@ -175,12 +175,8 @@ absl::Status NotConnected(const std::string& server) {
 
 PgEventStore::PgEventStore(std::string url, CustomerHasher hasher,
                            const PgEventStoreOptions& options)
-    : GroupCommitStore(
-          {.max_events_per_transaction = options.max_events_per_transaction,
-           .max_queued_events = options.max_queued_events,
-           .writer_nice = options.writer_nice,
-           .clock = options.clock},
-          /*last_sequence=*/0, std::move(hasher)),
+    : GroupCommitStore(options.group_commit, /*last_sequence=*/0,
+                       std::move(hasher)),
       url_(std::move(url)),
       options_(options),
       writer_pool_(url_, ConnectionOptions(1, options.connection_timeout)),

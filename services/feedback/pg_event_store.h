@@ -73,11 +73,8 @@
 namespace polku::feedback {
 
 struct PgEventStoreOptions {
-  size_t max_events_per_transaction = 5000;
-  size_t max_queued_events = 50000;
-  // GroupCommitOptions::writer_nice.
-  int writer_nice = 0;
-  const Clock* clock = &Clock::Real();
+  // The queue and the writer in front of the database.
+  GroupCommitOptions group_commit;
   // Connections for ReadFeedRecords (the writer and the listener have their own).
   int reader_connections = 4;
   // How long a call waits for a connection (or for one to open).

@@ -214,12 +214,7 @@ SqliteEventStore::SqliteEventStore(std::string path,
                                    CustomerHasher hasher,
                                    const SqliteEventStoreOptions& options,
                                    int64_t last_sequence, std::string feed_id)
-    : GroupCommitStore(
-          {.max_events_per_transaction = options.max_events_per_transaction,
-           .max_queued_events = options.max_queued_events,
-           .writer_nice = options.writer_nice,
-           .clock = options.clock},
-          last_sequence, std::move(hasher)),
+    : GroupCommitStore(options.group_commit, last_sequence, std::move(hasher)),
       path_(std::move(path)),
       options_(options),
       feed_id_(std::move(feed_id)),

@@ -42,16 +42,8 @@ namespace polku::feedback {
 struct SqliteEventStoreOptions {
   // WAL + synchronous=FULL. Tests may turn it off; production never does.
   bool durable = true;
-  // A bound on one transaction, so a flood of submissions still gets
-  // answered in slices rather than after one huge commit.
-  size_t max_events_per_transaction = 5000;
-  // Events admitted (being prepared, or queued) and not yet taken by the
-  // writer; bounds memory.
-  size_t max_queued_events = 50000;
-  // GroupCommitOptions::writer_nice.
-  int writer_nice = 0;
-  // Stamps received_at.
-  const Clock* clock = &Clock::Real();
+  // The queue and the writer in front of the database.
+  GroupCommitOptions group_commit;
 };
 
 class SqliteEventStore : public GroupCommitStore {

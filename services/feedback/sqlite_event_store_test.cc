@@ -68,7 +68,7 @@ class SqliteEventStoreTest : public ::testing::Test {
   void Reopen() {
     store_.reset();
     SqliteEventStoreOptions options;
-    options.clock = &clock_;
+    options.group_commit.clock = &clock_;
     auto store = SqliteEventStore::Open(
         path_, CustomerHasher(testing::TestSecret()), options);
     ASSERT_TRUE(store.ok()) << store.status();
