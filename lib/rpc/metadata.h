@@ -1,7 +1,8 @@
 // Trusted call metadata. The gateway authenticates the caller's key and sets
 // the tenant and channel headers; backends take tenant and channel only from
 // here, never from a request body. The gateway strips these headers from
-// anything a client sends.
+// anything a client sends, and a backend with mTLS accepts them from no one
+// else (lib/rpc/trust.h).
 //
 //   absl::StatusOr<Caller> caller = CallerFrom(*context);
 //   if (!caller.ok()) return reactor->Finish(ToGrpcStatus(caller.status()));

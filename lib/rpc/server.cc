@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_interceptor.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "lib/base/log.h"
 #include "lib/rpc/metadata.h"
+#include "lib/rpc/trust.h"
 
 namespace polku::rpc {
 namespace {
@@ -112,6 +115,34 @@ void InstallSignalHandlers() {
   (void)installed;
 }
 
+// Leaves out the plugins every builder gets (server reflection), for a
+// listener that serves nothing but health.
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(
+      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    std::erase_if(*plugins, [](const auto& plugin) {
+      return plugin->name() == "proto_server_reflection";
+    });
+  }
+};
+
+// Every method but health's: UNIMPLEMENTED. (gRPC also needs a service of
+// its own on a server to poll its completion queue.)
+class Unimplemented : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* /*context*/) override {
+    class Reactor : public grpc::ServerGenericBidiReactor {
+     public:
+      Reactor() { Finish({grpc::StatusCode::UNIMPLEMENTED, "only grpc.health.v1 here"}); }
+      void OnDone() override { delete this; }
+    };
+    return new Reactor;
+  }
+};
+
 }  // namespace
 
 bool IsLoopbackAddress(absl::string_view listen_address) {
@@ -129,14 +160,32 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
-  grpc::ServerBuilder builder;
-  int port = 0;
+  const bool mtls = !config.tls.ca_file.empty();
+  const bool beyond_loopback = !IsLoopbackAddress(config.listen_address);
+  if (!config.public_endpoint && !mtls && beyond_loopback &&
+      !config.plaintext_beyond_loopback) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        config.name, ": refusing to listen on ", config.listen_address,
+        " without mTLS: anyone who reaches it could claim any tenant. Listen "
+        "on loopback behind the gateway, give --tls_cert, --tls_key and "
+        "--tls_ca, or pass --plaintext_beyond_loopback on a network only the "
+        "gateway reaches"));
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentials(config.tls);
   if (!credentials.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(config.name, ": ", credentials.status().message()));
   }
+  // A backend's callers are services: each call is checked against what its
+  // certificate's identity may do. The gateway's public clients hold API
+  // keys instead.
+  if (mtls && !config.public_endpoint) {
+    (*credentials)->SetAuthMetadataProcessor(NewTrustEnforcer());
+  }
+
+  grpc::ServerBuilder builder;
+  int port = 0;
   builder.AddListeningPort(config.listen_address, *credentials, &port);
   builder.SetMaxReceiveMessageSize(config.max_receive_message_bytes);
   // gRPC sets SO_REUSEPORT by default, which would let a second process
@@ -158,30 +207,65 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(ServerConfig config) {
         absl::StrCat(config.name, ": cannot listen on ", config.listen_address,
                      " (address in use or invalid?)"));
   }
+
+  // The health listener: a server of its own (a port of the main server
+  // would serve every service), with only the default health service.
+  std::unique_ptr<grpc::Server> health_server;
+  int health_port = 0;
+  if (!config.health_listen_address.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(config.health_listen_address,
+                                    grpc::InsecureServerCredentials(),
+                                    &health_port);
+    health_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    health_builder.SetOption(std::make_unique<WithoutReflection>());
+    static Unimplemented* const unimplemented = new Unimplemented;
+    health_builder.RegisterCallbackGenericService(unimplemented);
+    health_server = health_builder.BuildAndStart();
+    if (health_server == nullptr || health_port == 0) {
+      server->Shutdown();
+      return absl::UnavailableError(absl::StrCat(
+          config.name, ": cannot listen on ", config.health_listen_address,
+          " for health checks (address in use or invalid?)"));
+    }
+    health_server->GetHealthCheckService()->SetServingStatus("", true);
+  }
   server->GetHealthCheckService()->SetServingStatus("", true);
-  log::Info("listening", {{"address", config.listen_address},
-                          {"port", port},
-                          {"tls", config.tls.ca_file.empty()
-                                      ? (config.tls.enabled() ? "tls" : "off")
-                                      : "mtls"}});
-  if (!config.public_endpoint && config.tls.ca_file.empty() &&
-      !IsLoopbackAddress(config.listen_address)) {
+  log::Info("listening",
+            {{"address", config.listen_address},
+             {"port", port},
+             {"tls", mtls ? "mtls" : (config.tls.enabled() ? "tls" : "off")},
+             {"health_port", health_port}});
+  if (!config.public_endpoint && !mtls && beyond_loopback) {
     log::Warning(
-        "a backend listens beyond loopback without mTLS: anyone who reaches "
-        "this address can claim any tenant; listen on 127.0.0.1 behind the "
-        "gateway",
+        "INSECURE: this backend listens beyond loopback without mTLS "
+        "(--plaintext_beyond_loopback): anyone who reaches this address can "
+        "claim any tenant. Only a network that nobody but the gateway "
+        "reaches makes this safe.",
         {{"address", config.listen_address}});
   }
-  return std::unique_ptr<Server>(new Server(std::move(config), std::move(server), port));
+  return std::unique_ptr<Server>(new Server(std::move(config),
+                                            std::move(server), port,
+                                            std::move(health_server),
+                                            health_port));
 }
 
-Server::Server(ServerConfig config, std::unique_ptr<grpc::Server> server, int port)
-    : config_(std::move(config)), server_(std::move(server)), port_(port) {}
+Server::Server(ServerConfig config, std::unique_ptr<grpc::Server> server,
+               int port, std::unique_ptr<grpc::Server> health_server,
+               int health_port)
+    : config_(std::move(config)),
+      server_(std::move(server)),
+      port_(port),
+      health_server_(std::move(health_server)),
+      health_port_(health_port) {}
 
 Server::~Server() { Shutdown(); }
 
 void Server::SetServing(const std::string& service, bool serving) {
   server_->GetHealthCheckService()->SetServingStatus(service, serving);
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->SetServingStatus(service, serving);
+  }
 }
 
 void Server::RequestShutdown() { OnSignal(SIGTERM); }
@@ -199,9 +283,16 @@ void Server::Shutdown() {
   shut_down_ = true;
   // Load balancers and probes see NOT_SERVING before anything stops.
   server_->GetHealthCheckService()->Shutdown();
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->Shutdown();
+  }
   if (config_.on_drain) config_.on_drain();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.drain_timeout));
   server_->Wait();
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(absl::ToChronoTime(absl::Now()));
+    health_server_->Wait();
+  }
   log::Info("stopped");
 }
 

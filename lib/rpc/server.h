@@ -37,14 +37,21 @@ struct ServerConfig {
   std::vector<grpc::Service*> services;
   // Handles every method no registered service does (the gateway's proxy).
   grpc::CallbackGenericService* generic_service = nullptr;
-  // The gateway's public listener. Every other server is a backend, which
-  // trusts the tenant metadata of its callers, so it logs a warning at
-  // start when it listens beyond loopback without mTLS (then nothing keeps
-  // untrusted callers away).
+  // The gateway's public listener. Every other server is a backend: with
+  // mTLS it checks each caller's identity against lib/rpc/trust.h; without,
+  // it refuses to listen beyond loopback unless plaintext_beyond_loopback.
   bool public_endpoint = false;
   // Certificate paths; empty = plaintext. With ca_file, clients must present
   // a certificate signed by it (mTLS). See tls.h.
   TlsFiles tls;
+  // A backend without mTLS may listen beyond loopback, where anyone who
+  // reaches it can claim any tenant: only for a network nobody but the
+  // gateway reaches. It then logs a warning at start.
+  bool plaintext_beyond_loopback = false;
+  // host:port of a second, plaintext listener that serves only
+  // grpc.health.v1 (the same statuses), for probes that cannot present a
+  // client certificate (Kubernetes' gRPC probes); empty = none.
+  std::string health_listen_address;
   // Log one line per request from an interceptor. The gateway logs itself,
   // because only it knows the tenant behind a key.
   bool log_requests = true;
@@ -60,6 +67,10 @@ struct ServerConfig {
 // Whether host:port names a loopback address (127.0.0.0/8, ::1, localhost).
 bool IsLoopbackAddress(absl::string_view listen_address);
 
+// `config` with a backend's listener flags (backend_flags.cc): --tls_cert,
+// --tls_key, --tls_ca, --health_listen and --plaintext_beyond_loopback.
+ServerConfig WithBackendFlags(ServerConfig config);
+
 class Server {
  public:
   // Builds and starts the server; fails if the address cannot be bound.
@@ -68,6 +79,8 @@ class Server {
 
   // The bound port.
   int port() const { return port_; }
+  // The health listener's bound port; 0 without one.
+  int health_port() const { return health_port_; }
 
   // Sets the serving status of one service name ("" = the whole server).
   void SetServing(const std::string& service, bool serving);
@@ -83,11 +96,15 @@ class Server {
   void Shutdown();
 
  private:
-  Server(ServerConfig config, std::unique_ptr<grpc::Server> server, int port);
+  Server(ServerConfig config, std::unique_ptr<grpc::Server> server, int port,
+         std::unique_ptr<grpc::Server> health_server, int health_port);
 
   ServerConfig config_;
   std::unique_ptr<grpc::Server> server_;
   int port_;
+  // Serves only grpc.health.v1, mirroring server_'s statuses; may be null.
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_;
   bool shut_down_ = false;
 };
 

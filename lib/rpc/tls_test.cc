@@ -1,41 +1,24 @@
-// TLS and mTLS through rpc::Server and rpc::MakeChannel, with a throwaway CA
-// made by the openssl command-line tool.
+// TLS and mTLS through rpc::Server and rpc::MakeChannel, with a throwaway CA.
 #include "lib/rpc/tls.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
-
-#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "lib/rpc/server.h"
+#include "lib/rpc/testing/test_pki.h"
 
 namespace polku::rpc {
 namespace {
 
-// ca.pem, then server.{pem,key} (for 127.0.0.1 and localhost) and
-// client.{pem,key}, signed by it; and rogue.{pem,key}, self-signed.
+// ca.pem, then server.{pem,key} and client.{pem,key} (for 127.0.0.1 and
+// localhost) signed by it; and rogue.{pem,key}, self-signed.
 std::string MakeCertificates() {
-  std::string dir = ::testing::TempDir() + "/polku_tls_XXXXXX";
-  EXPECT_NE(mkdtemp(dir.data()), nullptr);
-  std::string script = absl::StrCat(
-      "set -e; cd '", dir, "';",
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=polku-ca "
-      "-keyout ca.key -out ca.pem;",
-      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost' > san.ext;",
-      "for name in server client; do "
-      "openssl req -newkey rsa:2048 -nodes -subj /CN=$name -keyout $name.key "
-      "-out $name.csr;"
-      "openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key "
-      "-CAcreateserial -days 1 -extfile san.ext -out $name.pem; done;",
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=rogue "
-      "-keyout rogue.key -out rogue.pem",
-      " >/dev/null 2>&1");
-  EXPECT_EQ(std::system(script.c_str()), 0) << script;
-  return dir;
+  auto pki = testing::TestPki::Make({"server", "client"});
+  EXPECT_TRUE(pki.ok()) << pki.status();
+  return pki.ok() ? pki->dir() : "";
 }
 
 grpc::Status Check(const std::shared_ptr<grpc::Channel>& channel) {

@@ -179,18 +179,17 @@ int main(int argc, char** argv) {
       {.max_streams = absl::GetFlag(FLAGS_max_streams),
        .max_unacknowledged_per_stream =
            absl::GetFlag(FLAGS_max_unacknowledged_per_stream)});
-  auto server = polku::rpc::Server::Start({
+  auto server = polku::rpc::Server::Start(polku::rpc::WithBackendFlags({
       .name = "polku-feedback",
       .listen_address = absl::GetFlag(FLAGS_listen),
       .services = {&service},
-      .tls = polku::rpc::TlsFromFlags(),
       // WatchEvents streams never end by themselves; the drain cancels them
       // after this long. Submissions commit in milliseconds.
       .drain_timeout = absl::Seconds(3),
       // Event streams answer what they took, then end UNAVAILABLE; their
       // clients re-send the rest elsewhere or after the restart.
       .on_drain = [&service] { service.EndStreams(); },
-  });
+  }));
   if (!server.ok()) {
     polku::log::Error("cannot start server",
                       {{"listen", absl::GetFlag(FLAGS_listen)},

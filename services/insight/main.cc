@@ -124,11 +124,11 @@ int main(int argc, char** argv) {
   tailer.Start();
 
   auto server =
-      polku::rpc::Server::Start({.name = "polku-insight",
-                                 .listen_address = absl::GetFlag(FLAGS_listen),
-                                 .services = {&service},
-                                 .tls = polku::rpc::TlsFromFlags(),
-                                 .on_drain = [&service] { service.EndStreams(); }});
+      polku::rpc::Server::Start(polku::rpc::WithBackendFlags(
+          {.name = "polku-insight",
+           .listen_address = absl::GetFlag(FLAGS_listen),
+           .services = {&service},
+           .on_drain = [&service] { service.EndStreams(); }}));
   if (!server.ok()) {
     polku::log::Error("cannot start the server",
                       {{"error", server.status().ToString()}});

@@ -106,15 +106,14 @@ int main(int argc, char** argv) {
   }
 
   polku::journey::JourneyServiceImpl service(*store, options);
-  auto server = polku::rpc::Server::Start({
+  auto server = polku::rpc::Server::Start(polku::rpc::WithBackendFlags({
       .name = "polku-journey",
       .listen_address = absl::GetFlag(FLAGS_listen),
       .services = {&service},
-      .tls = polku::rpc::TlsFromFlags(),
       // WatchJourneys streams never end by themselves: end them before the
       // drain, so that it waits only for short calls.
       .on_drain = [&service] { service.CloseWatchers(); },
-  });
+  }));
   if (!server.ok()) {
     polku::log::Error("cannot start server",
                       {{"listen", absl::GetFlag(FLAGS_listen)},

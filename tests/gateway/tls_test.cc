@@ -1,18 +1,25 @@
-// The suite with TLS switched on: a throwaway CA made with the openssl
-// command-line tool, mTLS between every service, TLS on the gateway's public
-// gRPC and HTTP listeners.
+// The suite with TLS switched on: a throwaway CA, mTLS between every service
+// with a certificate per service identity, TLS on the gateway's public gRPC
+// and HTTP listeners; and the backends refusing callers whose certificate
+// does not name an identity allowed the call (lib/rpc/trust.h).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <stdlib.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "lib/rpc/metadata.h"
+#include "lib/rpc/testing/test_pki.h"
 #include "lib/rpc/tls.h"
+#include "polku/v1/feedback.grpc.pb.h"
+#include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
+#include "tests/harness/journeys.h"
 #include "tests/harness/suite.h"
 
 namespace polku {
@@ -20,24 +27,14 @@ namespace {
 
 using ::polku::testing::Suite;
 
-// ca.pem; server.pem/.key for 127.0.0.1 signed by it; rogue.pem/.key
-// self-signed.
+// The suite's CA and one certificate per service identity, plus
+// "monitoring" (from the CA, naming no Polku service) and "rogue"
+// (self-signed).
 std::string MakeCertificates() {
-  std::string dir = ::testing::TempDir() + "/polku_suite_tls_XXXXXX";
-  EXPECT_NE(mkdtemp(dir.data()), nullptr);
-  std::string script = absl::StrCat(
-      "set -e; cd '", dir, "';",
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=polku-test-ca "
-      "-keyout ca.key -out ca.pem;",
-      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost' > san.ext;",
-      "openssl req -newkey rsa:2048 -nodes -subj /CN=polku -keyout server.key -out server.csr;",
-      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
-      "-extfile san.ext -out server.pem;",
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=rogue "
-      "-keyout rogue.key -out rogue.pem",
-      " >/dev/null 2>&1");
-  EXPECT_EQ(std::system(script.c_str()), 0) << script;
-  return dir;
+  auto pki = rpc::testing::TestPki::Make(
+      {"polku-gateway", "polku-feedback", "polku-journey", "polku-insight", "monitoring"});
+  EXPECT_TRUE(pki.ok()) << pki.status();
+  return pki.ok() ? pki->dir() : "";
 }
 
 grpc::StatusCode HealthCheck(const std::string& address, const rpc::TlsFiles& tls) {
@@ -85,8 +82,8 @@ TEST(SuiteTlsTest, EverythingWorksOverTlsAndBackendsRefuseClientsWithoutACertifi
 
   // A backend serves only clients with a certificate from the CA.
   const std::string journey = (*suite)->backend_address("journey");
-  EXPECT_EQ(HealthCheck(journey, {.cert_file = dir + "/server.pem",
-                                  .key_file = dir + "/server.key",
+  EXPECT_EQ(HealthCheck(journey, {.cert_file = dir + "/monitoring.pem",
+                                  .key_file = dir + "/monitoring.key",
                                   .ca_file = dir + "/ca.pem"}),
             grpc::StatusCode::OK);
   EXPECT_EQ(HealthCheck(journey, {.ca_file = dir + "/ca.pem"}), grpc::StatusCode::UNAVAILABLE);
@@ -109,6 +106,146 @@ TEST(SuiteTlsTest, EverythingWorksOverTlsAndBackendsRefuseClientsWithoutACertifi
   while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
   EXPECT_EQ(pclose(pipe), 0) << output;
   EXPECT_THAT(output, ::testing::HasSubstr("tenants/demo"));
+
+  EXPECT_TRUE((*suite)->Stop().ok());
+}
+
+// A channel to a backend presenting `identity`'s certificate.
+std::shared_ptr<grpc::Channel> As(const std::string& dir, const std::string& identity,
+                                  const std::string& address) {
+  auto channel = rpc::MakeChannel(address, {.cert_file = dir + "/" + identity + ".pem",
+                                            .key_file = dir + "/" + identity + ".key",
+                                            .ca_file = dir + "/ca.pem"});
+  EXPECT_TRUE(channel.ok()) << channel.status();
+  return *channel;
+}
+
+grpc::Status Submit(const std::shared_ptr<grpc::Channel>& channel, const rpc::Caller& caller,
+                    const std::string& event_id, v1::SubmitEventsResponse* response) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  rpc::AttachCaller(caller, context);
+  v1::SubmitEventsRequest request;
+  v1::TouchpointEvent* event = request.add_events();
+  event->set_event_id(event_id);
+  event->set_touchpoint("store_visit");
+  event->set_customer("C-1");
+  event->mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+  event->set_csat(5);
+  return v1::FeedbackService::NewStub(channel)->SubmitEvents(&context, request, response);
+}
+
+// Reads a feed stream to its end (or its deadline).
+grpc::Status WatchFeed(const std::shared_ptr<grpc::Channel>& channel, const rpc::Caller& caller,
+                       int64_t* events_seen) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  rpc::AttachCaller(caller, context);
+  auto reader = v1::FeedbackService::NewStub(channel)->WatchEvents(&context, {});
+  v1::WatchEventsResponse page;
+  while (reader->Read(&page)) *events_seen += page.events_size();
+  return reader->Finish();
+}
+
+TEST(SuiteTlsTest, BackendsRefuseCallersOfTheWrongIdentityAndForgedTenants) {
+  std::string dir = MakeCertificates();
+  Suite::Options options;
+  options.tls_dir = dir;
+  auto suite = Suite::Start(options);
+  ASSERT_TRUE(suite.ok()) << suite.status();
+  const std::string admin_key = (*suite)->credentials().admin_key;
+  const std::string feedback = (*suite)->backend_address("feedback");
+
+  // The whole suite works with identities checked: a journey published
+  // through the gateway reaches feedback's index (feedback → journey), an
+  // event submitted through the gateway is counted by insight (insight →
+  // feedback's feed, insight → journey for the tenant).
+  {
+    grpc::ClientContext context;
+    Suite::Authorize(context, admin_key);
+    v1::CreateJourneyRequest create;
+    *create.mutable_journey() = testing::MakeJourney(
+        "tls-journey", "TLS journey", {"purchase"}, {{"store_visit", "purchase", "shop"}}, "t");
+    v1::Journey created;
+    ASSERT_TRUE(v1::JourneyService::NewStub((*suite)->GatewayChannel())
+                    ->CreateJourney(&context, create, &created)
+                    .ok());
+    grpc::ClientContext publish_context;
+    Suite::Authorize(publish_context, admin_key);
+    v1::PublishJourneyRequest publish;
+    publish.set_key("tls-journey");
+    ASSERT_TRUE(v1::JourneyService::NewStub((*suite)->GatewayChannel())
+                    ->PublishJourney(&publish_context, publish, &created)
+                    .ok());
+  }
+  const std::string shop_key = (*suite)->credentials().channel_keys.at("shop");
+  auto gateway_feedback = v1::FeedbackService::NewStub((*suite)->GatewayChannel());
+  int64_t accepted_sequence = 0;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(30); absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(100))) {
+    grpc::ClientContext context;
+    Suite::Authorize(context, shop_key);
+    v1::SubmitEventsRequest request;
+    v1::TouchpointEvent* event = request.add_events();
+    event->set_event_id("through-gateway");
+    event->set_touchpoint("store_visit");
+    event->set_customer("C-0");
+    event->mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+    event->set_csat(4);
+    v1::SubmitEventsResponse response;
+    ASSERT_TRUE(gateway_feedback->SubmitEvents(&context, request, &response).ok());
+    // Rejected until feedback's touchpoint index has the journey.
+    if (response.results(0).outcome() != v1::EventResult::REJECTED) {
+      accepted_sequence = response.results(0).sequence();
+      break;
+    }
+  }
+  ASSERT_GT(accepted_sequence, 0);
+  v1::Scorecard scorecard;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(30);
+       absl::Now() < deadline && scorecard.as_of_sequence() < accepted_sequence;
+       absl::SleepFor(absl::Milliseconds(100))) {
+    grpc::ClientContext context;
+    Suite::Authorize(context, admin_key);
+    v1::GetScorecardRequest request;
+    request.set_journey("tls-journey");
+    ASSERT_TRUE(v1::InsightService::NewStub((*suite)->GatewayChannel())
+                    ->GetScorecard(&context, request, &scorecard)
+                    .ok());
+  }
+  ASSERT_EQ(scorecard.rows_size(), 1);
+  EXPECT_EQ(scorecard.rows(0).events(), 1);
+
+  // A forged tenant header from anyone but the gateway is refused, and
+  // nothing is stored.
+  v1::SubmitEventsResponse response;
+  for (const char* identity : {"polku-insight", "polku-journey", "monitoring"}) {
+    grpc::Status forged = Submit(As(dir, identity, feedback),
+                                 {.tenant = "demo", .channel = "shop"}, "forged", &response);
+    EXPECT_EQ(forged.error_code(), grpc::StatusCode::PERMISSION_DENIED) << identity;
+  }
+  // The gateway's identity with the same header is how events arrive.
+  ASSERT_TRUE(Submit(As(dir, "polku-gateway", feedback), {.tenant = "demo", .channel = "shop"},
+                     "as-gateway", &response)
+                  .ok());
+  ASSERT_EQ(response.results(0).outcome(), v1::EventResult::ACCEPTED);
+  EXPECT_EQ(response.results(0).sequence(), accepted_sequence + 1);
+
+  // Every tenant's feed: for insight, not for a valid certificate of
+  // another identity, not for the gateway without a tenant.
+  int64_t seen = 0;
+  grpc::Status wrong_identity = WatchFeed(As(dir, "polku-journey", feedback), {}, &seen);
+  EXPECT_EQ(wrong_identity.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(wrong_identity.error_message(), ::testing::HasSubstr("polku-journey may not call"));
+  EXPECT_EQ(WatchFeed(As(dir, "polku-gateway", feedback), {}, &seen).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(WatchFeed(As(dir, "monitoring", feedback), {}, &seen).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(seen, 0);
+  // Insight's own certificate reads it (until the test's deadline).
+  EXPECT_EQ(WatchFeed(As(dir, "polku-insight", feedback), {}, &seen).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(seen, 2);
 
   EXPECT_TRUE((*suite)->Stop().ok());
 }

@@ -266,8 +266,8 @@ absl::Status Suite::Init() {
     std::vector<std::string> args = {"--data_dir=" + dir};
     if (postgres_ != nullptr) args.push_back("--database_url=" + postgres_->Url(service));
     if (!options_.tls_dir.empty()) {
-      args.insert(args.end(), {"--tls_cert=" + options_.tls_dir + "/server.pem",
-                               "--tls_key=" + options_.tls_dir + "/server.key",
+      const std::string identity = options_.tls_dir + "/polku-" + service;
+      args.insert(args.end(), {"--tls_cert=" + identity + ".pem", "--tls_key=" + identity + ".key",
                                "--tls_ca=" + options_.tls_dir + "/ca.pem"});
     }
     return args;
@@ -344,8 +344,8 @@ absl::Status Suite::Init() {
                  "--insight_address=" + AllReplicas("insight", insight_replicas)};
              if (!options_.tls_dir.empty()) {
                const std::string ca = options_.tls_dir + "/ca.pem";
-               const std::string cert = options_.tls_dir + "/server.pem";
-               const std::string key = options_.tls_dir + "/server.key";
+               const std::string cert = options_.tls_dir + "/polku-gateway.pem";
+               const std::string key = options_.tls_dir + "/polku-gateway.key";
                args.insert(args.end(),
                            {"--tls_cert=" + cert, "--tls_key=" + key, "--backend_tls_ca=" + ca,
                             "--backend_tls_cert=" + cert, "--backend_tls_key=" + key});
@@ -542,8 +542,8 @@ std::shared_ptr<grpc::Channel> Suite::Dial(const std::string& address) const {
   if (options_.tls_dir.empty()) {
     return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   }
-  auto channel = rpc::MakeChannel(address, {.cert_file = options_.tls_dir + "/server.pem",
-                                            .key_file = options_.tls_dir + "/server.key",
+  auto channel = rpc::MakeChannel(address, {.cert_file = options_.tls_dir + "/polku-gateway.pem",
+                                            .key_file = options_.tls_dir + "/polku-gateway.key",
                                             .ca_file = options_.tls_dir + "/ca.pem"});
   EXPECT_TRUE(channel.ok()) << channel.status();
   return channel.ok() ? *channel : grpc::CreateChannel(address, grpc::InsecureChannelCredentials());

@@ -72,10 +72,11 @@ class Suite {
     std::string channels = "shop,phone,web,email";
     // Bound on each wait for readiness or exit.
     absl::Duration timeout = absl::Seconds(60);
-    // TLS mode: a directory holding ca.pem and server.pem/server.key (a
-    // certificate for 127.0.0.1 signed by ca.pem). Every service then serves
-    // mTLS and calls the others with that certificate; the gateway's public
-    // listeners serve TLS; the harness's own channels present it too.
+    // TLS mode: a directory from rpc::testing::TestPki::Make with (at least)
+    // polku-gateway, polku-feedback, polku-journey and polku-insight. Every
+    // service then serves mTLS and calls the others with its own
+    // certificate; the gateway's public listeners serve TLS; the harness's
+    // own channels present the gateway's certificate.
     std::string tls_dir;
     // Where the services keep their data (see the overview above).
     Database database = Database::kSqlite;
