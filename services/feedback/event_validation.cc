@@ -41,6 +41,15 @@ bool HasControlCharacter(absl::string_view text) {
   return false;
 }
 
+// PostgreSQL's text cannot hold U+0000, so neither store may be given it:
+// what one backend keeps, the other must too.
+std::optional<EventRejection> CheckNoNul(absl::string_view field,
+                                         absl::string_view text) {
+  if (text.find('\0') == absl::string_view::npos) return std::nullopt;
+  return EventRejection{std::string(field),
+                        absl::StrCat(field, " must not contain NUL (U+0000)")};
+}
+
 EventRejection TooLong(absl::string_view field, size_t size, size_t limit) {
   return {std::string(field),
           absl::StrCat(field, " is ", size, " bytes; at most ", limit)};
@@ -171,6 +180,10 @@ std::optional<EventRejection> CheckMapKey(absl::string_view field,
         absl::StrCat(noun, " key ", Quote(key), " is ", key.size(),
                      " bytes; at most ", kMaxMapKeyBytes)};
   }
+  if (key.find('\0') != absl::string_view::npos) {
+    return EventRejection{std::string(field),
+                          absl::StrCat(noun, " keys must not contain NUL (U+0000)")};
+  }
   return std::nullopt;
 }
 
@@ -189,6 +202,12 @@ std::optional<EventRejection> CheckMeasures(
           absl::StrCat("measures.", key),
           absl::StrCat("measure ", Quote(key),
                        " must be a finite number >= 0, got ", value)};
+    }
+    if (value > kMaxMeasureValue) {
+      return EventRejection{
+          absl::StrCat("measures.", key),
+          absl::StrCat("measure ", Quote(key), " is ", value,
+                       "; at most 1000000000 (measures are summed exactly)")};
     }
   }
   return std::nullopt;
@@ -209,6 +228,9 @@ std::optional<EventRejection> CheckAttributes(
           absl::StrCat("attributes.", key),
           absl::StrCat("attribute ", Quote(key), " is ", value.size(),
                        " bytes; at most ", kMaxAttributeValueBytes)};
+    }
+    if (auto bad = CheckNoNul(absl::StrCat("attributes.", key), value)) {
+      return bad;
     }
   }
   return std::nullopt;
@@ -243,6 +265,7 @@ EventValidation ValidateEvent(const polku::v1::TouchpointEvent& event,
   if (event.comment().size() > kMaxCommentBytes) {
     return TooLong("comment", event.comment().size(), kMaxCommentBytes);
   }
+  if (auto bad = CheckNoNul("comment", event.comment())) return *std::move(bad);
   const std::string& language = event.language();
   if (!language.empty() && language != "fi" && language != "sv" &&
       language != "en") {

@@ -34,6 +34,11 @@ inline constexpr size_t kMaxMeasures = 32;
 inline constexpr size_t kMaxAttributes = 32;
 inline constexpr size_t kMaxMapKeyBytes = 64;
 inline constexpr size_t kMaxAttributeValueBytes = 256;
+// A measure's largest magnitude. polku-insight sums measures exactly, in
+// integer thousandths with 128-bit sums of squares; this bound keeps every
+// value and ~10¹⁴ of them summed within those integers, so nothing accepted
+// is left out of a metric.
+inline constexpr double kMaxMeasureValue = 1e9;
 // Clocks of channel systems drift; more than this ahead is a bug, not drift.
 inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 

@@ -288,6 +288,39 @@ TEST_F(EventValidationTest, MeasuresAreFiniteAndNotNegative) {
   EXPECT_EQ(Rejection().field, "measures.wait_seconds");
 }
 
+TEST_F(EventValidationTest, MeasuresInsightCannotSumExactlyAreRefused) {
+  // polku-insight keeps thousandths in 64 bits: 1e308 would have been
+  // accepted here and then left out of every metric.
+  (*event_.mutable_measures())["handle_seconds"] = kMaxMeasureValue;
+  EXPECT_TRUE(Accepted());
+  (*event_.mutable_measures())["handle_seconds"] = 1e308;
+  EXPECT_EQ(Rejection(),
+            (EventRejection{"measures.handle_seconds",
+                            "measure 'handle_seconds' is 1e+308; at most "
+                            "1000000000 (measures are summed exactly)"}));
+  (*event_.mutable_measures())["handle_seconds"] = 1000000000.5;
+  EXPECT_EQ(Rejection().field, "measures.handle_seconds");
+}
+
+TEST_F(EventValidationTest, TextThatPostgresCannotHoldIsRefusedOnEveryBackend) {
+  event_.set_comment(std::string("ok\0hidden", 9));
+  EXPECT_EQ(Rejection(), (EventRejection{"comment", "comment must not contain NUL (U+0000)"}));
+  event_.set_comment("fine");
+  (*event_.mutable_attributes())["store_id"] = std::string("a\0b", 3);
+  EXPECT_EQ(Rejection(), (EventRejection{"attributes.store_id",
+                                         "attributes.store_id must not contain NUL (U+0000)"}));
+  event_.clear_attributes();
+  (*event_.mutable_attributes())[std::string("st\0re", 6)] = "x";
+  EXPECT_EQ(Rejection(),
+            (EventRejection{"attributes", "attribute keys must not contain NUL (U+0000)"}));
+  event_.clear_attributes();
+  (*event_.mutable_measures())[std::string("wa\0t", 5)] = 1;
+  EXPECT_EQ(Rejection(),
+            (EventRejection{"measures", "measure keys must not contain NUL (U+0000)"}));
+  event_.clear_measures();
+  EXPECT_TRUE(Accepted());
+}
+
 TEST_F(EventValidationTest, AtMost32MeasuresWithShortKeys) {
   for (int i = 0; i < 32; ++i)
     (*event_.mutable_measures())[absl::StrCat("m", i)] = 1;
