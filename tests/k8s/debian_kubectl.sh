@@ -9,9 +9,15 @@ work="$out.download"
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
+# A machine whose package lists were never fetched (deps.sh fetches them
+# only when it installs something) needs them first.
 if ! apt-get download kubernetes-client; then
-  echo "debian_kubectl.sh: apt-get download kubernetes-client failed (run apt-get update?)" >&2
-  exit 1
+  if [ "$(id -u)" -eq 0 ] && apt-get update >/dev/null && apt-get download kubernetes-client; then
+    :
+  else
+    echo "debian_kubectl.sh: apt-get download kubernetes-client failed (run apt-get update?)" >&2
+    exit 1
+  fi
 fi
 dpkg-deb -x kubernetes-client_*.deb root
 rm -rf "$out"
