@@ -10,6 +10,7 @@ PACKAGES=(
   libssl-dev libcpp-httplib-dev libjemalloc-dev python3-grpcio python3-grpc-tools
   postgresql libpq-dev
   cmake ninja-build g++ curl
+  clang libclang-rt-14-dev llvm  # the asan preset: sanitizers, thread-safety analysis, libFuzzer
   openssl  # the tests make throwaway certificates with the openssl command
   chromium chromium-driver nodejs $(command -v npm >/dev/null || echo npm)  # npm unless nodejs has it
   python3-yaml $(command -v kubectl >/dev/null || echo kubernetes-client)  # k8s/ manifest test

@@ -48,8 +48,10 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
       const polku::v1::SubmitEventsRequest* request,
       polku::v1::SubmitEventsResponse* response) override {
     Fault fault = Fault::kNone;
+    int hint_ms = 0;
     {
       absl::MutexLock lock(&mu_);
+      hint_ms = hint_ms_;
       std::vector<std::string> ids;
       for (const auto& event : request->events())
         ids.push_back(event.event_id());
@@ -70,7 +72,7 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
         return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                             "injected: unavailable");
       case Fault::kExhaustedWithHint:
-        context->AddTrailingMetadata("retry-after-ms", absl::StrCat(hint_ms_));
+        context->AddTrailingMetadata("retry-after-ms", absl::StrCat(hint_ms));
         return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                             "injected: queue full");
       case Fault::kStall:

@@ -260,14 +260,14 @@ class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
 
   // Starts reading, or finishes at once with `error`.
   void Start(const absl::Status& error) {
-    Advance([&] {
+    Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       if (!error.ok()) EndWith(error);
     });
   }
 
   // See FeedbackServiceImpl::EndStreams.
   void Drain() {
-    Advance([&] {
+    Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       EndWith(absl::UnavailableError(
           "server shutting down; re-send unanswered events to another "
           "instance or after restart"));
@@ -276,7 +276,7 @@ class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // WritesDone, or the call broke
-      Advance([&] {
+      Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         reading_ = false;
         reads_done_ = true;
       });
@@ -284,7 +284,7 @@ class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
     }
     const int count = request_.events_size();
     if (count == 0) {  // nothing to answer
-      Advance([&] { reading_ = false; });
+      Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { reading_ = false; });
       return;
     }
     absl::Status invalid;
@@ -300,7 +300,7 @@ class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
       }
     }
     if (!invalid.ok()) {
-      Advance([&] {
+      Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         reading_ = false;
         EndWith(invalid);
       });
@@ -310,7 +310,7 @@ class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
         request_.events(), caller_, *touchpoints, service_.clock_.Now()));
     Block* block = nullptr;
     bool submit = false;
-    Advance([&] {
+    Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       // After the end is decided nothing new is taken: unanswered events
       // are the client's to re-send.
       if (!end_.ok() || end_decided_) {
@@ -332,7 +332,7 @@ class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
     service_.store_.Submit(
         std::move(batch),
         [this, block](absl::StatusOr<std::vector<EventResult>> stored) {
-          Advance([&] {
+          Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
             --in_store_;
             if (stored.ok()) {
               Merge(*std::move(stored), *block->prepared);
@@ -342,18 +342,18 @@ class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
             block->ready = true;
           });
         });
-    Advance([&] { reading_ = false; });
+    Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { reading_ = false; });
   }
 
   void OnWriteDone(bool ok) override {
-    Advance([&] {
+    Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       writing_ = false;
       if (!ok) broken_ = true;
     });
   }
 
   void OnCancel() override {
-    Advance([&] { broken_ = true; });
+    Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { broken_ = true; });
   }
 
   void OnDone() override {

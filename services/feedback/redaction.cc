@@ -186,7 +186,18 @@ bool LuhnValid(absl::string_view digits) {
 }
 
 std::string RedactComment(absl::string_view text) {
-  return RedactNumbers(RedactEmails(text));
+  // A number glued to the end of another is left alone in one pass
+  // ("…45 02+358 45 02"), but once the first is replaced it stands free
+  // ("[phone]+358 45 02"): repeat until nothing changes, so that the stored
+  // comment holds nothing this function would still redact. Each repeat
+  // replaces at least seven digits, so this ends.
+  std::string redacted = RedactNumbers(RedactEmails(text));
+  if (redacted == text) return redacted;  // nothing found: the usual case
+  while (true) {
+    std::string again = RedactNumbers(RedactEmails(redacted));
+    if (again == redacted) return redacted;
+    redacted = std::move(again);
+  }
 }
 
 }  // namespace polku::feedback

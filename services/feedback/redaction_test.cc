@@ -77,6 +77,16 @@ TEST(RedactCommentTest, MixedTextKeepsEverythingElse) {
   EXPECT_EQ(RedactComment("@ @@ a@b no@tld.x"), "@ @@ a@b no@tld.x");
 }
 
+// Found by tests/fuzz/redaction_fuzzer.cc: the second number, glued to the
+// first, was left in the stored comment, and redacting that comment again
+// removed it.
+TEST(RedactCommentTest, NothingRedactableIsLeftBehind) {
+  const std::string once =
+      RedactComment("Soita +46 70 1 45 02+358 45 02+358 415- kiitos");
+  EXPECT_EQ(once, "Soita [phone][phone]+358 415- kiitos");
+  EXPECT_EQ(RedactComment(once), once);
+}
+
 TEST(LuhnValidTest, KnownNumbers) {
   EXPECT_TRUE(LuhnValid("79927398713"));
   EXPECT_FALSE(LuhnValid("79927398710"));

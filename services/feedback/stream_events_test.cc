@@ -78,7 +78,7 @@ class HeldStore : public EventStore {
   }
   bool AwaitSubmitted(size_t events) {
     absl::MutexLock lock(&mu_);
-    auto reached = [&] { return submitted_events_ >= events; };
+    auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return submitted_events_ >= events; };
     return mu_.AwaitWithTimeout(absl::Condition(&reached), kWait);
   }
   // The most events held (handed over, not answered) at any time.
