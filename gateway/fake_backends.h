@@ -28,6 +28,7 @@
 #include "gateway/admin_api.h"
 #include "gateway/backends.h"
 #include "gateway/keys/key_store.h"
+#include "gateway/keys/sqlite_key_store.h"
 #include "lib/base/executor.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/insight.grpc.pb.h"
