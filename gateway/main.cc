@@ -149,7 +149,14 @@ int main(int argc, char** argv) {
        .generic_service = &proxy,
        .public_endpoint = true,
        .tls = public_tls,
-       .log_requests = false});
+       .log_requests = false,
+       // Watch streams never end by themselves: end them (their clients
+       // reconnect to another replica) so that the drain waits only for
+       // short calls and the process exits well within the grace period.
+       .on_drain = [&http, &proxy] {
+         http.EndStreams();
+         proxy.EndStreams();
+       }});
   if (!server.ok()) {
     polku::log::Error("cannot start the gRPC listener",
                       {{"address", absl::GetFlag(FLAGS_grpc_listen)},
