@@ -8,7 +8,8 @@
 //   absl::StatusOr<std::string> response = admin.Invoke(
 //       principal, "/polku.v1.AdminService/CreateApiKey", request_bytes);
 //
-// Store calls block (SQLite), so callers run Invoke off the gRPC threads.
+// Store calls block (SQLite or PostgreSQL), so callers run Invoke off the
+// gRPC threads.
 #ifndef POLKU_GATEWAY_ADMIN_API_H_
 #define POLKU_GATEWAY_ADMIN_API_H_
 

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "gateway/keys/sqlite_key_store.h"
+
 namespace polku::gateway {
 namespace {
 

@@ -25,12 +25,12 @@ constexpr MethodRoute kRoutes[] = {
      {Backend::kJourney, keys::kScopeJourneysWrite}},
     {"/polku.v1.JourneyService/GetJourney",
      {Backend::kJourney, keys::kScopeJourneysRead}},
-    // Also for insights:read, so that a dashboard key can offer its
-    // journeys to choose from; the maps it may read show their stages and
-    // touchpoints anyway.
+    // Also for insights:read, so that a dashboard key can offer the
+    // published journeys to choose from, by name only: their definitions
+    // and drafts are journeys:read's.
     {"/polku.v1.JourneyService/ListJourneys",
      {Backend::kJourney, keys::kScopeJourneysRead, /*unbounded=*/false,
-      keys::kScopeInsightsRead}},
+      keys::kScopeInsightsRead, Narrowing::kJourneyBasicView}},
     {"/polku.v1.JourneyService/ListChannels",
      {Backend::kJourney, keys::kScopeJourneysRead}},
     {"/polku.v1.JourneyService/WatchJourneys",
@@ -107,6 +107,11 @@ absl::StatusOr<Route> Authorize(const keys::Principal& principal,
                      " needed for ", method));
   }
   return route;
+}
+
+Narrowing NarrowingFor(const keys::Principal& principal, const Route& route) {
+  if (principal.HasScope(route.scope)) return Narrowing::kNone;
+  return route.also_scope_narrowing;
 }
 
 std::vector<std::string> RoutedMethods() {

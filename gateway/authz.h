@@ -30,6 +30,16 @@ enum class Backend {
   kGateway,
 };
 
+// What a caller allowed on a route only through its also_scope gets: a
+// narrower answer, forced by rewriting the request (see request_view.h).
+enum class Narrowing {
+  // The same as any caller.
+  kNone,
+  // ListJourneys as JOURNEY_VIEW_BASIC, whatever the request asks for:
+  // published journeys' names, none of their maps, nothing of drafts.
+  kJourneyBasicView,
+};
+
 struct Route {
   Backend backend;
   // The scope a caller must hold.
@@ -38,6 +48,8 @@ struct Route {
   bool unbounded = false;
   // A second scope that also allows the call, or null.
   const char* also_scope = nullptr;
+  // What a caller with also_scope but without scope is limited to.
+  Narrowing also_scope_narrowing = Narrowing::kNone;
 };
 
 // The route for `method`; NOT_FOUND for a method the gateway does not serve.
@@ -48,6 +60,10 @@ absl::StatusOr<Route> FindRoute(absl::string_view method);
 // call every AdminService method (which checks tenants itself).
 absl::StatusOr<Route> Authorize(const keys::Principal& principal,
                                 absl::string_view method);
+
+// The narrowing that applies to `principal` on `route`: the route's
+// also_scope_narrowing if the principal lacks route.scope, else kNone.
+Narrowing NarrowingFor(const keys::Principal& principal, const Route& route);
 
 // Every method the gateway serves, for tests and documentation.
 std::vector<std::string> RoutedMethods();

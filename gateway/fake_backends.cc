@@ -46,6 +46,24 @@ std::string First(const grpc::CallbackServerContext& context, const char* key) {
   return values.empty() ? "" : values.front();
 }
 
+// Counts the health checks the fakes answer (gRPC's own health service,
+// which no handler here sees).
+class HealthCheckCounter
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit HealthCheckCounter(std::atomic<int>& checks) : checks_(checks) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    if (absl::string_view(info->method()) == "/grpc.health.v1.Health/Check") {
+      ++checks_;
+    }
+    return nullptr;  // Counted; nothing to intercept.
+  }
+
+ private:
+  std::atomic<int>& checks_;
+};
+
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
                                grpc::Status status = grpc::Status::OK) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -227,7 +245,10 @@ grpc::ServerUnaryReactor* FakeJourney::ListJourneys(
     const v1::ListJourneysRequest* request,
     v1::ListJourneysResponse* response) {
   log_.Record(*context, "ListJourneys");
-  response->add_journeys()->set_name(DescribeCaller(*context));
+  v1::Journey* journey = response->add_journeys();
+  journey->set_name(DescribeCaller(*context));
+  journey->set_description(
+      absl::StrCat("view=", v1::JourneyView_Name(request->view())));
   response->set_next_page_token(
       absl::StrCat(request->page_size(), "/", request->page_token()));
   return Done(context);
@@ -283,6 +304,11 @@ FakeBackends::FakeBackends() {
   builder.RegisterService(&feedback);
   builder.RegisterService(&journey);
   builder.RegisterService(&insight);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<HealthCheckCounter>(health_checks_));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
 }
 

@@ -9,6 +9,8 @@
 //     numeric gRPC code and the message "fake failure" (RESOURCE_EXHAUSTED
 //     with the trailer retry-after-ms: 1500, like a full writer queue);
 //     with a first event_id "garbled" it answers bytes that do not parse;
+//   * ListJourneys answers one journey whose description is the view the
+//     request asked for ("view=JOURNEY_VIEW_BASIC");
 //   * WatchEvents sends three messages and ends, or with from_sequence = -1
 //     sends one and waits to be cancelled, with -2 sends one, then one that
 //     does not parse, and waits, with -3 sends one that does not parse and
@@ -18,6 +20,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -28,6 +31,7 @@
 #include "gateway/admin_api.h"
 #include "gateway/backends.h"
 #include "gateway/keys/key_store.h"
+#include "gateway/keys/sqlite_key_store.h"
 #include "lib/base/executor.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/insight.grpc.pb.h"
@@ -151,6 +155,8 @@ class FakeBackends {
   // Channels to the fakes, as the gateway makes them.
   Backends Connect() const;
   int port() const { return port_; }
+  // grpc.health.v1 Check calls answered so far (by all three fakes).
+  int health_checks() const { return health_checks_.load(); }
 
   CallLog log;
   FakeFeedback feedback{log};
@@ -158,6 +164,7 @@ class FakeBackends {
   FakeInsight insight{log};
 
  private:
+  std::atomic<int> health_checks_{0};
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -16,6 +17,7 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "gateway/caller_auth.h"
+#include "gateway/request_view.h"
 #include "lib/base/log.h"
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/status.h"
@@ -29,6 +31,18 @@ absl::optional<absl::string_view> FindMetadata(
   auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
   if (it == metadata.end()) return absl::nullopt;
   return absl::string_view(it->second.data(), it->second.size());
+}
+
+// The bytes of a message buffer, as one string.
+std::string BufferBytes(grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (buffer.Dump(&slices).ok()) {
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  return bytes;
 }
 
 }  // namespace
@@ -45,7 +59,8 @@ absl::optional<absl::string_view> FindMetadata(
 //
 // The backend's OnDone delivers the final status, and is the only place the
 // caller's call is finished (except for calls refused before any backend
-// call exists). This object deletes itself once both sides are done.
+// call exists). This object deletes itself once both sides are done and
+// GrpcProxy::EndStreams no longer holds it (a pin).
 class ProxyCall final : public grpc::ServerGenericBidiReactor {
  public:
   ProxyCall(GrpcProxy& proxy, grpc::GenericCallbackServerContext* context)
@@ -105,6 +120,14 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       return;
     }
 
+    narrowing_ = NarrowingFor(*principal, *route);
+    if (route->unbounded) {
+      if (!proxy_.RegisterStream(this)) {
+        Refuse(ShuttingDown());
+        return;
+      }
+      registered_ = true;
+    }
     // The caller's deadline, capped unless the call is an endless stream.
     auto deadline = context->deadline();
     if (!route->unbounded) {
@@ -134,20 +157,38 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       AnswerLocally(ok);
       return;
     }
+    // A caller limited to a narrower answer: its request says so, whatever
+    // it asked (before the state changes, so a refusal closes the pump).
+    absl::Status refused;
+    if (ok && narrowing_ != Narrowing::kNone) {
+      absl::StatusOr<std::string> narrowed =
+          NarrowRequest(narrowing_, BufferBytes(upstream_buffer_));
+      if (narrowed.ok()) {
+        grpc::Slice slice(*narrowed);
+        upstream_buffer_ = grpc::ByteBuffer(&slice, 1);
+      } else {
+        refused = narrowed.status();
+      }
+    }
     bool write = false;
     {
       absl::MutexLock lock(&mu_);
       // The backend already ended while this read was pending.
       if (upstream_ == Pump::kClosed) return;
-      if (ok) {
+      if (ok && refused.ok()) {
         upstream_ = Pump::kWriting;
         write = true;
       } else {
         upstream_ = Pump::kClosed;
+        if (!refused.ok()) ending_status_ = refused;
       }
     }
     if (write) {
       backend_reactor_.StartWrite(&upstream_buffer_);
+    } else if (!refused.ok()) {
+      // Nothing reaches the backend; the caller hears why (OnBackendDone).
+      backend_context_.TryCancel();
+      backend_reactor_.RemoveHold();
     } else {
       // The caller half-closed (or went away): so do we.
       backend_reactor_.StartWritesDone();
@@ -189,11 +230,36 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
          {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(
                       final_status_.error_code()))},
          {"latency_ms", absl::ToDoubleMilliseconds(absl::Now() - start_)}});
+    // Before caller_done_: once out of the registry, no new pin can come.
+    if (registered_) proxy_.DeregisterStream(this);
     bool last;
     {
       absl::MutexLock lock(&mu_);
       caller_done_ = true;
-      last = backend_done_;
+      last = backend_done_ && pins_ == 0;
+    }
+    if (last) delete this;
+  }
+
+  // Keeps this object alive for GrpcProxy::EndStreams; only while it is in
+  // the proxy's registry, under the registry's lock.
+  void Pin() {
+    absl::MutexLock lock(&mu_);
+    ++pins_;
+  }
+
+  // Ends the stream for a shutdown: the backend call is cancelled, and the
+  // caller hears UNAVAILABLE (see OnBackendDone). Releases the pin.
+  void EndForShutdown() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (ending_status_.ok()) ending_status_ = ShuttingDown();
+    }
+    backend_context_.TryCancel();
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      last = --pins_ == 0 && caller_done_ && backend_done_;
     }
     if (last) delete this;
   }
@@ -225,6 +291,11 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
 
   ~ProxyCall() override { proxy_.active_calls_.fetch_sub(1); }
 
+  static absl::Status ShuttingDown() {
+    return absl::UnavailableError(
+        "polku-gateway is shutting down; reconnect (to another replica)");
+  }
+
   // Runs an AdminService call on the executor and finishes it.
   void AnswerLocally(bool got_request) {
     if (!got_request) {
@@ -234,14 +305,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       return;
     }
     proxy_.executor_.Schedule([this] {
-      std::vector<grpc::Slice> slices;
-      std::string request;
-      if (upstream_buffer_.Dump(&slices).ok()) {
-        for (const grpc::Slice& slice : slices) {
-          request.append(reinterpret_cast<const char*>(slice.begin()),
-                         slice.size());
-        }
-      }
+      const std::string request = BufferBytes(upstream_buffer_);
       absl::StatusOr<std::string> response =
           proxy_.admin_.Invoke(principal_, method_, request);
       if (!response.ok()) {
@@ -320,14 +384,22 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
                                              std::string(value.data(), value.size()));
       }
     }
-    // Both pumps are closed, so no write to the caller is in flight.
-    final_status_ = status;
-    Finish(status);
+    absl::Status ending;
+    {
+      absl::MutexLock lock(&mu_);
+      ending = ending_status_;
+    }
+    // Both pumps are closed, so no write to the caller is in flight. A
+    // call the gateway cancelled ends with the gateway's reason.
+    final_status_ = !ending.ok() && status.error_code() == grpc::CANCELLED
+                        ? rpc::ToGrpcStatus(ending)
+                        : status;
+    Finish(final_status_);
     bool last;
     {
       absl::MutexLock lock(&mu_);
       backend_done_ = true;
-      last = caller_done_;
+      last = caller_done_ && pins_ == 0;
     }
     if (last) delete this;
   }
@@ -341,6 +413,10 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   std::string tenant_;
   std::string key_id_;
   bool backend_started_ = false;  // Set in the constructor only.
+  // In the proxy's registry of endless streams (constructor only).
+  bool registered_ = false;
+  // What the caller's key limits its requests to (constructor only).
+  Narrowing narrowing_ = Narrowing::kNone;
   // An AdminService call, answered by the gateway (constructor only).
   bool local_ = false;
   keys::Principal principal_;
@@ -358,6 +434,11 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   bool backend_finished_ ABSL_GUARDED_BY(mu_) = false;
   bool caller_done_ ABSL_GUARDED_BY(mu_) = false;
   bool backend_done_ ABSL_GUARDED_BY(mu_) = false;
+  // EndStreams holds this object (see Pin).
+  int pins_ ABSL_GUARDED_BY(mu_) = 0;
+  // Why the gateway cancelled the backend call, if it did: what the caller
+  // hears instead of CANCELLED.
+  absl::Status ending_status_ ABSL_GUARDED_BY(mu_);
 };
 
 GrpcProxy::GrpcProxy(const keys::KeyStore& key_store, const Backends& backends,
@@ -370,6 +451,33 @@ GrpcProxy::GrpcProxy(const keys::KeyStore& key_store, const Backends& backends,
       insight_(backends.channel(Backend::kInsight)) {}
 
 GrpcProxy::~GrpcProxy() = default;
+
+bool GrpcProxy::RegisterStream(ProxyCall* call) {
+  absl::MutexLock lock(&streams_mu_);
+  if (ending_streams_) return false;
+  streams_.insert(call);
+  return true;
+}
+
+void GrpcProxy::DeregisterStream(ProxyCall* call) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.erase(call);
+}
+
+void GrpcProxy::EndStreams() {
+  std::vector<ProxyCall*> calls;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    ending_streams_ = true;
+    for (ProxyCall* call : streams_) {
+      call->Pin();
+      calls.push_back(call);
+    }
+  }
+  // Outside the registry's lock: cancelling may run the calls' reactions,
+  // which take it.
+  for (ProxyCall* call : calls) call->EndForShutdown();
+}
 
 grpc::ServerGenericBidiReactor* GrpcProxy::CreateReactor(
     grpc::GenericCallbackServerContext* context) {

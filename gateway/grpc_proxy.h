@@ -15,11 +15,20 @@
 // status; a caller that cancels cancels the backend call. Each call logs one
 // line: request_id, tenant, key_id, method, code, latency_ms.
 //
+// A caller allowed a method only through its route's also_scope gets the
+// narrower answer the route says (authz.h): its request is rewritten before
+// it is relayed (request_view.h), e.g. a dashboard key's ListJourneys asks
+// for JOURNEY_VIEW_BASIC whatever it asked.
+//
 // AdminService calls are not relayed: the proxy answers them itself through
 // AdminApi, on `executor` (the key store blocks).
 //
 // With a rate limiter, a call over its key's or tenant's limit ends
 // RESOURCE_EXHAUSTED with the trailing metadata `retry-after-ms`.
+//
+// At shutdown, EndStreams (rpc::ServerConfig::on_drain) ends the endless
+// streams (Watch*, StreamEvents) with UNAVAILABLE, so that their clients
+// reconnect to another replica and the drain waits only for short calls.
 #ifndef POLKU_GATEWAY_GRPC_PROXY_H_
 #define POLKU_GATEWAY_GRPC_PROXY_H_
 
@@ -28,6 +37,9 @@
 
 #include <atomic>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "gateway/admin_api.h"
 #include "gateway/authz.h"
 #include "gateway/backends.h"
@@ -37,6 +49,8 @@
 #include "lib/base/executor.h"
 
 namespace polku::gateway {
+
+class ProxyCall;
 
 class GrpcProxy : public grpc::CallbackGenericService {
  public:
@@ -55,10 +69,17 @@ class GrpcProxy : public grpc::CallbackGenericService {
   // Calls not yet finished (for tests: the proxy leaks nothing).
   int active_calls() const { return active_calls_.load(); }
 
+  // Ends every open endless stream with UNAVAILABLE ("shutting down") and
+  // refuses new ones from now on. Returns without waiting for them.
+  void EndStreams();
+
  private:
   friend class ProxyCall;
 
   grpc::GenericStub& stub(Backend backend);
+  // False once EndStreams ran: the stream must not start.
+  bool RegisterStream(ProxyCall* call);
+  void DeregisterStream(ProxyCall* call);
 
   const keys::KeyStore& key_store_;
   AdminApi& admin_;
@@ -69,6 +90,11 @@ class GrpcProxy : public grpc::CallbackGenericService {
   grpc::GenericStub journey_;
   grpc::GenericStub insight_;
   std::atomic<int> active_calls_{0};
+
+  absl::Mutex streams_mu_;
+  // Open endless streams; each removes itself when its caller is done.
+  absl::flat_hash_set<ProxyCall*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool ending_streams_ ABSL_GUARDED_BY(streams_mu_) = false;
 };
 
 }  // namespace polku::gateway

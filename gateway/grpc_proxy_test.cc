@@ -16,6 +16,7 @@
 #include "gateway/caller_auth.h"
 #include "gateway/fake_backends.h"
 #include "polku/v1/admin.grpc.pb.h"
+#include "polku/v1/journey.grpc.pb.h"
 
 namespace polku::gateway {
 namespace {
@@ -212,6 +213,88 @@ TEST_F(GrpcProxyTest, CancellingAWatchCancelsTheBackendCall) {
   EXPECT_TRUE(fakes_.feedback.watch_cancelled.WaitForNotificationWithTimeout(
       absl::Seconds(10)));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// SIGTERM's first step: an open watch ends at once, with UNAVAILABLE (so
+// its client reconnects elsewhere), not at the drain deadline; a new one is
+// refused; short calls still pass.
+TEST_F(GrpcProxyTest, EndStreamsEndsOpenWatchesWithUnavailable) {
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + admin_key_);
+  v1::WatchEventsRequest request;
+  request.set_from_sequence(-1);  // Endless.
+  auto reader = feedback_->WatchEvents(&context, request);
+  v1::WatchEventsResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+
+  const absl::Time start = absl::Now();
+  proxy_.EndStreams();
+  EXPECT_FALSE(reader->Read(&message));
+  grpc::Status status = reader->Finish();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("shutting down"));
+  EXPECT_TRUE(fakes_.feedback.watch_cancelled.WaitForNotificationWithTimeout(
+      absl::Seconds(10)));
+
+  grpc::ClientContext late;
+  late.AddMetadata("authorization", "Bearer " + admin_key_);
+  auto refused = feedback_->WatchEvents(&late, request);
+  EXPECT_FALSE(refused->Read(&message));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  v1::SubmitEventsResponse response;
+  EXPECT_TRUE(feedback_
+                  ->SubmitEvents(Context("Bearer " + shop_key_).get(),
+                                 OneEvent("after-end-streams"), &response)
+                  .ok());
+}
+
+// A key with insights:read but not journeys:read lists journeys in the
+// basic view whatever it asks for; a journeys:read key gets what it asks.
+TEST_F(GrpcProxyTest, AnInsightsKeyListsJourneysInTheBasicViewOnly) {
+  auto journeys = v1::JourneyService::NewStub(channel_);
+  v1::ListJourneysRequest request;
+  request.set_page_size(3);
+  request.set_view(v1::JOURNEY_VIEW_FULL);
+  v1::ListJourneysResponse response;
+  grpc::Status status = journeys->ListJourneys(
+      Context("Bearer " + keys_.insights_key).get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.journeys_size(), 1);
+  EXPECT_EQ(response.journeys(0).description(), "view=JOURNEY_VIEW_BASIC");
+  EXPECT_EQ(response.next_page_token(), "3/");  // The rest is as sent.
+
+  status = journeys->ListJourneys(Context("Bearer " + admin_key_).get(),
+                                  request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.journeys(0).description(), "view=JOURNEY_VIEW_FULL");
+}
+
+// Raw bytes that end inside a field (page_token, 2 bytes announced, none
+// sent) would swallow an appended view: refused, never forwarded.
+TEST_F(GrpcProxyTest, AnInsightsKeysRequestThatDoesNotParseIsRefused) {
+  grpc::GenericStub stub(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  context.AddMetadata("authorization", "Bearer " + keys_.insights_key);
+  grpc::Slice cut(std::string("\x12\x02", 2));
+  grpc::ByteBuffer request(&cut, 1);
+  grpc::ByteBuffer response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, "/polku.v1.JourneyService/ListJourneys",
+                 grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("ListJourneysRequest"));
+  for (const testing::SeenCall& call : fakes_.log.calls()) {
+    EXPECT_NE(call.method, "ListJourneys");
+  }
 }
 
 TEST_F(GrpcProxyTest, ConcurrentCallsAndCancellationsAllFinish) {

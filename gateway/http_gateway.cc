@@ -12,20 +12,25 @@
 #include <map>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "gateway/authz.h"
 #include "gateway/caller_auth.h"
 #include "gateway/dashboard.h"
+#include "gateway/health_cache.h"
 #include "gateway/http_routes.h"
 #include "gateway/openapi.h"
+#include "gateway/request_view.h"
 #include "lib/base/log.h"
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/status.h"
@@ -340,7 +345,8 @@ class HttpGateway::Routes {
     server.Get("/readyz",
                [this](const httplib::Request&, httplib::Response& res) {
                  std::map<std::string, bool> health = CheckBackends();
-                 bool ready = true;
+                 // Draining (SIGTERM): load balancers stop sending calls.
+                 bool ready = !draining();
                  std::string body = "{\"backends\":{";
                  for (const auto& [name, up] : health) {
                    ready = ready && up;
@@ -349,7 +355,10 @@ class HttpGateway::Routes {
                                    up ? "SERVING" : "NOT_SERVING", "\"");
                  }
                  absl::StrAppend(&body, "},\"status\":\"",
-                                 ready ? "ready" : "unavailable", "\"}");
+                                 draining() ? "draining"
+                                 : ready    ? "ready"
+                                            : "unavailable",
+                                 "\"}");
                  res.status = ready ? 200 : 503;
                  res.set_content(body, kJsonType);
                });
@@ -398,11 +407,67 @@ class HttpGateway::Routes {
         }));
   }
 
+  // Ends the open streams (see HttpGateway::EndStreams).
+  void EndStreams() {
+    std::vector<std::shared_ptr<RawCall>> calls;
+    {
+      absl::MutexLock lock(&streams_mu_);
+      draining_ = true;
+      calls.assign(streams_.begin(), streams_.end());
+    }
+    // Each stream's pending read ends at once; its loop then sees draining.
+    for (const std::shared_ptr<RawCall>& call : calls) {
+      call->context().TryCancel();
+    }
+  }
+
  private:
-  // Health of every backend, also recorded in the metrics.
+  // Keeps a stream's backend call known to EndStreams while it is open.
+  class StreamRegistration {
+   public:
+    StreamRegistration(Routes& routes, std::shared_ptr<RawCall> call)
+        : routes_(routes), call_(std::move(call)) {}
+    ~StreamRegistration() {
+      absl::MutexLock lock(&routes_.streams_mu_);
+      routes_.streams_.erase(call_);
+    }
+
+   private:
+    Routes& routes_;
+    const std::shared_ptr<RawCall> call_;
+  };
+
+  // Registers a stream's call; nullptr once EndStreams ran (the stream
+  // must not start).
+  std::shared_ptr<StreamRegistration> RegisterStream(
+      const std::shared_ptr<RawCall>& call) {
+    absl::MutexLock lock(&streams_mu_);
+    if (draining_) return nullptr;
+    streams_.insert(call);
+    return std::make_shared<StreamRegistration>(*this, call);
+  }
+
+  bool draining() const {
+    absl::MutexLock lock(&streams_mu_);
+    return draining_;
+  }
+
+  static absl::Status ShuttingDown() {
+    return absl::UnavailableError(
+        "polku-gateway is shutting down; reconnect (to another replica)");
+  }
+
+  // A stream's final status: the gateway's reason when it cancelled the
+  // call itself for a shutdown.
+  absl::Status StreamStatus(const RawCall& call) const {
+    if (absl::IsCancelled(call.status()) && draining()) return ShuttingDown();
+    return call.status();
+  }
+
+  // Health of every backend, also recorded in the metrics; asked of the
+  // backends at most once a second however often this runs.
   std::map<std::string, bool> CheckBackends() {
-    std::map<std::string, bool> health =
-        backends_.CheckHealth(absl::Seconds(1));
+    std::map<std::string, bool> health = health_.Get();
     if (metrics != nullptr) {
       for (const auto& [name, up] : health) metrics->SetBackendUp(name, up);
     }
@@ -498,7 +563,12 @@ class HttpGateway::Routes {
     } else {
       auto request = BuildRequest(route, path_values, req.body, query);
       if (!request.ok()) return request.status();
-      requests.push_back((*request)->SerializeAsString());
+      // A caller limited to a narrower answer gets it, whatever it asked.
+      absl::StatusOr<std::string> narrowed =
+          NarrowRequest(NarrowingFor(*principal, *authorized),
+                        (*request)->SerializeAsString());
+      if (!narrowed.ok()) return narrowed.status();
+      requests.push_back(*std::move(narrowed));
     }
 
     if (authorized->backend == Backend::kGateway) {
@@ -523,7 +593,16 @@ class HttpGateway::Routes {
       call->context().set_deadline(absl::ToChronoTime(absl::Now() + *timeout));
     }
     AttachTrustedMetadata(*principal, outcome->request_id, call->context());
-    if (absl::Status sent = call->Send(requests); !sent.ok()) return sent;
+    // Known to EndStreams from before the call starts until the response
+    // has ended.
+    std::shared_ptr<StreamRegistration> registration;
+    if (method->server_streaming()) {
+      registration = RegisterStream(call);
+      if (registration == nullptr) return ShuttingDown();
+    }
+    if (absl::Status sent = call->Send(requests); !sent.ok()) {
+      return absl::IsCancelled(sent) && draining() ? ShuttingDown() : sent;
+    }
 
     std::string message;
     if (!method->server_streaming()) {
@@ -549,6 +628,9 @@ class HttpGateway::Routes {
     auto first = std::make_shared<std::string>();
     RawCall::Next next = call->Read(*first, absl::Now() + kFirstMessageWait);
     if (next == RawCall::Next::kEnd && !call->status().ok()) {
+      if (absl::IsCancelled(call->status()) && draining()) {
+        return ShuttingDown();
+      }
       return call->StatusWithRetryHint(res);
     }
     const google::protobuf::Descriptor* type = method->output_type();
@@ -566,7 +648,8 @@ class HttpGateway::Routes {
     std::string path = req.path;
     res.set_chunked_content_provider(
         kNdjsonType,
-        [call, type, first, pending, outcome](size_t, httplib::DataSink& sink) {
+        [this, call, type, first, pending, outcome](size_t,
+                                                    httplib::DataSink& sink) {
           while (true) {
             switch (*pending) {
               case RawCall::Next::kMessage: {
@@ -585,8 +668,9 @@ class HttpGateway::Routes {
                 break;
               }
               case RawCall::Next::kEnd: {
-                if (!call->status().ok()) {
-                  std::string line = ErrorBody(call->status()) + "\n";
+                if (absl::Status ended = StreamStatus(*call); !ended.ok()) {
+                  outcome->code = ended.code();
+                  std::string line = ErrorBody(ended) + "\n";
                   sink.write(line.data(), line.size());
                 }
                 sink.done();
@@ -599,7 +683,8 @@ class HttpGateway::Routes {
             *pending = call->Read(*first, absl::Now() + kIdlePoll);
           }
         },
-        [this, call, outcome, start, http_method, path, in_flight](bool) {
+        [this, call, outcome, start, http_method, path, in_flight,
+         registration](bool) {
           // Unless the gateway itself ended the stream.
           if (outcome->code == absl::StatusCode::kOk) {
             outcome->code = call->status().code();
@@ -616,6 +701,15 @@ class HttpGateway::Routes {
   const keys::KeyStore& key_store_;
   const Backends backends_;  // A copy: it only holds channels.
   AdminApi& admin_;
+  HealthCache health_{
+      [this] { return backends_.CheckHealth(absl::Seconds(1)); },
+      absl::Seconds(1)};
+
+  mutable absl::Mutex streams_mu_;
+  // The backend calls of open streams.
+  absl::flat_hash_set<std::shared_ptr<RawCall>> streams_
+      ABSL_GUARDED_BY(streams_mu_);
+  bool draining_ ABSL_GUARDED_BY(streams_mu_) = false;
 };
 
 HttpGateway::HttpGateway(const keys::KeyStore& key_store,
@@ -629,6 +723,8 @@ void HttpGateway::set_rate_limiter(RateLimiter* limiter) {
 }
 
 void HttpGateway::set_metrics(Metrics* metrics) { routes_->metrics = metrics; }
+
+void HttpGateway::EndStreams() { routes_->EndStreams(); }
 
 absl::Status HttpGateway::Start(const std::string& listen_address,
                                 const rpc::TlsFiles& tls) {

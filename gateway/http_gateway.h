@@ -15,10 +15,11 @@
 //   GET /, /dashboard/…    the dashboard page and its files (dashboard.h)
 //
 // Every API route authenticates `Authorization: Bearer <key>` and authorizes
-// the RPC exactly as the gRPC proxy does. `X-Request-Id` is accepted (or one
-// is made up), passed to the backend, logged and returned. `X-Request-Timeout`
-// (seconds, e.g. "2.5") shortens the 30 s default deadline. Errors carry the
-// HTTP status mapped from the gRPC code and the body
+// the RPC exactly as the gRPC proxy does (narrowed requests included).
+// `X-Request-Id` is accepted (or one is made up), passed to the backend, logged
+// and returned. `X-Request-Timeout` (seconds, e.g. "2.5") shortens the 30 s
+// default deadline. Errors carry the HTTP status mapped from the gRPC code and
+// the body
 //   {"error": {"code": "INVALID_ARGUMENT", "status": 400,
 //              "message": "events[1].csat: …", "field": "events[1].csat"}}
 // ("field" only when the message names one). A rate-limited call gets 429
@@ -83,6 +84,12 @@ class HttpGateway {
 
   // The bound port, once started.
   int port() const { return port_; }
+
+  // Ends every open stream (NDJSON watches) with an UNAVAILABLE error line
+  // ("shutting down"), refuses new ones with 503 and makes /readyz answer
+  // 503: the first step of a shutdown, so that Stop does not wait for
+  // streams that never end. Returns without waiting.
+  void EndStreams();
 
   // Stops accepting and returns once in-flight requests are answered.
   void Stop();

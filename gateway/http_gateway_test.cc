@@ -5,14 +5,17 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <stdlib.h>
 
-#include <cstdlib>
+#include <atomic>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gateway/fake_backends.h"
 #include "gateway/http_routes.h"
+#include "lib/rpc/testing/test_pki.h"
 
 namespace polku::gateway {
 namespace {
@@ -325,9 +328,20 @@ TEST_F(HttpGatewayTest, AnInsightsKeyListsJourneysAndReadsTheMap) {
   EXPECT_EQ(journey_map.range().start().seconds(), 1714521600);
   EXPECT_EQ(journey_map.journey_version(), 2);
 
-  httplib::Result list = Get("/v1/journeys", key);
+  // Journeys by name only (the basic view), even when it asks for more.
+  httplib::Result list = Get("/v1/journeys?view=JOURNEY_VIEW_FULL", key);
   ASSERT_TRUE(list);
-  EXPECT_EQ(list->status, 200) << list->body;
+  ASSERT_EQ(list->status, 200) << list->body;
+  auto journeys = FromJson<v1::ListJourneysResponse>(list->body);
+  ASSERT_EQ(journeys.journeys_size(), 1);
+  EXPECT_EQ(journeys.journeys(0).description(), "view=JOURNEY_VIEW_BASIC");
+  // A journeys:read key gets what it asks for.
+  httplib::Result full = Get("/v1/journeys?view=JOURNEY_VIEW_FULL", admin_key_);
+  ASSERT_TRUE(full);
+  ASSERT_EQ(full->status, 200) << full->body;
+  EXPECT_EQ(
+      FromJson<v1::ListJourneysResponse>(full->body).journeys(0).description(),
+      "view=JOURNEY_VIEW_FULL");
   for (const char* path : {"/v1/journeys/home-renovation", "/v1/channels"}) {
     httplib::Result denied = Get(path, key);
     ASSERT_TRUE(denied);
@@ -382,6 +396,82 @@ TEST_F(HttpGatewayTest, ServerStreamIsNewlineDelimitedJson) {
     FromJson<v1::WatchEventsResponse>(line);  // Each line parses alone.
   }
   EXPECT_THAT(fakes_.log.last().tenants, ElementsAre("demo"));
+}
+
+// SIGTERM's first step: an open NDJSON watch ends at once with an
+// UNAVAILABLE error line, new streams and /readyz answer 503, and Stop
+// returns (it waited for the stream for ever before).
+TEST_F(HttpGatewayTest, EndStreamsEndsOpenStreamsSoThatStopReturns) {
+  absl::Notification first_line;
+  std::string body;
+  int status = -1;
+  std::thread watcher([&] {
+    httplib::Client client("127.0.0.1", http_.port());
+    client.set_read_timeout(60, 0);
+    httplib::Result watch =
+        client.Get("/v1/events:watch?from_sequence=-1", Auth(admin_key_),
+                   [&](const char* data, size_t length) {
+                     body.append(data, length);
+                     if (!first_line.HasBeenNotified() &&
+                         body.find('\n') != std::string::npos) {
+                       first_line.Notify();
+                     }
+                     return true;
+                   });
+    if (watch) status = watch->status;
+  });
+  ASSERT_TRUE(first_line.WaitForNotificationWithTimeout(absl::Seconds(10)));
+
+  const absl::Time start = absl::Now();
+  http_.EndStreams();
+  watcher.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(status, 200);
+  std::vector<std::string> lines =
+      absl::StrSplit(body, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << body;
+  EXPECT_THAT(lines[1], HasSubstr("UNAVAILABLE"));
+  EXPECT_THAT(lines[1], HasSubstr("shutting down"));
+  EXPECT_TRUE(fakes_.feedback.watch_cancelled.WaitForNotificationWithTimeout(
+      absl::Seconds(10)));
+
+  httplib::Result late = Get("/v1/events:watch?from_sequence=-1", admin_key_);
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->status, 503) << late->body;
+  httplib::Result ready = client_->Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_THAT(ready->body, HasSubstr("draining"));
+  // Short calls are still answered until Stop.
+  EXPECT_EQ(Get("/v1/channels", admin_key_)->status, 200);
+
+  const absl::Time stop = absl::Now();
+  http_.Stop();
+  EXPECT_LT(absl::Now() - stop, absl::Seconds(8));
+}
+
+// /readyz and /metrics need no key, so anyone chooses how often they are
+// asked: the backends are asked at most once a second regardless.
+TEST_F(HttpGatewayTest, ReadyzAndMetricsAskTheBackendsAtMostOnceASecond) {
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> callers;
+  std::atomic<int> ready{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      httplib::Client client("127.0.0.1", http_.port());
+      for (int i = 0; i < 25; ++i) {
+        httplib::Result res = client.Get((i + t) % 2 ? "/readyz" : "/metrics");
+        if (res && res->status == 200) ++ready;
+      }
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  EXPECT_EQ(ready.load(), 100);
+  // Three backends per check; one check per started second, plus the first.
+  EXPECT_LE(fakes_.health_checks(), 3 * (2 + static_cast<int>(seconds)))
+      << "in " << seconds << " s";
+  EXPECT_GE(fakes_.health_checks(), 3);
 }
 
 TEST_F(HttpGatewayTest, AnAnswerThatDoesNotParseIs500NotAnEmptyMessage) {
@@ -517,20 +607,9 @@ TEST(HttpGatewayLimitsTest, RateLimitIs429WithRetryAfterAndCounted) {
 }
 
 TEST(HttpGatewayTlsTest, ServesHttpsToClientsWithACertificateOnly) {
-  std::string dir = ::testing::TempDir() + "/polku_https_XXXXXX";
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
-  std::string script = absl::StrCat(
-      "set -e; cd '", dir, "';",
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=ca "
-      "-keyout ca.key -out ca.pem;",
-      "printf 'subjectAltName=IP:127.0.0.1' > san.ext;",
-      "for name in server client; do "
-      "openssl req -newkey rsa:2048 -nodes -subj /CN=$name -keyout $name.key "
-      "-out $name.csr;"
-      "openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key "
-      "-CAcreateserial -days 1 -extfile san.ext -out $name.pem; done",
-      " >/dev/null 2>&1");
-  ASSERT_EQ(std::system(script.c_str()), 0);
+  auto pki = rpc::testing::TestPki::Make({"server", "client"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string dir = pki->dir();
 
   testing::FakeBackends fakes;
   testing::TestKeys keys;

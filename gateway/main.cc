@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/time/time.h"
 #include "gateway/admin_api.h"
 #include "gateway/backends.h"
 #include "gateway/grpc_proxy.h"
@@ -15,6 +16,7 @@
 #include "lib/base/clock.h"
 #include "lib/base/executor.h"
 #include "lib/base/log.h"
+#include "lib/postgres/postgres.h"
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
 
@@ -23,7 +25,20 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:7070",
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "host:port of the public HTTP/JSON listener");
 ABSL_FLAG(std::string, data_dir, ".polku",
-          "directory of Polku's files (tenants and key hashes in gateway.db)");
+          "directory of Polku's files (superadmin.key; on SQLite also "
+          "gateway.db, the tenants and key hashes)");
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL to keep tenants and key hashes in (postgres://… or "
+          "postgresql://…), shared by every gateway replica; empty: SQLite "
+          "gateway.db in --data_dir (one gateway)");
+ABSL_FLAG(absl::Duration, key_refresh_interval, absl::Seconds(1),
+          "how often the gateway reads keys issued and revoked through other "
+          "gateways (or polku-keys): how long such a change may take to reach "
+          "this one");
+ABSL_FLAG(absl::Duration, key_max_staleness, absl::Seconds(10),
+          "once the key store could not be read for this long, every call is "
+          "refused (UNAVAILABLE) rather than checked against keys that may "
+          "have been revoked meanwhile; 0 = never refuse");
 ABSL_FLAG(std::string, feedback_address, "127.0.0.1:7101",
           "host:port of polku-feedback");
 ABSL_FLAG(std::string, journey_address, "127.0.0.1:7102",
@@ -61,16 +76,23 @@ int main(int argc, char** argv) {
   namespace keys = polku::gateway::keys;
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-  const std::string db_path =
-      keys::JoinPath(data_dir, keys::kGatewayDbFileName);
-  auto key_store = keys::SqliteKeyStore::Open(db_path);
+  const std::string database_url = absl::GetFlag(FLAGS_database_url);
+  auto key_store = keys::OpenKeyStore(database_url, data_dir);
   if (!key_store.ok()) {
     polku::log::Error(
         "cannot open the key store",
-        {{"path", db_path}, {"error", key_store.status().ToString()}});
+        {{"database", database_url.empty()
+                          ? keys::JoinPath(data_dir, keys::kGatewayDbFileName)
+                          : polku::postgres::DescribeServer(database_url)},
+         {"error", key_store.status().ToString()}});
     return EXIT_FAILURE;
   }
-  // First start: a super-admin key, so that tenants can be created.
+  (*key_store)
+      ->StartRefreshing(absl::GetFlag(FLAGS_key_refresh_interval),
+                        absl::GetFlag(FLAGS_key_max_staleness));
+  // First start: a super-admin key, so that tenants can be created. With
+  // replicas on one database, the first to get there issues it (into its
+  // --data_dir); the others find it.
   auto super_admin = keys::EnsureSuperAdminKey(**key_store, data_dir);
   if (!super_admin.ok()) {
     polku::log::Error("cannot issue the bootstrap super-admin key",
@@ -80,6 +102,9 @@ int main(int argc, char** argv) {
   if (super_admin->second) {
     polku::log::Info("issued the bootstrap super-admin key",
                      {{"path", super_admin->first}});
+  } else {
+    polku::log::Info("a super-admin key exists; not issuing another",
+                     {{"store", (*key_store)->description()}});
   }
 
   auto backends = polku::gateway::Backends::Connect(
@@ -99,7 +124,8 @@ int main(int argc, char** argv) {
       .key_file = absl::GetFlag(FLAGS_tls_key),
       .ca_file = absl::GetFlag(FLAGS_tls_client_ca)};
   polku::gateway::AdminApi admin(**key_store);
-  // AdminService calls block on SQLite; they run here, off gRPC's threads.
+  // AdminService calls block on the database; they run here, off gRPC's
+  // threads.
   polku::Executor admin_executor(2);
   polku::gateway::RateLimiter limiter(
       {.per_second = absl::GetFlag(FLAGS_key_rate),
@@ -123,7 +149,14 @@ int main(int argc, char** argv) {
        .generic_service = &proxy,
        .public_endpoint = true,
        .tls = public_tls,
-       .log_requests = false});
+       .log_requests = false,
+       // Watch streams never end by themselves: end them (their clients
+       // reconnect to another replica) so that the drain waits only for
+       // short calls and the process exits well within the grace period.
+       .on_drain = [&http, &proxy] {
+         http.EndStreams();
+         proxy.EndStreams();
+       }});
   if (!server.ok()) {
     polku::log::Error("cannot start the gRPC listener",
                       {{"address", absl::GetFlag(FLAGS_grpc_listen)},
@@ -145,7 +178,8 @@ int main(int argc, char** argv) {
                     {"http", absl::GetFlag(FLAGS_http_listen)},
                     {"http_port", http.port()},
                     {"tls", public_tls.enabled() ? "on" : "off"},
-                    {"keys", static_cast<int64_t>((*key_store)->size())}});
+                    {"keys", static_cast<int64_t>((*key_store)->size())},
+                    {"key_store", (*key_store)->description()}});
   (*server)->WaitForShutdownSignal();
   http.Stop();
   polku::log::Info("http stopped");

@@ -8,7 +8,7 @@
 #
 # PostgreSQL instead of SQLite: `scripts/up.sh --postgres`. Every service
 # then keeps its data in a database of its own (polku_journey, polku_feedback,
-# polku_insight) on the server POLKU_POSTGRES names (a URL without a
+# polku_insight, and polku_gateway: tenants and key hashes) on the server POLKU_POSTGRES names (a URL without a
 # database, e.g. postgres://polku:secret@db.example:5432; the databases are
 # created if missing), or, without POLKU_POSTGRES, on a local server this
 # script starts and stops with the suite (Debian's postgresql, Unix socket
@@ -48,9 +48,6 @@ cmake --build --preset release -j "$JOBS"
 mkdir -p "$DATA_DIR/logs"
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
 LOGS="$DATA_DIR/logs"
-# The demo tenant's keys, issued by the gateway's key store (gateway.db) before
-# the gateway starts; the gateway adds the super-admin key at first start.
-"$BIN/polku-keys" init --data_dir="$DATA_DIR" --tenant=demo --channels=shop,phone,web,email,field_service
 
 names=()
 pids=()
@@ -59,6 +56,7 @@ PG_DATA=""
 DB_URL_journey=""
 DB_URL_feedback=""
 DB_URL_insight=""
+DB_URL_gateway=""
 
 # Runs a PostgreSQL tool as the server's owner (PostgreSQL refuses root).
 as_pg_owner() {
@@ -105,7 +103,7 @@ start_postgres() {
     say "PostgreSQL is up (socket in $PG_DATA, log $PG_DATA/server.log)"
     base=postgresql://
     query="?host=$PG_DATA&user=polku"
-    for db in journey feedback insight; do
+    for db in journey feedback insight gateway; do
       ensure_database "$base/postgres$query" "polku_$db" ||
         { echo "up: cannot create database polku_$db" >&2; exit 1; }
     done
@@ -114,7 +112,7 @@ start_postgres() {
     base=${server%%\?*}
     query=${server#"$base"}
     base=${base%/}
-    for db in journey feedback insight; do
+    for db in journey feedback insight gateway; do
       ensure_database "$base/postgres$query" "polku_$db" ||
         { echo "up: cannot create database polku_$db on ${base#*@}" >&2; exit 1; }
     done
@@ -123,6 +121,7 @@ start_postgres() {
   DB_URL_journey="$base/polku_journey$query"
   DB_URL_feedback="$base/polku_feedback$query"
   DB_URL_insight="$base/polku_insight$query"
+  DB_URL_gateway="$base/polku_gateway$query"
 }
 
 stop_postgres() {
@@ -176,6 +175,14 @@ fail() {
 }
 
 [[ $BACKEND == postgres ]] && start_postgres
+# The demo tenant's keys, issued by the gateway's key store (gateway.db, or on
+# PostgreSQL the gateway's database) before the gateway starts; the gateway
+# adds the super-admin key at first start.
+(
+  [[ -n $DB_URL_gateway ]] && export POLKU_DATABASE_URL=$DB_URL_gateway
+  exec "$BIN/polku-keys" init --data_dir="$DATA_DIR" --tenant=demo \
+    --channels=shop,phone,web,email,field_service
+) || fail "polku-keys init failed"
 start polku-journey --listen=$JOURNEY_ADDR --data_dir="$DATA_DIR"
 start polku-feedback --listen=$FEEDBACK_ADDR --data_dir="$DATA_DIR" --journey_address=$JOURNEY_ADDR
 start polku-insight --listen=$INSIGHT_ADDR --data_dir="$DATA_DIR" --feedback_address=$FEEDBACK_ADDR \

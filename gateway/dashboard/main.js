@@ -84,7 +84,13 @@ async function loadJourneys() {
   const journeys = [];
   let pageToken = '';
   do {
-    const page = await get('/v1/journeys', { page_size: 1000, page_token: pageToken }, state.key);
+    // The basic view (names, versions, no maps) is all this needs, and all
+    // the gateway gives an insights:read key anyway.
+    const page = await get(
+      '/v1/journeys',
+      { page_size: 1000, page_token: pageToken, view: 'JOURNEY_VIEW_BASIC' },
+      state.key,
+    );
     journeys.push(...(page.journeys ?? []));
     pageToken = page.nextPageToken ?? '';
   } while (pageToken);

@@ -87,11 +87,18 @@ absl::StatusOr<InitResult> InitDemoCredentials(
 absl::StatusOr<std::pair<std::string, bool>> EnsureSuperAdminKey(
     TenantKeyStore& store, const std::string& data_dir) {
   std::string path = JoinPath(data_dir, kSuperAdminKeyFileName);
-  POLKU_ASSIGN_OR_RETURN(bool exists, store.HasSuperAdminKey());
-  if (exists) return std::make_pair(path, false);
   POLKU_RETURN_IF_ERROR(MakeDirectories(data_dir));
-  POLKU_ASSIGN_OR_RETURN(IssuedKey key, store.CreateSuperAdminKey());
-  POLKU_RETURN_IF_ERROR(WriteFileAtomically(path, key.key + "\n", 0600));
+  // One step in the store, so of gateways starting together on one
+  // database exactly one issues the key.
+  absl::StatusOr<IssuedKey> key = store.CreateSuperAdminKey();
+  if (absl::IsAlreadyExists(key.status())) return std::make_pair(path, false);
+  if (!key.ok()) return key.status();
+  if (absl::Status written = WriteFileAtomically(path, key->key + "\n", 0600);
+      !written.ok()) {
+    // A key nobody can read would keep every later start from issuing one.
+    (void)store.RevokeKey("", key->record.key_id);
+    return written;
+  }
   return std::make_pair(path, true);
 }
 

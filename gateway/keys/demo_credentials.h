@@ -1,11 +1,10 @@
 // Issues a tenant's starting keys through the key store, and the bootstrap
-// super-admin key. Used by `polku-keys init` / `polku-keys bootstrap`, which
-// run before the gateway starts (the store must be the database's only
-// writer), and by the gateway itself at first start.
+// super-admin key. Used by `polku-keys init` / `polku-keys bootstrap`
+// (offline: they open the store themselves) and by the gateway itself at
+// start.
 //
-//   POLKU_ASSIGN_OR_RETURN(auto store, SqliteKeyStore::Open(D +
-//   "/gateway.db")); auto result = InitDemoCredentials(*store, ".polku",
-//   "demo",
+//   POLKU_ASSIGN_OR_RETURN(auto store, OpenKeyStore(database_url, ".polku"));
+//   auto result = InitDemoCredentials(*store, ".polku", "demo",
 //                                     {"shop", "phone", "web", "email"});
 //   if (!result->created) std::cout << "kept " << result->credentials_path;
 //
@@ -50,8 +49,9 @@ absl::StatusOr<InitResult> InitDemoCredentials(
     const std::string& tenant, const std::vector<std::string>& channels);
 
 // Issues a super-admin key into <data_dir>/superadmin.key unless the store
-// already has a valid one. Returns the file's path and whether it was
-// written now.
+// already has a valid one (then the file is left as it is: with several
+// gateways on one database, only the one that issued the key has it). Returns
+// the file's path and whether it was written now.
 absl::StatusOr<std::pair<std::string, bool>> EnsureSuperAdminKey(
     TenantKeyStore& store, const std::string& data_dir);
 

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "gateway/keys/files.h"
+#include "gateway/keys/sqlite_key_store.h"
 
 namespace polku::gateway::keys {
 namespace {

@@ -1,61 +1,18 @@
 #include "gateway/keys/key_store.h"
 
-#include <sys/stat.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "lib/base/log.h"
 #include "lib/base/status_macros.h"
+#include "lib/base/thread.h"
 #include "lib/crypto/crypto.h"
 
 namespace polku::gateway::keys {
 namespace {
 
-// Keys are stored as the SHA-256 of the whole key text; the id is its first
-// 8 hex digits. Scopes are one space-separated text column.
-const std::vector<sqlite::Migration>& Migrations() {
-  static const auto* migrations = new std::vector<sqlite::Migration>{
-      {1,
-       "CREATE TABLE tenants ("
-       "  id TEXT PRIMARY KEY,"
-       "  display_name TEXT NOT NULL,"
-       "  create_time_us INTEGER NOT NULL);"
-       "CREATE TABLE api_keys ("
-       "  key_id TEXT PRIMARY KEY,"
-       "  key_sha256 TEXT NOT NULL UNIQUE,"
-       "  tenant TEXT NOT NULL,"
-       "  display_name TEXT NOT NULL,"
-       "  scopes TEXT NOT NULL,"
-       "  channel TEXT NOT NULL,"
-       "  create_time_us INTEGER NOT NULL,"
-       "  revoke_time_us INTEGER);"
-       "CREATE INDEX api_keys_by_tenant ON api_keys (tenant, key_id);"},
-  };
-  return *migrations;
-}
-
-constexpr char kKeyColumns[] =
-    "key_id, tenant, display_name, scopes, channel, create_time_us, "
-    "revoke_time_us";
-
-KeyRecord ReadKeyRow(const sqlite::Statement& row) {
-  KeyRecord record;
-  record.key_id = row.ColumnText(0);
-  record.tenant = row.ColumnText(1);
-  record.display_name = row.ColumnText(2);
-  for (absl::string_view scope :
-       absl::StrSplit(row.ColumnText(3), ' ', absl::SkipEmpty())) {
-    record.scopes.emplace(scope);
-  }
-  record.channel = row.ColumnText(4);
-  record.create_time = absl::FromUnixMicros(row.ColumnInt(5));
-  if (!row.IsNull(6)) {
-    record.revoke_time = absl::FromUnixMicros(row.ColumnInt(6));
-  }
-  return record;
-}
+// Ids are 32 bits of the hash: on a clash, draw another key, a few times.
+constexpr int kKeyDraws = 8;
 
 Principal PrincipalOf(const KeyRecord& record) {
   return Principal{.tenant = record.tenant,
@@ -97,6 +54,11 @@ absl::Status ValidateScopes(const std::set<std::string>& scopes,
   return absl::OkStatus();
 }
 
+// Stored times have microsecond precision; records show what is stored.
+absl::Time Micros(absl::Time t) {
+  return absl::FromUnixMicros(absl::ToUnixMicros(t));
+}
+
 }  // namespace
 
 bool IsValidName(absl::string_view name) {
@@ -110,46 +72,25 @@ bool IsValidName(absl::string_view name) {
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<SqliteKeyStore>> SqliteKeyStore::Open(
-    const std::string& path, const Clock& clock) {
-  POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> db,
-                         sqlite::Database::Open(path));
-  // Only hashes are stored, but tenants and key metadata are nobody else's
-  // business; SQLite gives the -wal and -shm files the database's mode.
-  if (path != ":memory:" && chmod(path.c_str(), 0600) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot restrict ", path, " to mode 0600"));
-  }
-  POLKU_RETURN_IF_ERROR(db->Migrate(Migrations()));
-  std::unique_ptr<SqliteKeyStore> store(
-      new SqliteKeyStore(std::move(db), clock));
-  POLKU_RETURN_IF_ERROR(store->LoadValidKeys());
-  return store;
-}
+CachingKeyStore::~CachingKeyStore() { StopRefreshing(); }
 
-absl::Status SqliteKeyStore::LoadValidKeys() {
-  absl::MutexLock db_lock(&db_mu_);
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * select,
-      db_->Prepare(absl::StrCat("SELECT ", kKeyColumns,
-                                ", key_sha256 FROM api_keys "
-                                "WHERE revoke_time_us IS NULL")));
-  absl::MutexLock keys_lock(&keys_mu_);
-  while (true) {
-    POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    by_hash_[select->ColumnText(7)] = PrincipalOf(ReadKeyRow(*select));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Principal> SqliteKeyStore::Authenticate(
+absl::StatusOr<Principal> CachingKeyStore::Authenticate(
     absl::string_view key) const {
   if (!IsWellFormedKey(key)) {
     return absl::UnauthenticatedError("malformed API key");
   }
   std::string hash = KeyHash(key);
   absl::ReaderMutexLock lock(&keys_mu_);
+  if (max_staleness_ > absl::ZeroDuration()) {
+    const absl::Duration age = clock_.Now() - refreshed_at_;
+    if (age > max_staleness_) {
+      // A key revoked elsewhere meanwhile would still pass: refuse all.
+      return absl::UnavailableError(absl::StrCat(
+          "API keys cannot be checked: the key store was last read ",
+          absl::FormatDuration(absl::Trunc(age, absl::Seconds(1))),
+          " ago (limit ", absl::FormatDuration(max_staleness_), ")"));
+    }
+  }
   auto it = by_hash_.find(hash);
   // The map finds the hash; the comparison that decides is constant-time.
   if (it == by_hash_.end() || !crypto::ConstantTimeEquals(it->first, hash)) {
@@ -158,194 +99,182 @@ absl::StatusOr<Principal> SqliteKeyStore::Authenticate(
   return it->second;
 }
 
-absl::StatusOr<TenantRecord> SqliteKeyStore::CreateTenant(
+absl::StatusOr<TenantRecord> CachingKeyStore::CreateTenant(
     absl::string_view id, absl::string_view display_name) {
   if (!IsValidName(id)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tenant_id: \"", id, "\" must be 1-64 of a-z, 0-9, _ and -"));
   }
-  TenantRecord record{
-      .id = std::string(id),
-      .display_name = std::string(display_name),
-      .create_time = absl::FromUnixMicros(absl::ToUnixMicros(clock_.Now()))};
-  absl::MutexLock lock(&db_mu_);
-  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * exists,
-                         db_->Prepare("SELECT 1 FROM tenants WHERE id = ?1"));
-  POLKU_ASSIGN_OR_RETURN(bool found, exists->Bind(1, id).Step());
-  exists->Reset();
-  if (found) {
+  TenantRecord record{.id = std::string(id),
+                      .display_name = std::string(display_name),
+                      .create_time = Micros(clock_.Now())};
+  POLKU_ASSIGN_OR_RETURN(bool inserted, InsertTenant(record));
+  if (!inserted) {
     return absl::AlreadyExistsError(
         absl::StrCat("tenant_id: tenant \"", id, "\" already exists"));
   }
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * insert,
-      db_->Prepare("INSERT INTO tenants (id, display_name, create_time_us) "
-                   "VALUES (?1, ?2, ?3)"));
-  POLKU_RETURN_IF_ERROR(insert->Bind(1, id)
-                            .Bind(2, display_name)
-                            .Bind(3, absl::ToUnixMicros(record.create_time))
-                            .Run());
   return record;
 }
 
-absl::StatusOr<std::vector<TenantRecord>> SqliteKeyStore::ListTenants(
+absl::StatusOr<std::vector<TenantRecord>> CachingKeyStore::ListTenants(
     absl::string_view after, int limit) {
-  absl::MutexLock lock(&db_mu_);
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * select,
-      db_->Prepare("SELECT id, display_name, create_time_us FROM tenants "
-                   "WHERE id > ?1 ORDER BY id LIMIT ?2"));
-  select->Bind(1, after).Bind(2, limit);
-  std::vector<TenantRecord> tenants;
-  while (true) {
-    POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    tenants.push_back(
-        {.id = select->ColumnText(0),
-         .display_name = select->ColumnText(1),
-         .create_time = absl::FromUnixMicros(select->ColumnInt(2))});
-  }
-  select->Reset();
-  return tenants;
+  return SelectTenants(after, limit);
 }
 
-absl::StatusOr<IssuedKey> SqliteKeyStore::CreateKey(
+absl::StatusOr<IssuedKey> CachingKeyStore::CreateKey(
     absl::string_view tenant, absl::string_view display_name,
     const std::set<std::string>& scopes, absl::string_view channel) {
   POLKU_RETURN_IF_ERROR(ValidateScopes(scopes, channel));
-  {
-    absl::MutexLock lock(&db_mu_);
-    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * exists,
-                           db_->Prepare("SELECT 1 FROM tenants WHERE id = ?1"));
-    POLKU_ASSIGN_OR_RETURN(bool found, exists->Bind(1, tenant).Step());
-    exists->Reset();
-    if (!found) {
-      return absl::NotFoundError(
-          absl::StrCat("parent: no tenant \"", tenant, "\""));
-    }
+  if (tenant.empty()) {
+    return absl::NotFoundError("parent: no tenant \"\"");
   }
-  return InsertKey(tenant, display_name, scopes, channel);
+  return Issue(tenant, display_name, scopes, channel);
 }
 
-absl::StatusOr<IssuedKey> SqliteKeyStore::CreateSuperAdminKey() {
-  return InsertKey("", "bootstrap super-admin", {kScopeSuperAdmin}, "");
+absl::StatusOr<IssuedKey> CachingKeyStore::CreateSuperAdminKey() {
+  return Issue("", "bootstrap super-admin", {kScopeSuperAdmin}, "");
 }
 
-absl::StatusOr<bool> SqliteKeyStore::HasSuperAdminKey() {
-  absl::MutexLock lock(&db_mu_);
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * select,
-      db_->Prepare("SELECT 1 FROM api_keys WHERE tenant = '' AND "
-                   "revoke_time_us IS NULL LIMIT 1"));
-  POLKU_ASSIGN_OR_RETURN(bool found, select->Step());
-  select->Reset();
-  return found;
+absl::StatusOr<bool> CachingKeyStore::HasSuperAdminKey() {
+  return ValidSuperAdminKeyExists();
 }
 
-absl::StatusOr<IssuedKey> SqliteKeyStore::InsertKey(
+absl::StatusOr<IssuedKey> CachingKeyStore::Issue(
     absl::string_view tenant, absl::string_view display_name,
     const std::set<std::string>& scopes, absl::string_view channel) {
+  StoredKey stored;
+  stored.record.tenant = std::string(tenant);
+  stored.record.display_name = std::string(display_name);
+  stored.record.scopes = scopes;
+  stored.record.channel = std::string(channel);
+  stored.record.create_time = Micros(clock_.Now());
   IssuedKey issued;
-  issued.record.tenant = std::string(tenant);
-  issued.record.display_name = std::string(display_name);
-  issued.record.scopes = scopes;
-  issued.record.channel = std::string(channel);
-  issued.record.create_time =
-      absl::FromUnixMicros(absl::ToUnixMicros(clock_.Now()));
-  std::string hash;
-  absl::MutexLock lock(&db_mu_);
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * insert,
-      db_->Prepare("INSERT OR IGNORE INTO api_keys (key_id, key_sha256, "
-                   "tenant, display_name, scopes, channel, create_time_us) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
-  // Ids are 32 bits of the hash: on the rare clash, draw another key.
-  for (int attempt = 0;; ++attempt) {
-    if (attempt == 8) return absl::InternalError("cannot draw a unique key id");
+  for (int draw = 0;; ++draw) {
+    if (draw == kKeyDraws) {
+      return absl::InternalError("cannot draw a unique key id");
+    }
     issued.key = GenerateKey();
-    hash = KeyHash(issued.key);
-    issued.record.key_id = hash.substr(0, 8);
-    POLKU_RETURN_IF_ERROR(
-        insert->Bind(1, issued.record.key_id)
-            .Bind(2, hash)
-            .Bind(3, tenant)
-            .Bind(4, display_name)
-            .Bind(5, absl::StrJoin(scopes, " "))
-            .Bind(6, channel)
-            .Bind(7, absl::ToUnixMicros(issued.record.create_time))
-            .Run());
-    if (db_->Changes() == 1) break;
+    stored.hash = KeyHash(issued.key);
+    stored.record.key_id = stored.hash.substr(0, 8);
+    POLKU_ASSIGN_OR_RETURN(InsertOutcome outcome, InsertKey(stored));
+    switch (outcome) {
+      case InsertOutcome::kInserted:
+        break;
+      case InsertOutcome::kIdTaken:
+        continue;
+      case InsertOutcome::kNoTenant:
+        return absl::NotFoundError(
+            absl::StrCat("parent: no tenant \"", tenant, "\""));
+      case InsertOutcome::kSuperAdminExists:
+        return absl::AlreadyExistsError("a valid super-admin key exists");
+    }
+    break;
   }
-  absl::MutexLock keys_lock(&keys_mu_);
-  by_hash_[hash] = PrincipalOf(issued.record);
+  {
+    absl::MutexLock lock(&apply_mu_);
+    Apply(stored);
+  }
+  issued.record = std::move(stored.record);
   return issued;
 }
 
-absl::StatusOr<std::vector<KeyRecord>> SqliteKeyStore::ListKeys(
+absl::StatusOr<std::vector<KeyRecord>> CachingKeyStore::ListKeys(
     absl::string_view tenant, absl::string_view after, int limit,
     bool show_revoked) {
-  absl::MutexLock lock(&db_mu_);
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * select,
-      db_->Prepare(absl::StrCat(
-          "SELECT ", kKeyColumns,
-          " FROM api_keys WHERE tenant = ?1 AND key_id > ?2 AND "
-          "(?3 OR revoke_time_us IS NULL) ORDER BY key_id LIMIT ?4")));
-  select->Bind(1, tenant)
-      .Bind(2, after)
-      .Bind(3, show_revoked ? 1 : 0)
-      .Bind(4, limit);
-  std::vector<KeyRecord> records;
-  while (true) {
-    POLKU_ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    records.push_back(ReadKeyRow(*select));
-  }
-  select->Reset();
-  return records;
+  return SelectKeys(tenant, after, limit, show_revoked);
 }
 
-absl::StatusOr<KeyRecord> SqliteKeyStore::ReadKey(absl::string_view key_id) {
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * select,
-      db_->Prepare(absl::StrCat("SELECT ", kKeyColumns,
-                                " FROM api_keys WHERE key_id = ?1")));
-  POLKU_ASSIGN_OR_RETURN(bool row, select->Bind(1, key_id).Step());
-  if (!row) {
-    return absl::NotFoundError(absl::StrCat("name: no API key ", key_id));
-  }
-  KeyRecord record = ReadKeyRow(*select);
-  select->Reset();
-  return record;
-}
-
-absl::StatusOr<KeyRecord> SqliteKeyStore::RevokeKey(absl::string_view tenant,
-                                                    absl::string_view key_id) {
-  absl::MutexLock lock(&db_mu_);
-  absl::StatusOr<KeyRecord> record = ReadKey(key_id);
+absl::StatusOr<KeyRecord> CachingKeyStore::RevokeKey(absl::string_view tenant,
+                                                     absl::string_view key_id) {
+  POLKU_ASSIGN_OR_RETURN(std::optional<StoredKey> revoked,
+                         RevokeStoredKey(tenant, key_id, Micros(clock_.Now())));
   // Another tenant's key is reported exactly like a missing one.
-  if (!record.ok() || record->tenant != tenant) {
+  if (!revoked.has_value()) {
     return absl::NotFoundError(
         absl::StrCat("name: tenant \"", tenant, "\" has no API key ", key_id));
   }
-  if (record->revoke_time.has_value()) return record;
-  absl::Time now = absl::FromUnixMicros(absl::ToUnixMicros(clock_.Now()));
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * update,
-      db_->Prepare("UPDATE api_keys SET revoke_time_us = ?2 WHERE key_id = ?1 "
-                   "RETURNING key_sha256"));
-  POLKU_ASSIGN_OR_RETURN(
-      bool row,
-      update->Bind(1, key_id).Bind(2, absl::ToUnixMicros(now)).Step());
-  std::string hash = row ? update->ColumnText(0) : "";
-  update->Reset();
-  record->revoke_time = now;
-  absl::MutexLock keys_lock(&keys_mu_);
-  by_hash_.erase(hash);
-  return record;
+  {
+    absl::MutexLock lock(&apply_mu_);
+    Apply(*revoked);
+  }
+  return revoked->record;
 }
 
-size_t SqliteKeyStore::size() const {
+void CachingKeyStore::Apply(const StoredKey& key) {
+  absl::MutexLock lock(&keys_mu_);
+  if (key.record.revoke_time.has_value()) {
+    by_hash_.erase(key.hash);
+  } else {
+    by_hash_[key.hash] = PrincipalOf(key.record);
+  }
+}
+
+absl::Status CachingKeyStore::Refresh() {
+  absl::MutexLock lock(&apply_mu_);
+  // What memory shows is the database as of when the reading began.
+  const absl::Time read_at = clock_.Now();
+  if (watermark_ < 0) {
+    // The change number first: a change committed after it was read is
+    // numbered above it, so the next refresh reads it again, whether or
+    // not the keys below already showed it.
+    POLKU_ASSIGN_OR_RETURN(int64_t last, LastChange());
+    POLKU_ASSIGN_OR_RETURN(std::vector<StoredKey> valid, SelectValidKeys());
+    absl::flat_hash_map<std::string, Principal> by_hash;
+    for (const StoredKey& key : valid) {
+      by_hash[key.hash] = PrincipalOf(key.record);
+    }
+    absl::MutexLock keys_lock(&keys_mu_);
+    by_hash_ = std::move(by_hash);
+    refreshed_at_ = read_at;
+    watermark_ = last;
+    return absl::OkStatus();
+  }
+  POLKU_ASSIGN_OR_RETURN(std::vector<StoredKey> changes,
+                         SelectChangesAfter(watermark_));
+  for (const StoredKey& key : changes) {
+    Apply(key);
+    watermark_ = std::max(watermark_, key.change);
+  }
+  absl::MutexLock keys_lock(&keys_mu_);
+  refreshed_at_ = read_at;
+  return absl::OkStatus();
+}
+
+void CachingKeyStore::StartRefreshing(absl::Duration interval,
+                                      absl::Duration max_staleness) {
+  {
+    absl::MutexLock lock(&keys_mu_);
+    max_staleness_ = max_staleness;
+  }
+  refresher_ = std::thread([this, interval] { RefreshLoop(interval); });
+}
+
+void CachingKeyStore::RefreshLoop(absl::Duration interval) {
+  NameThisThread("key-refresh");
+  bool failing = false;
+  while (!stop_refreshing_.WaitForNotificationWithTimeout(interval)) {
+    absl::Status refreshed = Refresh();
+    // One line when refreshing starts failing and one when it recovers,
+    // not one a second.
+    if (!refreshed.ok() && !failing) {
+      log::Warning(
+          "cannot refresh the API keys; keys revoked or issued by "
+          "other gateways are not seen meanwhile",
+          {{"store", description()}, {"error", refreshed.ToString()}});
+    } else if (refreshed.ok() && failing) {
+      log::Info("refreshing the API keys again", {{"store", description()}});
+    }
+    failing = !refreshed.ok();
+  }
+}
+
+void CachingKeyStore::StopRefreshing() {
+  if (!refresher_.joinable()) return;
+  stop_refreshing_.Notify();
+  refresher_.join();
+}
+
+size_t CachingKeyStore::size() const {
   absl::ReaderMutexLock lock(&keys_mu_);
   return by_hash_.size();
 }

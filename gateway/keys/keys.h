@@ -12,8 +12,8 @@
 //   if (!who.ok()) return who.status();             // UNAUTHENTICATED
 //   if (who->HasScope(keys::kScopeEventsWrite)) …
 //
-// The KeyStore implementation is SqliteKeyStore (key_store.h), which the
-// gateway's AdminService manages.
+// The KeyStore implementation is CachingKeyStore (key_store.h), on SQLite
+// or PostgreSQL, which the gateway's AdminService manages.
 #ifndef POLKU_GATEWAY_KEYS_KEYS_H_
 #define POLKU_GATEWAY_KEYS_KEYS_H_
 

@@ -66,6 +66,20 @@ absl::Status CheckUpdateMask(const google::protobuf::FieldMask& mask) {
   return absl::OkStatus();
 }
 
+// A published journey as JOURNEY_VIEW_BASIC shows it: what names and dates
+// it, none of its map.
+Journey BasicView(const Journey& journey) {
+  Journey basic;
+  basic.set_key(journey.key());
+  basic.set_name(journey.name());
+  basic.set_version(journey.version());
+  basic.set_state(journey.state());
+  *basic.mutable_create_time() = journey.create_time();
+  *basic.mutable_publish_time() = journey.publish_time();
+  basic.set_archived(journey.archived());
+  return basic;
+}
+
 }  // namespace
 
 JourneyServiceImpl::JourneyServiceImpl(JourneyStore& store)
@@ -225,13 +239,26 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ListJourneys(
       context, response,
       [this, request](const std::string& tenant)
           -> absl::StatusOr<polku::v1::ListJourneysResponse> {
+        const polku::v1::JourneyView view = request->view();
+        if (!polku::v1::JourneyView_IsValid(view)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("view: unknown JourneyView ", view));
+        }
         POLKU_ASSIGN_OR_RETURN(
             JourneyPage page, store_.ListJourneys(tenant, request->page_size(),
                                                   request->page_token(),
                                                   request->include_archived()));
         polku::v1::ListJourneysResponse list;
         for (Journey& journey : page.journeys) {
-          *list.add_journeys() = std::move(journey);
+          if (view == polku::v1::JOURNEY_VIEW_BASIC) {
+            // Nothing of a draft: a journey never published is left out (a
+            // page may then hold fewer than page_size; the token still
+            // continues after the last journey the store read).
+            if (journey.state() != polku::v1::PUBLISHED) continue;
+            *list.add_journeys() = BasicView(journey);
+          } else {
+            *list.add_journeys() = std::move(journey);
+          }
         }
         list.set_next_page_token(std::move(page.next_page_token));
         return list;

@@ -400,6 +400,55 @@ TEST_F(JourneyServiceTest, DraftEditPublishDiff) {
             grpc::StatusCode::FAILED_PRECONDITION);  // unchanged since v2
 }
 
+// JOURNEY_VIEW_BASIC names the published journeys and shows none of their
+// maps, nor anything of a draft: not a journey never published, not the
+// pending edits (here a rename) of one that was.
+TEST_F(JourneyServiceTest, BasicViewListsPublishedJourneysWithoutTheirMaps) {
+  ASSERT_TRUE(Create("demo", MakeJourney("published")).ok());
+  ASSERT_TRUE(Publish("demo", "published").ok());
+  polku::v1::UpdateDraftRequest rename;
+  *rename.mutable_journey() = MakeJourney("published");
+  rename.mutable_journey()->set_name("Secret new name");
+  rename.mutable_update_mask()->add_paths("name");
+  Journey draft;
+  ASSERT_TRUE(stub_->UpdateDraft(As("demo").get(), rename, &draft).ok());
+  ASSERT_TRUE(Create("demo", MakeJourney("draft-only")).ok());
+
+  polku::v1::ListJourneysRequest request;
+  request.set_view(polku::v1::JOURNEY_VIEW_BASIC);
+  polku::v1::ListJourneysResponse basic;
+  grpc::Status status = stub_->ListJourneys(As("demo").get(), request, &basic);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(basic.journeys_size(), 1);
+  const Journey& listed = basic.journeys(0);
+  EXPECT_EQ(listed.key(), "published");
+  EXPECT_EQ(listed.name(), "Switching mobile operator");
+  EXPECT_EQ(listed.version(), 1);
+  EXPECT_EQ(listed.state(), polku::v1::PUBLISHED);
+  EXPECT_TRUE(listed.has_publish_time());
+  EXPECT_EQ(listed.stages_size(), 0);
+  EXPECT_EQ(listed.touchpoints_size(), 0);
+  EXPECT_FALSE(listed.has_outcomes());
+  EXPECT_EQ(listed.description(), "");
+
+  // FULL, and an unset view, as before: every journey with its map.
+  for (auto view :
+       {polku::v1::JOURNEY_VIEW_FULL, polku::v1::JOURNEY_VIEW_UNSPECIFIED}) {
+    request.set_view(view);
+    polku::v1::ListJourneysResponse full;
+    ASSERT_TRUE(stub_->ListJourneys(As("demo").get(), request, &full).ok());
+    ASSERT_EQ(full.journeys_size(), 2) << view;
+    EXPECT_EQ(full.journeys(0).key(), "draft-only");
+    EXPECT_GT(full.journeys(1).touchpoints_size(), 0);
+  }
+
+  request.set_view(static_cast<polku::v1::JourneyView>(7));
+  polku::v1::ListJourneysResponse refused;
+  status = stub_->ListJourneys(As("demo").get(), request, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("view"));
+}
+
 TEST_F(JourneyServiceTest, RemovalNeedsAllowRemovals) {
   ASSERT_TRUE(Create("demo", MakeJourney("j")).ok());
   ASSERT_TRUE(Publish("demo", "j").ok());

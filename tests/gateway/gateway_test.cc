@@ -34,10 +34,14 @@ namespace polku {
 namespace {
 
 using ::polku::testing::Suite;
+using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kJourney[] = "gw-journey";
+// The tenant "other"'s journey.
+constexpr char kOtherJourney[] = "gw-other-journey";
 
 v1::Journey TestJourney() {
   return testing::MakeJourney(
@@ -66,6 +70,7 @@ struct Keys {
   std::string reader;        // journeys:read only
   std::string revoked;       // every tenant scope, revoked
   std::string other_admin;   // the tenant "other": admin + every read/write
+  std::string other_shop;    // the tenant "other": events:write on shop
   std::vector<std::string> all;
 };
 
@@ -117,6 +122,18 @@ class GatewayTest : public ::testing::Test {
     keys_->other_admin = create(keys_->super_admin, "other", tenant_scopes).key();
     {
       grpc::ClientContext context;
+      Suite::Authorize(context, keys_->other_admin);
+      v1::CreateApiKeyRequest request;
+      request.set_parent("tenants/other");
+      request.mutable_api_key()->add_scopes("events:write");
+      request.mutable_api_key()->set_channel("shop");
+      v1::CreateApiKeyResponse response;
+      grpc::Status status = admin->CreateApiKey(&context, request, &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      keys_->other_shop = response.key();
+    }
+    {
+      grpc::ClientContext context;
       Suite::Authorize(context, keys_->demo_admin);
       v1::RevokeApiKeyRequest request;
       request.set_name(revoked.api_key().name());
@@ -126,41 +143,63 @@ class GatewayTest : public ::testing::Test {
     }
     keys_->all = {keys_->super_admin, keys_->demo_admin, keys_->shop,
                   keys_->insights,    keys_->reader,     keys_->revoked,
-                  keys_->other_admin};
+                  keys_->other_admin, keys_->other_shop};
     for (const auto& [channel, key] : suite_->credentials().channel_keys) {
       keys_->all.push_back(key);
     }
 
-    // demo's data: a published journey and one event.
+    // demo's data: a published journey and one event; then other's, so
+    // that other's event comes after demo's in the change feed.
+    PublishAndSubmit(keys_->demo_admin, keys_->shop, TestJourney(), "demo-1");
+    v1::Journey other_journey = TestJourney();
+    other_journey.set_key(kOtherJourney);
+    PublishAndSubmit(keys_->other_admin, keys_->other_shop, other_journey,
+                     "other-1");
+    SubmitUntilAccepted(keys_->shop, "demo-2");
+  }
+
+  // Creates and publishes `journey` with `admin`, then submits the event
+  // `event_id` at its store_visit with `shop`.
+  static void PublishAndSubmit(const std::string& admin,
+                               const std::string& shop,
+                               const v1::Journey& journey,
+                               const std::string& event_id) {
     auto journeys = v1::JourneyService::NewStub(suite_->GatewayChannel());
     {
       grpc::ClientContext context;
-      Suite::Authorize(context, keys_->demo_admin);
+      Suite::Authorize(context, admin);
       v1::CreateJourneyRequest request;
-      *request.mutable_journey() = TestJourney();
-      v1::Journey journey;
-      grpc::Status status = journeys->CreateJourney(&context, request, &journey);
+      *request.mutable_journey() = journey;
+      v1::Journey created;
+      grpc::Status status =
+          journeys->CreateJourney(&context, request, &created);
       ASSERT_TRUE(status.ok()) << status.error_message();
     }
     {
       grpc::ClientContext context;
-      Suite::Authorize(context, keys_->demo_admin);
+      Suite::Authorize(context, admin);
       v1::PublishJourneyRequest request;
-      request.set_key(kJourney);
-      v1::Journey journey;
+      request.set_key(journey.key());
+      v1::Journey published;
       grpc::Status status =
-          journeys->PublishJourney(&context, request, &journey);
+          journeys->PublishJourney(&context, request, &published);
       ASSERT_TRUE(status.ok()) << status.error_message();
     }
-    // The feedback service learns of the publish through its watch: retry
-    // until the event is accepted (bounded).
+    SubmitUntilAccepted(shop, event_id);
+  }
+
+  // Submits the event `event_id` at store_visit with `shop`. The feedback
+  // service learns of a publish through its watch: retries until the event
+  // is accepted (bounded).
+  static void SubmitUntilAccepted(const std::string& shop,
+                                  const std::string& event_id) {
     auto feedback = v1::FeedbackService::NewStub(suite_->GatewayChannel());
     absl::Time deadline = absl::Now() + absl::Seconds(30);
     while (true) {
       grpc::ClientContext context;
-      Suite::Authorize(context, keys_->shop);
+      Suite::Authorize(context, shop);
       v1::SubmitEventsRequest request;
-      *request.add_events() = Event("demo-1", "store_visit");
+      *request.add_events() = Event(event_id, "store_visit");
       v1::SubmitEventsResponse response;
       grpc::Status status = feedback->SubmitEvents(&context, request, &response);
       ASSERT_TRUE(status.ok()) << status.error_message();
@@ -168,6 +207,31 @@ class GatewayTest : public ::testing::Test {
       ASSERT_LT(absl::Now(), deadline) << response.results(0).reason();
       absl::SleepFor(absl::Milliseconds(100));
     }
+  }
+
+  // The event ids the change feed shows `key`, from the start, until
+  // `until` is among them (or 10 s passed); the call must not fail.
+  static std::vector<std::string> WatchedEventIds(const std::string& key,
+                                                  const std::string& until) {
+    auto feedback = v1::FeedbackService::NewStub(suite_->GatewayChannel());
+    grpc::ClientContext context;
+    Suite::Authorize(context, key, absl::Seconds(10));
+    auto reader = feedback->WatchEvents(&context, v1::WatchEventsRequest());
+    std::vector<std::string> ids;
+    v1::WatchEventsResponse page;
+    bool seen = false;
+    while (!seen && reader->Read(&page)) {
+      for (const v1::StoredEvent& event : page.events()) {
+        ids.push_back(event.event().event_id());
+        seen = seen || event.event().event_id() == until;
+      }
+    }
+    if (seen) context.TryCancel();
+    grpc::Status status = reader->Finish();
+    // Ended by this reader (found it) or by its deadline; never refused.
+    EXPECT_TRUE(seen || status.error_code() == grpc::DEADLINE_EXCEEDED)
+        << status.error_code() << ": " << status.error_message();
+    return ids;
   }
 
   static void TearDownTestSuite() {
@@ -409,19 +473,16 @@ TEST_F(GatewayTest, OtherTenantSeesNoneOfDemosData) {
       EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
     }
   }
-  {
-    // The change feed, from the start, for a moment: nothing of demo's.
-    auto feedback = v1::FeedbackService::NewStub(suite_->GatewayChannel());
-    grpc::ClientContext context;
-    Suite::Authorize(context, keys_->other_admin, absl::Seconds(2));
-    v1::WatchEventsRequest request;
-    auto reader = feedback->WatchEvents(&context, request);
-    v1::WatchEventsResponse page;
-    int events = 0;
-    while (reader->Read(&page)) events += page.events_size();
-    reader->Finish();
-    EXPECT_EQ(events, 0);
-  }
+  // The change feed, from the start, up to the tenant's own event: its own
+  // events, none of the other's (the feed holds demo-1, other-1, demo-2 in
+  // that order). A call that failed would show none, and fail here.
+  EXPECT_THAT(WatchedEventIds(keys_->other_admin, "other-1"),
+              ElementsAre("other-1"));
+  std::vector<std::string> demo_ids =
+      WatchedEventIds(keys_->demo_admin, "demo-2");
+  EXPECT_THAT(demo_ids, Contains("demo-1"));
+  EXPECT_THAT(demo_ids, Contains("demo-2"));
+  EXPECT_THAT(demo_ids, Not(Contains("other-1")));
   httplib::Client client(suite_->gateway_http_host(),
                          suite_->gateway_http_port());
   httplib::Headers other = {{"Authorization", "Bearer " + keys_->other_admin}};
@@ -436,6 +497,86 @@ TEST_F(GatewayTest, OtherTenantSeesNoneOfDemosData) {
                      {{"Authorization", "Bearer " + keys_->demo_admin}})
                 ->status,
             200);
+}
+
+// A dashboard key (insights:read) lists the published journeys by name:
+// no stages, no touchpoints, no journey that only has a draft; over gRPC
+// and HTTP alike, whatever view it asks for. A journeys:read key still
+// reads them whole.
+TEST_F(GatewayTest, AnInsightsKeyListsPublishedJourneysByNameOnly) {
+  auto journeys = v1::JourneyService::NewStub(suite_->GatewayChannel());
+  {
+    grpc::ClientContext context;
+    Suite::Authorize(context, keys_->demo_admin);
+    v1::CreateJourneyRequest request;
+    *request.mutable_journey() = TestJourney();
+    request.mutable_journey()->set_key("gw-draft-only");
+    request.mutable_journey()->set_name("Unannounced plans");
+    v1::Journey created;
+    grpc::Status status = journeys->CreateJourney(&context, request, &created);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  v1::ListJourneysRequest request;
+  request.set_page_size(1000);
+  request.set_view(v1::JOURNEY_VIEW_FULL);
+  const auto check_basic = [](const v1::ListJourneysResponse& list,
+                              const std::string& how) {
+    bool listed = false;
+    for (const v1::Journey& journey : list.journeys()) {
+      EXPECT_NE(journey.key(), "gw-draft-only") << how;
+      EXPECT_EQ(journey.stages_size(), 0) << how << " " << journey.key();
+      EXPECT_EQ(journey.touchpoints_size(), 0) << how << " " << journey.key();
+      if (journey.key() == kJourney) {
+        listed = true;
+        EXPECT_EQ(journey.name(), "Gateway test journey") << how;
+        EXPECT_EQ(journey.state(), v1::PUBLISHED) << how;
+        EXPECT_EQ(journey.version(), 1) << how;
+      }
+    }
+    EXPECT_TRUE(listed) << how;
+  };
+  {
+    grpc::ClientContext context;
+    Suite::Authorize(context, keys_->insights);
+    v1::ListJourneysResponse list;
+    grpc::Status status = journeys->ListJourneys(&context, request, &list);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    check_basic(list, "gRPC");
+  }
+  {
+    httplib::Client client(suite_->gateway_http_host(),
+                           suite_->gateway_http_port());
+    httplib::Result res =
+        client.Get("/v1/journeys?view=JOURNEY_VIEW_FULL&page_size=1000",
+                   {{"Authorization", "Bearer " + keys_->insights}});
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    EXPECT_THAT(res->body, Not(HasSubstr("Unannounced plans")));
+    EXPECT_THAT(res->body, Not(HasSubstr("store_visit")));
+    v1::ListJourneysResponse list;
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(res->body, &list).ok())
+        << res->body;
+    check_basic(list, "HTTP");
+  }
+  {
+    grpc::ClientContext context;
+    Suite::Authorize(context, keys_->reader);
+    v1::ListJourneysResponse list;
+    grpc::Status status = journeys->ListJourneys(&context, request, &list);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    bool draft = false;
+    bool published = false;
+    for (const v1::Journey& journey : list.journeys()) {
+      draft = draft || journey.key() == "gw-draft-only";
+      if (journey.key() == kJourney) {
+        published = true;
+        EXPECT_EQ(journey.touchpoints_size(), 2);
+      }
+    }
+    EXPECT_TRUE(draft);
+    EXPECT_TRUE(published);
+  }
 }
 
 TEST_F(GatewayTest, PolkuKeysManagesTenantsThroughTheGateway) {

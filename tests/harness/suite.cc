@@ -227,21 +227,37 @@ absl::Status Suite::Init() {
         "several feedback replicas need Database::kPostgres: on SQLite each would keep its own "
         "events");
   }
+  const int gateway_replicas = options_.gateway_replicas;
+  if (gateway_replicas < 1 ||
+      (gateway_replicas > 1 && options_.database != Database::kPostgres)) {
+    return absl::InvalidArgumentError(
+        "gateway_replicas must be at least 1, and more than one needs "
+        "Database::kPostgres (they "
+        "share its key store)");
+  }
 
   std::vector<std::string> port_names = {"journey"};
   for (int k = 1; k <= feedback_replicas; ++k) port_names.push_back(ReplicaName("feedback", k));
   for (int k = 1; k <= insight_replicas; ++k) port_names.push_back(ReplicaName("insight", k));
-  port_names.insert(port_names.end(), {"grpc", "http"});
+  for (int k = 1; k <= gateway_replicas; ++k) {
+    port_names.insert(port_names.end(),
+                      {ReplicaName("grpc", k), ReplicaName("http", k)});
+  }
   auto ports = FreePorts(static_cast<int>(port_names.size()));
   if (!ports.ok()) return ports.status();
   for (size_t i = 0; i < port_names.size(); ++i) ports_[port_names[i]] = (*ports)[i];
 
-  // Keys first: polku-keys init writes them into gateway.db, which the
-  // gateway opens on start.
-  auto keys = Spawn(BinaryPath("polku-keys"),
-                    {"init", "--data_dir=" + data_dir_, "--tenant=" + options_.tenant,
-                     "--channels=" + options_.channels},
-                    LogPath("polku-keys"));
+  if (options_.database == Database::kPostgres) {
+    if (absl::Status s = StartDatabase(); !s.ok()) return s;
+  }
+  // Keys first: polku-keys init writes them into the key store (gateway.db,
+  // or the gateway's PostgreSQL database), which the gateway opens on start.
+  std::vector<std::string> init = {"init", "--data_dir=" + data_dir_,
+                                   "--tenant=" + options_.tenant,
+                                   "--channels=" + options_.channels};
+  if (postgres_ != nullptr)
+    init.push_back("--database_url=" + postgres_->Url("gateway"));
+  auto keys = Spawn(BinaryPath("polku-keys"), init, LogPath("polku-keys"));
   if (!keys.ok()) return keys.status();
   auto keys_exit = WaitExit(*keys, options_.timeout);
   if (!keys_exit.ok() || *keys_exit != 0) {
@@ -256,10 +272,6 @@ absl::Status Suite::Init() {
   auto credentials = tools::ReadCredentials(data_dir_ + "/credentials.json");
   if (!credentials.ok()) return credentials.status();
   credentials_ = *std::move(credentials);
-
-  if (options_.database == Database::kPostgres) {
-    if (absl::Status s = StartDatabase(); !s.ok()) return s;
-  }
 
   // Arguments every backend takes: its database and TLS files.
   const auto backend_args = [this](const std::string& service, const std::string& dir) {
@@ -329,32 +341,43 @@ absl::Status Suite::Init() {
              },
          .health_service = ""});
   }
-  processes_.push_back(
-      {.name = "polku-gateway",
-       .binary = "polku-gateway",
-       .ports = {"grpc", "http"},
-       .args =
-           [this, feedback_replicas, insight_replicas] {
-             std::vector<std::string> args = {
-                 "--grpc_listen=" + Address("grpc"),
-                 "--http_listen=" + Address("http"),
-                 "--data_dir=" + data_dir_,
-                 "--feedback_address=" + AllReplicas("feedback", feedback_replicas),
-                 "--journey_address=" + Address("journey"),
-                 "--insight_address=" + AllReplicas("insight", insight_replicas)};
-             if (!options_.tls_dir.empty()) {
-               const std::string ca = options_.tls_dir + "/ca.pem";
-               const std::string cert = options_.tls_dir + "/polku-gateway.pem";
-               const std::string key = options_.tls_dir + "/polku-gateway.key";
-               args.insert(args.end(),
-                           {"--tls_cert=" + cert, "--tls_key=" + key, "--backend_tls_ca=" + ca,
-                            "--backend_tls_cert=" + cert, "--backend_tls_key=" + key});
-             }
-             args.insert(args.end(), options_.gateway_flags.begin(),
-                         options_.gateway_flags.end());
-             return args;
-           },
-       .health_service = ""});
+  for (int k = 1; k <= gateway_replicas; ++k) {
+    const std::string grpc = ReplicaName("grpc", k);
+    const std::string http = ReplicaName("http", k);
+    const std::string dir = replica_dir("gateway", k);
+    processes_.push_back(
+        {.name = ReplicaName("polku-gateway", k),
+         .binary = "polku-gateway",
+         .ports = {grpc, http},
+         .args =
+             [this, feedback_replicas, insight_replicas, grpc, http, dir] {
+               std::vector<std::string> args = {
+                   "--grpc_listen=" + Address(grpc),
+                   "--http_listen=" + Address(http),
+                   "--data_dir=" + dir,
+                   "--feedback_address=" +
+                       AllReplicas("feedback", feedback_replicas),
+                   "--journey_address=" + Address("journey"),
+                   "--insight_address=" +
+                       AllReplicas("insight", insight_replicas)};
+               if (!options_.tls_dir.empty()) {
+                 const std::string ca = options_.tls_dir + "/ca.pem";
+                 const std::string cert = options_.tls_dir + "/polku-gateway.pem";
+                 const std::string key = options_.tls_dir + "/polku-gateway.key";
+                 args.insert(
+                     args.end(),
+                     {"--tls_cert=" + cert, "--tls_key=" + key,
+                      "--backend_tls_ca=" + ca, "--backend_tls_cert=" + cert,
+                      "--backend_tls_key=" + key});
+               }
+               if (postgres_ != nullptr)
+                 args.push_back("--database_url=" + postgres_->Url("gateway"));
+               args.insert(args.end(), options_.gateway_flags.begin(),
+                           options_.gateway_flags.end());
+               return args;
+             },
+         .health_service = ""});
+  }
   // One after another: each process is given the ports of those before it,
   // which are final once they are up.
   for (Process& process : processes_) {
@@ -368,7 +391,7 @@ absl::Status Suite::StartDatabase() {
   if (!server.ok()) return server.status();
   postgres_ = *std::move(server);
   // One database per service: each migrates its own schema.
-  for (const char* service : {"feedback", "journey", "insight"}) {
+  for (const char* service : {"feedback", "journey", "insight", "gateway"}) {
     if (absl::Status s = postgres_->CreateDatabase(service); !s.ok()) return s;
   }
   return absl::OkStatus();
@@ -406,10 +429,11 @@ absl::Status Suite::Launch(Process& process) {
   return absl::OkStatus();
 }
 
-std::unique_ptr<httplib::Client> Suite::GatewayHttp() const {
+std::unique_ptr<httplib::Client> Suite::GatewayHttp(
+    const std::string& port_name) const {
   auto http = std::make_unique<httplib::Client>(
-      absl::StrCat(options_.tls_dir.empty() ? "http" : "https", "://", gateway_http_host(),
-                   ":", ports_.at("http")));
+      absl::StrCat(options_.tls_dir.empty() ? "http" : "https", "://",
+                   gateway_http_host(), ":", ports_.at(port_name)));
   if (!options_.tls_dir.empty()) {
     http->set_ca_cert_path((options_.tls_dir + "/ca.pem").c_str());
     http->enable_server_certificate_verification(true);
@@ -438,7 +462,8 @@ absl::Status Suite::WaitReady(Process& process) {
   const std::string address = Address(process.ports.front());
   auto channel = Dial(address);
   const bool gateway = process.binary == "polku-gateway";
-  std::unique_ptr<httplib::Client> http = GatewayHttp();
+  std::unique_ptr<httplib::Client> http =
+      GatewayHttp(gateway ? process.ports[1] : "http");
   const absl::Time deadline = absl::Now() + options_.timeout;
   while (absl::Now() < deadline) {
     if (IsServing(channel, process.health_service)) {
@@ -460,19 +485,19 @@ absl::Status Suite::WaitReady(Process& process) {
       absl::FormatDuration(options_.timeout)));
 }
 
-absl::Status Suite::Terminate(Process& process) {
+absl::Status Suite::Terminate(Process& process, absl::Duration within) {
   if (process.pid < 0) {
     return absl::FailedPreconditionError(absl::StrCat(process.name, " is not running"));
   }
   ::kill(process.pid, SIGTERM);
-  auto status = WaitExit(process.pid, options_.timeout);
+  auto status = WaitExit(process.pid, within);
   if (!status.ok()) {
     ::kill(process.pid, SIGKILL);
     ::waitpid(process.pid, nullptr, 0);
     process.pid = -1;
-    return absl::DeadlineExceededError(absl::StrCat(
-        process.name, " did not exit within ", absl::FormatDuration(options_.timeout),
-        " of SIGTERM"));
+    return absl::DeadlineExceededError(
+        absl::StrCat(process.name, " did not exit within ",
+                     absl::FormatDuration(within), " of SIGTERM"));
   }
   process.pid = -1;
   if (*status != 0) {
@@ -488,7 +513,7 @@ absl::Status Suite::Stop() {
   // The gateway first, then the services that depend on others.
   for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) {
     if (it->pid < 0) continue;
-    absl::Status status = Terminate(*it);
+    absl::Status status = Terminate(*it, options_.timeout);
     if (!status.ok()) problems.push_back(std::string(status.message()));
   }
   if (problems.empty()) return absl::OkStatus();
@@ -505,9 +530,16 @@ Suite::Process* Suite::Find(const std::string& name) {
 absl::Status Suite::RestartInsight() {
   Process* process = Find("polku-insight");
   if (process == nullptr) return absl::NotFoundError("polku-insight is not part of the suite");
-  if (absl::Status s = Terminate(*process); !s.ok()) return s;
+  if (absl::Status s = Terminate(*process, options_.timeout); !s.ok()) return s;
   if (absl::Status s = StartProcess(*process, /*may_move=*/false); !s.ok()) return s;
   return WaitGatewayReady();
+}
+
+absl::Status Suite::Terminate(const std::string& name, absl::Duration within) {
+  Process* process = Find(name);
+  if (process == nullptr)
+    return absl::NotFoundError(absl::StrCat(name, " is not part of the suite"));
+  return Terminate(*process, within);
 }
 
 absl::Status Suite::KillAndRestart(const std::string& name) {
@@ -536,7 +568,13 @@ Suite::~Suite() {
   }
 }
 
-std::string Suite::gateway_grpc_address() const { return Address("grpc"); }
+std::string Suite::gateway_grpc_address(int replica) const {
+  return Address(ReplicaName("grpc", replica));
+}
+
+int Suite::gateway_http_port(int replica) const {
+  return ports_.at(ReplicaName("http", replica));
+}
 
 std::shared_ptr<grpc::Channel> Suite::Dial(const std::string& address) const {
   if (options_.tls_dir.empty()) {

@@ -7,8 +7,8 @@
 //   ASSERT_TRUE(suite.ok()) << suite.status();
 //   auto stub = v1::FeedbackService::NewStub((*suite)->GatewayChannel());
 //   grpc::ClientContext context;
-//   (*suite)->Authorize(context, (*suite)->credentials().channel_keys.at("shop"));
-//   …
+//   (*suite)->Authorize(context,
+//   (*suite)->credentials().channel_keys.at("shop")); …
 //   EXPECT_TRUE((*suite)->Stop().ok());   // SIGTERM; every process must exit 0
 //
 // Readiness is bounded polling of gRPC health (polku-feedback: the service
@@ -19,13 +19,16 @@
 // Replicas and PostgreSQL: with Options::database = kPostgres the harness
 // starts its own PostgreSQL server (lib/postgres/testing: a Unix socket in a
 // temporary directory, stopped at the end), creates one database per service
-// (feedback, journey, insight) and passes --database_url. Options::
+// (feedback, journey, insight, gateway: polku-keys init and the gateways keep
+// their key store there) and passes --database_url. Options::
 // feedback_replicas and insight_replicas start that many copies of a
 // service, each on its own port and data directory; the feedback replicas
 // share one --secret_file, and the gateway (and every insight replica) is
 // given every feedback replica's address. Replica 1 is named as before
 // ("polku-feedback", backend "feedback"); replica k > 1 is "polku-feedback#k"
-// (backend "feedback#k"):
+// (backend "feedback#k"). Options::gateway_replicas starts that many
+// gateways on the one key store, "polku-gateway#k" with its own ports
+// (gateway_grpc_address(k), gateway_http_port(k)) and data directory:
 //
 //   Suite::Options options;
 //   options.database = Suite::Database::kPostgres;
@@ -85,13 +88,16 @@ class Suite {
     // into its own insight.db).
     int feedback_replicas = 1;
     int insight_replicas = 1;
+    // Copies of polku-gateway (more than one needs kPostgres: they share
+    // its key store). Replica 1 issues the super-admin key into data_dir().
+    int gateway_replicas = 1;
     // More flags for polku-gateway, e.g. "--key_rate=1000" for a load that
     // calls more often than the default rate limits allow.
     std::vector<std::string> gateway_flags;
   };
 
-  // Starts polku-keys init (and PostgreSQL), then journey, the feedback
-  // replicas, the insight replicas and the gateway.
+  // Starts PostgreSQL (if asked) and polku-keys init, then journey, the
+  // feedback replicas, the insight replicas and the gateways.
   static absl::StatusOr<std::unique_ptr<Suite>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<Suite>> Start() { return Start(Options()); }
 
@@ -105,6 +111,10 @@ class Suite {
   // SIGTERM to every process (gateway first), then waits; an error names
   // each process that did not exit 0 in time.
   absl::Status Stop();
+
+  // SIGTERM to `name` (e.g. "polku-gateway"); an error unless it exits 0
+  // within `within` (then it is killed).
+  absl::Status Terminate(const std::string& name, absl::Duration within);
 
   // SIGTERM to polku-insight, check it exits 0, start it again on the same
   // port and data directory, and wait until it is healthy and the gateway
@@ -123,10 +133,10 @@ class Suite {
   // host:port of a backend: "journey", "feedback" or "insight", or a
   // replica: "feedback#2".
   std::string backend_address(const std::string& name) const { return Address(name); }
-  // host:port of the gateway's gRPC listener.
-  std::string gateway_grpc_address() const;
+  // host:port of a gateway's gRPC listener (replica 1 unless told).
+  std::string gateway_grpc_address(int replica = 1) const;
   std::string gateway_http_host() const { return "127.0.0.1"; }
-  int gateway_http_port() const { return ports_.at("http"); }
+  int gateway_http_port(int replica = 1) const;
   // host:port of polku-feedback itself (no gateway in front).
   std::string feedback_address() const { return Address("feedback"); }
   // libpq URL of a service's database ("feedback", "journey", "insight");
@@ -180,13 +190,15 @@ class Suite {
   // Until the gateway (if running) answers GET /readyz with 200: its
   // channels reach every backend again after a restart.
   absl::Status WaitGatewayReady();
-  // An HTTP(S) client of the gateway's HTTP listener with short timeouts.
-  std::unique_ptr<httplib::Client> GatewayHttp() const;
+  // An HTTP(S) client of a gateway's HTTP listener (the port's name, e.g.
+  // "http#2") with short timeouts.
+  std::unique_ptr<httplib::Client> GatewayHttp(
+      const std::string& port_name = "http") const;
   Process* Find(const std::string& name);
   // "ipv4:a,b" for several replicas of `backend`, else its host:port.
   std::string AllReplicas(const std::string& backend, int count) const;
-  // SIGTERM, then waits up to the timeout; error unless it exited 0.
-  absl::Status Terminate(Process& process);
+  // SIGTERM, then waits up to `within`; error unless it exited 0.
+  absl::Status Terminate(Process& process, absl::Duration within);
   std::string LogPath(const std::string& name) const;
   std::string Address(const std::string& port_name) const;
 
@@ -194,7 +206,7 @@ class Suite {
   std::string bin_dir_;
   std::string data_dir_;
   std::map<std::string, int> ports_;
-  // journey, feedback replicas, insight replicas, gateway
+  // journey, feedback replicas, insight replicas, gateways
   std::vector<Process> processes_;
   std::unique_ptr<postgres::TestServer> postgres_;
   tools::Credentials credentials_;

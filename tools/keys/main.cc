@@ -1,7 +1,8 @@
 // polku-keys: tenants and API keys.
 //
-// Offline, before polku-gateway starts (they open <data_dir>/gateway.db, of
-// which the running gateway must be the only writer):
+// Offline: they open the key store themselves, <data_dir>/gateway.db or
+// the PostgreSQL of --database_url (POLKU_DATABASE_URL), as the gateway
+// does; a running gateway picks their changes up at its next refresh:
 //   polku-keys init --data_dir=.polku --tenant=demo --channels=shop,phone
 //       creates the tenant and writes <data_dir>/credentials.json (0600):
 //       an admin key, an insights:read key and one events:write key per
@@ -34,6 +35,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gateway/keys/demo_credentials.h"
 #include "gateway/keys/files.h"
 #include "gateway/keys/key_store.h"
@@ -42,6 +45,9 @@
 #include "tools/journeys/gateway_client.h"
 
 ABSL_FLAG(std::string, data_dir, ".polku", "directory of Polku's files");
+ABSL_FLAG(std::string, database_url, "",
+          "init, bootstrap: the gateways' PostgreSQL key store (postgres://… "
+          "or postgresql://…); empty: gateway.db in --data_dir");
 ABSL_FLAG(std::string, tenant, "demo", "the tenant");
 ABSL_FLAG(std::string, channels, "shop,phone,web,email",
           "init: comma-separated channels, one events:write key each");
@@ -82,11 +88,12 @@ std::string Json(const google::protobuf::Message& message) {
   return json;
 }
 
-absl::StatusOr<std::unique_ptr<keys::SqliteKeyStore>> OpenStore() {
-  std::string dir = absl::GetFlag(FLAGS_data_dir);
-  if (absl::Status made = keys::MakeDirectories(dir); !made.ok()) return made;
-  return keys::SqliteKeyStore::Open(
-      keys::JoinPath(dir, keys::kGatewayDbFileName));
+absl::StatusOr<std::unique_ptr<keys::CachingKeyStore>> OpenStore() {
+  // A PostgreSQL that is not up yet gets half a minute (each attempt is
+  // logged), then the command fails.
+  return keys::OpenKeyStore(absl::GetFlag(FLAGS_database_url),
+                            absl::GetFlag(FLAGS_data_dir),
+                            {.deadline = absl::Now() + absl::Seconds(30)});
 }
 
 int Init() {
