@@ -433,8 +433,10 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(
       const FieldDescriptor* field = param.second;
       if (IsStringMap(field)) {
         // The entry's key if `given` names the map `name` ("" for no key).
-        auto entry_key =
-            [&](const std::string& name) -> absl::optional<std::string> {
+        // (Captures `given` by name: clang 14 cannot capture a structured
+        // binding.)
+        auto entry_key = [&given = given](const std::string& name)
+            -> absl::optional<std::string> {
           if (given == name) return std::string();
           if (absl::StartsWith(given, name + ".")) {
             return given.substr(name.size() + 1);

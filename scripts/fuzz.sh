@@ -34,7 +34,7 @@ for target in "${targets[@]}"; do
   if ! "build/asan/tests/fuzz/$target" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" \
       "${dict[@]}" "$found" "tests/fuzz/corpus/$target" 2>&1 |
-      grep -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|Test unit written)'; then
+      grep -E '^(Done [0-9]+ runs|#[0-9]+ *DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|Test unit written)'; then
     :
   fi
   if compgen -G "$artifacts/crash-*" >/dev/null || compgen -G "$artifacts/leak-*" >/dev/null ||
