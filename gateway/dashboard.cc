@@ -27,6 +27,11 @@ std::vector<DashboardFile> Build() {
                        TypeOf(file.name), file.body});
     }
   }
+  for (size_t i = 0; i < kEmbeddedVendorCount; ++i) {
+    const EmbeddedFile& file = kEmbeddedVendor[i];
+    files.push_back({absl::StrCat("/dashboard/", file.name), TypeOf(file.name),
+                     file.body});
+  }
   return files;
 }
 

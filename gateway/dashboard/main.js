@@ -8,6 +8,7 @@ import {
   CHART_METRICS, describeAlert, formatInterval, formatValue, int, metricInfo,
 } from './format.js';
 import { buildGrid, renderGrid } from './grid.js';
+import { VIEWS } from './views.js';
 
 const KEY_STORAGE = 'polku.dashboard.key';
 // How often a visible page looks for new numbers.
@@ -25,7 +26,11 @@ const state = {
   mapLoad: null, // AbortController of the map being loaded
   detailLoad: null,
   refresh: null, // interval timer
+  view: 'map', // 'map' or the id of one of VIEWS
+  viewLoad: null, // AbortController of the view being drawn
 };
+
+const MAP_VIEW = { id: 'map', title: 'Journey map' };
 
 function showError(error) {
   const message = typeof error === 'string' ? error : explain(error);
@@ -58,8 +63,10 @@ function takeKey() {
 function askForKey() {
   stopRefresh();
   $('controls').hidden = true;
+  $('views').hidden = true;
   $('map-section').hidden = true;
   $('detail').hidden = true;
+  for (const view of VIEWS) $(`view-${view.id}`).hidden = true;
   $('key-section').hidden = false;
   $('key-input').focus();
 }
@@ -70,6 +77,7 @@ function remember() {
   const query = new URLSearchParams();
   if (state.journey) query.set('journey', state.journey);
   query.set('days', String(state.days));
+  if (state.view !== 'map') query.set('view', state.view);
   history.replaceState(null, '', `${window.location.pathname}?${query}`);
 }
 
@@ -130,7 +138,89 @@ async function start() {
   if (!state.journeys.some((j) => j.key === state.journey)) state.journey = state.journeys[0].key;
   fillJourneys();
   $('range').value = String(state.days);
-  await loadMap();
+  $('views').hidden = VIEWS.length === 0;
+  await show(state.view);
+}
+
+// The menu of views: the journey map, then each of VIEWS.
+function buildMenu() {
+  const nav = $('views');
+  for (const view of [MAP_VIEW, ...VIEWS]) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.dataset.view = view.id;
+    button.textContent = view.title;
+    button.addEventListener('click', () => show(view.id));
+    nav.append(button);
+    if (view === MAP_VIEW) continue;
+    const section = document.createElement('section');
+    section.id = `view-${view.id}`;
+    section.className = 'view';
+    section.hidden = true;
+    section.setAttribute('aria-label', view.title);
+    $('map-section').before(section);
+  }
+}
+
+// Shows one view (the map, or one of VIEWS) and loads what it shows.
+async function show(id) {
+  const view = VIEWS.find((v) => v.id === id);
+  state.view = view ? id : 'map';
+  for (const button of $('views').querySelectorAll('button')) {
+    button.setAttribute('aria-current', String(button.dataset.view === state.view));
+  }
+  for (const other of VIEWS) $(`view-${other.id}`).hidden = other !== view;
+  if (!view) {
+    state.viewLoad?.abort();
+    await loadMap();
+    return;
+  }
+  stopRefresh();
+  state.mapLoad?.abort();
+  $('map-section').hidden = true;
+  closeDetail();
+  await loadView(view);
+}
+
+async function loadView(view) {
+  state.viewLoad?.abort();
+  const controller = new AbortController();
+  state.viewLoad = controller;
+  state.range = rangeFor(state.days);
+  remember();
+  const section = $(`view-${view.id}`);
+  section.dataset.state = 'loading';
+  setStatus(`Loading ${view.title.toLowerCase()}\u2026`);
+  try {
+    await view.render(section, {
+      key: state.key,
+      journey: state.journey,
+      range: state.range,
+      signal: controller.signal,
+      get: (path, params) => get(path, params, state.key, controller.signal),
+      // Back to the map with `touchpoint` chosen (its trend and alerts).
+      openTouchpoint: (touchpoint) => {
+        state.pendingTouchpoint = touchpoint;
+        show('map');
+      },
+    });
+    if (controller.signal.aborted) return;
+    section.dataset.state = 'ready';
+    section.dataset.journey = state.journey;
+    section.hidden = false;
+    clearError();
+  } catch (error) {
+    if (controller.signal.aborted) return;
+    section.dataset.state = 'error';
+    showError(error);
+  }
+  setStatus('');
+}
+
+// Reloads whatever view is shown (after the journey or range changed).
+function reload() {
+  const view = VIEWS.find((v) => v.id === state.view);
+  if (view) loadView(view); else loadMap();
 }
 
 function stopRefresh() {
@@ -195,9 +285,13 @@ async function loadMap({ quiet = false } = {}) {
   $('map-section').hidden = false;
   setStatus('');
   if (!quiet) startRefresh();
-  if (state.selected) {
+  // A view asked for this touchpoint (openTouchpoint), or one was open.
+  if (state.pendingTouchpoint) state.selected = null;
+  const wanted = state.pendingTouchpoint ?? state.selected?.key;
+  state.pendingTouchpoint = null;
+  if (wanted) {
     const again = grid.rows.flatMap((r) => r.cells).flatMap((c) => c.touchpoints)
-      .find((t) => t.key === state.selected.key);
+      .find((t) => t.key === wanted);
     if (again) selectTouchpoint(again); else closeDetail();
   }
 }
@@ -327,6 +421,8 @@ async function loadDetail() {
 function init() {
   const query = new URLSearchParams(window.location.search);
   state.journey = query.get('journey') ?? '';
+  state.view = query.get('view') ?? 'map';
+  buildMenu();
   const days = Number(query.get('days'));
   if ([7, 28, 90].includes(days)) state.days = days;
   state.key = takeKey();
@@ -349,11 +445,11 @@ function init() {
   $('journey').addEventListener('change', () => {
     state.journey = $('journey').value;
     closeDetail();
-    loadMap();
+    reload();
   });
   $('range').addEventListener('change', () => {
     state.days = Number($('range').value);
-    loadMap();
+    reload();
   });
   $('metric').addEventListener('change', loadDetail);
   $('bucket').addEventListener('change', loadDetail);

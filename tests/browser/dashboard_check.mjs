@@ -93,6 +93,28 @@ try {
   const mapUrl = new URL((await mapResponse).url());
   await page.waitForSelector('#map[data-state="ready"]');
   if (page.url().includes('key=')) problem(`the key is still in the address: ${page.url()}`);
+
+  // The analytic views' charting library (ECharts, bundled at build time)
+  // loads under the page's Content-Security-Policy and draws its labels as
+  // SVG text; a CSP refusal would show as a console error above.
+  const chartText = await page.evaluate(async () => {
+    const { drawChart } = await import('/dashboard/charts.js');
+    const figure = document.createElement('div');
+    figure.style.width = '400px';
+    figure.style.height = '300px';
+    document.body.append(figure);
+    await drawChart(figure, {
+      xAxis: { type: 'category', data: ['alpha', 'beta'] },
+      yAxis: { type: 'value' },
+      series: [{ type: 'bar', data: [3, 7], label: { show: true } }],
+    });
+    const text = [...figure.querySelectorAll('svg text')].map((t) => t.textContent);
+    figure.remove();
+    return text;
+  });
+  for (const label of ['alpha', 'beta', '3', '7']) {
+    if (!chartText.includes(label)) problem(`the chart library did not draw "${label}": ${chartText}`);
+  }
   const map = await api(mapUrl.pathname + mapUrl.search);
   log(`map of ${map.journey}: ${map.stages.length} stages, ${map.channels.length} channels, ` +
       `${map.cells.length} cells, as of sequence ${map.asOfSequence}`);
