@@ -126,11 +126,7 @@ CREATE TABLE event_details (
 );
 )sql";
 
-const std::vector<Migration>& Migrations() {
-  static const auto* migrations =
-      new std::vector<Migration>{{1, kSchemaV1}, {2, kSchemaV2}};
-  return *migrations;
-}
+
 
 // Writes take every row of a page in one statement, one array per column
 // (unnest), so an apply costs the same few round trips whatever its size.
@@ -682,6 +678,12 @@ absl::StatusOr<std::unique_ptr<PgRollupStore>> PgRollupStore::Open(
   POLKU_ASSIGN_OR_RETURN(postgres::Pool::Lease db, store->Connect());
   POLKU_RETURN_IF_ERROR(store->Describe(Migrate(*db)));
   return store;
+}
+
+const std::vector<Migration>& PgRollupStore::Migrations() {
+  static const auto* migrations =
+      new std::vector<Migration>{{1, kSchemaV1}, {2, kSchemaV2}};
+  return *migrations;
 }
 
 absl::Status PgRollupStore::Migrate(postgres::Connection& db) {

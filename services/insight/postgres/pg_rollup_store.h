@@ -83,6 +83,10 @@ class PgRollupStore final : public RollupStore {
   // Creates or migrates the schema; safe while other replicas do the same.
   static absl::Status Migrate(postgres::Connection& db);
 
+  // The schema, version by version; tests apply a prefix of it to build a
+  // database as older code left it.
+  static const std::vector<Migration>& Migrations();
+
  protected:
   absl::Status Write(
       absl::FunctionRef<absl::StatusOr<bool>(Transaction&)> write) override;

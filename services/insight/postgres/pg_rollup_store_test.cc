@@ -19,6 +19,7 @@
 #include "lib/postgres/postgres.h"
 #include "lib/postgres/testing/shared_server.h"
 #include "lib/postgres/testing/test_server.h"
+#include "services/insight/store/projection_test_util.h"
 #include "services/insight/store/rollup_conformance_util.h"
 #include "services/insight/server/rollup_store_factory.h"
 
@@ -271,6 +272,116 @@ TEST(PgRollupStoreTest, ReplicasStartingAtOnceMigrateOnce) {
   std::unique_ptr<postgres::Connection> check = Connect(db->location());
   ASSERT_NE(check, nullptr);
   EXPECT_EQ(*check->SchemaVersion("insight"), 2);  // the latest, once
+}
+
+// A projection registered on two replicas at once, on a database that holds
+// data: both catch it up from the ledger while both apply new pages, and it
+// counts every event exactly once between them.
+TEST(PgRollupStoreTest, ReplicasCatchUpAProjectionTogetherCountingEachEventOnce) {
+  std::unique_ptr<TestDatabase> db = TestDatabase::Create(Backend::kPostgres);
+  ASSERT_NE(db, nullptr);
+  {
+    std::unique_ptr<RollupStore> before = db->Open();
+    ASSERT_NE(before, nullptr);
+    std::vector<EventSpec> specs;
+    for (int64_t sequence = 1; sequence <= 300; ++sequence) {
+      specs.push_back({.sequence = sequence, .csat = 4,
+                       .customer_hash = absl::StrCat("c", sequence % 7)});
+    }
+    ASSERT_TRUE(before->Apply(Page(specs)).ok());
+  }
+  auto record = std::make_shared<testing::ProjectionRecord>();
+  std::unique_ptr<RollupStore> a = db->Open(testing::Recording(record));
+  std::unique_ptr<RollupStore> b = db->Open(testing::Recording(record));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::vector<std::thread> replicas;
+  for (RollupStore* store : {a.get(), b.get()}) {
+    replicas.emplace_back([store] {
+      int64_t next = 301;
+      while (true) {
+        // Both replicas apply the same new pages, as both tail the feed.
+        EXPECT_TRUE(
+            store->Apply(Page({{.sequence = next, .csat = 5}, {.sequence = next + 1}}))
+                .ok());
+        next += 2;
+        absl::StatusOr<bool> more = store->CatchUpStep(/*max_events=*/40);
+        EXPECT_TRUE(more.ok()) << more.status();
+        if (!more.ok() || !*more) break;
+      }
+    });
+  }
+  for (std::thread& replica : replicas) replica.join();
+  ASSERT_TRUE(a->Apply(Page({{.sequence = 1000}})).ok());
+  const int64_t last = *a->Checkpoint();
+  std::map<int64_t, int> expected;
+  ScorecardQuery everything{.tenant = "acme", .journey = "switching"};
+  ASSERT_TRUE(a->ScanLedger(everything, [&](const CountedEvent& event) {
+                 expected[event.sequence] = 1;
+                 return absl::OkStatus();
+               })
+                  .ok());
+  EXPECT_EQ(expected.rbegin()->first, last);
+  EXPECT_EQ(record->held(), expected);
+}
+
+// A database of schema version 1 (before event details and projection
+// checkpoints) migrates and goes on: its counted events keep their rollups,
+// read at day precision, and are erased exactly.
+TEST(PgRollupStoreTest, AVersion1DatabaseMigratesWithItsLedger) {
+  std::unique_ptr<TestDatabase> db = TestDatabase::Create(Backend::kPostgres);
+  ASSERT_NE(db, nullptr);
+  {
+    std::unique_ptr<postgres::Connection> old = Connect(db->location());
+    ASSERT_NE(old, nullptr);
+    ASSERT_TRUE(old->Migrate("insight", {PgRollupStore::Migrations()[0]}).ok());
+    // What version 1's Apply wrote for two events of day 0.
+    ASSERT_TRUE(old->Exec(absl::StrCat(
+                            "INSERT INTO rollups (tenant, journey, journey_version,"
+                            " touchpoint, stage, channel, day, events, csat_5)"
+                            " VALUES ('acme', 'switching', 1, 'web_site',"
+                            " 'research', 'web', ", testing::kMarch1, ", 2, 2);"
+                            "INSERT INTO counted_events (tenant, customer_hash,"
+                            " sequence, journey, journey_version, touchpoint,"
+                            " stage, channel, day, csat) VALUES"
+                            " ('acme', 'anna', 1, 'switching', 1, 'web_site',"
+                            " 'research', 'web', ", testing::kMarch1, ", 5),"
+                            " ('acme', 'bert', 2, 'switching', 1, 'web_site',"
+                            " 'research', 'web', ", testing::kMarch1, ", 5);"
+                            "UPDATE checkpoint SET sequence = 2"))
+                    .ok());
+  }
+  std::unique_ptr<RollupStore> store = db->Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*Connect(db->location())->SchemaVersion("insight"), 2);
+  EXPECT_EQ(*store->Checkpoint(), 2);
+  absl::StatusOr<std::map<std::string, int64_t>> checkpoints =
+      store->ProjectionCheckpoints();
+  ASSERT_TRUE(checkpoints.ok()) << checkpoints.status();
+  EXPECT_EQ(*checkpoints,
+            (std::map<std::string, int64_t>{{"ledger", 2}, {"rollups", 2}}));
+  ScorecardQuery query{.tenant = "acme", .journey = "switching"};
+  int64_t old_events = 0;
+  ASSERT_TRUE(store->ScanLedger(query, [&](const CountedEvent& event) {
+                   EXPECT_EQ(event.occurred_at_micros,
+                             MidnightMicros(testing::kMarch1));
+                   EXPECT_EQ(event.comment, "");
+                   ++old_events;
+                   return absl::OkStatus();
+                 })
+                  .ok());
+  EXPECT_EQ(old_events, 2);
+  ASSERT_TRUE(store->Apply(Page({{.sequence = 3, .csat = 1}})).ok());
+  v1::Erasure anna;
+  anna.set_sequence(4);
+  anna.set_tenant("acme");
+  anna.set_customer_hash("anna");
+  ASSERT_TRUE(store->ApplyErasure(anna).ok());
+  absl::StatusOr<GroupedRollups> rollups = store->Scorecard(query);
+  ASSERT_TRUE(rollups.ok()) << rollups.status();
+  ASSERT_EQ(rollups->groups.size(), 1u);
+  EXPECT_EQ(rollups->groups[0].events, 2);
+  EXPECT_EQ(rollups->groups[0].csat, (stats::CsatHistogram{1, 0, 0, 0, 1}));
 }
 
 TEST(PgRollupStoreTest, AlertsAndFeedBindingAreSharedByReplicas) {

@@ -152,6 +152,20 @@ void ExpectMigratesWithItsLedger(int version) {
             static_cast<int>(SqliteRollupStore::Migrations().size()));
   ExpectErasureUsesTheCustomerIndex(old->location());
   EXPECT_EQ(FirstDifference(old->Dump(), current->Dump()), "");
+  // Counted before version 6 kept no details: such an event reads as
+  // occurring at its day's midnight, without a comment (docs/ingestion.md).
+  int64_t without_details = 0;
+  ASSERT_TRUE(migrated
+                  ->ScanLedger({.tenant = "acme", .journey = "switching"},
+                               [&](const CountedEvent& event) {
+                                 EXPECT_EQ(event.occurred_at_micros,
+                                           MidnightMicros(std::get<6>(event.key)));
+                                 EXPECT_EQ(event.comment, "");
+                                 ++without_details;
+                                 return absl::OkStatus();
+                               })
+                  .ok());
+  EXPECT_GT(without_details, 0);
 
   // The rest of the feed, erasures included, on both.
   size_t migrated_position = migrated_at;
@@ -180,6 +194,11 @@ TEST(SqliteRollupStoreTest, AVersion3DatabaseMigratesWithItsLedger) {
 // Version 4: the customer index keyed by the customer hash alone.
 TEST(SqliteRollupStoreTest, AVersion4DatabaseMigratesWithItsLedger) {
   ExpectMigratesWithItsLedger(4);
+}
+
+// Version 5: the ledger without event details or projection checkpoints.
+TEST(SqliteRollupStoreTest, AVersion5DatabaseMigratesWithItsLedger) {
+  ExpectMigratesWithItsLedger(5);
 }
 
 // The customer index is segmented by sequence: an erasure must find the

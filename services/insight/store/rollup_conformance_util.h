@@ -118,6 +118,39 @@ class TestDatabase {
     return backend_ == Backend::kSqlite ? DumpSqlite() : DumpPostgres();
   }
 
+  // The sequences with a row in event_details (the ledger's, in memory).
+  std::vector<int64_t> DetailSequences() const {
+    std::vector<int64_t> sequences;
+    if (backend_ == Backend::kMemory) {
+      for (const auto& [sequence, event] : memory_->Copy().ledger) {
+        sequences.push_back(sequence);
+      }
+    } else if (backend_ == Backend::kSqlite) {
+      absl::StatusOr<std::unique_ptr<sqlite::Database>> db =
+          sqlite::Database::Open(location_);
+      EXPECT_TRUE(db.ok()) << db.status();
+      if (!db.ok()) return sequences;
+      absl::StatusOr<sqlite::Statement*> select = (*db)->Prepare(
+          "SELECT sequence FROM event_details ORDER BY sequence");
+      EXPECT_TRUE(select.ok()) << select.status();
+      while (select.ok() && Next(**select)) {
+        sequences.push_back((*select)->ColumnInt(0));
+      }
+    } else {
+      absl::StatusOr<std::unique_ptr<postgres::Connection>> db =
+          postgres::Connection::Open(location_, absl::Seconds(10));
+      EXPECT_TRUE(db.ok()) << db.status();
+      if (!db.ok()) return sequences;
+      absl::StatusOr<postgres::Result> rows = (*db)->Execute(
+          "SELECT sequence FROM event_details ORDER BY sequence");
+      EXPECT_TRUE(rows.ok()) << rows.status();
+      for (int row = 0; rows.ok() && row < rows->rows(); ++row) {
+        sequences.push_back(rows->Int(row, 0));
+      }
+    }
+    return sequences;
+  }
+
  private:
   explicit TestDatabase(Backend backend) : backend_(backend) {}
 
