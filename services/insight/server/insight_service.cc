@@ -12,7 +12,9 @@
 #include "absl/strings/str_split.h"
 #include "lib/base/log.h"
 #include "lib/rpc/metadata.h"
+#include "lib/rpc/push_stream.h"
 #include "lib/rpc/status.h"
+#include "lib/rpc/unary.h"
 #include "services/insight/analytics/consistency.h"
 #include "services/insight/analytics/journey_map.h"
 #include "services/insight/analytics/trend.h"
@@ -22,145 +24,6 @@ namespace {
 
 constexpr int kDefaultAlertPageSize = 100;
 constexpr int kMaxAlertPageSize = 1000;
-
-// A server stream that sends what it is given, one write at a time, in
-// order. Send and End may be called from any thread, but only by whoever
-// keeps the stream alive: a gRPC reaction, or a holder of a pin (Pin while
-// the owner's registry lock guarantees the stream exists; OnDone leaves the
-// registry first). gRPC actions are taken outside `mu_`, because they may
-// run reactions inline; Finish is the last thing a caller does.
-template <typename Message>
-class PushStream : public grpc::ServerWriteReactor<Message> {
- public:
-  explicit PushStream(std::function<void()> on_done)
-      : on_done_(std::move(on_done)) {}
-
-  void Send(Message message) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (ending_ || broken_) return;
-      queue_.push_back(std::move(message));
-    }
-    Advance();
-  }
-
-  // Ends after the queued messages are written.
-  void End(const grpc::Status& status) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (ending_) return;
-      ending_ = true;
-      status_ = status;
-    }
-    Advance();
-  }
-
-  void Pin() {
-    absl::MutexLock lock(&mu_);
-    ++pins_;
-  }
-  void Unpin() {
-    bool last;
-    {
-      absl::MutexLock lock(&mu_);
-      --pins_;
-      last = done_ && pins_ == 0;
-    }
-    if (last) delete this;
-  }
-
-  void OnWriteDone(bool ok) override {
-    {
-      absl::MutexLock lock(&mu_);
-      writing_ = false;
-      queue_.pop_front();
-      if (!ok) broken_ = true;
-    }
-    Advance();
-  }
-
-  void OnCancel() override {
-    {
-      absl::MutexLock lock(&mu_);
-      broken_ = true;
-      if (!ending_) status_ = grpc::Status::CANCELLED;
-    }
-    Advance();
-  }
-
-  void OnDone() override {
-    on_done_();  // leaves the owner's registry: no new pins after this
-    bool last;
-    {
-      absl::MutexLock lock(&mu_);
-      done_ = true;
-      last = pins_ == 0;
-    }
-    if (last) delete this;
-  }
-
- private:
-  void Advance() {
-    const Message* next = nullptr;
-    bool finish = false;
-    grpc::Status status;
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_ || writing_) return;
-      if (!broken_ && !queue_.empty()) {
-        writing_ = true;
-        next = &queue_.front();  // a deque keeps it in place while it grows
-      } else if (broken_ || ending_) {
-        finished_ = true;
-        finish = true;
-        status = status_;
-      }
-    }
-    if (next != nullptr) {
-      this->StartWrite(next);
-    } else if (finish) {
-      this->Finish(status);
-    }
-  }
-
-  const std::function<void()> on_done_;
-  absl::Mutex mu_;
-  std::deque<Message> queue_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool ending_ ABSL_GUARDED_BY(mu_) = false;
-  bool broken_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  int pins_ ABSL_GUARDED_BY(mu_) = 0;
-  grpc::Status status_ ABSL_GUARDED_BY(mu_);
-};
-
-// Runs `work` for the caller's tenant on `executor` and finishes the call
-// with its answer.
-template <typename Response>
-grpc::ServerUnaryReactor* RunUnary(
-    grpc::CallbackServerContext* context, Response* response,
-    Executor& executor,
-    std::function<absl::StatusOr<Response>(const std::string& tenant)> work) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<rpc::Caller> caller = rpc::CallerFrom(*context);
-  if (!caller.ok()) {
-    reactor->Finish(rpc::ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  executor.Schedule([context, response, reactor, work = std::move(work),
-                     tenant = std::move(caller->tenant)] {
-    // A caller that gave up while the call was queued gets no query.
-    if (context->IsCancelled()) {
-      reactor->Finish(grpc::Status::CANCELLED);
-      return;
-    }
-    absl::StatusOr<Response> answer = work(tenant);
-    if (answer.ok()) *response = *std::move(answer);
-    reactor->Finish(rpc::ToGrpcStatus(answer.status()));
-  });
-  return reactor;
-}
 
 // ListAlerts' order: newest first_seen first, then by id.
 bool AlertBefore(const v1::Alert& a, const v1::Alert& b) {
@@ -209,11 +72,24 @@ std::string RowsOf(const v1::Scorecard& card) {
   return rows.SerializeAsString();
 }
 
+// rpc::RunUnary for the caller's tenant.
+template <typename Response>
+grpc::ServerUnaryReactor* RunUnary(
+    grpc::CallbackServerContext* context, Response* response,
+    Executor& executor,
+    std::function<absl::StatusOr<Response>(const std::string& tenant)> work) {
+  return rpc::RunUnary<Response>(
+      context, response, executor,
+      [work = std::move(work)](const rpc::Caller& caller) {
+        return work(caller.tenant);
+      });
+}
+
 }  // namespace
 
 // One WatchAlerts call: the open alerts first, then the monitor's updates.
 // Updates that arrive before the initial alerts are sent wait behind them.
-class AlertStream final : public PushStream<v1::AlertUpdate> {
+class AlertStream final : public rpc::PushStream<v1::AlertUpdate> {
  public:
   AlertStream(InsightServiceImpl& service, std::string tenant,
               std::string journey)
@@ -266,7 +142,7 @@ class AlertStream final : public PushStream<v1::AlertUpdate> {
 };
 
 // One WatchScorecard call.
-class ScorecardStream final : public PushStream<v1::Scorecard> {
+class ScorecardStream final : public rpc::PushStream<v1::Scorecard> {
  public:
   ScorecardStream(InsightServiceImpl& service, std::string tenant,
                   v1::GetScorecardRequest request)

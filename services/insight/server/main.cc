@@ -19,6 +19,7 @@
 #include "services/insight/server/insight_service.h"
 #include "services/insight/server/journey_lineage.h"
 #include "services/insight/server/journey_source.h"
+#include "services/insight/server/projection_catch_up.h"
 #include "services/insight/server/rollup_store_factory.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7103", "gRPC listen address");
@@ -120,8 +121,12 @@ int main(int argc, char** argv) {
       polku::insight::MakeFeedbackChannel(absl::GetFlag(FLAGS_feedback_address),
                                           polku::rpc::TlsFromFlags()),
       tailer_options);
+  // Projections registered since the database was last written catch up
+  // from the ledger beside the tailer.
+  polku::insight::ProjectionCatchUp catch_up(**store);
   monitor.Start();
   tailer.Start();
+  catch_up.Start();
 
   auto server =
       polku::rpc::Server::Start(polku::rpc::WithBackendFlags(
@@ -139,6 +144,7 @@ int main(int argc, char** argv) {
                     {"feedback_address", absl::GetFlag(FLAGS_feedback_address)},
                     {"checkpoint", (*store)->Checkpoint().value_or(0)}});
   (*server)->WaitForShutdownSignal();  // returns once in-flight calls drained
+  catch_up.Stop();
   tailer.Stop();
   monitor.Stop();
   service.Stop();

@@ -1,11 +1,14 @@
-#include "services/journey/watch_queue.h"
+#include "lib/rpc/push_queue.h"
 
 #include "gtest/gtest.h"
+#include "polku/v1/journey.pb.h"
 
-namespace polku::journey {
+namespace polku::rpc {
 namespace {
 
 using ::polku::v1::WatchJourneysResponse;
+// The queue of the journey watch, where these tests began.
+using WatchQueue = PushQueue<WatchJourneysResponse>;
 
 WatchJourneysResponse Message(const std::string& key) {
   WatchJourneysResponse message;
@@ -95,5 +98,25 @@ TEST(WatchQueueTest, FailedWriteFinishesTheStream) {
   EXPECT_FALSE(queue.Close(absl::CancelledError("cancel")).finish.has_value());
 }
 
+// End (the server shutting down, a stream's last message): what is queued
+// is still written, in order, then the stream finishes; nothing new is taken.
+TEST(PushQueueTest, CloseAfterPendingWritesWhatIsQueuedFirst) {
+  WatchQueue queue(10);
+  ASSERT_EQ(WrittenKey(queue.Push(Message("a"))), "a");
+  queue.Push(Message("b"));
+  EXPECT_FALSE(queue.CloseAfterPending(absl::OkStatus()).finish.has_value());
+  EXPECT_EQ(queue.Push(Message("late")).write, nullptr);
+  EXPECT_EQ(WrittenKey(queue.WriteDone(true)), "b");
+  WatchQueue::Action last = queue.WriteDone(true);
+  EXPECT_EQ(last.write, nullptr);
+  ASSERT_TRUE(last.finish.has_value());
+  EXPECT_TRUE(last.finish->ok());
+  EXPECT_FALSE(queue.WriteDone(true).finish.has_value());
+
+  // Idle: it finishes at once.
+  WatchQueue idle(10);
+  EXPECT_TRUE(idle.CloseAfterPending(absl::OkStatus()).finish.has_value());
+}
+
 }  // namespace
-}  // namespace polku::journey
+}  // namespace polku::rpc
