@@ -108,7 +108,8 @@ CREATE TABLE alerts (
 )sql";
 
 // Version 2: SqliteRollupStore's version 6 (a checkpoint per projection,
-// and each counted event's details). Nothing is rewritten: events counted
+// each counted event's details, the ledger's attribute index, which catches
+// up from the ledger as a projection). Nothing is rewritten: events counted
 // before have no details row and read as occurring at their day's midnight,
 // without a comment.
 constexpr char kSchemaV2[] = R"sql(
@@ -123,6 +124,14 @@ CREATE TABLE event_details (
   occurred_at BIGINT NOT NULL,   -- Unix microseconds
   comment TEXT NOT NULL,         -- as stored by polku-feedback (redacted)
   language TEXT NOT NULL
+);
+CREATE TABLE ledger_attributes (
+  tenant TEXT COLLATE "C" NOT NULL,
+  journey TEXT COLLATE "C" NOT NULL,
+  attribute TEXT COLLATE "C" NOT NULL,  -- "name=value", canonical
+  customer_hash TEXT COLLATE "C" NOT NULL,
+  sequence BIGINT NOT NULL,
+  PRIMARY KEY (tenant, journey, attribute, sequence)
 );
 )sql";
 
@@ -582,6 +591,23 @@ class PgRollupStore::LockedTransaction final : public Transaction {
                  customer)
         .status();
   }
+  absl::Status IndexAttributes(absl::Span<const CountedEvent> events) override {
+    return Attributes(events,
+                      "INSERT INTO ledger_attributes (tenant, journey,"
+                      " attribute, customer_hash, sequence) SELECT * FROM"
+                      " unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+                      " $5::bigint[])");
+  }
+  absl::Status UnindexAttributes(
+      absl::Span<const CountedEvent> events) override {
+    return Attributes(events,
+                      "DELETE FROM ledger_attributes a USING unnest($1::text[],"
+                      " $2::text[], $3::text[], $4::text[], $5::bigint[])"
+                      " AS k(tenant, journey, attribute, customer_hash,"
+                      " sequence) WHERE a.tenant = k.tenant"
+                      " AND a.journey = k.journey AND a.attribute = k.attribute"
+                      " AND a.sequence = k.sequence");
+  }
   absl::Status AddToRollups(
       const std::map<RollupKey, Contribution>& contributions,
       int sign) override {
@@ -589,6 +615,28 @@ class PgRollupStore::LockedTransaction final : public Transaction {
   }
 
  private:
+  // Runs `sql` over the events' attributes, one array per column.
+  absl::Status Attributes(absl::Span<const CountedEvent> events,
+                          const char* sql) {
+    std::vector<std::string> tenants, journeys, attributes, customers;
+    std::vector<int64_t> sequences;
+    for (const CountedEvent& event : events) {
+      for (const auto& [name, value] : event.attributes) {
+        tenants.push_back(std::get<0>(event.key));
+        journeys.push_back(std::get<1>(event.key));
+        attributes.push_back(AttributeKey(name, value));
+        customers.push_back(event.customer_hash);
+        sequences.push_back(event.sequence);
+      }
+    }
+    if (sequences.empty()) return absl::OkStatus();
+    return db_
+        .Execute(sql, {Param::TextArray(tenants), Param::TextArray(journeys),
+                       Param::TextArray(attributes), Param::TextArray(customers),
+                       Param::IntArray(sequences)})
+        .status();
+  }
+
   postgres::Connection& db_;
 };
 
@@ -622,11 +670,11 @@ class PgRollupStore::ReadSnapshot final : public Snapshot {
   }
   absl::Status ScanLedger(
       const ScorecardQuery& query, bool details,
+      const std::pair<std::string, std::string>* by_attribute,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
-    const SqlWhere where = RollupWhere(query, Placeholder);
-    POLKU_ASSIGN_OR_RETURN(
-        postgres::Result rows,
-        db_.Execute(LedgerScanSql(details, where.sql), ParamsOf(where.params)));
+    const SqlWhere scan = LedgerScan(query, details, by_attribute, Placeholder);
+    POLKU_ASSIGN_OR_RETURN(postgres::Result rows,
+                           db_.Execute(scan.sql, ParamsOf(scan.params)));
     for (int row = 0; row < rows.rows(); ++row) {
       POLKU_ASSIGN_OR_RETURN(const CountedEvent event,
                              LedgerRow(Row(rows, row), details));

@@ -337,9 +337,12 @@ void BindScore(sqlite::Statement& statement, int index,
 
 
 // Version 6: a checkpoint per projection beside the ledger's (checkpoint),
-// and each counted event's details that analytics of single events need.
-// Nothing is rewritten: events counted before have no details row and read
-// as occurring at their day's midnight, without a comment.
+// each counted event's details that analytics of single events need, and
+// the ledger's attribute index. Nothing is rewritten: events counted before
+// have no details row and read as occurring at their day's midnight,
+// without a comment; the attribute index is a projection, which catches up
+// from the ledger after the first start (until then attribute filters read
+// the journey's whole ledger, as before).
 constexpr char kSchemaV6[] = R"sql(
 CREATE TABLE projection_checkpoints (
   projection TEXT PRIMARY KEY,
@@ -353,6 +356,14 @@ CREATE TABLE event_details (
   comment TEXT NOT NULL,         -- as stored by polku-feedback (redacted)
   language TEXT NOT NULL
 );
+CREATE TABLE ledger_attributes (
+  tenant TEXT NOT NULL,
+  journey TEXT NOT NULL,
+  attribute TEXT NOT NULL,      -- "name=value", canonical (rollup_math.h)
+  customer_hash TEXT NOT NULL,
+  sequence INTEGER NOT NULL,    -- the counted_events row's
+  PRIMARY KEY (tenant, journey, attribute, sequence)
+) WITHOUT ROWID;
 )sql";
 
 constexpr char kRecordDetailsSql[] =
@@ -503,6 +514,41 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
                            db_.Prepare(ForgetCustomerSql()));
     return forget->Bind(1, tenant).Bind(2, customer_hash).Run();
   }
+  absl::Status IndexAttributes(absl::Span<const CountedEvent> events) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * index,
+        db_.Prepare("INSERT INTO ledger_attributes (tenant, journey,"
+                    " attribute, customer_hash, sequence)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5)"));
+    for (const CountedEvent& event : events) {
+      for (const auto& [name, value] : event.attributes) {
+        POLKU_RETURN_IF_ERROR(index->Bind(1, std::get<0>(event.key))
+                                  .Bind(2, std::get<1>(event.key))
+                                  .Bind(3, AttributeKey(name, value))
+                                  .Bind(4, event.customer_hash)
+                                  .Bind(5, event.sequence)
+                                  .Run());
+      }
+    }
+    return absl::OkStatus();
+  }
+  absl::Status UnindexAttributes(
+      absl::Span<const CountedEvent> events) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * unindex,
+        db_.Prepare("DELETE FROM ledger_attributes WHERE tenant = ?1"
+                    " AND journey = ?2 AND attribute = ?3 AND sequence = ?4"));
+    for (const CountedEvent& event : events) {
+      for (const auto& [name, value] : event.attributes) {
+        POLKU_RETURN_IF_ERROR(unindex->Bind(1, std::get<0>(event.key))
+                                  .Bind(2, std::get<1>(event.key))
+                                  .Bind(3, AttributeKey(name, value))
+                                  .Bind(4, event.sequence)
+                                  .Run());
+      }
+    }
+    return absl::OkStatus();
+  }
   absl::Status AddToRollups(
       const std::map<RollupKey, Contribution>& contributions,
       int sign) override {
@@ -553,11 +599,11 @@ class SqliteRollupStore::ReaderSnapshot final : public Snapshot {
   }
   absl::Status ScanLedger(
       const ScorecardQuery& query, bool details,
+      const std::pair<std::string, std::string>* by_attribute,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
-    const SqlWhere where = RollupWhere(query, Placeholder);
-    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * select,
-                           db_.Prepare(LedgerScanSql(details, where.sql)));
-    BindAll(*select, where.params);
+    const SqlWhere scan = LedgerScan(query, details, by_attribute, Placeholder);
+    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * select, db_.Prepare(scan.sql));
+    BindAll(*select, scan.params);
     return select->ForEachRow(
         [&](const sqlite::Statement& row) -> absl::Status {
           POLKU_ASSIGN_OR_RETURN(const CountedEvent event,

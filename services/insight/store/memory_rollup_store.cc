@@ -104,6 +104,13 @@ class MemoryRollupStore::MemoryTransaction final : public Transaction {
     }
     return absl::OkStatus();
   }
+  // The ledger's own map serves as its index: nothing more to keep.
+  absl::Status IndexAttributes(absl::Span<const CountedEvent>) override {
+    return absl::OkStatus();
+  }
+  absl::Status UnindexAttributes(absl::Span<const CountedEvent>) override {
+    return absl::OkStatus();
+  }
   absl::Status AddToRollups(
       const std::map<RollupKey, Contribution>& contributions,
       int sign) override {
@@ -168,10 +175,15 @@ class MemoryRollupStore::MemorySnapshot final : public Snapshot {
   }
   absl::Status ScanLedger(
       const ScorecardQuery& query, bool details,
+      const std::pair<std::string, std::string>* by_attribute,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
     if (!details) ++reads_;
     for (const auto& [sequence, event] : tables_.ledger) {
       if (!Matches(query, event.key)) continue;
+      if (by_attribute != nullptr &&
+          !HasAttributes(event.attributes, {*by_attribute})) {
+        continue;
+      }
       POLKU_RETURN_IF_ERROR(visit(event));
     }
     return absl::OkStatus();

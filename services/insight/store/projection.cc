@@ -52,7 +52,27 @@ class RollupsProjection final : public Projection {
   }
 };
 
+class AttributeIndexProjection final : public Projection {
+ public:
+  const std::string& name() const override {
+    static const std::string* name = new std::string(kAttributeIndexProjection);
+    return *name;
+  }
+  absl::Status Apply(ProjectionStorage& storage,
+                     absl::Span<const CountedEvent> events) override {
+    return storage.IndexAttributes(events);
+  }
+  absl::Status Erase(ProjectionStorage& storage, const v1::Erasure&,
+                     absl::Span<const CountedEvent> counted) override {
+    return storage.UnindexAttributes(counted);
+  }
+};
+
 }  // namespace
+
+std::unique_ptr<Projection> NewAttributeIndexProjection() {
+  return std::make_unique<AttributeIndexProjection>();
+}
 
 std::unique_ptr<Projection> NewLedgerProjection() {
   return std::make_unique<LedgerProjection>();

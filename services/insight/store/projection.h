@@ -45,6 +45,13 @@ class ProjectionStorage {
   // Deletes every ledger row of the customer.
   virtual absl::Status ForgetCustomer(const std::string& tenant,
                                       const std::string& customer_hash) = 0;
+  // Indexes each event's attributes (ledger_attributes: tenant, journey,
+  // name, value → the event), so that a scan filtered by an attribute reads
+  // only the events that have it; and takes them out again.
+  virtual absl::Status IndexAttributes(
+      absl::Span<const CountedEvent> events) = 0;
+  virtual absl::Status UnindexAttributes(
+      absl::Span<const CountedEvent> events) = 0;
   // Adds (sign 1) or subtracts (sign -1) each row's counts, histograms and
   // measure sums; rows and measure sums left empty are deleted, as if never
   // written.
@@ -74,6 +81,11 @@ class Projection {
 // the first projection; the others catch up from it.
 std::unique_ptr<Projection> NewLedgerProjection();
 inline constexpr char kLedgerProjection[] = "ledger";
+
+// The ledger's attribute index, which scans filtered by an attribute read
+// (RollupStore uses it once it has caught up).
+std::unique_ptr<Projection> NewAttributeIndexProjection();
+inline constexpr char kAttributeIndexProjection[] = "attribute_index";
 
 // The daily rollups (rollups, rollup_measures) scorecards and trends read.
 std::unique_ptr<Projection> NewRollupsProjection();

@@ -175,8 +175,11 @@ TEST_P(ProjectionTest, AProjectionAddedLaterCatchesUpFromTheLedger) {
   absl::StatusOr<std::map<std::string, int64_t>> checkpoints =
       store->ProjectionCheckpoints();
   ASSERT_TRUE(checkpoints.ok()) << checkpoints.status();
-  EXPECT_EQ(*checkpoints, (std::map<std::string, int64_t>{
-                              {"ledger", 9}, {"recording", 9}, {"rollups", 9}}));
+  EXPECT_EQ(*checkpoints,
+            (std::map<std::string, int64_t>{{"attribute_index", 9},
+                                            {"ledger", 9},
+                                            {"recording", 9},
+                                            {"rollups", 9}}));
   // Caught up, and known to be after a restart: nothing is counted twice.
   store = db_->Open(testing::Recording(record));
   EXPECT_FALSE(*store->CatchUpStep());

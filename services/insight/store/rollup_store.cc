@@ -11,6 +11,7 @@ namespace polku::insight {
 
 RollupStore::RollupStore(std::vector<std::unique_ptr<Projection>> extra) {
   projections_.push_back(NewLedgerProjection());
+  projections_.push_back(NewAttributeIndexProjection());
   projections_.push_back(NewRollupsProjection());
   for (std::unique_ptr<Projection>& projection : extra) {
     projections_.push_back(std::move(projection));
@@ -22,6 +23,16 @@ int64_t RollupStore::CheckpointOf(const Checkpoints& checkpoints,
   if (projection.name() == kLedgerProjection) return checkpoints.sequence;
   auto found = checkpoints.projections.find(projection.name());
   return found == checkpoints.projections.end() ? 0 : found->second;
+}
+
+const std::pair<std::string, std::string>* RollupStore::IndexedAttribute(
+    const Checkpoints& checkpoints, const ScorecardQuery& query) {
+  if (query.attributes.empty()) return nullptr;
+  auto index = checkpoints.projections.find(kAttributeIndexProjection);
+  const int64_t at = index == checkpoints.projections.end() ? 0 : index->second;
+  // Until it has caught up with the ledger, it may miss events.
+  if (at < checkpoints.sequence) return nullptr;
+  return &query.attributes.front();
 }
 
 absl::Status RollupStore::Apply(
@@ -193,7 +204,7 @@ absl::StatusOr<GroupedRollups> RollupStore::Scorecard(
     // rollups projection sums.
     std::map<std::string, std::pair<Day, Contribution>> groups;
     POLKU_RETURN_IF_ERROR(snapshot.ScanLedger(
-        query, /*details=*/false,
+        query, /*details=*/false, IndexedAttribute(checkpoints, query),
         [&](const CountedEvent& event) -> absl::Status {
           if (!HasAttributes(event.attributes, query.attributes)) {
             return absl::OkStatus();
@@ -237,7 +248,7 @@ absl::StatusOr<int64_t> RollupStore::ScanLedger(
                            snapshot.ReadCheckpoints());
     as_of = checkpoints.sequence;
     return snapshot.ScanLedger(
-        query, /*details=*/true,
+        query, /*details=*/true, IndexedAttribute(checkpoints, query),
         [&](const CountedEvent& event) -> absl::Status {
           if (!HasAttributes(event.attributes, query.attributes)) {
             return absl::OkStatus();

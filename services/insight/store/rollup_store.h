@@ -10,7 +10,7 @@
 //   POLKU_ASSIGN_OR_RETURN(GroupedRollups rollups, store->Scorecard(query));
 //
 // Projections. Every page goes to each projection (projection.h): the
-// ledger, the rollups, then any registered beside them, each with its own
+// ledger, its attribute index, the rollups, then any registered beside them, each with its own
 // checkpoint in the same database, all in the page's one transaction. The
 // ledger's checkpoint is the store's: the feed is read on from it. A
 // projection behind the ledger (registered on a database that holds data)
@@ -121,10 +121,12 @@ class RollupStore : public FeedSink,
     virtual absl::Status SumRollups(const ScorecardQuery& query,
                                     GroupedRollups& result) = 0;
     // Every ledger row of the query's tenant and journey within its versions,
-    // days, touchpoints, stage and channel (attributes are left to the
-    // caller), with details if `details`.
+    // days, touchpoints, stage and channel, with details if `details`; if
+    // `by_attribute` is set, only rows carrying that attribute (found
+    // through the attribute index). Other attributes are left to the caller.
     virtual absl::Status ScanLedger(
         const ScorecardQuery& query, bool details,
+        const std::pair<std::string, std::string>* by_attribute,
         absl::FunctionRef<absl::Status(const CountedEvent&)> visit) = 0;
     virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
     JourneysWithEvents() = 0;
@@ -153,6 +155,10 @@ class RollupStore : public FeedSink,
   virtual std::string RebuildAdvice() const = 0;
 
  private:
+  // The attribute to find a query's events by: its first, if the attribute
+  // index is complete; else null (the whole journey is scanned).
+  static const std::pair<std::string, std::string>* IndexedAttribute(
+      const Checkpoints& checkpoints, const ScorecardQuery& query);
   // The checkpoint of `projection`: 0 before it first wrote.
   static int64_t CheckpointOf(const Checkpoints& checkpoints,
                               const Projection& projection);

@@ -27,8 +27,12 @@ std::pair<std::string, Day> GroupOf(const SqlRow& row, int column,
 }  // namespace
 
 SqlWhere RollupWhere(const ScorecardQuery& query,
-                     absl::FunctionRef<std::string(int, SqlType)> placeholder) {
+                     absl::FunctionRef<std::string(int, SqlType)> placeholder,
+                     absl::string_view prefix) {
   SqlWhere where;
+  const auto column = [prefix](absl::string_view name) {
+    return absl::StrCat(prefix, name);
+  };
   auto param = [&](SqlValue value, SqlType type) {
     where.params.push_back(std::move(value));
     return placeholder(static_cast<int>(where.params.size()), type);
@@ -36,25 +40,26 @@ SqlWhere RollupWhere(const ScorecardQuery& query,
   const std::string version =
       param(int64_t{query.journey_version}, SqlType::kInteger);
   where.sql = absl::StrCat(
-      " WHERE tenant = ", param(query.tenant, SqlType::kText),
-      " AND journey = ", param(query.journey, SqlType::kText), " AND (",
-      version, " = 0 OR journey_version = ", version,
-      ") AND day >= ", param(int64_t{query.start_day}, SqlType::kBigint),
-      " AND day < ", param(int64_t{query.end_day}, SqlType::kBigint));
+      " WHERE ", column("tenant"), " = ", param(query.tenant, SqlType::kText),
+      " AND ", column("journey"), " = ", param(query.journey, SqlType::kText),
+      " AND (", version, " = 0 OR ", column("journey_version"), " = ",
+      version, ") AND ", column("day"),
+      " >= ", param(int64_t{query.start_day}, SqlType::kBigint), " AND ",
+      column("day"), " < ", param(int64_t{query.end_day}, SqlType::kBigint));
   if (!query.touchpoints.empty()) {
     std::vector<std::string> in;
     for (const std::string& touchpoint : query.touchpoints) {
       in.push_back(param(touchpoint, SqlType::kText));
     }
-    absl::StrAppend(&where.sql, " AND touchpoint IN (", absl::StrJoin(in, ", "),
-                    ")");
+    absl::StrAppend(&where.sql, " AND ", column("touchpoint"), " IN (",
+                    absl::StrJoin(in, ", "), ")");
   }
   if (!query.stage.empty()) {
-    absl::StrAppend(&where.sql, " AND stage = ",
+    absl::StrAppend(&where.sql, " AND ", column("stage"), " = ",
                     param(query.stage, SqlType::kText));
   }
   if (!query.channel.empty()) {
-    absl::StrAppend(&where.sql, " AND channel = ",
+    absl::StrAppend(&where.sql, " AND ", column("channel"), " = ",
                     param(query.channel, SqlType::kText));
   }
   return where;
@@ -113,6 +118,41 @@ std::string LedgerScanSql(bool details, const std::string& where) {
                                 " ON d.sequence = c.sequence"
                               : "",
                       where);
+}
+
+std::string AttributeKey(const std::string& name, const std::string& value) {
+  return EncodePairs({{name, value}});
+}
+
+SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
+                    const std::pair<std::string, std::string>* by_attribute,
+                    absl::FunctionRef<std::string(int, SqlType)> placeholder) {
+  SqlWhere scan = RollupWhere(query, placeholder, "c.");
+  if (by_attribute == nullptr) {
+    scan.sql = LedgerScanSql(details, scan.sql);
+    return scan;
+  }
+  // The index's key leads with (tenant, journey, attribute): the rows of
+  // one value are one range of it. Joined on counted_events' key.
+  const auto param = [&](std::string value) {
+    scan.params.push_back(std::move(value));
+    return placeholder(static_cast<int>(scan.params.size()), SqlType::kText);
+  };
+  const std::string tenant = param(query.tenant);
+  const std::string journey = param(query.journey);
+  const std::string attribute =
+      param(AttributeKey(by_attribute->first, by_attribute->second));
+  // SQLite keeps a CROSS JOIN's order: the index first, then each event
+  // found by its key.
+  scan.sql = absl::StrCat(
+      "SELECT ", LedgerColumns(details),
+      " FROM ledger_attributes a CROSS JOIN counted_events c",
+      details ? " LEFT JOIN event_details d ON d.sequence = c.sequence" : "",
+      scan.sql, " AND a.tenant = ", tenant, " AND a.journey = ", journey,
+      " AND a.attribute = ", attribute,
+      " AND c.sequence = a.sequence AND c.tenant = a.tenant"
+      " AND c.customer_hash = a.customer_hash");
+  return scan;
 }
 
 absl::Status AddRollupSums(const SqlRow& row, Grouping grouping,

@@ -46,9 +46,11 @@ struct SqlWhere {
 };
 
 // The query's conditions other than attributes; `placeholder` spells the
-// i-th parameter (from 1) of a type in the backend's dialect.
+// i-th parameter (from 1) of a type in the backend's dialect. Columns are
+// named with `prefix` ("c." for counted_events c).
 SqlWhere RollupWhere(const ScorecardQuery& query,
-                     absl::FunctionRef<std::string(int, SqlType)> placeholder);
+                     absl::FunctionRef<std::string(int, SqlType)> placeholder,
+                     absl::string_view prefix = "");
 
 // The grouping column, from a fixed list, never from input.
 const char* GroupColumn(Grouping grouping);
@@ -64,6 +66,17 @@ std::string MeasureSumsSql(const ScorecardQuery& query,
 std::string LedgerColumns(bool details);
 // The ledger rows of `where` (on counted_events c).
 std::string LedgerScanSql(bool details, const std::string& where);
+
+// An attribute as ledger_attributes.attribute holds it: the canonical
+// "name=value" text of rollup_math.h (escaped, so NUL-free).
+std::string AttributeKey(const std::string& name, const std::string& value);
+
+// The ledger rows of `query` other than its attribute filters, with details
+// if `details`; with `by_attribute`, only those carrying it, found through
+// ledger_attributes (a) rather than by reading the journey's every row.
+SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
+                    const std::pair<std::string, std::string>* by_attribute,
+                    absl::FunctionRef<std::string(int, SqlType)> placeholder);
 
 // One result row, whichever backend it came from.
 class SqlRow {
