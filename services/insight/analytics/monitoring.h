@@ -1,4 +1,4 @@
-// Continuous quality monitoring (DESIGN.md §5): change alerts against a
+// Continuous quality monitoring (docs/monitoring.md): change alerts against a
 // baseline window, and the consistency of one stage across channels. Pure
 // functions over summed rollups; the service decides which windows and
 // groups to compare.

@@ -1,5 +1,5 @@
 // GetScorecard's logic: validates a request, reads the tenant's grouped
-// rollups and turns their histograms into NPS, CSAT and CES (DESIGN.md §5,
+// rollups and turns their histograms into NPS, CSAT and CES (docs/monitoring.md, README,
 // computed by lib/stats).
 //
 //   absl::StatusOr<v1::Scorecard> card =

@@ -9,6 +9,7 @@
 #include "absl/time/civil_time.h"
 #include "lib/base/status_macros.h"
 #include "lib/stats/significance.h"
+#include "services/insight/analytics/scope.h"
 
 namespace polku::insight {
 namespace {
@@ -159,14 +160,12 @@ absl::StatusOr<v1::Trend> ComputeTrend(RollupReader& store,
                                        const TouchpointSuccessors& successors,
                                        absl::Time now) {
   const v1::Scope& scope = request.scope();
-  if (scope.journey().empty()) {
+  // Every filter of the scope but its range, which is `range` here.
+  POLKU_ASSIGN_OR_RETURN(ScorecardQuery query,
+                         ToScorecardQuery(scope, tenant, successors));
+  if (scope.has_range()) {
     return absl::InvalidArgumentError(
-        "scope.journey: required (the journey key)");
-  }
-  if (scope.journey_version() < 0) {
-    return absl::InvalidArgumentError(
-        "scope.journey_version: must be 0 (every version) or a version "
-        "number");
+        "scope.range: GetTrend's range is `range`; leave scope.range unset");
   }
   POLKU_RETURN_IF_ERROR(
       CheckMetric(request.metric(), request.measure(), "metric"));
@@ -211,25 +210,9 @@ absl::StatusOr<v1::Trend> ComputeTrend(RollupReader& store,
   const Day first = starts.front();
   const Day last = NextBucket(starts.back(), bucket);
 
-  ScorecardQuery query;
-  query.tenant = std::string(tenant);
-  query.journey = scope.journey();
-  query.journey_version = scope.journey_version();
   query.start_day = first;
   query.end_day = last;
   query.group_by = Grouping::kDay;
-  query.stage = scope.stage();
-  query.channel = scope.channel();
-  if (!scope.touchpoint().empty()) {
-    query.touchpoints.push_back(scope.touchpoint());
-    if (scope.journey_version() == 0) {
-      for (const auto& [former, current] : successors) {
-        if (current == scope.touchpoint()) query.touchpoints.push_back(former);
-      }
-    }
-  }
-  POLKU_ASSIGN_OR_RETURN(query.attributes,
-                         AttributeFilter(scope.attributes(), "scope.attributes"));
   POLKU_ASSIGN_OR_RETURN(GroupedRollups days, store.Scorecard(query));
 
   std::vector<GroupRollup> sums(starts.size());

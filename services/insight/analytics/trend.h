@@ -13,7 +13,7 @@
 // * Every bucket is returned, oldest first, empty ones with n = 0 and no
 //   value. n counts answers (events for EVENT_COUNT, measurements for
 //   MEASURE_MEAN).
-// * Intervals (DESIGN.md §5): Wilson for shares, the NPS formula for NPS,
+// * Intervals (docs/monitoring.md, GetTrend): Wilson for shares, the NPS formula for NPS,
 //   mean ± t(0.975, n − 1)·s/√n for means (none for n < 2 or EVENT_COUNT).
 // * With scope.journey_version 0 a touchpoint filter also matches the keys
 //   the touchpoint had before renames (`successors`).

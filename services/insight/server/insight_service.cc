@@ -250,7 +250,7 @@ grpc::ServerUnaryReactor* InsightServiceImpl::GetTrend(
         const v1::Scope& scope = request->scope();
         return ComputeTrend(
             store_, tenant, *request,
-            scope.touchpoint().empty()
+            scope.touchpoint().empty() && scope.touchpoints().empty()
                 ? TouchpointSuccessors()
                 : SuccessorsFor(tenant, scope.journey(),
                                 scope.journey_version()),
