@@ -130,15 +130,25 @@ absl::Status Load(testing::Suite& suite, int64_t from, int64_t to) {
       while (failures.load() == 0) {
         const int64_t first = next.fetch_add(batch * 4);
         if (first >= to) return;
-        // Four channels' batches from the next events.
-        v1::SubmitEventsRequest requests[4];
+        // Four channels' batches from the next events (a channel's share
+        // varies: each request is cut at `batch`).
+        std::vector<std::pair<int, v1::SubmitEventsRequest>> requests;
+        v1::SubmitEventsRequest open[4];
         for (int64_t n = first; n < std::min(first + batch * 4, to); ++n) {
           int channel = 0;
           v1::TouchpointEvent event = MakeEvent(n, stores, &channel);
-          *requests[channel].add_events() = std::move(event);
+          *open[channel].add_events() = std::move(event);
+          if (open[channel].events_size() == batch) {
+            requests.emplace_back(channel, std::move(open[channel]));
+            open[channel].Clear();
+          }
         }
         for (int channel = 0; channel < 4; ++channel) {
-          if (requests[channel].events().empty()) continue;
+          if (!open[channel].events().empty()) {
+            requests.emplace_back(channel, std::move(open[channel]));
+          }
+        }
+        for (const auto& [channel, request] : requests) {
           grpc::Status status = tools::CallWithRetry([&] {
             grpc::ClientContext context;
             context.AddMetadata("x-polku-tenant", "demo");
@@ -146,7 +156,7 @@ absl::Status Load(testing::Suite& suite, int64_t from, int64_t to) {
             context.set_deadline(
                 absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
             v1::SubmitEventsResponse response;
-            return stub->SubmitEvents(&context, requests[channel], &response);
+            return stub->SubmitEvents(&context, request, &response);
           });
           if (!status.ok()) {
             std::cerr << "load: " << tools::DescribeStatus(status) << "\n";
