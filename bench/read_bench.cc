@@ -75,8 +75,8 @@ absl::Status Publish(testing::Suite& suite) {
   auto stub = v1::JourneyService::NewStub(suite.GatewayChannel());
   v1::CreateJourneyRequest create;
   *create.mutable_journey() = testing::MakeJourney(
-      kJourney, "Read benchmark", {kStages[0], kStages[1], kStages[2], kStages[3]},
-      touchpoints, "bench");
+      kJourney, "Read benchmark",
+      {kStages[0], kStages[1], kStages[2], kStages[3]}, touchpoints, "bench");
   v1::Journey journey;
   grpc::Status status = tools::CallWithRetry([&] {
     grpc::ClientContext context;
@@ -125,8 +125,8 @@ absl::Status Load(testing::Suite& suite, int64_t from, int64_t to) {
   std::vector<std::thread> loaders;
   for (int l = 0; l < absl::GetFlag(FLAGS_loaders); ++l) {
     loaders.emplace_back([&] {
-      auto stub = v1::FeedbackService::NewStub(
-          suite.Dial(suite.feedback_address()));
+      auto stub =
+          v1::FeedbackService::NewStub(suite.Dial(suite.feedback_address()));
       while (failures.load() == 0) {
         const int64_t first = next.fetch_add(batch * 4);
         if (first >= to) return;
@@ -236,7 +236,8 @@ std::vector<Read> Reads(int stores) {
                      v1::GetConsistencyRequest request;
                      request.set_journey(kJourney);
                      v1::Consistency consistency;
-                     return stub.GetConsistency(&context, request, &consistency);
+                     return stub.GetConsistency(&context, request,
+                                                &consistency);
                    }});
   reads.push_back({"GetJourneyMap (60 days)", [](auto& stub, auto& context) {
                      v1::GetJourneyMapRequest request;
@@ -285,9 +286,9 @@ int Run() {
       std::cerr << status << "\n";
       return 1;
     }
-    std::cerr << absl::StrFormat("%d events loaded and counted in %.0f s\n",
-                                 size,
-                                 absl::ToDoubleSeconds(absl::Now() - load_start));
+    std::cerr << absl::StrFormat(
+        "%d events loaded and counted in %.0f s\n", size,
+        absl::ToDoubleSeconds(absl::Now() - load_start));
     for (const Read& read : reads) {
       bench::Latencies latencies;
       for (int i = 0; i < absl::GetFlag(FLAGS_repeat); ++i) {
@@ -304,8 +305,8 @@ int Run() {
         latencies.Add(absl::ToDoubleMilliseconds(absl::Now() - start));
       }
       std::cout << absl::StrFormat("| %d | %s | %.1f | %.1f |\n", size,
-                                   read.name, latencies.Percentile(50),
-                                   latencies.Percentile(99))
+                                   read.name, latencies.Percentile(0.50),
+                                   latencies.Percentile(0.99))
                 << std::flush;
     }
   }

@@ -2,11 +2,13 @@
 // (a database read, a call to another service): off the gRPC thread, on an
 // executor, for the caller the gateway vouched for.
 //
-//   grpc::ServerUnaryReactor* GetScorecard(grpc::CallbackServerContext* context,
+//   grpc::ServerUnaryReactor* GetScorecard(grpc::CallbackServerContext*
+//   context,
 //                                          const Request* request,
 //                                          Response* response) override {
 //     return rpc::RunUnary<Response>(context, response, executor_,
-//         [this, request](const rpc::Caller& caller) -> absl::StatusOr<Response> {
+//         [this, request](const rpc::Caller& caller) ->
+//         absl::StatusOr<Response> {
 //           return Compute(caller.tenant, *request);
 //         });
 //   }

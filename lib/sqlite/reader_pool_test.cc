@@ -40,7 +40,8 @@ TEST(ReaderPoolTest, ReusesConnectionsAndSeesCommittedRows) {
     ASSERT_TRUE(pool.WithReader([&](Database& db) -> absl::Status {
                       POLKU_ASSIGN_OR_RETURN(seen, Count(db));
                       return absl::OkStatus();
-                    }).ok());
+                    })
+                    .ok());
     EXPECT_EQ(seen, i);
     EXPECT_EQ(pool.idle(), 1u);  // one connection, reused
   }
@@ -50,9 +51,9 @@ TEST(ReaderPoolTest, ASnapshotIgnoresLaterCommits) {
   const std::string path = TempPath("snapshot.db");
   absl::StatusOr<std::unique_ptr<Database>> writer = Database::Open(path);
   ASSERT_TRUE(writer.ok()) << writer.status();
-  ASSERT_TRUE(
-      (*writer)->Exec("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1)")
-          .ok());
+  ASSERT_TRUE((*writer)
+                  ->Exec("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1)")
+                  .ok());
   ReaderPool pool(path, /*durable=*/true);
   int64_t before = 0, after = 0;
   ASSERT_TRUE(pool.Snapshot([&](Database& db) -> absl::Status {
@@ -61,7 +62,8 @@ TEST(ReaderPoolTest, ASnapshotIgnoresLaterCommits) {
                         (*writer)->Exec("INSERT INTO t VALUES (2)"));
                     POLKU_ASSIGN_OR_RETURN(after, Count(db));
                     return absl::OkStatus();
-                  }).ok());
+                  })
+                  .ok());
   EXPECT_EQ(before, 1);
   EXPECT_EQ(after, 1);
 }
@@ -78,7 +80,8 @@ TEST(ReaderPoolTest, AFailedSnapshotDropsItsConnection) {
   EXPECT_EQ(pool.idle(), 0u);
   ASSERT_TRUE(pool.WithReader([](Database&) {
                     return absl::InternalError("still returned");
-                  }).code() == absl::StatusCode::kInternal);
+                  })
+                  .code() == absl::StatusCode::kInternal);
   EXPECT_EQ(pool.idle(), 1u);
 }
 

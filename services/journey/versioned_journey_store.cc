@@ -60,53 +60,53 @@ absl::StatusOr<Journey> VersionedJourneyStore::PublishDraft(
   JourneyRow row;
   Journey journey;
   int version = 0;
-  POLKU_RETURN_IF_ERROR(InTransaction([&](VersionTransaction& txn)
-                                          -> absl::Status {
-    // The row lock queues concurrent publishes of this journey, from any
-    // replica: the second reads the first's latest_version once it commits.
-    POLKU_ASSIGN_OR_RETURN(row, txn.LockJourney(tenant, key));
-    if (row.archived) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "journey \"", key, "\" is archived; it takes no new versions"));
-    }
-    POLKU_ASSIGN_OR_RETURN(const std::string draft_body,
-                           txn.ReadBody(tenant, key, 0));
-    std::optional<Journey> latest;
-    if (row.latest_version > 0) {
-      POLKU_ASSIGN_OR_RETURN(const std::string latest_body,
-                             txn.ReadBody(tenant, key, row.latest_version));
-      latest.emplace();
-      if (!latest->ParseFromString(latest_body)) {
-        return absl::DataLossError(
-            absl::StrCat("journey \"", key, "\" version ", row.latest_version,
-                         ": stored body does not parse"));
-      }
-      if (SerializeContent(*latest) == draft_body) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "journey \"", key, "\": draft unchanged since version ",
-            row.latest_version));
-      }
-      latest->set_key(std::string(key));
-      latest->set_version(row.latest_version);
-      latest->set_state(polku::v1::PUBLISHED);
-    }
-    Journey draft;
-    if (!draft.ParseFromString(draft_body)) {
-      return absl::DataLossError(
-          absl::StrCat("journey \"", key, "\": stored draft does not parse"));
-    }
-    draft.set_key(std::string(key));
-    draft.set_version(0);
-    draft.set_state(polku::v1::DRAFT);
-    SetTimestamp(row.create_time_us, *draft.mutable_create_time());
-    // Its refusal rolls the transaction back and is the caller's answer.
-    POLKU_ASSIGN_OR_RETURN(journey,
-                           prepare(draft, latest ? &*latest : nullptr));
-    version = row.latest_version + 1;
-    return txn.InsertPublished(
-        tenant, key, version,
-        SerializeContent(journey, /*keep_history=*/true), now_us);
-  }));
+  POLKU_RETURN_IF_ERROR(
+      InTransaction([&](VersionTransaction& txn) -> absl::Status {
+        // The row lock queues concurrent publishes of this journey, from any
+        // replica: the second reads the first's latest_version once it commits.
+        POLKU_ASSIGN_OR_RETURN(row, txn.LockJourney(tenant, key));
+        if (row.archived) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "journey \"", key, "\" is archived; it takes no new versions"));
+        }
+        POLKU_ASSIGN_OR_RETURN(const std::string draft_body,
+                               txn.ReadBody(tenant, key, 0));
+        std::optional<Journey> latest;
+        if (row.latest_version > 0) {
+          POLKU_ASSIGN_OR_RETURN(const std::string latest_body,
+                                 txn.ReadBody(tenant, key, row.latest_version));
+          latest.emplace();
+          if (!latest->ParseFromString(latest_body)) {
+            return absl::DataLossError(absl::StrCat(
+                "journey \"", key, "\" version ", row.latest_version,
+                ": stored body does not parse"));
+          }
+          if (SerializeContent(*latest) == draft_body) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "journey \"", key, "\": draft unchanged since version ",
+                row.latest_version));
+          }
+          latest->set_key(std::string(key));
+          latest->set_version(row.latest_version);
+          latest->set_state(polku::v1::PUBLISHED);
+        }
+        Journey draft;
+        if (!draft.ParseFromString(draft_body)) {
+          return absl::DataLossError(absl::StrCat(
+              "journey \"", key, "\": stored draft does not parse"));
+        }
+        draft.set_key(std::string(key));
+        draft.set_version(0);
+        draft.set_state(polku::v1::DRAFT);
+        SetTimestamp(row.create_time_us, *draft.mutable_create_time());
+        // Its refusal rolls the transaction back and is the caller's answer.
+        POLKU_ASSIGN_OR_RETURN(journey,
+                               prepare(draft, latest ? &*latest : nullptr));
+        version = row.latest_version + 1;
+        return txn.InsertPublished(
+            tenant, key, version,
+            SerializeContent(journey, /*keep_history=*/true), now_us);
+      }));
   journey.set_key(std::string(key));
   journey.set_version(version);
   journey.set_state(polku::v1::PUBLISHED);

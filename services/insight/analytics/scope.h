@@ -3,7 +3,8 @@
 // same in every answer.
 //
 //   POLKU_ASSIGN_OR_RETURN(ScorecardQuery query,
-//                          ToScorecardQuery(request.scope(), tenant, successors));
+//                          ToScorecardQuery(request.scope(), tenant,
+//                          successors));
 //   POLKU_ASSIGN_OR_RETURN(int64_t as_of, ledger.ScanLedger(query, visit));
 #ifndef POLKU_SERVICES_INSIGHT_ANALYTICS_SCOPE_H_
 #define POLKU_SERVICES_INSIGHT_ANALYTICS_SCOPE_H_

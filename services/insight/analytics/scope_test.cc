@@ -19,9 +19,9 @@ TEST(ScopeTest, EveryFilterReachesTheQuery) {
   scope.add_touchpoints("call");
   (*scope.mutable_attributes())["store_id"] = "hki-01";
   scope.mutable_range()->mutable_start()->set_seconds(testing::kMarch1Seconds +
-                                                     3600);
+                                                      3600);
   scope.mutable_range()->mutable_end()->set_seconds(testing::kMarch1Seconds +
-                                                   2 * 86'400);
+                                                    2 * 86'400);
   absl::StatusOr<ScorecardQuery> query =
       ToScorecardQuery(scope, "acme", {{"till_sales", "shop_sales"}});
   ASSERT_TRUE(query.ok()) << query.status();

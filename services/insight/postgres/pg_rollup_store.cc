@@ -135,8 +135,6 @@ CREATE TABLE ledger_attributes (
 );
 )sql";
 
-
-
 // Writes take every row of a page in one statement, one array per column
 // (unnest), so an apply costs the same few round trips whatever its size.
 constexpr char kKeyColumns[] =
@@ -402,7 +400,6 @@ absl::Status AddToRollups(
   return absl::OkStatus();
 }
 
-
 const std::string& InsertDetailsSql() {
   static const std::string* sql = new std::string(
       "INSERT INTO event_details (sequence, occurred_at, comment, language)"
@@ -435,7 +432,9 @@ std::vector<Param> ParamsOf(const std::vector<SqlValue>& values) {
 class Row final : public SqlRow {
  public:
   Row(const postgres::Result& result, int row) : result_(result), row_(row) {}
-  bool IsNull(int column) const override { return result_.IsNull(row_, column); }
+  bool IsNull(int column) const override {
+    return result_.IsNull(row_, column);
+  }
   int64_t Int(int column) const override { return result_.Int(row_, column); }
   absl::StatusOr<int64_t> Sum(int column) const override {
     return ExactInt(result_, row_, column);
@@ -449,11 +448,12 @@ class Row final : public SqlRow {
   const int row_;
 };
 
-absl::StatusOr<std::vector<CountedEvent>> EventsOf(
-    const postgres::Result& rows, bool details) {
+absl::StatusOr<std::vector<CountedEvent>> EventsOf(const postgres::Result& rows,
+                                                   bool details) {
   std::vector<CountedEvent> events;
   for (int row = 0; row < rows.rows(); ++row) {
-    POLKU_ASSIGN_OR_RETURN(CountedEvent event, LedgerRow(Row(rows, row), details));
+    POLKU_ASSIGN_OR_RETURN(CountedEvent event,
+                           LedgerRow(Row(rows, row), details));
     events.push_back(std::move(event));
   }
   return events;
@@ -463,9 +463,10 @@ absl::StatusOr<RollupStore::Checkpoints> ReadCheckpointsOn(
     postgres::Connection& db, bool lock) {
   POLKU_ASSIGN_OR_RETURN(
       postgres::Result row,
-      db.Execute(lock ? "SELECT sequence, feed_id FROM checkpoint WHERE id = 1"
-                        " FOR UPDATE"
-                      : "SELECT sequence, feed_id FROM checkpoint WHERE id = 1"));
+      db.Execute(
+          lock ? "SELECT sequence, feed_id FROM checkpoint WHERE id = 1"
+                 " FOR UPDATE"
+               : "SELECT sequence, feed_id FROM checkpoint WHERE id = 1"));
   if (row.rows() != 1) {
     return absl::DataLossError("the insight database has no checkpoint row");
   }
@@ -510,7 +511,8 @@ class PgRollupStore::LockedTransaction final : public Transaction {
         .Execute(
             "INSERT INTO projection_checkpoints (projection, sequence)"
             " SELECT * FROM unnest($1::text[], $2::bigint[])"
-            " ON CONFLICT (projection) DO UPDATE SET sequence = excluded.sequence",
+            " ON CONFLICT (projection) DO UPDATE SET sequence = "
+            "excluded.sequence",
             {Param::TextArray(names), Param::IntArray(sequences)})
         .status();
   }
@@ -524,8 +526,9 @@ class PgRollupStore::LockedTransaction final : public Transaction {
       const std::string& tenant, const std::string& customer_hash) override {
     POLKU_ASSIGN_OR_RETURN(
         postgres::Result rows,
-        db_.Execute(LedgerScanSql(false, " WHERE c.tenant = $1"
-                                         " AND c.customer_hash = $2"),
+        db_.Execute(LedgerScanSql(false,
+                                  " WHERE c.tenant = $1"
+                                  " AND c.customer_hash = $2"),
                     {Param::Text(tenant), Param::Text(customer_hash)}));
     return EventsOf(rows, false);
   }
@@ -534,11 +537,12 @@ class PgRollupStore::LockedTransaction final : public Transaction {
                                                         int limit) override {
     POLKU_ASSIGN_OR_RETURN(
         postgres::Result rows,
-        db_.Execute(absl::StrCat(LedgerScanSql(true,
-                                               " WHERE c.sequence > $1::bigint"
-                                               " AND c.sequence <= $2::bigint"),
-                                 " ORDER BY c.sequence LIMIT $3::bigint"),
-                    {Param::Int(after), Param::Int(through), Param::Int(limit)}));
+        db_.Execute(
+            absl::StrCat(LedgerScanSql(true,
+                                       " WHERE c.sequence > $1::bigint"
+                                       " AND c.sequence <= $2::bigint"),
+                         " ORDER BY c.sequence LIMIT $3::bigint"),
+            {Param::Int(after), Param::Int(through), Param::Int(limit)}));
     return EventsOf(rows, true);
   }
   absl::Status AppendToLedger(absl::Span<const CountedEvent> events) override {
@@ -586,9 +590,10 @@ class PgRollupStore::LockedTransaction final : public Transaction {
                     customer)
             .status());
     return db_
-        .Execute("DELETE FROM counted_events"
-                 " WHERE tenant = $1 AND customer_hash = $2",
-                 customer)
+        .Execute(
+            "DELETE FROM counted_events"
+            " WHERE tenant = $1 AND customer_hash = $2",
+            customer)
         .status();
   }
   absl::Status IndexAttributes(absl::Span<const CountedEvent> events) override {
@@ -632,8 +637,8 @@ class PgRollupStore::LockedTransaction final : public Transaction {
     if (sequences.empty()) return absl::OkStatus();
     return db_
         .Execute(sql, {Param::TextArray(tenants), Param::TextArray(journeys),
-                       Param::TextArray(attributes), Param::TextArray(customers),
-                       Param::IntArray(sequences)})
+                       Param::TextArray(attributes),
+                       Param::TextArray(customers), Param::IntArray(sequences)})
         .status();
   }
 
@@ -652,8 +657,9 @@ class PgRollupStore::ReadSnapshot final : public Snapshot {
                           GroupedRollups& result) override {
     const SqlWhere where = RollupWhere(query, Placeholder);
     const std::vector<Param> params = ParamsOf(where.params);
-    POLKU_ASSIGN_OR_RETURN(postgres::Result sums,
-                           db_.Execute(RollupSumsSql(query, where.sql), params));
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result sums,
+        db_.Execute(RollupSumsSql(query, where.sql), params));
     std::map<std::string, size_t> index;
     for (int row = 0; row < sums.rows(); ++row) {
       POLKU_RETURN_IF_ERROR(

@@ -246,7 +246,8 @@ absl::Status AddToMeasures(sqlite::Database& db, const RollupKey& key,
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * select,
       db.Prepare("SELECT n, sum_milli, sum_squares_high, sum_squares_mid,"
-                 " sum_squares_low FROM rollup_measures WHERE tenant = ?1 AND journey = ?2"
+                 " sum_squares_low FROM rollup_measures WHERE tenant = ?1 AND "
+                 "journey = ?2"
                  " AND journey_version = ?3 AND touchpoint = ?4 AND stage = ?5"
                  " AND channel = ?6 AND day = ?7 AND measure = ?8"));
   POLKU_ASSIGN_OR_RETURN(
@@ -276,8 +277,7 @@ absl::Status AddToMeasures(sqlite::Database& db, const RollupKey& key,
     }
     select->Reset();
     POLKU_RETURN_IF_ERROR(found.status());
-    POLKU_ASSIGN_OR_RETURN(sum.sum_squares_milli2,
-                           JoinSquares(parts, measure));
+    POLKU_ASSIGN_OR_RETURN(sum.sum_squares_milli2, JoinSquares(parts, measure));
     POLKU_ASSIGN_OR_RETURN(std::optional<MeasureSum> next,
                            NextMeasureSum(sum, add, sign, measure));
     if (!next) {
@@ -335,7 +335,6 @@ void BindScore(sqlite::Statement& statement, int index,
   }
 }
 
-
 // Version 6: a checkpoint per projection beside the ledger's (checkpoint),
 // each counted event's details that analytics of single events need, and
 // the ledger's attribute index. Nothing is rewritten: events counted before
@@ -373,7 +372,8 @@ constexpr char kRecordDetailsSql[] =
 // SQLite's placeholders: ?1, ?2, …
 std::string Placeholder(int index, SqlType) { return absl::StrCat("?", index); }
 
-void BindAll(sqlite::Statement& statement, const std::vector<SqlValue>& params) {
+void BindAll(sqlite::Statement& statement,
+             const std::vector<SqlValue>& params) {
   for (size_t i = 0; i < params.size(); ++i) {
     if (params[i].is_text) {
       statement.Bind(static_cast<int>(i + 1), params[i].text);
@@ -387,7 +387,9 @@ class Row final : public SqlRow {
  public:
   explicit Row(const sqlite::Statement& statement) : statement_(statement) {}
   bool IsNull(int column) const override { return statement_.IsNull(column); }
-  int64_t Int(int column) const override { return statement_.ColumnInt(column); }
+  int64_t Int(int column) const override {
+    return statement_.ColumnInt(column);
+  }
   // SQLite's SUM fails on overflow rather than going wrong.
   absl::StatusOr<int64_t> Sum(int column) const override {
     return statement_.ColumnInt(column);
@@ -649,24 +651,24 @@ class SqliteRollupStore::ReaderSnapshot final : public Snapshot {
 };
 
 const std::string& SqliteRollupStore::CustomerEventsSql() {
-  static const std::string* sql = new std::string(absl::StrCat(
-      "SELECT ", LedgerColumns(false),
-      " FROM counted_events c WHERE c.sequence IN (", kCustomerSequencesSql,
-      ")"));
+  static const std::string* sql = new std::string(
+      absl::StrCat("SELECT ", LedgerColumns(false),
+                   " FROM counted_events c WHERE c.sequence IN (",
+                   kCustomerSequencesSql, ")"));
   return *sql;
 }
 
 const std::string& SqliteRollupStore::ForgetCustomerSql() {
-  static const std::string* sql = new std::string(absl::StrCat(
-      "DELETE FROM counted_events WHERE sequence IN (", kCustomerSequencesSql,
-      ")"));
+  static const std::string* sql = new std::string(
+      absl::StrCat("DELETE FROM counted_events WHERE sequence IN (",
+                   kCustomerSequencesSql, ")"));
   return *sql;
 }
 
 const std::string& SqliteRollupStore::ForgetDetailsSql() {
-  static const std::string* sql = new std::string(absl::StrCat(
-      "DELETE FROM event_details WHERE sequence IN (", kCustomerSequencesSql,
-      ")"));
+  static const std::string* sql = new std::string(
+      absl::StrCat("DELETE FROM event_details WHERE sequence IN (",
+                   kCustomerSequencesSql, ")"));
   return *sql;
 }
 

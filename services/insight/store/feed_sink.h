@@ -3,7 +3,8 @@
 // this alone (server/feed_tailer.h); RollupStore implements it.
 //
 //   POLKU_RETURN_IF_ERROR(sink.CheckFeed(page.feed_id()));
-//   POLKU_RETURN_IF_ERROR(page.has_erasure() ? sink.ApplyErasure(page.erasure())
+//   POLKU_RETURN_IF_ERROR(page.has_erasure() ?
+//   sink.ApplyErasure(page.erasure())
 //                                            : sink.Apply(page.events()));
 #ifndef POLKU_SERVICES_INSIGHT_STORE_FEED_SINK_H_
 #define POLKU_SERVICES_INSIGHT_STORE_FEED_SINK_H_

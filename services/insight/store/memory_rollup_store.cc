@@ -41,7 +41,8 @@ std::string GroupKey(const RollupKey& key, Grouping grouping) {
 // Works on a copy of the tables, which replaces them on commit.
 class MemoryRollupStore::MemoryTransaction final : public Transaction {
  public:
-  explicit MemoryTransaction(MemoryTables tables) : tables_(std::move(tables)) {}
+  explicit MemoryTransaction(MemoryTables tables)
+      : tables_(std::move(tables)) {}
   MemoryTables& tables() { return tables_; }
 
   absl::StatusOr<Checkpoints> ReadCheckpoints() override {
@@ -169,7 +170,8 @@ class MemoryRollupStore::MemorySnapshot final : public Snapshot {
       }
     }
     for (auto& [key, group] : groups) {
-      result.groups.push_back(ToGroup(key, group.first, std::move(group.second)));
+      result.groups.push_back(
+          ToGroup(key, group.first, std::move(group.second)));
     }
     return absl::OkStatus();
   }

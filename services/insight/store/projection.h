@@ -14,7 +14,8 @@
 //     const std::string& name() const override;     // "themes"
 //     absl::Status Apply(ProjectionStorage& storage,
 //                        absl::Span<const CountedEvent> events) override;
-//     absl::Status Erase(ProjectionStorage& storage, const v1::Erasure& erasure,
+//     absl::Status Erase(ProjectionStorage& storage, const v1::Erasure&
+//     erasure,
 //                        absl::Span<const CountedEvent> counted) override;
 //   };
 #ifndef POLKU_SERVICES_INSIGHT_STORE_PROJECTION_H_

@@ -27,13 +27,12 @@ google::protobuf::RepeatedPtrField<v1::StoredEvent> Page(
 
 v1::StoredEvent Event(int64_t sequence, const std::string& customer,
                       int64_t offset_seconds = 12 * 3600) {
-  v1::StoredEvent event =
-      MakeEvent({.sequence = sequence,
-                 .offset_seconds = offset_seconds,
-                 .csat = 1 + static_cast<int>(sequence % 5),
-                 .measures = {{"wait_seconds", 1.5}},
-                 .attributes = {{"store_id", "hki-01"}},
-                 .customer_hash = customer});
+  v1::StoredEvent event = MakeEvent({.sequence = sequence,
+                                     .offset_seconds = offset_seconds,
+                                     .csat = 1 + static_cast<int>(sequence % 5),
+                                     .measures = {{"wait_seconds", 1.5}},
+                                     .attributes = {{"store_id", "hki-01"}},
+                                     .customer_hash = customer});
   event.mutable_event()->set_comment("Jonotus kesti " + customer);
   event.mutable_event()->set_language("fi");
   return event;
@@ -101,8 +100,9 @@ TEST_P(ProjectionTest, TheLedgerKeepsWhatAnalyticsNeed) {
   EXPECT_EQ(counted.csat, 2);
   EXPECT_EQ(counted.nps, 9);
   EXPECT_EQ(counted.ces, std::nullopt);
-  EXPECT_EQ(counted.measures,
-            (std::vector<std::pair<std::string, int64_t>>{{"wait_seconds", 1500}}));
+  EXPECT_EQ(
+      counted.measures,
+      (std::vector<std::pair<std::string, int64_t>>{{"wait_seconds", 1500}}));
   EXPECT_EQ(counted.attributes,
             (std::vector<std::pair<std::string, std::string>>{
                 {"store_id", "hki-01"}}));
@@ -145,8 +145,9 @@ TEST_P(ProjectionTest, AProjectionAddedLaterCatchesUpFromTheLedger) {
     ASSERT_NE(before, nullptr);
     ASSERT_TRUE(before->Apply(Page({Event(1, "anna"), Event(2, "bert")})).ok());
     ASSERT_TRUE(before->ApplyErasure(ErasureOf(3, "bert")).ok());
-    ASSERT_TRUE(before->Apply(Page({Event(4, "cecilia"), Event(5, "anna"),
-                                    Event(6, "david")}))
+    ASSERT_TRUE(before
+                    ->Apply(Page({Event(4, "cecilia"), Event(5, "anna"),
+                                  Event(6, "david")}))
                     .ok());
   }
   auto record = std::make_shared<testing::ProjectionRecord>();

@@ -31,10 +31,10 @@
 #include "lib/postgres/testing/shared_server.h"
 #include "lib/sqlite/sqlite.h"
 #include "services/insight/postgres/pg_rollup_store.h"
+#include "services/insight/sqlite/sqlite_rollup_store.h"
 #include "services/insight/store/memory_rollup_store.h"
 #include "services/insight/store/rollup_math.h"
 #include "services/insight/store/rollup_test_util.h"
-#include "services/insight/sqlite/sqlite_rollup_store.h"
 
 namespace polku::insight::testing {
 
@@ -242,18 +242,17 @@ class TestDatabase {
                                   channel, "|", day, "|", row.events, "|",
                                   absl::StrJoin(row.histogram, "|")));
       for (const auto& [measure, sum] : row.measures) {
-        rows.push_back(absl::StrCat(
-            "rollup_measures|", tenant, "|", journey, "|", version, "|",
-            touchpoint, "|", stage, "|", channel, "|", day, "|", measure, "|",
-            sum.n, "|", sum.sum_milli, "|",
-            Int128ToString(sum.sum_squares_milli2)));
+        rows.push_back(absl::StrCat("rollup_measures|", tenant, "|", journey,
+                                    "|", version, "|", touchpoint, "|", stage,
+                                    "|", channel, "|", day, "|", measure, "|",
+                                    sum.n, "|", sum.sum_milli, "|",
+                                    Int128ToString(sum.sum_squares_milli2)));
       }
     }
     for (const auto& [sequence, event] : tables.ledger) {
-      rows.push_back(absl::StrCat("counted_events|", sequence, "|",
-                                  event.customer_hash, "|",
-                                  EncodePairs(event.attributes), "|",
-                                  EncodeMeasures(event.measures)));
+      rows.push_back(absl::StrCat(
+          "counted_events|", sequence, "|", event.customer_hash, "|",
+          EncodePairs(event.attributes), "|", EncodeMeasures(event.measures)));
     }
     std::sort(rows.begin(), rows.end());
     rows.push_back(absl::StrCat("checkpoint|", tables.sequence));

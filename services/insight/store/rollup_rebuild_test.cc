@@ -63,10 +63,9 @@ TEST_P(RollupRebuildTest, RebuildFromTheStartEqualsIncremental) {
   size_t position = 0;
   int restarts = 0;
   for (int step = 0; position < feed.size() && step < 100'000; ++step) {
-    committed = std::min(feed.size(),
-                         committed + simulation.Uniform(0, 40));
-    ASSERT_TRUE(DeliverPage(*store, feed, committed,
-                            simulation.Uniform(1, 50), &position)
+    committed = std::min(feed.size(), committed + simulation.Uniform(0, 40));
+    ASSERT_TRUE(DeliverPage(*store, feed, committed, simulation.Uniform(1, 50),
+                            &position)
                     .ok());
     if (simulation.Chance(0.02)) {
       // A restart: the tailer resumes from an older position, so pages the
@@ -147,8 +146,8 @@ TEST_P(RollupRebuildTest, RebuildFromTheStartEqualsIncremental) {
           store->Scorecard({.tenant = tenant, .journey = journey});
       ASSERT_TRUE(rollups.ok()) << rollups.status();
       for (const GroupRollup& group : rollups->groups) {
-        const Plain& p = plain[absl::StrCat(tenant, "/", journey, "/",
-                                            group.group)];
+        const Plain& p =
+            plain[absl::StrCat(tenant, "/", journey, "/", group.group)];
         EXPECT_EQ(group.events, p.events) << group.group;
         EXPECT_EQ(group.csat, p.csat) << group.group;
         auto wait = group.measures.find("wait_seconds");

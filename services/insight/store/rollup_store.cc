@@ -92,7 +92,8 @@ absl::Status RollupStore::ApplyErasure(const v1::Erasure& erasure) {
           counted.begin(), counted.end(),
           [at](const CountedEvent& event) { return event.sequence > at; });
       POLKU_RETURN_IF_ERROR(projection->Erase(
-          txn, erasure, absl::MakeConstSpan(counted.data(), end - counted.begin())));
+          txn, erasure,
+          absl::MakeConstSpan(counted.data(), end - counted.begin())));
       if (at >= checkpoints.sequence &&
           projection->name() != kLedgerProjection) {
         advanced[projection->name()] = erasure.sequence();
@@ -127,9 +128,9 @@ absl::Status RollupStore::CheckFeed(const std::string& feed_id) {
           RebuildAdvice()));
     }
     if (checkpoints.sequence > 0) {
-      log::Warning("binding a checkpoint of an unknown feed to this feed",
-                   {{"feed_id", feed_id},
-                    {"checkpoint", checkpoints.sequence}});
+      log::Warning(
+          "binding a checkpoint of an unknown feed to this feed",
+          {{"feed_id", feed_id}, {"checkpoint", checkpoints.sequence}});
     }
     POLKU_RETURN_IF_ERROR(txn.BindFeed(feed_id));
     return true;
@@ -151,8 +152,7 @@ absl::StatusOr<std::map<std::string, int64_t>>
 RollupStore::ProjectionCheckpoints() {
   std::map<std::string, int64_t> result;
   POLKU_RETURN_IF_ERROR(Read([&](Snapshot& snapshot) -> absl::Status {
-    POLKU_ASSIGN_OR_RETURN(Checkpoints checkpoints,
-                           snapshot.ReadCheckpoints());
+    POLKU_ASSIGN_OR_RETURN(Checkpoints checkpoints, snapshot.ReadCheckpoints());
     result = std::move(checkpoints.projections);
     result[kLedgerProjection] = checkpoints.sequence;
     return absl::OkStatus();
@@ -264,9 +264,9 @@ absl::Status RollupStore::SaveAlerts(const std::string& tenant,
   if (tenant.empty()) return absl::InvalidArgumentError("tenant is required");
   for (const v1::Alert& alert : alerts) {
     if (alert.id().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "alert.id is required (alert of journey \"", alert.journey(),
-          "\", key \"", alert.key(), "\")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("alert.id is required (alert of journey \"",
+                       alert.journey(), "\", key \"", alert.key(), "\")"));
     }
   }
   return WriteAlerts(tenant, alerts);

@@ -10,10 +10,10 @@
 //   POLKU_ASSIGN_OR_RETURN(GroupedRollups rollups, store->Scorecard(query));
 //
 // Projections. Every page goes to each projection (projection.h): the
-// ledger, its attribute index, the rollups, then any registered beside them, each with its own
-// checkpoint in the same database, all in the page's one transaction. The
-// ledger's checkpoint is the store's: the feed is read on from it. A
-// projection behind the ledger (registered on a database that holds data)
+// ledger, its attribute index, the rollups, then any registered beside them,
+// each with its own checkpoint in the same database, all in the page's one
+// transaction. The ledger's checkpoint is the store's: the feed is read on from
+// it. A projection behind the ledger (registered on a database that holds data)
 // is skipped by pages and fed from the ledger by CatchUpStep instead, in
 // steps that each commit, until it reaches the ledger; an erasure meanwhile
 // takes from it only what it had counted.
@@ -61,8 +61,8 @@ class RollupStore : public FeedSink,
   ~RollupStore() override = default;
 
   // FeedSink.
-  absl::Status Apply(const google::protobuf::RepeatedPtrField<v1::StoredEvent>&
-                         events) final;
+  absl::Status Apply(
+      const google::protobuf::RepeatedPtrField<v1::StoredEvent>& events) final;
   absl::Status ApplyErasure(const v1::Erasure& erasure) final;
   absl::Status CheckFeed(const std::string& feed_id) final;
   absl::StatusOr<int64_t> Checkpoint() final;
@@ -80,9 +80,9 @@ class RollupStore : public FeedSink,
   // AlertStore.
   absl::Status SaveAlerts(const std::string& tenant,
                           const std::vector<v1::Alert>& alerts) final;
-  absl::StatusOr<std::vector<v1::Alert>> LoadAlerts(
-      const std::string& tenant, const std::string& journey,
-      bool include_cleared) final;
+  absl::StatusOr<std::vector<v1::Alert>> LoadAlerts(const std::string& tenant,
+                                                    const std::string& journey,
+                                                    bool include_cleared) final;
 
   // Feeds up to `max_events` ledger events to the first projection behind
   // the ledger, in one transaction. True if a projection is still behind
@@ -100,7 +100,8 @@ class RollupStore : public FeedSink,
     virtual absl::StatusOr<Checkpoints> ReadCheckpoints() = 0;
     // Sets the ledger's checkpoint and those of `projections`.
     virtual absl::Status SaveCheckpoints(
-        int64_t sequence, const std::map<std::string, int64_t>& projections) = 0;
+        int64_t sequence,
+        const std::map<std::string, int64_t>& projections) = 0;
     virtual absl::Status BindFeed(const std::string& feed_id) = 0;
     // Every ledger row of the customer (details not needed).
     virtual absl::StatusOr<std::vector<CountedEvent>> CustomerEvents(
@@ -144,7 +145,8 @@ class RollupStore : public FeedSink,
   virtual absl::Status Write(
       absl::FunctionRef<absl::StatusOr<bool>(Transaction&)> write) = 0;
   // Runs `read` in one read-only snapshot.
-  virtual absl::Status Read(absl::FunctionRef<absl::Status(Snapshot&)> read) = 0;
+  virtual absl::Status Read(
+      absl::FunctionRef<absl::Status(Snapshot&)> read) = 0;
   // Inserts or replaces the alerts (tenant and ids checked), in one
   // transaction of their own: alerts need no checkpoint lock.
   virtual absl::Status WriteAlerts(const std::string& tenant,

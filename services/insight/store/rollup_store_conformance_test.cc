@@ -386,9 +386,9 @@ TEST_P(RollupStoreTest, AnErasureSubtractsExactlyWhatTheCustomerAdded) {
   std::unique_ptr<RollupStore> rebuilt = rebuilt_db->Open();
   ASSERT_NE(rebuilt, nullptr);
   ASSERT_TRUE(rebuilt->Apply(CustomerPage({feed[1], feed[4]})).ok());
-  ASSERT_TRUE(rebuilt
-                  ->Apply(CustomerPage({{6, "anna", "web_site", 5}}, "globex"))
-                  .ok());
+  ASSERT_TRUE(
+      rebuilt->Apply(CustomerPage({{6, "anna", "web_site", 5}}, "globex"))
+          .ok());
   ASSERT_TRUE(rebuilt->ApplyErasure(ErasureOf(7, "anna")).ok());
 
   EXPECT_EQ(Everything(*store_), Everything(*rebuilt));
@@ -468,8 +468,8 @@ TEST(MeasureSumTest, MeanAndSampleVarianceFromExactSums) {
   MeasureSum sum;  // 1.5, 2.5, 4.0 in thousandths
   sum.n = 3;
   sum.sum_milli = 1500 + 2500 + 4000;
-  sum.sum_squares_milli2 = __int128{1500} * 1500 + __int128{2500} * 2500 +
-                           __int128{4000} * 4000;
+  sum.sum_squares_milli2 =
+      __int128{1500} * 1500 + __int128{2500} * 2500 + __int128{4000} * 4000;
   EXPECT_DOUBLE_EQ(sum.mean(), 8.0 / 3);
   // Σ(x − x̄)² / (n − 1) = (1.5² + 2.5² + 4² − 8²/3) / 2.
   EXPECT_NEAR(sum.variance(), (2.25 + 6.25 + 16 - 64.0 / 3) / 2, 1e-12);
@@ -516,15 +516,15 @@ TEST_P(RollupStoreTest, SumsMeasuresExactlyInThousandths) {
 TEST_P(RollupStoreTest, NonFiniteMeasuresAreLeftOutButTheEventCounts) {
   ASSERT_TRUE(
       store_
-          ->Apply(Page(
-              {{.sequence = 1,
-                .measures = {{"wait_seconds",
-                              std::numeric_limits<double>::quiet_NaN()},
-                             {"hold_seconds", 3}}},
-               {.sequence = 2,
-                .measures = {{"wait_seconds",
-                              std::numeric_limits<double>::infinity()}}},
-               {.sequence = 3, .measures = {{"wait_seconds", 1e300}}}}))
+          ->Apply(
+              Page({{.sequence = 1,
+                     .measures = {{"wait_seconds",
+                                   std::numeric_limits<double>::quiet_NaN()},
+                                  {"hold_seconds", 3}}},
+                    {.sequence = 2,
+                     .measures = {{"wait_seconds",
+                                   std::numeric_limits<double>::infinity()}}},
+                    {.sequence = 3, .measures = {{"wait_seconds", 1e300}}}}))
           .ok());
   GroupedRollups rollups = Query(AcmeSwitching());
   ASSERT_EQ(rollups.groups.size(), 1u);
@@ -554,19 +554,18 @@ TEST_P(RollupStoreTest, AnOverflowingMeasureSumIsAnErrorNotSilent) {
 }
 
 TEST_P(RollupStoreTest, AnErasureSubtractsMeasuresExactly) {
-  ASSERT_TRUE(
-      store_
-          ->Apply(Page({{.sequence = 1,
-                         .measures = {{"wait_seconds", 0.1}},
-                         .customer_hash = "anna"},
-                        {.sequence = 2,
-                         .measures = {{"wait_seconds", 0.2}},
-                         .customer_hash = "bert"},
-                        {.sequence = 3,
-                         .touchpoint = "call",
-                         .measures = {{"hold_seconds", 7}},
-                         .customer_hash = "anna"}}))
-          .ok());
+  ASSERT_TRUE(store_
+                  ->Apply(Page({{.sequence = 1,
+                                 .measures = {{"wait_seconds", 0.1}},
+                                 .customer_hash = "anna"},
+                                {.sequence = 2,
+                                 .measures = {{"wait_seconds", 0.2}},
+                                 .customer_hash = "bert"},
+                                {.sequence = 3,
+                                 .touchpoint = "call",
+                                 .measures = {{"hold_seconds", 7}},
+                                 .customer_hash = "anna"}}))
+                  .ok());
   v1::Erasure erasure;
   erasure.set_sequence(4);
   erasure.set_tenant("acme");
@@ -651,8 +650,7 @@ TEST_P(RollupStoreTest, FiltersByTouchpointsStageAndChannel) {
   ASSERT_TRUE(store_->Apply(MixedPage()).ok());
   ScorecardQuery query = AcmeSwitching(Grouping::kStage);
   query.touchpoints = {"web_site", "shop_sales", "renamed_away"};
-  EXPECT_THAT(Groups(Query(query)),
-              ElementsAre("purchase:1", "research:1"));
+  EXPECT_THAT(Groups(Query(query)), ElementsAre("purchase:1", "research:1"));
 
   query = AcmeSwitching(Grouping::kTouchpoint);
   query.stage = "purchase";
@@ -709,13 +707,14 @@ TEST_P(RollupStoreTest, AnAttributeEveryEventHasGivesTheRollupsAnswer) {
 
 TEST_P(RollupStoreTest, NulCharactersCountTheSameOnEveryBackend) {
   const std::string nul("a\0b", 3);
-  ASSERT_TRUE(store_
-                  ->Apply(Page({{.sequence = 1,
-                                 .measures = {{"wait_seconds", 2},
-                                              {std::string("x\0y", 3), 1}},
-                                 .attributes = {{"note", nul}}},
-                                {.sequence = 2, .attributes = {{"note", "a"}}}}))
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->Apply(Page(
+              {{.sequence = 1,
+                .measures = {{"wait_seconds", 2}, {std::string("x\0y", 3), 1}},
+                .attributes = {{"note", nul}}},
+               {.sequence = 2, .attributes = {{"note", "a"}}}}))
+          .ok());
   ScorecardQuery query = AcmeSwitching();
   query.attributes = {{"note", nul}};
   GroupedRollups matched = Query(query);
@@ -744,20 +743,22 @@ TEST_P(RollupStoreTest, ErasedEventsLeaveAttributeQueries) {
 
 TEST_P(RollupStoreTest, JourneysWithEventsAreDistinctAndOrdered) {
   EXPECT_TRUE(store_->JourneysWithEvents()->empty());
-  ASSERT_TRUE(store_
-                  ->Apply(Page({{.sequence = 1, .tenant = "globex"},
-                                {.sequence = 2, .journey = "renovation"},
-                                {.sequence = 3, .journey = "renovation",
-                                 .journey_version = 2},
-                                {.sequence = 4, .customer_hash = "anna"},
-                                {.sequence = 5, .offset_seconds = 86'400,
-                                 .customer_hash = "anna"}}))
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->Apply(Page(
+              {{.sequence = 1, .tenant = "globex"},
+               {.sequence = 2, .journey = "renovation"},
+               {.sequence = 3, .journey = "renovation", .journey_version = 2},
+               {.sequence = 4, .customer_hash = "anna"},
+               {.sequence = 5,
+                .offset_seconds = 86'400,
+                .customer_hash = "anna"}}))
+          .ok());
   using Journey = std::pair<std::string, std::string>;
-  EXPECT_THAT(*store_->JourneysWithEvents(),
-              ElementsAre(Journey{"acme", "renovation"},
-                          Journey{"acme", "switching"},
-                          Journey{"globex", "switching"}));
+  EXPECT_THAT(
+      *store_->JourneysWithEvents(),
+      ElementsAre(Journey{"acme", "renovation"}, Journey{"acme", "switching"},
+                  Journey{"globex", "switching"}));
   // A journey whose every event was erased has none left.
   v1::Erasure erasure;
   erasure.set_sequence(6);
@@ -791,13 +792,13 @@ std::vector<std::string> Ids(const std::vector<v1::Alert>& alerts) {
 }
 
 TEST_P(RollupStoreTest, AlertsAreKeptNewestFirstAcrossRestarts) {
-  ASSERT_TRUE(store_
-                  ->SaveAlerts("acme", {MakeAlert("a1", "switching", 100),
-                                        MakeAlert("a2", "switching", 300),
-                                        MakeAlert("a3", "renovation", 200),
-                                        MakeAlert("a4", "switching", 50,
-                                                  v1::CLEARED)})
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->SaveAlerts("acme", {MakeAlert("a1", "switching", 100),
+                                MakeAlert("a2", "switching", 300),
+                                MakeAlert("a3", "renovation", 200),
+                                MakeAlert("a4", "switching", 50, v1::CLEARED)})
+          .ok());
   ASSERT_TRUE(
       store_->SaveAlerts("globex", {MakeAlert("g1", "switching", 400)}).ok());
   Reopen();

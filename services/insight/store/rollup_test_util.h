@@ -71,7 +71,8 @@ inline std::string Int128ToString(__int128 value) {
   std::string digits;
   while (value != 0) {
     const int digit = static_cast<int>(value % 10);
-    digits.insert(digits.begin(), static_cast<char>('0' + (negative ? -digit : digit)));
+    digits.insert(digits.begin(),
+                  static_cast<char>('0' + (negative ? -digit : digit)));
     value /= 10;
   }
   return negative ? "-" + digits : digits;

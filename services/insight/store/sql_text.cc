@@ -42,8 +42,8 @@ SqlWhere RollupWhere(const ScorecardQuery& query,
   where.sql = absl::StrCat(
       " WHERE ", column("tenant"), " = ", param(query.tenant, SqlType::kText),
       " AND ", column("journey"), " = ", param(query.journey, SqlType::kText),
-      " AND (", version, " = 0 OR ", column("journey_version"), " = ",
-      version, ") AND ", column("day"),
+      " AND (", version, " = 0 OR ", column("journey_version"), " = ", version,
+      ") AND ", column("day"),
       " >= ", param(int64_t{query.start_day}, SqlType::kBigint), " AND ",
       column("day"), " < ", param(int64_t{query.end_day}, SqlType::kBigint));
   if (!query.touchpoints.empty()) {
@@ -87,8 +87,8 @@ std::string RollupSumsSql(const ScorecardQuery& query,
     sums.push_back(absl::StrCat("SUM(", c, ")"));
   }
   return absl::StrCat("SELECT ", group, ", ", absl::StrJoin(sums, ", "),
-                      " FROM rollups", where, " GROUP BY ", group,
-                      " ORDER BY ", group);
+                      " FROM rollups", where, " GROUP BY ", group, " ORDER BY ",
+                      group);
 }
 
 // Each part of the squares is summed separately (mid and low are below 2³²,
@@ -108,12 +108,14 @@ std::string LedgerColumns(bool details) {
       "c.sequence, c.tenant, c.customer_hash, c.journey, c.journey_version,"
       " c.touchpoint, c.stage, c.channel, c.day, c.csat, c.nps, c.ces,"
       " c.attributes, c.measures";
-  if (details) absl::StrAppend(&columns, ", d.occurred_at, d.comment, d.language");
+  if (details)
+    absl::StrAppend(&columns, ", d.occurred_at, d.comment, d.language");
   return columns;
 }
 
 std::string LedgerScanSql(bool details, const std::string& where) {
-  return absl::StrCat("SELECT ", LedgerColumns(details), " FROM counted_events c",
+  return absl::StrCat("SELECT ", LedgerColumns(details),
+                      " FROM counted_events c",
                       details ? " LEFT JOIN event_details d"
                                 " ON d.sequence = c.sequence"
                               : "",
@@ -195,13 +197,10 @@ absl::StatusOr<CountedEvent> LedgerRow(const SqlRow& row, bool details) {
   event.sequence = row.Int(0);
   event.customer_hash = row.Text(2);
   const Day day = row.Int(8);
-  event.key = RollupKey{row.Text(1),
-                        row.Text(3),
-                        static_cast<int32_t>(row.Int(4)),
-                        row.Text(5),
-                        row.Text(6),
-                        row.Text(7),
-                        day};
+  event.key =
+      RollupKey{row.Text(1), row.Text(3), static_cast<int32_t>(row.Int(4)),
+                row.Text(5), row.Text(6), row.Text(7),
+                day};
   event.csat = ScoreOf(row, 9);
   event.nps = ScoreOf(row, 10);
   event.ces = ScoreOf(row, 11);

@@ -8,7 +8,8 @@
 //     return absl::StrCat("?", i);
 //   });
 //   … Prepare(RollupSumsSql(query, where.sql)), bind where.params …
-//   for each row: POLKU_RETURN_IF_ERROR(AddRollupSums(row, query, index, result));
+//   for each row: POLKU_RETURN_IF_ERROR(AddRollupSums(row, query, index,
+//   result));
 #ifndef POLKU_SERVICES_INSIGHT_STORE_SQL_TEXT_H_
 #define POLKU_SERVICES_INSIGHT_STORE_SQL_TEXT_H_
 
@@ -31,7 +32,8 @@ enum class SqlType { kText, kInteger, kBigint };
 // falsely about variants of strings.)
 struct SqlValue {
   SqlValue(int64_t value) : number(value) {}  // NOLINT: implicit on purpose
-  SqlValue(std::string value) : is_text(true), text(std::move(value)) {}  // NOLINT
+  SqlValue(std::string value)
+      : is_text(true), text(std::move(value)) {}  // NOLINT
   bool is_text = false;
   int64_t number = 0;
   std::string text;
@@ -56,7 +58,8 @@ SqlWhere RollupWhere(const ScorecardQuery& query,
 const char* GroupColumn(Grouping grouping);
 
 // SELECT group, SUM(events), SUM(<histogram columns>) … GROUP BY group.
-std::string RollupSumsSql(const ScorecardQuery& query, const std::string& where);
+std::string RollupSumsSql(const ScorecardQuery& query,
+                          const std::string& where);
 // SELECT group, measure, SUM(n), SUM(sum_milli), SUM(each squares part) ….
 std::string MeasureSumsSql(const ScorecardQuery& query,
                            const std::string& where);
@@ -97,8 +100,7 @@ absl::Status AddRollupSums(const SqlRow& row, Grouping grouping,
 // A row of MeasureSumsSql into its group of `result`.
 absl::Status AddMeasureSums(const SqlRow& row, Grouping grouping,
                             const std::map<std::string, size_t>& index,
-                            absl::string_view database,
-                            GroupedRollups& result);
+                            absl::string_view database, GroupedRollups& result);
 // A row of LedgerColumns(details) of `tenant`.
 absl::StatusOr<CountedEvent> LedgerRow(const SqlRow& row, bool details);
 
