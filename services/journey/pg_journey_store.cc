@@ -17,10 +17,12 @@ using ::polku::postgres::Param;
 using ::polku::postgres::Result;
 using ::polku::v1::Journey;
 using ::polku::v1::PublishedJourney;
-using store_internal::DecodePageToken;
 using store_internal::DecodeVersionToken;
 using store_internal::DraftView;
-using store_internal::EncodePageToken;
+using store_internal::CheckVersion;
+using store_internal::EndPage;
+using store_internal::KeyAfter;
+using store_internal::NoSuchVersion;
 using store_internal::PageSize;
 using store_internal::SerializeContent;
 using store_internal::SetTimestamp;
@@ -296,22 +298,14 @@ absl::StatusOr<Journey> PgJourneyStore::GetJourneyOn(Connection& db,
   if (found.rows() > 0) return JourneyFromRow(found, 0, 0);
   POLKU_ASSIGN_OR_RETURN(JourneyRow row,
                          FindJourney(db, tenant, key, /*for_update=*/false));
-  return absl::NotFoundError(
-      row.latest_version == 0
-          ? absl::StrCat("journey \"", key, "\" has no version ", version,
-                         ": it was never published")
-          : absl::StrCat("journey \"", key, "\" has no version ", version,
-                         " (latest published: ", row.latest_version, ")"));
+  return NoSuchVersion(key, version, row.latest_version,
+                       /*say_never_published=*/true);
 }
 
 absl::StatusOr<Journey> PgJourneyStore::GetJourney(absl::string_view tenant,
                                                    absl::string_view key,
                                                    int version) {
-  if (version < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", version,
-        " is not a version; use 0 for the latest or a published version"));
-  }
+  POLKU_RETURN_IF_ERROR(CheckVersion(version, /*zero_is_latest=*/true));
   Journey journey;
   POLKU_RETURN_IF_ERROR(Run(false, [&](Connection& db) -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(journey, GetJourneyOn(db, tenant, key, version));
@@ -323,10 +317,7 @@ absl::StatusOr<Journey> PgJourneyStore::GetJourney(absl::string_view tenant,
 absl::StatusOr<Journey> PgJourneyStore::GetVersion(absl::string_view tenant,
                                                    absl::string_view key,
                                                    int version) {
-  if (version < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", version, " is not a version; use 0 for the draft"));
-  }
+  POLKU_RETURN_IF_ERROR(CheckVersion(version, /*zero_is_latest=*/false));
   Journey journey;
   POLKU_RETURN_IF_ERROR(Run(false, [&](Connection& db) -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(
@@ -345,9 +336,8 @@ absl::StatusOr<Journey> PgJourneyStore::GetVersion(absl::string_view tenant,
     }
     POLKU_ASSIGN_OR_RETURN(JourneyRow row,
                            FindJourney(db, tenant, key, /*for_update=*/false));
-    return absl::NotFoundError(
-        absl::StrCat("journey \"", key, "\" has no version ", version,
-                     " (latest published: ", row.latest_version, ")"));
+    return NoSuchVersion(key, version, row.latest_version,
+                         /*say_never_published=*/false);
   }));
   return journey;
 }
@@ -376,11 +366,7 @@ absl::StatusOr<JourneyPage> PgJourneyStore::ListVersions(
     return absl::OkStatus();
   }));
   // One row more than the page tells whether another page follows.
-  if (static_cast<int>(page.journeys.size()) > page_size) {
-    page.journeys.pop_back();
-    page.next_page_token =
-        EncodePageToken(absl::StrCat(page.journeys.back().version()));
-  }
+  EndPage(page_size, /*by_version=*/true, page);
   return page;
 }
 
@@ -448,10 +434,7 @@ absl::StatusOr<JourneyPage> PgJourneyStore::ListJourneys(
     absl::string_view tenant, int page_size, absl::string_view page_token,
     bool include_archived) {
   POLKU_ASSIGN_OR_RETURN(page_size, PageSize(page_size));
-  std::string after;
-  if (!page_token.empty()) {
-    POLKU_ASSIGN_OR_RETURN(after, DecodePageToken(page_token));
-  }
+  POLKU_ASSIGN_OR_RETURN(const std::string after, KeyAfter(page_token));
   JourneyPage page;
   POLKU_RETURN_IF_ERROR(Run(false, [&](Connection& db) -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(
@@ -471,10 +454,7 @@ absl::StatusOr<JourneyPage> PgJourneyStore::ListJourneys(
     return absl::OkStatus();
   }));
   // One row more than the page tells whether another page follows.
-  if (static_cast<int>(page.journeys.size()) > page_size) {
-    page.journeys.pop_back();
-    page.next_page_token = EncodePageToken(page.journeys.back().key());
-  }
+  EndPage(page_size, /*by_version=*/false, page);
   return page;
 }
 

@@ -13,10 +13,12 @@ namespace {
 
 using ::polku::v1::Journey;
 using ::polku::v1::PublishedJourney;
-using store_internal::DecodePageToken;
 using store_internal::DecodeVersionToken;
 using store_internal::DraftView;
-using store_internal::EncodePageToken;
+using store_internal::CheckVersion;
+using store_internal::EndPage;
+using store_internal::KeyAfter;
+using store_internal::NoSuchVersion;
 using store_internal::PageSize;
 using store_internal::SerializeContent;
 using store_internal::SetTimestamp;
@@ -210,11 +212,7 @@ absl::StatusOr<Journey> SqliteJourneyStore::UpdateDraft(
 absl::StatusOr<Journey> SqliteJourneyStore::GetJourney(absl::string_view tenant,
                                                        absl::string_view key,
                                                        int version) {
-  if (version < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", version,
-        " is not a version; use 0 for the latest or a published version"));
-  }
+  POLKU_RETURN_IF_ERROR(CheckVersion(version, /*zero_is_latest=*/true));
   absl::MutexLock lock(&mu_);
   // Version 0 asks for the latest published version, which is the draft
   // (latest_version = 0) until the first publish.
@@ -235,12 +233,8 @@ absl::StatusOr<Journey> SqliteJourneyStore::GetJourney(absl::string_view tenant,
   }
   get->Reset();
   POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
-  return absl::NotFoundError(
-      row.latest_version == 0
-          ? absl::StrCat("journey \"", key, "\" has no version ", version,
-                         ": it was never published")
-          : absl::StrCat("journey \"", key, "\" has no version ", version,
-                         " (latest published: ", row.latest_version, ")"));
+  return NoSuchVersion(key, version, row.latest_version,
+                       /*say_never_published=*/true);
 }
 
 absl::StatusOr<std::vector<Journey>> SqliteJourneyStore::ReadJourneys(
@@ -276,10 +270,7 @@ absl::StatusOr<std::string> SqliteJourneyStore::ReadBody(
 absl::StatusOr<Journey> SqliteJourneyStore::GetVersion(absl::string_view tenant,
                                                        absl::string_view key,
                                                        int version) {
-  if (version < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", version, " is not a version; use 0 for the draft"));
-  }
+  POLKU_RETURN_IF_ERROR(CheckVersion(version, /*zero_is_latest=*/false));
   absl::MutexLock lock(&mu_);
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * get,
@@ -292,9 +283,8 @@ absl::StatusOr<Journey> SqliteJourneyStore::GetVersion(absl::string_view tenant,
   POLKU_ASSIGN_OR_RETURN(std::vector<Journey> found, ReadJourneys(*get, 0));
   if (!found.empty()) return std::move(found.front());
   POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
-  return absl::NotFoundError(
-      absl::StrCat("journey \"", key, "\" has no version ", version,
-                   " (latest published: ", row.latest_version, ")"));
+  return NoSuchVersion(key, version, row.latest_version,
+                       /*say_never_published=*/false);
 }
 
 absl::StatusOr<JourneyPage> SqliteJourneyStore::ListVersions(
@@ -315,11 +305,7 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListVersions(
   list->Bind(1, tenant).Bind(2, key).Bind(3, after).Bind(4, page_size + 1);
   JourneyPage page;
   POLKU_ASSIGN_OR_RETURN(page.journeys, ReadJourneys(*list, 0));
-  if (static_cast<int>(page.journeys.size()) > page_size) {
-    page.journeys.pop_back();
-    page.next_page_token =
-        EncodePageToken(absl::StrCat(page.journeys.back().version()));
-  }
+  EndPage(page_size, /*by_version=*/true, page);
   return page;
 }
 
@@ -395,10 +381,7 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
     absl::string_view tenant, int page_size, absl::string_view page_token,
     bool include_archived) {
   POLKU_ASSIGN_OR_RETURN(page_size, PageSize(page_size));
-  std::string after;
-  if (!page_token.empty()) {
-    POLKU_ASSIGN_OR_RETURN(after, DecodePageToken(page_token));
-  }
+  POLKU_ASSIGN_OR_RETURN(const std::string after, KeyAfter(page_token));
 
   absl::MutexLock lock(&mu_);
   POLKU_ASSIGN_OR_RETURN(
@@ -417,17 +400,8 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
       .Bind(3, page_size + 1)
       .Bind(4, include_archived ? 1 : 0);
   JourneyPage page;
-  POLKU_RETURN_IF_ERROR(
-      list->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
-        // The one row past the page: another page follows.
-        if (static_cast<int>(page.journeys.size()) == page_size) {
-          page.next_page_token = EncodePageToken(page.journeys.back().key());
-          return absl::OkStatus();
-        }
-        POLKU_ASSIGN_OR_RETURN(Journey journey, JourneyFromRow(row, 0));
-        page.journeys.push_back(std::move(journey));
-        return absl::OkStatus();
-      }));
+  POLKU_ASSIGN_OR_RETURN(page.journeys, ReadJourneys(*list, 0));
+  EndPage(page_size, /*by_version=*/false, page);
   return page;
 }
 
