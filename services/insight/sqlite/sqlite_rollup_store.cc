@@ -356,12 +356,9 @@ CREATE TABLE event_details (
   language TEXT NOT NULL
 );
 CREATE TABLE ledger_attributes (
-  tenant TEXT NOT NULL,
-  journey TEXT NOT NULL,
-  attribute TEXT NOT NULL,      -- "name=value", canonical (rollup_math.h)
-  customer_hash TEXT NOT NULL,
-  sequence INTEGER NOT NULL,    -- the counted_events row's
-  PRIMARY KEY (tenant, journey, attribute, sequence)
+  attribute INTEGER NOT NULL,  -- AttributeKey(tenant, journey, name, value)
+  sequence INTEGER NOT NULL,   -- the counted_events row's
+  PRIMARY KEY (attribute, sequence)
 ) WITHOUT ROWID;
 )sql";
 
@@ -519,17 +516,16 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
   absl::Status IndexAttributes(absl::Span<const CountedEvent> events) override {
     POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * index,
-        db_.Prepare("INSERT INTO ledger_attributes (tenant, journey,"
-                    " attribute, customer_hash, sequence)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5)"));
+        db_.Prepare("INSERT INTO ledger_attributes (attribute, sequence)"
+                    " VALUES (?1, ?2)"));
     for (const CountedEvent& event : events) {
       for (const auto& [name, value] : event.attributes) {
-        POLKU_RETURN_IF_ERROR(index->Bind(1, std::get<0>(event.key))
-                                  .Bind(2, std::get<1>(event.key))
-                                  .Bind(3, AttributeKey(name, value))
-                                  .Bind(4, event.customer_hash)
-                                  .Bind(5, event.sequence)
-                                  .Run());
+        POLKU_RETURN_IF_ERROR(
+            index
+                ->Bind(1, AttributeKey(std::get<0>(event.key),
+                                       std::get<1>(event.key), name, value))
+                .Bind(2, event.sequence)
+                .Run());
       }
     }
     return absl::OkStatus();
@@ -538,15 +534,16 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
       absl::Span<const CountedEvent> events) override {
     POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * unindex,
-        db_.Prepare("DELETE FROM ledger_attributes WHERE tenant = ?1"
-                    " AND journey = ?2 AND attribute = ?3 AND sequence = ?4"));
+        db_.Prepare("DELETE FROM ledger_attributes WHERE attribute = ?1"
+                    " AND sequence = ?2"));
     for (const CountedEvent& event : events) {
       for (const auto& [name, value] : event.attributes) {
-        POLKU_RETURN_IF_ERROR(unindex->Bind(1, std::get<0>(event.key))
-                                  .Bind(2, std::get<1>(event.key))
-                                  .Bind(3, AttributeKey(name, value))
-                                  .Bind(4, event.sequence)
-                                  .Run());
+        POLKU_RETURN_IF_ERROR(
+            unindex
+                ->Bind(1, AttributeKey(std::get<0>(event.key),
+                                       std::get<1>(event.key), name, value))
+                .Bind(2, event.sequence)
+                .Run());
       }
     }
     return absl::OkStatus();

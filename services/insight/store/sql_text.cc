@@ -122,8 +122,20 @@ std::string LedgerScanSql(bool details, const std::string& where) {
                       where);
 }
 
-std::string AttributeKey(const std::string& name, const std::string& value) {
-  return EncodePairs({{name, value}});
+int64_t AttributeKey(const std::string& tenant, const std::string& journey,
+                     const std::string& name, const std::string& value) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (const std::string* part : {&tenant, &journey, &name, &value}) {
+    // Each part ends with its length, so ("ab", "c") and ("a", "bc") differ.
+    for (const char c : *part) {
+      hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+    }
+    for (size_t n = part->size(); ; n >>= 8) {
+      hash = (hash ^ (n & 0xff)) * 0x100000001b3ull;
+      if (n < 256) break;
+    }
+  }
+  return static_cast<int64_t>(hash);
 }
 
 SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
@@ -134,26 +146,20 @@ SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
     scan.sql = LedgerScanSql(details, scan.sql);
     return scan;
   }
-  // The index's key leads with (tenant, journey, attribute): the rows of
-  // one value are one range of it. Joined on counted_events' key.
-  const auto param = [&](std::string value) {
-    scan.params.push_back(std::move(value));
-    return placeholder(static_cast<int>(scan.params.size()), SqlType::kText);
-  };
-  const std::string tenant = param(query.tenant);
-  const std::string journey = param(query.journey);
+  // The index's key leads with the attribute (of the tenant's journey):
+  // the rows of one value are one range of it. Joined on counted_events' key.
+  scan.params.push_back(AttributeKey(query.tenant, query.journey,
+                                    by_attribute->first, by_attribute->second));
   const std::string attribute =
-      param(AttributeKey(by_attribute->first, by_attribute->second));
+      placeholder(static_cast<int>(scan.params.size()), SqlType::kBigint);
   // SQLite keeps a CROSS JOIN's order: the index first, then each event
   // found by its key.
   scan.sql = absl::StrCat(
       "SELECT ", LedgerColumns(details),
       " FROM ledger_attributes a CROSS JOIN counted_events c",
       details ? " LEFT JOIN event_details d ON d.sequence = c.sequence" : "",
-      scan.sql, " AND a.tenant = ", tenant, " AND a.journey = ", journey,
-      " AND a.attribute = ", attribute,
-      " AND c.sequence = a.sequence AND c.tenant = a.tenant"
-      " AND c.customer_hash = a.customer_hash");
+      scan.sql, " AND a.attribute = ", attribute,
+      " AND c.sequence = a.sequence");
   return scan;
 }
 
