@@ -514,39 +514,15 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
     return forget->Bind(1, tenant).Bind(2, customer_hash).Run();
   }
   absl::Status IndexAttributes(absl::Span<const CountedEvent> events) override {
-    POLKU_ASSIGN_OR_RETURN(
-        sqlite::Statement * index,
-        db_.Prepare("INSERT INTO ledger_attributes (attribute, sequence)"
-                    " VALUES (?1, ?2)"));
-    for (const CountedEvent& event : events) {
-      for (const auto& [name, value] : event.attributes) {
-        POLKU_RETURN_IF_ERROR(
-            index
-                ->Bind(1, AttributeKey(std::get<0>(event.key),
-                                       std::get<1>(event.key), name, value))
-                .Bind(2, event.sequence)
-                .Run());
-      }
-    }
-    return absl::OkStatus();
+    return PerAttribute(
+        "INSERT INTO ledger_attributes (attribute, sequence) VALUES (?1, ?2)",
+        events);
   }
   absl::Status UnindexAttributes(
       absl::Span<const CountedEvent> events) override {
-    POLKU_ASSIGN_OR_RETURN(
-        sqlite::Statement * unindex,
-        db_.Prepare("DELETE FROM ledger_attributes WHERE attribute = ?1"
-                    " AND sequence = ?2"));
-    for (const CountedEvent& event : events) {
-      for (const auto& [name, value] : event.attributes) {
-        POLKU_RETURN_IF_ERROR(
-            unindex
-                ->Bind(1, AttributeKey(std::get<0>(event.key),
-                                       std::get<1>(event.key), name, value))
-                .Bind(2, event.sequence)
-                .Run());
-      }
-    }
-    return absl::OkStatus();
+    return PerAttribute(
+        "DELETE FROM ledger_attributes WHERE attribute = ?1 AND sequence = ?2",
+        events);
   }
   absl::Status AddToRollups(
       const std::map<RollupKey, Contribution>& contributions,
@@ -555,6 +531,24 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
   }
 
  private:
+  // Runs `sql` (?1 AttributeKey, ?2 sequence) once per attribute of each
+  // event.
+  absl::Status PerAttribute(const char* sql,
+                            absl::Span<const CountedEvent> events) {
+    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * statement, db_.Prepare(sql));
+    for (const CountedEvent& event : events) {
+      const std::string& tenant = std::get<0>(event.key);
+      const std::string& journey = std::get<1>(event.key);
+      for (const auto& [name, value] : event.attributes) {
+        POLKU_RETURN_IF_ERROR(
+            statement->Bind(1, AttributeKey(tenant, journey, name, value))
+                .Bind(2, event.sequence)
+                .Run());
+      }
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::vector<CountedEvent>> Events(sqlite::Statement& select,
                                                    bool details) {
     std::vector<CountedEvent> events;
