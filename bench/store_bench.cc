@@ -41,9 +41,9 @@
 #include "services/feedback/group_commit_store.h"
 #include "services/feedback/pg_event_store.h"
 #include "services/feedback/sqlite_event_store.h"
-#include "services/insight/pg_rollup_store.h"
-#include "services/insight/rollup_store.h"
-#include "services/insight/sqlite_rollup_store.h"
+#include "services/insight/postgres/pg_rollup_store.h"
+#include "services/insight/store/rollup_store.h"
+#include "services/insight/sqlite/sqlite_rollup_store.h"
 
 namespace polku {
 namespace {

@@ -1,4 +1,5 @@
-// The score definitions of DESIGN.md §5, computed exactly from histograms.
+// The score definitions (docs/monitoring.md, insight.proto), computed
+// exactly from histograms.
 //
 //   NpsHistogram nps{};           // nps[k] = answers with score k, 0–10
 //   nps[10] = 5; nps[3] = 2;
@@ -11,7 +12,7 @@
 
 namespace polku::stats {
 
-// The normal quantile used for every 95 % interval (DESIGN.md: 1.96).
+// The normal quantile used for every 95 % interval (docs/monitoring.md: 1.96).
 inline constexpr double kZ95 = 1.96;
 
 using CsatHistogram = std::array<int64_t, 5>;  // [k] = answers with score k+1

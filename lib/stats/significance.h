@@ -1,5 +1,5 @@
 // Significance tests for change alerts and cross-channel consistency
-// (DESIGN.md §5): is the current window different from its baseline, or one
+// (docs/monitoring.md): is the current window different from its baseline, or one
 // channel from the others, beyond what sampling noise explains?
 //
 //   // CSAT top-2-box: 160 of 200 satisfied last month, 120 of 200 this month.

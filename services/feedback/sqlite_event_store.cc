@@ -218,7 +218,8 @@ SqliteEventStore::SqliteEventStore(std::string path,
       path_(std::move(path)),
       options_(options),
       feed_id_(std::move(feed_id)),
-      writer_db_(std::move(writer_db)) {}
+      writer_db_(std::move(writer_db)),
+      readers_(path_, options.durable) {}
 
 absl::Status SqliteEventStore::Prepare() {
   sqlite::Database& db = *writer_db_;
@@ -517,37 +518,14 @@ absl::StatusOr<std::vector<EventResult>> SqliteEventStore::WriteBatch(
   return batch_results;
 }
 
-absl::StatusOr<std::unique_ptr<sqlite::Database>>
-SqliteEventStore::TakeReader() {
-  {
-    absl::MutexLock lock(&readers_mu_);
-    if (!idle_readers_.empty()) {
-      std::unique_ptr<sqlite::Database> reader =
-          std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-      return reader;
-    }
-  }
-  sqlite::Database::Options options;
-  options.durable = options_.durable;
-  options.read_only = true;
-  return sqlite::Database::Open(path_, options);
-}
-
-void SqliteEventStore::ReturnReader(std::unique_ptr<sqlite::Database> reader) {
-  absl::MutexLock lock(&readers_mu_);
-  idle_readers_.push_back(std::move(reader));
-}
-
 absl::StatusOr<std::vector<FeedRecord>> SqliteEventStore::ReadFeedRecords(
     absl::string_view tenant, int64_t from_sequence, int limit) {
-  POLKU_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> reader,
-                         TakeReader());
   std::vector<FeedRecord> records;
-  absl::Status status = [&]() -> absl::Status {
+  POLKU_RETURN_IF_ERROR(readers_.WithReader([&](sqlite::Database& reader)
+                                                -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * read,
-        reader->Prepare(tenant.empty() ? kFeedAllSql : kFeedOfTenantSql));
+        reader.Prepare(tenant.empty() ? kFeedAllSql : kFeedOfTenantSql));
     read->Bind(1, from_sequence).Bind(2, int64_t{limit});
     if (!tenant.empty()) read->Bind(3, tenant);
     // ForEachRow's reset ends the read transaction, so the writer's
@@ -558,9 +536,7 @@ absl::StatusOr<std::vector<FeedRecord>> SqliteEventStore::ReadFeedRecords(
                          .payload = std::string(row.ColumnBlob(1))});
       return absl::OkStatus();
     });
-  }();
-  ReturnReader(std::move(reader));
-  if (!status.ok()) return status;
+  }));
   return records;
 }
 

@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/base/clock.h"
+#include "lib/sqlite/reader_pool.h"
 #include "lib/sqlite/sqlite.h"
 #include "services/feedback/customer_hasher.h"
 #include "services/feedback/event_store.h"
@@ -126,9 +127,6 @@ class SqliteEventStore : public GroupCommitStore {
   // The next feed sequence, taken inside the open transaction.
   absl::StatusOr<int64_t> TakeSequence();
 
-  absl::StatusOr<std::unique_ptr<sqlite::Database>> TakeReader();
-  void ReturnReader(std::unique_ptr<sqlite::Database> reader);
-
   const std::string path_;
   const SqliteEventStoreOptions options_;
   const std::string feed_id_;
@@ -141,10 +139,8 @@ class SqliteEventStore : public GroupCommitStore {
   // Whether any erased event's key is kept (else no need to look there).
   bool has_erased_keys_ = false;
 
-  absl::Mutex readers_mu_;
-  // Idle read-only connections; ReadFeedRecords opens another when none is idle.
-  std::vector<std::unique_ptr<sqlite::Database>> idle_readers_
-      ABSL_GUARDED_BY(readers_mu_);
+  // Read-only connections for ReadFeedRecords.
+  sqlite::ReaderPool readers_;
 };
 
 }  // namespace polku::feedback

@@ -12,6 +12,7 @@
 #include "lib/base/status_macros.h"
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/status.h"
+#include "lib/rpc/unary.h"
 #include "services/journey/channels.h"
 #include "services/journey/journey_diff.h"
 #include "services/journey/journey_templates.h"
@@ -24,13 +25,6 @@ using ::google::protobuf::util::FieldMaskUtil;
 using ::polku::v1::Channel;
 using ::polku::v1::Journey;
 using ::polku::v1::WatchJourneysResponse;
-
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
-                                    const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(rpc::ToGrpcStatus(status));
-  return reactor;
-}
 
 // A WatchJourneys call refused before it started.
 class RefusedWatch : public grpc::ServerWriteReactor<WatchJourneysResponse> {
@@ -162,16 +156,11 @@ void JourneyServiceImpl::CloseWatchers() {
 template <typename Response, typename Work>
 grpc::ServerUnaryReactor* JourneyServiceImpl::OnStoreThread(
     grpc::CallbackServerContext* context, Response* response, Work work) {
-  absl::StatusOr<rpc::Caller> caller = rpc::CallerFrom(*context);
-  if (!caller.ok()) return FinishNow(context, caller.status());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  store_thread_.Schedule([reactor, response, work = std::move(work),
-                          tenant = std::move(caller->tenant)]() mutable {
-    absl::StatusOr<Response> result = work(tenant);
-    if (result.ok()) *response = *std::move(result);
-    reactor->Finish(rpc::ToGrpcStatus(result.status()));
-  });
-  return reactor;
+  return rpc::RunUnary<Response>(
+      context, response, store_thread_,
+      [work = std::move(work)](const rpc::Caller& caller) {
+        return work(caller.tenant);
+      });
 }
 
 absl::StatusOr<absl::flat_hash_set<std::string>>

@@ -95,4 +95,39 @@ absl::StatusOr<int> DecodeVersionToken(absl::string_view token) {
   return after;
 }
 
+absl::StatusOr<std::string> KeyAfter(absl::string_view token) {
+  if (token.empty()) return std::string();
+  return DecodePageToken(token);
+}
+
+void EndPage(int page_size, bool by_version, JourneyPage& page) {
+  if (static_cast<int>(page.journeys.size()) <= page_size) return;
+  page.journeys.resize(page_size);
+  const polku::v1::Journey& last = page.journeys.back();
+  page.next_page_token = EncodePageToken(
+      by_version ? absl::StrCat(last.version()) : last.key());
+}
+
+absl::Status CheckVersion(int version, bool zero_is_latest) {
+  if (version >= 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "version: ", version,
+      zero_is_latest
+          ? " is not a version; use 0 for the latest or a published version"
+          : " is not a version; use 0 for the draft"));
+}
+
+absl::Status NoSuchVersion(absl::string_view key, int version,
+                           int latest_version, bool say_never_published) {
+  if (say_never_published && latest_version == 0) {
+    return absl::NotFoundError(absl::StrCat("journey \"", key,
+                                            "\" has no version ", version,
+                                            ": it was never published"));
+  }
+  return absl::NotFoundError(absl::StrCat("journey \"", key,
+                                          "\" has no version ", version,
+                                          " (latest published: ",
+                                          latest_version, ")"));
+}
+
 }  // namespace polku::journey::store_internal

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "polku/v1/journey.pb.h"
+#include "services/journey/journey_store.h"
 
 namespace polku::journey::store_internal {
 
@@ -40,8 +41,24 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view token);
 // The effective page size; INVALID_ARGUMENT if negative.
 absl::StatusOr<int> PageSize(int page_size);
 
+// The journey key a ListJourneys token names ("" for the first page).
+absl::StatusOr<std::string> KeyAfter(absl::string_view token);
+
 // The rest of a ListVersions token: the version the previous page ended at.
 absl::StatusOr<int> DecodeVersionToken(absl::string_view token);
+
+// A page read with one row more than `page_size`: the extra row says that
+// another page follows; it is dropped and the token names the last journey
+// (or, `by_version`, the last version) kept.
+void EndPage(int page_size, bool by_version, JourneyPage& page);
+
+// INVALID_ARGUMENT for a negative version; what 0 means is said in the
+// message (the latest published version, or the draft).
+absl::Status CheckVersion(int version, bool zero_is_latest);
+
+// NOT_FOUND for a version the journey does not have.
+absl::Status NoSuchVersion(absl::string_view key, int version,
+                           int latest_version, bool say_never_published);
 
 }  // namespace polku::journey::store_internal
 

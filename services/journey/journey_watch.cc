@@ -4,55 +4,24 @@
 
 #include "lib/base/log.h"
 #include "lib/rpc/status.h"
-#include "services/journey/watch_queue.h"
+#include "lib/rpc/push_stream.h"
 
 namespace polku::journey {
 
 using ::polku::v1::PublishedJourney;
 using ::polku::v1::WatchJourneysResponse;
 
-// One subscriber's stream. Lock order: the hub's mutex, then the reactor's.
-// gRPC runs OnWriteDone and OnCancel on its own threads and never inline in
-// StartWrite/Finish, so calling those under `mu_` cannot re-enter it.
-class WatchReactor : public grpc::ServerWriteReactor<WatchJourneysResponse> {
+// One subscriber's stream: the suite's bounded push stream, leaving the
+// hub when done. Lock order: the hub's mutex, then the stream's.
+class WatchReactor : public rpc::PushStream<WatchJourneysResponse> {
  public:
   WatchReactor(JourneyWatchHub& hub, uint64_t id, size_t max_pending)
-      : hub_(hub), id_(id), queue_(max_pending) {}
+      : PushStream([&hub, id] { hub.Remove(id); }, max_pending) {}
 
   // Called with the hub's mutex held, which keeps this reactor alive: its
   // OnDone must take that mutex to unregister before deleting it.
-  void Deliver(WatchJourneysResponse message) {
-    absl::MutexLock lock(&mu_);
-    Apply(queue_.Push(std::move(message)));
-  }
-  void Close(absl::Status status) {
-    absl::MutexLock lock(&mu_);
-    Apply(queue_.Close(std::move(status)));
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    Apply(queue_.WriteDone(ok));
-  }
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    Apply(queue_.Close(absl::CancelledError("subscriber cancelled")));
-  }
-  void OnDone() override {
-    hub_.Remove(id_);
-    delete this;
-  }
-
- private:
-  void Apply(WatchQueue::Action action) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (action.write != nullptr) StartWrite(action.write);
-    if (action.finish.has_value()) Finish(rpc::ToGrpcStatus(*action.finish));
-  }
-
-  JourneyWatchHub& hub_;
-  const uint64_t id_;
-  absl::Mutex mu_;
-  WatchQueue queue_ ABSL_GUARDED_BY(mu_);
+  void Deliver(WatchJourneysResponse message) { Send(std::move(message)); }
+  void Close(absl::Status status) { Abort(status); }
 };
 
 JourneyWatchHub::JourneyWatchHub(size_t max_pending)

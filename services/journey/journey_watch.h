@@ -1,6 +1,6 @@
 // Fan-out of published journey versions to WatchJourneys subscribers.
 //
-// Each subscriber is a gRPC write reactor with its own WatchQueue (one write
+// Each subscriber is a gRPC write reactor, lib/rpc's PushStream (one write
 // in flight, bounded backlog). The hub keeps the live ones; a reactor
 // unregisters itself in OnDone, under the hub's lock, before deleting itself,
 // so the hub never touches a reactor that is gone.

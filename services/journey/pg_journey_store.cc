@@ -17,10 +17,12 @@ using ::polku::postgres::Param;
 using ::polku::postgres::Result;
 using ::polku::v1::Journey;
 using ::polku::v1::PublishedJourney;
-using store_internal::DecodePageToken;
 using store_internal::DecodeVersionToken;
 using store_internal::DraftView;
-using store_internal::EncodePageToken;
+using store_internal::CheckVersion;
+using store_internal::EndPage;
+using store_internal::KeyAfter;
+using store_internal::NoSuchVersion;
 using store_internal::PageSize;
 using store_internal::SerializeContent;
 using store_internal::SetTimestamp;
@@ -225,7 +227,7 @@ absl::StatusOr<std::string> PgJourneyStore::ReadBody(Connection& db,
 
 absl::StatusOr<Journey> PgJourneyStore::CreateJourney(absl::string_view tenant,
                                                       const Journey& journey) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const int64_t now_us = absl::ToUnixMicros(clock().Now());
   const std::string body = SerializeContent(journey);
   POLKU_RETURN_IF_ERROR(Run(true, [&](Connection& db) -> absl::Status {
     // ON CONFLICT: a replica creating the same key at the same moment makes
@@ -255,7 +257,7 @@ absl::StatusOr<Journey> PgJourneyStore::CreateJourney(absl::string_view tenant,
 
 absl::StatusOr<Journey> PgJourneyStore::UpdateDraft(absl::string_view tenant,
                                                     const Journey& journey) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const int64_t now_us = absl::ToUnixMicros(clock().Now());
   const std::string body = SerializeContent(journey);
   JourneyRow row;
   POLKU_RETURN_IF_ERROR(Run(true, [&](Connection& db) -> absl::Status {
@@ -296,22 +298,14 @@ absl::StatusOr<Journey> PgJourneyStore::GetJourneyOn(Connection& db,
   if (found.rows() > 0) return JourneyFromRow(found, 0, 0);
   POLKU_ASSIGN_OR_RETURN(JourneyRow row,
                          FindJourney(db, tenant, key, /*for_update=*/false));
-  return absl::NotFoundError(
-      row.latest_version == 0
-          ? absl::StrCat("journey \"", key, "\" has no version ", version,
-                         ": it was never published")
-          : absl::StrCat("journey \"", key, "\" has no version ", version,
-                         " (latest published: ", row.latest_version, ")"));
+  return NoSuchVersion(key, version, row.latest_version,
+                       /*say_never_published=*/true);
 }
 
 absl::StatusOr<Journey> PgJourneyStore::GetJourney(absl::string_view tenant,
                                                    absl::string_view key,
                                                    int version) {
-  if (version < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", version,
-        " is not a version; use 0 for the latest or a published version"));
-  }
+  POLKU_RETURN_IF_ERROR(CheckVersion(version, /*zero_is_latest=*/true));
   Journey journey;
   POLKU_RETURN_IF_ERROR(Run(false, [&](Connection& db) -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(journey, GetJourneyOn(db, tenant, key, version));
@@ -320,59 +314,10 @@ absl::StatusOr<Journey> PgJourneyStore::GetJourney(absl::string_view tenant,
   return journey;
 }
 
-absl::StatusOr<Journey> PgJourneyStore::ResetDraft(absl::string_view tenant,
-                                                   absl::string_view key,
-                                                   bool discard_changes) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
-  JourneyRow row;
-  std::string body;
-  POLKU_RETURN_IF_ERROR(Run(true, [&](Connection& db) -> absl::Status {
-    POLKU_ASSIGN_OR_RETURN(row,
-                           FindJourney(db, tenant, key, /*for_update=*/true));
-    if (row.archived) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("journey \"", key, "\" is archived"));
-    }
-    if (row.latest_version == 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "journey \"", key,
-          "\" was never published: its draft is the only version"));
-    }
-    POLKU_ASSIGN_OR_RETURN(const std::string draft_body,
-                           ReadBody(db, tenant, key, 0));
-    POLKU_ASSIGN_OR_RETURN(const std::string latest_body,
-                           ReadBody(db, tenant, key, row.latest_version));
-    Journey latest;
-    if (!latest.ParseFromString(latest_body)) {
-      return absl::DataLossError(absl::StrCat("journey \"", key, "\" version ",
-                                              row.latest_version,
-                                              ": stored body does not parse"));
-    }
-    body = SerializeContent(latest);
-    if (body != draft_body && !discard_changes) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "journey \"", key,
-          "\": the draft has edits not published since version ",
-          row.latest_version, "; set discard_changes to replace them"));
-    }
-    return db
-        .Execute(
-            "UPDATE journey_versions SET body = $3, update_time_us = $4 "
-            "WHERE tenant = $1 AND journey_key = $2 AND version = 0",
-            {Param::Text(tenant), Param::Text(key), Param::Bytes(body),
-             Param::Int(now_us)})
-        .status();
-  }));
-  return DraftView(body, key, row.create_time_us);
-}
-
 absl::StatusOr<Journey> PgJourneyStore::GetVersion(absl::string_view tenant,
                                                    absl::string_view key,
                                                    int version) {
-  if (version < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", version, " is not a version; use 0 for the draft"));
-  }
+  POLKU_RETURN_IF_ERROR(CheckVersion(version, /*zero_is_latest=*/false));
   Journey journey;
   POLKU_RETURN_IF_ERROR(Run(false, [&](Connection& db) -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(
@@ -391,9 +336,8 @@ absl::StatusOr<Journey> PgJourneyStore::GetVersion(absl::string_view tenant,
     }
     POLKU_ASSIGN_OR_RETURN(JourneyRow row,
                            FindJourney(db, tenant, key, /*for_update=*/false));
-    return absl::NotFoundError(
-        absl::StrCat("journey \"", key, "\" has no version ", version,
-                     " (latest published: ", row.latest_version, ")"));
+    return NoSuchVersion(key, version, row.latest_version,
+                         /*say_never_published=*/false);
   }));
   return journey;
 }
@@ -422,17 +366,13 @@ absl::StatusOr<JourneyPage> PgJourneyStore::ListVersions(
     return absl::OkStatus();
   }));
   // One row more than the page tells whether another page follows.
-  if (static_cast<int>(page.journeys.size()) > page_size) {
-    page.journeys.pop_back();
-    page.next_page_token =
-        EncodePageToken(absl::StrCat(page.journeys.back().version()));
-  }
+  EndPage(page_size, /*by_version=*/true, page);
   return page;
 }
 
 absl::StatusOr<Journey> PgJourneyStore::Archive(absl::string_view tenant,
                                                 absl::string_view key) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const int64_t now_us = absl::ToUnixMicros(clock().Now());
   Journey journey;
   POLKU_RETURN_IF_ERROR(Run(true, [&](Connection& db) -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(
@@ -452,7 +392,7 @@ absl::StatusOr<Journey> PgJourneyStore::Archive(absl::string_view tenant,
 
 absl::StatusOr<polku::v1::Channel> PgJourneyStore::CreateChannel(
     absl::string_view tenant, const polku::v1::Channel& channel) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const int64_t now_us = absl::ToUnixMicros(clock().Now());
   POLKU_RETURN_IF_ERROR(Run(false, [&](Connection& db) -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(
         Result inserted,
@@ -494,10 +434,7 @@ absl::StatusOr<JourneyPage> PgJourneyStore::ListJourneys(
     absl::string_view tenant, int page_size, absl::string_view page_token,
     bool include_archived) {
   POLKU_ASSIGN_OR_RETURN(page_size, PageSize(page_size));
-  std::string after;
-  if (!page_token.empty()) {
-    POLKU_ASSIGN_OR_RETURN(after, DecodePageToken(page_token));
-  }
+  POLKU_ASSIGN_OR_RETURN(const std::string after, KeyAfter(page_token));
   JourneyPage page;
   POLKU_RETURN_IF_ERROR(Run(false, [&](Connection& db) -> absl::Status {
     POLKU_ASSIGN_OR_RETURN(
@@ -517,88 +454,8 @@ absl::StatusOr<JourneyPage> PgJourneyStore::ListJourneys(
     return absl::OkStatus();
   }));
   // One row more than the page tells whether another page follows.
-  if (static_cast<int>(page.journeys.size()) > page_size) {
-    page.journeys.pop_back();
-    page.next_page_token = EncodePageToken(page.journeys.back().key());
-  }
+  EndPage(page_size, /*by_version=*/false, page);
   return page;
-}
-
-absl::StatusOr<Journey> PgJourneyStore::PublishDraft(absl::string_view tenant,
-                                                     absl::string_view key,
-                                                     PrepareVersionFn prepare) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
-  JourneyRow row;
-  Journey journey;
-  int version = 0;
-  POLKU_RETURN_IF_ERROR(Run(true, [&](Connection& db) -> absl::Status {
-    // The row lock queues concurrent publishes of this journey, from any
-    // replica: the second reads the first's latest_version once it commits.
-    POLKU_ASSIGN_OR_RETURN(row,
-                           FindJourney(db, tenant, key, /*for_update=*/true));
-    if (row.archived) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "journey \"", key, "\" is archived; it takes no new versions"));
-    }
-    POLKU_ASSIGN_OR_RETURN(const std::string draft_body,
-                           ReadBody(db, tenant, key, 0));
-    std::optional<Journey> latest;
-    if (row.latest_version > 0) {
-      POLKU_ASSIGN_OR_RETURN(const std::string latest_body,
-                             ReadBody(db, tenant, key, row.latest_version));
-      latest.emplace();
-      if (!latest->ParseFromString(latest_body)) {
-        return absl::DataLossError(
-            absl::StrCat("journey \"", key, "\" version ", row.latest_version,
-                         ": stored body does not parse"));
-      }
-      if (SerializeContent(*latest) == draft_body) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "journey \"", key, "\": draft unchanged since version ",
-            row.latest_version));
-      }
-      latest->set_key(std::string(key));
-      latest->set_version(row.latest_version);
-      latest->set_state(polku::v1::PUBLISHED);
-    }
-    Journey draft;
-    if (!draft.ParseFromString(draft_body)) {
-      return absl::DataLossError(
-          absl::StrCat("journey \"", key, "\": stored draft does not parse"));
-    }
-    draft.set_key(std::string(key));
-    draft.set_version(0);
-    draft.set_state(polku::v1::DRAFT);
-    SetTimestamp(row.create_time_us, *draft.mutable_create_time());
-    // Its refusal rolls the transaction back and is the caller's answer.
-    POLKU_ASSIGN_OR_RETURN(journey,
-                           prepare(draft, latest ? &*latest : nullptr));
-
-    version = row.latest_version + 1;
-    POLKU_RETURN_IF_ERROR(
-        db.Execute(
-              "INSERT INTO journey_versions (tenant, journey_key, version, "
-              "state, body, update_time_us, publish_time_us) "
-              "VALUES ($1, $2, $3, $4, $5, $6, $6)",
-              {Param::Text(tenant), Param::Text(key), Param::Int(version),
-               Param::Int(polku::v1::PUBLISHED),
-               Param::Bytes(SerializeContent(journey, /*keep_history=*/true)),
-               Param::Int(now_us)})
-            .status());
-    POLKU_RETURN_IF_ERROR(
-        db.Execute("UPDATE journeys SET latest_version = $3 "
-                   "WHERE tenant = $1 AND journey_key = $2",
-                   {Param::Text(tenant), Param::Text(key), Param::Int(version)})
-            .status());
-    // Last, so that the one row every publish updates is held briefly.
-    return BumpPublishedGeneration(db);
-  }));
-  journey.set_key(std::string(key));
-  journey.set_version(version);
-  journey.set_state(polku::v1::PUBLISHED);
-  SetTimestamp(row.create_time_us, *journey.mutable_create_time());
-  SetTimestamp(now_us, *journey.mutable_publish_time());
-  return journey;
 }
 
 absl::StatusOr<std::vector<PublishedJourney>>
@@ -635,6 +492,63 @@ absl::StatusOr<int64_t> PgJourneyStore::PublishedGeneration() {
     return absl::OkStatus();
   }));
   return generation;
+}
+
+// The version algorithms' statements (versioned_journey_store.h) on one
+// connection inside Run's transaction.
+class PgJourneyStore::Versions final : public VersionTransaction {
+ public:
+  explicit Versions(Connection& db) : db_(db) {}
+
+  absl::StatusOr<JourneyRow> LockJourney(absl::string_view tenant,
+                                         absl::string_view key) override {
+    return FindJourney(db_, tenant, key, /*for_update=*/true);
+  }
+  absl::StatusOr<std::string> ReadBody(absl::string_view tenant,
+                                       absl::string_view key,
+                                       int version) override {
+    return PgJourneyStore::ReadBody(db_, tenant, key, version);
+  }
+  absl::Status WriteDraft(absl::string_view tenant, absl::string_view key,
+                          const std::string& body, int64_t now_us) override {
+    return db_
+        .Execute(
+            "UPDATE journey_versions SET body = $3, update_time_us = $4 "
+            "WHERE tenant = $1 AND journey_key = $2 AND version = 0",
+            {Param::Text(tenant), Param::Text(key), Param::Bytes(body),
+             Param::Int(now_us)})
+        .status();
+  }
+  absl::Status InsertPublished(absl::string_view tenant, absl::string_view key,
+                               int version, const std::string& body,
+                               int64_t now_us) override {
+    POLKU_RETURN_IF_ERROR(
+        db_.Execute("INSERT INTO journey_versions (tenant, journey_key, "
+                    "version, state, body, update_time_us, publish_time_us) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                    {Param::Text(tenant), Param::Text(key), Param::Int(version),
+                     Param::Int(polku::v1::PUBLISHED), Param::Bytes(body),
+                     Param::Int(now_us)})
+            .status());
+    POLKU_RETURN_IF_ERROR(
+        db_.Execute("UPDATE journeys SET latest_version = $3 "
+                    "WHERE tenant = $1 AND journey_key = $2",
+                    {Param::Text(tenant), Param::Text(key), Param::Int(version)})
+            .status());
+    // Last, so that the one row every publish updates is held briefly.
+    return BumpPublishedGeneration(db_);
+  }
+
+ private:
+  Connection& db_;
+};
+
+absl::Status PgJourneyStore::InTransaction(
+    absl::FunctionRef<absl::Status(VersionTransaction&)> work) {
+  return Run(true, [&](Connection& db) {
+    Versions versions(db);
+    return work(versions);
+  });
 }
 
 }  // namespace polku::journey

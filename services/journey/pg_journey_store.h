@@ -35,11 +35,11 @@
 #include "lib/base/clock.h"
 #include "lib/postgres/pool.h"
 #include "lib/postgres/postgres.h"
-#include "services/journey/journey_store.h"
+#include "services/journey/versioned_journey_store.h"
 
 namespace polku::journey {
 
-class PgJourneyStore : public JourneyStore {
+class PgJourneyStore : public VersionedJourneyStore {
  public:
   struct Options {
     // How long one connection attempt may take.
@@ -70,9 +70,6 @@ class PgJourneyStore : public JourneyStore {
   absl::StatusOr<polku::v1::Journey> GetJourney(absl::string_view tenant,
                                                 absl::string_view key,
                                                 int version) override;
-  absl::StatusOr<polku::v1::Journey> ResetDraft(absl::string_view tenant,
-                                                absl::string_view key,
-                                                bool discard_changes) override;
   absl::StatusOr<polku::v1::Journey> GetVersion(absl::string_view tenant,
                                                 absl::string_view key,
                                                 int version) override;
@@ -89,9 +86,6 @@ class PgJourneyStore : public JourneyStore {
                                            int page_size,
                                            absl::string_view page_token,
                                            bool include_archived) override;
-  absl::StatusOr<polku::v1::Journey> PublishDraft(
-      absl::string_view tenant, absl::string_view key,
-      PrepareVersionFn prepare) override;
   absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublishedLatest()
       override;
   absl::StatusOr<int64_t> PublishedGeneration() override;
@@ -99,8 +93,8 @@ class PgJourneyStore : public JourneyStore {
  private:
   PgJourneyStore(const std::string& url, const Options& options,
                  const Clock& clock)
-      : options_(options),
-        clock_(clock),
+      : VersionedJourneyStore(clock),
+        options_(options),
         pool_(url, {.size = options.connections,
                     .connect_timeout = options.connect_timeout,
                     .prepare = &PrepareConnection}) {}
@@ -108,12 +102,10 @@ class PgJourneyStore : public JourneyStore {
   // Acknowledged means committed, whatever the server's default says.
   static absl::Status PrepareConnection(postgres::Connection& db);
 
-  // The `journeys` row of (tenant, key), or NOT_FOUND.
-  struct JourneyRow {
-    int64_t create_time_us = 0;
-    int latest_version = 0;
-    bool archived = false;
-  };
+  class Versions;
+
+  absl::Status InTransaction(
+      absl::FunctionRef<absl::Status(VersionTransaction&)> work) override;
 
   // Runs `work` on a live connection from the pool; inside BEGIN … COMMIT if
   // `transaction`. A deadlock or serialization failure (ABORTED) runs it again,
@@ -136,7 +128,6 @@ class PgJourneyStore : public JourneyStore {
                                                   int version);
 
   const Options options_;
-  const Clock& clock_;
   postgres::Pool pool_;
 };
 

@@ -13,10 +13,12 @@ namespace {
 
 using ::polku::v1::Journey;
 using ::polku::v1::PublishedJourney;
-using store_internal::DecodePageToken;
 using store_internal::DecodeVersionToken;
 using store_internal::DraftView;
-using store_internal::EncodePageToken;
+using store_internal::CheckVersion;
+using store_internal::EndPage;
+using store_internal::KeyAfter;
+using store_internal::NoSuchVersion;
 using store_internal::PageSize;
 using store_internal::SerializeContent;
 using store_internal::SetTimestamp;
@@ -146,7 +148,7 @@ absl::StatusOr<SqliteJourneyStore::JourneyRow> SqliteJourneyStore::FindJourney(
 
 absl::StatusOr<Journey> SqliteJourneyStore::CreateJourney(
     absl::string_view tenant, const Journey& journey) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const int64_t now_us = absl::ToUnixMicros(clock().Now());
   const std::string body = SerializeContent(journey);
   absl::MutexLock lock(&mu_);
   sqlite::Transaction transaction(*db_);
@@ -184,7 +186,7 @@ absl::StatusOr<Journey> SqliteJourneyStore::CreateJourney(
 
 absl::StatusOr<Journey> SqliteJourneyStore::UpdateDraft(
     absl::string_view tenant, const Journey& journey) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const int64_t now_us = absl::ToUnixMicros(clock().Now());
   const std::string body = SerializeContent(journey);
   absl::MutexLock lock(&mu_);
   sqlite::Transaction transaction(*db_);
@@ -210,11 +212,7 @@ absl::StatusOr<Journey> SqliteJourneyStore::UpdateDraft(
 absl::StatusOr<Journey> SqliteJourneyStore::GetJourney(absl::string_view tenant,
                                                        absl::string_view key,
                                                        int version) {
-  if (version < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", version,
-        " is not a version; use 0 for the latest or a published version"));
-  }
+  POLKU_RETURN_IF_ERROR(CheckVersion(version, /*zero_is_latest=*/true));
   absl::MutexLock lock(&mu_);
   // Version 0 asks for the latest published version, which is the draft
   // (latest_version = 0) until the first publish.
@@ -235,12 +233,8 @@ absl::StatusOr<Journey> SqliteJourneyStore::GetJourney(absl::string_view tenant,
   }
   get->Reset();
   POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
-  return absl::NotFoundError(
-      row.latest_version == 0
-          ? absl::StrCat("journey \"", key, "\" has no version ", version,
-                         ": it was never published")
-          : absl::StrCat("journey \"", key, "\" has no version ", version,
-                         " (latest published: ", row.latest_version, ")"));
+  return NoSuchVersion(key, version, row.latest_version,
+                       /*say_never_published=*/true);
 }
 
 absl::StatusOr<std::vector<Journey>> SqliteJourneyStore::ReadJourneys(
@@ -273,60 +267,10 @@ absl::StatusOr<std::string> SqliteJourneyStore::ReadBody(
   return body;
 }
 
-absl::StatusOr<Journey> SqliteJourneyStore::ResetDraft(absl::string_view tenant,
-                                                       absl::string_view key,
-                                                       bool discard_changes) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
-  absl::MutexLock lock(&mu_);
-  sqlite::Transaction transaction(*db_);
-  POLKU_RETURN_IF_ERROR(transaction.Begin());
-  POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
-  if (row.archived) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("journey \"", key, "\" is archived"));
-  }
-  if (row.latest_version == 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("journey \"", key,
-                     "\" was never published: its draft is the only version"));
-  }
-  POLKU_ASSIGN_OR_RETURN(const std::string draft_body,
-                         ReadBody(tenant, key, 0));
-  POLKU_ASSIGN_OR_RETURN(const std::string latest_body,
-                         ReadBody(tenant, key, row.latest_version));
-  Journey latest;
-  if (!latest.ParseFromString(latest_body)) {
-    return absl::DataLossError(absl::StrCat("journey \"", key, "\" version ",
-                                            row.latest_version,
-                                            ": stored body does not parse"));
-  }
-  const std::string body = SerializeContent(latest);
-  if (body != draft_body && !discard_changes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "journey \"", key,
-        "\": the draft has edits not published since version ",
-        row.latest_version, "; set discard_changes to replace them"));
-  }
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * update,
-      db_->Prepare("UPDATE journey_versions SET body = ?3, update_time_us = ?4 "
-                   "WHERE tenant = ?1 AND journey_key = ?2 AND version = 0"));
-  POLKU_RETURN_IF_ERROR(update->Bind(1, tenant)
-                            .Bind(2, key)
-                            .BindBlob(3, body)
-                            .Bind(4, now_us)
-                            .Run());
-  POLKU_RETURN_IF_ERROR(transaction.Commit());
-  return DraftView(body, key, row.create_time_us);
-}
-
 absl::StatusOr<Journey> SqliteJourneyStore::GetVersion(absl::string_view tenant,
                                                        absl::string_view key,
                                                        int version) {
-  if (version < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "version: ", version, " is not a version; use 0 for the draft"));
-  }
+  POLKU_RETURN_IF_ERROR(CheckVersion(version, /*zero_is_latest=*/false));
   absl::MutexLock lock(&mu_);
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * get,
@@ -339,9 +283,8 @@ absl::StatusOr<Journey> SqliteJourneyStore::GetVersion(absl::string_view tenant,
   POLKU_ASSIGN_OR_RETURN(std::vector<Journey> found, ReadJourneys(*get, 0));
   if (!found.empty()) return std::move(found.front());
   POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
-  return absl::NotFoundError(
-      absl::StrCat("journey \"", key, "\" has no version ", version,
-                   " (latest published: ", row.latest_version, ")"));
+  return NoSuchVersion(key, version, row.latest_version,
+                       /*say_never_published=*/false);
 }
 
 absl::StatusOr<JourneyPage> SqliteJourneyStore::ListVersions(
@@ -362,17 +305,13 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListVersions(
   list->Bind(1, tenant).Bind(2, key).Bind(3, after).Bind(4, page_size + 1);
   JourneyPage page;
   POLKU_ASSIGN_OR_RETURN(page.journeys, ReadJourneys(*list, 0));
-  if (static_cast<int>(page.journeys.size()) > page_size) {
-    page.journeys.pop_back();
-    page.next_page_token =
-        EncodePageToken(absl::StrCat(page.journeys.back().version()));
-  }
+  EndPage(page_size, /*by_version=*/true, page);
   return page;
 }
 
 absl::StatusOr<Journey> SqliteJourneyStore::Archive(absl::string_view tenant,
                                                     absl::string_view key) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const int64_t now_us = absl::ToUnixMicros(clock().Now());
   {
     absl::MutexLock lock(&mu_);
     sqlite::Transaction transaction(*db_);
@@ -392,7 +331,7 @@ absl::StatusOr<Journey> SqliteJourneyStore::Archive(absl::string_view tenant,
 
 absl::StatusOr<polku::v1::Channel> SqliteJourneyStore::CreateChannel(
     absl::string_view tenant, const polku::v1::Channel& channel) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
+  const int64_t now_us = absl::ToUnixMicros(clock().Now());
   absl::MutexLock lock(&mu_);
   sqlite::Transaction transaction(*db_);
   POLKU_RETURN_IF_ERROR(transaction.Begin());
@@ -442,10 +381,7 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
     absl::string_view tenant, int page_size, absl::string_view page_token,
     bool include_archived) {
   POLKU_ASSIGN_OR_RETURN(page_size, PageSize(page_size));
-  std::string after;
-  if (!page_token.empty()) {
-    POLKU_ASSIGN_OR_RETURN(after, DecodePageToken(page_token));
-  }
+  POLKU_ASSIGN_OR_RETURN(const std::string after, KeyAfter(page_token));
 
   absl::MutexLock lock(&mu_);
   POLKU_ASSIGN_OR_RETURN(
@@ -464,96 +400,9 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
       .Bind(3, page_size + 1)
       .Bind(4, include_archived ? 1 : 0);
   JourneyPage page;
-  POLKU_RETURN_IF_ERROR(
-      list->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
-        // The one row past the page: another page follows.
-        if (static_cast<int>(page.journeys.size()) == page_size) {
-          page.next_page_token = EncodePageToken(page.journeys.back().key());
-          return absl::OkStatus();
-        }
-        POLKU_ASSIGN_OR_RETURN(Journey journey, JourneyFromRow(row, 0));
-        page.journeys.push_back(std::move(journey));
-        return absl::OkStatus();
-      }));
+  POLKU_ASSIGN_OR_RETURN(page.journeys, ReadJourneys(*list, 0));
+  EndPage(page_size, /*by_version=*/false, page);
   return page;
-}
-
-absl::StatusOr<Journey> SqliteJourneyStore::PublishDraft(
-    absl::string_view tenant, absl::string_view key, PrepareVersionFn prepare) {
-  const int64_t now_us = absl::ToUnixMicros(clock_.Now());
-  absl::MutexLock lock(&mu_);
-  sqlite::Transaction transaction(*db_);
-  POLKU_RETURN_IF_ERROR(transaction.Begin());
-  POLKU_ASSIGN_OR_RETURN(JourneyRow row, FindJourney(tenant, key));
-  if (row.archived) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "journey \"", key, "\" is archived; it takes no new versions"));
-  }
-
-  POLKU_ASSIGN_OR_RETURN(const std::string draft_body,
-                         ReadBody(tenant, key, 0));
-  std::optional<Journey> latest;
-  if (row.latest_version > 0) {
-    POLKU_ASSIGN_OR_RETURN(const std::string latest_body,
-                           ReadBody(tenant, key, row.latest_version));
-    latest.emplace();
-    if (!latest->ParseFromString(latest_body)) {
-      return absl::DataLossError(absl::StrCat("journey \"", key, "\" version ",
-                                              row.latest_version,
-                                              ": stored body does not parse"));
-    }
-    if (SerializeContent(*latest) == draft_body) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("journey \"", key, "\": draft unchanged since version ",
-                       row.latest_version));
-    }
-    latest->set_key(std::string(key));
-    latest->set_version(row.latest_version);
-    latest->set_state(polku::v1::PUBLISHED);
-  }
-
-  Journey draft;
-  if (!draft.ParseFromString(draft_body)) {
-    return absl::DataLossError(
-        absl::StrCat("journey \"", key, "\": stored draft does not parse"));
-  }
-  draft.set_key(std::string(key));
-  draft.set_version(0);
-  draft.set_state(polku::v1::DRAFT);
-  SetTimestamp(row.create_time_us, *draft.mutable_create_time());
-  POLKU_ASSIGN_OR_RETURN(Journey journey,
-                         prepare(draft, latest ? &*latest : nullptr));
-
-  const int version = row.latest_version + 1;
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * insert_version,
-      db_->Prepare(
-          "INSERT INTO journey_versions (tenant, journey_key, version, "
-          "state, body, update_time_us, publish_time_us) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"));
-  POLKU_RETURN_IF_ERROR(
-      insert_version->Bind(1, tenant)
-          .Bind(2, key)
-          .Bind(3, version)
-          .Bind(4, int{polku::v1::PUBLISHED})
-          .BindBlob(5, SerializeContent(journey, /*keep_history=*/true))
-          .Bind(6, now_us)
-          .Run());
-  POLKU_ASSIGN_OR_RETURN(
-      sqlite::Statement * set_latest,
-      db_->Prepare("UPDATE journeys SET latest_version = ?3 "
-                   "WHERE tenant = ?1 AND journey_key = ?2"));
-  POLKU_RETURN_IF_ERROR(
-      set_latest->Bind(1, tenant).Bind(2, key).Bind(3, version).Run());
-  POLKU_RETURN_IF_ERROR(BumpPublishedGeneration());
-  POLKU_RETURN_IF_ERROR(transaction.Commit());
-
-  journey.set_key(std::string(key));
-  journey.set_version(version);
-  journey.set_state(polku::v1::PUBLISHED);
-  SetTimestamp(row.create_time_us, *journey.mutable_create_time());
-  SetTimestamp(now_us, *journey.mutable_publish_time());
-  return journey;
 }
 
 absl::StatusOr<std::vector<PublishedJourney>>
@@ -596,6 +445,78 @@ absl::StatusOr<int64_t> SqliteJourneyStore::PublishedGeneration() {
   const int64_t generation = found ? get->ColumnInt(0) : 0;
   get->Reset();
   return generation;
+}
+
+// The version algorithms' statements (versioned_journey_store.h), on the
+// one connection, under mu_ (held by InTransaction).
+class SqliteJourneyStore::Versions final : public VersionTransaction {
+ public:
+  explicit Versions(SqliteJourneyStore& store) : store_(store) {}
+
+  // One connection, one writer at a time: mu_ is the lock.
+  absl::StatusOr<JourneyRow> LockJourney(absl::string_view tenant,
+                                         absl::string_view key) override
+      ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return store_.FindJourney(tenant, key);
+  }
+  absl::StatusOr<std::string> ReadBody(absl::string_view tenant,
+                                       absl::string_view key,
+                                       int version) override
+      ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return store_.ReadBody(tenant, key, version);
+  }
+  absl::Status WriteDraft(absl::string_view tenant, absl::string_view key,
+                          const std::string& body, int64_t now_us) override
+      ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * update,
+        store_.db_->Prepare(
+            "UPDATE journey_versions SET body = ?3, update_time_us = ?4 "
+            "WHERE tenant = ?1 AND journey_key = ?2 AND version = 0"));
+    return update->Bind(1, tenant)
+        .Bind(2, key)
+        .BindBlob(3, body)
+        .Bind(4, now_us)
+        .Run();
+  }
+  absl::Status InsertPublished(absl::string_view tenant, absl::string_view key,
+                               int version, const std::string& body,
+                               int64_t now_us) override
+      ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * insert_version,
+        store_.db_->Prepare(
+            "INSERT INTO journey_versions (tenant, journey_key, version, "
+            "state, body, update_time_us, publish_time_us) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)"));
+    POLKU_RETURN_IF_ERROR(insert_version->Bind(1, tenant)
+                              .Bind(2, key)
+                              .Bind(3, version)
+                              .Bind(4, int{polku::v1::PUBLISHED})
+                              .BindBlob(5, body)
+                              .Bind(6, now_us)
+                              .Run());
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * set_latest,
+        store_.db_->Prepare("UPDATE journeys SET latest_version = ?3 "
+                            "WHERE tenant = ?1 AND journey_key = ?2"));
+    POLKU_RETURN_IF_ERROR(
+        set_latest->Bind(1, tenant).Bind(2, key).Bind(3, version).Run());
+    return store_.BumpPublishedGeneration();
+  }
+
+ private:
+  SqliteJourneyStore& store_;
+};
+
+absl::Status SqliteJourneyStore::InTransaction(
+    absl::FunctionRef<absl::Status(VersionTransaction&)> work) {
+  absl::MutexLock lock(&mu_);
+  sqlite::Transaction transaction(*db_);
+  POLKU_RETURN_IF_ERROR(transaction.Begin());
+  Versions versions(*this);
+  POLKU_RETURN_IF_ERROR(work(versions));
+  return transaction.Commit();
 }
 
 }  // namespace polku::journey

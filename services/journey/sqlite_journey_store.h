@@ -23,11 +23,11 @@
 #include "absl/synchronization/mutex.h"
 #include "lib/base/clock.h"
 #include "lib/sqlite/sqlite.h"
-#include "services/journey/journey_store.h"
+#include "services/journey/versioned_journey_store.h"
 
 namespace polku::journey {
 
-class SqliteJourneyStore : public JourneyStore {
+class SqliteJourneyStore : public VersionedJourneyStore {
  public:
   // Opens (creating if needed) and migrates the database at `path`
   // (":memory:" for a private in-memory one). `clock` stamps create and
@@ -43,9 +43,6 @@ class SqliteJourneyStore : public JourneyStore {
   absl::StatusOr<polku::v1::Journey> GetJourney(absl::string_view tenant,
                                                 absl::string_view key,
                                                 int version) override;
-  absl::StatusOr<polku::v1::Journey> ResetDraft(absl::string_view tenant,
-                                                absl::string_view key,
-                                                bool discard_changes) override;
   absl::StatusOr<polku::v1::Journey> GetVersion(absl::string_view tenant,
                                                 absl::string_view key,
                                                 int version) override;
@@ -62,23 +59,18 @@ class SqliteJourneyStore : public JourneyStore {
                                            int page_size,
                                            absl::string_view page_token,
                                            bool include_archived) override;
-  absl::StatusOr<polku::v1::Journey> PublishDraft(
-      absl::string_view tenant, absl::string_view key,
-      PrepareVersionFn prepare) override;
   absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublishedLatest()
       override;
   absl::StatusOr<int64_t> PublishedGeneration() override;
 
  private:
-  SqliteJourneyStore(std::unique_ptr<sqlite::Database> db, const Clock& clock)
-      : db_(std::move(db)), clock_(clock) {}
+  class Versions;
 
-  // The `journeys` row of (tenant, key), or NOT_FOUND.
-  struct JourneyRow {
-    int64_t create_time_us = 0;
-    int latest_version = 0;
-    bool archived = false;
-  };
+  SqliteJourneyStore(std::unique_ptr<sqlite::Database> db, const Clock& clock)
+      : VersionedJourneyStore(clock), db_(std::move(db)) {}
+
+  absl::Status InTransaction(
+      absl::FunctionRef<absl::Status(VersionTransaction&)> work) override;
   absl::StatusOr<JourneyRow> FindJourney(absl::string_view tenant,
                                          absl::string_view key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -95,7 +87,6 @@ class SqliteJourneyStore : public JourneyStore {
   absl::Mutex mu_;
   // One connection, used by one thread at a time (sqlite.h).
   std::unique_ptr<sqlite::Database> db_ ABSL_GUARDED_BY(mu_);
-  const Clock& clock_;
 };
 
 }  // namespace polku::journey
