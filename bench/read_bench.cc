@@ -148,7 +148,9 @@ absl::Status Load(testing::Suite& suite, int64_t from, int64_t to) {
             requests.emplace_back(channel, std::move(open[channel]));
           }
         }
-        for (const auto& [channel, request] : requests) {
+        for (const auto& entry : requests) {
+          const int channel = entry.first;
+          const auto& request = entry.second;
           grpc::Status status = tools::CallWithRetry([&] {
             grpc::ClientContext context;
             context.AddMetadata("x-polku-tenant", "demo");

@@ -43,17 +43,19 @@ class PushStream : public grpc::ServerWriteReactor<Message> {
 
   // Queues `message`; dropped once the stream is ending.
   void Send(Message message) {
-    Carry([&] { return queue_.Push(std::move(message)); });
+    Carry([&](Queue& queue) { return queue.Push(std::move(message)); });
   }
 
   // Ends with `status` once what is queued has been written.
   void End(const grpc::Status& status) {
-    Carry([&] { return queue_.CloseAfterPending(FromGrpcStatus(status)); });
+    Carry([&](Queue& queue) {
+      return queue.CloseAfterPending(FromGrpcStatus(status));
+    });
   }
 
   // Ends at once with `status`, dropping what is queued.
   void Abort(const absl::Status& status) {
-    Carry([&] { return queue_.Close(status); });
+    Carry([&](Queue& queue) { return queue.Close(status); });
   }
 
   void Pin() {
@@ -71,11 +73,13 @@ class PushStream : public grpc::ServerWriteReactor<Message> {
   }
 
   void OnWriteDone(bool ok) override {
-    Carry([&] { return queue_.WriteDone(ok); });
+    Carry([&](Queue& queue) { return queue.WriteDone(ok); });
   }
 
   void OnCancel() override {
-    Carry([&] { return queue_.Close(absl::CancelledError("cancelled")); });
+    Carry([&](Queue& queue) {
+      return queue.Close(absl::CancelledError("cancelled"));
+    });
   }
 
   void OnDone() override {
@@ -90,14 +94,17 @@ class PushStream : public grpc::ServerWriteReactor<Message> {
   }
 
  private:
-  // Takes the queue's next action under the lock, and carries it out
+  using Queue = PushQueue<Message>;
+
+  // Takes the queue's next action under the lock (`step` is handed the
+  // queue, so that the analysis sees it used under mu_), and carries it out
   // outside it.
   template <typename Step>
   void Carry(Step step) {
     typename PushQueue<Message>::Action action;
     {
       absl::MutexLock lock(&mu_);
-      action = step();
+      action = step(queue_);
     }
     if (action.write != nullptr) this->StartWrite(action.write);
     if (action.finish.has_value()) this->Finish(ToGrpcStatus(*action.finish));

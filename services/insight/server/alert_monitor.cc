@@ -278,12 +278,13 @@ absl::StatusOr<std::vector<v1::Alert>> AlertMonitor::Evaluate(
   // change it reported can no longer be seen, so it clears.
   for (const auto& [id, alert] : known) {
     if (alert.state() != v1::OPEN || compared.contains(id)) continue;
+    const v1::Alert& open = alert;  // a lambda cannot capture a binding (C++17)
     const bool still_present = std::any_of(
         windows.begin(), windows.end(), [&](const WindowComparison& window) {
-          return ScopeOf(window.scope) == alert.scope() &&
+          return ScopeOf(window.scope) == open.scope() &&
                  std::any_of(window.current.begin(), window.current.end(),
                              [&](const GroupRollup& group) {
-                               return group.group == alert.key();
+                               return group.group == open.key();
                              });
         });
     if (still_present) continue;

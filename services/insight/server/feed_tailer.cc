@@ -93,9 +93,15 @@ class FeedTailer::PageQueue {
     return std::max(page.events_size(), 1);
   }
 
-  bool HasRoomOrEnded() const { return events_ < max_events_ || ended_; }
-  bool HasPagesOrEnded() const { return !pages_.empty() || ended_; }
-  bool FullOrEnded() const { return events_ >= max_events_ || ended_; }
+  bool HasRoomOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return events_ < max_events_ || ended_;
+  }
+  bool HasPagesOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return !pages_.empty() || ended_;
+  }
+  bool FullOrEnded() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return events_ >= max_events_ || ended_;
+  }
 
   const int max_events_;
   absl::Mutex mu_;
