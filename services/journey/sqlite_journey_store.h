@@ -67,9 +67,14 @@ class SqliteJourneyStore : public JourneyStore {
       PrepareVersionFn prepare) override;
   absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublishedLatest()
       override;
+  absl::StatusOr<std::vector<polku::v1::PublishedJourney>>
+  ListPublishedVersions() override;
   absl::StatusOr<int64_t> PublishedGeneration() override;
 
  private:
+  // ListPublishedLatest, or with `every_version` ListPublishedVersions.
+  absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublished(
+      bool every_version);
   SqliteJourneyStore(std::unique_ptr<sqlite::Database> db, const Clock& clock)
       : db_(std::move(db)), clock_(clock) {}
 
