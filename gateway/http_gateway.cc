@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -27,14 +28,17 @@
 #include "gateway/http_routes.h"
 #include "gateway/openapi.h"
 #include "lib/base/log.h"
+#include "lib/export/event_rows.h"
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/status.h"
+#include "polku/v1/feedback.pb.h"
 
 namespace polku::gateway {
 namespace {
 
 constexpr char kJsonType[] = "application/json";
 constexpr char kNdjsonType[] = "application/x-ndjson";
+constexpr char kCsvType[] = "text/csv; charset=utf-8";
 // How long a stream waits for its first message before answering 200: an
 // error that quick still gets its own HTTP status.
 constexpr absl::Duration kFirstMessageWait = absl::Milliseconds(500);
@@ -91,6 +95,42 @@ absl::StatusOr<std::string> BytesToJson(
                      std::string(printed.message())));
   }
   return json;
+}
+
+// How a stream's answers become the lines of the HTTP answer: proto3 JSON,
+// one message per line, or (the export route) one event per line in the
+// export format.
+struct StreamRendering {
+  const char* content_type = kNdjsonType;
+  // Written before the first line (the CSV header).
+  std::string prologue;
+  std::function<absl::StatusOr<std::string>(const std::string&)> render;
+};
+
+StreamRendering JsonMessages(const google::protobuf::Descriptor* type) {
+  return {kNdjsonType, "", [type](const std::string& bytes) {
+            absl::StatusOr<std::string> json = BytesToJson(type, bytes);
+            if (json.ok()) *json += "\n";
+            return json;
+          }};
+}
+
+StreamRendering EventRows(event_rows::Format format) {
+  return {format == event_rows::Format::kCsv ? kCsvType : kNdjsonType,
+          event_rows::Prologue(format),
+          [format](const std::string& bytes) -> absl::StatusOr<std::string> {
+            polku::v1::ExportEventsResponse page;
+            if (!page.ParseFromString(bytes)) {
+              return absl::InternalError(
+                  "the backend's answer does not parse as "
+                  "polku.v1.ExportEventsResponse");
+            }
+            std::string rows;
+            for (const polku::v1::StoredEvent& event : page.events()) {
+              rows += event_rows::Row(format, event);
+            }
+            return rows;
+          }};
 }
 
 void LogRequest(const httplib::Request& req, int http_status,
@@ -475,6 +515,18 @@ class HttpGateway::Routes {
     if (size_t mark = req.target.find('?'); mark != std::string::npos) {
       httplib::detail::parse_query_text(req.target.substr(mark + 1), query);
     }
+    // `format` belongs to the HTTP answer, not to the request message.
+    event_rows::Format format = event_rows::Format::kJsonLines;
+    if (route.event_rows) {
+      for (auto it = query.find(kFormatParameter); it != query.end();
+           it = query.find(kFormatParameter)) {
+        if (!event_rows::ParseFormat(it->second, format)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              kFormatParameter, ": \"", it->second, "\" is not csv or ndjson"));
+        }
+        query.erase(it);
+      }
+    }
     std::vector<std::string> requests;
     if (method->client_streaming()) {
       // One request message per non-empty line.
@@ -551,11 +603,13 @@ class HttpGateway::Routes {
     if (next == RawCall::Next::kEnd && !call->status().ok()) {
       return call->StatusWithRetryHint(res);
     }
-    const google::protobuf::Descriptor* type = method->output_type();
+    auto rendering = std::make_shared<StreamRendering>(
+        route.event_rows ? EventRows(format)
+                         : JsonMessages(method->output_type()));
     if (next == RawCall::Next::kMessage) {
       // Checked (and converted again below) while the status can still say
       // so: one message per stream.
-      if (absl::Status parsed = BytesToJson(type, *first).status();
+      if (absl::Status parsed = rendering->render(*first).status();
           !parsed.ok()) {
         return parsed;
       }
@@ -565,23 +619,31 @@ class HttpGateway::Routes {
     std::string http_method = req.method;
     std::string path = req.path;
     res.set_chunked_content_provider(
-        kNdjsonType,
-        [call, type, first, pending, outcome](size_t, httplib::DataSink& sink) {
+        rendering->content_type,
+        [call, rendering, first, pending, outcome](size_t,
+                                                   httplib::DataSink& sink) {
+          if (!rendering->prologue.empty()) {
+            std::string prologue = std::move(rendering->prologue);
+            rendering->prologue.clear();
+            if (!sink.write(prologue.data(), prologue.size())) return false;
+          }
           while (true) {
             switch (*pending) {
               case RawCall::Next::kMessage: {
-                absl::StatusOr<std::string> json = BytesToJson(type, *first);
-                if (!json.ok()) {
+                absl::StatusOr<std::string> lines = rendering->render(*first);
+                if (!lines.ok()) {
                   // The stream ends here, with the error as its last line;
                   // the backend's call is cancelled with the response.
-                  outcome->code = json.status().code();
-                  std::string line = ErrorBody(json.status()) + "\n";
+                  outcome->code = lines.status().code();
+                  std::string line = ErrorBody(lines.status()) + "\n";
                   sink.write(line.data(), line.size());
                   sink.done();
                   return true;
                 }
-                *json += "\n";
-                if (!sink.write(json->data(), json->size())) return false;
+                if (!lines->empty() &&
+                    !sink.write(lines->data(), lines->size())) {
+                  return false;
+                }
                 break;
               }
               case RawCall::Next::kEnd: {

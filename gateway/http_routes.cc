@@ -36,6 +36,8 @@ const std::vector<HttpRoute>& Table() {
       {"POST", "/v1/events:stream", "/polku.v1.FeedbackService/StreamEvents",
        "*"},
       {"GET", "/v1/events:watch", "/polku.v1.FeedbackService/WatchEvents", ""},
+      {"GET", "/v1/events:export", "/polku.v1.FeedbackService/ExportEvents", "",
+       "", /*event_rows=*/true},
       {"POST", "/v1/customers/{customer}:erase",
        "/polku.v1.FeedbackService/EraseCustomer", "*"},
       // JourneyService

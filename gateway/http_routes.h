@@ -12,7 +12,10 @@
 // the other scalar fields (also Timestamp in RFC 3339 and FieldMask), by
 // snake_case or lowerCamel name, `a.b` for nested ones, and the entries of
 // map<string, string> fields as `attributes.store_id=hki-01`; see
-// BuildRequest.
+// BuildRequest. `event_rows` marks the export route: its answers (pages of
+// StoredEvent) are written one event per line in the export format
+// (lib/export/event_rows.h), JSON Lines, or CSV with the query parameter
+// `format=csv`.
 #ifndef POLKU_GATEWAY_HTTP_ROUTES_H_
 #define POLKU_GATEWAY_HTTP_ROUTES_H_
 
@@ -36,7 +39,11 @@ struct HttpRoute {
   const char* rpc;           // e.g. /polku.v1.JourneyService/PublishJourney
   const char* body;          // "*", a field name, or "" (query parameters)
   const char* binding = "";  // "field=text/{var}" or ""
+  bool event_rows = false;
 };
+
+// The query parameter of an `event_rows` route that picks the format.
+inline constexpr char kFormatParameter[] = "format";
 
 // Every route, in the order they are matched.
 const std::vector<HttpRoute>& HttpRoutes();
