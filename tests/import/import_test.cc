@@ -10,9 +10,7 @@
 //   * history: events older than the journey's first version, validated
 //     against the version named with --history_version;
 //   * insight on back-filled history (disabled, see the test).
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +42,7 @@
 #include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
 #include "tests/harness/journeys.h"
+#include "tests/harness/programs.h"
 #include "tests/harness/suite.h"
 
 namespace polku {
@@ -67,18 +66,8 @@ v1::Journey TestJourney() {
                               "import");
 }
 
-// What a run of a tool left behind.
-struct ToolRun {
-  int exit_code = -1;  // -1: did not exit normally
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-}
+using ToolRun = testing::ProgramRun;
+using testing::ReadWholeFile;
 
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -86,46 +75,11 @@ void WriteFile(const std::string& path, const std::string& content) {
   ASSERT_TRUE(out.flush()) << path;
 }
 
-// Starts a tool of the suite's bin dir with stdout and stderr in files. The
-// child dies with the test process.
+// A tool of the suite's bin dir.
 pid_t StartTool(const std::string& name, const std::vector<std::string>& args,
                 const std::string& out_path, const std::string& err_path) {
-  std::vector<std::string> argv_storage = {testing::BinaryPath(name)};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_storage) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    const int out =
-        ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err =
-        ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out, STDOUT_FILENO);
-    ::dup2(err, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Waits for `pid` (bounded; SIGKILL after `timeout`): its wait status.
-int WaitTool(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (absl::Now() > deadline) {
-      ADD_FAILURE() << "a tool ran longer than " << timeout << ": killed";
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return status;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return status;
+  return testing::StartProgram(testing::BinaryPath(name), args, out_path,
+                               err_path);
 }
 
 class ImportTest : public ::testing::Test {
@@ -167,14 +121,8 @@ class ImportTest : public ::testing::Test {
 
   ToolRun Run(const std::string& name, const std::vector<std::string>& args,
               absl::Duration timeout = absl::Seconds(180)) {
-    const std::string out = Path(absl::StrCat(name, "-", runs_, ".out"));
-    const std::string err = Path(absl::StrCat(name, "-", runs_++, ".err"));
-    const int status = WaitTool(StartTool(name, args, out, err), timeout);
-    ToolRun run;
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    run.out = ReadFile(out);
-    run.err = ReadFile(err);
-    return run;
+    return testing::RunProgram(testing::BinaryPath(name), args,
+                               Path(absl::StrCat(name, "-", runs_++)), timeout);
   }
 
   // Creates and publishes `journey` as `key`'s tenant, then waits until
@@ -312,7 +260,7 @@ constexpr char kShopHeader[] =
 // The progress file's resume point (0 until there is one).
 int64_t DoneThrough(const std::string& progress_file) {
   google::protobuf::Struct json;
-  if (!google::protobuf::util::JsonStringToMessage(ReadFile(progress_file),
+  if (!google::protobuf::util::JsonStringToMessage(ReadWholeFile(progress_file),
                                                    &json)
            .ok()) {
     return 0;
@@ -347,10 +295,10 @@ TEST_F(ImportTest, KilledHalfwayAndRunAgainStoresEveryRowExactlyOnce) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   ASSERT_EQ(::kill(first, SIGKILL), 0);
-  const int status = WaitTool(first, kBound);
+  const int status = testing::WaitProgram(first, kBound);
   ASSERT_TRUE(WIFSIGNALED(status))
       << "the first run ended by itself:\n"
-      << ReadFile(Path("first.out")) << ReadFile(Path("first.err"));
+      << ReadWholeFile(Path("first.out")) << ReadWholeFile(Path("first.err"));
   const size_t stored_when_killed = Stored(AdminKey()).size();
   EXPECT_GT(stored_when_killed, 0u);
   EXPECT_LT(stored_when_killed, static_cast<size_t>(kRows));
@@ -407,7 +355,7 @@ TEST_F(ImportTest, BadRowsAreReportedWithTheirLinesAndNothingElseIsLost) {
   // The rejected-rows file: line → "field|reason".
   auto rejected_rows = [&] {
     std::map<int, std::string> rows;
-    const std::string text = ReadFile(rejects);
+    const std::string text = ReadWholeFile(rejects);
     std::vector<std::string> lines =
         absl::StrSplit(text, "\r\n", absl::SkipEmpty());
     EXPECT_FALSE(lines.empty());
@@ -427,7 +375,7 @@ TEST_F(ImportTest, BadRowsAreReportedWithTheirLinesAndNothingElseIsLost) {
   };
   auto expect_each_bad_row_reported = [&](const ToolRun& run) {
     std::map<int, std::string> rows = rejected_rows();
-    EXPECT_EQ(rows.size(), bad.size()) << ReadFile(rejects);
+    EXPECT_EQ(rows.size(), bad.size()) << ReadWholeFile(rejects);
     for (const auto& [line, reason] : bad) {
       EXPECT_THAT(rows[line], HasSubstr(reason)) << "line " << line;
       EXPECT_THAT(run.out,
@@ -514,7 +462,7 @@ TEST_F(ImportTest, AnExportReimportedIntoAnotherTenantGivesTheSameScorecard) {
                            std::string("--journey=") + kJourney,
                            "--output=" + Path("export.csv")});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  const std::string export_csv = ReadFile(Path("export.csv"));
+  const std::string export_csv = ReadWholeFile(Path("export.csv"));
   httplib::Client http(suite_->gateway_http_host(),
                        suite_->gateway_http_port());
   http.set_read_timeout(60);
@@ -532,7 +480,7 @@ TEST_F(ImportTest, AnExportReimportedIntoAnotherTenantGivesTheSameScorecard) {
   // Another tenant: its own keys and the same journey.
   auto admin = v1::AdminService::NewStub(suite_->GatewayChannel());
   const std::string super_admin = [&] {
-    std::string key = ReadFile(suite_->data_dir() + "/superadmin.key");
+    std::string key = ReadWholeFile(suite_->data_dir() + "/superadmin.key");
     while (!key.empty() && (key.back() == '\n' || key.back() == ' '))
       key.pop_back();
     return key;
@@ -681,6 +629,107 @@ TEST_F(ImportTest, HistoryIsValidatedAgainstTheVersionTheImportNames) {
       AdminKey(), v1::GROUP_BY_TOUCHPOINT, 40, "history-journey");
   ASSERT_EQ(scorecard.rows_size(), 1);
   EXPECT_EQ(scorecard.rows(0).group(), "support_call");
+}
+
+// Last year's feedback back-filled into a journey that has only that: the
+// rollups count it on the days it happened, and no change alert is raised
+// about last year (the issue: "an import does not raise alerts about last
+// year"). The history plants a clear drop in its last week, which polku-
+// insight alerts on when it happens now (the planted-truth tests).
+//
+// DISABLED: polku-insight anchors its alert windows at the journey's latest
+// day with data, not at the wall clock (docs/monitoring.md), so for a journey
+// whose data is all history it compares last year's last week with the week
+// before and opens an alert about last year. What insight must do (it is
+// being redesigned; services/insight is not changed here): evaluate only a
+// current window that ends within --alert_window_days of today (UTC), so
+// that history never opens an alert while trends and scorecards still show
+// it. Enable this test with that change; the day counts below already pass.
+TEST_F(ImportTest, DISABLED_BackfilledHistoryLandsOnItsDaysAndRaisesNoAlert) {
+  Publish(TestJourney(), AdminKey(), Key("shop"), "store_visit");
+  const absl::CivilDay today =
+      absl::ToCivilDay(absl::Now(), absl::UTCTimeZone());
+  const absl::CivilDay first = today - 420;  // 8 weeks, ending a year ago
+  constexpr int kDays = 56;
+  std::string content = "touchpoint,customer,occurred_at,csat\n";
+  std::map<absl::CivilDay, int64_t> per_day;
+  for (int day = 0; day < kDays; ++day) {
+    const int rows = 20 + day % 7;
+    for (int i = 0; i < rows; ++i) {
+      // Mostly 5s, then mostly 1s in the last week.
+      const int csat =
+          day >= kDays - 7 ? (i % 5 == 0 ? 5 : 1) : (i % 5 == 0 ? 3 : 5);
+      absl::StrAppend(&content, "store_visit,c-", day * 100 + i, ",",
+                      absl::FormatCivilTime(first + day), "T",
+                      absl::Dec(8 + i % 10, absl::kZeroPad2), ":30:00Z,", csat,
+                      "\n");
+      ++per_day[first + day];
+    }
+  }
+  WriteFile(Path("last-year.csv"), content);
+  ToolRun run = Run("polku-import",
+                    {Gateway(), "--key=" + Key("shop"), Path("last-year.csv")});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  int64_t total = 0;
+  for (const auto& [day, count] : per_day) total += count;
+
+  // Counted, on their days.
+  CountedScorecard(AdminKey(), v1::GROUP_BY_TOUCHPOINT, total);
+  v1::GetTrendRequest trend_request;
+  trend_request.mutable_scope()->set_journey(kJourney);
+  trend_request.set_metric(v1::EVENT_COUNT);
+  trend_request.set_bucket(v1::DAY);
+  trend_request.mutable_range()->mutable_start()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(first, absl::UTCTimeZone())));
+  trend_request.mutable_range()->mutable_end()->set_seconds(
+      absl::ToUnixSeconds(absl::FromCivil(first + kDays, absl::UTCTimeZone())));
+  v1::Trend trend;
+  {
+    grpc::ClientContext context;
+    Suite::Authorize(context, AdminKey());
+    grpc::Status status = insight_->GetTrend(&context, trend_request, &trend);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_EQ(trend.points_size(), kDays);
+  for (int day = 0; day < kDays; ++day) {
+    EXPECT_EQ(trend.points(day).n(), per_day[first + day]) << first + day;
+  }
+
+  // The alert monitor has evaluated the journey with every event counted
+  // (its log line says how far), and opened nothing.
+  const int64_t last_sequence = Stored(AdminKey()).back().sequence();
+  const absl::Time deadline = absl::Now() + kBound;
+  auto evaluated = [&] {
+    for (absl::string_view line :
+         absl::StrSplit(suite_->Log("polku-insight"), '\n')) {
+      if (!absl::StrContains(line, "\"change alerts evaluated\"") ||
+          !absl::StrContains(line, kJourney)) {
+        continue;
+      }
+      const size_t at = line.find("\"as_of_sequence\":");
+      int64_t sequence = 0;
+      if (at != absl::string_view::npos &&
+          absl::SimpleAtoi(
+              line.substr(at + 17, line.find_first_of(",}", at) - at - 17),
+              &sequence) &&
+          sequence >= last_sequence) {
+        return true;
+      }
+    }
+    return false;
+  };
+  while (!evaluated()) {
+    ASSERT_LT(absl::Now(), deadline) << "no evaluation saw every event";
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  v1::ListAlertsRequest alerts_request;
+  alerts_request.set_journey(kJourney);
+  alerts_request.set_include_cleared(true);
+  v1::ListAlertsResponse alerts;
+  grpc::ClientContext context;
+  Suite::Authorize(context, AdminKey());
+  ASSERT_TRUE(insight_->ListAlerts(&context, alerts_request, &alerts).ok());
+  EXPECT_EQ(alerts.alerts_size(), 0) << alerts.DebugString();
 }
 
 }  // namespace
