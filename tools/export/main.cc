@@ -118,7 +118,14 @@ int main(int argc, char** argv) {
     }
   }
   std::ostream& out = output.empty() ? std::cout : file;
-  auto channel = polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway));
+  // A fixed receive window: with gRPC's bandwidth-delay probing the window
+  // grows on a fast link until the client held some 150 MB of pages that
+  // it had not yet written (10 M events over loopback); 4 MiB keeps the
+  // server a few pages ahead.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 4 << 20);
+  auto channel = polku::tools::DialGateway(absl::GetFlag(FLAGS_gateway), args);
   if (!channel.ok()) {
     std::cerr << "polku-export: " << channel.status().message() << "\n";
     return 2;

@@ -342,7 +342,10 @@ absl::StatusOr<ChannelClient*> Import::ClientFor(const std::string& channel) {
   client_options.history_version = options_.history_version;
   client_options.max_batch_events = options_.batch;
   client_options.senders = options_.streams;
-  client_options.buffer_capacity = 20'000;
+  // Room for what the streams have unanswered and as much again waiting:
+  // enough to keep them busy, and what bounds the rows held here (in_flight_).
+  client_options.buffer_capacity =
+      client_options.stream_window * (options_.streams + 1);
   client_options.call_timeout = absl::Seconds(30);
   absl::StatusOr<std::unique_ptr<ChannelClient>> created =
       ChannelClient::Create(gateway_, key->second, client_options,
