@@ -14,7 +14,7 @@
 namespace polku::rpc {
 namespace {
 
-constexpr absl::string_view kIdentities[] = {
+const absl::string_view kIdentities[] = {
     kGatewayIdentity, kFeedbackIdentity, kJourneyIdentity, kInsightIdentity};
 
 // A call one service makes to another, other than through the gateway.
@@ -27,7 +27,7 @@ struct InternalCall {
 };
 
 // Every internal call of the suite; nothing else crosses between services.
-constexpr InternalCall kInternalCalls[] = {
+const InternalCall kInternalCalls[] = {
     // Rollups and alerts are computed from every tenant's change feed.
     {kInsightIdentity, "/polku.v1.FeedbackService/WatchEvents", false},
     // The touchpoint index that validates events holds every published
