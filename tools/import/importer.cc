@@ -272,6 +272,16 @@ class Import {
   absl::StatusOr<ImportResult> Run();
 
  private:
+  // The file, its header and the mapping; INVALID_ARGUMENT naming what is
+  // wrong before any row is sent.
+  absl::Status OpenInput();
+  // The progress (resuming if it says so) and the rejected-rows file.
+  absl::Status OpenOutputs();
+  // Reads and sends rows until the end, a stop (true) or a failure (false).
+  bool ReadAndSend();
+  // One row: rejected here, or handed to its channel's client. False if
+  // the import cannot go on.
+  bool Send(RawRecord& record);
   // The client for a row of `channel`, or why the row has none.
   absl::StatusOr<ChannelClient*> ClientFor(const std::string& channel);
   void OnReport(const std::string& channel, const EventReport& report);
@@ -292,7 +302,11 @@ class Import {
   std::ostream& display_;
 
   InputFormat format_ = InputFormat::kCsv;
+  std::string id_prefix_;
   std::unique_ptr<TextFile> file_;
+  // CSV: column → position in the header.
+  absl::flat_hash_map<std::string, size_t> columns_;
+  std::optional<RowMapper> mapper_;
   std::unique_ptr<RecordReader> reader_;
   std::unique_ptr<RejectsFormat> rejects_format_;
   std::unique_ptr<ImportLedger> ledger_;
@@ -515,7 +529,7 @@ void Import::DisplayLoop() {
   }
 }
 
-absl::StatusOr<ImportResult> Import::Run() {
+absl::Status Import::OpenInput() {
   format_ = options_.format;
   if (format_ == InputFormat::kAuto) {
     const std::string ext = std::filesystem::path(options_.input).extension();
@@ -523,13 +537,15 @@ absl::StatusOr<ImportResult> Import::Run() {
                   ? InputFormat::kJsonLines
                   : InputFormat::kCsv;
   }
-  const std::string id_prefix =
-      options_.id_prefix.empty()
-          ? std::filesystem::path(options_.input).filename().string()
-          : options_.id_prefix;
-  if (id_prefix.size() > 100) {
+  id_prefix_ = options_.id_prefix.empty()
+                   ? std::filesystem::path(options_.input).filename().string()
+                   : options_.id_prefix;
+  if (id_prefix_.size() > 100) {
     return absl::InvalidArgumentError(
         "the file name is too long to prefix event ids: give --id_prefix");
+  }
+  if (options_.channel_keys.empty()) {
+    return absl::InvalidArgumentError("no key: give --key or --credentials");
   }
   absl::StatusOr<std::unique_ptr<TextFile>> file =
       TextFile::Open(options_.input);
@@ -537,7 +553,6 @@ absl::StatusOr<ImportResult> Import::Run() {
   file_ = *std::move(file);
 
   std::optional<std::vector<std::string>> header;
-  absl::flat_hash_map<std::string, size_t> index;
   if (format_ == InputFormat::kCsv) {
     auto csv = std::make_unique<CsvReader>(*file_);
     RawRecord first;
@@ -554,27 +569,27 @@ absl::StatusOr<ImportResult> Import::Run() {
     }
     csv->set_expected_fields(first.fields.size());
     header = first.fields;
-    for (size_t i = 0; i < header->size(); ++i) index[(*header)[i]] = i;
+    for (size_t i = 0; i < header->size(); ++i) columns_[(*header)[i]] = i;
     reader_ = std::move(csv);
   } else {
     reader_ = std::make_unique<LineReader>(*file_);
   }
   absl::StatusOr<RowMapper> mapper =
-      RowMapper::Create(options_.mapping, header, id_prefix);
+      RowMapper::Create(options_.mapping, header, id_prefix_);
   if (!mapper.ok()) {
     return absl::Status(
         mapper.status().code(),
         absl::StrCat(options_.input, ": ", mapper.status().message()));
   }
-  if (options_.channel_keys.empty()) {
-    return absl::InvalidArgumentError("no key: give --key or --credentials");
-  }
+  mapper_ = *std::move(mapper);
   rejects_format_ = std::make_unique<RejectsFormat>(
       format_, header.value_or(std::vector<std::string>()));
+  return absl::OkStatus();
+}
 
-  // Where a previous run stopped.
+absl::Status Import::OpenOutputs() {
   absl::StatusOr<InputIdentity> identity =
-      IdentityOf(options_.input, id_prefix);
+      IdentityOf(options_.input, id_prefix_);
   if (!identity.ok()) return identity.status();
   identity_ = *identity;
   progress_path_ = options_.dry_run ? ""
@@ -585,6 +600,8 @@ absl::StatusOr<ImportResult> Import::Run() {
                   : format_ == InputFormat::kCsv
                       ? options_.input + ".rejected.csv"
                       : options_.input + ".rejected.jsonl";
+  // Where a previous run stopped, if it was an unfinished import of this
+  // very file whose rejected rows are all still there.
   std::optional<Progress> previous;
   if (!progress_path_.empty() && options_.resume) {
     previous = ReadProgress(progress_path_);
@@ -632,19 +649,87 @@ absl::StatusOr<ImportResult> Import::Run() {
     return absl::PermissionDeniedError(
         absl::StrCat("cannot write the rejected rows to ", rejects_path_));
   }
+  return absl::OkStatus();
+}
 
-  started_ = absl::Now();
-  std::thread display([this] { DisplayLoop(); });
-  RawRecord record;
-  bool interrupted = false;
-  while (true) {
-    if (stop_.load()) {
-      interrupted = true;
-      break;
+bool Import::Send(RawRecord& record) {
+  ledger_->Begin(record.line);
+  if (!record.error.empty()) {
+    RejectHere(record.line, "",
+               absl::StrCat("the line cannot be read: ", record.error), "",
+               record);
+    return true;
+  }
+  std::optional<JsonRow> json;
+  std::optional<CsvRow> csv;
+  if (format_ == InputFormat::kJsonLines) {
+    absl::StatusOr<JsonRow> parsed = JsonRow::Parse(record.text);
+    if (!parsed.ok()) {
+      record.error = std::string(parsed.status().message());
+      RejectHere(record.line, "",
+                 absl::StrCat("the line cannot be read: ", record.error), "",
+                 record);
+      return true;
     }
+    json = *std::move(parsed);
+  } else {
+    csv.emplace(columns_, record.fields);
+  }
+  const Row& row = json.has_value() ? static_cast<const Row&>(*json) : *csv;
+  std::variant<MappedRow, RowError> mapped = mapper_->Map(row, record.line);
+  if (auto* error = std::get_if<RowError>(&mapped)) {
+    RejectHere(record.line, error->field, error->reason, "", record);
+    return true;
+  }
+  MappedRow& event = std::get<MappedRow>(mapped);
+  absl::StatusOr<ChannelClient*> client = ClientFor(event.channel);
+  if (!client.ok()) {
+    if (client.status().code() != absl::StatusCode::kInvalidArgument) {
+      absl::MutexLock lock(&mu_);
+      fatal_ = client.status();
+      return false;
+    }
+    RejectHere(record.line, "channel", std::string(client.status().message()),
+               event.event.event_id(), record);
+    return true;
+  }
+  const std::string key =
+      absl::StrCat(options_.channel_keys.contains("") ? "" : event.channel,
+                   absl::string_view("\0", 1), event.event.event_id());
+  {
+    absl::MutexLock lock(&mu_);
+    InFlight& entry = in_flight_[key].emplace_back();
+    entry.line = record.line;
+    if (format_ == InputFormat::kCsv) {
+      entry.fields = std::move(record.fields);
+    } else {
+      entry.json = std::move(record.text);
+    }
+  }
+  // Waits while the client's buffer is full: the reader never runs ahead of
+  // what the gateway takes.
+  while (true) {
+    absl::Status queued =
+        (*client)->SubmitWithin(event.event, absl::Milliseconds(200));
+    if (queued.ok()) return true;
+    if (queued.code() == absl::StatusCode::kResourceExhausted &&
+        !stop_.load()) {
+      continue;
+    }
+    // Closed or refused: the row stays unanswered (it is not done).
+    absl::MutexLock lock(&mu_);
+    if (fatal_.ok() && !stop_.load()) fatal_ = queued;
+    return false;
+  }
+}
+
+bool Import::ReadAndSend() {
+  RawRecord record;
+  while (true) {
+    if (stop_.load()) return true;
     {
       absl::MutexLock lock(&mu_);
-      if (!fatal_.ok()) break;
+      if (!fatal_.ok()) return false;
     }
     if (!reader_->Next(record)) {
       absl::MutexLock lock(&mu_);
@@ -653,81 +738,23 @@ absl::StatusOr<ImportResult> Import::Run() {
       } else {
         read_everything_ = true;
       }
-      break;
+      return false;
     }
     if (record.line <= resumed_after_) {
       start_bytes_ = reader_->consumed();
       continue;
     }
-    ledger_->Begin(record.line);
-    if (!record.error.empty()) {
-      RejectHere(record.line, "",
-                 absl::StrCat("the line cannot be read: ", record.error), "",
-                 record);
-      continue;
-    }
-    std::optional<JsonRow> json;
-    std::optional<CsvRow> csv;
-    if (format_ == InputFormat::kJsonLines) {
-      absl::StatusOr<JsonRow> parsed = JsonRow::Parse(record.text);
-      if (!parsed.ok()) {
-        record.error = std::string(parsed.status().message());
-        RejectHere(record.line, "",
-                   absl::StrCat("the line cannot be read: ", record.error), "",
-                   record);
-        continue;
-      }
-      json = *std::move(parsed);
-    } else {
-      csv.emplace(index, record.fields);
-    }
-    const Row& row = json.has_value() ? static_cast<const Row&>(*json) : *csv;
-    std::variant<MappedRow, RowError> mapped = mapper->Map(row, record.line);
-    if (auto* error = std::get_if<RowError>(&mapped)) {
-      RejectHere(record.line, error->field, error->reason, "", record);
-      continue;
-    }
-    MappedRow& event = std::get<MappedRow>(mapped);
-    absl::StatusOr<ChannelClient*> client = ClientFor(event.channel);
-    if (!client.ok()) {
-      if (client.status().code() != absl::StatusCode::kInvalidArgument) {
-        absl::MutexLock lock(&mu_);
-        fatal_ = client.status();
-        break;
-      }
-      RejectHere(record.line, "channel", std::string(client.status().message()),
-                 event.event.event_id(), record);
-      continue;
-    }
-    const std::string key =
-        absl::StrCat(options_.channel_keys.contains("") ? "" : event.channel,
-                     absl::string_view("\0", 1), event.event.event_id());
-    {
-      absl::MutexLock lock(&mu_);
-      InFlight& entry = in_flight_[key].emplace_back();
-      entry.line = record.line;
-      if (format_ == InputFormat::kCsv) {
-        entry.fields = std::move(record.fields);
-      } else {
-        entry.json = std::move(record.text);
-      }
-    }
-    // Waits while the client's buffer is full: the reader never runs ahead
-    // of what the gateway takes.
-    while (true) {
-      absl::Status queued =
-          (*client)->SubmitWithin(event.event, absl::Milliseconds(200));
-      if (queued.ok()) break;
-      if (queued.code() == absl::StatusCode::kResourceExhausted &&
-          !stop_.load()) {
-        continue;
-      }
-      // Closed or refused: the row stays unanswered (it is not done).
-      absl::MutexLock lock(&mu_);
-      if (fatal_.ok() && !stop_.load()) fatal_ = queued;
-      break;
-    }
+    if (!Send(record)) return stop_.load();
   }
+}
+
+absl::StatusOr<ImportResult> Import::Run() {
+  if (absl::Status s = OpenInput(); !s.ok()) return s;
+  if (absl::Status s = OpenOutputs(); !s.ok()) return s;
+
+  started_ = absl::Now();
+  std::thread display([this] { DisplayLoop(); });
+  const bool interrupted = ReadAndSend();
 
   // What was sent gets its answers (bounded), so the progress covers it.
   for (auto& [channel, client] : clients_) {
