@@ -33,11 +33,12 @@
 // gateway at --soak_rate for that long, sampling every process's RSS every
 // 10 s, to show whether memory stays flat.
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
@@ -62,11 +63,12 @@
 #include "lib/crypto/crypto.h"
 #include "lib/rpc/flags.h"
 #include "lib/sqlite/sqlite.h"
-#include "services/feedback/group_commit_store.h"
-#include "services/feedback/sqlite_event_store.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
+#include "services/feedback/group_commit_store.h"
+#include "services/feedback/sqlite_event_store.h"
 #include "tests/harness/journeys.h"
+#include "tests/harness/programs.h"
 #include "tests/harness/suite.h"
 #include "tools/journeys/gateway_client.h"
 
@@ -87,6 +89,12 @@ ABSL_FLAG(bool, random_event_ids, false,
           "event ids as random-looking UUIDs (as many channel systems send) "
           "instead of <run>-<channel>-<n>, which reach the idempotency index "
           "in order");
+ABSL_FLAG(int, import_rows, 0,
+          "0: the scenarios and ceilings; N > 0: only StreamEvents 1/message "
+          "through the gateway and polku-import of an N-row CSV file through "
+          "the gateway (the clients' channels in turn), alternated "
+          "--import_rounds times, and the import's rate against the stream's");
+ABSL_FLAG(int, import_rounds, 2, "rounds of --import_rows");
 ABSL_FLAG(double, soak_rate, 0,
           "events per second over all clients in the soak; 0: half the rate "
           "of an unpaced batched gateway warm-up of --duration_s, measured "
@@ -150,6 +158,8 @@ struct Result {
   int64_t backlog = 0;
   int64_t rejected = 0;
   double seconds = 0;
+  // polku-import's own CPU seconds (the import rows).
+  double import_cpu = 0;
   Latencies latency;
   // Server processes' CPU seconds during the scenario, by name.
   std::vector<std::pair<std::string, double>> cpu;
@@ -872,6 +882,117 @@ int RunScenarios(testing::Suite& suite, const Target& direct,
   return 0;
 }
 
+// polku-import of `rows` rows through the gateway, as a user runs it: the
+// binary, a CSV file of the same events the scenarios send (the clients'
+// channels in turn), each row with its channel's key from credentials.json.
+// Its rate counts from starting the process to its exit.
+Result RunImportTool(testing::Suite& suite, int clients, int64_t rows,
+                     const std::string& run) {
+  Result result;
+  result.name = absl::StrCat("polku-import, ", rows, " CSV rows, gateway");
+  const std::string dir = suite.data_dir() + "/bench";
+  std::filesystem::create_directories(dir);
+  const std::string file = absl::StrCat(dir, "/", run, ".csv");
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << "channel,touchpoint,customer,occurred_at,csat,nps,comment,language,"
+           "measures.wait_seconds,attributes.store_id\r\n";
+    for (int64_t i = 0; i < rows; ++i) {
+      const std::string channel = kChannels[i % clients];
+      const v1::TouchpointEvent event = MakeEvent(channel, run, i);
+      out << channel << "," << event.touchpoint() << "," << event.customer()
+          << ","
+          << absl::FormatTime(
+                 "%Y-%m-%dT%H:%M:%SZ",
+                 absl::FromUnixSeconds(event.occurred_at().seconds()),
+                 absl::UTCTimeZone())
+          << "," << event.csat() << "," << event.nps() << "," << event.comment()
+          << "," << event.language() << ","
+          << event.measures().at("wait_seconds") << ","
+          << event.attributes().at("store_id") << "\r\n";
+    }
+  }
+  struct rusage before;
+  ::getrusage(RUSAGE_CHILDREN, &before);
+  const absl::Time start = absl::Now();
+  testing::ProgramRun import = testing::RunProgram(
+      testing::BinaryPath("polku-import"),
+      {"--gateway=" + suite.gateway_grpc_address(),
+       "--credentials=" + suite.data_dir() + "/credentials.json",
+       "--progress=log", "--id_prefix=" + run, file},
+      file, absl::Minutes(30));
+  result.seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  struct rusage after;
+  ::getrusage(RUSAGE_CHILDREN, &after);
+  auto seconds = [](const struct rusage& usage) {
+    return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+           (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+  };
+  result.import_cpu = seconds(after) - seconds(before);
+  if (import.exit_code != 0 ||
+      !absl::StrContains(import.out, absl::StrCat(rows, " accepted"))) {
+    std::cerr << "polku-import failed (exit " << import.exit_code << "):\n"
+              << import.out << import.err;
+    result.failed_calls = 1;
+    return result;
+  }
+  result.events = static_cast<double>(rows);
+  std::filesystem::remove(file);
+  return result;
+}
+
+// StreamEvents through the gateway and polku-import, alternated `rounds`
+// times in one run, and the import's rate against the stream's.
+int RunImportComparison(testing::Suite& suite, const Target& gateway,
+                        const Processes& processes, int clients, int window,
+                        absl::Duration duration, int64_t rows, int rounds,
+                        const std::string& run) {
+  std::vector<Result> results;
+  std::vector<std::pair<size_t, size_t>> pairs;  // (stream, import) rows
+  for (int round = 1; round <= rounds; ++round) {
+    const std::string tag = absl::StrCat(run, "r", round);
+    results.push_back(Measure(processes, [&] {
+      return RunStream(
+          absl::StrCat("StreamEvents 1/message, gateway (round ", round, ")"),
+          gateway, clients, window, false, duration, tag + "t");
+    }));
+    WaitUntilIdle(processes.insight, absl::Seconds(120));
+    results.push_back(Measure(processes, [&] {
+      Result r = RunImportTool(suite, clients, rows, tag + "i");
+      r.name += absl::StrCat(" (round ", round, ")");
+      return r;
+    }));
+    results.back().cpu.emplace_back("polku-import", results.back().import_cpu);
+    pairs.emplace_back(results.size() - 2, results.size() - 1);
+    WaitUntilIdle(processes.insight, absl::Seconds(120));
+  }
+  std::cout << absl::StrFormat(
+      "\nclients=%d duration=%ds stream_window=%d import_rows=%d, %d CPUs\n\n",
+      clients, absl::ToInt64Seconds(duration), window, rows,
+      std::thread::hardware_concurrency());
+  PrintTable(results);
+  std::cout << "\npolku-import / StreamEvents 1/message through the gateway "
+               "(target: at least 80 %):\n";
+  double import_sum = 0, stream_sum = 0;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const Result& stream = results[pairs[i].first];
+    const Result& import = results[pairs[i].second];
+    import_sum += import.rate();
+    stream_sum += stream.rate();
+    std::cout << absl::StrFormat(
+        "  round %d: %.0f / %.0f events/s = %.1f %%\n", i + 1, import.rate(),
+        stream.rate(),
+        stream.rate() > 0 ? 100 * import.rate() / stream.rate() : 0);
+  }
+  std::cout << absl::StrFormat(
+      "  mean of the rounds: %.1f %%\n",
+      stream_sum > 0 ? 100 * import_sum / stream_sum : 0);
+  for (const Result& r : results) {
+    if (r.failed_calls > 0 && r.name.starts_with("polku-import")) return 1;
+  }
+  return 0;
+}
+
 // The soak: events arriving through the gateway at a fixed rate for
 // `soak_s` seconds, every process's RSS sampled every 10 s.
 int RunSoak(const Target& gateway, const Processes& processes, int clients,
@@ -1056,11 +1177,17 @@ int Main() {
       (*suite)->pid("polku-feedback"), (*suite)->pid("polku-gateway"),
       (*suite)->pid("polku-journey"), (*suite)->pid("polku-insight")};
   const std::string run = absl::StrCat("b", absl::ToUnixMicros(absl::Now()));
-  const int status = soak_s > 0
-                         ? RunSoak(gateway, processes, clients, batch, duration,
-                                   soak_s, absl::GetFlag(FLAGS_soak_rate), run)
-                         : RunScenarios(**suite, direct, gateway, processes,
-                                        clients, batch, window, duration, run);
+  const int64_t import_rows = absl::GetFlag(FLAGS_import_rows);
+  const int status =
+      import_rows > 0
+          ? RunImportComparison(**suite, gateway, processes, clients, window,
+                                duration, import_rows,
+                                std::max(1, absl::GetFlag(FLAGS_import_rounds)),
+                                run)
+      : soak_s > 0 ? RunSoak(gateway, processes, clients, batch, duration,
+                             soak_s, absl::GetFlag(FLAGS_soak_rate), run)
+                   : RunScenarios(**suite, direct, gateway, processes, clients,
+                                  batch, window, duration, run);
 
   absl::Status stopped = (*suite)->Stop();
   if (!stopped.ok()) std::cerr << "stopping the suite: " << stopped << "\n";

@@ -19,6 +19,12 @@ constexpr MethodRoute kRoutes[] = {
      {Backend::kFeedback, keys::kScopeAdmin}},
     {"/polku.v1.FeedbackService/WatchEvents",
      {Backend::kFeedback, keys::kScopeAdmin, /*unbounded=*/true}},
+    // Finite, but an export of millions of events outlasts any default
+    // deadline: the caller's own deadline bounds it. `admin` reads the whole
+    // change feed anyway.
+    {"/polku.v1.FeedbackService/ExportEvents",
+     {Backend::kFeedback, keys::kScopeEventsRead, /*unbounded=*/true,
+      keys::kScopeAdmin}},
     {"/polku.v1.JourneyService/CreateJourney",
      {Backend::kJourney, keys::kScopeJourneysWrite}},
     {"/polku.v1.JourneyService/PublishJourney",

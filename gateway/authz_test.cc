@@ -56,6 +56,8 @@ const Case kCases[] = {
      false, true, false, false, false},
     {"/polku.v1.FeedbackService/WatchEvents", Backend::kFeedback, "admin", true,
      true, false, false, false},
+    {"/polku.v1.FeedbackService/ExportEvents", Backend::kFeedback,
+     "events:read", true, true, false, false, false},
     {"/polku.v1.JourneyService/CreateJourney", Backend::kJourney,
      "journeys:write", false, true, false, false, false},
     {"/polku.v1.JourneyService/PublishJourney", Backend::kJourney,
@@ -148,6 +150,16 @@ TEST(AuthzTest, TheTableCoversEveryPublicRpc) {
   EXPECT_THAT(RoutedMethods(), testing::UnorderedElementsAreArray(rpcs));
   for (const Case& c : kCases) {
     EXPECT_THAT(RoutedMethods(), testing::Contains(c.method));
+  }
+}
+
+// An analyst's key exports events and does nothing else.
+TEST(AuthzTest, EventsReadAllowsTheExportOnly) {
+  keys::Principal analyst{.tenant = "demo", .scopes = {keys::kScopeEventsRead}};
+  for (const std::string& method : RoutedMethods()) {
+    SCOPED_TRACE(method);
+    EXPECT_EQ(Authorize(analyst, method).ok(),
+              method == "/polku.v1.FeedbackService/ExportEvents");
   }
 }
 

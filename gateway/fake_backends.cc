@@ -4,10 +4,12 @@
 #include <grpcpp/server_builder.h>
 
 #include <atomic>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "gateway/caller_auth.h"
 #include "lib/rpc/metadata.h"
 
@@ -145,6 +147,36 @@ class WatchReactor : public grpc::ServerWriteReactor<v1::WatchEventsResponse> {
   v1::WatchEventsResponse message_;
 };
 
+// Writes its pages one after another, then finishes.
+class ExportReactor
+    : public grpc::ServerWriteReactor<v1::ExportEventsResponse> {
+ public:
+  explicit ExportReactor(std::vector<v1::ExportEventsResponse> pages)
+      : pages_(std::move(pages)) {
+    OnWriteDone(true);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) return;  // Cancelled: OnCancel finishes.
+    if (next_ == pages_.size()) {
+      FinishOnce(grpc::Status::OK);
+      return;
+    }
+    StartWrite(&pages_[next_++]);
+  }
+  void OnCancel() override { FinishOnce(grpc::Status::CANCELLED); }
+  void OnDone() override { delete this; }
+
+ private:
+  void FinishOnce(const grpc::Status& status) {
+    if (!finished_.exchange(true)) Finish(status);
+  }
+
+  std::vector<v1::ExportEventsResponse> pages_;
+  size_t next_ = 0;
+  std::atomic<bool> finished_{false};
+};
+
 }  // namespace
 
 void CallLog::Record(const grpc::CallbackServerContext& context,
@@ -214,6 +246,23 @@ grpc::ServerWriteReactor<v1::WatchEventsResponse>* FakeFeedback::WatchEvents(
   log_.Record(*context, "WatchEvents");
   return new WatchReactor(First(*context, rpc::kTenantHeader),
                           ScriptFor(request->from_sequence()), watch_cancelled);
+}
+
+grpc::ServerWriteReactor<v1::ExportEventsResponse>* FakeFeedback::ExportEvents(
+    grpc::CallbackServerContext* context,
+    const v1::ExportEventsRequest* request) {
+  log_.Record(*context, "ExportEvents");
+  std::vector<v1::ExportEventsResponse> pages(2);
+  for (int i = 1; i <= 3; ++i) {
+    v1::StoredEvent* event = pages[i < 3 ? 0 : 1].add_events();
+    event->set_sequence(i);
+    event->set_journey(request->journey());
+    event->mutable_event()->set_event_id(absl::StrCat("e-", i));
+    event->mutable_event()->set_comment(
+        absl::StrReplaceAll(DescribeCaller(*context), {{" ", ", "}}));
+    *event->mutable_event()->mutable_occurred_at() = request->range().start();
+  }
+  return new ExportReactor(std::move(pages));
 }
 
 grpc::ServerUnaryReactor* FakeJourney::CreateJourney(

@@ -14,7 +14,10 @@
 //   * WatchEvents sends three messages and ends, or with from_sequence = -1
 //     sends one and waits to be cancelled, with -2 sends one, then one that
 //     does not parse, and waits, with -3 sends one that does not parse and
-//     waits.
+//     waits;
+//   * ExportEvents sends two pages (events e-1, e-2; then e-3), each event's
+//     journey the request's journey, its comment "tenant=<t>, channel=<c>",
+//     its occurred_at the request's range start.
 #ifndef POLKU_GATEWAY_FAKE_BACKENDS_H_
 #define POLKU_GATEWAY_FAKE_BACKENDS_H_
 
@@ -92,6 +95,9 @@ class FakeFeedback : public v1::FeedbackService::CallbackService {
   grpc::ServerWriteReactor<v1::WatchEventsResponse>* WatchEvents(
       grpc::CallbackServerContext* context,
       const v1::WatchEventsRequest* request) override;
+  grpc::ServerWriteReactor<v1::ExportEventsResponse>* ExportEvents(
+      grpc::CallbackServerContext* context,
+      const v1::ExportEventsRequest* request) override;
 
   // Notified when an endless WatchEvents is cancelled.
   absl::Notification watch_cancelled;

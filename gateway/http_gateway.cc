@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -32,14 +33,17 @@
 #include "gateway/openapi.h"
 #include "gateway/request_view.h"
 #include "lib/base/log.h"
+#include "lib/export/event_rows.h"
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/status.h"
+#include "polku/v1/feedback.pb.h"
 
 namespace polku::gateway {
 namespace {
 
 constexpr char kJsonType[] = "application/json";
 constexpr char kNdjsonType[] = "application/x-ndjson";
+constexpr char kCsvType[] = "text/csv; charset=utf-8";
 // How long a stream waits for its first message before answering 200: an
 // error that quick still gets its own HTTP status.
 constexpr absl::Duration kFirstMessageWait = absl::Milliseconds(500);
@@ -96,6 +100,42 @@ absl::StatusOr<std::string> BytesToJson(
                      std::string(printed.message())));
   }
   return json;
+}
+
+// How a stream's answers become the lines of the HTTP answer: proto3 JSON,
+// one message per line, or (the export route) one event per line in the
+// export format.
+struct StreamRendering {
+  const char* content_type = kNdjsonType;
+  // Written before the first line (the CSV header).
+  std::string prologue;
+  std::function<absl::StatusOr<std::string>(const std::string&)> render;
+};
+
+StreamRendering JsonMessages(const google::protobuf::Descriptor* type) {
+  return {kNdjsonType, "", [type](const std::string& bytes) {
+            absl::StatusOr<std::string> json = BytesToJson(type, bytes);
+            if (json.ok()) *json += "\n";
+            return json;
+          }};
+}
+
+StreamRendering EventRows(event_rows::Format format) {
+  return {format == event_rows::Format::kCsv ? kCsvType : kNdjsonType,
+          event_rows::Prologue(format),
+          [format](const std::string& bytes) -> absl::StatusOr<std::string> {
+            polku::v1::ExportEventsResponse page;
+            if (!page.ParseFromString(bytes)) {
+              return absl::InternalError(
+                  "the backend's answer does not parse as "
+                  "polku.v1.ExportEventsResponse");
+            }
+            std::string rows;
+            for (const polku::v1::StoredEvent& event : page.events()) {
+              rows += event_rows::Row(format, event);
+            }
+            return rows;
+          }};
 }
 
 void LogRequest(const httplib::Request& req, int http_status,
@@ -533,42 +573,17 @@ class HttpGateway::Routes {
     }
     std::vector<std::string> path_values(req.matches.begin() + 1,
                                          req.matches.end());
-    // Parameters come from the URL only: httplib also folds a form-encoded
-    // body (what `curl -d` sends by default) into req.params, but every body
-    // here is JSON, whatever its Content-Type says.
-    std::multimap<std::string, std::string> query;
-    if (size_t mark = req.target.find('?'); mark != std::string::npos) {
-      httplib::detail::parse_query_text(req.target.substr(mark + 1), query);
-    }
-    std::vector<std::string> requests;
-    if (method->client_streaming()) {
-      // One request message per non-empty line.
-      if (!query.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            query.begin()->first, ": this route takes NDJSON in the body"));
-      }
-      int line_number = 0;
-      for (absl::string_view line : absl::StrSplit(req.body, '\n')) {
-        ++line_number;
-        if (absl::StripAsciiWhitespace(line).empty()) continue;
-        auto request = BuildRequest(route, path_values, line, {});
-        if (!request.ok()) {
-          return absl::Status(
-              request.status().code(),
-              absl::StrCat("line ", line_number,
-                           " of the body: ", request.status().message()));
-        }
-        requests.push_back((*request)->SerializeAsString());
-      }
-    } else {
-      auto request = BuildRequest(route, path_values, req.body, query);
-      if (!request.ok()) return request.status();
+    absl::StatusOr<DecodedCall> decoded =
+        DecodeCall(route, path_values, req.target, req.body);
+    if (!decoded.ok()) return decoded.status();
+    const event_rows::Format format = decoded->format;
+    std::vector<std::string> requests = std::move(decoded->requests);
+    if (!method->client_streaming()) {
       // A caller limited to a narrower answer gets it, whatever it asked.
       absl::StatusOr<std::string> narrowed =
-          NarrowRequest(NarrowingFor(*principal, *authorized),
-                        (*request)->SerializeAsString());
+          NarrowRequest(NarrowingFor(*principal, *authorized), requests[0]);
       if (!narrowed.ok()) return narrowed.status();
-      requests.push_back(*std::move(narrowed));
+      requests[0] = *std::move(narrowed);
     }
 
     if (authorized->backend == Backend::kGateway) {
@@ -633,11 +648,13 @@ class HttpGateway::Routes {
       }
       return call->StatusWithRetryHint(res);
     }
-    const google::protobuf::Descriptor* type = method->output_type();
+    auto rendering = std::make_shared<StreamRendering>(
+        route.event_rows ? EventRows(format)
+                         : JsonMessages(method->output_type()));
     if (next == RawCall::Next::kMessage) {
       // Checked (and converted again below) while the status can still say
       // so: one message per stream.
-      if (absl::Status parsed = BytesToJson(type, *first).status();
+      if (absl::Status parsed = rendering->render(*first).status();
           !parsed.ok()) {
         return parsed;
       }
@@ -647,24 +664,31 @@ class HttpGateway::Routes {
     std::string http_method = req.method;
     std::string path = req.path;
     res.set_chunked_content_provider(
-        kNdjsonType,
-        [this, call, type, first, pending, outcome](size_t,
-                                                    httplib::DataSink& sink) {
+        rendering->content_type,
+        [this, call, rendering, first, pending, outcome](
+            size_t, httplib::DataSink& sink) {
+          if (!rendering->prologue.empty()) {
+            std::string prologue = std::move(rendering->prologue);
+            rendering->prologue.clear();
+            if (!sink.write(prologue.data(), prologue.size())) return false;
+          }
           while (true) {
             switch (*pending) {
               case RawCall::Next::kMessage: {
-                absl::StatusOr<std::string> json = BytesToJson(type, *first);
-                if (!json.ok()) {
+                absl::StatusOr<std::string> lines = rendering->render(*first);
+                if (!lines.ok()) {
                   // The stream ends here, with the error as its last line;
                   // the backend's call is cancelled with the response.
-                  outcome->code = json.status().code();
-                  std::string line = ErrorBody(json.status()) + "\n";
+                  outcome->code = lines.status().code();
+                  std::string line = ErrorBody(lines.status()) + "\n";
                   sink.write(line.data(), line.size());
                   sink.done();
                   return true;
                 }
-                *json += "\n";
-                if (!sink.write(json->data(), json->size())) return false;
+                if (!lines->empty() &&
+                    !sink.write(lines->data(), lines->size())) {
+                  return false;
+                }
                 break;
               }
               case RawCall::Next::kEnd: {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
@@ -472,6 +473,46 @@ TEST_F(HttpGatewayTest, ReadyzAndMetricsAskTheBackendsAtMostOnceASecond) {
   EXPECT_LE(fakes_.health_checks(), 3 * (2 + static_cast<int>(seconds)))
       << "in " << seconds << " s";
   EXPECT_GE(fakes_.health_checks(), 3);
+}
+
+// The export route writes one event per line in the export format, not the
+// backend's pages.
+TEST_F(HttpGatewayTest, ExportIsOneEventPerLineAsJsonOrCsv) {
+  httplib::Result res = Get(
+      "/v1/events:export?journey=j1&start=2024-05-01T00:00:00Z", admin_key_);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/x-ndjson");
+  std::vector<std::string> lines =
+      absl::StrSplit(res->body, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u) << res->body;
+  google::protobuf::Struct row;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(lines[2], &row).ok())
+      << lines[2];
+  EXPECT_EQ(row.fields().at("event_id").string_value(), "e-3");
+  EXPECT_EQ(row.fields().at("journey").string_value(), "j1");
+  EXPECT_EQ(row.fields().at("occurred_at").string_value(),
+            "2024-05-01T00:00:00Z");
+  EXPECT_EQ(row.fields().at("comment").string_value(), "tenant=demo, channel=");
+
+  res = Get("/v1/events:export?journey=j1&format=csv", admin_key_);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Type"), "text/csv; charset=utf-8");
+  lines = absl::StrSplit(res->body, "\r\n", absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << res->body;
+  EXPECT_TRUE(absl::StartsWith(lines[0], "sequence,event_id,journey,"));
+  EXPECT_TRUE(absl::StartsWith(lines[1], "1,e-1,j1,"));
+  EXPECT_THAT(lines[3], HasSubstr(",\"tenant=demo, channel=\","));
+
+  res = Get("/v1/events:export?format=xml", admin_key_);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_THAT(res->body, HasSubstr("format: \\\"xml\\\" is not csv or ndjson"));
+  // A channel key may not export.
+  res = Get("/v1/events:export", shop_key_);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403);
 }
 
 TEST_F(HttpGatewayTest, AnAnswerThatDoesNotParseIs500NotAnEmptyMessage) {

@@ -5,6 +5,7 @@
 #include <google/protobuf/util/field_mask_util.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
+#include <httplib.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -36,6 +37,8 @@ const std::vector<HttpRoute>& Table() {
       {"POST", "/v1/events:stream", "/polku.v1.FeedbackService/StreamEvents",
        "*"},
       {"GET", "/v1/events:watch", "/polku.v1.FeedbackService/WatchEvents", ""},
+      {"GET", "/v1/events:export", "/polku.v1.FeedbackService/ExportEvents", "",
+       "", /*event_rows=*/true},
       {"POST", "/v1/customers/{customer}:erase",
        "/polku.v1.FeedbackService/EraseCustomer", "*"},
       // JourneyService
@@ -495,6 +498,62 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(
     if (!set.ok()) return set;
   }
   return request;
+}
+
+absl::StatusOr<DecodedCall> DecodeCall(
+    const HttpRoute& route, const std::vector<std::string>& path_values,
+    absl::string_view target, absl::string_view body) {
+  const google::protobuf::MethodDescriptor* method = MethodOf(route);
+  if (method == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat(route.rpc, " is not served over HTTP"));
+  }
+  // Parameters come from the URL only: httplib also folds a form-encoded
+  // body (what `curl -d` sends by default) into req.params, but every body
+  // here is JSON, whatever its Content-Type says.
+  std::multimap<std::string, std::string> query;
+  if (size_t mark = target.find('?'); mark != absl::string_view::npos) {
+    httplib::detail::parse_query_text(std::string(target.substr(mark + 1)),
+                                      query);
+  }
+  DecodedCall call;
+  // `format` belongs to the HTTP answer, not to the request message.
+  if (route.event_rows) {
+    for (auto it = query.find(kFormatParameter); it != query.end();
+         it = query.find(kFormatParameter)) {
+      if (!event_rows::ParseFormat(it->second, call.format)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            kFormatParameter, ": \"", it->second, "\" is not csv or ndjson"));
+      }
+      query.erase(it);
+    }
+  }
+  if (!method->client_streaming()) {
+    absl::StatusOr<std::unique_ptr<Message>> request =
+        BuildRequest(route, path_values, body, query);
+    if (!request.ok()) return request.status();
+    call.requests.push_back((*request)->SerializeAsString());
+    return call;
+  }
+  // One request message per non-empty line.
+  if (!query.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        query.begin()->first, ": this route takes NDJSON in the body"));
+  }
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    ++line_number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    absl::StatusOr<std::unique_ptr<Message>> request =
+        BuildRequest(route, path_values, line, {});
+    if (!request.ok()) {
+      return absl::Status(request.status().code(),
+                          absl::StrCat("line ", line_number, " of the body: ",
+                                       request.status().message()));
+    }
+    call.requests.push_back((*request)->SerializeAsString());
+  }
+  return call;
 }
 
 std::string FieldOf(absl::string_view message) {

@@ -12,7 +12,10 @@
 // the other scalar fields (also Timestamp in RFC 3339 and FieldMask), by
 // snake_case or lowerCamel name, `a.b` for nested ones, and the entries of
 // map<string, string> fields as `attributes.store_id=hki-01`; see
-// BuildRequest.
+// BuildRequest. `event_rows` marks the export route: its answers (pages of
+// StoredEvent) are written one event per line in the export format
+// (lib/export/event_rows.h), JSON Lines, or CSV with the query parameter
+// `format=csv`.
 #ifndef POLKU_GATEWAY_HTTP_ROUTES_H_
 #define POLKU_GATEWAY_HTTP_ROUTES_H_
 
@@ -27,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "lib/export/event_rows.h"
 
 namespace polku::gateway {
 
@@ -36,7 +40,11 @@ struct HttpRoute {
   const char* rpc;           // e.g. /polku.v1.JourneyService/PublishJourney
   const char* body;          // "*", a field name, or "" (query parameters)
   const char* binding = "";  // "field=text/{var}" or ""
+  bool event_rows = false;
 };
+
+// The query parameter of an `event_rows` route that picks the format.
+inline constexpr char kFormatParameter[] = "format";
 
 // Every route, in the order they are matched.
 const std::vector<HttpRoute>& HttpRoutes();
@@ -57,6 +65,24 @@ absl::StatusOr<std::unique_ptr<google::protobuf::Message>> BuildRequest(
     const HttpRoute& route, const std::vector<std::string>& path_values,
     absl::string_view body,
     const std::multimap<std::string, std::string>& query);
+
+// One HTTP call decoded: the request messages it sends (serialized; one per
+// non-empty NDJSON line of the body for a client-streaming rpc, else one),
+// and for an `event_rows` route the format its answer is written in.
+struct DecodedCall {
+  std::vector<std::string> requests;
+  event_rows::Format format = event_rows::Format::kJsonLines;
+};
+
+// Everything the HTTP gateway takes from the caller besides the headers:
+// the path values (the route's regex groups), the query of `target` (after
+// `?`, percent-decoded) and the body. A pure function, so that it can be
+// fuzzed (tests/fuzz/http_request_fuzzer.cc). INVALID_ARGUMENT naming the
+// field, parameter or body line at fault.
+absl::StatusOr<DecodedCall> DecodeCall(const HttpRoute& route,
+                                       const std::vector<std::string>& path_values,
+                                       absl::string_view target,
+                                       absl::string_view body);
 
 // The request fields a query parameter may set, as (parameter name, field),
 // for GET routes; used for documentation.

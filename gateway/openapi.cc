@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/http_routes.h"
+#include "lib/export/event_rows.h"
 
 namespace polku::gateway {
 namespace {
@@ -151,6 +152,33 @@ Value Content(const char* media_type, Value schema) {
   return Obj({{media_type, Obj({{"schema", std::move(schema)}})}});
 }
 
+// One row of the export format (lib/export/event_rows.h).
+Value EventRowSchema() {
+  Value properties = Obj({});
+  for (const std::string& column : event_rows::Columns()) {
+    Value schema = Obj({{"type", Str("string")}});
+    if (column == "sequence" || column == "journey_version") {
+      schema = Obj({{"type", Str("integer")}});
+    } else if (column == "csat" || column == "nps" || column == "ces") {
+      schema = Obj({{"type", Str("integer")}, {"nullable", Value()}});
+      schema.mutable_struct_value()
+          ->mutable_fields()
+          ->at("nullable")
+          .set_bool_value(true);
+    } else if (column == "occurred_at" || column == "received_at") {
+      schema = Obj({{"type", Str("string")}, {"format", Str("date-time")}});
+    } else if (column == "measures") {
+      schema = Obj({{"type", Str("object")},
+                    {"additionalProperties", Obj({{"type", Str("number")}})}});
+    } else if (column == "attributes") {
+      schema = Obj({{"type", Str("object")},
+                    {"additionalProperties", Obj({{"type", Str("string")}})}});
+    }
+    (*properties.mutable_struct_value()->mutable_fields())[column] = schema;
+  }
+  return Obj({{"type", Str("object")}, {"properties", properties}});
+}
+
 std::string Build() {
   SchemaBuilder schemas;
   Value paths = Obj({});
@@ -200,6 +228,18 @@ std::string Build() {
                {"in", Str("query")},
                {"schema", schemas.FieldSchema(field)}});
     }
+    if (route.event_rows) {
+      Value formats;
+      *formats.mutable_list_value()->add_values() = Str("ndjson");
+      *formats.mutable_list_value()->add_values() = Str("csv");
+      *parameters.mutable_list_value()->add_values() = Obj(
+          {{"name", Str(kFormatParameter)},
+           {"in", Str("query")},
+           {"description",
+            Str("ndjson (default): one event per line as a JSON object; csv: "
+                "RFC 4180 with a header row. The same columns either way.")},
+           {"schema", Obj({{"type", Str("string")}, {"enum", formats}})}});
+    }
     (*op.mutable_fields())["parameters"] = parameters;
 
     absl::string_view body(route.body);
@@ -228,6 +268,16 @@ std::string Build() {
          {"content", Content(method->server_streaming() ? "application/x-ndjson"
                                                         : "application/json",
                              schemas.MessageSchema(method->output_type()))}});
+    if (route.event_rows) {
+      Value content = Content("application/x-ndjson", EventRowSchema());
+      (*content.mutable_struct_value()->mutable_fields())["text/csv"] =
+          Obj({{"schema", Obj({{"type", Str("string")}})}});
+      ok = Obj({{"description",
+                 Str("the events, one per line (after the CSV header); a "
+                     "failure after the start ends the answer with a JSON "
+                     "error line")},
+                {"content", content}});
+    }
     Value error =
         Obj({{"description",
               Str("an error; HTTP status mapped from the gRPC code")},

@@ -30,7 +30,8 @@ absl::Status ValidateScopes(const std::set<std::string>& scopes,
     if (!IsKnownScope(scope) || scope == kScopeSuperAdmin) {
       return absl::InvalidArgumentError(absl::StrCat(
           "api_key.scopes: unknown scope \"", scope,
-          "\" (events:write, journeys:read, journeys:write, insights:read, "
+          "\" (events:write, events:read, journeys:read, journeys:write, "
+          "insights:read, "
           "admin)"));
     }
   }

@@ -43,9 +43,10 @@ std::string KeyHash(absl::string_view key) { return crypto::Sha256Hex(key); }
 std::string KeyId(absl::string_view key) { return KeyHash(key).substr(0, 8); }
 
 bool IsKnownScope(absl::string_view scope) {
-  return scope == kScopeEventsWrite || scope == kScopeJourneysRead ||
-         scope == kScopeJourneysWrite || scope == kScopeInsightsRead ||
-         scope == kScopeAdmin || scope == kScopeSuperAdmin;
+  return scope == kScopeEventsWrite || scope == kScopeEventsRead ||
+         scope == kScopeJourneysRead || scope == kScopeJourneysWrite ||
+         scope == kScopeInsightsRead || scope == kScopeAdmin ||
+         scope == kScopeSuperAdmin;
 }
 
 }  // namespace polku::gateway::keys

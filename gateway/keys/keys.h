@@ -34,6 +34,9 @@ inline constexpr char kScopeJourneysRead[] = "journeys:read";
 inline constexpr char kScopeJourneysWrite[] = "journeys:write";
 // Read scorecards.
 inline constexpr char kScopeInsightsRead[] = "insights:read";
+// Export the tenant's stored events (ExportEvents): for analysts' own tools,
+// without the keys, erasure and change feed that `admin` also allows.
+inline constexpr char kScopeEventsRead[] = "events:read";
 // Tenant administration (API keys), including the raw change feed.
 inline constexpr char kScopeAdmin[] = "admin";
 // The bootstrap super-admin: creates tenants and administers every tenant's

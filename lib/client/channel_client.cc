@@ -205,6 +205,8 @@ class ChannelClient::Impl {
   // outcome.
   void SendBatch(std::vector<Pending>& batch) {
     polku::v1::SubmitEventsRequest request;
+    request.set_validate_only(options_.validate_only);
+    request.set_history_version(options_.history_version);
     request.mutable_events()->Reserve(static_cast<int>(batch.size()));
     for (const Pending& pending : batch) *request.add_events() = pending.event;
 
@@ -342,6 +344,7 @@ class ChannelClient::Impl {
     };
     while (absl::Now() - started < options_.stream_max_age) {
       polku::v1::StreamEventsRequest request;
+      request.set_history_version(options_.history_version);
       {
         absl::MutexLock lock(&mu_);
         mu_.AwaitWithTimeout(absl::Condition(&can_write),
@@ -545,6 +548,15 @@ absl::StatusOr<std::unique_ptr<ChannelClient>> ChannelClient::Create(
     return absl::InvalidArgumentError(
         "options.initial_backoff must be positive and at most "
         "options.max_backoff");
+  }
+  if (options.validate_only &&
+      options.transport != ChannelClientOptions::Transport::kBatches) {
+    return absl::InvalidArgumentError(
+        "options.validate_only needs Transport::kBatches (SubmitEvents)");
+  }
+  if (options.history_version < 0) {
+    return absl::InvalidArgumentError(
+        "options.history_version must be at least 0");
   }
   return std::unique_ptr<ChannelClient>(
       new ChannelClient(std::make_unique<Impl>(std::move(channel), api_key,

@@ -89,6 +89,14 @@ struct ChannelClientOptions {
   absl::Duration retry_budget = absl::Minutes(5);
   // Seed of the jitter; a fixed seed makes delays reproducible in tests.
   uint64_t jitter_seed = 0;
+  // Set on every call (SubmitEventsRequest / StreamEventsRequest
+  // history_version): events older than their journey's first version are
+  // validated against this version of it (importing history).
+  int32_t history_version = 0;
+  // A dry run: every call is SubmitEvents with validate_only, so events are
+  // answered ACCEPTED or REJECTED and nothing is stored. Needs
+  // Transport::kBatches.
+  bool validate_only = false;
 };
 
 // What finally became of one submitted event.

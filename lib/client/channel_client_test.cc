@@ -55,7 +55,8 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
       std::vector<std::string> ids;
       for (const auto& event : request->events())
         ids.push_back(event.event_id());
-      calls_.push_back({ids, absl::Now()});
+      calls_.push_back({ids, absl::Now(), request->validate_only(),
+                        request->history_version()});
       authorization_ = std::string(
           context->client_metadata().find("authorization")->second.data(),
           context->client_metadata().find("authorization")->second.size());
@@ -122,6 +123,10 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
     polku::v1::StreamEventsRequest request;
     int answered = 0;
     while (stream->Read(&request)) {
+      {
+        absl::MutexLock lock(&mu_);
+        stream_history_versions_.push_back(request.history_version());
+      }
       for (const auto& event : request.events()) {
         polku::v1::SubmitEventsRequest one;
         *one.add_events() = event;
@@ -160,7 +165,14 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
   struct Call {
     std::vector<std::string> event_ids;
     absl::Time at;
+    bool validate_only = false;
+    int32_t history_version = 0;
   };
+  // history_version of every stream message read.
+  std::vector<int32_t> stream_history_versions() {
+    absl::MutexLock lock(&mu_);
+    return stream_history_versions_;
+  }
 
   void AddFaults(std::initializer_list<Fault> faults) {
     absl::MutexLock lock(&mu_);
@@ -236,6 +248,7 @@ class FakeFeedbackService final : public polku::v1::FeedbackService::Service {
   std::deque<int> stream_faults_ ABSL_GUARDED_BY(mu_);
   std::deque<int> scrambles_ ABSL_GUARDED_BY(mu_);
   int streams_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<int32_t> stream_history_versions_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::pair<std::string, int64_t>> stored_
       ABSL_GUARDED_BY(mu_);
   int64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
@@ -562,6 +575,44 @@ TEST_F(ChannelClientTest, EventWithoutIdIsRefused) {
   polku::v1::TouchpointEvent event = Event(1);
   event.clear_event_id();
   EXPECT_EQ(client->Submit(event).code(), absl::StatusCode::kInvalidArgument);
+}
+
+// What an import sets on the client goes out on every call and message.
+TEST_F(ChannelClientTest, HistoryVersionAndValidateOnlyGoOutOnEveryCall) {
+  ChannelClientOptions options = FastRetries();
+  options.history_version = 3;
+  options.validate_only = true;
+  auto client = NewClient(options);
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 120; ++i) ASSERT_TRUE(client->Submit(Event(i)).ok());
+  ASSERT_TRUE(client->Flush(absl::Seconds(10)));
+  ASSERT_FALSE(service_.calls().empty());
+  for (const auto& call : service_.calls()) {
+    EXPECT_TRUE(call.validate_only);
+    EXPECT_EQ(call.history_version, 3);
+  }
+
+  ChannelClientOptions streaming = FastRetries();
+  streaming.transport = ChannelClientOptions::Transport::kStream;
+  streaming.history_version = 2;
+  auto streamer = NewClient(streaming);
+  ASSERT_NE(streamer, nullptr);
+  for (int i = 200; i < 260; ++i) ASSERT_TRUE(streamer->Submit(Event(i)).ok());
+  ASSERT_TRUE(streamer->Flush(absl::Seconds(10)));
+  ASSERT_FALSE(service_.stream_history_versions().empty());
+  for (int32_t version : service_.stream_history_versions()) {
+    EXPECT_EQ(version, 2);
+  }
+
+  // A stream cannot validate only; a version is never negative.
+  streaming.validate_only = true;
+  EXPECT_EQ(
+      ChannelClient::Create(address_, "k", streaming, nullptr).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  options.history_version = -1;
+  EXPECT_EQ(
+      ChannelClient::Create(address_, "k", options, nullptr).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <variant>
 #include <vector>
@@ -75,6 +76,22 @@ inline int64_t SequenceOf(const FeedEntry& entry) {
   return std::visit([](const auto& e) { return e.sequence(); }, entry);
 }
 
+// Which stored events an export reads (ExportEvents): one tenant's, in a
+// window of sequences, optionally one journey's and a range of occurred_at.
+struct EventQuery {
+  std::string tenant;
+  // Empty: every journey.
+  std::string journey;
+  // occurred_at in [occurred_from, occurred_to), Unix microseconds.
+  int64_t occurred_from = std::numeric_limits<int64_t>::min();
+  int64_t occurred_to = std::numeric_limits<int64_t>::max();
+  // Sequences in [from_sequence, to_sequence]: the window one read scans,
+  // so that a read of sparse matches stays short however large the store.
+  int64_t from_sequence = 1;
+  int64_t to_sequence = std::numeric_limits<int64_t>::max();
+  int limit = 500;
+};
+
 struct EraseResult {
   // Events deleted.
   int64_t erased_events = 0;
@@ -111,6 +128,12 @@ class EventStore {
   // several threads.
   virtual absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(
       absl::string_view tenant, int64_t from_sequence, int limit) = 0;
+
+  // Up to `query.limit` stored events (never erasures) matching `query`, in
+  // sequence order, as records like ReadFeedRecords'. Blocks on storage:
+  // call it from an Executor thread. Safe from several threads.
+  virtual absl::StatusOr<std::vector<FeedRecord>> ReadEventRecords(
+      const EventQuery& query) = 0;
 
   // ReadFeedRecords, parsed (tests and tools; WatchEvents sends the
   // records as they are). DATA_LOSS if a record cannot be parsed.

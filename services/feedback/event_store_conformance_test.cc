@@ -484,6 +484,54 @@ TEST_P(EventStoreConformanceTest, TheFeedIsInSequenceOrderAndFiltersByTenant) {
   EXPECT_TRUE(Feed("", 5).empty());
 }
 
+// ExportEvents' reads: a tenant's events (no erasures) in a window of
+// sequences, by journey and occurred_at, at most `limit`.
+TEST_P(EventStoreConformanceTest, ReadEventRecordsFiltersAndPages) {
+  auto at = [](ValidEvent event, int64_t seconds, const std::string& journey) {
+    event.event.mutable_occurred_at()->set_seconds(seconds);
+    event.touchpoint.journey = journey;
+    return event;
+  };
+  ASSERT_TRUE(
+      Submit(Batch({at(Event("a-1"), 1000, "j"), at(Event("a-2"), 2000, "k"),
+                    at(Event("a-3"), 3000, "j")}))
+          .ok());
+  ASSERT_TRUE(Submit(Batch({at(Event("b-1"), 2000, "j")}, "other")).ok());
+  ASSERT_TRUE(
+      Submit(Batch({at(Event("a-4", 4, "erased-customer"), 4000, "j")})).ok());
+  ASSERT_TRUE(Erase(*store_, "demo", "erased-customer", false).ok());
+  ASSERT_TRUE(Submit(Batch({at(Event("a-5"), 5000, "j")})).ok());
+
+  auto ids = [&](EventQuery query) {
+    std::vector<std::string> found;
+    absl::StatusOr<std::vector<FeedRecord>> records =
+        store_->ReadEventRecords(query);
+    EXPECT_TRUE(records.ok()) << records.status();
+    if (!records.ok()) return found;
+    for (const FeedRecord& record : *records) {
+      EXPECT_FALSE(record.erasure);
+      StoredEvent stored;
+      EXPECT_TRUE(stored.ParseFromString(record.payload));
+      found.push_back(
+          absl::StrCat(record.sequence, ":", stored.event().event_id()));
+    }
+    return found;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(ids({.tenant = "demo"}), (V{"1:a-1", "2:a-2", "3:a-3", "7:a-5"}));
+  EXPECT_EQ(ids({.tenant = "demo", .journey = "j"}),
+            (V{"1:a-1", "3:a-3", "7:a-5"}));
+  EXPECT_EQ(ids({.tenant = "demo",
+                 .occurred_from = 2000 * 1'000'000LL,
+                 .occurred_to = 5000 * 1'000'000LL}),
+            (V{"2:a-2", "3:a-3"}));
+  EXPECT_EQ(ids({.tenant = "demo", .from_sequence = 2, .to_sequence = 6}),
+            (V{"2:a-2", "3:a-3"}));
+  EXPECT_EQ(ids({.tenant = "demo", .limit = 2}), (V{"1:a-1", "2:a-2"}));
+  EXPECT_EQ(ids({.tenant = "other"}), (V{"4:b-1"}));
+  EXPECT_TRUE(ids({.tenant = "nobody"}).empty());
+}
+
 TEST_P(EventStoreConformanceTest, FeedReadsRunBesideTheWriter) {
   ASSERT_TRUE(Submit(Batch({Event("e-0")})).ok());
   std::atomic<bool> stop{false};

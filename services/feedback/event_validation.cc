@@ -68,11 +68,85 @@ std::optional<EventRejection> CheckEventId(absl::string_view event_id) {
   return std::nullopt;
 }
 
+EventRejection WrongChannel(const polku::v1::TouchpointEvent& event,
+                            const ResolvedTouchpoint& found,
+                            const EventSource& source) {
+  return EventRejection{
+      "touchpoint", absl::StrCat("touchpoint ", Quote(event.touchpoint()),
+                                 " belongs to channel ", Quote(found.channel),
+                                 ", not ", Quote(source.channel))};
+}
+
+// When the event occurred, if its occurred_at is a valid timestamp.
+std::optional<absl::Time> OccurredAt(const polku::v1::TouchpointEvent& event) {
+  if (!event.has_occurred_at() || event.occurred_at().nanos() < 0 ||
+      event.occurred_at().nanos() > 999999999) {
+    return std::nullopt;
+  }
+  return absl::FromUnixSeconds(event.occurred_at().seconds()) +
+         absl::Nanoseconds(event.occurred_at().nanos());
+}
+
+// The touchpoint of back-filled history: in version `history_version` of
+// the event's journey if it occurred before that journey's first version,
+// else nullopt (the latest version decides, as for any event).
+std::optional<EventValidation> ResolveHistoric(
+    const polku::v1::TouchpointEvent& event, const EventSource& source,
+    const TouchpointSnapshot& index, int32_t history_version) {
+  if (event.journey().empty()) {
+    return EventRejection{
+        "journey", "journey is required when the request sets history_version"};
+  }
+  std::optional<JourneyHistory> history =
+      index.History(source.tenant, event.journey());
+  if (!history.has_value()) {
+    return EventRejection{
+        "journey", absl::StrCat("unknown journey ", Quote(event.journey()))};
+  }
+  if (history_version > history->latest_version) {
+    return EventRejection{
+        "history_version",
+        absl::StrCat("journey ", Quote(event.journey()),
+                     " has no published version ", history_version,
+                     " (latest: ", history->latest_version, ")")};
+  }
+  std::optional<absl::Time> occurred = OccurredAt(event);
+  // occurred_at's own rules are checked later, in field order.
+  if (!occurred.has_value() || *occurred >= history->first_published) {
+    return std::nullopt;
+  }
+  if (!index.HasVersion(source.tenant, event.journey(), history_version)) {
+    return EventRejection{
+        "history_version",
+        absl::StrCat("version ", history_version, " of journey ",
+                     Quote(event.journey()),
+                     " is not loaded (polku-journey did not send it)")};
+  }
+  std::optional<ResolvedTouchpoint> found = index.FindInVersion(
+      source.tenant, event.journey(), history_version, event.touchpoint());
+  if (!found.has_value()) {
+    return EventRejection{"touchpoint",
+                          absl::StrCat("touchpoint ", Quote(event.touchpoint()),
+                                       " is not in version ", history_version,
+                                       " of journey ", Quote(event.journey()))};
+  }
+  if (found->channel != source.channel) {
+    return WrongChannel(event, *found, source);
+  }
+  return *std::move(found);
+}
+
 EventValidation ResolveTouchpoint(const polku::v1::TouchpointEvent& event,
                                   const EventSource& source,
-                                  const TouchpointSnapshot& index) {
+                                  const TouchpointSnapshot& index,
+                                  int32_t history_version) {
   if (event.touchpoint().empty()) {
     return EventRejection{"touchpoint", "touchpoint is required"};
+  }
+  if (history_version > 0) {
+    std::optional<EventValidation> historic =
+        ResolveHistoric(event, source, index, history_version);
+    if (historic.has_value()) return *std::move(historic);
   }
   std::vector<ResolvedTouchpoint> found =
       index.Find(source.tenant, event.touchpoint());
@@ -107,11 +181,7 @@ EventValidation ResolveTouchpoint(const polku::v1::TouchpointEvent& event,
                      "; name one in journey")};
   }
   if (found[0].channel != source.channel) {
-    return EventRejection{
-        "touchpoint",
-        absl::StrCat("touchpoint ", Quote(event.touchpoint()),
-                     " belongs to channel ", Quote(found[0].channel), ", not ",
-                     Quote(source.channel))};
+    return WrongChannel(event, found[0], source);
   }
   return std::move(found[0]);
 }
@@ -240,10 +310,12 @@ std::optional<EventRejection> CheckAttributes(
 
 EventValidation ValidateEvent(const polku::v1::TouchpointEvent& event,
                               const EventSource& source,
-                              const TouchpointSnapshot& index, absl::Time now) {
+                              const TouchpointSnapshot& index, absl::Time now,
+                              int32_t history_version) {
   if (auto bad = CheckEventId(event.event_id())) return *std::move(bad);
 
-  EventValidation resolved = ResolveTouchpoint(event, source, index);
+  EventValidation resolved =
+      ResolveTouchpoint(event, source, index, history_version);
   if (std::holds_alternative<EventRejection>(resolved)) return resolved;
 
   if (event.customer().empty()) {

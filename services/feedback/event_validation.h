@@ -63,9 +63,16 @@ struct EventSource {
 // Checks `event`, submitted by `source`, against the tenant's latest
 // published journeys in `index`, at time `now`. Reports the first broken
 // rule, in field order.
+//
+// With `history_version` > 0 (back-filled history; see
+// SubmitEventsRequest.history_version) the event must name its journey,
+// which must have that version; if the event occurred before the journey's
+// first version was published, it is validated against (and resolves to)
+// version `history_version` instead of the latest.
 EventValidation ValidateEvent(const polku::v1::TouchpointEvent& event,
                               const EventSource& source,
-                              const TouchpointSnapshot& index, absl::Time now);
+                              const TouchpointSnapshot& index, absl::Time now,
+                              int32_t history_version = 0);
 
 }  // namespace polku::feedback
 

@@ -363,6 +363,95 @@ TEST_F(EventValidationTest, AtMost32AttributesWithBoundedKeysAndValues) {
             (EventRejection{"attributes", "at most 32 attributes, got 33"}));
 }
 
+// Back-filled history (history_version): the journey "switching" of the
+// tenant "hist" had `service_call` in version 1 (published 2024-01-01),
+// renamed `support_call` in version 2.
+class HistoryValidationTest : public EventValidationTest {
+ protected:
+  HistoryValidationTest() {
+    polku::v1::WatchJourneysResponse all = testing::DemoJourneys();
+    auto* v1 = all.add_journeys();
+    *v1 = testing::Published("hist", "switching", 1,
+                             {{"service_call", "support", "phone"}});
+    v1->mutable_journey()->mutable_publish_time()->set_seconds(
+        absl::ToUnixSeconds(At(2024, 1, 1, 0, 0, 0)));
+    auto* v2 = all.add_journeys();
+    *v2 = testing::Published("hist", "switching", 2,
+                             {{"support_call", "use", "phone"}});
+    v2->mutable_journey()->mutable_publish_time()->set_seconds(
+        absl::ToUnixSeconds(At(2024, 3, 1, 0, 0, 0)));
+    index_.Reset(all.journeys());
+    event_.set_touchpoint("service_call");
+    event_.set_journey("switching");
+    SetTime(event_, At(2023, 6, 1, 12, 0, 0));
+  }
+
+  EventValidation ValidateHistoric(int32_t version) {
+    return ValidateEvent(event_, {.tenant = "hist", .channel = "phone"},
+                         *index_.Current(), now_, version);
+  }
+  EventRejection HistoricRejection(int32_t version) {
+    EventValidation v = ValidateHistoric(version);
+    if (auto* rejection = std::get_if<EventRejection>(&v)) return *rejection;
+    return {"<accepted>", ""};
+  }
+};
+
+TEST_F(HistoryValidationTest, AnOlderEventIsValidatedAgainstTheNamedVersion) {
+  EventValidation v = ValidateHistoric(1);
+  ASSERT_TRUE(std::holds_alternative<ResolvedTouchpoint>(v))
+      << std::get<EventRejection>(v).reason;
+  EXPECT_EQ(std::get<ResolvedTouchpoint>(v).journey_version, 1);
+  EXPECT_EQ(std::get<ResolvedTouchpoint>(v).stage, "support");
+  // Without history_version the latest version decides: the old key is
+  // unknown there.
+  EXPECT_EQ(HistoricRejection(0).field, "touchpoint");
+  EXPECT_EQ(HistoricRejection(2),
+            (EventRejection{"touchpoint",
+                            "touchpoint 'service_call' is not in version 2 of "
+                            "journey 'switching'"}));
+}
+
+TEST_F(HistoryValidationTest, AnEventSinceTheFirstVersionUsesTheLatest) {
+  // After version 1 was published the map in force is known: history does
+  // not apply, whatever the request names.
+  SetTime(event_, At(2024, 2, 1, 12, 0, 0));
+  EXPECT_EQ(HistoricRejection(1).field, "touchpoint");
+  event_.set_touchpoint("support_call");
+  EventValidation v = ValidateHistoric(1);
+  ASSERT_TRUE(std::holds_alternative<ResolvedTouchpoint>(v));
+  EXPECT_EQ(std::get<ResolvedTouchpoint>(v).journey_version, 2);
+}
+
+TEST_F(HistoryValidationTest, TheJourneyAndTheVersionMustExist) {
+  event_.clear_journey();
+  EXPECT_EQ(HistoricRejection(1),
+            (EventRejection{"journey",
+                            "journey is required when the request sets "
+                            "history_version"}));
+  event_.set_journey("nope");
+  EXPECT_EQ(HistoricRejection(1),
+            (EventRejection{"journey", "unknown journey 'nope'"}));
+  event_.set_journey("switching");
+  EXPECT_EQ(HistoricRejection(3),
+            (EventRejection{"history_version",
+                            "journey 'switching' has no published version 3 "
+                            "(latest: 2)"}));
+  // Checked for recent events too: a mistyped version is never ignored.
+  SetTime(event_, now_ - absl::Hours(1));
+  EXPECT_EQ(HistoricRejection(3).field, "history_version");
+}
+
+TEST_F(HistoryValidationTest, TheNamedVersionsChannelDecides) {
+  EXPECT_EQ(HistoricRejection(1).field, "<accepted>");
+  EventValidation v =
+      ValidateEvent(event_, {.tenant = "hist", .channel = "shop"},
+                    *index_.Current(), now_, 1);
+  ASSERT_TRUE(std::holds_alternative<EventRejection>(v));
+  EXPECT_EQ(std::get<EventRejection>(v).reason,
+            "touchpoint 'service_call' belongs to channel 'phone', not 'shop'");
+}
+
 TEST_F(EventValidationTest, TheFirstBrokenRuleInFieldOrderIsReported) {
   event_.set_csat(9);
   event_.set_language("de");

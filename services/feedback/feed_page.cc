@@ -75,6 +75,36 @@ void WriteRecord(int field, const FeedRecord& record, CodedOutputStream& out) {
 
 }  // namespace
 
+absl::StatusOr<FeedPage> EncodeExportPage(
+    const std::vector<FeedRecord>& records, size_t max_bytes) {
+  static_assert(int{polku::v1::ExportEventsResponse::kEventsFieldNumber} ==
+                int{WatchEventsResponse::kEventsFieldNumber});
+  FeedPage page;
+  {
+    google::protobuf::io::StringOutputStream stream(&page.bytes);
+    CodedOutputStream out(&stream);
+    size_t bytes = 0;
+    for (const FeedRecord& record : records) {
+      if (record.erasure) {
+        return absl::InternalError(absl::StrCat(
+            "feed entry ", record.sequence, " is an erasure, not an event"));
+      }
+      if (page.next_sequence > 0 && bytes + record.payload.size() > max_bytes) {
+        break;  // the rest comes in the next page
+      }
+      if (!IsWholeFields(record.payload)) {
+        return absl::DataLossError(
+            absl::StrCat("feed entry ", record.sequence, " is corrupt"));
+      }
+      WriteRecord(polku::v1::ExportEventsResponse::kEventsFieldNumber, record,
+                  out);
+      page.next_sequence = record.sequence + 1;
+      bytes += record.payload.size();
+    }
+  }  // `out` flushes into page.bytes here
+  return page;
+}
+
 absl::StatusOr<FeedPage> EncodeFeedPage(const std::string& feed_id,
                                         const std::vector<FeedRecord>& records,
                                         size_t max_bytes) {

@@ -1,4 +1,5 @@
-// WatchEvents pages encoded straight from the feed's stored records.
+// WatchEvents (and ExportEvents) pages encoded straight from the feed's
+// stored records.
 //
 // A record's payload is the serialised StoredEvent (or Erasure) without its
 // sequence; with the sequence field appended it is the serialised message
@@ -39,6 +40,13 @@ struct FeedPage {
 absl::StatusOr<FeedPage> EncodeFeedPage(const std::string& feed_id,
                                         const std::vector<FeedRecord>& records,
                                         size_t max_bytes);
+
+// An ExportEventsResponse of `records` (stored events, never erasures; not
+// empty), cut where their payloads would pass `max_bytes` (at least one).
+// `next_sequence` is the one after the last event taken. DATA_LOSS as
+// EncodeFeedPage.
+absl::StatusOr<FeedPage> EncodeExportPage(
+    const std::vector<FeedRecord>& records, size_t max_bytes);
 
 }  // namespace polku::feedback
 

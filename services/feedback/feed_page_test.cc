@@ -160,5 +160,36 @@ TEST(FeedPageTest, ACorruptRecordIsDataLossNamingItsSequence) {
   }
 }
 
+TEST(ExportPageTest, IsTheEventsAsAnExportEventsResponseCutAtTheBound) {
+  std::vector<FeedRecord> records = {Record(Event(3)), Record(Event(5)),
+                                     Record(Event(8))};
+  // Room for two payloads.
+  absl::StatusOr<FeedPage> page =
+      EncodeExportPage(records, 2 * records[0].payload.size() + 10);
+  ASSERT_TRUE(page.ok()) << page.status();
+  polku::v1::ExportEventsResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(page->bytes));
+  ASSERT_EQ(parsed.events_size(), 2);
+  EXPECT_TRUE(MessageDifferencer::Equals(parsed.events(0), Event(3)));
+  EXPECT_TRUE(MessageDifferencer::Equals(parsed.events(1), Event(5)));
+  EXPECT_EQ(page->next_sequence, 6);
+  // At least one event, however small the bound.
+  page = EncodeExportPage(records, 1);
+  ASSERT_TRUE(page.ok());
+  ASSERT_TRUE(parsed.ParseFromString(page->bytes));
+  EXPECT_EQ(parsed.events_size(), 1);
+  EXPECT_EQ(page->next_sequence, 4);
+  // An erasure is never exported; a corrupt row is refused.
+  Erasure erasure;
+  erasure.set_sequence(9);
+  EXPECT_FALSE(EncodeExportPage({Record(erasure)}, 1 << 20).ok());
+  // Field 1, 5 bytes long, holding 2.
+  FeedRecord corrupt{.sequence = 10,
+                     .payload = std::string("\x0a\x05"
+                                            "ab")};
+  EXPECT_EQ(EncodeExportPage({corrupt}, 1 << 20).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
 }  // namespace
 }  // namespace polku::feedback

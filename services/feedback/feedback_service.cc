@@ -16,6 +16,7 @@
 #include "lib/rpc/status.h"
 #include "services/feedback/event_validation.h"
 #include "services/feedback/feed_page.h"
+#include "services/feedback/group_commit_store.h"
 #include "services/feedback/redaction.h"
 
 namespace polku::feedback {
@@ -42,7 +43,7 @@ Prepared Prepare(
     const google::protobuf::RepeatedPtrField<polku::v1::TouchpointEvent>&
         events,
     const rpc::Caller& caller, const TouchpointSnapshot& touchpoints,
-    absl::Time now) {
+    absl::Time now, int32_t history_version) {
   const EventSource source{caller.tenant, caller.channel};
   Prepared prepared;
   prepared.results.resize(events.size());
@@ -52,10 +53,14 @@ Prepared Prepare(
     const polku::v1::TouchpointEvent& event = events[i];
     EventResult& result = prepared.results[i];
     result.set_event_id(event.event_id());
-    EventValidation validation = ValidateEvent(event, source, touchpoints, now);
+    EventValidation validation =
+        ValidateEvent(event, source, touchpoints, now, history_version);
     if (auto* rejection = std::get_if<EventRejection>(&validation)) {
       result.set_outcome(EventResult::REJECTED);
-      result.set_field(EventField(i, rejection->field));
+      // A request-level field is named as such, not as the event's.
+      result.set_field(rejection->field == "history_version"
+                           ? rejection->field
+                           : EventField(i, rejection->field));
       result.set_reason(std::move(rejection->reason));
       continue;
     }
@@ -68,6 +73,13 @@ Prepared Prepare(
     }
   }
   return prepared;
+}
+
+// What a request may not say, whatever its events: INVALID_ARGUMENT.
+absl::Status CheckHistoryVersion(int32_t history_version) {
+  if (history_version >= 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "history_version: must be >= 0 (0: the latest), got ", history_version));
 }
 
 // Puts the store's answers (one per event of prepared.batch) in place.
@@ -240,6 +252,138 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   uint64_t waiter_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// One ExportEvents stream: reads a page on the executor, writes it, and only
+// then reads the next, so at most one page is held however many events
+// match. Whoever holds the turn (a read, or a write in flight) finishes the
+// stream when it is cancelled; OnDone deletes it.
+class ExportStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  ExportStream(EventStore& store, Executor& readers, EventQuery query,
+               int64_t last_sequence, int64_t scan_window)
+      : store_(store),
+        readers_(readers),
+        query_(std::move(query)),
+        last_sequence_(last_sequence),
+        scan_window_(scan_window) {}
+
+  void Start() {
+    readers_.Schedule([this] { Read(); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      return;
+    }
+    if (Cancelled()) return FinishCancelled();
+    readers_.Schedule([this] { Read(); });
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  bool Cancelled() {
+    absl::MutexLock lock(&mu_);
+    return cancelled_;
+  }
+
+  void FinishCancelled() {
+    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "ExportEvents cancelled"));
+  }
+
+  // On an executor thread: the next window of sequences with matches, or
+  // the end. A window without matches is skipped at once; the loop is
+  // bounded by the windows up to `last_sequence_`.
+  void Read() {
+    while (true) {
+      if (Cancelled()) return FinishCancelled();
+      if (query_.from_sequence > last_sequence_) {
+        Finish(grpc::Status::OK);
+        return;
+      }
+      query_.to_sequence =
+          std::min(last_sequence_, query_.from_sequence + scan_window_ - 1);
+      absl::StatusOr<std::vector<FeedRecord>> records =
+          store_.ReadEventRecords(query_);
+      if (!records.ok()) return FinishFailedRead(records.status());
+      if (records->empty()) {
+        query_.from_sequence = query_.to_sequence + 1;
+        continue;
+      }
+      absl::StatusOr<FeedPage> page =
+          EncodeExportPage(*records, kMaxBytesPerWatchPage);
+      if (!page.ok()) return FinishFailedRead(page.status());
+      // A page cut short by the limit or the byte bound resumes after its
+      // last event; a page that took every match resumes after the window.
+      const bool whole_window =
+          static_cast<int>(records->size()) < query_.limit &&
+          page->next_sequence > records->back().sequence;
+      query_.from_sequence =
+          whole_window ? query_.to_sequence + 1 : page->next_sequence;
+      auto* bytes = new std::string(std::move(page->bytes));
+      grpc::Slice slice(
+          bytes->data(), bytes->size(),
+          [](void* owned) { delete static_cast<std::string*>(owned); }, bytes);
+      page_ = grpc::ByteBuffer(&slice, 1);
+      StartWrite(&page_);
+      return;
+    }
+  }
+
+  void FinishFailedRead(const absl::Status& error) {
+    log::Error("reading events to export failed",
+               {{"tenant", query_.tenant}, {"error", error.ToString()}});
+    Finish(rpc::ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+        "reading events failed: ", error.message(),
+        "; resume with from_sequence = the last sequence received + 1"))));
+  }
+
+  EventStore& store_;
+  Executor& readers_;
+  // Touched only by whoever holds the turn.
+  EventQuery query_;
+  const int64_t last_sequence_;
+  const int64_t scan_window_;
+  grpc::ByteBuffer page_;
+
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// The store's query for an ExportEventsRequest of `tenant`, or
+// INVALID_ARGUMENT naming the field.
+absl::StatusOr<EventQuery> ExportQuery(
+    const polku::v1::ExportEventsRequest& request, const std::string& tenant) {
+  EventQuery query;
+  query.tenant = tenant;
+  query.journey = request.journey();
+  if (request.page_size() < 0 || request.page_size() > kMaxExportPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat("page_size: must be 0–",
+                                                   kMaxExportPageSize, ", got ",
+                                                   request.page_size()));
+  }
+  query.limit =
+      request.page_size() == 0 ? kDefaultExportPageSize : request.page_size();
+  if (request.from_sequence() < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "from_sequence: must be >= 0, got ", request.from_sequence()));
+  }
+  query.from_sequence = std::max<int64_t>(request.from_sequence(), 1);
+  const polku::v1::TimeRange& range = request.range();
+  if (range.has_start()) query.occurred_from = ToUnixMicros(range.start());
+  if (range.has_end()) query.occurred_to = ToUnixMicros(range.end());
+  if (range.has_start() && range.has_end() &&
+      query.occurred_from >= query.occurred_to) {
+    return absl::InvalidArgumentError("range: start must be before end");
+  }
+  return query;
+}
+
 }  // namespace
 
 // One StreamEvents call. Every request message becomes a Block, answered in
@@ -287,9 +431,11 @@ class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
       Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { reading_ = false; });
       return;
     }
-    absl::Status invalid;
+    absl::Status invalid = CheckHistoryVersion(request_.history_version());
     std::shared_ptr<const TouchpointSnapshot> touchpoints;
-    if (count > kMaxEventsPerSubmit) {
+    if (!invalid.ok()) {
+      // Said above.
+    } else if (count > kMaxEventsPerSubmit) {
       invalid = absl::InvalidArgumentError(
           absl::StrCat("events: at most ", kMaxEventsPerSubmit,
                        " per message, got ", count));
@@ -306,8 +452,9 @@ class EventStream final : public grpc::ServerBidiReactor<StreamEventsRequest,
       });
       return;
     }
-    auto prepared = std::make_shared<Prepared>(Prepare(
-        request_.events(), caller_, *touchpoints, service_.clock_.Now()));
+    auto prepared = std::make_shared<Prepared>(
+        Prepare(request_.events(), caller_, *touchpoints, service_.clock_.Now(),
+                request_.history_version()));
     Block* block = nullptr;
     bool submit = false;
     Advance([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -518,6 +665,10 @@ grpc::ServerUnaryReactor* FeedbackServiceImpl::SubmitEvents(
     return fail(absl::InvalidArgumentError(absl::StrCat(
         "events: at most ", kMaxEventsPerSubmit, " per call, got ", count)));
   }
+  if (absl::Status invalid = CheckHistoryVersion(request->history_version());
+      !invalid.ok()) {
+    return fail(invalid);
+  }
   const std::shared_ptr<const TouchpointSnapshot> touchpoints =
       index_.Current();
   if (!touchpoints->loaded()) {
@@ -525,8 +676,17 @@ grpc::ServerUnaryReactor* FeedbackServiceImpl::SubmitEvents(
   }
 
   auto prepared = std::make_shared<Prepared>(
-      Prepare(request->events(), *caller, *touchpoints, clock_.Now()));
-  if (prepared->batch.events.empty()) {
+      Prepare(request->events(), *caller, *touchpoints, clock_.Now(),
+              request->history_version()));
+  if (request->validate_only()) {
+    // Every rule that depends on the event alone has run; nothing is stored.
+    for (EventResult& result : prepared->results) {
+      if (result.outcome() == EventResult::OUTCOME_UNSPECIFIED) {
+        result.set_outcome(EventResult::ACCEPTED);
+      }
+    }
+  }
+  if (request->validate_only() || prepared->batch.events.empty()) {
     for (EventResult& result : prepared->results) {
       *response->add_results() = std::move(result);
     }
@@ -573,6 +733,30 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedbackServiceImpl::WatchEvents(
   } else {
     stream->Start();
   }
+  return stream;
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedbackServiceImpl::ExportEvents(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  absl::StatusOr<rpc::Caller> caller = rpc::CallerFrom(*context);
+  polku::v1::ExportEventsRequest export_request;
+  absl::StatusOr<EventQuery> query =
+      !caller.ok() ? caller.status()
+      : !ParseMessage(*request, export_request)
+          ? absl::InvalidArgumentError(
+                "the request is not a polku.v1.ExportEventsRequest")
+          : ExportQuery(export_request, caller->tenant);
+  if (!query.ok()) {
+    auto* refused = new ExportStream(store_, feed_readers_, {}, 0, 1);
+    refused->Finish(rpc::ToGrpcStatus(query.status()));
+    return refused;
+  }
+  // Everything up to here is committed and stays visible to every read.
+  auto* stream =
+      new ExportStream(store_, feed_readers_, *std::move(query),
+                       store_.notifier().last_sequence(),
+                       std::max<int64_t>(options_.export_scan_window, 1));
+  stream->Start();
   return stream;
 }
 

@@ -5,7 +5,9 @@
 // callback, i.e. only after they are durable; no gRPC thread ever waits on
 // storage. WatchEvents pages through the change feed on an Executor and,
 // once caught up, waits on the store's FeedNotifier without holding a
-// thread. StreamEvents answers a bidirectional stream of events in order as
+// thread. ExportEvents pages through the caller's stored events the same
+// way, one page in memory at a time, up to what was committed when it
+// started. StreamEvents answers a bidirectional stream of events in order as
 // they commit, reading from the client only while fewer than
 // `max_unacknowledged_per_stream` of its events are unanswered.
 // EraseCustomer hands the erasure to the store and answers once committed.
@@ -41,6 +43,10 @@ inline constexpr int kMaxEventsPerSubmit = 1000;
 // message: well below the default 4 MiB a client accepts.
 inline constexpr int kMaxEventsPerWatchPage = 500;
 inline constexpr size_t kMaxBytesPerWatchPage = 1 << 20;
+// ExportEvents: events per message by default and at most (bytes as
+// above).
+inline constexpr int kDefaultExportPageSize = 500;
+inline constexpr int kMaxExportPageSize = 1000;
 
 struct FeedbackServiceOptions {
   // Open StreamEvents calls; one more is answered RESOURCE_EXHAUSTED.
@@ -48,15 +54,20 @@ struct FeedbackServiceOptions {
   // Events of one stream read but not yet answered. At the bound the server
   // stops reading that stream until answers go out.
   int max_unacknowledged_per_stream = 2000;
+  // Sequences one ExportEvents read of the store scans at most, so that a
+  // narrow export of a large store is many short reads, not one long one
+  // (which would also hold back SQLite's WAL checkpoints).
+  int64_t export_scan_window = 100'000;
 };
 
 class EventStream;
 
-// WatchEvents is a raw method: its pages are written as bytes made from the
-// stored records (feed_page.h), not as messages.
+// WatchEvents and ExportEvents are raw methods: their pages are written as
+// bytes made from the stored records (feed_page.h), not as messages.
 class FeedbackServiceImpl final
-    : public polku::v1::FeedbackService::WithRawCallbackMethod_WatchEvents<
-          polku::v1::FeedbackService::CallbackService> {
+    : public polku::v1::FeedbackService::WithRawCallbackMethod_ExportEvents<
+          polku::v1::FeedbackService::WithRawCallbackMethod_WatchEvents<
+              polku::v1::FeedbackService::CallbackService>> {
  public:
   // `feed_readers` runs the change-feed reads. All arguments outlive the
   // service, and the service outlives the server (every call has ended).
@@ -84,6 +95,12 @@ class FeedbackServiceImpl final
   // Request: a serialised WatchEventsRequest; responses: serialised
   // WatchEventsResponse pages.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchEvents(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override;
+
+  // Request: a serialised ExportEventsRequest; responses: serialised
+  // ExportEventsResponse pages.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* ExportEvents(
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request) override;
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 #include "lib/base/executor.h"
 #include "lib/rpc/metadata.h"
 #include "lib/sqlite/sqlite.h"
@@ -40,7 +41,7 @@ TouchpointEvent Event(const std::string& event_id, int csat = 4,
 // SQLite store; the test sets the gateway's metadata itself.
 class FeedbackServiceTest : public ::testing::Test {
  protected:
-  FeedbackServiceTest() {
+  explicit FeedbackServiceTest(FeedbackServiceOptions options = {}) {
     auto store = SqliteEventStore::Open(db_path_,
                                         CustomerHasher(std::string(32, 'k')),
                                         SqliteEventStoreOptions());
@@ -48,7 +49,7 @@ class FeedbackServiceTest : public ::testing::Test {
     store_ = *std::move(store);
     index_.Reset(testing::DemoJourneys().journeys());
     service_ = std::make_unique<FeedbackServiceImpl>(*store_, index_, readers_,
-                                                     clock_);
+                                                     clock_, options);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -122,6 +123,59 @@ TEST_F(FeedbackServiceTest, ATouchpointOfAnotherChannelIsRejected) {
   EXPECT_EQ(response.results(0).reason(),
             "touchpoint 'confirmation_call' belongs to channel 'phone', not "
             "'shop'");
+}
+
+// AIP-163: the same answers, nothing stored.
+TEST_F(FeedbackServiceTest, ValidateOnlyAnswersLikeASubmitAndStoresNothing) {
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "shop");
+  SubmitEventsRequest request;
+  *request.add_events() = Event("e-1");
+  *request.add_events() = Event("e-2", /*csat=*/9);
+  *request.add_events() = Event("e-3", 4, "nope");
+  request.set_validate_only(true);
+  SubmitEventsResponse response;
+  ASSERT_TRUE(stub_->SubmitEvents(&context, request, &response).ok());
+  ASSERT_EQ(response.results_size(), 3);
+  EXPECT_EQ(response.results(0).outcome(), EventResult::ACCEPTED);
+  EXPECT_EQ(response.results(0).sequence(), 0);
+  EXPECT_EQ(response.results(1).outcome(), EventResult::REJECTED);
+  EXPECT_EQ(response.results(1).field(), "events[1].csat");
+  EXPECT_EQ(response.results(1).reason(),
+            "csat must be between 1 and 5, got 9");
+  EXPECT_EQ(response.results(2).field(), "events[2].touchpoint");
+  EXPECT_EQ(response.results(2).reason(), "unknown touchpoint 'nope'");
+  EXPECT_EQ(store_->notifier().last_sequence(), 0);
+
+  // Sent for real afterwards, the valid one is new.
+  SubmitEventsResponse stored;
+  ASSERT_TRUE(Submit({Event("e-1")}, stored).ok());
+  EXPECT_EQ(stored.results(0).outcome(), EventResult::ACCEPTED);
+  EXPECT_EQ(stored.results(0).sequence(), 1);
+}
+
+TEST_F(FeedbackServiceTest, HistoryVersionIsCheckedAndNamedAsTheRequests) {
+  grpc::ClientContext negative_context;
+  SetCaller(negative_context, "demo", "shop");
+  SubmitEventsRequest request;
+  *request.add_events() = Event("e-1");
+  request.set_history_version(-1);
+  SubmitEventsResponse response;
+  grpc::Status negative =
+      stub_->SubmitEvents(&negative_context, request, &response);
+  EXPECT_EQ(negative.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(negative.error_message(),
+            "history_version: must be >= 0 (0: the latest), got -1");
+
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "shop");
+  request.set_history_version(7);
+  request.mutable_events(0)->set_journey("switching");
+  ASSERT_TRUE(stub_->SubmitEvents(&context, request, &response).ok());
+  EXPECT_EQ(response.results(0).outcome(), EventResult::REJECTED);
+  EXPECT_EQ(response.results(0).field(), "history_version");
+  EXPECT_EQ(response.results(0).reason(),
+            "journey 'switching' has no published version 7 (latest: 2)");
 }
 
 TEST_F(FeedbackServiceTest, ResendingIsSafe) {
@@ -514,6 +568,160 @@ TEST_F(FeedbackServiceTest, AFullWriterQueueIsResourceExhaustedWithAHint) {
   auto hint = context.GetServerTrailingMetadata().find(kRetryAfterHeader);
   ASSERT_NE(hint, context.GetServerTrailingMetadata().end());
   EXPECT_EQ(std::string(hint->second.data(), hint->second.size()), "10");
+}
+
+// ExportEvents, read to its end: every page, or the error.
+struct Exported {
+  grpc::Status status;
+  std::vector<polku::v1::ExportEventsResponse> pages;
+
+  std::vector<std::string> EventIds() const {
+    std::vector<std::string> ids;
+    for (const auto& page : pages) {
+      for (const auto& stored : page.events()) {
+        ids.push_back(stored.event().event_id());
+      }
+    }
+    return ids;
+  }
+};
+
+class ExportEventsTest : public FeedbackServiceTest {
+ protected:
+  // A scan window of 7 sequences, so that a few events cross several.
+  ExportEventsTest() : FeedbackServiceTest({.export_scan_window = 7}) {}
+
+  Exported Export(const polku::v1::ExportEventsRequest& request,
+                  const std::string& tenant = "demo") {
+    grpc::ClientContext context;
+    SetCaller(context, tenant, "");
+    auto reader = stub_->ExportEvents(&context, request);
+    Exported exported;
+    polku::v1::ExportEventsResponse page;
+    // Bounded by the deadline.
+    while (reader->Read(&page)) exported.pages.push_back(page);
+    exported.status = reader->Finish();
+    return exported;
+  }
+
+  // `count` events e-<first>… of `touchpoint`, an hour apart backwards.
+  void Store(int first, int count, const std::string& tenant = "demo",
+             const std::string& channel = "shop",
+             const std::string& touchpoint = "shop_in_shop_sales") {
+    std::vector<TouchpointEvent> events;
+    for (int i = first; i < first + count; ++i) {
+      TouchpointEvent event = Event(absl::StrCat("e-", i), 4, touchpoint);
+      event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(kNow) -
+                                               3600 * (i + 1));
+      events.push_back(std::move(event));
+    }
+    SubmitEventsResponse response;
+    ASSERT_TRUE(Submit(events, response, tenant, channel).ok());
+    for (const EventResult& result : response.results()) {
+      ASSERT_EQ(result.outcome(), EventResult::ACCEPTED) << result.reason();
+    }
+  }
+};
+
+TEST_F(ExportEventsTest, PagesTheTenantsEventsInSequenceOrder) {
+  Store(0, 10);
+  Store(100, 3, "other", "shop", "secret_touchpoint");
+  Store(10, 15);
+  polku::v1::ExportEventsRequest request;
+  request.set_page_size(4);
+  Exported exported = Export(request);
+  ASSERT_TRUE(exported.status.ok()) << exported.status.error_message();
+  std::vector<std::string> expected;
+  for (int i = 0; i < 25; ++i) expected.push_back(absl::StrCat("e-", i));
+  EXPECT_EQ(exported.EventIds(), expected);
+  int64_t previous = 0;
+  for (const auto& page : exported.pages) {
+    EXPECT_LE(page.events_size(), 4);
+    EXPECT_GT(page.events_size(), 0);
+    for (const polku::v1::StoredEvent& stored : page.events()) {
+      EXPECT_GT(stored.sequence(), previous);
+      previous = stored.sequence();
+      EXPECT_EQ(stored.tenant(), "demo");
+      EXPECT_EQ(stored.channel(), "shop");
+      EXPECT_EQ(stored.journey(), "switching");
+      EXPECT_EQ(stored.journey_version(), 2);
+      EXPECT_EQ(stored.stage(), "purchase");
+      EXPECT_EQ(stored.event().customer(), "");
+      EXPECT_EQ(stored.customer_hash().size(), 64u);
+    }
+  }
+  // Another tenant sees only its own.
+  Exported other = Export(request, "other");
+  EXPECT_EQ(other.EventIds(),
+            (std::vector<std::string>{"e-100", "e-101", "e-102"}));
+}
+
+TEST_F(ExportEventsTest, FiltersByJourneyRangeAndStartingSequence) {
+  Store(0, 6);                              // switching, shop
+  Store(6, 6, "demo", "email", "invoice");  // renovation, email
+  polku::v1::ExportEventsRequest request;
+  request.set_journey("renovation");
+  EXPECT_EQ(Export(request).EventIds().size(), 6u);
+  // e-i occurred i + 1 hours before kNow; the end is exclusive, so
+  // [kNow − 9 h, kNow − 7 h) holds e-8 and e-7, not e-6.
+  *request.mutable_range()->mutable_start() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(
+          absl::ToUnixSeconds(kNow - absl::Hours(9)));
+  *request.mutable_range()->mutable_end() =
+      google::protobuf::util::TimeUtil::SecondsToTimestamp(
+          absl::ToUnixSeconds(kNow - absl::Hours(7)));
+  EXPECT_EQ(Export(request).EventIds(),
+            (std::vector<std::string>{"e-7", "e-8"}));
+  // Resuming after e-7's sequence (8).
+  request.set_from_sequence(9);
+  EXPECT_EQ(Export(request).EventIds(), (std::vector<std::string>{"e-8"}));
+  // An unknown journey has no events.
+  request.set_journey("nope");
+  Exported none = Export(request);
+  EXPECT_TRUE(none.status.ok());
+  EXPECT_TRUE(none.pages.empty());
+}
+
+TEST_F(ExportEventsTest, EventsCommittedAfterTheStartAreNotIncluded) {
+  Store(0, 5);
+  grpc::ClientContext context;
+  SetCaller(context, "demo", "");
+  polku::v1::ExportEventsRequest request;
+  request.set_page_size(1);
+  auto reader = stub_->ExportEvents(&context, request);
+  polku::v1::ExportEventsResponse page;
+  ASSERT_TRUE(reader->Read(&page));
+  Store(5, 5);
+  int events = page.events_size();
+  while (reader->Read(&page)) events += page.events_size();
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(events, 5);
+}
+
+TEST_F(ExportEventsTest, BadRequestsNameTheField) {
+  polku::v1::ExportEventsRequest request;
+  request.set_page_size(1001);
+  Exported too_big = Export(request);
+  EXPECT_EQ(too_big.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(too_big.status.error_message(),
+            "page_size: must be 0–1000, got 1001");
+  request.set_page_size(0);
+  request.set_from_sequence(-1);
+  EXPECT_EQ(Export(request).status.error_message(),
+            "from_sequence: must be >= 0, got -1");
+  request.set_from_sequence(0);
+  request.mutable_range()->mutable_start()->set_seconds(10);
+  request.mutable_range()->mutable_end()->set_seconds(10);
+  EXPECT_EQ(Export(request).status.error_message(),
+            "range: start must be before end");
+
+  // No tenant, no export.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  auto reader = stub_->ExportEvents(&context, {});
+  polku::v1::ExportEventsResponse page;
+  EXPECT_FALSE(reader->Read(&page));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 }  // namespace

@@ -115,6 +115,10 @@ class NumberingStore : public GroupCommitStore {
                                                           int) override {
     return absl::UnimplementedError("NumberingStore keeps no feed");
   }
+  absl::StatusOr<std::vector<FeedRecord>> ReadEventRecords(
+      const EventQuery&) override {
+    return absl::UnimplementedError("NumberingStore keeps no events");
+  }
   const std::string& feed_id() const override { return feed_id_; }
 
  private:

@@ -64,9 +64,11 @@ bool JourneyWatcher::WatchOnce() {
     ++connections_;
   }
   // Service to service: no tenant metadata, so the stream carries every
-  // tenant's journeys.
+  // tenant's journeys; every version of each, for back-filled history.
+  polku::v1::WatchJourneysRequest request;
+  request.set_all_versions(true);
   std::unique_ptr<grpc::ClientReader<polku::v1::WatchJourneysResponse>> reader =
-      stub_->WatchJourneys(&context, polku::v1::WatchJourneysRequest());
+      stub_->WatchJourneys(&context, request);
   polku::v1::WatchJourneysResponse response;
   bool got_full_set = false;
   while (reader->Read(&response)) {
@@ -74,7 +76,7 @@ bool JourneyWatcher::WatchOnce() {
       index_.Reset(response.journeys());
       got_full_set = true;
       log::Info("touchpoint index loaded",
-                {{"journeys", response.journeys_size()}});
+                {{"journey_versions", response.journeys_size()}});
       if (!loaded_) {
         loaded_ = true;
         if (on_loaded_) on_loaded_();

@@ -130,6 +130,12 @@ constexpr char kFeedOfTenantSql[] =
     "SELECT sequence, payload, 1 FROM erasures "
     "WHERE tenant = $3 AND sequence >= $1 "
     "ORDER BY 1 LIMIT $2";
+// An export's read (EventQuery), through events_by_tenant.
+constexpr char kEventsOfTenantSql[] =
+    "SELECT sequence, payload FROM events "
+    "WHERE tenant = $1 AND sequence BETWEEN $2 AND $3 "
+    "AND ($4 = '' OR journey = $4) AND occurred_at >= $5 AND occurred_at < $6 "
+    "ORDER BY sequence LIMIT $7";
 // Committed entries only (unlike the SEQUENCE's last_value).
 constexpr char kLastCommittedSql[] =
     "SELECT GREATEST((SELECT COALESCE(MAX(sequence), 0) FROM events),"
@@ -592,6 +598,28 @@ absl::StatusOr<std::vector<FeedRecord>> PgEventStore::ReadFeedRecords(
     records.push_back({.sequence = rows.Int(row, 0),
                        .erasure = rows.Int(row, 2) == 1,
                        .payload = rows.Bytes(row, 1)});
+  }
+  return records;
+}
+
+absl::StatusOr<std::vector<FeedRecord>> PgEventStore::ReadEventRecords(
+    const EventQuery& query) {
+  if (!connected_) return NotConnected(reader_pool_.server());
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Pool::Lease db,
+      reader_pool_.Acquire(absl::Now() + options_.connection_timeout));
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Result rows,
+      db->Execute(kEventsOfTenantSql,
+                  {Param::Text(query.tenant), Param::Int(query.from_sequence),
+                   Param::Int(query.to_sequence), Param::Text(query.journey),
+                   Param::Int(query.occurred_from),
+                   Param::Int(query.occurred_to), Param::Int(query.limit)}));
+  std::vector<FeedRecord> records;
+  records.reserve(rows.rows());
+  for (int row = 0; row < rows.rows(); ++row) {
+    records.push_back(
+        {.sequence = rows.Int(row, 0), .payload = rows.Bytes(row, 1)});
   }
   return records;
 }

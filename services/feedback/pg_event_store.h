@@ -109,6 +109,8 @@ class PgEventStore : public GroupCommitStore {
 
   absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(
       absl::string_view tenant, int64_t from_sequence, int limit) override;
+  absl::StatusOr<std::vector<FeedRecord>> ReadEventRecords(
+      const EventQuery& query) override;
   // Empty until connected.
   const std::string& feed_id() const override { return feed_id_; }
   void Stop() override;

@@ -138,6 +138,13 @@ constexpr char kFeedOfTenantSql[] =
     "SELECT sequence, payload, 1 FROM erasures "
     "WHERE tenant = ?3 AND sequence >= ?1 "
     "ORDER BY 1 LIMIT ?2";
+// An export's read (EventQuery): through events_by_tenant, a window of the
+// tenant's sequences; the other filters are checked on the rows it holds.
+constexpr char kEventsOfTenantSql[] =
+    "SELECT sequence, payload FROM events "
+    "WHERE tenant = ?1 AND sequence BETWEEN ?2 AND ?3 "
+    "AND (?4 = '' OR journey = ?4) AND occurred_at >= ?5 AND occurred_at < ?6 "
+    "ORDER BY sequence LIMIT ?7";
 constexpr char kLastSequenceSql[] =
     "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'),"
     " 0)";
@@ -533,6 +540,29 @@ absl::StatusOr<std::vector<FeedRecord>> SqliteEventStore::ReadFeedRecords(
     return read->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
       records.push_back({.sequence = row.ColumnInt(0),
                          .erasure = row.ColumnInt(2) == 1,
+                         .payload = std::string(row.ColumnBlob(1))});
+      return absl::OkStatus();
+    });
+  }));
+  return records;
+}
+
+absl::StatusOr<std::vector<FeedRecord>> SqliteEventStore::ReadEventRecords(
+    const EventQuery& query) {
+  std::vector<FeedRecord> records;
+  POLKU_RETURN_IF_ERROR(readers_.WithReader([&](sqlite::Database& reader)
+                                                -> absl::Status {
+    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * read,
+                           reader.Prepare(kEventsOfTenantSql));
+    read->Bind(1, query.tenant)
+        .Bind(2, query.from_sequence)
+        .Bind(3, query.to_sequence)
+        .Bind(4, query.journey)
+        .Bind(5, query.occurred_from)
+        .Bind(6, query.occurred_to)
+        .Bind(7, int64_t{query.limit});
+    return read->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+      records.push_back({.sequence = row.ColumnInt(0),
                          .payload = std::string(row.ColumnBlob(1))});
       return absl::OkStatus();
     });

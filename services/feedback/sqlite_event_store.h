@@ -80,6 +80,8 @@ class SqliteEventStore : public GroupCommitStore {
 
   absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(
       absl::string_view tenant, int64_t from_sequence, int limit) override;
+  absl::StatusOr<std::vector<FeedRecord>> ReadEventRecords(
+      const EventQuery& query) override;
   const std::string& feed_id() const override { return feed_id_; }
 
   // The writer connection's settings as found at Open: production needs

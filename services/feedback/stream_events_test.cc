@@ -67,6 +67,10 @@ class HeldStore : public EventStore {
                                                           int) override {
     return std::vector<FeedRecord>();
   }
+  absl::StatusOr<std::vector<FeedRecord>> ReadEventRecords(
+      const EventQuery&) override {
+    return std::vector<FeedRecord>();
+  }
   const std::string& feed_id() const override { return feed_id_; }
   FeedNotifier& notifier() override { return notifier_; }
   void Stop() override {}

@@ -10,9 +10,10 @@ std::vector<ResolvedTouchpoint> TouchpointSnapshot::Find(
   std::vector<ResolvedTouchpoint> found;
   auto tenant_it = tenants_.find(tenant);
   if (tenant_it == tenants_.end()) return found;
-  for (const auto& [journey_key, entry] : *tenant_it->second) {
-    auto it = entry.touchpoints.find(touchpoint);
-    if (it != entry.touchpoints.end()) found.push_back(it->second);
+  for (const auto& [journey_key, versions] : *tenant_it->second) {
+    const JourneyEntry& latest = *versions.rbegin()->second;
+    auto it = latest.touchpoints.find(touchpoint);
+    if (it != latest.touchpoints.end()) found.push_back(it->second);
   }
   // Hash order is arbitrary; messages naming the journeys should not be.
   std::sort(found.begin(), found.end(),
@@ -28,6 +29,45 @@ bool TouchpointSnapshot::HasJourney(absl::string_view tenant,
   return tenant_it != tenants_.end() && tenant_it->second->contains(journey);
 }
 
+std::optional<JourneyHistory> TouchpointSnapshot::History(
+    absl::string_view tenant, absl::string_view journey) const {
+  auto tenant_it = tenants_.find(tenant);
+  if (tenant_it == tenants_.end()) return std::nullopt;
+  auto it = tenant_it->second->find(journey);
+  if (it == tenant_it->second->end()) return std::nullopt;
+  return JourneyHistory{
+      .latest_version = it->second.rbegin()->first,
+      .first_published = it->second.begin()->second->published,
+  };
+}
+
+const TouchpointSnapshot::JourneyEntry* TouchpointSnapshot::Version(
+    absl::string_view tenant, absl::string_view journey,
+    int32_t version) const {
+  auto tenant_it = tenants_.find(tenant);
+  if (tenant_it == tenants_.end()) return nullptr;
+  auto it = tenant_it->second->find(journey);
+  if (it == tenant_it->second->end()) return nullptr;
+  auto entry = it->second.find(version);
+  return entry == it->second.end() ? nullptr : entry->second.get();
+}
+
+bool TouchpointSnapshot::HasVersion(absl::string_view tenant,
+                                    absl::string_view journey,
+                                    int32_t version) const {
+  return Version(tenant, journey, version) != nullptr;
+}
+
+std::optional<ResolvedTouchpoint> TouchpointSnapshot::FindInVersion(
+    absl::string_view tenant, absl::string_view journey, int32_t version,
+    absl::string_view touchpoint) const {
+  const JourneyEntry* entry = Version(tenant, journey, version);
+  if (entry == nullptr) return std::nullopt;
+  auto it = entry->touchpoints.find(touchpoint);
+  if (it == entry->touchpoints.end()) return std::nullopt;
+  return it->second;
+}
+
 TouchpointIndex::TouchpointIndex()
     : current_(std::make_shared<const TouchpointSnapshot>()) {}
 
@@ -36,12 +76,16 @@ std::shared_ptr<const TouchpointSnapshot> TouchpointIndex::Current() const {
   return current_;
 }
 
-TouchpointSnapshot::JourneyEntry TouchpointIndex::EntryFor(
-    const polku::v1::Journey& journey) {
-  TouchpointSnapshot::JourneyEntry entry;
-  entry.version = journey.version();
+std::shared_ptr<const TouchpointSnapshot::JourneyEntry>
+TouchpointIndex::EntryFor(const polku::v1::Journey& journey) {
+  auto entry = std::make_shared<TouchpointSnapshot::JourneyEntry>();
+  entry->version = journey.version();
+  if (journey.has_publish_time()) {
+    entry->published = absl::FromUnixSeconds(journey.publish_time().seconds()) +
+                       absl::Nanoseconds(journey.publish_time().nanos());
+  }
   for (const polku::v1::Touchpoint& touchpoint : journey.touchpoints()) {
-    entry.touchpoints[touchpoint.key()] = ResolvedTouchpoint{
+    entry->touchpoints[touchpoint.key()] = ResolvedTouchpoint{
         .journey = journey.key(),
         .journey_version = journey.version(),
         .stage = touchpoint.stage(),
@@ -58,11 +102,8 @@ void TouchpointIndex::Reset(
   // Built outside the lock: readers keep the old view meanwhile.
   absl::flat_hash_map<std::string, TouchpointSnapshot::TenantJourneys> tenants;
   for (const polku::v1::PublishedJourney& published : journeys) {
-    TouchpointSnapshot::JourneyEntry& entry =
-        tenants[published.tenant()][published.journey().key()];
-    if (entry.version <= published.journey().version()) {
-      entry = EntryFor(published.journey());
-    }
+    tenants[published.tenant()][published.journey().key()]
+           [published.journey().version()] = EntryFor(published.journey());
   }
   auto snapshot = std::make_shared<TouchpointSnapshot>();
   snapshot->loaded_ = true;
@@ -81,16 +122,13 @@ void TouchpointIndex::Apply(const polku::v1::PublishedJourney& published) {
   absl::MutexLock lock(&mu_);
   const auto& old_tenants = current_->tenants_;
   auto old_it = old_tenants.find(published.tenant());
+  // Copies the tenant's map of shared versions, not the versions.
   auto journeys = old_it == old_tenants.end()
                       ? std::make_shared<TouchpointSnapshot::TenantJourneys>()
                       : std::make_shared<TouchpointSnapshot::TenantJourneys>(
                             *old_it->second);
-  auto existing = journeys->find(published.journey().key());
-  if (existing != journeys->end() &&
-      existing->second.version > published.journey().version()) {
-    return;
-  }
-  (*journeys)[published.journey().key()] = EntryFor(published.journey());
+  (*journeys)[published.journey().key()][published.journey().version()] =
+      EntryFor(published.journey());
 
   auto snapshot = std::make_shared<TouchpointSnapshot>(*current_);
   snapshot->tenants_[published.tenant()] = std::move(journeys);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include "services/feedback/test_journeys.h"
@@ -55,6 +56,46 @@ TEST(TouchpointIndexTest, AKeyUsedByTwoJourneysFindsBothInJourneyOrder) {
   EXPECT_EQ(found[0].journey, "renovation");
   EXPECT_EQ(found[0].stage, "support");
   EXPECT_EQ(found[1].journey, "switching");
+}
+
+// Every version the watch sends is kept; Find answers from the latest.
+TEST(TouchpointIndexTest, HoldsEveryPublishedVersion) {
+  polku::v1::WatchJourneysResponse all;
+  auto* v1 = all.add_journeys();
+  *v1 =
+      Published("demo", "switching", 1, {{"service_call", "support", "phone"}});
+  v1->mutable_journey()->mutable_publish_time()->set_seconds(1'000'000);
+  auto* v2 = all.add_journeys();
+  *v2 = Published("demo", "switching", 2, {{"support_call", "use", "phone"}});
+  v2->mutable_journey()->mutable_publish_time()->set_seconds(2'000'000);
+  TouchpointIndex index;
+  index.Reset(all.journeys());
+
+  auto snapshot = index.Current();
+  EXPECT_TRUE(snapshot->Find("demo", "service_call").empty());
+  ASSERT_EQ(snapshot->Find("demo", "support_call").size(), 1u);
+  std::optional<JourneyHistory> history =
+      snapshot->History("demo", "switching");
+  ASSERT_TRUE(history.has_value());
+  EXPECT_EQ(history->latest_version, 2);
+  EXPECT_EQ(history->first_published, absl::FromUnixSeconds(1'000'000));
+  std::optional<ResolvedTouchpoint> old =
+      snapshot->FindInVersion("demo", "switching", 1, "service_call");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->journey_version, 1);
+  EXPECT_EQ(old->stage, "support");
+  EXPECT_FALSE(snapshot->FindInVersion("demo", "switching", 1, "support_call")
+                   .has_value());
+  EXPECT_FALSE(snapshot->HasVersion("demo", "switching", 3));
+  EXPECT_FALSE(snapshot->History("demo", "unknown").has_value());
+  EXPECT_FALSE(snapshot->History("other", "switching").has_value());
+
+  // A new version becomes the latest; the older ones stay.
+  index.Apply(
+      Published("demo", "switching", 3, {{"new_call", "use", "phone"}}));
+  EXPECT_EQ(index.Current()->Find("demo", "new_call").size(), 1u);
+  EXPECT_TRUE(index.Current()->HasVersion("demo", "switching", 1));
+  EXPECT_EQ(index.Current()->History("demo", "switching")->latest_version, 3);
 }
 
 TEST(TouchpointIndexTest, ApplyReplacesOnlyThatJourney) {

@@ -116,15 +116,15 @@ void JourneyServiceImpl::CheckForChanges() {
   absl::StatusOr<int64_t> generation = store_.PublishedGeneration();
   if (!generation.ok()) return PollFailed(generation.status());
   if (generation_ == *generation) return;
-  absl::StatusOr<std::vector<polku::v1::PublishedJourney>> latest =
-      store_.ListPublishedLatest();
-  if (!latest.ok()) return PollFailed(latest.status());
+  absl::StatusOr<std::vector<polku::v1::PublishedJourney>> versions =
+      store_.ListPublishedVersions();
+  if (!versions.ok()) return PollFailed(versions.status());
   if (poll_failing_) {
     log::Info("journey watch: the database answers again");
     poll_failing_ = false;
   }
   generation_ = *generation;
-  Announce(*latest);
+  Announce(*versions);
 }
 
 void JourneyServiceImpl::PollFailed(const absl::Status& status) {
@@ -138,10 +138,10 @@ void JourneyServiceImpl::PollFailed(const absl::Status& status) {
 }
 
 void JourneyServiceImpl::Announce(
-    const std::vector<polku::v1::PublishedJourney>& latest) {
-  PublishedIndex::Changes changes = published_.Update(latest);
-  if (changes.removed) {
-    watchers_.SendSnapshotToAll(latest);
+    const std::vector<polku::v1::PublishedJourney>& versions) {
+  PublishedIndex::Changes changes = published_.Update(LatestVersions(versions));
+  if (changes.removed || changes.skipped) {
+    watchers_.SendSnapshotToAll(versions);
     return;
   }
   for (const polku::v1::PublishedJourney& published : changes.published) {
@@ -386,10 +386,10 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::ArchiveJourney(
                                store_.Archive(tenant, request->key()));
         // The journey left the published set: subscribers replace their
         // index, so its touchpoints stop accepting feedback.
-        absl::StatusOr<std::vector<polku::v1::PublishedJourney>> latest =
-            store_.ListPublishedLatest();
-        if (latest.ok()) published_.Update(*latest);
-        watchers_.SendSnapshotToAll(latest);
+        absl::StatusOr<std::vector<polku::v1::PublishedJourney>> versions =
+            store_.ListPublishedVersions();
+        if (versions.ok()) published_.Update(LatestVersions(*versions));
+        watchers_.SendSnapshotToAll(versions);
         return archived;
       });
 }
@@ -435,19 +435,19 @@ grpc::ServerUnaryReactor* JourneyServiceImpl::CreateChannel(
 grpc::ServerWriteReactor<WatchJourneysResponse>*
 JourneyServiceImpl::WatchJourneys(
     grpc::CallbackServerContext* context,
-    const polku::v1::WatchJourneysRequest* /*request*/) {
+    const polku::v1::WatchJourneysRequest* request) {
   absl::StatusOr<rpc::Caller> caller =
       rpc::CallerFrom(*context, /*allow_internal=*/true);
   if (!caller.ok()) return new RefusedWatch(caller.status());
   JourneyWatchHub::Subscription subscription =
-      watchers_.Subscribe(caller->tenant);
+      watchers_.Subscribe(caller->tenant, request->all_versions());
   store_thread_.Schedule([this, id = subscription.id] {
-    absl::StatusOr<std::vector<polku::v1::PublishedJourney>> latest =
-        store_.ListPublishedLatest();
+    absl::StatusOr<std::vector<polku::v1::PublishedJourney>> versions =
+        store_.ListPublishedVersions();
     // Older subscribers first get whatever other replicas changed, so that
     // every subscriber holds this same state.
-    if (latest.ok()) Announce(*latest);
-    watchers_.SendSnapshot(id, latest);
+    if (versions.ok()) Announce(*versions);
+    watchers_.SendSnapshot(id, versions);
   });
   return subscription.reactor;
 }

@@ -137,8 +137,9 @@ class JourneyServiceImpl final
       const absl::flat_hash_set<std::string>& registered,
       const polku::v1::Journey& journey);
 
-  // Brings watchers up to date with `latest` (store thread only).
-  void Announce(const std::vector<polku::v1::PublishedJourney>& latest);
+  // Brings watchers up to date with `versions` (ListPublishedVersions;
+  // store thread only).
+  void Announce(const std::vector<polku::v1::PublishedJourney>& versions);
   // The poller's loop, and what it queues on the store thread.
   void PollForChanges(absl::Duration interval);
   void CheckForChanges();

@@ -275,6 +275,53 @@ TEST_F(JourneyServiceTest, WatchSendsSnapshotThenEachPublish) {
   EXPECT_EQ(tenant->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+// polku-feedback validates back-filled history against older versions: it
+// asks for every version, and only it gets them.
+TEST_F(JourneyServiceTest, WatchWithAllVersionsSendsEveryPublishedVersion) {
+  ASSERT_TRUE(Create("tenant-a", MakeJourney("home-renovation")).ok());
+  ASSERT_TRUE(Publish("tenant-a", "home-renovation").ok());
+  Journey v2 = MakeJourney("home-renovation");
+  v2.set_name("Second");
+  polku::v1::UpdateDraftRequest update;
+  *update.mutable_journey() = v2;
+  Journey ignored;
+  ASSERT_TRUE(stub_->UpdateDraft(As("tenant-a").get(), update, &ignored).ok());
+  ASSERT_TRUE(Publish("tenant-a", "home-renovation").ok());
+  ASSERT_TRUE(Create("tenant-b", MakeJourney("other")).ok());
+  ASSERT_TRUE(Publish("tenant-b", "other").ok());
+
+  auto all_context = As("");
+  polku::v1::WatchJourneysRequest all_versions;
+  all_versions.set_all_versions(true);
+  auto all = stub_->WatchJourneys(all_context.get(), all_versions);
+  auto latest_context = As("");
+  auto latest = stub_->WatchJourneys(latest_context.get(), {});
+
+  WatchJourneysResponse message;
+  ASSERT_TRUE(all->Read(&message));
+  EXPECT_TRUE(message.reset());
+  EXPECT_THAT(Seen(message),
+              ElementsAre("tenant-a/home-renovation@1",
+                          "tenant-a/home-renovation@2", "tenant-b/other@1"));
+  EXPECT_EQ(message.journeys(1).journey().name(), "Second");
+  ASSERT_TRUE(latest->Read(&message));
+  EXPECT_THAT(Seen(message),
+              ElementsAre("tenant-a/home-renovation@2", "tenant-b/other@1"));
+
+  // An archive sends new snapshots, each of its kind.
+  polku::v1::ArchiveJourneyRequest archive;
+  archive.set_key("other");
+  ASSERT_TRUE(
+      stub_->ArchiveJourney(As("tenant-b").get(), archive, &ignored).ok());
+  ASSERT_TRUE(all->Read(&message));
+  EXPECT_TRUE(message.reset());
+  EXPECT_THAT(Seen(message), ElementsAre("tenant-a/home-renovation@1",
+                                         "tenant-a/home-renovation@2"));
+  ASSERT_TRUE(latest->Read(&message));
+  EXPECT_THAT(Seen(message), ElementsAre("tenant-a/home-renovation@2"));
+  service_->CloseWatchers();
+}
+
 TEST_F(JourneyServiceTest, CancelledWatcherIsForgotten) {
   auto context = As("demo");
   auto watch = stub_->WatchJourneys(context.get(), {});

@@ -132,6 +132,11 @@ class JourneyStore {
   virtual absl::StatusOr<std::vector<polku::v1::PublishedJourney>>
   ListPublishedLatest() = 0;
 
+  // Every published version of every published, unarchived journey of
+  // every tenant, ordered by tenant, key, then version.
+  virtual absl::StatusOr<std::vector<polku::v1::PublishedJourney>>
+  ListPublishedVersions() = 0;
+
   // A number that changes with every publish and archive, including those
   // another replica makes in a shared database. A watcher polls it and
   // re-reads ListPublishedLatest only when it moved: cheap enough to ask a

@@ -371,6 +371,29 @@ TEST_P(JourneyStoreConformanceTest, ListPublishedLatestCoversEveryTenant) {
   EXPECT_EQ((*latest)[1].journey().version(), 1);
 }
 
+TEST_P(JourneyStoreConformanceTest, ListPublishedVersionsHasEveryVersion) {
+  ASSERT_TRUE(store_->CreateJourney("tenant-b", MakeJourney("x")).ok());
+  ASSERT_TRUE(Publish("tenant-b", "x").ok());
+  ASSERT_TRUE(store_->CreateJourney("tenant-a", MakeJourney("y")).ok());
+  ASSERT_TRUE(Publish("tenant-a", "y").ok());
+  ASSERT_TRUE(store_->UpdateDraft("tenant-a", MakeJourney("y", "v2")).ok());
+  ASSERT_TRUE(Publish("tenant-a", "y").ok());
+  // A draft with edits is not a version.
+  ASSERT_TRUE(store_->UpdateDraft("tenant-a", MakeJourney("y", "v3")).ok());
+  ASSERT_TRUE(store_->CreateJourney("tenant-a", MakeJourney("z")).ok());
+
+  auto versions = store_->ListPublishedVersions();
+  ASSERT_TRUE(versions.ok()) << versions.status();
+  ASSERT_EQ(versions->size(), 3u);
+  EXPECT_EQ((*versions)[0].journey().key(), "y");
+  EXPECT_EQ((*versions)[0].journey().version(), 1);
+  EXPECT_EQ((*versions)[1].journey().version(), 2);
+  EXPECT_EQ((*versions)[1].journey().name(), "v2");
+  EXPECT_TRUE((*versions)[1].journey().has_publish_time());
+  EXPECT_EQ((*versions)[2].tenant(), "tenant-b");
+  EXPECT_EQ((*versions)[2].journey().version(), 1);
+}
+
 // What PrepareVersion returns is what is frozen: the rename chain is kept in
 // the published version, and a draft copied back from it compares equal.
 TEST_P(JourneyStoreConformanceTest, PublishedVersionsKeepTheirRenameChains) {
@@ -464,6 +487,7 @@ TEST_P(JourneyStoreConformanceTest, ArchivedJourneysAreFrozenAndUnlisted) {
             std::vector<std::string>{"b"});
   EXPECT_EQ(store_->ListJourneys("demo", 0, "", true)->journeys.size(), 2u);
   EXPECT_TRUE(store_->ListPublishedLatest()->empty());
+  EXPECT_TRUE(store_->ListPublishedVersions()->empty());
   EXPECT_EQ(store_->UpdateDraft("demo", MakeJourney("a", "x")).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Publish("demo", "a").status().code(),

@@ -36,52 +36,64 @@ JourneyWatchHub::~JourneyWatchHub() {
   }
 }
 
-JourneyWatchHub::Subscription JourneyWatchHub::Subscribe(std::string tenant) {
+JourneyWatchHub::Subscription JourneyWatchHub::Subscribe(std::string tenant,
+                                                         bool all_versions) {
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_id_++;
   auto* reactor = new WatchReactor(*this, id, max_pending_);
-  subscribers_.emplace(
-      id, Subscriber{.reactor = reactor, .tenant = std::move(tenant)});
+  subscribers_.emplace(id, Subscriber{.reactor = reactor,
+                                      .tenant = std::move(tenant),
+                                      .all_versions = all_versions});
   if (closed_.has_value()) reactor->Close(*closed_);
   return {.reactor = reactor, .id = id};
 }
 
 void JourneyWatchHub::SendSnapshot(
-    uint64_t id, const absl::StatusOr<std::vector<PublishedJourney>>& latest) {
+    uint64_t id,
+    const absl::StatusOr<std::vector<PublishedJourney>>& versions) {
   absl::MutexLock lock(&mu_);
   auto it = subscribers_.find(id);
   if (it == subscribers_.end()) return;  // gone before its snapshot
   Subscriber& subscriber = it->second;
-  if (!latest.ok()) {
-    subscriber.reactor->Close(latest.status());
+  if (!versions.ok()) {
+    subscriber.reactor->Close(versions.status());
     return;
   }
   subscriber.snapshot_sent = true;
-  subscriber.reactor->Deliver(SnapshotFor(subscriber.tenant, *latest));
+  subscriber.reactor->Deliver(SnapshotFor(subscriber, *versions));
 }
 
 void JourneyWatchHub::SendSnapshotToAll(
-    const absl::StatusOr<std::vector<PublishedJourney>>& latest) {
+    const absl::StatusOr<std::vector<PublishedJourney>>& versions) {
   absl::MutexLock lock(&mu_);
   for (auto& [id, subscriber] : subscribers_) {
     // Without a snapshot yet, its snapshot (read later) is current anyway.
     if (!subscriber.snapshot_sent) continue;
-    if (!latest.ok()) {
-      subscriber.reactor->Close(latest.status());
+    if (!versions.ok()) {
+      subscriber.reactor->Close(versions.status());
       continue;
     }
-    subscriber.reactor->Deliver(SnapshotFor(subscriber.tenant, *latest));
+    subscriber.reactor->Deliver(SnapshotFor(subscriber, *versions));
   }
 }
 
 WatchJourneysResponse JourneyWatchHub::SnapshotFor(
-    absl::string_view tenant, const std::vector<PublishedJourney>& latest) {
+    const Subscriber& subscriber,
+    const std::vector<PublishedJourney>& versions) {
   WatchJourneysResponse snapshot;
   snapshot.set_reset(true);
-  for (const PublishedJourney& published : latest) {
-    if (tenant.empty() || published.tenant() == tenant) {
-      *snapshot.add_journeys() = published;
+  for (size_t i = 0; i < versions.size(); ++i) {
+    const PublishedJourney& published = versions[i];
+    if (!subscriber.tenant.empty() && published.tenant() != subscriber.tenant) {
+      continue;
     }
+    // `versions` is ordered by tenant, key and version: the latest of a
+    // journey is the last of its run.
+    const bool latest =
+        i + 1 == versions.size() ||
+        versions[i + 1].tenant() != published.tenant() ||
+        versions[i + 1].journey().key() != published.journey().key();
+    if (subscriber.all_versions || latest) *snapshot.add_journeys() = published;
   }
   return snapshot;
 }

@@ -6,9 +6,9 @@
 // so the hub never touches a reactor that is gone.
 //
 //   // handler (gRPC thread):
-//   JourneyWatchHub::Subscription sub = hub.Subscribe(caller.tenant);
+//   JourneyWatchHub::Subscription sub = hub.Subscribe(caller.tenant, false);
 //   store_thread.Schedule([&, id = sub.id] { hub.SendSnapshot(id,
-//   store.ListPublishedLatest()); }); return sub.reactor;
+//   store.ListPublishedVersions()); }); return sub.reactor;
 //   // after each publish (same store thread):
 //   hub.Publish(tenant, published_journey);
 //
@@ -57,22 +57,23 @@ class JourneyWatchHub {
   };
 
   // Registers a subscriber that sees `tenant`'s journeys, or every tenant's
-  // if `tenant` is empty (a service-to-service caller). It receives nothing
-  // until SendSnapshot.
-  Subscription Subscribe(std::string tenant);
+  // if `tenant` is empty (a service-to-service caller); its snapshots hold
+  // every published version if `all_versions`, else the latest of each
+  // journey. It receives nothing until SendSnapshot.
+  Subscription Subscribe(std::string tenant, bool all_versions);
 
-  // Sends subscriber `id` (if still there) its first message: `latest`
-  // filtered to what it may see, with `reset` set; or, if `latest` is an
-  // error, finishes its stream with it.
+  // Sends subscriber `id` (if still there) its first message: `versions`
+  // (JourneyStore::ListPublishedVersions) filtered to what it may see, with
+  // `reset` set; or, if `versions` is an error, finishes its stream with it.
   void SendSnapshot(
       uint64_t id,
-      const absl::StatusOr<std::vector<polku::v1::PublishedJourney>>& latest);
+      const absl::StatusOr<std::vector<polku::v1::PublishedJourney>>& versions);
 
   // Sends every subscriber that has had its snapshot a new one (`reset`
   // set), e.g. after a journey left the published set (ArchiveJourney); an
   // error finishes their streams with it (they reconnect).
   void SendSnapshotToAll(
-      const absl::StatusOr<std::vector<polku::v1::PublishedJourney>>& latest);
+      const absl::StatusOr<std::vector<polku::v1::PublishedJourney>>& versions);
 
   // Sends a newly published version of `tenant`'s journey to every
   // subscriber that sees it.
@@ -91,12 +92,13 @@ class JourneyWatchHub {
   struct Subscriber {
     WatchReactor* reactor;
     std::string tenant;
+    bool all_versions = false;
     bool snapshot_sent = false;
   };
 
   static polku::v1::WatchJourneysResponse SnapshotFor(
-      absl::string_view tenant,
-      const std::vector<polku::v1::PublishedJourney>& latest);
+      const Subscriber& subscriber,
+      const std::vector<polku::v1::PublishedJourney>& versions);
 
   // Called by the reactor in OnDone.
   void Remove(uint64_t id);

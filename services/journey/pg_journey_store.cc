@@ -460,17 +460,29 @@ absl::StatusOr<JourneyPage> PgJourneyStore::ListJourneys(
 
 absl::StatusOr<std::vector<PublishedJourney>>
 PgJourneyStore::ListPublishedLatest() {
+  return ListPublished(/*every_version=*/false);
+}
+
+absl::StatusOr<std::vector<PublishedJourney>>
+PgJourneyStore::ListPublishedVersions() {
+  return ListPublished(/*every_version=*/true);
+}
+
+absl::StatusOr<std::vector<PublishedJourney>> PgJourneyStore::ListPublished(
+    bool every_version) {
   std::vector<PublishedJourney> published;
   POLKU_RETURN_IF_ERROR(Run(false, [&](Connection& db) -> absl::Status {
+    // Version 0 is the draft.
     POLKU_ASSIGN_OR_RETURN(
         Result found,
         db.Execute(absl::StrCat(
             "SELECT j.tenant, ", kJourneyColumns,
             " FROM journeys j JOIN journey_versions v"
-            " ON v.tenant = j.tenant AND v.journey_key = j.journey_key"
-            " AND v.version = j.latest_version"
+            " ON v.tenant = j.tenant AND v.journey_key = j.journey_key",
+            every_version ? " AND v.version BETWEEN 1 AND j.latest_version"
+                          : " AND v.version = j.latest_version",
             " WHERE j.latest_version > 0 AND j.archive_time_us IS NULL"
-            " ORDER BY j.tenant, j.journey_key")));
+            " ORDER BY j.tenant, j.journey_key, v.version")));
     published.clear();
     for (int row = 0; row < found.rows(); ++row) {
       POLKU_ASSIGN_OR_RETURN(Journey journey, JourneyFromRow(found, row, 1));

@@ -88,9 +88,14 @@ class PgJourneyStore : public VersionedJourneyStore {
                                            bool include_archived) override;
   absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublishedLatest()
       override;
+  absl::StatusOr<std::vector<polku::v1::PublishedJourney>>
+  ListPublishedVersions() override;
   absl::StatusOr<int64_t> PublishedGeneration() override;
 
  private:
+  // ListPublishedLatest, or with `every_version` ListPublishedVersions.
+  absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublished(
+      bool every_version);
   PgJourneyStore(const std::string& url, const Options& options,
                  const Clock& clock)
       : VersionedJourneyStore(clock),

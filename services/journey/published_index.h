@@ -5,15 +5,17 @@
 // changed:
 //
 //   PublishedIndex::Changes changes =
-//   index.Update(*store.ListPublishedLatest()); if (changes.removed)
-//   hub.SendSnapshotToAll(latest); else for (const PublishedJourney& p :
-//   changes.published) hub.Publish(…);
+//   index.Update(LatestVersions(*store.ListPublishedVersions()));
+//   if (changes.removed || changes.skipped) hub.SendSnapshotToAll(versions);
+//   else for (const PublishedJourney& p : changes.published) hub.Publish(…);
 //
 // Comparing whole states, rather than following a log of publishes, cannot
 // miss a change that committed late: whatever the read shows is compared
 // with what was sent. Intermediate versions published between two reads are
-// skipped; subscribers only ever need the latest. Not thread-safe (the store
-// thread owns it).
+// not announced one by one: subscribers of the latest versions need only
+// the latest, and those holding every version (polku-feedback) get a new
+// snapshot instead (Changes::skipped). Not thread-safe (the store thread
+// owns it).
 #ifndef POLKU_SERVICES_JOURNEY_PUBLISHED_INDEX_H_
 #define POLKU_SERVICES_JOURNEY_PUBLISHED_INDEX_H_
 
@@ -34,6 +36,10 @@ class PublishedIndex {
     std::vector<polku::v1::PublishedJourney> published;
     // Some journey left the set (archived): subscribers need a new snapshot.
     bool removed = false;
+    // Some journey moved on by more than one version (published through
+    // another replica between two reads): subscribers holding every
+    // version need a new snapshot to see the ones in between.
+    bool skipped = false;
   };
 
   // Compares `latest` (ListPublishedLatest) with what was recorded, then
@@ -47,6 +53,12 @@ class PublishedIndex {
   // (tenant, journey key) → latest published version.
   absl::flat_hash_map<std::pair<std::string, std::string>, int> versions_;
 };
+
+// The last version of each journey of `versions` (ordered by tenant, key
+// and version, as ListPublishedVersions answers): what ListPublishedLatest
+// answers.
+std::vector<polku::v1::PublishedJourney> LatestVersions(
+    const std::vector<polku::v1::PublishedJourney>& versions);
 
 }  // namespace polku::journey
 

@@ -51,6 +51,30 @@ TEST(PublishedIndexTest, ReportsNewAndNewerVersionsOnly) {
   EXPECT_FALSE(moved.removed);
 }
 
+// Subscribers holding every version cannot fill in versions they never saw
+// announced: a jump of more than one asks for a snapshot.
+TEST(PublishedIndexTest, AVersionSkippedAsksForASnapshot) {
+  PublishedIndex index;
+  EXPECT_FALSE(index.Update({At("a", "x", 1)}).skipped);
+  EXPECT_FALSE(index.Update({At("a", "x", 2)}).skipped);
+  EXPECT_TRUE(index.Update({At("a", "x", 4)}).skipped);
+  EXPECT_FALSE(index.Update({At("a", "x", 4), At("a", "y", 1)}).skipped);
+  // First seen at version 2: version 1 was never announced.
+  EXPECT_TRUE(index.Update({At("a", "x", 4), At("a", "y", 1), At("b", "z", 2)})
+                  .skipped);
+}
+
+TEST(PublishedIndexTest, LatestVersionsKeepsTheLastOfEachJourney) {
+  std::vector<PublishedJourney> latest =
+      LatestVersions({At("a", "x", 1), At("a", "x", 2), At("a", "y", 1),
+                      At("b", "x", 1), At("b", "x", 2), At("b", "x", 3)});
+  ASSERT_EQ(latest.size(), 3u);
+  EXPECT_EQ(latest[0].journey().version(), 2);
+  EXPECT_EQ(latest[1].journey().key(), "y");
+  EXPECT_EQ(latest[2].journey().version(), 3);
+  EXPECT_TRUE(LatestVersions({}).empty());
+}
+
 TEST(PublishedIndexTest, AJourneyLeavingTheSetAsksForASnapshot) {
   PublishedIndex index;
   index.Update({At("a", "x", 1), At("a", "y", 1)});

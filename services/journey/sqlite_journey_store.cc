@@ -407,16 +407,28 @@ absl::StatusOr<JourneyPage> SqliteJourneyStore::ListJourneys(
 
 absl::StatusOr<std::vector<PublishedJourney>>
 SqliteJourneyStore::ListPublishedLatest() {
+  return ListPublished(/*every_version=*/false);
+}
+
+absl::StatusOr<std::vector<PublishedJourney>>
+SqliteJourneyStore::ListPublishedVersions() {
+  return ListPublished(/*every_version=*/true);
+}
+
+absl::StatusOr<std::vector<PublishedJourney>> SqliteJourneyStore::ListPublished(
+    bool every_version) {
   absl::MutexLock lock(&mu_);
+  // Version 0 is the draft.
   POLKU_ASSIGN_OR_RETURN(
       sqlite::Statement * list,
       db_->Prepare(absl::StrCat(
           "SELECT j.tenant, ", kJourneyColumns,
           " FROM journeys j JOIN journey_versions v"
-          " ON v.tenant = j.tenant AND v.journey_key = j.journey_key"
-          " AND v.version = j.latest_version"
+          " ON v.tenant = j.tenant AND v.journey_key = j.journey_key",
+          every_version ? " AND v.version BETWEEN 1 AND j.latest_version"
+                        : " AND v.version = j.latest_version",
           " WHERE j.latest_version > 0 AND j.archive_time_us IS NULL"
-          " ORDER BY j.tenant, j.journey_key")));
+          " ORDER BY j.tenant, j.journey_key, v.version")));
   std::vector<PublishedJourney> published;
   POLKU_RETURN_IF_ERROR(
       list->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {

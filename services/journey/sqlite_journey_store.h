@@ -61,10 +61,15 @@ class SqliteJourneyStore : public VersionedJourneyStore {
                                            bool include_archived) override;
   absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublishedLatest()
       override;
+  absl::StatusOr<std::vector<polku::v1::PublishedJourney>>
+  ListPublishedVersions() override;
   absl::StatusOr<int64_t> PublishedGeneration() override;
 
  private:
   class Versions;
+  // ListPublishedLatest, or with `every_version` ListPublishedVersions.
+  absl::StatusOr<std::vector<polku::v1::PublishedJourney>> ListPublished(
+      bool every_version);
 
   SqliteJourneyStore(std::unique_ptr<sqlite::Database> db, const Clock& clock)
       : VersionedJourneyStore(clock), db_(std::move(db)) {}

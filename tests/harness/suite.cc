@@ -337,6 +337,8 @@ absl::Status Suite::Init() {
                            {"--listen=" + Address(port),
                             "--feedback_address=" + AllReplicas("feedback", feedback_replicas),
                             "--journey_address=" + Address("journey")});
+               args.insert(args.end(), options_.insight_flags.begin(),
+                           options_.insight_flags.end());
                return args;
              },
          .health_service = ""});

@@ -94,6 +94,8 @@ class Suite {
     // More flags for polku-gateway, e.g. "--key_rate=1000" for a load that
     // calls more often than the default rate limits allow.
     std::vector<std::string> gateway_flags;
+    // More flags for each polku-insight replica.
+    std::vector<std::string> insight_flags;
   };
 
   // Starts PostgreSQL (if asked) and polku-keys init, then journey, the

@@ -83,7 +83,8 @@ Output RunCommand(const std::vector<std::string>& args) {
 class MonitoringSuiteTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto suite = Suite::Start();
+    // The planted history is from 2025: monitored as if it were live.
+    auto suite = Suite::Start({.insight_flags = {"--alert_max_data_age_days=0"}});
     ASSERT_TRUE(suite.ok()) << suite.status();
     suite_ = *std::move(suite);
     insight_ = v1::InsightService::NewStub(

@@ -120,9 +120,16 @@ absl::StatusOr<Credentials> ReadCredentials(const std::string& path) {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> DialGateway(const std::string& address) {
-  return rpc::MakeChannel(address, {.cert_file = absl::GetFlag(FLAGS_gateway_cert),
-                                    .key_file = absl::GetFlag(FLAGS_gateway_key),
-                                    .ca_file = absl::GetFlag(FLAGS_gateway_ca)});
+  return DialGateway(address, grpc::ChannelArguments());
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> DialGateway(
+    const std::string& address, const grpc::ChannelArguments& args) {
+  return rpc::MakeChannel(address,
+                          {.cert_file = absl::GetFlag(FLAGS_gateway_cert),
+                           .key_file = absl::GetFlag(FLAGS_gateway_key),
+                           .ca_file = absl::GetFlag(FLAGS_gateway_ca)},
+                          args);
 }
 
 void PrepareCall(grpc::ClientContext& context, absl::string_view key,

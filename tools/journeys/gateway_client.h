@@ -15,6 +15,7 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
+#include <grpcpp/support/channel_arguments.h>
 #include <grpcpp/support/status.h>
 
 #include <functional>
@@ -51,6 +52,9 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path);
 // --gateway_cert and --gateway_key as the client certificate when the
 // gateway requires one. INVALID_ARGUMENT naming an unreadable file.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> DialGateway(const std::string& address);
+// The same with channel arguments of the caller's (e.g. flow control).
+absl::StatusOr<std::shared_ptr<grpc::Channel>> DialGateway(
+    const std::string& address, const grpc::ChannelArguments& args);
 
 // Sets `authorization: Bearer <key>` and a deadline `timeout` from now.
 void PrepareCall(grpc::ClientContext& context, absl::string_view key,

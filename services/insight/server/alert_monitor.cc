@@ -189,6 +189,20 @@ absl::StatusOr<std::vector<v1::Alert>> AlertMonitor::Evaluate(
     Day anchor = days.groups.front().day;
     for (const GroupRollup& day : days.groups) anchor = std::max(anchor, day.day);
     current_end = anchor + 1;
+    if (now - StartOfDay(current_end) > options_.max_data_age) {
+      // History, not news: nothing is compared, and alerts stay as they are.
+      log::Info("change alerts evaluated",
+                {{"tenant", tenant},
+                 {"journey", journey},
+                 {"as_of_sequence", days.as_of_sequence},
+                 {"current_window_end_day", current_end},
+                 {"changed", 0},
+                 {"skipped", "the journey's latest data is older than "
+                             "--alert_max_data_age_days"}});
+      absl::MutexLock lock(&mu_);
+      ++evaluations_;
+      return std::vector<v1::Alert>();
+    }
     current_start = current_end - options_.window_days;
     baseline_start = options_.baseline == Baseline::kPrevious
                          ? current_start - options_.window_days

@@ -19,7 +19,8 @@
 //
 // Windows are anchored at the latest UTC day with data for the journey, not
 // at the wall clock: replayed or simulated history is monitored as if it
-// were live, and a quiet weekend does not empty the current window. The
+// were live, and a quiet weekend does not empty the current window; only a
+// journey whose data ended more than `max_data_age` ago is left alone. The
 // current window is the `window_days` days ending with that day; the
 // baseline is the window before it (kPrevious) or the `baseline_weeks` weeks
 // before it (kTrailing).
@@ -73,6 +74,12 @@ struct AlertMonitorOptions {
   // How long after a change the evaluation starts, so that the pages of a
   // burst are evaluated together.
   absl::Duration debounce = absl::Milliseconds(300);
+  // A journey whose latest day with data ended longer ago than this is not
+  // evaluated, and its alerts stay as they are: history imported today
+  // (polku-import) is not news. polku-insight sets it from
+  // --alert_max_data_age_days; infinite monitors replayed history as if it
+  // were live.
+  absl::Duration max_data_age = absl::InfiniteDuration();
 };
 
 class AlertMonitor {

@@ -209,6 +209,38 @@ TEST_F(AlertMonitorTest, SmallSamplesAndSteadyDataRaiseNothing) {
   ASSERT_TRUE(quiet.Evaluate("acme", "switching").ok());  // no data at all
 }
 
+// History brought in long after it happened (polku-import) is not news:
+// with a maximum age, a journey whose data ended longer ago is not compared,
+// and its alerts stay as they are; the same data, recent, alerts.
+TEST_F(AlertMonitorTest, HistoryOlderThanTheMaximumAgeRaisesNothing) {
+  Csat(0, 7, 8, 10);
+  Csat(7, 7, 4, 10);  // the drop of ADropOpensAnAlertWithItsNumbers
+  const AlertMonitorOptions options{.max_data_age = absl::Hours(24 * 30)};
+  // The data ends on 2024-03-14; the clock is in 2027.
+  AlertMonitor late(store_, options, clock_);
+  absl::StatusOr<std::vector<v1::Alert>> changed =
+      late.Evaluate("acme", "switching");
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_TRUE(changed->empty());
+  EXPECT_TRUE(Open().empty());
+  EXPECT_EQ(late.evaluations(), 1);
+
+  // Thirty days after the data's last day it is still news.
+  FakeClock recent{absl::FromUnixSeconds(kMarch1Seconds + (14 + 30) * kDay)};
+  AlertMonitor monitor(store_, options, recent);
+  changed = monitor.Evaluate("acme", "switching");
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(changed->size(), 3u);
+  ASSERT_EQ(Open().size(), 3u);
+
+  // Once it is history, the open alerts are left as they are.
+  store_.Add(MakeEvent({.sequence = ++sequence_,
+                        .offset_seconds = 13 * kDay + 7200,
+                        .csat = 5}));
+  ASSERT_TRUE(late.Evaluate("acme", "switching").ok());
+  EXPECT_EQ(Open().size(), 3u);
+}
+
 TEST_F(AlertMonitorTest, TrailingBaselineReachesFurtherBack) {
   Csat(0, 28, 4, 5);   // four weeks at 80 %
   Csat(28, 7, 4, 10);  // then 40 %

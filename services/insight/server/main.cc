@@ -36,6 +36,11 @@ ABSL_FLAG(std::string, journey_address, "127.0.0.1:7102",
 ABSL_FLAG(int, alert_window_days, 7,
           "change alerts: days in the current window, ending with the "
           "journey's latest day with data");
+ABSL_FLAG(int, alert_max_data_age_days, 30,
+          "change alerts: a journey whose latest day with data is more than "
+          "this many days ago is not evaluated (history brought in with "
+          "polku-import raises no alerts); 0 = no limit, for replays of "
+          "history");
 ABSL_FLAG(std::string, alert_baseline, "previous",
           "change alerts: the baseline window, 'previous' (the window "
           "before the current one) or 'trailing' (--alert_baseline_weeks "
@@ -65,6 +70,9 @@ int main(int argc, char** argv) {
   polku::insight::AlertMonitorOptions monitor_options;
   monitor_options.window_days = absl::GetFlag(FLAGS_alert_window_days);
   monitor_options.baseline_weeks = absl::GetFlag(FLAGS_alert_baseline_weeks);
+  if (const int days = absl::GetFlag(FLAGS_alert_max_data_age_days); days > 0) {
+    monitor_options.max_data_age = absl::Hours(24) * days;
+  }
   monitor_options.test.min_sample = absl::GetFlag(FLAGS_alert_min_sample);
   monitor_options.test.alpha = absl::GetFlag(FLAGS_alert_alpha);
   const std::string baseline = absl::GetFlag(FLAGS_alert_baseline);
@@ -78,11 +86,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (monitor_options.window_days < 1 || monitor_options.baseline_weeks < 1 ||
+      absl::GetFlag(FLAGS_alert_max_data_age_days) < 0 ||
       monitor_options.test.min_sample < 2 || monitor_options.test.alpha <= 0 ||
       monitor_options.test.alpha >= 1) {
     polku::log::Error(
         "--alert_window_days and --alert_baseline_weeks must be at least 1, "
-        "--alert_min_sample at least 2 and --alert_alpha in (0, 1)");
+        "--alert_max_data_age_days at least 0, --alert_min_sample at least 2 "
+        "and --alert_alpha in (0, 1)");
     return 2;
   }
 
