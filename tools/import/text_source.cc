@@ -228,21 +228,8 @@ bool CsvReader::Next(RawRecord& record) {
       consumed_bytes_ += skip;
       pos_ += skip;
       line_ += 1;
-      if (newline == std::string::npos) {
-        // The line runs past what is buffered (a huge line): drop the rest.
-        while (true) {
-          buffer_.clear();
-          pos_ = 0;
-          if (!file_.ReadMore(buffer_, kChunkBytes)) break;
-          const size_t nl = buffer_.find('\n');
-          if (nl != std::string::npos) {
-            consumed_bytes_ += nl + 1;
-            pos_ = nl + 1;
-            break;
-          }
-          consumed_bytes_ += buffer_.size();
-        }
-      }
+      // The line runs past what is buffered (a huge line): drop the rest.
+      if (newline == std::string::npos) DropRestOfLine();
       return true;
     }
 
@@ -260,6 +247,21 @@ bool CsvReader::Next(RawRecord& record) {
   }
 }
 
+void RecordReader::DropRestOfLine() {
+  while (true) {
+    buffer_.clear();
+    pos_ = 0;
+    if (!file_.ReadMore(buffer_, kChunkBytes)) return;
+    const size_t newline = buffer_.find('\n');
+    if (newline != std::string::npos) {
+      consumed_bytes_ += newline + 1;
+      pos_ = newline + 1;
+      return;
+    }
+    consumed_bytes_ += buffer_.size();
+  }
+}
+
 bool LineReader::Next(RawRecord& record) {
   while (true) {
     if (!Fill(1)) return false;
@@ -272,24 +274,20 @@ bool LineReader::Next(RawRecord& record) {
            Fill(buffer_.size() - pos_ + 1)) {
       newline = buffer_.find('\n', pos_);
     }
-    if (newline == std::string::npos &&
-        buffer_.size() - pos_ > kMaxRecordBytes) {
+    // Too long, whether or not its end was read with it.
+    const size_t length = (newline == std::string::npos ? buffer_.size()
+                                                         : newline) -
+                          pos_;
+    if (length > kMaxRecordBytes) {
       record.text = buffer_.substr(pos_, 200);
       record.error =
           absl::StrCat("the line is longer than ", kMaxRecordBytes, " bytes");
-      // Skip to the end of that line.
-      consumed_bytes_ += buffer_.size() - pos_;
-      buffer_.clear();
-      pos_ = 0;
-      while (file_.ReadMore(buffer_, kChunkBytes)) {
-        const size_t nl = buffer_.find('\n');
-        if (nl != std::string::npos) {
-          consumed_bytes_ += nl + 1;
-          pos_ = nl + 1;
-          break;
-        }
-        consumed_bytes_ += buffer_.size();
-        buffer_.clear();
+      if (newline != std::string::npos) {
+        consumed_bytes_ += newline + 1 - pos_;
+        pos_ = newline + 1;
+      } else {
+        consumed_bytes_ += buffer_.size() - pos_;
+        DropRestOfLine();
       }
       ++line_;
       return true;

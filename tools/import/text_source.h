@@ -97,6 +97,9 @@ class RecordReader {
   // Makes sure `buffer_` holds at least `bytes` from `pos_` unless the file
   // ends first; false if it could not.
   bool Fill(size_t bytes);
+  // Drops what is buffered and reads on to just past the next line end: the
+  // rest of a line too long to keep.
+  void DropRestOfLine();
   // Sets `record.error` if its text is not UTF-8 (naming the line and byte).
   static void CheckUtf8(RawRecord& record);
 

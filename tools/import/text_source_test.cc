@@ -154,6 +154,25 @@ TEST(LineReaderTest, ReadsLinesWithTheirNumbers) {
   EXPECT_EQ(records[2].text, "{\"a\":3}");
 }
 
+// A line longer than kMaxRecordBytes costs only itself: it is reported on
+// its line, and reading goes on after it, in both formats.
+TEST(LineReaderTest, AnOverlongLineCostsOnlyItsLine) {
+  const std::string huge(kMaxRecordBytes + 100000, 'x');
+  std::vector<RawRecord> lines =
+      ReadAll("{\"a\":1}\n" + huge + "\n{\"a\":3}\n", false);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_THAT(lines[1].error, HasSubstr("longer than"));
+  EXPECT_EQ(lines[2].line, 3);
+  EXPECT_EQ(lines[2].text, "{\"a\":3}");
+
+  std::vector<RawRecord> records =
+      ReadAll("a,b\n\"" + huge + "\n1,2\n", true, 2);
+  ASSERT_FALSE(records.empty());
+  EXPECT_FALSE(records[1].error.empty());
+  EXPECT_EQ(records.back().line, 3);
+  EXPECT_THAT(records.back().fields, ElementsAre("1", "2"));
+}
+
 TEST(Utf8Test, FindsTheFirstInvalidSequence) {
   EXPECT_FALSE(FirstInvalidUtf8("äöå € 𝄞").has_value());
   EXPECT_EQ(FirstInvalidUtf8("ab\xC0\xAF"), 2u);    // overlong
