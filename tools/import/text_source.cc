@@ -275,9 +275,8 @@ bool LineReader::Next(RawRecord& record) {
       newline = buffer_.find('\n', pos_);
     }
     // Too long, whether or not its end was read with it.
-    const size_t length = (newline == std::string::npos ? buffer_.size()
-                                                         : newline) -
-                          pos_;
+    const size_t length =
+        (newline == std::string::npos ? buffer_.size() : newline) - pos_;
     if (length > kMaxRecordBytes) {
       record.text = buffer_.substr(pos_, 200);
       record.error =
