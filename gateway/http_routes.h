@@ -79,10 +79,9 @@ struct DecodedCall {
 // `?`, percent-decoded) and the body. A pure function, so that it can be
 // fuzzed (tests/fuzz/http_request_fuzzer.cc). INVALID_ARGUMENT naming the
 // field, parameter or body line at fault.
-absl::StatusOr<DecodedCall> DecodeCall(const HttpRoute& route,
-                                       const std::vector<std::string>& path_values,
-                                       absl::string_view target,
-                                       absl::string_view body);
+absl::StatusOr<DecodedCall> DecodeCall(
+    const HttpRoute& route, const std::vector<std::string>& path_values,
+    absl::string_view target, absl::string_view body);
 
 // The request fields a query parameter may set, as (parameter name, field),
 // for GET routes; used for documentation.

@@ -84,7 +84,8 @@ class MonitoringSuiteTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // The planted history is from 2025: monitored as if it were live.
-    auto suite = Suite::Start({.insight_flags = {"--alert_max_data_age_days=0"}});
+    auto suite =
+        Suite::Start({.insight_flags = {"--alert_max_data_age_days=0"}});
     ASSERT_TRUE(suite.ok()) << suite.status();
     suite_ = *std::move(suite);
     insight_ = v1::InsightService::NewStub(

@@ -197,8 +197,9 @@ absl::StatusOr<std::vector<v1::Alert>> AlertMonitor::Evaluate(
                  {"as_of_sequence", days.as_of_sequence},
                  {"current_window_end_day", current_end},
                  {"changed", 0},
-                 {"skipped", "the journey's latest data is older than "
-                             "--alert_max_data_age_days"}});
+                 {"skipped",
+                  "the journey's latest data is older than "
+                  "--alert_max_data_age_days"}});
       absl::MutexLock lock(&mu_);
       ++evaluations_;
       return std::vector<v1::Alert>();
