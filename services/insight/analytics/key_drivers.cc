@@ -208,6 +208,19 @@ absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
       break;
     }
   }
+  if (outcome_touchpoint.empty() &&
+      request.outcome() == v1::DRIVER_OUTCOME_UNSPECIFIED) {
+    // Nothing to explain; asked for no particular outcome, this is an
+    // answer (the journey map asks every journey), not an error.
+    v1::KeyDrivers none;
+    none.set_journey(journey.key());
+    none.set_level(request.level() == v1::DRIVER_LEVEL_STAGE ? v1::DRIVER_LEVEL_STAGE
+                                                             : v1::DRIVER_LEVEL_TOUCHPOINT);
+    none.mutable_model()->add_warnings(absl::StrCat(
+        "journey \"", journey.key(),
+        "\" has no outcome (Journey.outcomes, or an OUTCOME touchpoint): nothing to explain"));
+    return none;
+  }
   if (outcome_touchpoint.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "outcome: journey \"", journey.key(), "\" declares no ",

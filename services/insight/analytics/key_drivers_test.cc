@@ -481,6 +481,15 @@ TEST(KeyDriversTest, BadInputNamesTheField) {
   const absl::Status none = ComputeKeyDrivers(store, "acme", request, Journey(2)).status();
   EXPECT_EQ(none.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(none.message(), HasSubstr("overall_satisfaction_touchpoint"));
+  // A journey without any outcome, asked for none in particular: an answer
+  // that says so.
+  v1::Journey bare = Journey(2);
+  bare.clear_outcomes();
+  bare.mutable_touchpoints()->RemoveLast();
+  absl::StatusOr<v1::KeyDrivers> nothing = ComputeKeyDrivers(store, "acme", Request(), bare);
+  ASSERT_TRUE(nothing.ok()) << nothing.status();
+  EXPECT_EQ(nothing->drivers_size(), 0);
+  EXPECT_THAT(nothing->model().warnings(0), HasSubstr("no outcome"));
 }
 
 }  // namespace
