@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -263,6 +264,101 @@ TEST_P(DriversSuiteTest, ThePlantedTopDriverRanksFirstAndOnlyItsTenantSeesIt) {
        "--chromium", kChromium, "--screenshot", screenshot});
   EXPECT_EQ(check.exit_code, 0) << check.text;
   std::cout << check.text << "screenshot: " << screenshot << "\n";
+}
+
+// The settings of scripts/up.sh's demo, read from the script itself so that
+// this test follows it: `NAME=value` (the first word after the =) or
+// `--flag=value`.
+std::string UpSetting(const std::string& pattern) {
+  std::ifstream in(absl::StrCat(POLKU_SOURCE_DIR, "/scripts/up.sh"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::smatch match;
+  if (!std::regex_search(text, match, std::regex(pattern))) return "";
+  return match[1];
+}
+
+// The demo as up.sh starts it: a key for every channel of the example
+// journeys (nothing skipped), the example journeys, polku-sim with up.sh's
+// customers and planted drivers; the generic journey's planted top driver
+// ranks first in GetKeyDrivers, so the view shows something true on first
+// start.
+TEST(DriversDemoTest, TheDemoCoversEveryChannelAndShowsThePlantedDrivers) {
+  const std::string channels = UpSetting("--channels=([a-z_,]+)");
+  const std::string planted = UpSetting("PLANTED_DRIVERS=([a-z_:.0-9,]+)");
+  const std::string customers = UpSetting("POLKU_SIM_CUSTOMERS:-([0-9]+)");
+  ASSERT_FALSE(channels.empty());
+  ASSERT_FALSE(planted.empty());
+  ASSERT_FALSE(customers.empty());
+  Suite::Options options;
+  options.channels = channels;
+  auto started = Suite::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<Suite> suite = *std::move(started);
+  const std::string credentials = suite->data_dir() + "/credentials.json";
+  std::vector<std::string> import = {testing::BinaryPath("polku-journeys"), "import",
+                                     "--gateway=" + suite->gateway_grpc_address(),
+                                     "--credentials=" + credentials};
+  for (const auto& file : std::filesystem::directory_iterator(
+           absl::StrCat(POLKU_SOURCE_DIR, "/examples/journeys"))) {
+    if (file.path().extension() == ".json") import.push_back(file.path().string());
+  }
+  const Output imported = RunCommand(import);
+  ASSERT_EQ(imported.exit_code, 0) << imported.text;
+  const Output sim = RunCommand(
+      {testing::BinaryPath("polku-sim"), "--gateway=" + suite->gateway_grpc_address(),
+       "--credentials=" + credentials, "--seed=1", "--customers=" + customers, "--days=28",
+       "--plant_driver=" + planted});
+  ASSERT_EQ(sim.exit_code, 0) << sim.text;
+  EXPECT_THAT(sim.text, ::testing::Not(::testing::HasSubstr("skipped"))) << sim.text;
+  int64_t accepted = 0;
+  std::smatch match;
+  const std::regex accepted_re("accepted +([0-9]+)");
+  for (std::string rest = sim.text; std::regex_search(rest, match, accepted_re);
+       rest = match.suffix()) {
+    accepted += std::stoll(match[1]);
+  }
+  // Every event counted (all journeys), then the generic journey's drivers.
+  auto insight = v1::InsightService::NewStub(suite->GatewayChannel());
+  const absl::Time deadline = absl::Now() + kBound;
+  int64_t counted = -1;
+  while (absl::Now() < deadline && counted != accepted) {
+    counted = 0;
+    for (const char* journey :
+         {"generic-customer-journey", "switching-mobile-operator", "home-renovation"}) {
+      v1::GetScorecardRequest request;
+      request.set_journey(journey);
+      v1::Scorecard card;
+      grpc::ClientContext context;
+      Suite::Authorize(context, suite->credentials().admin_key);
+      if (insight->GetScorecard(&context, request, &card).ok()) counted += card.total().events();
+    }
+    if (counted != accepted) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(counted, accepted);
+  auto drivers = v1::DriversService::NewStub(suite->GatewayChannel());
+  v1::GetKeyDriversRequest request;
+  request.mutable_scope()->set_journey("generic-customer-journey");
+  v1::KeyDrivers answer;
+  grpc::ClientContext context;
+  Suite::Authorize(context, suite->credentials().admin_key, absl::Seconds(30));
+  grpc::Status status = drivers->GetKeyDrivers(&context, request, &answer);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string top = planted.substr(0, planted.find(':'));
+  ASSERT_GT(answer.drivers_size(), 0);
+  EXPECT_EQ(answer.drivers(0).key(), top) << answer.DebugString();
+  EXPECT_EQ(answer.drivers(0).status(), v1::DRIVER_OK);
+  // A journey that declares no outcomes uses its OUTCOME touchpoint, and says so.
+  request.mutable_scope()->set_journey("home-renovation");
+  v1::KeyDrivers renovation;
+  grpc::ClientContext renovation_context;
+  Suite::Authorize(renovation_context, suite->credentials().admin_key, absl::Seconds(30));
+  status = drivers->GetKeyDrivers(&renovation_context, request, &renovation);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(renovation.outcome_touchpoint(), "renovation_survey");
+  EXPECT_GT(renovation.model().customers(), 0);
+  EXPECT_THAT(absl::StrJoin(renovation.model().warnings(), "\n"),
+              ::testing::HasSubstr("declares no outcomes"));
+  EXPECT_TRUE(suite->Stop().ok());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DriversSuiteTest,
