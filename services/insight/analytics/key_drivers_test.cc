@@ -93,6 +93,11 @@ class Data {
         spec.stage = "use";
         spec.channel = "email";
       } else {
+        // Stage and channel as Journey() defines them.
+        const int index = std::stoi(row.touchpoint.substr(2));
+        const char* stages[] = {"research", "purchase", "use"};
+        spec.stage = stages[index % 3];
+        spec.channel = index % 2 == 0 ? "web" : "phone";
         spec.csat = row.value;
       }
       store.Add(MakeEvent(spec));
@@ -490,6 +495,95 @@ TEST(KeyDriversTest, BadInputNamesTheField) {
   ASSERT_TRUE(nothing.ok()) << nothing.status();
   EXPECT_EQ(nothing->drivers_size(), 0);
   EXPECT_THAT(nothing->model().warnings(0), HasSubstr("no outcome"));
+}
+
+TEST(KeyDriversTest, StagesScalesFiltersAndOpportunity) {
+  // tp0 (research, web) drives the outcome, tp1 (purchase, phone) a little,
+  // tp2 (use, web) not at all; tp1 is also rated on NPS by a few.
+  const Data data = Simulate(13, 800, {0.9, 0.3, 0.0}, [](auto&) { return 3; });
+  FakeRollupStore store;
+  data.Load(store);
+  int64_t sequence = 1'000'000;
+  for (int c = 0; c < 30; ++c) {
+    store.Add(MakeEvent({.sequence = ++sequence, .touchpoint = "tp1", .offset_seconds = -50,
+                         .nps = 8, .customer_hash = absl::StrCat("c", c)}));
+  }
+  v1::Journey journey = Journey(3);
+  // A CSAT target for tp0 above its performance, one for tp2 below it.
+  journey.mutable_touchpoints(0)->mutable_target()->set_csat_top2_box(0.9);
+  journey.mutable_touchpoints(2)->mutable_target()->set_csat_top2_box(0.01);
+
+  absl::StatusOr<v1::KeyDrivers> answer = ComputeKeyDrivers(store, "acme", Request(), journey);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  const auto drivers = ByKey(*answer);
+  // The scale with most answers; the NPS answers of tp1 are not mixed in.
+  EXPECT_EQ(drivers.at("tp1")->scale(), "CSAT");
+  EXPECT_EQ(drivers.at("tp1")->raters(), 800);
+
+  // Opportunity, recomputed here from the ratings: moving (0.9 − p) of the
+  // raters from the mean of ratings 1–3 to the mean of ratings 4–5.
+  const v1::Driver& tp0 = *drivers.at("tp0");
+  ASSERT_TRUE(tp0.has_opportunity());
+  const v1::Opportunity& o = tp0.opportunity();
+  EXPECT_EQ(o.metric(), "CSAT_TOP2_BOX");
+  EXPECT_FALSE(o.target_met());
+  EXPECT_DOUBLE_EQ(o.current(), tp0.top2_box());
+  {
+    std::map<int, int> counts;
+    // Re-read the ratings from the store's ledger, independently of the
+    // computation: every tp0 rating counts (all are before the outcome).
+    ScorecardQuery query{.tenant = "acme", .journey = "switching", .touchpoints = {"tp0"}};
+    ASSERT_TRUE(store.ScanLedger(query, [&](const CountedEvent& e) {
+      if (e.csat) ++counts[*e.csat];
+      return absl::OkStatus();
+    }).ok());
+    double top = 0, top_sum = 0, rest = 0, rest_sum = 0;
+    for (const auto& [v, n] : counts) {
+      (v >= 4 ? top : rest) += n;
+      (v >= 4 ? top_sum : rest_sum) += static_cast<double>(v) * n;
+    }
+    const double p = top / (top + rest);
+    const double change = (0.9 - p) * (top_sum / top - rest_sum / rest);
+    EXPECT_NEAR(o.rating_change(), change, 1e-12);
+    EXPECT_NEAR(o.outcome_change(), tp0.effect() * change * 1.0, 1e-12);  // every customer rated tp0
+    EXPECT_LE(o.outcome_change_ci95().low(), o.outcome_change());
+    EXPECT_GE(o.outcome_change_ci95().high(), o.outcome_change());
+    EXPECT_GT(o.outcome_change(), 0);
+  }
+  EXPECT_TRUE(drivers.at("tp2")->opportunity().target_met());
+  EXPECT_EQ(drivers.at("tp2")->opportunity().outcome_change(), 0);
+  EXPECT_FALSE(drivers.at("tp1")->has_opportunity());
+
+  // Quadrants: cross-hairs at the means.
+  for (const v1::Driver& d : answer->drivers()) {
+    const bool important = d.importance_percent() >= answer->model().importance_crosshair();
+    const bool performing = d.top2_box() >= answer->model().performance_crosshair();
+    EXPECT_EQ(d.critical(), important) << d.key();
+    EXPECT_EQ(d.quadrant(), important ? (performing ? v1::KEEP_UP_THE_GOOD_WORK : v1::CONCENTRATE_HERE)
+                                      : (performing ? v1::POSSIBLE_OVERKILL : v1::LOW_PRIORITY))
+        << d.key();
+  }
+
+  // Stages: one driver per stage, the research stage first.
+  v1::GetKeyDriversRequest stages = Request();
+  stages.set_level(v1::DRIVER_LEVEL_STAGE);
+  absl::StatusOr<v1::KeyDrivers> by_stage = ComputeKeyDrivers(store, "acme", stages, journey);
+  ASSERT_TRUE(by_stage.ok()) << by_stage.status();
+  ASSERT_EQ(by_stage->drivers_size(), 3);
+  EXPECT_EQ(by_stage->drivers(0).key(), "research");
+  EXPECT_EQ(by_stage->drivers(0).scale(), "SCALED_0_100");
+  EXPECT_FALSE(by_stage->drivers(0).has_opportunity());
+
+  // A channel filter selects the ratings (web: tp0, tp2), never the outcome
+  // answers (email).
+  v1::GetKeyDriversRequest web = Request();
+  web.mutable_scope()->set_channel("web");
+  absl::StatusOr<v1::KeyDrivers> web_only = ComputeKeyDrivers(store, "acme", web, journey);
+  ASSERT_TRUE(web_only.ok()) << web_only.status();
+  EXPECT_EQ(web_only->model().customers(), 800);
+  ASSERT_EQ(web_only->drivers_size(), 2);
+  EXPECT_EQ(web_only->drivers(0).key(), "tp0");
+  EXPECT_EQ(web_only->drivers(1).key(), "tp2");
 }
 
 }  // namespace
