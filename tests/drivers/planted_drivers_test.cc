@@ -128,8 +128,15 @@ TEST(PlantedDriversTest, TheTopDriverRanksFirstAndIntervalsCoverTheTruth) {
   for (int seed = 1; seed <= seeds; ++seed) {
     const v1::KeyDrivers answer = Drivers(seed, 3000, 200);
     ASSERT_GT(answer.drivers_size(), 0);
-    // Customers rate a few of the ten: nobody rates them all.
+    // Customers rate a few of the ten (two to four on average, before their
+    // outcome answer): hardly anybody rates them all.
     EXPECT_LT(answer.model().complete_cases(), answer.model().customers() / 20);
+    int64_t rated = 0;
+    for (const v1::Driver& d : answer.drivers()) rated += d.raters();
+    const double per_customer = static_cast<double>(rated) / answer.model().customers();
+    EXPECT_GE(per_customer, 2.0) << "seed " << seed;
+    EXPECT_LE(per_customer, 4.0) << "seed " << seed;
+    if (seed == 1) printf("touchpoints rated per customer (seed 1): %.2f\n", per_customer);
     if (answer.drivers(0).key() == kTop) ++first;
     for (const v1::Driver& d : answer.drivers()) {
       if (d.status() != v1::DRIVER_OK) continue;

@@ -80,9 +80,11 @@ class Data {
     return out;
   }
 
-  // Every row into the store, in order, as sequences 1, 2, …
+  // Every row into the store as sequences 1, 2, …, in pages of 5000 (one
+  // event a page would cost the in-memory store a copy per event).
   void Load(FakeRollupStore& store, const std::string& tenant = "acme") const {
     int64_t sequence = 0;
+    google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
     for (const Row& row : rows_) {
       testing::EventSpec spec{.sequence = ++sequence, .tenant = tenant,
                               .touchpoint = row.touchpoint,
@@ -100,7 +102,14 @@ class Data {
         spec.channel = index % 2 == 0 ? "web" : "phone";
         spec.csat = row.value;
       }
-      store.Add(MakeEvent(spec));
+      *page.Add() = MakeEvent(spec);
+      if (page.size() == 5000) {
+        ASSERT_TRUE(store.Apply(page).ok());
+        page.Clear();
+      }
+    }
+    if (!page.empty()) {
+      ASSERT_TRUE(store.Apply(page).ok());
     }
   }
 
