@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "polku/v1/admin.pb.h"
+#include "polku/v1/drivers.pb.h"
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "polku/v1/journey.pb.h"
@@ -84,6 +85,8 @@ const Case kCases[] = {
      "insights:read", true, true, false, false, true},
     {"/polku.v1.InsightService/GetJourneyMap", Backend::kInsight,
      "insights:read", false, true, false, false, true},
+    {"/polku.v1.DriversService/GetKeyDrivers", Backend::kInsight,
+     "insights:read", false, true, false, false, true},
     {"/polku.v1.AdminService/CreateTenant", Backend::kGateway, "superadmin",
      false, false, false, false, false},
     {"/polku.v1.AdminService/ListTenants", Backend::kGateway, "superadmin",
@@ -138,7 +141,8 @@ TEST(AuthzTest, TheTableCoversEveryPublicRpc) {
   for (const auto* file : {v1::SubmitEventsRequest::descriptor()->file(),
                            v1::GetJourneyRequest::descriptor()->file(),
                            v1::GetScorecardRequest::descriptor()->file(),
-                           v1::CreateTenantRequest::descriptor()->file()}) {
+                           v1::CreateTenantRequest::descriptor()->file(),
+                           v1::GetKeyDriversRequest::descriptor()->file()}) {
     for (int s = 0; s < file->service_count(); ++s) {
       const auto* service = file->service(s);
       for (int m = 0; m < service->method_count(); ++m) {

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "polku/v1/admin.pb.h"
+#include "polku/v1/drivers.pb.h"
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "polku/v1/journey.pb.h"
@@ -74,6 +75,8 @@ const std::vector<HttpRoute>& Table() {
       {"GET", "/v1/alerts:watch", "/polku.v1.InsightService/WatchAlerts", ""},
       {"GET", "/v1/consistency", "/polku.v1.InsightService/GetConsistency", ""},
       {"GET", "/v1/journey-map", "/polku.v1.InsightService/GetJourneyMap", ""},
+      // DriversService
+      {"GET", "/v1/drivers", "/polku.v1.DriversService/GetKeyDrivers", ""},
       // AdminService
       {"POST", "/v1/tenants", "/polku.v1.AdminService/CreateTenant", "*"},
       {"GET", "/v1/tenants", "/polku.v1.AdminService/ListTenants", ""},
@@ -97,6 +100,7 @@ void LinkApi() {
     (void)v1::GetJourneyRequest::descriptor();
     (void)v1::GetScorecardRequest::descriptor();
     (void)v1::CreateTenantRequest::descriptor();
+    (void)v1::GetKeyDriversRequest::descriptor();
     return true;
   }();
   (void)linked;

@@ -3,7 +3,7 @@
 # journeys and simulated feedback, then waits. Ctrl-C or SIGTERM stops the
 # four processes cleanly (SIGTERM, then waits for each) and exits 0.
 #
-# Environment: POLKU_DATA_DIR (default .polku), POLKU_SIM_CUSTOMERS (1000),
+# Environment: POLKU_DATA_DIR (default .polku), POLKU_SIM_CUSTOMERS (4000),
 # POLKU_JOBS (build parallelism, 2).
 #
 # PostgreSQL instead of SQLite: `scripts/up.sh --postgres`. Every service
@@ -28,7 +28,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${POLKU_JOBS:-2}
 DATA_DIR=${POLKU_DATA_DIR:-.polku}
-CUSTOMERS=${POLKU_SIM_CUSTOMERS:-1000}
+# 4000: each of the three example journeys then has enough raters per
+# touchpoint (100) for the Critical touchpoints view.
+CUSTOMERS=${POLKU_SIM_CUSTOMERS:-4000}
 BIN="$ROOT/build/release/bin"
 PY=/usr/bin/python3
 
@@ -181,7 +183,7 @@ fail() {
 (
   [[ -n $DB_URL_gateway ]] && export POLKU_DATABASE_URL=$DB_URL_gateway
   exec "$BIN/polku-keys" init --data_dir="$DATA_DIR" --tenant=demo \
-    --channels=shop,phone,web,email,field_service
+    --channels=shop,phone,web,email,field_service,chat,mobile,outdoor,tv
 ) || fail "polku-keys init failed"
 start polku-journey --listen=$JOURNEY_ADDR --data_dir="$DATA_DIR"
 start polku-feedback --listen=$FEEDBACK_ADDR --data_dir="$DATA_DIR" --journey_address=$JOURNEY_ADDR
@@ -236,9 +238,14 @@ if ((${#journey_files[@]} > 0)); then
   planted_touchpoint=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["touchpoints"][0]["key"])' \
     "${journey_files[0]}")
   planted_day=$(date -u -d '6 days ago' +%F)
+  # Planted key drivers of the generic journey's relationship NPS, for the
+  # "Critical touchpoints" view: the sales chat matters most
+  # (tests/drivers/drivers_suite_test.cc reads this line).
+  PLANTED_DRIVERS=sales_chat:1.0,website_visit:0.5,checkout:0.3
   "$BIN/polku-sim" --gateway=$GATEWAY_GRPC --credentials="$CREDENTIALS" --seed=1 \
     --customers="$CUSTOMERS" --days=28 \
     --plant_change="$planted_touchpoint:$planted_day:-0.9" \
+    --plant_driver="$PLANTED_DRIVERS" \
     --truths_file="$DATA_DIR/planted-truths.json" ||
     say "WARNING: polku-sim reported problems (see above); the suite keeps running"
 else
@@ -262,6 +269,7 @@ Dashboard (the key is an insights:read key; it stays in the URL fragment,
 which the browser never sends):
   http://$GATEWAY_HTTP/?journey=$first_journey#key=$dashboard_key
   planted change: ${planted_touchpoint:-none} from ${planted_day:-–} (truths: $DATA_DIR/planted-truths.json)
+  planted drivers: ${PLANTED_DRIVERS:-none} (Critical touchpoints: &view=drivers)
 
 Scorecard by stage:
   curl -s -H "Authorization: Bearer \$($PY -c 'import json;print(json.load(open("$CREDENTIALS"))["admin_key"])')" \\

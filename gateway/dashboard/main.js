@@ -282,6 +282,7 @@ async function loadMap({ quiet = false } = {}) {
     selectTouchpoint);
   $('map').dataset.state = 'ready';
   $('map').dataset.journey = map.journey;
+  markCritical(map, controller.signal);
   $('map-section').hidden = false;
   setStatus('');
   if (!quiet) startRefresh();
@@ -459,3 +460,38 @@ function init() {
 }
 
 init();
+
+// Marks the critical touchpoints (GET /v1/drivers: importance at or above the
+// mean) on the map; a journey without an outcome simply has none. The
+// point estimates decide, so one bootstrap replicate is enough here. The
+// analysis reads every rating of the range, so the map's refreshes reuse an
+// answer for up to five minutes rather than asking again each time.
+const CRITICAL_REUSE_MS = 5 * 60 * 1000;
+let criticalCache = null; // {query, at, keys}
+async function markCritical(map, signal) {
+  const query = `${map.journey}|${state.range.start}|${state.range.end}`;
+  let keys;
+  if (criticalCache?.query === query && Date.now() - criticalCache.at < CRITICAL_REUSE_MS) {
+    keys = criticalCache.keys;
+  } else {
+    let answer;
+    try {
+      answer = await get('/v1/drivers', {
+        journey: map.journey, start: state.range.start, end: state.range.end,
+        bootstrap_replicates: 1,
+      }, state.key, signal);
+    } catch {
+      return;
+    }
+    keys = (answer.drivers ?? []).filter((d) => d.critical).map((d) => d.key);
+    criticalCache = { query, at: Date.now(), keys };
+  }
+  if (signal.aborted || state.map !== map) return;
+  const critical = new Set(keys);
+  for (const button of document.querySelectorAll('#map button.tp')) {
+    const is = critical.has(button.dataset.touchpoint);
+    button.dataset.critical = String(is);
+    if (is) button.title = 'critical touchpoint (Critical touchpoints view)';
+  }
+  $('map').dataset.criticalMarked = String(critical.size);
+}

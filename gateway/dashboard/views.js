@@ -13,3 +13,7 @@
 //
 // Add a view by importing its module here and appending it.
 export const VIEWS = [];
+
+import { view as drivers } from './drivers.js';
+
+VIEWS.push(drivers);

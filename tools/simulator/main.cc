@@ -29,6 +29,9 @@ ABSL_FLAG(std::vector<std::string>, plant_change, {},
 ABSL_FLAG(std::vector<std::string>, plant_inconsistency, {},
           "comma-separated JOURNEY/STAGE/CHANNEL:SHIFT: that channel's touchpoints in the "
           "stage are SHIFT worse (or better) than the stage's other channels");
+ABSL_FLAG(std::vector<std::string>, plant_driver, {},
+          "comma-separated TOUCHPOINT:WEIGHT: the customers' outcome answers depend on "
+          "their experience at these touchpoints with these weights (and on no other)");
 ABSL_FLAG(std::string, truths_file, "",
           "where to write the planted truths as JSON (for tests and demos)");
 
@@ -64,6 +67,13 @@ int main(int argc, char** argv) {
   for (const std::string& spec : absl::GetFlag(FLAGS_plant_inconsistency)) {
     if (absl::Status s = polku::sim::ParseInconsistency(spec, options.planted); !s.ok()) {
       std::cerr << "polku-sim: --plant_inconsistency " << s.message() << "\n";
+      return 2;
+    }
+  }
+
+  for (const std::string& spec : absl::GetFlag(FLAGS_plant_driver)) {
+    if (absl::Status s = polku::sim::ParseDriver(spec, options.planted); !s.ok()) {
+      std::cerr << "polku-sim: --plant_driver " << s.message() << "\n";
       return 2;
     }
   }

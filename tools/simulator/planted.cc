@@ -37,6 +37,29 @@ double PlantedTruths::ShiftFor(absl::string_view journey, const v1::Touchpoint& 
   return shift;
 }
 
+double PlantedTruths::DriverWeight(absl::string_view touchpoint) const {
+  double weight = 0;
+  for (const PlantedDriver& driver : drivers) {
+    if (driver.touchpoint == touchpoint) weight += driver.weight;
+  }
+  return weight;
+}
+
+absl::Status ParseDriver(absl::string_view text, PlantedTruths& truths) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
+  double weight = 0;
+  if (parts.size() != 2 || parts[0].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": a driver is TOUCHPOINT:WEIGHT"));
+  }
+  if (!absl::SimpleAtod(parts[1], &weight) || weight < 0 || weight > 5) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\": the weight must be a number in [0, 5], got \"", parts[1], "\""));
+  }
+  truths.drivers.push_back({std::string(parts[0]), weight});
+  return absl::OkStatus();
+}
+
 absl::Status ParseChange(absl::string_view text, PlantedTruths& truths) {
   std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
   if (parts.size() != 3 || parts[0].empty()) {
@@ -86,6 +109,20 @@ absl::Status CheckAgainst(const PlantedTruths& truths,
                                               "touchpoint \"", change.touchpoint, "\""));
     }
   }
+  for (const PlantedDriver& driver : truths.drivers) {
+    bool found = false;
+    for (const v1::Journey& journey : journeys) {
+      for (const v1::Touchpoint& touchpoint : journey.touchpoints()) {
+        found = found || (touchpoint.key() == driver.touchpoint &&
+                          touchpoint.kind() != v1::OUTCOME);
+      }
+    }
+    if (!found) {
+      return absl::NotFoundError(absl::StrCat("planted driver: no published journey has "
+                                              "interaction touchpoint \"", driver.touchpoint,
+                                              "\""));
+    }
+  }
   for (const PlantedInconsistency& inconsistency : truths.inconsistencies) {
     const v1::Journey* journey = nullptr;
     for (const v1::Journey& candidate : journeys) {
@@ -131,7 +168,13 @@ std::string TruthsToJson(const PlantedTruths& truths) {
     log::AppendJsonString(inconsistency.channel, json);
     absl::StrAppend(&json, ", \"quality_shift\": ", inconsistency.quality_shift, "}");
   }
-  absl::StrAppend(&json, truths.inconsistencies.empty() ? "" : "\n  ", "]\n}\n");
+  absl::StrAppend(&json, truths.inconsistencies.empty() ? "" : "\n  ", "],\n  \"drivers\": [");
+  for (size_t i = 0; i < truths.drivers.size(); ++i) {
+    absl::StrAppend(&json, i == 0 ? "\n" : ",\n", "    {\"touchpoint\": ");
+    log::AppendJsonString(truths.drivers[i].touchpoint, json);
+    absl::StrAppend(&json, ", \"weight\": ", truths.drivers[i].weight, "}");
+  }
+  absl::StrAppend(&json, truths.drivers.empty() ? "" : "\n  ", "]\n}\n");
   return json;
 }
 

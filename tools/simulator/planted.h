@@ -39,11 +39,27 @@ struct PlantedInconsistency {
   double quality_shift = 0;
 };
 
+// A key driver: the customers' outcome answers (relationship NPS, overall
+// satisfaction) depend on their experience at this touchpoint with this
+// weight. Once any driver is planted, the outcome is the weighted sum of the
+// experiences at the planted touchpoints a customer touched (other
+// touchpoints weigh nothing) plus the customer's disposition and noise, so
+// the planted weights order the true importances.
+struct PlantedDriver {
+  std::string touchpoint;
+  double weight = 0;
+};
+
 struct PlantedTruths {
   std::vector<PlantedChange> changes;
   std::vector<PlantedInconsistency> inconsistencies;
+  std::vector<PlantedDriver> drivers;
 
-  bool empty() const { return changes.empty() && inconsistencies.empty(); }
+  bool empty() const {
+    return changes.empty() && inconsistencies.empty() && drivers.empty();
+  }
+  // The planted weight of `touchpoint` (0 if not a planted driver).
+  double DriverWeight(absl::string_view touchpoint) const;
   // The total shift for a touch of `touchpoint` (in `stage` and `channel` of
   // `journey`) on `day`.
   double ShiftFor(absl::string_view journey, const v1::Touchpoint& touchpoint,
@@ -56,14 +72,17 @@ absl::Status ParseChange(absl::string_view text, PlantedTruths& truths);
 // Parses "JOURNEY/STAGE/CHANNEL:SHIFT" and appends it.
 absl::Status ParseInconsistency(absl::string_view text, PlantedTruths& truths);
 
+// Parses "TOUCHPOINT:WEIGHT" (weight in [0, 5]) and appends it.
+absl::Status ParseDriver(absl::string_view text, PlantedTruths& truths);
+
 // NOT_FOUND unless every planted touchpoint, journey, stage and channel
 // exists in `journeys`; an inconsistency needs a stage with another channel
 // to be worse than.
 absl::Status CheckAgainst(const PlantedTruths& truths,
                           const std::vector<v1::Journey>& journeys);
 
-// The truths as a JSON document (stable key order, one change or
-// inconsistency per array element).
+// The truths as a JSON document (stable key order, one change,
+// inconsistency or driver per array element).
 std::string TruthsToJson(const PlantedTruths& truths);
 
 }  // namespace polku::sim

@@ -151,6 +151,7 @@ TEST(PlantedTruths, WrittenAsJson) {
   PlantedTruths truths;
   ASSERT_TRUE(ParseChange("web_site:2025-03-15:-0.9", truths).ok());
   ASSERT_TRUE(ParseInconsistency("switching/purchase/phone:-0.8", truths).ok());
+  ASSERT_TRUE(ParseDriver("web_site:1.5", truths).ok());
   EXPECT_EQ(TruthsToJson(truths),
             "{\n"
             "  \"changes\": [\n"
@@ -159,9 +160,15 @@ TEST(PlantedTruths, WrittenAsJson) {
             "  \"inconsistencies\": [\n"
             "    {\"journey\": \"switching\", \"stage\": \"purchase\", \"channel\": \"phone\", "
             "\"quality_shift\": -0.8}\n"
+            "  ],\n"
+            "  \"drivers\": [\n"
+            "    {\"touchpoint\": \"web_site\", \"weight\": 1.5}\n"
             "  ]\n"
             "}\n");
-  EXPECT_EQ(TruthsToJson(PlantedTruths{}), "{\n  \"changes\": [],\n  \"inconsistencies\": []\n}\n");
+  EXPECT_EQ(TruthsToJson(PlantedTruths{}),
+            "{\n  \"changes\": [],\n  \"inconsistencies\": [],\n  \"drivers\": []\n}\n");
+  EXPECT_THAT(ParseDriver("web_site", truths).message(), ::testing::HasSubstr("TOUCHPOINT:WEIGHT"));
+  EXPECT_THAT(ParseDriver("web_site:9", truths).message(), ::testing::HasSubstr("[0, 5]"));
 }
 
 }  // namespace

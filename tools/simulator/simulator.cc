@@ -81,12 +81,20 @@ struct JourneyPlan {
   const v1::Journey* journey;
   std::vector<StagePlan> stages;  // only stages with interactions, in order
   std::vector<const v1::Touchpoint*> outcomes;
+  // Some touchpoint of the journey is a planted driver.
+  bool planted_drivers = false;
 };
 
-std::vector<JourneyPlan> Plan(const std::vector<v1::Journey>& journeys) {
+std::vector<JourneyPlan> Plan(const std::vector<v1::Journey>& journeys,
+                              const PlantedTruths& planted) {
   std::vector<JourneyPlan> plans;
   for (const v1::Journey& journey : journeys) {
     JourneyPlan plan{&journey, {}, {}};
+    for (const v1::Touchpoint& touchpoint : journey.touchpoints()) {
+      for (const PlantedDriver& driver : planted.drivers) {
+        plan.planted_drivers = plan.planted_drivers || driver.touchpoint == touchpoint.key();
+      }
+    }
     for (const v1::Stage& stage : journey.stages()) {
       StagePlan stage_plan{&stage, {}};
       for (const v1::Touchpoint& touchpoint : journey.touchpoints()) {
@@ -241,6 +249,7 @@ class Customer {
     Emit(touchpoint, std::move(event));
     weighted_experience_ += Importance(touchpoint.key()) * experience;
     total_importance_ += Importance(touchpoint.key());
+    planted_experience_ += options_.planted.DriverWeight(touchpoint.key()) * experience;
     return experience;
   }
 
@@ -250,8 +259,12 @@ class Customer {
     if (plan_->outcomes.empty() || total_importance_ == 0 || !random_.Chance(0.6)) return;
     now_ += absl::Hours(20 + random_.Index(48));
     if (now_ > options_.not_after) return;
-    double verdict = weighted_experience_ / total_importance_ + 0.3 * bias_ +
-                     0.35 * random_.Normal();
+    // Planted drivers (in this journey): the verdict is their weighted sum
+    // (planted.h), so the weights say which touchpoints matter; else a
+    // weighted mean of every touch.
+    double verdict = plan_->planted_drivers ? planted_experience_
+                                            : weighted_experience_ / total_importance_;
+    verdict += 0.3 * bias_ + 0.35 * random_.Normal();
     for (const v1::Touchpoint* outcome : plan_->outcomes) {
       v1::TouchpointEvent event = NewEvent(*outcome);
       event.set_nps(ToScale(verdict, 7.0, 2.6, 0, 10));
@@ -275,6 +288,7 @@ class Customer {
   double last_stage_experience_ = 0;
   double weighted_experience_ = 0;
   double total_importance_ = 0;
+  double planted_experience_ = 0;
 };
 
 }  // namespace
@@ -298,7 +312,7 @@ absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
   if (absl::Status planted = CheckAgainst(options.planted, journeys); !planted.ok()) {
     return planted;
   }
-  std::vector<JourneyPlan> plans = Plan(journeys);
+  std::vector<JourneyPlan> plans = Plan(journeys, options.planted);
   if (plans.empty()) {
     return absl::InvalidArgumentError(
         "no journey has a stage with an interaction touchpoint to simulate");

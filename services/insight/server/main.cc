@@ -15,6 +15,7 @@
 #include "lib/rpc/server.h"
 #include "lib/rpc/tls.h"
 #include "services/insight/server/alert_monitor.h"
+#include "services/insight/server/drivers_service.h"
 #include "services/insight/server/feed_tailer.h"
 #include "services/insight/server/insight_service.h"
 #include "services/insight/server/journey_lineage.h"
@@ -53,6 +54,9 @@ ABSL_FLAG(int, alert_min_sample, 30,
 ABSL_FLAG(double, alert_alpha, 0.01,
           "change alerts and consistency: family-wise significance level "
           "(Holm-adjusted)");
+ABSL_FLAG(int, drivers_min_raters, 100,
+          "GetKeyDrivers: a driver with fewer raters is INSUFFICIENT (when the "
+          "request leaves min_raters at 0)");
 
 namespace {
 // Queries are short reads; a few threads keep one slow query from holding
@@ -115,6 +119,10 @@ int main(int argc, char** argv) {
   polku::insight::InsightServiceImpl service(
       **store, *executor,
       {.lineage = &lineage, .journeys = &journeys, .tests = monitor_options.test});
+  polku::insight::DriversServiceImpl drivers(
+      **store, *executor,
+      {.journeys = &journeys,
+       .analysis = {.default_min_raters = absl::GetFlag(FLAGS_drivers_min_raters)}});
   monitor.SetListener(
       [&service](const std::string& tenant, const polku::v1::Alert& alert) {
         service.AlertChanged(tenant, alert);
@@ -142,7 +150,7 @@ int main(int argc, char** argv) {
       polku::rpc::Server::Start(polku::rpc::WithBackendFlags(
           {.name = "polku-insight",
            .listen_address = absl::GetFlag(FLAGS_listen),
-           .services = {&service},
+           .services = {&service, &drivers},
            .on_drain = [&service] { service.EndStreams(); }}));
   if (!server.ok()) {
     polku::log::Error("cannot start the server",
