@@ -63,6 +63,8 @@ constexpr MethodRoute kRoutes[] = {
      {Backend::kInsight, keys::kScopeInsightsRead, /*unbounded=*/true}},
     {"/polku.v1.InsightService/GetJourneyMap",
      {Backend::kInsight, keys::kScopeInsightsRead}},
+    {"/polku.v1.FunnelsService/GetFunnel",
+     {Backend::kInsight, keys::kScopeInsightsRead}},
     {"/polku.v1.AdminService/CreateTenant",
      {Backend::kGateway, keys::kScopeSuperAdmin}},
     {"/polku.v1.AdminService/ListTenants",

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "polku/v1/admin.pb.h"
 #include "polku/v1/feedback.pb.h"
+#include "polku/v1/funnels.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "polku/v1/journey.pb.h"
 
@@ -82,6 +83,8 @@ const Case kCases[] = {
      "insights:read", true, true, false, false, true},
     {"/polku.v1.InsightService/GetJourneyMap", Backend::kInsight,
      "insights:read", false, true, false, false, true},
+    {"/polku.v1.FunnelsService/GetFunnel", Backend::kInsight,
+     "insights:read", false, true, false, false, true},
     {"/polku.v1.AdminService/CreateTenant", Backend::kGateway, "superadmin",
      false, false, false, false, false},
     {"/polku.v1.AdminService/ListTenants", Backend::kGateway, "superadmin",
@@ -136,7 +139,8 @@ TEST(AuthzTest, TheTableCoversEveryPublicRpc) {
   for (const auto* file : {v1::SubmitEventsRequest::descriptor()->file(),
                            v1::GetJourneyRequest::descriptor()->file(),
                            v1::GetScorecardRequest::descriptor()->file(),
-                           v1::CreateTenantRequest::descriptor()->file()}) {
+                           v1::CreateTenantRequest::descriptor()->file(),
+                           v1::GetFunnelRequest::descriptor()->file()}) {
     for (int s = 0; s < file->service_count(); ++s) {
       const auto* service = file->service(s);
       for (int m = 0; m < service->method_count(); ++m) {

@@ -16,6 +16,7 @@
 #include "absl/types/optional.h"
 #include "polku/v1/admin.pb.h"
 #include "polku/v1/feedback.pb.h"
+#include "polku/v1/funnels.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "polku/v1/journey.pb.h"
 
@@ -71,6 +72,8 @@ const std::vector<HttpRoute>& Table() {
       {"GET", "/v1/alerts:watch", "/polku.v1.InsightService/WatchAlerts", ""},
       {"GET", "/v1/consistency", "/polku.v1.InsightService/GetConsistency", ""},
       {"GET", "/v1/journey-map", "/polku.v1.InsightService/GetJourneyMap", ""},
+      // FunnelsService
+      {"GET", "/v1/funnel", "/polku.v1.FunnelsService/GetFunnel", ""},
       // AdminService
       {"POST", "/v1/tenants", "/polku.v1.AdminService/CreateTenant", "*"},
       {"GET", "/v1/tenants", "/polku.v1.AdminService/ListTenants", ""},
@@ -94,6 +97,7 @@ void LinkApi() {
     (void)v1::GetJourneyRequest::descriptor();
     (void)v1::GetScorecardRequest::descriptor();
     (void)v1::CreateTenantRequest::descriptor();
+    (void)v1::GetFunnelRequest::descriptor();
     return true;
   }();
   (void)linked;

@@ -16,6 +16,7 @@
 #include "lib/rpc/tls.h"
 #include "services/insight/server/alert_monitor.h"
 #include "services/insight/server/feed_tailer.h"
+#include "services/insight/server/funnels_service.h"
 #include "services/insight/server/insight_service.h"
 #include "services/insight/server/journey_lineage.h"
 #include "services/insight/server/journey_source.h"
@@ -105,6 +106,8 @@ int main(int argc, char** argv) {
   polku::insight::InsightServiceImpl service(
       **store, *executor,
       {.lineage = &lineage, .journeys = &journeys, .tests = monitor_options.test});
+  polku::insight::FunnelsServiceImpl funnels(**store, *executor,
+                                             {.journeys = &journeys});
   monitor.SetListener(
       [&service](const std::string& tenant, const polku::v1::Alert& alert) {
         service.AlertChanged(tenant, alert);
@@ -132,7 +135,7 @@ int main(int argc, char** argv) {
       polku::rpc::Server::Start(polku::rpc::WithBackendFlags(
           {.name = "polku-insight",
            .listen_address = absl::GetFlag(FLAGS_listen),
-           .services = {&service},
+           .services = {&service, &funnels},
            .on_drain = [&service] { service.EndStreams(); }}));
   if (!server.ok()) {
     polku::log::Error("cannot start the server",

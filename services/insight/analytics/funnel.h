@@ -1,0 +1,113 @@
+// Stage funnels (FunnelsService.GetFunnel; docs/funnels.md): from the
+// ledger's single events, per customer the stages of the journey map they
+// reached, in order or in any order, each within the conversion window of
+// the previous; customers whose window had not passed at the range's end
+// are in progress, not dropped, and conversion is estimated with them as
+// censored (Kaplan–Meier).
+//
+//   POLKU_ASSIGN_OR_RETURN(v1::Funnel funnel,
+//                          ComputeFunnel(ledger, "acme", request, journey,
+//                                        absl::Now()));
+//
+// Two layers, so that a test can check the counts on a log it wrote itself:
+// ReadFunnelLog (the ledger, one scan, as compact per-customer touches) and
+// EvaluateFunnel (the pure arithmetic over such a log).
+#ifndef POLKU_SERVICES_INSIGHT_ANALYTICS_FUNNEL_H_
+#define POLKU_SERVICES_INSIGHT_ANALYTICS_FUNNEL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "polku/v1/funnels.pb.h"
+#include "polku/v1/journey.pb.h"
+#include "services/insight/store/rollup_reader.h"
+
+namespace polku::insight {
+
+// One event of a customer as a funnel sees it.
+struct FunnelTouch {
+  // Unix microseconds.
+  int64_t at = 0;
+  int64_t sequence = 0;
+  // Index into FunnelLog::stages.
+  int32_t stage = 0;
+  int32_t channel = 0;
+  int32_t touchpoint = 0;
+  // Index into FunnelLog::groups (the breakdown's value of this event).
+  int32_t group = 0;
+  // Carries a CSAT, NPS or CES answer.
+  bool rated = false;
+};
+
+// Every customer's touches, each customer's in time order (then sequence).
+struct FunnelLog {
+  // The journey's stages first, in journey order, then stage keys seen in
+  // events but absent from the map.
+  std::vector<std::string> stages;
+  std::vector<std::string> channels;
+  std::vector<std::string> touchpoints;
+  std::vector<std::string> groups;
+  std::vector<FunnelTouch> touches;
+  // Customer c's touches are [offsets[c], offsets[c + 1]).
+  std::vector<uint32_t> offsets = {0};
+  int64_t as_of_sequence = 0;
+
+  size_t customers() const { return offsets.size() - 1; }
+};
+
+// What a funnel is asked for.
+struct FunnelSpec {
+  // Indices into the log's stages: the funnel's steps, and the optional
+  // stages whose take-up is reported.
+  std::vector<int32_t> steps;
+  std::vector<int32_t> optional;
+  bool any_order = false;
+  int64_t window_micros = 0;
+  // In-progress is judged at this time (Unix microseconds).
+  int64_t as_of = 0;
+};
+
+// The funnel of `log` (stages, optional stages, bottleneck, customers,
+// in_progress, groups and breakdown_test when the log has more than one
+// group value... set by the caller through `by_group`); stage names come
+// from `journey`.
+v1::Funnel EvaluateFunnel(const FunnelLog& log, const FunnelSpec& spec,
+                          const v1::Journey& journey, bool by_group);
+
+// Each customer's furthest step (1-based; 0 = not in the funnel) and
+// whether that is final (the last step, or dropped after the window), for
+// the tests of difference.
+struct FunnelOutcome {
+  int32_t level = 0;
+  bool known = false;
+  int32_t group = 0;
+};
+std::vector<FunnelOutcome> FunnelOutcomes(const FunnelLog& log,
+                                          const FunnelSpec& spec);
+
+// The events of `query` with occurred_at in [start, end) as a FunnelLog;
+// events without a customer are left out. `group_of` names an event's
+// breakdown group.
+enum class GroupBy { kNone, kEntryChannel, kAttribute, kJourneyVersion };
+absl::StatusOr<FunnelLog> ReadFunnelLog(LedgerReader& ledger,
+                                        const ScorecardQuery& query,
+                                        int64_t start, int64_t end,
+                                        const v1::Journey& journey,
+                                        GroupBy group_by,
+                                        absl::string_view attribute);
+
+// The whole answer: validates `request` (INVALID_ARGUMENT naming the
+// field), reads the ledger once per period and evaluates.
+absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
+                                         absl::string_view tenant,
+                                         const v1::GetFunnelRequest& request,
+                                         const v1::Journey& journey,
+                                         absl::Time now);
+
+}  // namespace polku::insight
+
+#endif  // POLKU_SERVICES_INSIGHT_ANALYTICS_FUNNEL_H_
