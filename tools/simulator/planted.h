@@ -39,11 +39,39 @@ struct PlantedInconsistency {
   double quality_shift = 0;
 };
 
+// A funnel bottleneck: customers who reached the stage before `stage` go on
+// to it with exactly this probability (instead of the experience-driven
+// default, about 0.8).
+struct PlantedDropOff {
+  std::string journey;
+  std::string stage;
+  double carry_on = 0;
+};
+
+// Time between stages: a customer reaches `stage` an exponential time with
+// this mean after reaching the stage before it (its first touch there),
+// instead of 2–28 hours after the previous stage's last touch.
+struct PlantedStageTime {
+  std::string journey;
+  std::string stage;
+  double mean_hours = 0;
+};
+
 struct PlantedTruths {
   std::vector<PlantedChange> changes;
   std::vector<PlantedInconsistency> inconsistencies;
+  std::vector<PlantedDropOff> drop_offs;
+  std::vector<PlantedStageTime> stage_times;
 
-  bool empty() const { return changes.empty() && inconsistencies.empty(); }
+  bool empty() const {
+    return changes.empty() && inconsistencies.empty() && drop_offs.empty() &&
+           stage_times.empty();
+  }
+  // The planted drop-off or stage time into `stage` of `journey`, if any.
+  const PlantedDropOff* DropOffInto(absl::string_view journey,
+                                    absl::string_view stage) const;
+  const PlantedStageTime* StageTimeInto(absl::string_view journey,
+                                        absl::string_view stage) const;
   // The total shift for a touch of `touchpoint` (in `stage` and `channel` of
   // `journey`) on `day`.
   double ShiftFor(absl::string_view journey, const v1::Touchpoint& touchpoint,
@@ -56,6 +84,11 @@ absl::Status ParseChange(absl::string_view text, PlantedTruths& truths);
 // Parses "JOURNEY/STAGE/CHANNEL:SHIFT" and appends it.
 absl::Status ParseInconsistency(absl::string_view text, PlantedTruths& truths);
 
+// Parses "JOURNEY/STAGE:CARRY_ON" (a probability in [0, 1]) and appends it.
+absl::Status ParseDropOff(absl::string_view text, PlantedTruths& truths);
+// Parses "JOURNEY/STAGE:MEAN_HOURS" (positive) and appends it.
+absl::Status ParseStageTime(absl::string_view text, PlantedTruths& truths);
+
 // NOT_FOUND unless every planted touchpoint, journey, stage and channel
 // exists in `journeys`; an inconsistency needs a stage with another channel
 // to be worse than.
@@ -63,7 +96,8 @@ absl::Status CheckAgainst(const PlantedTruths& truths,
                           const std::vector<v1::Journey>& journeys);
 
 // The truths as a JSON document (stable key order, one change or
-// inconsistency per array element).
+// inconsistency per array element; "drop_offs" and "stage_times" only when
+// planted).
 std::string TruthsToJson(const PlantedTruths& truths);
 
 }  // namespace polku::sim

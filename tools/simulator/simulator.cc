@@ -141,11 +141,24 @@ class Customer {
     for (size_t s = 0; s < plan_->stages.size(); ++s) {
       const StagePlan& stage = plan_->stages[s];
       if (s > 0) {
+        const std::string& journey = plan_->journey->key();
+        const std::string& key = stage.stage->key();
         // Bad experiences in the last stage make customers give up.
         double carry_on = std::clamp(0.8 + 0.15 * last_stage_experience_, 0.45, 0.97);
+        if (const PlantedDropOff* drop = options_.planted.DropOffInto(journey, key)) {
+          carry_on = drop->carry_on;
+        }
         if (!random_.Chance(carry_on)) break;
-        now_ += absl::Minutes(120 + random_.Index(26 * 60));
+        if (const PlantedStageTime* time = options_.planted.StageTimeInto(journey, key)) {
+          // From the first touch of the stage before: the planted time is
+          // exactly the time between reaching the two stages.
+          now_ = stage_start_ + absl::Seconds(std::round(
+                                    random_.Exponential(time->mean_hours * 3600)));
+        } else {
+          now_ += absl::Minutes(120 + random_.Index(26 * 60));
+        }
       }
+      stage_start_ = now_;
       std::vector<const v1::Touchpoint*> touched;
       for (const v1::Touchpoint* touchpoint : stage.interactions) {
         if (random_.Chance(0.65)) touched.push_back(touchpoint);
@@ -271,6 +284,8 @@ class Customer {
   std::string reference_;
   int home_store_ = 1;
   absl::Time now_;
+  // The first touch of the current stage.
+  absl::Time stage_start_;
   int touches_ = 0;
   double last_stage_experience_ = 0;
   double weighted_experience_ = 0;
