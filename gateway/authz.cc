@@ -65,6 +65,8 @@ constexpr MethodRoute kRoutes[] = {
      {Backend::kInsight, keys::kScopeInsightsRead}},
     {"/polku.v1.FunnelsService/GetFunnel",
      {Backend::kInsight, keys::kScopeInsightsRead}},
+    {"/polku.v1.FunnelsService/GetPaths",
+     {Backend::kInsight, keys::kScopeInsightsRead}},
     {"/polku.v1.AdminService/CreateTenant",
      {Backend::kGateway, keys::kScopeSuperAdmin}},
     {"/polku.v1.AdminService/ListTenants",

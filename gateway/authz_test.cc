@@ -85,6 +85,8 @@ const Case kCases[] = {
      "insights:read", false, true, false, false, true},
     {"/polku.v1.FunnelsService/GetFunnel", Backend::kInsight,
      "insights:read", false, true, false, false, true},
+    {"/polku.v1.FunnelsService/GetPaths", Backend::kInsight,
+     "insights:read", false, true, false, false, true},
     {"/polku.v1.AdminService/CreateTenant", Backend::kGateway, "superadmin",
      false, false, false, false, false},
     {"/polku.v1.AdminService/ListTenants", Backend::kGateway, "superadmin",

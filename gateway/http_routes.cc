@@ -74,6 +74,7 @@ const std::vector<HttpRoute>& Table() {
       {"GET", "/v1/journey-map", "/polku.v1.InsightService/GetJourneyMap", ""},
       // FunnelsService
       {"GET", "/v1/funnel", "/polku.v1.FunnelsService/GetFunnel", ""},
+      {"GET", "/v1/paths", "/polku.v1.FunnelsService/GetPaths", ""},
       // AdminService
       {"POST", "/v1/tenants", "/polku.v1.AdminService/CreateTenant", "*"},
       {"GET", "/v1/tenants", "/polku.v1.AdminService/ListTenants", ""},

@@ -85,6 +85,26 @@ absl::Status ParseStageTime(absl::string_view text, PlantedTruths& truths) {
   return absl::OkStatus();
 }
 
+absl::Status ParseSwitch(absl::string_view text, PlantedTruths& truths) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
+  PlantedSwitch planted;
+  if (parts.size() != 4 || parts[0].empty() || parts[1].empty() ||
+      parts[0] == parts[1] || !absl::SimpleAtod(parts[2], &planted.share) ||
+      !absl::SimpleAtod(parts[3], &planted.within_hours)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\": a switch is FROM:TO:SHARE:WITHIN_HOURS between two channels"));
+  }
+  if (planted.share < 0 || planted.share > 1 || !(planted.within_hours > 0) ||
+      planted.within_hours > 24 * 366) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\": SHARE must be in [0, 1] and WITHIN_HOURS in (0, 8784]"));
+  }
+  planted.from = std::string(parts[0]);
+  planted.to = std::string(parts[1]);
+  truths.switches.push_back(std::move(planted));
+  return absl::OkStatus();
+}
+
 double PlantedTruths::ShiftFor(absl::string_view journey, const v1::Touchpoint& touchpoint,
                                absl::CivilDay day) const {
   double shift = 0;
@@ -194,6 +214,23 @@ absl::Status CheckAgainst(const PlantedTruths& truths,
       return s;
     }
   }
+  for (const PlantedSwitch& planted : truths.switches) {
+    bool found = false;
+    for (const v1::Journey& journey : journeys) {
+      bool from = false, to = false;
+      for (const v1::Touchpoint& t : journey.touchpoints()) {
+        if (t.kind() != v1::INTERACTION) continue;
+        from = from || t.channel() == planted.from;
+        to = to || t.channel() == planted.to;
+      }
+      found = found || (from && to);
+    }
+    if (!found) {
+      return absl::NotFoundError(absl::StrCat(
+          "planted switch: no published journey has interactions in both \"",
+          planted.from, "\" and \"", planted.to, "\""));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -240,6 +277,19 @@ std::string TruthsToJson(const PlantedTruths& truths) {
     const PlantedStageTime& t = truths.stage_times[i];
     return std::tie(t.journey, t.stage, t.mean_hours);
   });
+  if (!truths.switches.empty()) {
+    json += ",\n  \"switches\": [";
+    for (size_t i = 0; i < truths.switches.size(); ++i) {
+      const PlantedSwitch& planted = truths.switches[i];
+      absl::StrAppend(&json, i == 0 ? "\n" : ",\n", "    {\"from\": ");
+      log::AppendJsonString(planted.from, json);
+      json += ", \"to\": ";
+      log::AppendJsonString(planted.to, json);
+      absl::StrAppend(&json, ", \"share\": ", planted.share,
+                      ", \"within_hours\": ", planted.within_hours, "}");
+    }
+    json += "\n  ]";
+  }
   json += "\n}\n";
   return json;
 }

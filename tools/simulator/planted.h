@@ -57,15 +57,27 @@ struct PlantedStageTime {
   double mean_hours = 0;
 };
 
+// Channel switching: right after a customer's first touch in channel
+// `from`, with probability `share`, their next touch is in channel `to`
+// (a touchpoint of that channel in the same stage if there is one, else
+// the journey's first), uniformly within `within_hours` later.
+struct PlantedSwitch {
+  std::string from;
+  std::string to;
+  double share = 0;
+  double within_hours = 0;
+};
+
 struct PlantedTruths {
   std::vector<PlantedChange> changes;
   std::vector<PlantedInconsistency> inconsistencies;
   std::vector<PlantedDropOff> drop_offs;
   std::vector<PlantedStageTime> stage_times;
+  std::vector<PlantedSwitch> switches;
 
   bool empty() const {
     return changes.empty() && inconsistencies.empty() && drop_offs.empty() &&
-           stage_times.empty();
+           stage_times.empty() && switches.empty();
   }
   // The planted drop-off or stage time into `stage` of `journey`, if any.
   const PlantedDropOff* DropOffInto(absl::string_view journey,
@@ -88,6 +100,9 @@ absl::Status ParseInconsistency(absl::string_view text, PlantedTruths& truths);
 absl::Status ParseDropOff(absl::string_view text, PlantedTruths& truths);
 // Parses "JOURNEY/STAGE:MEAN_HOURS" (positive) and appends it.
 absl::Status ParseStageTime(absl::string_view text, PlantedTruths& truths);
+
+// Parses "FROM:TO:SHARE:WITHIN_HOURS" (SHARE in [0, 1], WITHIN_HOURS > 0).
+absl::Status ParseSwitch(absl::string_view text, PlantedTruths& truths);
 
 // NOT_FOUND unless every planted touchpoint, journey, stage and channel
 // exists in `journeys`; an inconsistency needs a stage with another channel

@@ -169,6 +169,7 @@ class Customer {
         if (t > 0) now_ += absl::Minutes(20 + random_.Index(5 * 60));
         if (now_ > options_.not_after) return;
         stage_sum += Touch(*touched[t]);
+        if (!MaybeSwitch(*touched[t], stage)) return;
       }
       last_stage_experience_ = stage_sum / static_cast<double>(touched.size());
     }
@@ -176,6 +177,32 @@ class Customer {
   }
 
  private:
+  // A planted switch after the first touch in its `from` channel: the next
+  // touch, in the `to` channel. False when that touch would lie beyond
+  // not_after (the walk ends).
+  bool MaybeSwitch(const v1::Touchpoint& touched, const StagePlan& stage) {
+    for (const PlantedSwitch& planted : options_.planted.switches) {
+      if (touched.channel() != planted.from || !switched_from_.insert(planted.from).second) {
+        continue;
+      }
+      if (!random_.Chance(planted.share)) continue;
+      const v1::Touchpoint* target = nullptr;
+      for (const v1::Touchpoint* t : stage.interactions) {
+        if (target == nullptr && t->channel() == planted.to) target = t;
+      }
+      for (const v1::Touchpoint& t : plan_->journey->touchpoints()) {
+        if (target == nullptr && t.kind() == v1::INTERACTION && t.channel() == planted.to) {
+          target = &t;
+        }
+      }
+      if (target == nullptr) continue;  // this journey lacks the channel
+      now_ += absl::Seconds(std::floor(random_.Uniform(0, planted.within_hours * 3600)));
+      if (now_ > options_.not_after) return false;
+      Touch(*target);
+    }
+    return true;
+  }
+
   // The touchpoint's quality level at this moment of the walk.
   double Quality(const v1::Touchpoint& touchpoint) const {
     auto it = options_.quality.find(touchpoint.key());
@@ -286,6 +313,8 @@ class Customer {
   absl::Time now_;
   // The first touch of the current stage.
   absl::Time stage_start_;
+  // Channels whose first touch has been (a planted switch's `from`).
+  std::set<std::string> switched_from_;
   int touches_ = 0;
   double last_stage_experience_ = 0;
   double weighted_experience_ = 0;

@@ -371,8 +371,10 @@ void FillTest(const ChiSquareResult& r, v1::DifferenceTest* out) {
   out->set_customers(r.total);
 }
 
-absl::Status CheckRange(const v1::TimeRange& range, absl::string_view field,
-                        int64_t* start, int64_t* end, int64_t now) {
+}  // namespace
+
+absl::Status ResolveRange(const v1::TimeRange& range, absl::string_view field,
+                          int64_t now, int64_t* start, int64_t* end) {
   if (!range.has_start()) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ".start: required"));
@@ -400,7 +402,33 @@ absl::Status CheckRange(const v1::TimeRange& range, absl::string_view field,
   return absl::OkStatus();
 }
 
-}  // namespace
+absl::Status CheckFunnelScope(const v1::Scope& scope) {
+  if (!scope.stage().empty()) {
+    return absl::InvalidArgumentError(
+        "scope.stage: a funnel spans every stage; filter by channel or "
+        "attributes instead");
+  }
+  if (!scope.touchpoint().empty() || !scope.touchpoints().empty()) {
+    return absl::InvalidArgumentError(
+        "scope.touchpoint: a funnel spans every touchpoint of its stages");
+  }
+  if (scope.has_range()) {
+    return absl::InvalidArgumentError(
+        "scope.range: the period is `range`; leave scope.range unset");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ScorecardQuery> PeriodQuery(const v1::Scope& scope,
+                                           absl::string_view tenant,
+                                           int64_t start, int64_t end) {
+  v1::Scope period = scope;
+  *period.mutable_range()->mutable_start() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(start);
+  *period.mutable_range()->mutable_end() =
+      google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(end);
+  return ToScorecardQuery(period, tenant);
+}
 
 std::vector<FunnelOutcome> FunnelOutcomes(const FunnelLog& log,
                                           const FunnelSpec& spec) {
@@ -515,6 +543,9 @@ absl::StatusOr<FunnelLog> ReadFunnelLog(LedgerReader& ledger,
         touch.channel = intern(channels, log.channels, channel);
         touch.touchpoint = intern(touchpoints, log.touchpoints, touchpoint);
         touch.rated = event.csat || event.nps || event.ces;
+        if (event.csat) touch.csat = static_cast<int8_t>(*event.csat);
+        if (event.nps) touch.nps = static_cast<int8_t>(*event.nps);
+        if (event.ces) touch.ces = static_cast<int8_t>(*event.ces);
         std::string group;
         switch (group_by) {
           case GroupBy::kNone:
@@ -567,23 +598,11 @@ absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
                                          const v1::Journey& journey,
                                          absl::Time now) {
   const v1::Scope& scope = request.scope();
-  if (!scope.stage().empty()) {
-    return absl::InvalidArgumentError(
-        "scope.stage: a funnel spans every stage; filter by channel or "
-        "attributes instead");
-  }
-  if (!scope.touchpoint().empty() || !scope.touchpoints().empty()) {
-    return absl::InvalidArgumentError(
-        "scope.touchpoint: a funnel spans every touchpoint of its stages");
-  }
-  if (scope.has_range()) {
-    return absl::InvalidArgumentError(
-        "scope.range: a funnel's period is `range`; leave scope.range unset");
-  }
+  POLKU_RETURN_IF_ERROR(CheckFunnelScope(scope));
   const int64_t now_micros = absl::ToUnixMicros(now);
   int64_t start = 0, end = 0;
   POLKU_RETURN_IF_ERROR(
-      CheckRange(request.range(), "range", &start, &end, now_micros));
+      ResolveRange(request.range(), "range", now_micros, &start, &end));
   const int64_t window_seconds = request.conversion_window_seconds() == 0
                                      ? kDefaultWindowSeconds
                                      : request.conversion_window_seconds();
@@ -619,9 +638,9 @@ absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
   }
   int64_t compare_start = 0, compare_end = 0;
   if (request.has_compare_range()) {
-    POLKU_RETURN_IF_ERROR(CheckRange(request.compare_range(), "compare_range",
-                                     &compare_start, &compare_end,
-                                     now_micros));
+    POLKU_RETURN_IF_ERROR(ResolveRange(request.compare_range(),
+                                       "compare_range", now_micros,
+                                       &compare_start, &compare_end));
   }
 
   FunnelSpec spec;
@@ -635,17 +654,10 @@ absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
         "journey ", journey.key(), " has no stage that is not optional"));
   }
 
-  auto query_for = [&](int64_t from, int64_t to) -> absl::StatusOr<ScorecardQuery> {
-    v1::Scope period = scope;
-    google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(from).Swap(
-        period.mutable_range()->mutable_start());
-    google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(to).Swap(
-        period.mutable_range()->mutable_end());
-    return ToScorecardQuery(period, tenant);
-  };
   auto one = [&](int64_t from, int64_t to, bool by_group)
       -> absl::StatusOr<v1::Funnel> {
-    POLKU_ASSIGN_OR_RETURN(ScorecardQuery query, query_for(from, to));
+    POLKU_ASSIGN_OR_RETURN(ScorecardQuery query,
+                           PeriodQuery(scope, tenant, from, to));
     POLKU_ASSIGN_OR_RETURN(
         FunnelLog log, ReadFunnelLog(ledger, query, from, to, journey,
                                      group_by, request.breakdown_attribute()));

@@ -41,6 +41,10 @@ struct FunnelTouch {
   int32_t group = 0;
   // Carries a CSAT, NPS or CES answer.
   bool rated = false;
+  // The answers; -1 = none.
+  int8_t csat = -1;
+  int8_t nps = -1;
+  int8_t ces = -1;
 };
 
 // Every customer's touches, each customer's in time order (then sequence).
@@ -100,6 +104,18 @@ absl::StatusOr<FunnelLog> ReadFunnelLog(LedgerReader& ledger,
                                         GroupBy group_by,
                                         absl::string_view attribute);
 
+// What GetFunnel and GetPaths check of their scope and range:
+// INVALID_ARGUMENT naming the field for a stage, touchpoint or range in the
+// scope, a missing or invalid range start, an end not after it (an unset
+// end is `now`). Sets [start, end) in Unix microseconds.
+absl::Status CheckFunnelScope(const v1::Scope& scope);
+absl::Status ResolveRange(const v1::TimeRange& range, absl::string_view field,
+                          int64_t now, int64_t* start, int64_t* end);
+// The store's query for `scope` over [start, end) (rounded out to days).
+absl::StatusOr<ScorecardQuery> PeriodQuery(const v1::Scope& scope,
+                                           absl::string_view tenant,
+                                           int64_t start, int64_t end);
+
 // The whole answer: validates `request` (INVALID_ARGUMENT naming the
 // field), reads the ledger once per period and evaluates.
 absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
@@ -107,6 +123,18 @@ absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
                                          const v1::GetFunnelRequest& request,
                                          const v1::Journey& journey,
                                          absl::Time now);
+
+// GetPaths: validates `request` (INVALID_ARGUMENT naming the field), reads
+// the ledger once and counts paths, switches and satisfaction.
+absl::StatusOr<v1::Paths> ComputePaths(LedgerReader& ledger,
+                                       absl::string_view tenant,
+                                       const v1::GetPathsRequest& request,
+                                       const v1::Journey& journey,
+                                       absl::Time now);
+
+// The paths of `log` (customers, paths, switching, satisfaction).
+v1::Paths EvaluatePaths(const FunnelLog& log, int64_t switch_within_micros,
+                        int top);
 
 }  // namespace polku::insight
 

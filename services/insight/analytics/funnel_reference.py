@@ -343,11 +343,92 @@ def funnel(case, start, end, by_group):
     return answer
 
 
+def paths(case):
+    """GetPaths by brute force: every customer's events in time order."""
+    start, end = case["range"]
+    within = case["within"]
+    by_customer = {}
+    for e in case["events"]:
+        if not e["customer"] or not start <= e["at"] < end:
+            continue
+        if case.get("channel") and e["channel"] != case["channel"]:
+            continue
+        by_customer.setdefault(e["customer"], []).append(e)
+    n = len(by_customer)
+    channel_paths, stage_paths = {}, {}
+    having = {}      # channel -> customers with a touch there
+    pairs = {}       # (from, to) -> customers
+    switchers = 0
+    means = {m: {True: [], False: []} for m in ("csat", "ces", "nps")}
+    for events in by_customer.values():
+        events.sort(key=lambda e: (e["at"], e["seq"]))
+        for field, table in (("channel", channel_paths), ("stage", stage_paths)):
+            steps = []
+            for e in events:
+                if not steps or steps[-1] != e[field]:
+                    steps.append(e[field])
+            table[tuple(steps)] = table.get(tuple(steps), 0) + 1
+        for channel in {e["channel"] for e in events}:
+            having[channel] = having.get(channel, 0) + 1
+        seen = {(a["channel"], b["channel"]) for a, b in zip(events, events[1:])
+                if b["at"] - a["at"] <= within}
+        for pair in seen:
+            pairs[pair] = pairs.get(pair, 0) + 1
+        switched = any(a != b for a, b in seen)
+        switchers += switched
+        for m in means:
+            answers = [e[m] for e in events if e.get(m) is not None]
+            if answers:
+                means[m][switched].append(sum(answers) / len(answers))
+
+    def top(table):
+        ordered = sorted(table.items(), key=lambda x: (-x[1], list(x[0])))
+        return [{"steps": list(steps), "customers": k, "share": k / n,
+                 "share_ci95": wilson(k, n)}
+                for steps, k in ordered[:case["top"]]]
+
+    channels = sorted(having)
+    answer = {"journey": case["journey"]["key"],
+              "range": {"start": timestamp(start), "end": timestamp(end)},
+              "switch_within_seconds": within // 1_000_000,
+              "customers": n, "switchers": switchers,
+              "as_of_sequence": case["as_of_sequence"],
+              "channel_paths": top(channel_paths) if n else [],
+              "stage_paths": top(stage_paths) if n else [],
+              "channels": channels, "switching": [], "satisfaction": []}
+    for a in channels:
+        for b in channels:
+            if (a, b) in pairs:
+                k = pairs[(a, b)]
+                answer["switching"].append({
+                    "from": a, "to": b, "customers": k, "of": having[a],
+                    "share": k / having[a], "share_ci95": wilson(k, having[a])})
+    for m in ("csat", "ces", "nps"):
+        yes, no = means[m][True], means[m][False]
+        if not yes and not no:
+            continue
+        entry = {"metric": m, "switchers": len(yes), "others": len(no),
+                 "switchers_mean": float(np.mean(yes)) if yes else 0.0,
+                 "others_mean": float(np.mean(no)) if no else 0.0}
+        entry["difference"] = entry["switchers_mean"] - entry["others_mean"]
+        p = 1.0
+        valid = len(yes) >= 2 and len(no) >= 2 and (
+            np.var(yes, ddof=1) > 0 or np.var(no, ddof=1) > 0)
+        if valid:
+            p = float(stats.ttest_ind(yes, no, equal_var=False).pvalue)
+        entry.update(p_value=p, differs=bool(valid and p < 0.05))
+        answer["satisfaction"].append(entry)
+    return answer
+
+
 def main():
     for line in sys.stdin:
         if not line.strip():
             continue
         case = json.loads(line)
+        if case.get("kind") == "paths":
+            print(json.dumps({"case": case["case"], "funnel": paths(case)}))
+            continue
         start, end = case["range"]
         case["as_of"] = end
         answer = funnel(case, start, end, case["breakdown"] != "NONE")

@@ -141,7 +141,8 @@ int64_t MicrosOf(const google::protobuf::Timestamp& t) {
 }
 
 // The case as funnel_reference.py reads it.
-std::string CaseJson(const Case& c, int64_t as_of_sequence) {
+std::string CaseJson(const Case& c, int64_t as_of_sequence,
+                     const std::string& extra = "") {
   std::vector<std::string> stages, events;
   for (const v1::Stage& stage : c.journey.stages()) {
     stages.push_back(absl::StrCat("{\"key\":\"", stage.key(), "\",\"name\":\"",
@@ -161,7 +162,11 @@ std::string CaseJson(const Case& c, int64_t as_of_sequence) {
         e.event().has_csat() || e.event().has_nps() || e.event().has_ces()
             ? "true"
             : "false",
-        ",\"version\":", e.journey_version(), ",\"attrs\":{",
+        ",\"version\":", e.journey_version(),
+        ",\"csat\":", e.event().has_csat() ? absl::StrCat(e.event().csat()) : "null",
+        ",\"nps\":", e.event().has_nps() ? absl::StrCat(e.event().nps()) : "null",
+        ",\"ces\":", e.event().has_ces() ? absl::StrCat(e.event().ces()) : "null",
+        ",\"attrs\":{",
         absl::StrJoin(attrs, ","), "}}"));
   }
   const v1::GetFunnelRequest& r = c.request;
@@ -173,7 +178,7 @@ std::string CaseJson(const Case& c, int64_t as_of_sequence) {
                            MicrosOf(r.compare_range().end()), "]");
   }
   return absl::StrCat(
-      "{\"case\":\"", c.name, "\",\"journey\":{\"key\":\"", c.journey.key(),
+      "{", extra, "\"case\":\"", c.name, "\",\"journey\":{\"key\":\"", c.journey.key(),
       "\",\"version\":", c.journey.version(), ",\"stages\":[",
       absl::StrJoin(stages, ","), "]},\"order\":\"",
       r.order() == v1::ANY_ORDER ? "ANY_ORDER" : "JOURNEY_ORDER",
@@ -204,19 +209,21 @@ std::vector<std::string> RunReference(const std::string& input) {
 }
 
 // The JSON line's "funnel" object as a message.
-v1::Funnel ParseExpected(const std::string& line, std::string* name) {
+template <typename Message = v1::Funnel>
+Message ParseExpected(const std::string& line, std::string* name) {
   // {"case": "seed-N", "funnel": {...}}
   const size_t at = line.find("\"funnel\": ");
   const size_t case_at = line.find("\"case\": \"") + 9;
   *name = line.substr(case_at, line.find('"', case_at) - case_at);
-  v1::Funnel funnel;
+  Message funnel;
   auto parsed = google::protobuf::util::JsonStringToMessage(
       line.substr(at + 10, line.size() - at - 11), &funnel);
   EXPECT_TRUE(parsed.ok()) << parsed.ToString() << "\n" << line;
   return funnel;
 }
 
-std::string Differences(const v1::Funnel& expected, const v1::Funnel& got) {
+std::string Differences(const google::protobuf::Message& expected,
+                        const google::protobuf::Message& got) {
   google::protobuf::util::DefaultFieldComparator comparator;
   comparator.set_float_comparison(
       google::protobuf::util::DefaultFieldComparator::APPROXIMATE);
@@ -267,6 +274,53 @@ TEST(FunnelExactness, EveryNumberOfEveryModeMatchesTheReference) {
   EXPECT_GT(with_in_progress, 20);
   EXPECT_GT(with_bottleneck, 20);
   EXPECT_GT(with_drop_offs, 20);
+}
+
+// Every number of GetPaths on the same random logs: paths, switching,
+// switchers' satisfaction.
+TEST(PathsExactness, EveryNumberMatchesTheReference) {
+  constexpr int kCases = 80;
+  std::vector<Case> cases;
+  std::vector<v1::Paths> answers;
+  std::string input;
+  for (int seed = 0; seed < kCases; ++seed) {
+    cases.push_back(RandomCase(500 + seed));
+    const Case& c = cases.back();
+    FakeRollupStore store;
+    google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
+    for (const v1::StoredEvent& e : c.events) *page.Add() = e;
+    ASSERT_TRUE(store.Apply(page).ok());
+    v1::GetPathsRequest request;
+    *request.mutable_scope() = c.request.scope();
+    *request.mutable_range() = c.request.range();
+    request.set_switch_within_seconds(
+        std::vector<int64_t>{6 * kHour, kDay, 3 * kDay}[seed % 3]);
+    request.set_top(seed % 2 == 0 ? 3 : 0);
+    absl::StatusOr<v1::Paths> paths = ComputePaths(
+        store, "acme", request, c.journey, absl::FromUnixSeconds(0));
+    ASSERT_TRUE(paths.ok()) << paths.status();
+    answers.push_back(*paths);
+    input += CaseJson(
+        c, paths->as_of_sequence(),
+        absl::StrCat("\"kind\":\"paths\",\"within\":",
+                     request.switch_within_seconds() * kMicros, ",\"top\":",
+                     request.top() == 0 ? 10 : request.top(), ","));
+  }
+  const std::vector<std::string> expected = RunReference(input);
+  ASSERT_EQ(expected.size(), cases.size());
+  int with_switchers = 0, with_test = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    std::string name;
+    const v1::Paths want = ParseExpected<v1::Paths>(expected[i], &name);
+    ASSERT_EQ(name, cases[i].name);
+    EXPECT_EQ(Differences(want, answers[i]), "")
+        << name << "\nexpected " << want.ShortDebugString() << "\ngot      "
+        << answers[i].ShortDebugString();
+    with_switchers += answers[i].switchers() > 0;
+    for (const auto& s : answers[i].satisfaction()) with_test += s.p_value() < 1;
+  }
+  EXPECT_GT(with_switchers, 40);
+  EXPECT_GT(with_test, 40);
 }
 
 // ---------------------------------------------------------------------------

@@ -35,8 +35,15 @@ class FunnelsServiceImpl final : public v1::FunnelsService::CallbackService {
   grpc::ServerUnaryReactor* GetFunnel(grpc::CallbackServerContext* context,
                                       const v1::GetFunnelRequest* request,
                                       v1::Funnel* response) override;
+  grpc::ServerUnaryReactor* GetPaths(grpc::CallbackServerContext* context,
+                                     const v1::GetPathsRequest* request,
+                                     v1::Paths* response) override;
 
  private:
+  // The journey `scope` names, for the caller's tenant.
+  absl::StatusOr<v1::Journey> JourneyOf(const std::string& tenant,
+                                        const v1::Scope& scope);
+
   LedgerReader& ledger_;
   Executor& executor_;
   const Options options_;

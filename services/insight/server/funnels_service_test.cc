@@ -170,6 +170,37 @@ TEST_P(FunnelsServiceTest, AnswersTheCallersFunnelWithoutTheErasedCustomer) {
   EXPECT_EQ(funnel.stages(0).time_to_next().customers(), 2);
 }
 
+TEST_P(FunnelsServiceTest, PathsOfTheCallersCustomersOnly) {
+  v1::GetPathsRequest request;
+  *request.mutable_scope() = Request().scope();
+  *request.mutable_range() = Request().range();
+  v1::Paths paths;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
+  context.AddMetadata(rpc::kTenantHeader, "acme");
+  grpc::Status status = stub_->GetPaths(&context, request, &paths);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // c1, c2, c3 (c4 erased; globex's g1 not theirs).
+  EXPECT_EQ(paths.customers(), 3);
+  ASSERT_GE(paths.stage_paths_size(), 1);
+  // As of day 4: research only (c2, whose purchase on day 5 lies ahead,
+  // and c3), then c1's research → purchase → use.
+  ASSERT_EQ(paths.stage_paths_size(), 2);
+  EXPECT_EQ(paths.stage_paths(0).customers(), 2);
+  EXPECT_EQ(paths.stage_paths(0).steps_size(), 1);
+  EXPECT_EQ(paths.stage_paths(1).steps_size(), 3);
+  int64_t total = 0;
+  for (const v1::PathCount& path : paths.stage_paths()) total += path.customers();
+  EXPECT_EQ(total, 3);
+  EXPECT_EQ(paths.switchers(), 0);  // all on the web
+
+  grpc::ClientContext none;
+  none.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  EXPECT_EQ(stub_->GetPaths(&none, request, &paths).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_P(FunnelsServiceTest, AnotherTenantGetsNothingOfIt) {
   v1::Funnel funnel;
   ASSERT_TRUE(GetFunnel("globex", Request(), funnel).ok());
