@@ -12,4 +12,7 @@
 //   };
 //
 // Add a view by importing its module here and appending it.
+import { view as funnelView } from './funnels.js';
+
 export const VIEWS = [];
+VIEWS.push(funnelView);  // Funnel and paths (docs/funnels.md)
