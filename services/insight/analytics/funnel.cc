@@ -21,7 +21,6 @@ namespace polku::insight {
 namespace {
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
-constexpr int64_t kDayMicros = 86'400 * kMicrosPerSecond;
 constexpr int64_t kDefaultWindowSeconds = 30 * 86'400;
 constexpr int64_t kMaxWindowSeconds = 366 * 86'400;
 constexpr double kAlpha = 0.05;
