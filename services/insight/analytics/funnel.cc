@@ -44,20 +44,21 @@ struct Path {
 
 class Tracer {
  public:
-  Tracer(const FunnelLog& log, const FunnelSpec& spec)
-      : log_(log), spec_(spec), position_(log.stages.size(), -1) {
+  Tracer(size_t stages, const FunnelSpec& spec)
+      : spec_(spec), position_(stages, -1) {
     for (size_t j = 0; j < spec.steps.size(); ++j) {
       position_[spec.steps[j]] = static_cast<int>(j);
     }
     first_.resize(spec.steps.size());
   }
 
-  void Trace(uint32_t begin, uint32_t end, Path& path) {
+  // The path of one customer's touches `t` (in time order).
+  void Trace(const std::vector<FunnelTouch>& t, Path& path) {
+    const uint32_t begin = 0, end = static_cast<uint32_t>(t.size());
     const size_t k = spec_.steps.size();
     path.level = 0;
     path.at.assign(k, 0);
     path.index.assign(k, 0);
-    const std::vector<FunnelTouch>& t = log_.touches;
     if (spec_.any_order) {
       std::fill(first_.begin(), first_.end(), kNone);
       for (uint32_t i = begin; i < end; ++i) {
@@ -110,7 +111,6 @@ class Tracer {
 
  private:
   static constexpr uint32_t kNone = ~uint32_t{0};
-  const FunnelLog& log_;
   const FunnelSpec& spec_;
   std::vector<int> position_;
   std::vector<uint32_t> first_;
@@ -134,25 +134,27 @@ struct Tally {
   std::vector<int64_t> taken;
 };
 
-// Runs `visit(customer, begin, end, path)` for every customer in the funnel.
+// Runs `visit(touches, path)` for every customer in the funnel.
 template <typename Visit>
-void ForEachPath(const FunnelLog& log, const FunnelSpec& spec, Visit visit) {
-  Tracer tracer(log, spec);
+void ForEachPath(const FunnelSource& source, const FunnelSpec& spec,
+                 Visit visit) {
+  Tracer tracer(source.Names().stages.size(), spec);
   Path path;
-  for (size_t c = 0; c < log.customers(); ++c) {
-    const uint32_t begin = log.offsets[c], end = log.offsets[c + 1];
-    tracer.Trace(begin, end, path);
+  std::vector<FunnelTouch> touches;
+  for (size_t c = 0; c < source.customers(); ++c) {
+    source.Touches(c, touches);
+    tracer.Trace(touches, path);
     if (path.level == 0) continue;
-    visit(begin, end, path);
+    visit(touches, path);
   }
 }
 
-void Add(const FunnelLog& log, const FunnelSpec& spec, uint32_t begin,
-         uint32_t end, const Path& path, std::vector<char>& rated,
+void Add(const FunnelSpec& spec, const std::vector<FunnelTouch>& t,
+         const Path& path, std::vector<char>& rated,
          std::vector<char>& touched, Tally& tally) {
-  const std::vector<FunnelTouch>& t = log.touches;
+  const uint32_t end = static_cast<uint32_t>(t.size());
   const size_t k = spec.steps.size();
-  for (uint32_t i = begin; i < end; ++i) {
+  for (uint32_t i = 0; i < end; ++i) {
     touched[t[i].stage] = 1;
     if (t[i].rated) rated[t[i].stage] = 1;
   }
@@ -199,7 +201,7 @@ void Add(const FunnelLog& log, const FunnelSpec& spec, uint32_t begin,
       }
     }
   }
-  for (uint32_t i = begin; i < end; ++i) {
+  for (uint32_t i = 0; i < end; ++i) {
     touched[t[i].stage] = 0;
     rated[t[i].stage] = 0;
   }
@@ -235,7 +237,7 @@ std::string StageName(const v1::Journey& journey, const std::string& key) {
 
 // The stages of `tally` (and the step conversions, for the bottleneck).
 std::vector<WindowConversion> FillStages(
-    const FunnelLog& log, const FunnelSpec& spec, const v1::Journey& journey,
+    const FunnelNames& log, const FunnelSpec& spec, const v1::Journey& journey,
     Tally& tally,
     google::protobuf::RepeatedPtrField<v1::FunnelStage>* stages) {
   const size_t k = spec.steps.size();
@@ -328,7 +330,7 @@ std::vector<WindowConversion> FillStages(
   return steps;
 }
 
-void FillBottleneck(const FunnelLog& log, const FunnelSpec& spec,
+void FillBottleneck(const FunnelNames& log, const FunnelSpec& spec,
                     const std::vector<WindowConversion>& steps,
                     v1::Funnel& funnel) {
   std::vector<size_t> order;
@@ -429,37 +431,40 @@ absl::StatusOr<ScorecardQuery> PeriodQuery(const v1::Scope& scope,
   return ToScorecardQuery(period, tenant);
 }
 
-std::vector<FunnelOutcome> FunnelOutcomes(const FunnelLog& log,
+std::vector<FunnelOutcome> FunnelOutcomes(const FunnelSource& source,
                                           const FunnelSpec& spec) {
   std::vector<FunnelOutcome> out;
   const int k = static_cast<int>(spec.steps.size());
-  ForEachPath(log, spec, [&](uint32_t begin, uint32_t, const Path& path) {
-    FunnelOutcome outcome;
-    outcome.level = path.level;
-    outcome.group = log.touches[path.index[0]].group;
-    outcome.known = path.level == k ||
-                    spec.as_of - path.at[path.level - 1] >= spec.window_micros;
-    (void)begin;
-    out.push_back(outcome);
-  });
+  ForEachPath(source, spec,
+              [&](const std::vector<FunnelTouch>& touches, const Path& path) {
+                FunnelOutcome outcome;
+                outcome.level = path.level;
+                outcome.group = touches[path.index[0]].group;
+                outcome.known = path.level == k ||
+                                spec.as_of - path.at[path.level - 1] >=
+                                    spec.window_micros;
+                out.push_back(outcome);
+              });
   return out;
 }
 
-v1::Funnel EvaluateFunnel(const FunnelLog& log, const FunnelSpec& spec,
+v1::Funnel EvaluateFunnel(const FunnelSource& source, const FunnelSpec& spec,
                           const v1::Journey& journey, bool by_group) {
+  const FunnelNames& log = source.Names();
   v1::Funnel funnel;
   const size_t k = spec.steps.size();
   Tally all(k, spec.optional.size());
   std::vector<Tally> groups;
   if (by_group) groups.assign(log.groups.size(), Tally(k, spec.optional.size()));
   std::vector<char> rated(log.stages.size(), 0), touched(log.stages.size(), 0);
-  ForEachPath(log, spec, [&](uint32_t begin, uint32_t end, const Path& path) {
-    Add(log, spec, begin, end, path, rated, touched, all);
-    if (by_group) {
-      Add(log, spec, begin, end, path, rated, touched,
-          groups[log.touches[path.index[0]].group]);
-    }
-  });
+  ForEachPath(source, spec,
+              [&](const std::vector<FunnelTouch>& touches, const Path& path) {
+                Add(spec, touches, path, rated, touched, all);
+                if (by_group) {
+                  Add(spec, touches, path, rated, touched,
+                      groups[touches[path.index[0]].group]);
+                }
+              });
   funnel.set_customers(all.customers);
   funnel.set_in_progress(all.in_progress_total);
   const std::vector<WindowConversion> steps =
@@ -493,7 +498,7 @@ v1::Funnel EvaluateFunnel(const FunnelLog& log, const FunnelSpec& spec,
   }
   std::vector<std::vector<int64_t>> table(log.groups.size(),
                                           std::vector<int64_t>(k, 0));
-  for (const FunnelOutcome& outcome : FunnelOutcomes(log, spec)) {
+  for (const FunnelOutcome& outcome : FunnelOutcomes(source, spec)) {
     if (outcome.known) ++table[outcome.group][outcome.level - 1];
   }
   FillTest(ChiSquareHomogeneity(table), funnel.mutable_breakdown_test());
@@ -510,8 +515,8 @@ absl::StatusOr<FunnelLog> ReadFunnelLog(LedgerReader& ledger,
   absl::flat_hash_map<std::string, int32_t> stages, channels, touchpoints,
       groups;
   for (const v1::Stage& stage : journey.stages()) {
-    stages.emplace(stage.key(), static_cast<int32_t>(log.stages.size()));
-    log.stages.push_back(stage.key());
+    stages.emplace(stage.key(), static_cast<int32_t>(log.names.stages.size()));
+    log.names.stages.push_back(stage.key());
   }
   auto intern = [](absl::flat_hash_map<std::string, int32_t>& index,
                    std::vector<std::string>& names, const std::string& key) {
@@ -538,9 +543,9 @@ absl::StatusOr<FunnelLog> ReadFunnelLog(LedgerReader& ledger,
         FunnelTouch touch;
         touch.at = event.occurred_at_micros;
         touch.sequence = event.sequence;
-        touch.stage = intern(stages, log.stages, stage);
-        touch.channel = intern(channels, log.channels, channel);
-        touch.touchpoint = intern(touchpoints, log.touchpoints, touchpoint);
+        touch.stage = intern(stages, log.names.stages, stage);
+        touch.channel = intern(channels, log.names.channels, channel);
+        touch.touchpoint = intern(touchpoints, log.names.touchpoints, touchpoint);
         touch.rated = event.csat || event.nps || event.ces;
         if (event.csat) touch.csat = static_cast<int8_t>(*event.csat);
         if (event.nps) touch.nps = static_cast<int8_t>(*event.nps);
@@ -561,7 +566,7 @@ absl::StatusOr<FunnelLog> ReadFunnelLog(LedgerReader& ledger,
             }
             break;
         }
-        touch.group = intern(groups, log.groups, group);
+        touch.group = intern(groups, log.names.groups, group);
         auto [it, added] = customers.emplace(
             event.customer_hash, static_cast<uint32_t>(customers.size()));
         (void)added;

@@ -33,11 +33,11 @@ struct FunnelTouch {
   // Unix microseconds.
   int64_t at = 0;
   int64_t sequence = 0;
-  // Index into FunnelLog::stages.
+  // Index into FunnelNames::stages (channels, touchpoints likewise).
   int32_t stage = 0;
   int32_t channel = 0;
   int32_t touchpoint = 0;
-  // Index into FunnelLog::groups (the breakdown's value of this event).
+  // Index into FunnelNames::groups (the breakdown's value of this event).
   int32_t group = 0;
   // Carries a CSAT, NPS or CES answer.
   bool rated = false;
@@ -47,20 +47,42 @@ struct FunnelTouch {
   int8_t ces = -1;
 };
 
-// Every customer's touches, each customer's in time order (then sequence).
-struct FunnelLog {
+// What touches' indices refer to.
+struct FunnelNames {
   // The journey's stages first, in journey order, then stage keys seen in
   // events but absent from the map.
   std::vector<std::string> stages;
   std::vector<std::string> channels;
   std::vector<std::string> touchpoints;
+  // Breakdown values (FunnelTouch::group).
   std::vector<std::string> groups;
+};
+
+// What an evaluation reads: each customer's touches in time order (then
+// sequence). A ledger read (FunnelLog) or the in-memory index
+// (funnel_index.h) with a query's filters.
+class FunnelSource {
+ public:
+  virtual ~FunnelSource() = default;
+  virtual const FunnelNames& Names() const = 0;
+  virtual size_t customers() const = 0;
+  // Customer `c`'s touches that count, in order, into `out` (cleared first).
+  virtual void Touches(size_t c, std::vector<FunnelTouch>& out) const = 0;
+};
+
+// Every customer's touches, each customer's in time order (then sequence).
+struct FunnelLog final : FunnelSource {
+  FunnelNames names;
   std::vector<FunnelTouch> touches;
   // Customer c's touches are [offsets[c], offsets[c + 1]).
   std::vector<uint32_t> offsets = {0};
   int64_t as_of_sequence = 0;
 
-  size_t customers() const { return offsets.size() - 1; }
+  const FunnelNames& Names() const override { return names; }
+  size_t customers() const override { return offsets.size() - 1; }
+  void Touches(size_t c, std::vector<FunnelTouch>& out) const override {
+    out.assign(touches.begin() + offsets[c], touches.begin() + offsets[c + 1]);
+  }
 };
 
 // What a funnel is asked for.
@@ -75,11 +97,10 @@ struct FunnelSpec {
   int64_t as_of = 0;
 };
 
-// The funnel of `log` (stages, optional stages, bottleneck, customers,
-// in_progress, groups and breakdown_test when the log has more than one
-// group value... set by the caller through `by_group`); stage names come
-// from `journey`.
-v1::Funnel EvaluateFunnel(const FunnelLog& log, const FunnelSpec& spec,
+// The funnel of `source`: stages, optional stages, bottleneck, customers,
+// in_progress and, with `by_group`, groups and breakdown_test; stage names
+// come from `journey`.
+v1::Funnel EvaluateFunnel(const FunnelSource& source, const FunnelSpec& spec,
                           const v1::Journey& journey, bool by_group);
 
 // Each customer's furthest step (1-based; 0 = not in the funnel) and
@@ -90,7 +111,7 @@ struct FunnelOutcome {
   bool known = false;
   int32_t group = 0;
 };
-std::vector<FunnelOutcome> FunnelOutcomes(const FunnelLog& log,
+std::vector<FunnelOutcome> FunnelOutcomes(const FunnelSource& source,
                                           const FunnelSpec& spec);
 
 // The events of `query` with occurred_at in [start, end) as a FunnelLog;
@@ -132,9 +153,9 @@ absl::StatusOr<v1::Paths> ComputePaths(LedgerReader& ledger,
                                        const v1::Journey& journey,
                                        absl::Time now);
 
-// The paths of `log` (customers, paths, switching, satisfaction).
-v1::Paths EvaluatePaths(const FunnelLog& log, int64_t switch_within_micros,
-                        int top);
+// The paths of `source` (customers, paths, switching, satisfaction).
+v1::Paths EvaluatePaths(const FunnelSource& source,
+                        int64_t switch_within_micros, int top);
 
 }  // namespace polku::insight
 

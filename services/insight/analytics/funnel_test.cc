@@ -330,10 +330,10 @@ TEST(PathsExactness, EveryNumberMatchesTheReference) {
 class LogBuilder {
  public:
   explicit LogBuilder(std::vector<std::string> stages) {
-    log_.stages = std::move(stages);
-    log_.channels = {"web"};
-    log_.touchpoints = {"tp"};
-    log_.groups = {""};
+    log_.names.stages = std::move(stages);
+    log_.names.channels = {"web"};
+    log_.names.touchpoints = {"tp"};
+    log_.names.groups = {""};
   }
   void Customer(const std::vector<std::pair<int64_t, int32_t>>& touches,
                 bool rated_first = false) {

@@ -73,8 +73,9 @@ struct Sample {
 
 }  // namespace
 
-v1::Paths EvaluatePaths(const FunnelLog& log, int64_t switch_within_micros,
-                        int top) {
+v1::Paths EvaluatePaths(const FunnelSource& source,
+                        int64_t switch_within_micros, int top) {
+  const FunnelNames& log = source.Names();
   v1::Paths paths;
   const size_t channels = log.channels.size();
   PathTally by_channel, by_stage;
@@ -85,17 +86,19 @@ v1::Paths EvaluatePaths(const FunnelLog& log, int64_t switch_within_micros,
   int64_t customers = 0, switchers = 0;
   std::vector<char> touched(channels, 0);
   std::vector<std::pair<int32_t, int32_t>> pairs;
-  for (size_t c = 0; c < log.customers(); ++c) {
-    const uint32_t begin = log.offsets[c], end = log.offsets[c + 1];
-    if (begin == end) continue;
+  std::vector<FunnelTouch> touches;
+  for (size_t c = 0; c < source.customers(); ++c) {
+    source.Touches(c, touches);
+    const size_t end = touches.size();
+    if (end == 0) continue;
     ++customers;
     std::vector<int32_t> channel_path, stage_path;
     pairs.clear();
     bool switcher = false;
     double sums[3] = {0, 0, 0};
     int counts[3] = {0, 0, 0};
-    for (uint32_t i = begin; i < end; ++i) {
-      const FunnelTouch& t = log.touches[i];
+    for (size_t i = 0; i < end; ++i) {
+      const FunnelTouch& t = touches[i];
       if (channel_path.empty() || channel_path.back() != t.channel) {
         channel_path.push_back(t.channel);
       }
@@ -110,8 +113,8 @@ v1::Paths EvaluatePaths(const FunnelLog& log, int64_t switch_within_micros,
           ++counts[m];
         }
       }
-      if (i + 1 < end && log.touches[i + 1].at - t.at <= switch_within_micros) {
-        const int32_t next = log.touches[i + 1].channel;
+      if (i + 1 < end && touches[i + 1].at - t.at <= switch_within_micros) {
+        const int32_t next = touches[i + 1].channel;
         pairs.emplace_back(t.channel, next);
         switcher = switcher || next != t.channel;
       }
@@ -177,7 +180,6 @@ v1::Paths EvaluatePaths(const FunnelLog& log, int64_t switch_within_micros,
     comparison->set_p_value(test.p_value);
     comparison->set_differs(test.valid && test.p_value < 0.05);
   }
-  paths.set_as_of_sequence(log.as_of_sequence);
   return paths;
 }
 
@@ -208,6 +210,7 @@ absl::StatusOr<v1::Paths> ComputePaths(LedgerReader& ledger,
                          ReadFunnelLog(ledger, query, start, end, journey,
                                        GroupBy::kNone, ""));
   v1::Paths paths = EvaluatePaths(log, within * kMicrosPerSecond, top);
+  paths.set_as_of_sequence(log.as_of_sequence);
   paths.set_journey(journey.key());
   *paths.mutable_range()->mutable_start() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(start);
