@@ -7,6 +7,7 @@
 #include "polku/v1/admin.pb.h"
 #include "polku/v1/drivers.pb.h"
 #include "polku/v1/feedback.pb.h"
+#include "polku/v1/funnels.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "polku/v1/journey.pb.h"
 
@@ -85,6 +86,10 @@ const Case kCases[] = {
      "insights:read", true, true, false, false, true},
     {"/polku.v1.InsightService/GetJourneyMap", Backend::kInsight,
      "insights:read", false, true, false, false, true},
+    {"/polku.v1.FunnelsService/GetFunnel", Backend::kInsight,
+     "insights:read", false, true, false, false, true},
+    {"/polku.v1.FunnelsService/GetPaths", Backend::kInsight,
+     "insights:read", false, true, false, false, true},
     {"/polku.v1.DriversService/GetKeyDrivers", Backend::kInsight,
      "insights:read", false, true, false, false, true},
     {"/polku.v1.AdminService/CreateTenant", Backend::kGateway, "superadmin",
@@ -142,7 +147,8 @@ TEST(AuthzTest, TheTableCoversEveryPublicRpc) {
                            v1::GetJourneyRequest::descriptor()->file(),
                            v1::GetScorecardRequest::descriptor()->file(),
                            v1::CreateTenantRequest::descriptor()->file(),
-                           v1::GetKeyDriversRequest::descriptor()->file()}) {
+                           v1::GetKeyDriversRequest::descriptor()->file(),
+                           v1::GetFunnelRequest::descriptor()->file()}) {
     for (int s = 0; s < file->service_count(); ++s) {
       const auto* service = file->service(s);
       for (int m = 0; m < service->method_count(); ++m) {

@@ -18,6 +18,7 @@
 #include "polku/v1/admin.pb.h"
 #include "polku/v1/drivers.pb.h"
 #include "polku/v1/feedback.pb.h"
+#include "polku/v1/funnels.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "polku/v1/journey.pb.h"
 
@@ -77,6 +78,9 @@ const std::vector<HttpRoute>& Table() {
       {"GET", "/v1/journey-map", "/polku.v1.InsightService/GetJourneyMap", ""},
       // DriversService
       {"GET", "/v1/drivers", "/polku.v1.DriversService/GetKeyDrivers", ""},
+      // FunnelsService
+      {"GET", "/v1/funnel", "/polku.v1.FunnelsService/GetFunnel", ""},
+      {"GET", "/v1/paths", "/polku.v1.FunnelsService/GetPaths", ""},
       // AdminService
       {"POST", "/v1/tenants", "/polku.v1.AdminService/CreateTenant", "*"},
       {"GET", "/v1/tenants", "/polku.v1.AdminService/ListTenants", ""},
@@ -101,6 +105,7 @@ void LinkApi() {
     (void)v1::GetScorecardRequest::descriptor();
     (void)v1::CreateTenantRequest::descriptor();
     (void)v1::GetKeyDriversRequest::descriptor();
+    (void)v1::GetFunnelRequest::descriptor();
     return true;
   }();
   (void)linked;

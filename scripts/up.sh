@@ -242,9 +242,18 @@ if ((${#journey_files[@]} > 0)); then
   # "Critical touchpoints" view: the sales chat matters most
   # (tests/drivers/drivers_suite_test.cc reads this line).
   PLANTED_DRIVERS=sales_chat:1.0,website_visit:0.5,checkout:0.3
+  # Funnel truths (docs/funnels.md): few go on into the first journey's
+  # fourth stage (the bottleneck), its second stage comes about a day after
+  # the first, and a fifth of customers call right after their first web visit.
+  funnel_stages=$("$PY" -c 'import json,sys; s=[x["key"] for x in json.load(open(sys.argv[1]))["stages"]]; print(s[1], s[min(3, len(s) - 1)])' \
+    "${journey_files[0]}")
+  read -r funnel_second funnel_bottleneck <<<"$funnel_stages"
   "$BIN/polku-sim" --gateway=$GATEWAY_GRPC --credentials="$CREDENTIALS" --seed=1 \
     --customers="$CUSTOMERS" --days=28 \
     --plant_change="$planted_touchpoint:$planted_day:-0.9" \
+    --plant_drop_off="$first_journey/$funnel_bottleneck:0.4" \
+    --plant_stage_time="$first_journey/$funnel_second:24" \
+    --plant_switch=web:phone:0.2:48 \
     --plant_driver="$PLANTED_DRIVERS" \
     --truths_file="$DATA_DIR/planted-truths.json" ||
     say "WARNING: polku-sim reported problems (see above); the suite keeps running"
@@ -270,6 +279,7 @@ which the browser never sends):
   http://$GATEWAY_HTTP/?journey=$first_journey#key=$dashboard_key
   planted change: ${planted_touchpoint:-none} from ${planted_day:-–} (truths: $DATA_DIR/planted-truths.json)
   planted drivers: ${PLANTED_DRIVERS:-none} (Critical touchpoints: &view=drivers)
+  planted funnel: bottleneck into ${funnel_bottleneck:-–}, ~24 h to ${funnel_second:-–}, web → phone 20 % (view "Funnel and paths")
 
 Scorecard by stage:
   curl -s -H "Authorization: Bearer \$($PY -c 'import json;print(json.load(open("$CREDENTIALS"))["admin_key"])')" \\

@@ -12,8 +12,11 @@
 //   };
 //
 // Add a view by importing its module here and appending it.
+import { view as funnelView } from './funnels.js';
+
 export const VIEWS = [];
 
 import { view as drivers } from './drivers.js';
 
 VIEWS.push(drivers);
+VIEWS.push(funnelView);  // Funnel and paths (docs/funnels.md)

@@ -32,6 +32,16 @@ ABSL_FLAG(std::vector<std::string>, plant_inconsistency, {},
 ABSL_FLAG(std::vector<std::string>, plant_driver, {},
           "comma-separated TOUCHPOINT:WEIGHT: the customers' outcome answers depend on "
           "their experience at these touchpoints with these weights (and on no other)");
+ABSL_FLAG(std::vector<std::string>, plant_drop_off, {},
+          "funnel bottlenecks to plant, JOURNEY/STAGE:CARRY_ON (the share going on "
+          "into STAGE from the stage before), comma-separated");
+ABSL_FLAG(std::vector<std::string>, plant_stage_time, {},
+          "times between stages to plant, JOURNEY/STAGE:MEAN_HOURS (exponential, "
+          "from reaching the stage before), comma-separated");
+ABSL_FLAG(std::vector<std::string>, plant_switch, {},
+          "channel switches to plant, FROM:TO:SHARE:WITHIN_HOURS (after a "
+          "customer's first touch in FROM, the next is in TO with probability "
+          "SHARE, within WITHIN_HOURS), comma-separated");
 ABSL_FLAG(std::string, truths_file, "",
           "where to write the planted truths as JSON (for tests and demos)");
 
@@ -67,6 +77,24 @@ int main(int argc, char** argv) {
   for (const std::string& spec : absl::GetFlag(FLAGS_plant_inconsistency)) {
     if (absl::Status s = polku::sim::ParseInconsistency(spec, options.planted); !s.ok()) {
       std::cerr << "polku-sim: --plant_inconsistency " << s.message() << "\n";
+      return 2;
+    }
+  }
+  for (const std::string& spec : absl::GetFlag(FLAGS_plant_drop_off)) {
+    if (absl::Status s = polku::sim::ParseDropOff(spec, options.planted); !s.ok()) {
+      std::cerr << "polku-sim: --plant_drop_off " << s.message() << "\n";
+      return 2;
+    }
+  }
+  for (const std::string& spec : absl::GetFlag(FLAGS_plant_switch)) {
+    if (absl::Status s = polku::sim::ParseSwitch(spec, options.planted); !s.ok()) {
+      std::cerr << "polku-sim: --plant_switch " << s.message() << "\n";
+      return 2;
+    }
+  }
+  for (const std::string& spec : absl::GetFlag(FLAGS_plant_stage_time)) {
+    if (absl::Status s = polku::sim::ParseStageTime(spec, options.planted); !s.ok()) {
+      std::cerr << "polku-sim: --plant_stage_time " << s.message() << "\n";
       return 2;
     }
   }

@@ -1,6 +1,7 @@
 #include "tools/simulator/planted.h"
 
 #include <set>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,7 +19,91 @@ absl::Status ParseShift(absl::string_view text, absl::string_view spec, double& 
   return absl::OkStatus();
 }
 
+// "JOURNEY/STAGE:NUMBER" → its parts; INVALID_ARGUMENT naming `form`.
+absl::Status ParseStageSpec(absl::string_view text, absl::string_view form,
+                            std::string& journey, std::string& stage,
+                            double& number) {
+  std::vector<absl::string_view> halves = absl::StrSplit(text, ':');
+  std::vector<absl::string_view> where =
+      halves.empty() ? std::vector<absl::string_view>{} : absl::StrSplit(halves[0], '/');
+  if (halves.size() != 2 || where.size() != 2 || where[0].empty() || where[1].empty() ||
+      !absl::SimpleAtod(halves[1], &number)) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": ", form));
+  }
+  journey = std::string(where[0]);
+  stage = std::string(where[1]);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+const PlantedDropOff* PlantedTruths::DropOffInto(absl::string_view journey,
+                                                 absl::string_view stage) const {
+  for (const PlantedDropOff& drop : drop_offs) {
+    if (drop.journey == journey && drop.stage == stage) return &drop;
+  }
+  return nullptr;
+}
+
+const PlantedStageTime* PlantedTruths::StageTimeInto(absl::string_view journey,
+                                                     absl::string_view stage) const {
+  for (const PlantedStageTime& time : stage_times) {
+    if (time.journey == journey && time.stage == stage) return &time;
+  }
+  return nullptr;
+}
+
+absl::Status ParseDropOff(absl::string_view text, PlantedTruths& truths) {
+  PlantedDropOff drop;
+  if (absl::Status s = ParseStageSpec(
+          text, "a drop-off is JOURNEY/STAGE:CARRY_ON, CARRY_ON in [0, 1]",
+          drop.journey, drop.stage, drop.carry_on);
+      !s.ok()) {
+    return s;
+  }
+  if (drop.carry_on < 0 || drop.carry_on > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": CARRY_ON must be in [0, 1]"));
+  }
+  truths.drop_offs.push_back(std::move(drop));
+  return absl::OkStatus();
+}
+
+absl::Status ParseStageTime(absl::string_view text, PlantedTruths& truths) {
+  PlantedStageTime time;
+  if (absl::Status s = ParseStageSpec(
+          text, "a stage time is JOURNEY/STAGE:MEAN_HOURS, MEAN_HOURS > 0",
+          time.journey, time.stage, time.mean_hours);
+      !s.ok()) {
+    return s;
+  }
+  if (!(time.mean_hours > 0) || time.mean_hours > 24 * 366) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": MEAN_HOURS must be in (0, 8784]"));
+  }
+  truths.stage_times.push_back(std::move(time));
+  return absl::OkStatus();
+}
+
+absl::Status ParseSwitch(absl::string_view text, PlantedTruths& truths) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
+  PlantedSwitch planted;
+  if (parts.size() != 4 || parts[0].empty() || parts[1].empty() ||
+      parts[0] == parts[1] || !absl::SimpleAtod(parts[2], &planted.share) ||
+      !absl::SimpleAtod(parts[3], &planted.within_hours)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\": a switch is FROM:TO:SHARE:WITHIN_HOURS between two channels"));
+  }
+  if (planted.share < 0 || planted.share > 1 || !(planted.within_hours > 0) ||
+      planted.within_hours > 24 * 366) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\": SHARE must be in [0, 1] and WITHIN_HOURS in (0, 8784]"));
+  }
+  planted.from = std::string(parts[0]);
+  planted.to = std::string(parts[1]);
+  truths.switches.push_back(std::move(planted));
+  return absl::OkStatus();
+}
 
 double PlantedTruths::ShiftFor(absl::string_view journey, const v1::Touchpoint& touchpoint,
                                absl::CivilDay day) const {
@@ -145,6 +230,44 @@ absl::Status CheckAgainst(const PlantedTruths& truths,
           "\" and in at least one other channel"));
     }
   }
+  // A drop-off or stage time needs a stage after the first.
+  auto check_stage = [&](absl::string_view what, const std::string& journey_key,
+                         const std::string& stage) -> absl::Status {
+    for (const v1::Journey& journey : journeys) {
+      if (journey.key() != journey_key) continue;
+      for (int s = 1; s < journey.stages_size(); ++s) {
+        if (journey.stages(s).key() == stage) return absl::OkStatus();
+      }
+    }
+    return absl::NotFoundError(absl::StrCat("planted ", what, ": no published journey \"",
+                                            journey_key, "\" with a stage \"", stage,
+                                            "\" after its first"));
+  };
+  for (const PlantedDropOff& drop : truths.drop_offs) {
+    if (absl::Status s = check_stage("drop-off", drop.journey, drop.stage); !s.ok()) return s;
+  }
+  for (const PlantedStageTime& time : truths.stage_times) {
+    if (absl::Status s = check_stage("stage time", time.journey, time.stage); !s.ok()) {
+      return s;
+    }
+  }
+  for (const PlantedSwitch& planted : truths.switches) {
+    bool found = false;
+    for (const v1::Journey& journey : journeys) {
+      bool from = false, to = false;
+      for (const v1::Touchpoint& t : journey.touchpoints()) {
+        if (t.kind() != v1::INTERACTION) continue;
+        from = from || t.channel() == planted.from;
+        to = to || t.channel() == planted.to;
+      }
+      found = found || (from && to);
+    }
+    if (!found) {
+      return absl::NotFoundError(absl::StrCat(
+          "planted switch: no published journey has interactions in both \"",
+          planted.from, "\" and \"", planted.to, "\""));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -174,7 +297,43 @@ std::string TruthsToJson(const PlantedTruths& truths) {
     log::AppendJsonString(truths.drivers[i].touchpoint, json);
     absl::StrAppend(&json, ", \"weight\": ", truths.drivers[i].weight, "}");
   }
-  absl::StrAppend(&json, truths.drivers.empty() ? "" : "\n  ", "]\n}\n");
+  absl::StrAppend(&json, truths.drivers.empty() ? "" : "\n  ", "]");
+  auto stage_list = [&](absl::string_view name, absl::string_view field, size_t n,
+                        auto at) {
+    if (n == 0) return;
+    absl::StrAppend(&json, ",\n  \"", name, "\": [");
+    for (size_t i = 0; i < n; ++i) {
+      const auto& [journey, stage, number] = at(i);
+      absl::StrAppend(&json, i == 0 ? "\n" : ",\n", "    {\"journey\": ");
+      log::AppendJsonString(journey, json);
+      json += ", \"stage\": ";
+      log::AppendJsonString(stage, json);
+      absl::StrAppend(&json, ", \"", field, "\": ", number, "}");
+    }
+    json += "\n  ]";
+  };
+  stage_list("drop_offs", "carry_on", truths.drop_offs.size(), [&](size_t i) {
+    const PlantedDropOff& d = truths.drop_offs[i];
+    return std::tie(d.journey, d.stage, d.carry_on);
+  });
+  stage_list("stage_times", "mean_hours", truths.stage_times.size(), [&](size_t i) {
+    const PlantedStageTime& t = truths.stage_times[i];
+    return std::tie(t.journey, t.stage, t.mean_hours);
+  });
+  if (!truths.switches.empty()) {
+    json += ",\n  \"switches\": [";
+    for (size_t i = 0; i < truths.switches.size(); ++i) {
+      const PlantedSwitch& planted = truths.switches[i];
+      absl::StrAppend(&json, i == 0 ? "\n" : ",\n", "    {\"from\": ");
+      log::AppendJsonString(planted.from, json);
+      json += ", \"to\": ";
+      log::AppendJsonString(planted.to, json);
+      absl::StrAppend(&json, ", \"share\": ", planted.share,
+                      ", \"within_hours\": ", planted.within_hours, "}");
+    }
+    json += "\n  ]";
+  }
+  json += "\n}\n";
   return json;
 }
 

@@ -50,16 +50,54 @@ struct PlantedDriver {
   double weight = 0;
 };
 
+// A funnel bottleneck: customers who reached the stage before `stage` go on
+// to it with exactly this probability (instead of the experience-driven
+// default, about 0.8).
+struct PlantedDropOff {
+  std::string journey;
+  std::string stage;
+  double carry_on = 0;
+};
+
+// Time between stages: a customer reaches `stage` an exponential time with
+// this mean after reaching the stage before it (its first touch there),
+// instead of 2–28 hours after the previous stage's last touch.
+struct PlantedStageTime {
+  std::string journey;
+  std::string stage;
+  double mean_hours = 0;
+};
+
+// Channel switching: right after a customer's first touch in channel
+// `from`, with probability `share`, their next touch is in channel `to`
+// (a touchpoint of that channel in the same stage if there is one, else
+// the journey's first), uniformly within `within_hours` later.
+struct PlantedSwitch {
+  std::string from;
+  std::string to;
+  double share = 0;
+  double within_hours = 0;
+};
+
 struct PlantedTruths {
   std::vector<PlantedChange> changes;
   std::vector<PlantedInconsistency> inconsistencies;
   std::vector<PlantedDriver> drivers;
+  std::vector<PlantedDropOff> drop_offs;
+  std::vector<PlantedStageTime> stage_times;
+  std::vector<PlantedSwitch> switches;
 
   bool empty() const {
-    return changes.empty() && inconsistencies.empty() && drivers.empty();
+    return changes.empty() && inconsistencies.empty() && drivers.empty() &&
+           drop_offs.empty() && stage_times.empty() && switches.empty();
   }
   // The planted weight of `touchpoint` (0 if not a planted driver).
   double DriverWeight(absl::string_view touchpoint) const;
+  // The planted drop-off or stage time into `stage` of `journey`, if any.
+  const PlantedDropOff* DropOffInto(absl::string_view journey,
+                                    absl::string_view stage) const;
+  const PlantedStageTime* StageTimeInto(absl::string_view journey,
+                                        absl::string_view stage) const;
   // The total shift for a touch of `touchpoint` (in `stage` and `channel` of
   // `journey`) on `day`.
   double ShiftFor(absl::string_view journey, const v1::Touchpoint& touchpoint,
@@ -74,6 +112,13 @@ absl::Status ParseInconsistency(absl::string_view text, PlantedTruths& truths);
 
 // Parses "TOUCHPOINT:WEIGHT" (weight in [0, 5]) and appends it.
 absl::Status ParseDriver(absl::string_view text, PlantedTruths& truths);
+// Parses "JOURNEY/STAGE:CARRY_ON" (a probability in [0, 1]) and appends it.
+absl::Status ParseDropOff(absl::string_view text, PlantedTruths& truths);
+// Parses "JOURNEY/STAGE:MEAN_HOURS" (positive) and appends it.
+absl::Status ParseStageTime(absl::string_view text, PlantedTruths& truths);
+
+// Parses "FROM:TO:SHARE:WITHIN_HOURS" (SHARE in [0, 1], WITHIN_HOURS > 0).
+absl::Status ParseSwitch(absl::string_view text, PlantedTruths& truths);
 
 // NOT_FOUND unless every planted touchpoint, journey, stage and channel
 // exists in `journeys`; an inconsistency needs a stage with another channel
@@ -82,7 +127,8 @@ absl::Status CheckAgainst(const PlantedTruths& truths,
                           const std::vector<v1::Journey>& journeys);
 
 // The truths as a JSON document (stable key order, one change,
-// inconsistency or driver per array element).
+// inconsistency or driver per array element; "drop_offs", "stage_times" and
+// "switches" only when planted).
 std::string TruthsToJson(const PlantedTruths& truths);
 
 }  // namespace polku::sim

@@ -149,11 +149,24 @@ class Customer {
     for (size_t s = 0; s < plan_->stages.size(); ++s) {
       const StagePlan& stage = plan_->stages[s];
       if (s > 0) {
+        const std::string& journey = plan_->journey->key();
+        const std::string& key = stage.stage->key();
         // Bad experiences in the last stage make customers give up.
         double carry_on = std::clamp(0.8 + 0.15 * last_stage_experience_, 0.45, 0.97);
+        if (const PlantedDropOff* drop = options_.planted.DropOffInto(journey, key)) {
+          carry_on = drop->carry_on;
+        }
         if (!random_.Chance(carry_on)) break;
-        now_ += absl::Minutes(120 + random_.Index(26 * 60));
+        if (const PlantedStageTime* time = options_.planted.StageTimeInto(journey, key)) {
+          // From the first touch of the stage before: the planted time is
+          // exactly the time between reaching the two stages.
+          now_ = stage_start_ + absl::Seconds(std::round(
+                                    random_.Exponential(time->mean_hours * 3600)));
+        } else {
+          now_ += absl::Minutes(120 + random_.Index(26 * 60));
+        }
       }
+      stage_start_ = now_;
       std::vector<const v1::Touchpoint*> touched;
       for (const v1::Touchpoint* touchpoint : stage.interactions) {
         if (random_.Chance(0.65)) touched.push_back(touchpoint);
@@ -164,6 +177,7 @@ class Customer {
         if (t > 0) now_ += absl::Minutes(20 + random_.Index(5 * 60));
         if (now_ > options_.not_after) return;
         stage_sum += Touch(*touched[t]);
+        if (!MaybeSwitch(*touched[t], stage)) return;
       }
       last_stage_experience_ = stage_sum / static_cast<double>(touched.size());
     }
@@ -171,6 +185,32 @@ class Customer {
   }
 
  private:
+  // A planted switch after the first touch in its `from` channel: the next
+  // touch, in the `to` channel. False when that touch would lie beyond
+  // not_after (the walk ends).
+  bool MaybeSwitch(const v1::Touchpoint& touched, const StagePlan& stage) {
+    for (const PlantedSwitch& planted : options_.planted.switches) {
+      if (touched.channel() != planted.from || !switched_from_.insert(planted.from).second) {
+        continue;
+      }
+      if (!random_.Chance(planted.share)) continue;
+      const v1::Touchpoint* target = nullptr;
+      for (const v1::Touchpoint* t : stage.interactions) {
+        if (target == nullptr && t->channel() == planted.to) target = t;
+      }
+      for (const v1::Touchpoint& t : plan_->journey->touchpoints()) {
+        if (target == nullptr && t.kind() == v1::INTERACTION && t.channel() == planted.to) {
+          target = &t;
+        }
+      }
+      if (target == nullptr) continue;  // this journey lacks the channel
+      now_ += absl::Seconds(std::floor(random_.Uniform(0, planted.within_hours * 3600)));
+      if (now_ > options_.not_after) return false;
+      Touch(*target);
+    }
+    return true;
+  }
+
   // The touchpoint's quality level at this moment of the walk.
   double Quality(const v1::Touchpoint& touchpoint) const {
     auto it = options_.quality.find(touchpoint.key());
@@ -284,6 +324,10 @@ class Customer {
   std::string reference_;
   int home_store_ = 1;
   absl::Time now_;
+  // The first touch of the current stage.
+  absl::Time stage_start_;
+  // Channels whose first touch has been (a planted switch's `from`).
+  std::set<std::string> switched_from_;
   int touches_ = 0;
   double last_stage_experience_ = 0;
   double weighted_experience_ = 0;

@@ -17,6 +17,7 @@
 #include "services/insight/server/alert_monitor.h"
 #include "services/insight/server/drivers_service.h"
 #include "services/insight/server/feed_tailer.h"
+#include "services/insight/server/funnels_service.h"
 #include "services/insight/server/insight_service.h"
 #include "services/insight/server/journey_lineage.h"
 #include "services/insight/server/journey_source.h"
@@ -123,6 +124,8 @@ int main(int argc, char** argv) {
       **store, *executor,
       {.journeys = &journeys,
        .analysis = {.default_min_raters = absl::GetFlag(FLAGS_drivers_min_raters)}});
+  polku::insight::FunnelsServiceImpl funnels(**store, *executor,
+                                             {.journeys = &journeys});
   monitor.SetListener(
       [&service](const std::string& tenant, const polku::v1::Alert& alert) {
         service.AlertChanged(tenant, alert);
@@ -150,7 +153,7 @@ int main(int argc, char** argv) {
       polku::rpc::Server::Start(polku::rpc::WithBackendFlags(
           {.name = "polku-insight",
            .listen_address = absl::GetFlag(FLAGS_listen),
-           .services = {&service, &drivers},
+           .services = {&service, &drivers, &funnels},
            .on_drain = [&service] { service.EndStreams(); }}));
   if (!server.ok()) {
     polku::log::Error("cannot start the server",

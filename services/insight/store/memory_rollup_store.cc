@@ -181,6 +181,7 @@ class MemoryRollupStore::MemorySnapshot final : public Snapshot {
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
     if (!details) ++reads_;
     for (const auto& [sequence, event] : tables_.ledger) {
+      if (sequence <= query.after_sequence) continue;
       if (!Matches(query, event.key)) continue;
       if (by_attribute != nullptr &&
           !HasAttributes(event.attributes, {*by_attribute})) {

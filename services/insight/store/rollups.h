@@ -61,6 +61,9 @@ struct ScorecardQuery {
   // value. Rollups do not hold attributes, so such a query is answered from
   // the counted events (slower, same numbers).
   std::vector<std::pair<std::string, std::string>> attributes;
+  // Ledger scans only: just the events with a greater sequence (0 = all),
+  // for readers that keep what they read and add only what is new.
+  int64_t after_sequence = 0;
 };
 
 // An operational measure (TouchpointEvent.measures, e.g. `wait_seconds`)

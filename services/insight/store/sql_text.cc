@@ -142,6 +142,12 @@ SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
                     const std::pair<std::string, std::string>* by_attribute,
                     absl::FunctionRef<std::string(int, SqlType)> placeholder) {
   SqlWhere scan = RollupWhere(query, placeholder, "c.");
+  if (query.after_sequence > 0) {
+    scan.params.push_back(int64_t{query.after_sequence});
+    absl::StrAppend(&scan.sql, " AND c.sequence > ",
+                    placeholder(static_cast<int>(scan.params.size()),
+                                SqlType::kBigint));
+  }
   if (by_attribute == nullptr) {
     scan.sql = LedgerScanSql(details, scan.sql);
     return scan;
