@@ -112,9 +112,24 @@ v1::KeyDrivers Drivers(uint64_t seed, int customers, int replicates) {
   return answer.ok() ? *answer : v1::KeyDrivers();
 }
 
+// Under AddressSanitizer the simulation of 250 000 customers takes over ten
+// minutes; the statistics are the release build's to check, the memory
+// safety of the same code is KeyDriversTest's under the sanitizer.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POLKU_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define POLKU_SANITIZED 1
+#endif
+
 TEST(PlantedDriversTest, TheTopDriverRanksFirstAndIntervalsCoverTheTruth) {
+#ifdef POLKU_SANITIZED
+  GTEST_SKIP() << "release-only (statistics over 50 seeds; too slow under ASan)";
+#endif
   // The truth: the same simulator with very many customers.
-  const v1::KeyDrivers truth = Drivers(1'000'000, 150'000, 1);
+  const v1::KeyDrivers truth = Drivers(1'000'000, 100'000, 1);
   std::map<std::string, double> true_importance;
   for (const v1::Driver& d : truth.drivers()) {
     ASSERT_EQ(d.status(), v1::DRIVER_OK) << d.key();

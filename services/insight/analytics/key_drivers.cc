@@ -465,6 +465,12 @@ absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
   };
   std::vector<PairSums> pairs(static_cast<size_t>(groups) * groups);
   int64_t complete_cases = 0;
+  // With one customer per block, a replicate is summed from the customers'
+  // few nonzero predictors rather than from full q×q blocks: kept here,
+  // (column, value) per customer from sparse_start[i].
+  const bool per_customer = blocks == customers;
+  std::vector<std::pair<int, double>> sparse;
+  std::vector<int64_t> sparse_start;
   {
     std::vector<std::pair<int, double>> nonzero;  // (column, value)
     std::vector<std::pair<int, double>> rated;    // (group, centred value)
@@ -482,6 +488,10 @@ absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
       }
       if (groups > 0 && static_cast<int>(rated.size()) == groups) ++complete_cases;
       nonzero.push_back({p, y[i] - y_mean});
+      if (per_customer) {
+        sparse_start.push_back(static_cast<int64_t>(sparse.size()));
+        sparse.insert(sparse.end(), nonzero.begin(), nonzero.end());
+      }
       m.n += 1;
       for (const auto& [a, va] : nonzero) {
         m.sum[a] += va;
@@ -512,10 +522,25 @@ absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
     importance_options.group_of_column.push_back(g);
     importance_options.coefficient_columns.push_back(2 * g + 1);
   }
+  if (per_customer) sparse_start.push_back(static_cast<int64_t>(sparse.size()));
   const auto fit = [&](const std::vector<double>& weight, bool relative_weights,
                        int permutations) {
     Moments total(q);
-    for (int b = 0; b < blocks; ++b) {
+    if (per_customer && !weight.empty()) {
+      for (int64_t i = 0; i < customers; ++i) {
+        const double w = weight[i];
+        if (w == 0) continue;
+        total.n += w;
+        for (int64_t a = sparse_start[i]; a < sparse_start[i + 1]; ++a) {
+          const auto& [ca, va] = sparse[a];
+          total.sum[ca] += w * va;
+          for (int64_t b = sparse_start[i]; b < sparse_start[i + 1]; ++b) {
+            total.cross[static_cast<size_t>(ca) * q + sparse[b].first] += w * va * sparse[b].second;
+          }
+        }
+      }
+    }
+    for (int b = 0; b < blocks && !(per_customer && !weight.empty()); ++b) {
       const double w = weight.empty() ? 1.0 : weight[b];
       if (w == 0) continue;
       total.n += w * block[b].n;
