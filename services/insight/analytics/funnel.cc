@@ -12,6 +12,7 @@
 #include "lib/base/status_macros.h"
 #include "lib/stats/scores.h"
 #include "lib/stats/significance.h"
+#include "services/insight/analytics/funnel_index.h"
 #include "services/insight/analytics/funnel_stats.h"
 #include "services/insight/analytics/scope.h"
 #include "services/insight/analytics/scorecard.h"
@@ -501,7 +502,11 @@ v1::Funnel EvaluateFunnel(const FunnelSource& source, const FunnelSpec& spec,
   for (const FunnelOutcome& outcome : FunnelOutcomes(source, spec)) {
     if (outcome.known) ++table[outcome.group][outcome.level - 1];
   }
-  FillTest(ChiSquareHomogeneity(table), funnel.mutable_breakdown_test());
+  // Rows in group-name order, so that the sums do not depend on the order
+  // groups were first seen in.
+  std::vector<std::vector<int64_t>> rows;
+  for (size_t g : order) rows.push_back(std::move(table[g]));
+  FillTest(ChiSquareHomogeneity(rows), funnel.mutable_breakdown_test());
   return funnel;
 }
 
@@ -596,11 +601,31 @@ absl::StatusOr<FunnelLog> ReadFunnelLog(LedgerReader& ledger,
   return log;
 }
 
+bool UsesIndex(const FunnelIndex* index, const v1::Scope& scope,
+               GroupBy group_by) {
+  return index != nullptr && scope.attributes().empty() &&
+         group_by != GroupBy::kAttribute;
+}
+
+FunnelSpec ForNames(const FunnelSpec& spec, const v1::Journey& journey,
+                    const FunnelNames& names) {
+  FunnelSpec out = spec;
+  auto index_of = [&](int32_t position) {
+    const std::string& key = journey.stages(position).key();
+    return static_cast<int32_t>(
+        std::find(names.stages.begin(), names.stages.end(), key) -
+        names.stages.begin());
+  };
+  for (int32_t& s : out.steps) s = index_of(s);
+  for (int32_t& s : out.optional) s = index_of(s);
+  return out;
+}
+
 absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
                                          absl::string_view tenant,
                                          const v1::GetFunnelRequest& request,
                                          const v1::Journey& journey,
-                                         absl::Time now) {
+                                         absl::Time now, FunnelIndex* index) {
   const v1::Scope& scope = request.scope();
   POLKU_RETURN_IF_ERROR(CheckFunnelScope(scope));
   const int64_t now_micros = absl::ToUnixMicros(now);
@@ -662,13 +687,28 @@ absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
       -> absl::StatusOr<v1::Funnel> {
     POLKU_ASSIGN_OR_RETURN(ScorecardQuery query,
                            PeriodQuery(scope, tenant, from, to));
-    POLKU_ASSIGN_OR_RETURN(
-        FunnelLog log, ReadFunnelLog(ledger, query, from, to, journey,
-                                     group_by, request.breakdown_attribute()));
     FunnelSpec period = spec;
     period.as_of = to;
-    v1::Funnel funnel = EvaluateFunnel(log, period, journey, by_group);
-    funnel.set_as_of_sequence(log.as_of_sequence);
+    v1::Funnel funnel;
+    if (UsesIndex(index, scope, group_by)) {
+      POLKU_RETURN_IF_ERROR(index->Use(
+          std::string(tenant), journey,
+          {.start = from, .end = to, .channel = scope.channel(),
+           .journey_version = scope.journey_version(), .group_by = group_by},
+          [&](const FunnelSource& source, int64_t as_of) {
+            funnel = EvaluateFunnel(
+                source, ForNames(period, journey, source.Names()), journey,
+                by_group);
+            funnel.set_as_of_sequence(as_of);
+          }));
+    } else {
+      POLKU_ASSIGN_OR_RETURN(
+          FunnelLog log,
+          ReadFunnelLog(ledger, query, from, to, journey, group_by,
+                        request.breakdown_attribute()));
+      funnel = EvaluateFunnel(log, period, journey, by_group);
+      funnel.set_as_of_sequence(log.as_of_sequence);
+    }
     funnel.set_journey(journey.key());
     funnel.set_journey_version(journey.version());
     funnel.set_order(spec.any_order ? v1::ANY_ORDER : v1::JOURNEY_ORDER);

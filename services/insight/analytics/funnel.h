@@ -28,6 +28,8 @@
 
 namespace polku::insight {
 
+class FunnelIndex;
+
 // One event of a customer as a funnel sees it.
 struct FunnelTouch {
   // Unix microseconds.
@@ -137,13 +139,25 @@ absl::StatusOr<ScorecardQuery> PeriodQuery(const v1::Scope& scope,
                                            absl::string_view tenant,
                                            int64_t start, int64_t end);
 
+// Whether a call is answered from `index` (if any): not with attribute
+// filters or an attribute breakdown, which it does not hold.
+bool UsesIndex(const FunnelIndex* index, const v1::Scope& scope,
+               GroupBy group_by);
+// `spec` (steps as positions in `journey`'s stages) for a source whose stage
+// names are `names` (which hold every stage of the journey).
+FunnelSpec ForNames(const FunnelSpec& spec, const v1::Journey& journey,
+                    const FunnelNames& names);
+
 // The whole answer: validates `request` (INVALID_ARGUMENT naming the
 // field), reads the ledger once per period and evaluates.
+// With `index`, a request without attribute filters or an attribute
+// breakdown is answered from it (the same numbers, from memory).
 absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
                                          absl::string_view tenant,
                                          const v1::GetFunnelRequest& request,
                                          const v1::Journey& journey,
-                                         absl::Time now);
+                                         absl::Time now,
+                                         FunnelIndex* index = nullptr);
 
 // GetPaths: validates `request` (INVALID_ARGUMENT naming the field), reads
 // the ledger once and counts paths, switches and satisfaction.
@@ -151,7 +165,8 @@ absl::StatusOr<v1::Paths> ComputePaths(LedgerReader& ledger,
                                        absl::string_view tenant,
                                        const v1::GetPathsRequest& request,
                                        const v1::Journey& journey,
-                                       absl::Time now);
+                                       absl::Time now,
+                                       FunnelIndex* index = nullptr);
 
 // The paths of `source` (customers, paths, switching, satisfaction).
 v1::Paths EvaluatePaths(const FunnelSource& source,

@@ -81,33 +81,43 @@ WindowConversion ConvertWithin(const std::vector<FollowUp>& follow_ups,
     return out;
   }
   out.estimated = true;
-  std::vector<FollowUp> sorted = follow_ups;
-  // Conversions before censorings at equal times.
-  std::sort(sorted.begin(), sorted.end(),
-            [](const FollowUp& a, const FollowUp& b) {
-              if (a.time != b.time) return a.time < b.time;
-              return a.converted && !b.converted;
-            });
+  // Conversion times, and censoring times apart (those at the window, the
+  // dropped, need no sorting): the customers at risk at time u are those
+  // with either time ≥ u (conversions before censorings at equal times).
+  std::vector<double> converted, censored;
+  converted.reserve(static_cast<size_t>(out.converted));
+  int64_t censored_late = 0;
+  for (const FollowUp& f : follow_ups) {
+    if (f.converted) {
+      converted.push_back(f.time);
+    } else if (f.time < window) {
+      censored.push_back(f.time);
+    } else {
+      ++censored_late;
+    }
+  }
+  std::sort(converted.begin(), converted.end());
+  std::sort(censored.begin(), censored.end());
   double survival = 1;
   double greenwood = 0;
-  int64_t at_risk = out.of;
   size_t i = 0;
-  while (i < sorted.size()) {
-    const double time = sorted[i].time;
-    int64_t events = 0;
-    int64_t leaving = 0;
-    for (; i < sorted.size() && sorted[i].time == time; ++i) {
-      ++leaving;
-      if (sorted[i].converted) ++events;
+  auto censored_from = censored.begin();
+  while (i < converted.size()) {
+    const double time = converted[i];
+    const size_t first = i;
+    while (i < converted.size() && converted[i] == time) ++i;
+    if (time > window) break;
+    const int64_t events = static_cast<int64_t>(i - first);
+    censored_from = std::lower_bound(censored_from, censored.end(), time);
+    const int64_t at_risk =
+        static_cast<int64_t>(converted.size() - first) +
+        static_cast<int64_t>(censored.end() - censored_from) +
+        (time <= window ? censored_late : 0);
+    survival *= 1 - static_cast<double>(events) / at_risk;
+    if (events < at_risk) {
+      greenwood += static_cast<double>(events) /
+                   (static_cast<double>(at_risk) * (at_risk - events));
     }
-    if (events > 0 && time <= window) {
-      survival *= 1 - static_cast<double>(events) / at_risk;
-      if (events < at_risk) {
-        greenwood += static_cast<double>(events) /
-                     (static_cast<double>(at_risk) * (at_risk - events));
-      }
-    }
-    at_risk -= leaving;
   }
   out.rate = 1 - survival;
   out.standard_error = survival * std::sqrt(greenwood);

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
+#include "services/insight/analytics/funnel_index.h"
 #include "services/insight/analytics/funnel_stats.h"
 #include "services/insight/store/rollup_test_util.h"
 
@@ -236,6 +237,16 @@ std::string Differences(const google::protobuf::Message& expected,
   return report;
 }
 
+// Every field, doubles to the last bit.
+std::string ExactDifferences(const google::protobuf::Message& expected,
+                             const google::protobuf::Message& got) {
+  google::protobuf::util::MessageDifferencer differencer;
+  std::string report;
+  differencer.ReportDifferencesToString(&report);
+  differencer.Compare(expected, got);
+  return report;
+}
+
 TEST(FunnelExactness, EveryNumberOfEveryModeMatchesTheReference) {
   constexpr int kCases = 120;  // both orders, every breakdown, periods
   std::vector<Case> cases;
@@ -252,6 +263,12 @@ TEST(FunnelExactness, EveryNumberOfEveryModeMatchesTheReference) {
         store, "acme", c.request, c.journey, absl::FromUnixSeconds(0));
     ASSERT_TRUE(funnel.ok()) << funnel.status();
     answers.push_back(*funnel);
+    // The in-memory index answers the same, to the last bit.
+    FunnelIndex index(store, store);
+    absl::StatusOr<v1::Funnel> indexed = ComputeFunnel(
+        store, "acme", c.request, c.journey, absl::FromUnixSeconds(0), &index);
+    ASSERT_TRUE(indexed.ok()) << indexed.status();
+    EXPECT_EQ(ExactDifferences(*funnel, *indexed), "") << c.name;
     input += CaseJson(c, funnel->as_of_sequence());
   }
   const std::vector<std::string> expected = RunReference(input);
@@ -300,6 +317,11 @@ TEST(PathsExactness, EveryNumberMatchesTheReference) {
         store, "acme", request, c.journey, absl::FromUnixSeconds(0));
     ASSERT_TRUE(paths.ok()) << paths.status();
     answers.push_back(*paths);
+    FunnelIndex index(store, store);
+    absl::StatusOr<v1::Paths> indexed = ComputePaths(
+        store, "acme", request, c.journey, absl::FromUnixSeconds(0), &index);
+    ASSERT_TRUE(indexed.ok()) << indexed.status();
+    EXPECT_EQ(ExactDifferences(*paths, *indexed), "") << c.name;
     input += CaseJson(
         c, paths->as_of_sequence(),
         absl::StrCat("\"kind\":\"paths\",\"within\":",

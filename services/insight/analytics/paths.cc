@@ -2,15 +2,18 @@
 // customer, the channel-switching matrix, switchers' satisfaction.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "lib/base/status_macros.h"
 #include "lib/stats/significance.h"
 #include "services/insight/analytics/funnel.h"
+#include "services/insight/analytics/funnel_index.h"
 #include "services/insight/analytics/funnel_stats.h"
 
 namespace polku::insight {
@@ -27,16 +30,37 @@ void SetInterval(const stats::Interval& in, v1::Interval* out) {
   out->set_high(in.high);
 }
 
-// Sequences (of interned indices) → customers.
-using PathTally = std::map<std::vector<int32_t>, int64_t>;
+// Sequences → customers; a sequence is its steps' indices, two bytes each
+// (short paths stay within std::string's own buffer: no allocation).
+using PathTally = absl::flat_hash_map<std::string, int64_t>;
+
+void AppendStep(std::string& path, int32_t step) {
+  path.push_back(static_cast<char>(step & 0xff));
+  path.push_back(static_cast<char>((step >> 8) & 0xff));
+}
 
 void FillTop(const PathTally& tally, const std::vector<std::string>& names,
              int64_t customers, int top,
              google::protobuf::RepeatedPtrField<v1::PathCount>* out) {
+  // Only paths as common as the top-th can be listed: names for those.
+  int64_t least = 0;
+  if (tally.size() > static_cast<size_t>(top)) {
+    std::vector<int64_t> counts;
+    counts.reserve(tally.size());
+    for (const auto& [path, n] : tally) counts.push_back(n);
+    std::nth_element(counts.begin(), counts.begin() + (top - 1), counts.end(),
+                     std::greater<int64_t>());
+    least = counts[top - 1];
+  }
   std::vector<std::pair<std::vector<std::string>, int64_t>> paths;
   for (const auto& [path, n] : tally) {
+    if (n < least) continue;
     std::vector<std::string> steps;
-    for (int32_t i : path) steps.push_back(names[i]);
+    for (size_t i = 0; i + 1 < path.size(); i += 2) {
+      const int32_t step = static_cast<unsigned char>(path[i]) |
+                           (static_cast<unsigned char>(path[i + 1]) << 8);
+      steps.push_back(names[step]);
+    }
     paths.emplace_back(std::move(steps), n);
   }
   std::sort(paths.begin(), paths.end(), [](const auto& a, const auto& b) {
@@ -80,32 +104,41 @@ v1::Paths EvaluatePaths(const FunnelSource& source,
   const size_t channels = log.channels.size();
   PathTally by_channel, by_stage;
   std::vector<int64_t> with_touch(channels, 0);
-  std::map<std::pair<int32_t, int32_t>, int64_t> switched;
+  // [from · channels + to] → customers, and the last customer counted in
+  // each cell (so that a customer counts once per cell).
+  std::vector<int64_t> switched(channels * channels, 0);
+  std::vector<int64_t> counted_for(channels * channels, -1);
+  std::vector<int64_t> touched_by(channels, -1);
   // [metric][switcher?]
   Sample samples[3][2];
   int64_t customers = 0, switchers = 0;
-  std::vector<char> touched(channels, 0);
-  std::vector<std::pair<int32_t, int32_t>> pairs;
+  std::string channel_path, stage_path;
   std::vector<FunnelTouch> touches;
   for (size_t c = 0; c < source.customers(); ++c) {
     source.Touches(c, touches);
     const size_t end = touches.size();
     if (end == 0) continue;
-    ++customers;
-    std::vector<int32_t> channel_path, stage_path;
-    pairs.clear();
+    const int64_t customer = customers++;
+    channel_path.clear();
+    stage_path.clear();
+    int32_t last_channel = -1, last_stage = -1;
     bool switcher = false;
     double sums[3] = {0, 0, 0};
     int counts[3] = {0, 0, 0};
     for (size_t i = 0; i < end; ++i) {
       const FunnelTouch& t = touches[i];
-      if (channel_path.empty() || channel_path.back() != t.channel) {
-        channel_path.push_back(t.channel);
+      if (t.channel != last_channel) {
+        AppendStep(channel_path, t.channel);
+        last_channel = t.channel;
       }
-      if (stage_path.empty() || stage_path.back() != t.stage) {
-        stage_path.push_back(t.stage);
+      if (t.stage != last_stage) {
+        AppendStep(stage_path, t.stage);
+        last_stage = t.stage;
       }
-      touched[t.channel] = 1;
+      if (touched_by[t.channel] != customer) {
+        touched_by[t.channel] = customer;
+        ++with_touch[t.channel];
+      }
       const int8_t answers[3] = {t.csat, t.ces, t.nps};
       for (int m = 0; m < 3; ++m) {
         if (answers[m] >= 0) {
@@ -115,21 +148,16 @@ v1::Paths EvaluatePaths(const FunnelSource& source,
       }
       if (i + 1 < end && touches[i + 1].at - t.at <= switch_within_micros) {
         const int32_t next = touches[i + 1].channel;
-        pairs.emplace_back(t.channel, next);
+        const size_t cell = static_cast<size_t>(t.channel) * channels + next;
+        if (counted_for[cell] != customer) {
+          counted_for[cell] = customer;
+          ++switched[cell];
+        }
         switcher = switcher || next != t.channel;
       }
     }
     ++by_channel[channel_path];
     ++by_stage[stage_path];
-    for (size_t ch = 0; ch < channels; ++ch) {
-      if (touched[ch]) {
-        ++with_touch[ch];
-        touched[ch] = 0;
-      }
-    }
-    std::sort(pairs.begin(), pairs.end());
-    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
-    for (const auto& pair : pairs) ++switched[pair];
     switchers += switcher;
     for (int m = 0; m < 3; ++m) {
       if (counts[m] > 0) samples[m][switcher].values.push_back(sums[m] / counts[m]);
@@ -152,16 +180,15 @@ v1::Paths EvaluatePaths(const FunnelSource& source,
   for (int32_t from : order) paths.add_channels(log.channels[from]);
   for (int32_t from : order) {
     for (int32_t to : order) {
-      auto found = switched.find({from, to});
-      if (found == switched.end()) continue;
+      const int64_t n = switched[static_cast<size_t>(from) * channels + to];
+      if (n == 0) continue;
       v1::SwitchCell* cell = paths.add_switching();
       cell->set_from(log.channels[from]);
       cell->set_to(log.channels[to]);
-      cell->set_customers(found->second);
+      cell->set_customers(n);
       cell->set_of(with_touch[from]);
-      cell->set_share(static_cast<double>(found->second) / with_touch[from]);
-      SetInterval(WilsonExact(found->second, with_touch[from]),
-                  cell->mutable_share_ci95());
+      cell->set_share(static_cast<double>(n) / with_touch[from]);
+      SetInterval(WilsonExact(n, with_touch[from]), cell->mutable_share_ci95());
     }
   }
   const char* metrics[3] = {"csat", "ces", "nps"};
@@ -187,7 +214,7 @@ absl::StatusOr<v1::Paths> ComputePaths(LedgerReader& ledger,
                                        absl::string_view tenant,
                                        const v1::GetPathsRequest& request,
                                        const v1::Journey& journey,
-                                       absl::Time now) {
+                                       absl::Time now, FunnelIndex* index) {
   POLKU_RETURN_IF_ERROR(CheckFunnelScope(request.scope()));
   int64_t start = 0, end = 0;
   POLKU_RETURN_IF_ERROR(ResolveRange(request.range(), "range",
@@ -206,11 +233,23 @@ absl::StatusOr<v1::Paths> ComputePaths(LedgerReader& ledger,
   const int top = request.top() == 0 ? kDefaultTop : request.top();
   POLKU_ASSIGN_OR_RETURN(ScorecardQuery query,
                          PeriodQuery(request.scope(), tenant, start, end));
-  POLKU_ASSIGN_OR_RETURN(FunnelLog log,
-                         ReadFunnelLog(ledger, query, start, end, journey,
-                                       GroupBy::kNone, ""));
-  v1::Paths paths = EvaluatePaths(log, within * kMicrosPerSecond, top);
-  paths.set_as_of_sequence(log.as_of_sequence);
+  v1::Paths paths;
+  if (UsesIndex(index, request.scope(), GroupBy::kNone)) {
+    POLKU_RETURN_IF_ERROR(index->Use(
+        std::string(tenant), journey,
+        {.start = start, .end = end, .channel = request.scope().channel(),
+         .journey_version = request.scope().journey_version()},
+        [&](const FunnelSource& source, int64_t as_of) {
+          paths = EvaluatePaths(source, within * kMicrosPerSecond, top);
+          paths.set_as_of_sequence(as_of);
+        }));
+  } else {
+    POLKU_ASSIGN_OR_RETURN(FunnelLog log,
+                           ReadFunnelLog(ledger, query, start, end, journey,
+                                         GroupBy::kNone, ""));
+    paths = EvaluatePaths(log, within * kMicrosPerSecond, top);
+    paths.set_as_of_sequence(log.as_of_sequence);
+  }
   paths.set_journey(journey.key());
   *paths.mutable_range()->mutable_start() =
       google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(start);

@@ -3,7 +3,9 @@
 // The caller's tenant comes from the gateway's trusted metadata; a call
 // without one is UNAUTHENTICATED. Each call runs on `executor`: it asks
 // `journeys` for the map (stage order, optional stages; the version the
-// scope names, or the latest) and reads the ledger (analytics/funnel.h).
+// scope names, or the latest) and answers from the funnels' in-memory index
+// (analytics/funnel_index.h, brought up to date from the ledger on each
+// call), or from the ledger for attribute filters and breakdowns.
 //
 //   FunnelsServiceImpl funnels(store, executor, {.journeys = &journeys});
 //   rpc::Server::Start({…, .services = {&insight, &funnels}});
@@ -13,6 +15,7 @@
 #include "lib/base/clock.h"
 #include "lib/base/executor.h"
 #include "polku/v1/funnels.grpc.pb.h"
+#include "services/insight/analytics/funnel_index.h"
 #include "services/insight/server/journey_source.h"
 #include "services/insight/store/rollup_reader.h"
 
@@ -27,10 +30,20 @@ class FunnelsServiceImpl final : public v1::FunnelsService::CallbackService {
     Clock* clock = &Clock::Real();
   };
 
-  // `ledger`, `executor` and what `options` points to must outlive every
-  // call (drain the server first).
-  FunnelsServiceImpl(LedgerReader& ledger, Executor& executor, Options options)
-      : ledger_(ledger), executor_(executor), options_(options) {}
+  // `rollups`, `ledger` (one store), `executor` and what `options` points
+  // to must outlive every call (drain the server first).
+  FunnelsServiceImpl(RollupReader& rollups, LedgerReader& ledger,
+                     Executor& executor, Options options)
+      : ledger_(ledger),
+        executor_(executor),
+        options_(options),
+        index_(rollups, ledger) {}
+  // For a store that is both (RollupStore, MemoryRollupStore).
+  template <typename Store>
+  FunnelsServiceImpl(Store& store, Executor& executor, Options options)
+      : FunnelsServiceImpl(static_cast<RollupReader&>(store),
+                           static_cast<LedgerReader&>(store), executor,
+                           options) {}
 
   grpc::ServerUnaryReactor* GetFunnel(grpc::CallbackServerContext* context,
                                       const v1::GetFunnelRequest* request,
@@ -47,6 +60,7 @@ class FunnelsServiceImpl final : public v1::FunnelsService::CallbackService {
   LedgerReader& ledger_;
   Executor& executor_;
   const Options options_;
+  FunnelIndex index_;
 };
 
 }  // namespace polku::insight

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "lib/base/clock.h"
 #include "lib/rpc/metadata.h"
+#include "services/insight/analytics/funnel.h"
 #include "services/insight/store/rollup_conformance_util.h"
 
 namespace polku::insight {
@@ -199,6 +200,46 @@ TEST_P(FunnelsServiceTest, PathsOfTheCallersCustomersOnly) {
   none.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   EXPECT_EQ(stub_->GetPaths(&none, request, &paths).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// The service answers from its in-memory index: after new events and after
+// an erasure it says exactly what a fresh read of the ledger says.
+TEST_P(FunnelsServiceTest, TheIndexFollowsNewEventsAndErasures) {
+  clock_.Advance(absl::Hours(24 * 30));
+  auto same_as_ledger = [&](const std::string& when) {
+    v1::Funnel served;
+    ASSERT_TRUE(GetFunnel("acme", Request(), served).ok());
+    absl::StatusOr<v1::Funnel> direct = ComputeFunnel(
+        *store_, "acme", Request(), *journeys_.Journey("acme", "switching", 0),
+        clock_.Now());
+    ASSERT_TRUE(direct.ok());
+    EXPECT_EQ(served.SerializeAsString(), direct->SerializeAsString())
+        << when << "\nserved " << served.ShortDebugString()
+        << "\nledger " << direct->ShortDebugString();
+  };
+  same_as_ledger("first call");
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
+  *page.Add() = MakeEvent({.sequence = 13, .tenant = "acme",
+                           .touchpoint = "use_tp", .stage = "use",
+                           .offset_seconds = 9 * kDay, .customer_hash = "c2"});
+  *page.Add() = MakeEvent({.sequence = 14, .tenant = "acme",
+                           .touchpoint = "research_tp", .stage = "research",
+                           .offset_seconds = 2 * kDay, .customer_hash = "c5"});
+  ASSERT_TRUE(store_->Apply(page).ok());
+  same_as_ledger("after new events");
+  v1::Funnel funnel;
+  ASSERT_TRUE(GetFunnel("acme", Request(), funnel).ok());
+  EXPECT_EQ(funnel.customers(), 4);
+  EXPECT_EQ(funnel.stages(2).reached(), 2);
+  v1::Erasure erasure;
+  erasure.set_sequence(15);
+  erasure.set_tenant("acme");
+  erasure.set_customer_hash("c1");
+  ASSERT_TRUE(store_->ApplyErasure(erasure).ok());
+  same_as_ledger("after an erasure");
+  ASSERT_TRUE(GetFunnel("acme", Request(), funnel).ok());
+  EXPECT_EQ(funnel.customers(), 3);
+  EXPECT_EQ(funnel.as_of_sequence(), 15);
 }
 
 TEST_P(FunnelsServiceTest, AnotherTenantGetsNothingOfIt) {

@@ -1,5 +1,6 @@
 // The RollupStore conformance suite: every test runs on SQLite and on a real
 // PostgreSQL server (started by the test, see lib/postgres/testing).
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <string>
@@ -115,6 +116,45 @@ TEST_P(RollupStoreTest, SumsHistogramsPerTouchpoint) {
   EXPECT_EQ(web.csat, (stats::CsatHistogram{0, 0, 0, 1, 1}));
   EXPECT_EQ(web.nps, (stats::NpsHistogram{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
   EXPECT_EQ(web.ces, (stats::CesHistogram{0, 0, 0, 0, 0, 0, 1}));
+}
+
+// A ledger scan with after_sequence reads only the later events (what the
+// funnels' index asks for on each call), with the same filters, unrated
+// events included.
+TEST_P(RollupStoreTest, LedgerScanAfterASequenceReadsOnlyTheLaterEvents) {
+  ASSERT_TRUE(store_
+                  ->Apply(Page({{.sequence = 1, .csat = 5, .customer_hash = "a"},
+                                {.sequence = 2, .customer_hash = "b"},
+                                {.sequence = 3, .tenant = "globex",
+                                 .customer_hash = "c"},
+                                {.sequence = 4, .channel = "shop",
+                                 .customer_hash = "d"},
+                                {.sequence = 5, .customer_hash = "e"}}))
+                  .ok());
+  auto scan = [&](ScorecardQuery query) {
+    std::vector<int64_t> sequences;
+    absl::StatusOr<int64_t> as_of =
+        store_->ScanLedger(query, [&](const CountedEvent& event) {
+          sequences.push_back(event.sequence);
+          return absl::OkStatus();
+        });
+    EXPECT_TRUE(as_of.ok()) << as_of.status();
+    EXPECT_EQ(as_of.value_or(-1), 5);
+    std::sort(sequences.begin(), sequences.end());
+    return sequences;
+  };
+  ScorecardQuery query = AcmeSwitching();
+  EXPECT_EQ(scan(query), (std::vector<int64_t>{1, 2, 4, 5}));
+  query.after_sequence = 1;
+  EXPECT_EQ(scan(query), (std::vector<int64_t>{2, 4, 5}));
+  query.after_sequence = 4;
+  EXPECT_EQ(scan(query), (std::vector<int64_t>{5}));
+  query.after_sequence = 2;
+  query.channel = "web";
+  EXPECT_EQ(scan(query), (std::vector<int64_t>{5}));
+  query.channel.clear();
+  query.after_sequence = 5;
+  EXPECT_TRUE(scan(query).empty());
 }
 
 TEST_P(RollupStoreTest, GroupsByStageAndByChannel) {
