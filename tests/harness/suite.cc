@@ -544,6 +544,17 @@ absl::Status Suite::Terminate(const std::string& name, absl::Duration within) {
   return Terminate(*process, within);
 }
 
+absl::Status Suite::Signal(const std::string& name, int signal) {
+  Process* process = Find(name);
+  if (process == nullptr || process->pid < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
+  }
+  if (::kill(process->pid, signal) != 0) {
+    return absl::InternalError(absl::StrCat("kill ", name, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Suite::KillAndRestart(const std::string& name) {
   Process* process = Find(name);
   if (process == nullptr) return absl::NotFoundError(absl::StrCat(name, " is not part of the suite"));

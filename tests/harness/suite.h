@@ -118,6 +118,10 @@ class Suite {
   // within `within` (then it is killed).
   absl::Status Terminate(const std::string& name, absl::Duration within);
 
+  // Sends `signal` to `name` (e.g. SIGSTOP and SIGCONT, to hold calls in
+  // flight); FAILED_PRECONDITION if it is not running.
+  absl::Status Signal(const std::string& name, int signal);
+
   // SIGTERM to polku-insight, check it exits 0, start it again on the same
   // port and data directory, and wait until it is healthy and the gateway
   // reaches it again (GET /readyz answers 200).
