@@ -11,6 +11,7 @@
 
 #include <grpcpp/client_context.h>
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -23,6 +24,17 @@ namespace polku::gateway {
 inline constexpr char kAuthorizationHeader[] = "authorization";
 // Trailing metadata of a rate-limited gRPC call: milliseconds to wait.
 inline constexpr char kRetryAfterMsTrailer[] = "retry-after-ms";
+// The retry hint for an UNAVAILABLE the backend gave none for (it is down,
+// unreachable or shutting down): long enough for a restart or for the
+// channel to reach another replica, short enough not to stall a caller.
+inline constexpr int64_t kUnavailableRetryAfterMs = 1000;
+// A backend's CANCELLED that the gateway did not cause: gRPC C++ cancels,
+// unhandled, a call that reaches a server just as it begins to shut down.
+// The caller hears UNAVAILABLE (retry), not CANCELLED (which clients take
+// as their own doing and do not retry).
+inline constexpr char kBackendCancelledMessage[] =
+    "the backend ended the call before handling it (it is shutting down); "
+    "retry";
 
 // The principal behind an `authorization: Bearer <key>` header value;
 // UNAUTHENTICATED when the header is missing, is not a bearer token, or

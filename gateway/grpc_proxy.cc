@@ -378,10 +378,12 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
   void OnBackendDone(const grpc::Status& status) {
     // A backend's retry hint (its writer queue is full) reaches the caller,
     // who would otherwise retry blind.
+    bool hinted = false;
     for (const auto& [key, value] : backend_context_.GetServerTrailingMetadata()) {
       if (key == kRetryAfterMsTrailer) {
         server_context_->AddTrailingMetadata(kRetryAfterMsTrailer,
                                              std::string(value.data(), value.size()));
+        hinted = true;
       }
     }
     absl::Status ending;
@@ -390,10 +392,22 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       ending = ending_status_;
     }
     // Both pumps are closed, so no write to the caller is in flight. A
-    // call the gateway cancelled ends with the gateway's reason.
-    final_status_ = !ending.ok() && status.error_code() == grpc::CANCELLED
-                        ? rpc::ToGrpcStatus(ending)
-                        : status;
+    // call the gateway cancelled ends with the gateway's reason; one the
+    // backend cancelled unhandled is to be retried.
+    if (status.error_code() == grpc::CANCELLED) {
+      final_status_ = !ending.ok()
+                          ? rpc::ToGrpcStatus(ending)
+                          : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                         kBackendCancelledMessage);
+    } else {
+      final_status_ = status;
+    }
+    // Every UNAVAILABLE says when to retry, so that callers neither hammer
+    // a backend that is down nor wait blind.
+    if (final_status_.error_code() == grpc::StatusCode::UNAVAILABLE && !hinted) {
+      server_context_->AddTrailingMetadata(kRetryAfterMsTrailer,
+                                           absl::StrCat(kUnavailableRetryAfterMs));
+    }
     Finish(final_status_);
     bool last;
     {

@@ -241,7 +241,9 @@ class RawCall {
 
   // The final status; a backend's retry hint (its writer queue is full)
   // becomes Retry-After, so HTTP clients need not retry blind.
-  const absl::Status& StatusWithRetryHint(httplib::Response& res) const {
+  // A CANCELLED the gateway did not cause (see kBackendCancelledMessage)
+  // becomes UNAVAILABLE.
+  absl::Status StatusWithRetryHint(httplib::Response& res) const {
     for (const auto& [key, value] : context_.GetServerTrailingMetadata()) {
       int64_t retry_ms = 0;
       if (key == kRetryAfterMsTrailer &&
@@ -249,6 +251,8 @@ class RawCall {
         res.set_header("Retry-After", absl::StrCat((retry_ms + 999) / 1000));
       }
     }
+    // Serve adds a Retry-After to an UNAVAILABLE that has none.
+    if (absl::IsCancelled(status_)) return absl::UnavailableError(kBackendCancelledMessage);
     return status_;
   }
 
@@ -533,6 +537,11 @@ class HttpGateway::Routes {
     res.set_header("X-Request-Id", outcome->request_id);
     absl::Status status = Call(route, req, res, outcome, start, in_flight);
     if (res.is_chunked_content_provider_) return;  // Logs when it ends.
+    // Every 503 says when to retry (the backend's hint if it gave one), so
+    // that callers neither hammer a backend that is down nor wait blind.
+    if (absl::IsUnavailable(status) && !res.has_header("Retry-After")) {
+      res.set_header("Retry-After", absl::StrCat((kUnavailableRetryAfterMs + 999) / 1000));
+    }
     outcome->code = status.code();
     if (!status.ok()) WriteError(res, status);
     Finished(*outcome, start);

@@ -267,8 +267,11 @@ TEST_F(HttpGatewayTest, BackendErrorsMapToHttpStatuses) {
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, http) << code;
     EXPECT_THAT(res->body, HasSubstr(R"("message":"fake failure")"));
-    // The backend's retry-after-ms: 1500 becomes Retry-After, rounded up.
-    EXPECT_EQ(res->get_header_value("Retry-After"), http == 429 ? "2" : "") << code;
+    // The backend's retry-after-ms: 1500 becomes Retry-After, rounded up;
+    // an UNAVAILABLE without one gets the gateway's (1 s).
+    EXPECT_EQ(res->get_header_value("Retry-After"),
+              http == 429 ? "2" : http == 503 ? "1" : "")
+        << code;
   }
 }
 

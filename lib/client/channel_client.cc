@@ -28,8 +28,14 @@ using polku::v1::TouchpointEvent;
 
 constexpr char kRetryAfterHeader[] = "retry-after-ms";
 
+// CANCELLED too: the client cancels only when closing (and then retries
+// nothing), so a CANCELLED comes from the server side, and a gRPC C++
+// server cancels, unhandled, every call that reaches it in the moment
+// between the start of its shutdown and the client hearing of it (gRPC
+// core's "zombie" calls): such a call is safe to send again.
 bool IsRetryable(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAVAILABLE ||
+         code == grpc::StatusCode::CANCELLED ||
          code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
          code == grpc::StatusCode::DEADLINE_EXCEEDED;
 }

@@ -25,7 +25,9 @@
 //    (Transport::kStream, at most `stream_window` events unanswered per
 //    stream; a stream is replaced after `stream_max_age`). Every call has a
 //    deadline and `authorization: Bearer <key>`.
-//  * UNAVAILABLE, RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED are retried with
+//  * UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED and CANCELLED (which
+//    a gRPC C++ server answers to a call that reaches it just as it begins
+//    to shut down; the client itself cancels only when closed) are retried with
 //    capped exponential backoff and jitter; a `retry-after-ms` trailing
 //    metadata value from the server replaces the computed delay. A retry
 //    re-sends exactly the same events (the same event_id and content), so

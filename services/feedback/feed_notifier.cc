@@ -33,7 +33,7 @@ void FeedNotifier::Publish(int64_t sequence) {
 uint64_t FeedNotifier::Subscribe(int64_t after,
                                  std::function<void()> callback) {
   absl::MutexLock lock(&mu_);
-  if (last_sequence_ > after) return 0;
+  if (closed_ || last_sequence_ > after) return 0;
   const uint64_t id = next_id_++;
   waiters_.emplace(id, Waiter{after, std::move(callback)});
   return id;
@@ -42,6 +42,17 @@ uint64_t FeedNotifier::Subscribe(int64_t after,
 bool FeedNotifier::Unsubscribe(uint64_t id) {
   absl::MutexLock lock(&mu_);
   return waiters_.erase(id) > 0;
+}
+
+void FeedNotifier::Close() {
+  std::vector<std::function<void()>> due;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    for (auto& [id, waiter] : waiters_) due.push_back(std::move(waiter.callback));
+    waiters_.clear();
+  }
+  for (auto& callback : due) callback();
 }
 
 size_t FeedNotifier::waiting() const {

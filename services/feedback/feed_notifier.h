@@ -48,6 +48,11 @@ class FeedNotifier {
   // if it already ran or is about to run (its callback then still runs).
   bool Unsubscribe(uint64_t id);
 
+  // Runs every waiting callback now and makes every later Subscribe return
+  // 0: readers read again at once, and find (e.g.) that the server is
+  // shutting down. Publish works as before.
+  void Close();
+
   // Subscriptions waiting (for metrics and tests).
   size_t waiting() const;
 
@@ -60,6 +65,7 @@ class FeedNotifier {
   mutable absl::Mutex mu_;
   int64_t last_sequence_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -67,5 +67,21 @@ TEST(FeedNotifierTest, TheSequenceNeverGoesBack) {
   EXPECT_EQ(notifier.last_sequence(), 7);
 }
 
+TEST(FeedNotifierTest, CloseWakesEveryWaiterAndRefusesNewOnes) {
+  // The drain: waiting readers read again at once (and see the server is
+  // shutting down); a reader that subscribes afterwards is not parked.
+  FeedNotifier notifier(5);
+  int woken = 0;
+  notifier.Subscribe(5, [&] { ++woken; });
+  notifier.Subscribe(9, [&] { ++woken; });
+  notifier.Close();
+  EXPECT_EQ(woken, 2);
+  EXPECT_EQ(notifier.waiting(), 0u);
+  EXPECT_EQ(notifier.Subscribe(5, [&] { ++woken; }), 0u);
+  notifier.Publish(6);
+  EXPECT_EQ(woken, 2);
+  EXPECT_EQ(notifier.last_sequence(), 6);
+}
+
 }  // namespace
 }  // namespace polku::feedback

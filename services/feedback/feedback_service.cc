@@ -1,6 +1,7 @@
 #include "services/feedback/feedback_service.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <string>
@@ -124,10 +125,12 @@ grpc::Status ToGrpc(grpc::CallbackServerContext& context,
 // reaction) can then delete the stream, knowing nothing else refers to it.
 class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  FeedStream(EventStore& store, Executor& readers, std::string tenant,
+  FeedStream(EventStore& store, Executor& readers,
+             const std::atomic<bool>& draining, std::string tenant,
              int64_t from_sequence)
       : store_(store),
         readers_(readers),
+        draining_(draining),
         tenant_(std::move(tenant)),
         next_sequence_(from_sequence) {}
 
@@ -173,6 +176,13 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
   // On an executor thread.
   void Read() {
+    // The server is shutting down (FeedbackServiceImpl::EndStreams): the
+    // reader resumes from its checkpoint elsewhere or after the restart.
+    if (draining_.load()) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "server shutting down; watch again"));
+      return;
+    }
     // Everything up to `committed` is visible to the read that follows,
     // because the store publishes a sequence only after its COMMIT.
     const int64_t committed = store_.notifier().last_sequence();
@@ -241,6 +251,7 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
   EventStore& store_;
   Executor& readers_;
+  const std::atomic<bool>& draining_;
   const std::string tenant_;  // empty: every tenant (internal caller)
   // Touched only by whoever holds the turn.
   int64_t next_sequence_;
@@ -725,7 +736,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FeedbackServiceImpl::WatchEvents(
     invalid = absl::InvalidArgumentError(absl::StrCat(
         "from_sequence: must be >= 0, got ", watch.from_sequence()));
   }
-  auto* stream = new FeedStream(store_, feed_readers_,
+  auto* stream = new FeedStream(store_, feed_readers_, feeds_draining_,
                                 caller.ok() ? caller->tenant : std::string(),
                                 std::max<int64_t>(watch.from_sequence(), 1));
   if (!invalid.ok()) {
@@ -851,6 +862,11 @@ void FeedbackServiceImpl::EndStreams() {
     stream->Drain();
     stream->Unpin();
   }
+  // WatchEvents streams: a waiting one is woken and reads again, a reading
+  // or writing one reads again when done; each then sees the flag and ends
+  // UNAVAILABLE, so that the drain does not wait for the timeout.
+  feeds_draining_ = true;
+  store_.notifier().Close();
 }
 
 }  // namespace polku::feedback

@@ -18,6 +18,7 @@
 #ifndef POLKU_SERVICES_FEEDBACK_FEEDBACK_SERVICE_H_
 #define POLKU_SERVICES_FEEDBACK_FEEDBACK_SERVICE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -77,7 +78,9 @@ class FeedbackServiceImpl final
 
   // Ends every open StreamEvents call: each stops reading, writes the
   // answers of what was already handed to the store, then finishes
-  // UNAVAILABLE "server shutting down". For rpc::ServerConfig::on_drain.
+  // UNAVAILABLE "server shutting down". Every WatchEvents call ends
+  // UNAVAILABLE "server shutting down; watch again" once its read or write
+  // in progress is done. For rpc::ServerConfig::on_drain.
   void EndStreams();
 
   // Open StreamEvents calls (tests, metrics).
@@ -124,6 +127,8 @@ class FeedbackServiceImpl final
   mutable absl::Mutex streams_mu_;
   absl::flat_hash_set<EventStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
   bool draining_ ABSL_GUARDED_BY(streams_mu_) = false;
+  // Set by EndStreams; WatchEvents streams end when they see it.
+  std::atomic<bool> feeds_draining_{false};
 };
 
 }  // namespace polku::feedback

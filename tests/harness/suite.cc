@@ -222,6 +222,9 @@ absl::Status Suite::Init() {
   if (feedback_replicas < 1 || insight_replicas < 1) {
     return absl::InvalidArgumentError("feedback_replicas and insight_replicas must be at least 1");
   }
+  if (options_.feedback_proxies && feedback_replicas != 1) {
+    return absl::InvalidArgumentError("feedback_proxies needs exactly one feedback replica");
+  }
   if (feedback_replicas > 1 && options_.database != Database::kPostgres) {
     return absl::InvalidArgumentError(
         "several feedback replicas need Database::kPostgres: on SQLite each would keep its own "
@@ -335,7 +338,8 @@ absl::Status Suite::Init() {
                std::vector<std::string> args = backend_args("insight", dir);
                args.insert(args.end(),
                            {"--listen=" + Address(port),
-                            "--feedback_address=" + AllReplicas("feedback", feedback_replicas),
+                            "--feedback_address=" +
+                                FeedbackAddressFor("insight", feedback_replicas),
                             "--journey_address=" + Address("journey")});
                args.insert(args.end(), options_.insight_flags.begin(),
                            options_.insight_flags.end());
@@ -358,7 +362,7 @@ absl::Status Suite::Init() {
                    "--http_listen=" + Address(http),
                    "--data_dir=" + dir,
                    "--feedback_address=" +
-                       AllReplicas("feedback", feedback_replicas),
+                       FeedbackAddressFor("gateway", feedback_replicas),
                    "--journey_address=" + Address("journey"),
                    "--insight_address=" +
                        AllReplicas("insight", insight_replicas)};
@@ -544,6 +548,17 @@ absl::Status Suite::Terminate(const std::string& name, absl::Duration within) {
   return Terminate(*process, within);
 }
 
+absl::Status Suite::Signal(const std::string& name, int signal) {
+  Process* process = Find(name);
+  if (process == nullptr || process->pid < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(name, " is not running"));
+  }
+  if (::kill(process->pid, signal) != 0) {
+    return absl::InternalError(absl::StrCat("kill ", name, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Suite::KillAndRestart(const std::string& name) {
   Process* process = Find(name);
   if (process == nullptr) return absl::NotFoundError(absl::StrCat(name, " is not part of the suite"));
@@ -635,6 +650,23 @@ std::string Suite::LogPath(const std::string& name) const {
 
 std::string Suite::Address(const std::string& port_name) const {
   return absl::StrCat("127.0.0.1:", ports_.at(port_name));
+}
+
+std::string Suite::FeedbackAddressFor(const std::string& caller, int replicas) {
+  if (!options_.feedback_proxies) return AllReplicas("feedback", replicas);
+  auto& proxy = proxies_[caller];
+  if (proxy == nullptr) {
+    auto started = FaultProxy::Start(Address("feedback"));
+    EXPECT_TRUE(started.ok()) << started.status();
+    if (!started.ok()) return Address("feedback");
+    proxy = *std::move(started);
+  }
+  return proxy->address();
+}
+
+FaultProxy* Suite::proxy(const std::string& caller) const {
+  auto it = proxies_.find(caller);
+  return it == proxies_.end() ? nullptr : it->second.get();
 }
 
 std::string Suite::AllReplicas(const std::string& backend, int count) const {

@@ -58,6 +58,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "lib/postgres/testing/test_server.h"
+#include "tests/harness/fault_proxy.h"
 #include "tools/journeys/gateway_client.h"
 
 namespace httplib {
@@ -96,6 +97,11 @@ class Suite {
     std::vector<std::string> gateway_flags;
     // More flags for each polku-insight replica.
     std::vector<std::string> insight_flags;
+    // Put a FaultProxy (fault_proxy.h) between polku-feedback and each of
+    // its callers: proxy("gateway") between the gateway and feedback,
+    // proxy("insight") between polku-insight and feedback's change feed.
+    // One feedback replica only.
+    bool feedback_proxies = false;
   };
 
   // Starts PostgreSQL (if asked) and polku-keys init, then journey, the
@@ -118,6 +124,10 @@ class Suite {
   // within `within` (then it is killed).
   absl::Status Terminate(const std::string& name, absl::Duration within);
 
+  // Sends `signal` to `name` (e.g. SIGSTOP and SIGCONT, to hold calls in
+  // flight); FAILED_PRECONDITION if it is not running.
+  absl::Status Signal(const std::string& name, int signal);
+
   // SIGTERM to polku-insight, check it exits 0, start it again on the same
   // port and data directory, and wait until it is healthy and the gateway
   // reaches it again (GET /readyz answers 200).
@@ -129,6 +139,10 @@ class Suite {
   // FeedbackService is SERVING) and the gateway's GET /readyz answers 200.
   // For crash tests.
   absl::Status KillAndRestart(const std::string& name);
+
+  // The proxy in front of polku-feedback for "gateway" or "insight" (see
+  // Options::feedback_proxies); nullptr without.
+  FaultProxy* proxy(const std::string& caller) const;
 
   const tools::Credentials& credentials() const { return credentials_; }
   const std::string& data_dir() const { return data_dir_; }
@@ -199,6 +213,9 @@ class Suite {
   Process* Find(const std::string& name);
   // "ipv4:a,b" for several replicas of `backend`, else its host:port.
   std::string AllReplicas(const std::string& backend, int count) const;
+  // The feedback address `caller` ("gateway", "insight") is given: its
+  // proxy's, made on first use, with Options::feedback_proxies.
+  std::string FeedbackAddressFor(const std::string& caller, int replicas);
   // SIGTERM, then waits up to `within`; error unless it exited 0.
   absl::Status Terminate(Process& process, absl::Duration within);
   std::string LogPath(const std::string& name) const;
@@ -213,6 +230,7 @@ class Suite {
   std::unique_ptr<postgres::TestServer> postgres_;
   tools::Credentials credentials_;
   std::shared_ptr<grpc::Channel> gateway_channel_;
+  std::map<std::string, std::unique_ptr<FaultProxy>> proxies_;
 };
 
 // Path of a Polku binary: $POLKU_BIN_DIR/name, else the build's bin dir.

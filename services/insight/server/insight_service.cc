@@ -497,12 +497,17 @@ void InsightServiceImpl::EndStreams() {
     }
   }
   // Ended outside the lock: ending may run OnDone, which takes it.
+  // UNAVAILABLE, as for a watch refused while draining: the client watches
+  // again (another replica, or this one after the restart). OK would read
+  // as "nothing more will come".
+  const grpc::Status shutting_down(grpc::StatusCode::UNAVAILABLE,
+                                   "server shutting down; watch again");
   for (AlertStream* stream : alert_streams) {
-    stream->End(grpc::Status::OK);
+    stream->End(shutting_down);
     stream->Unpin();
   }
   for (ScorecardStream* stream : scorecard_streams) {
-    stream->End(grpc::Status::OK);
+    stream->End(shutting_down);
     stream->Unpin();
   }
 }

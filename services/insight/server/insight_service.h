@@ -15,7 +15,8 @@
 // Options::scorecard_interval and only when as_of_sequence moved and the rows
 // changed. WatchAlerts sends the open alerts (initial = true), then each
 // alert the monitor opens, changes or clears (AlertChanged). EndStreams
-// (rpc::ServerConfig::on_drain) ends both kinds with OK.
+// (rpc::ServerConfig::on_drain) ends both kinds with UNAVAILABLE "server
+// shutting down; watch again".
 //
 //   polku::Executor executor(4);
 //   InsightServiceImpl service(store, executor, {.lineage = &lineage,
@@ -112,8 +113,9 @@ class InsightServiceImpl final : public v1::InsightService::CallbackService {
   // AlertMonitor's listener: sends the alert to the tenant's WatchAlerts
   // streams that watch its journey.
   void AlertChanged(const std::string& tenant, const v1::Alert& alert);
-  // rpc::ServerConfig::on_drain: ends every stream with OK; new streams are
-  // refused with UNAVAILABLE.
+  // rpc::ServerConfig::on_drain: ends every stream with UNAVAILABLE (its
+  // client watches again, elsewhere or after the restart); new streams are
+  // refused the same way.
   void EndStreams();
   // Stops the thread that refreshes live scorecards, so nothing new reaches
   // the executor: call once the server drained, before the executor is
