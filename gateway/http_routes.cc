@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "polku/v1/admin.pb.h"
@@ -198,6 +199,15 @@ absl::Status SetScalar(Message& message, const FieldDescriptor* field,
                              absl::StrReplaceAll(text, {{" ", "+"}}), &time,
                              &error)) {
           return bad("an RFC 3339 time such as 2024-05-01T00:00:00Z");
+        }
+        // What a Timestamp can hold (TimeUtil aborts the process beyond it;
+        // found by tests/fuzz/http_request_fuzzer.cc).
+        const absl::Time first =
+            absl::FromCivil(absl::CivilSecond(1, 1, 1), absl::UTCTimeZone());
+        const absl::Time last = absl::FromCivil(
+            absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+        if (time < first || time > last) {
+          return bad("a time between the years 1 and 9999");
         }
         google::protobuf::Timestamp stamp =
             google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(

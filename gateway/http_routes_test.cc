@@ -136,6 +136,23 @@ TEST(HttpRoutesTest, PathAndQueryValuesMustBeUtf8) {
   EXPECT_TRUE(fine.ok()) << fine.status();
 }
 
+// Found by tests/fuzz/http_request_fuzzer.cc: a year beyond what a Timestamp
+// holds aborted the gateway in protobuf's TimeUtil.
+TEST(HttpRoutesTest, TimesBeyondWhatATimestampHoldsAreRefused) {
+  for (const char* text : {"25020-03-01T00:00:00Z", "0000-12-31T00:00:00Z",
+                           "10000-01-01T00:00:00Z"}) {
+    auto request =
+        BuildRequest(RouteFor("/polku.v1.InsightService/GetJourneyMap"), {}, "",
+                     {{"journey", "onboarding"}, {"start", text}});
+    EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument)
+        << text;
+    EXPECT_EQ(FieldOf(request.status().message()), "start") << text;
+  }
+  auto last = BuildRequest(RouteFor("/polku.v1.InsightService/GetJourneyMap"),
+                           {}, "", {{"start", "9999-12-31T23:59:59Z"}});
+  EXPECT_TRUE(last.ok()) << last.status();
+}
+
 TEST(HttpRoutesTest, JourneyMapAndAlertParameters) {
   auto map =
       BuildRequest(RouteFor("/polku.v1.InsightService/GetJourneyMap"), {}, "",
