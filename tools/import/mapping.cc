@@ -101,10 +101,6 @@ std::string Quoted(absl::string_view value) {
   return absl::StrCat("'", value, "'");
 }
 
-}  // namespace
-
-namespace {
-
 // A JSON object's members in key order: a protobuf map's own order differs
 // between two parses, and the first error of a row must be the same each
 // time (found by tests/fuzz/import_file_fuzzer.cc).
