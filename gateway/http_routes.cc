@@ -2,6 +2,7 @@
 
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/field_mask.pb.h>
+#include <google/protobuf/stubs/common.h>
 #include <google/protobuf/util/field_mask_util.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
 #include "polku/v1/admin.pb.h"
@@ -207,6 +209,15 @@ absl::Status SetScalar(Message& message, const FieldDescriptor* field,
                              &error)) {
           return bad("an RFC 3339 time such as 2024-05-01T00:00:00Z");
         }
+        // What a Timestamp can hold (TimeUtil aborts the process beyond it;
+        // found by tests/fuzz/http_request_fuzzer.cc).
+        const absl::Time first =
+            absl::FromCivil(absl::CivilSecond(1, 1, 1), absl::UTCTimeZone());
+        const absl::Time last = absl::FromCivil(
+            absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+        if (time < first || time > last) {
+          return bad("a time between the years 1 and 9999");
+        }
         google::protobuf::Timestamp stamp =
             google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
                 absl::ToUnixMicros(time));
@@ -386,6 +397,26 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(
   const Descriptor* type = request->GetDescriptor();
   const Reflection* reflection = request->GetReflection();
 
+  // Text fields hold UTF-8, and the path and query may hold any bytes
+  // (raw, or percent-decoded): refused here, or the message could not be
+  // serialized for the backend (found by tests/fuzz/http_request_fuzzer.cc).
+  std::vector<std::string> variables = PathVariables(route.path);
+  for (size_t i = 0; i < path_values.size(); ++i) {
+    if (!google::protobuf::internal::IsStructurallyValidUTF8(path_values[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          i < variables.size() ? variables[i] : "path", ": not valid UTF-8"));
+    }
+  }
+  for (const auto& [name, text] : query) {
+    const bool name_ok =
+        google::protobuf::internal::IsStructurallyValidUTF8(name);
+    if (!name_ok ||
+        !google::protobuf::internal::IsStructurallyValidUTF8(text)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name_ok ? name : "a query parameter's name", ": not valid UTF-8"));
+    }
+  }
+
   // The body first: path variables win over anything it says.
   absl::string_view body_field(route.body);
   if (body_field == "*") {
@@ -402,7 +433,6 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(
     if (!parsed.ok()) return parsed;
   }
 
-  std::vector<std::string> variables = PathVariables(route.path);
   if (route.binding[0] != '\0') {
     absl::string_view binding(route.binding);
     size_t eq = binding.find('=');

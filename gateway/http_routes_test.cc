@@ -113,6 +113,46 @@ TEST(HttpRoutesTest, ScorecardAttributesAreOneParameterEach) {
   }
 }
 
+// Found by tests/fuzz/http_request_fuzzer.cc: a path or query value that is
+// not UTF-8 went into a string field, and the request could not be sent.
+TEST(HttpRoutesTest, PathAndQueryValuesMustBeUtf8) {
+  auto path = BuildRequest(RouteFor("/polku.v1.AdminService/RevokeApiKey"),
+                           {"acme",
+                            "abc\x8e"
+                            "d1234"},
+                           "{}", {});
+  EXPECT_EQ(path.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(path.status().message(), "key_id: not valid UTF-8");
+  auto query = BuildRequest(RouteFor("/polku.v1.InsightService/GetScorecard"),
+                            {}, "", {{"journey", "\xff"}});
+  EXPECT_EQ(query.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(query.status().message(), "journey: not valid UTF-8");
+  auto name = BuildRequest(RouteFor("/polku.v1.InsightService/GetScorecard"),
+                           {}, "", {{"attributes.\xc0", "x"}});
+  EXPECT_EQ(name.status().message(),
+            "a query parameter's name: not valid UTF-8");
+  auto fine = BuildRequest(RouteFor("/polku.v1.InsightService/GetScorecard"),
+                           {}, "", {{"attributes.myymälä", "Hämeenlinna"}});
+  EXPECT_TRUE(fine.ok()) << fine.status();
+}
+
+// Found by tests/fuzz/http_request_fuzzer.cc: a year beyond what a Timestamp
+// holds aborted the gateway in protobuf's TimeUtil.
+TEST(HttpRoutesTest, TimesBeyondWhatATimestampHoldsAreRefused) {
+  for (const char* text : {"25020-03-01T00:00:00Z", "0000-12-31T00:00:00Z",
+                           "10000-01-01T00:00:00Z"}) {
+    auto request =
+        BuildRequest(RouteFor("/polku.v1.InsightService/GetJourneyMap"), {}, "",
+                     {{"journey", "onboarding"}, {"start", text}});
+    EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument)
+        << text;
+    EXPECT_EQ(FieldOf(request.status().message()), "start") << text;
+  }
+  auto last = BuildRequest(RouteFor("/polku.v1.InsightService/GetJourneyMap"),
+                           {}, "", {{"start", "9999-12-31T23:59:59Z"}});
+  EXPECT_TRUE(last.ok()) << last.status();
+}
+
 TEST(HttpRoutesTest, JourneyMapAndAlertParameters) {
   auto map =
       BuildRequest(RouteFor("/polku.v1.InsightService/GetJourneyMap"), {}, "",

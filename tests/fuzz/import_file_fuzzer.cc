@@ -98,7 +98,8 @@ std::string ReadAll(bool csv, const Mapping& mapping) {
     } else {
       const MappedRow& event = std::get<MappedRow>(mapped);
       if (event.event.event_id().empty()) std::abort();
-      absl::StrAppend(&trace, event.event.SerializeAsString(), "\n");
+      // Text format: map entries in key order (serialized bytes are not).
+      absl::StrAppend(&trace, event.event.ShortDebugString(), "\n");
     }
   }
   if (!reader->status().ok()) std::abort();  // a file we wrote reads

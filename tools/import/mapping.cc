@@ -1,5 +1,6 @@
 #include "tools/import/mapping.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <set>
@@ -100,6 +101,20 @@ std::string Quoted(absl::string_view value) {
   return absl::StrCat("'", value, "'");
 }
 
+// A JSON object's members in key order: a protobuf map's own order differs
+// between two parses, and the first error of a row must be the same each
+// time (found by tests/fuzz/import_file_fuzzer.cc).
+std::vector<std::pair<std::string, const Value*>> InKeyOrder(
+    const Struct& object) {
+  std::vector<std::pair<std::string, const Value*>> members;
+  for (const auto& [key, value] : object.fields()) {
+    members.emplace_back(key, &value);
+  }
+  std::sort(members.begin(), members.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return members;
+}
+
 }  // namespace
 
 absl::StatusOr<Mapping> ParseMapping(absl::string_view json) {
@@ -109,13 +124,16 @@ absl::StatusOr<Mapping> ParseMapping(absl::string_view json) {
         "the mapping is not a JSON object: ", file.status().message()));
   }
   Mapping mapping;
-  for (const auto& [key, value] : file->fields()) {
+  for (const auto& [key, member] : InKeyOrder(*file)) {
+    const Value& value = *member;
     if (key == "columns" || key == "constants") {
       if (value.kind_case() != Value::kStructValue) {
         return absl::InvalidArgumentError(
             absl::StrCat(key, ": must be an object of field: text"));
       }
-      for (const auto& [field, text] : value.struct_value().fields()) {
+      for (const auto& [field, member_text] :
+           InKeyOrder(value.struct_value())) {
+        const Value& text = *member_text;
         const std::string where = absl::StrCat(key, ".", field);
         if (absl::Status s = CheckField(field, key); !s.ok()) return s;
         std::optional<std::string> given = ValueText(text);
@@ -380,7 +398,8 @@ std::variant<MappedRow, RowError> RowMapper::Map(const Row& row,
       }
       object = &*parsed;
     }
-    for (const auto& [key, value] : object->fields()) {
+    for (const auto& [key, member] : InKeyOrder(*object)) {
+      const google::protobuf::Value& value = *member;
       if (field == "measures") {
         double number;
         if (value.kind_case() == google::protobuf::Value::kNumberValue) {

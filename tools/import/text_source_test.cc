@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <fstream>
 
 namespace polku::import {
@@ -12,8 +14,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 std::string WriteFile(const std::string& content) {
+  // Each test is its own process under ctest, and several run at once.
   static int counter = 0;
   std::string path = ::testing::TempDir() + "/text_source_" +
+                     std::to_string(getpid()) + "_" +
                      std::to_string(counter++) + ".txt";
   std::ofstream(path, std::ios::binary) << content;
   return path;
