@@ -1,5 +1,7 @@
 #include "services/insight/analytics/funnel.h"
 
+#include <unistd.h>
+
 #include <google/protobuf/util/field_comparator.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -194,8 +196,11 @@ std::string CaseJson(const Case& c, int64_t as_of_sequence,
 
 // Runs the reference over `input`; its output, one JSON line per case.
 std::vector<std::string> RunReference(const std::string& input) {
-  const std::string in_path = absl::StrCat(::testing::TempDir(), "/funnel_cases.jsonl");
-  const std::string out_path = absl::StrCat(::testing::TempDir(), "/funnel_expected.jsonl");
+  // Each test is its own process under ctest, and several run at once.
+  const std::string stem =
+      absl::StrCat(::testing::TempDir(), "/funnel_", getpid(), "_");
+  const std::string in_path = stem + "cases.jsonl";
+  const std::string out_path = stem + "expected.jsonl";
   {
     std::ofstream out(in_path);
     out << input;
