@@ -49,10 +49,6 @@ INSERT INTO key_changes (id, last_change) VALUES (1, 0);
   return *kMigrations;
 }
 
-// A lost deadlock or serialization race runs the transaction again this
-// often before the caller sees ABORTED.
-constexpr int kAttempts = 3;
-
 constexpr char kKeyColumns[] =
     "key_id, tenant, display_name, scopes, channel, create_time_us, "
     "revoke_time_us, key_sha256, change_number";
@@ -83,17 +79,6 @@ absl::StatusOr<int64_t> NextChange(Connection& db) {
                  "RETURNING last_change"));
   if (bumped.rows() != 1) return absl::DataLossError("key_changes has no row");
   return bumped.Int(0, 0);
-}
-
-// The reason the database is out of reach, without the SQL the connection
-// layer appends for logs.
-absl::Status Unreachable(const absl::Status& status) {
-  std::string reason(status.message());
-  if (const size_t sql = reason.find(" in: "); sql != std::string::npos) {
-    reason.resize(sql);
-  }
-  return absl::UnavailableError(
-      absl::StrCat("the key database is unavailable: ", reason));
 }
 
 }  // namespace
@@ -131,26 +116,8 @@ std::string PgKeyStore::description() const {
 
 absl::Status PgKeyStore::Run(
     bool transaction, absl::FunctionRef<absl::Status(Connection&)> work) {
-  absl::Status status;
-  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-    absl::StatusOr<postgres::Pool::Lease> db =
-        pool_.Acquire(absl::Now() + options_.connect_timeout);
-    if (!db.ok()) {
-      return absl::IsUnavailable(db.status()) ? Unreachable(db.status())
-                                              : db.status();
-    }
-    status = [&]() -> absl::Status {
-      if (!transaction) return work(**db);
-      postgres::Transaction txn(**db);
-      POLKU_RETURN_IF_ERROR(txn.Begin());
-      POLKU_RETURN_IF_ERROR(work(**db));
-      return txn.Commit();
-    }();
-    // A broken connection goes back to the pool, which drops it.
-    if (absl::IsUnavailable(status)) return Unreachable(status);
-    if (!absl::IsAborted(status)) return status;
-  }
-  return status;
+  return postgres::RunWithRetries(pool_, options_.connect_timeout, "key",
+                                  transaction, work);
 }
 
 absl::StatusOr<bool> PgKeyStore::InsertTenant(const TenantRecord& tenant) {

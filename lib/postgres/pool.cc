@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "lib/base/log.h"
+#include "lib/base/status_macros.h"
 
 namespace polku::postgres {
 
@@ -118,6 +119,46 @@ absl::StatusOr<std::unique_ptr<Connection>> WaitForServer(
     }
     backoff = std::min(backoff * 2, options.max_backoff);
   }
+}
+
+namespace {
+
+absl::Status Unreachable(absl::string_view database,
+                         const absl::Status& status) {
+  std::string reason(status.message());
+  if (const size_t sql = reason.find(" in: "); sql != std::string::npos) {
+    reason.resize(sql);
+  }
+  return absl::UnavailableError(
+      absl::StrCat("the ", database, " database is unavailable: ", reason));
+}
+
+}  // namespace
+
+absl::Status RunWithRetries(Pool& pool, absl::Duration connect_timeout,
+                            absl::string_view database, bool transaction,
+                            absl::FunctionRef<absl::Status(Connection&)> work,
+                            int attempts) {
+  absl::Status status;
+  for (int attempt = 1; attempt <= attempts; ++attempt) {
+    absl::StatusOr<Pool::Lease> db =
+        pool.Acquire(absl::Now() + connect_timeout);
+    if (!db.ok()) {
+      return absl::IsUnavailable(db.status())
+                 ? Unreachable(database, db.status())
+                 : db.status();
+    }
+    status = [&]() -> absl::Status {
+      if (!transaction) return work(**db);
+      Transaction txn(**db);
+      POLKU_RETURN_IF_ERROR(txn.Begin());
+      POLKU_RETURN_IF_ERROR(work(**db));
+      return txn.Commit();
+    }();
+    if (absl::IsUnavailable(status)) return Unreachable(database, status);
+    if (!absl::IsAborted(status)) return status;
+  }
+  return status;
 }
 
 }  // namespace polku::postgres

@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
@@ -106,6 +108,17 @@ struct WaitOptions {
 // passes (UNAVAILABLE with the last reason) or `cancelled` is notified.
 absl::StatusOr<std::unique_ptr<Connection>> WaitForServer(
     const std::string& url, const WaitOptions& options);
+
+// Runs `work` on a connection from `pool` (within one transaction if
+// `transaction`), again while it loses a deadlock or serialization race
+// (ABORTED), `attempts` times in all. The database out of reach (the pool,
+// or the connection during `work`) is UNAVAILABLE "the <database> database
+// is unavailable: <reason>", without the SQL the connection layer appends
+// for logs; a broken connection goes back to the pool, which drops it.
+absl::Status RunWithRetries(Pool& pool, absl::Duration connect_timeout,
+                            absl::string_view database, bool transaction,
+                            absl::FunctionRef<absl::Status(Connection&)> work,
+                            int attempts = 3);
 
 }  // namespace polku::postgres
 

@@ -89,10 +89,6 @@ INSERT INTO published_changes (id, generation) VALUES (1, 0);
   return *kMigrations;
 }
 
-// How often a transaction that lost a deadlock or serialization race runs
-// again before its caller sees ABORTED.
-constexpr int kAttempts = 3;
-
 // Columns every journey-returning query selects, in this order.
 constexpr char kJourneyColumns[] =
     "j.journey_key, j.create_time_us, v.version, v.state, v.body, "
@@ -136,17 +132,6 @@ absl::Status BumpPublishedGeneration(Connection& db) {
       .status();
 }
 
-// What a caller sees when the database is out of reach: the reason, without
-// the SQL the connection layer appends for logs.
-absl::Status Unreachable(const absl::Status& status) {
-  std::string reason(status.message());
-  if (const size_t sql = reason.find(" in: "); sql != std::string::npos) {
-    reason.resize(sql);
-  }
-  return absl::UnavailableError(
-      absl::StrCat("the journey database is unavailable: ", reason));
-}
-
 }  // namespace
 
 absl::Status PgJourneyStore::PrepareConnection(Connection& db) {
@@ -169,26 +154,8 @@ absl::StatusOr<std::unique_ptr<PgJourneyStore>> PgJourneyStore::Open(
 
 absl::Status PgJourneyStore::Run(
     bool transaction, absl::FunctionRef<absl::Status(Connection&)> work) {
-  absl::Status status;
-  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-    absl::StatusOr<postgres::Pool::Lease> db =
-        pool_.Acquire(absl::Now() + options_.connect_timeout);
-    if (!db.ok()) {
-      return absl::IsUnavailable(db.status()) ? Unreachable(db.status())
-                                              : db.status();
-    }
-    status = [&]() -> absl::Status {
-      if (!transaction) return work(**db);
-      postgres::Transaction txn(**db);
-      POLKU_RETURN_IF_ERROR(txn.Begin());
-      POLKU_RETURN_IF_ERROR(work(**db));
-      return txn.Commit();
-    }();
-    // A broken connection goes back to the pool, which drops it.
-    if (absl::IsUnavailable(status)) return Unreachable(status);
-    if (!absl::IsAborted(status)) return status;
-  }
-  return status;
+  return postgres::RunWithRetries(pool_, options_.connect_timeout, "journey",
+                                  transaction, work);
 }
 
 absl::StatusOr<PgJourneyStore::JourneyRow> PgJourneyStore::FindJourney(
