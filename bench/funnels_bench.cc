@@ -39,7 +39,7 @@
 #include "lib/postgres/postgres.h"
 #include "lib/postgres/testing/test_server.h"
 #include "services/insight/analytics/funnel.h"
-#include "services/insight/analytics/funnel_index.h"
+#include "services/insight/analytics/touch_index.h"
 #include "services/insight/sqlite/sqlite_rollup_store.h"
 
 ABSL_FLAG(int, customers, 100000, "customers");
@@ -167,7 +167,7 @@ int Run() {
   *paths_request.mutable_range() = funnel_request.range();
   // As FunnelsService answers: from the in-memory index, which the first
   // call builds from the ledger and every call brings up to date.
-  insight::FunnelIndex index(**store, **store);
+  insight::TouchIndex index(**store, **store);
   v1::Funnel funnel;
   begin = absl::Now();
   {

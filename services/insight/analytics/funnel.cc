@@ -12,7 +12,7 @@
 #include "lib/base/status_macros.h"
 #include "lib/stats/scores.h"
 #include "lib/stats/significance.h"
-#include "services/insight/analytics/funnel_index.h"
+#include "services/insight/analytics/touch_index.h"
 #include "services/insight/analytics/funnel_stats.h"
 #include "services/insight/analytics/scope.h"
 #include "services/insight/analytics/scorecard.h"
@@ -601,7 +601,7 @@ absl::StatusOr<FunnelLog> ReadFunnelLog(LedgerReader& ledger,
   return log;
 }
 
-bool UsesIndex(const FunnelIndex* index, const v1::Scope& scope,
+bool UsesIndex(const TouchIndex* index, const v1::Scope& scope,
                GroupBy group_by) {
   return index != nullptr && scope.attributes().empty() &&
          group_by != GroupBy::kAttribute;
@@ -625,7 +625,7 @@ absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
                                          absl::string_view tenant,
                                          const v1::GetFunnelRequest& request,
                                          const v1::Journey& journey,
-                                         absl::Time now, FunnelIndex* index) {
+                                         absl::Time now, TouchIndex* index) {
   const v1::Scope& scope = request.scope();
   POLKU_RETURN_IF_ERROR(CheckFunnelScope(scope));
   const int64_t now_micros = absl::ToUnixMicros(now);
@@ -691,7 +691,8 @@ absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
     period.as_of = to;
     v1::Funnel funnel;
     if (UsesIndex(index, scope, group_by)) {
-      POLKU_RETURN_IF_ERROR(index->Use(
+      POLKU_RETURN_IF_ERROR(UseTouchIndex(
+          *index,
           std::string(tenant), journey,
           {.start = from, .end = to, .channel = scope.channel(),
            .journey_version = scope.journey_version(), .group_by = group_by},

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -28,7 +30,7 @@
 
 namespace polku::insight {
 
-class FunnelIndex;
+class TouchIndex;
 
 // One event of a customer as a funnel sees it.
 struct FunnelTouch {
@@ -61,8 +63,8 @@ struct FunnelNames {
 };
 
 // What an evaluation reads: each customer's touches in time order (then
-// sequence). A ledger read (FunnelLog) or the in-memory index
-// (funnel_index.h) with a query's filters.
+// sequence). A ledger read (FunnelLog) or the in-memory touch index
+// (touch_index.h) with a query's filters (UseTouchIndex).
 class FunnelSource {
  public:
   virtual ~FunnelSource() = default;
@@ -141,8 +143,26 @@ absl::StatusOr<ScorecardQuery> PeriodQuery(const v1::Scope& scope,
 
 // Whether a call is answered from `index` (if any): not with attribute
 // filters or an attribute breakdown, which it does not hold.
-bool UsesIndex(const FunnelIndex* index, const v1::Scope& scope,
+bool UsesIndex(const TouchIndex* index, const v1::Scope& scope,
                GroupBy group_by);
+// What a call asks of the touch index: events in [start, end) (Unix
+// microseconds), of one channel ("" = all) and journey version (0 = all),
+// grouped by the entry touch's channel or version (kNone, kEntryChannel,
+// kJourneyVersion).
+struct FunnelIndexQuery {
+  int64_t start = 0;
+  int64_t end = 0;
+  std::string channel;
+  int32_t journey_version = 0;
+  GroupBy group_by = GroupBy::kNone;
+};
+// Brings `journey` up to date in `index` and runs `use` on its touches as
+// `query` selects them, with the checkpoint they reflect. The source's stage
+// names include every stage of `journey`.
+absl::Status UseTouchIndex(
+    TouchIndex& index, const std::string& tenant, const v1::Journey& journey,
+    const FunnelIndexQuery& query,
+    absl::FunctionRef<void(const FunnelSource& source, int64_t as_of)> use);
 // `spec` (steps as positions in `journey`'s stages) for a source whose stage
 // names are `names` (which hold every stage of the journey).
 FunnelSpec ForNames(const FunnelSpec& spec, const v1::Journey& journey,
@@ -157,7 +177,7 @@ absl::StatusOr<v1::Funnel> ComputeFunnel(LedgerReader& ledger,
                                          const v1::GetFunnelRequest& request,
                                          const v1::Journey& journey,
                                          absl::Time now,
-                                         FunnelIndex* index = nullptr);
+                                         TouchIndex* index = nullptr);
 
 // GetPaths: validates `request` (INVALID_ARGUMENT naming the field), reads
 // the ledger once and counts paths, switches and satisfaction.
@@ -166,7 +186,7 @@ absl::StatusOr<v1::Paths> ComputePaths(LedgerReader& ledger,
                                        const v1::GetPathsRequest& request,
                                        const v1::Journey& journey,
                                        absl::Time now,
-                                       FunnelIndex* index = nullptr);
+                                       TouchIndex* index = nullptr);
 
 // The paths of `source` (customers, paths, switching, satisfaction).
 v1::Paths EvaluatePaths(const FunnelSource& source,

@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
-#include "services/insight/analytics/funnel_index.h"
+#include "services/insight/analytics/touch_index.h"
 #include "services/insight/analytics/funnel_stats.h"
 #include "services/insight/store/rollup_test_util.h"
 
@@ -269,7 +269,7 @@ TEST(FunnelExactness, EveryNumberOfEveryModeMatchesTheReference) {
     ASSERT_TRUE(funnel.ok()) << funnel.status();
     answers.push_back(*funnel);
     // The in-memory index answers the same, to the last bit.
-    FunnelIndex index(store, store);
+    TouchIndex index(store, store);
     absl::StatusOr<v1::Funnel> indexed = ComputeFunnel(
         store, "acme", c.request, c.journey, absl::FromUnixSeconds(0), &index);
     ASSERT_TRUE(indexed.ok()) << indexed.status();
@@ -322,7 +322,7 @@ TEST(PathsExactness, EveryNumberMatchesTheReference) {
         store, "acme", request, c.journey, absl::FromUnixSeconds(0));
     ASSERT_TRUE(paths.ok()) << paths.status();
     answers.push_back(*paths);
-    FunnelIndex index(store, store);
+    TouchIndex index(store, store);
     absl::StatusOr<v1::Paths> indexed = ComputePaths(
         store, "acme", request, c.journey, absl::FromUnixSeconds(0), &index);
     ASSERT_TRUE(indexed.ok()) << indexed.status();

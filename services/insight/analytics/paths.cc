@@ -13,7 +13,7 @@
 #include "lib/base/status_macros.h"
 #include "lib/stats/significance.h"
 #include "services/insight/analytics/funnel.h"
-#include "services/insight/analytics/funnel_index.h"
+#include "services/insight/analytics/touch_index.h"
 #include "services/insight/analytics/funnel_stats.h"
 
 namespace polku::insight {
@@ -214,7 +214,7 @@ absl::StatusOr<v1::Paths> ComputePaths(LedgerReader& ledger,
                                        absl::string_view tenant,
                                        const v1::GetPathsRequest& request,
                                        const v1::Journey& journey,
-                                       absl::Time now, FunnelIndex* index) {
+                                       absl::Time now, TouchIndex* index) {
   POLKU_RETURN_IF_ERROR(CheckFunnelScope(request.scope()));
   int64_t start = 0, end = 0;
   POLKU_RETURN_IF_ERROR(ResolveRange(request.range(), "range",
@@ -235,7 +235,8 @@ absl::StatusOr<v1::Paths> ComputePaths(LedgerReader& ledger,
                          PeriodQuery(request.scope(), tenant, start, end));
   v1::Paths paths;
   if (UsesIndex(index, request.scope(), GroupBy::kNone)) {
-    POLKU_RETURN_IF_ERROR(index->Use(
+    POLKU_RETURN_IF_ERROR(UseTouchIndex(
+          *index,
         std::string(tenant), journey,
         {.start = start, .end = end, .channel = request.scope().channel(),
          .journey_version = request.scope().journey_version()},

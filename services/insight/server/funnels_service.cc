@@ -34,7 +34,7 @@ grpc::ServerUnaryReactor* FunnelsServiceImpl::GetFunnel(
             JourneyOf(caller.tenant, request->scope());
         if (!journey.ok()) return journey.status();
         return ComputeFunnel(ledger_, caller.tenant, *request, *journey,
-                             options_.clock->Now(), &index_);
+                             options_.clock->Now(), options_.touches);
       });
 }
 
@@ -48,7 +48,7 @@ grpc::ServerUnaryReactor* FunnelsServiceImpl::GetPaths(
             JourneyOf(caller.tenant, request->scope());
         if (!journey.ok()) return journey.status();
         return ComputePaths(ledger_, caller.tenant, *request, *journey,
-                            options_.clock->Now(), &index_);
+                            options_.clock->Now(), options_.touches);
       });
 }
 

@@ -3,11 +3,14 @@
 // The caller's tenant comes from the gateway's trusted metadata; a call
 // without one is UNAUTHENTICATED. Each call runs on `executor`: it asks
 // `journeys` for the map (stage order, optional stages; the version the
-// scope names, or the latest) and answers from the funnels' in-memory index
-// (analytics/funnel_index.h, brought up to date from the ledger on each
-// call), or from the ledger for attribute filters and breakdowns.
+// scope names, or the latest) and answers from the shared in-memory touch
+// index (analytics/touch_index.h, brought up to date from the ledger on each
+// call), or from the ledger for attribute filters and breakdowns (and
+// without an index).
 //
-//   FunnelsServiceImpl funnels(store, executor, {.journeys = &journeys});
+//   TouchIndex touches(store, store);
+//   FunnelsServiceImpl funnels(store, executor,
+//                              {.journeys = &journeys, .touches = &touches});
 //   rpc::Server::Start({…, .services = {&insight, &funnels}});
 #ifndef POLKU_SERVICES_INSIGHT_SERVER_FUNNELS_SERVICE_H_
 #define POLKU_SERVICES_INSIGHT_SERVER_FUNNELS_SERVICE_H_
@@ -15,7 +18,7 @@
 #include "lib/base/clock.h"
 #include "lib/base/executor.h"
 #include "polku/v1/funnels.grpc.pb.h"
-#include "services/insight/analytics/funnel_index.h"
+#include "services/insight/analytics/touch_index.h"
 #include "services/insight/server/journey_source.h"
 #include "services/insight/store/rollup_reader.h"
 
@@ -28,22 +31,15 @@ class FunnelsServiceImpl final : public v1::FunnelsService::CallbackService {
     JourneySource* journeys = nullptr;
     // "Now", for a range without an end.
     Clock* clock = &Clock::Real();
+    // The touch index of the store (shared with DriversService); without,
+    // every call reads the ledger.
+    TouchIndex* touches = nullptr;
   };
 
-  // `rollups`, `ledger` (one store), `executor` and what `options` points
-  // to must outlive every call (drain the server first).
-  FunnelsServiceImpl(RollupReader& rollups, LedgerReader& ledger,
-                     Executor& executor, Options options)
-      : ledger_(ledger),
-        executor_(executor),
-        options_(options),
-        index_(rollups, ledger) {}
-  // For a store that is both (RollupStore, MemoryRollupStore).
-  template <typename Store>
-  FunnelsServiceImpl(Store& store, Executor& executor, Options options)
-      : FunnelsServiceImpl(static_cast<RollupReader&>(store),
-                           static_cast<LedgerReader&>(store), executor,
-                           options) {}
+  // `ledger`, `executor` and what `options` points to must outlive every
+  // call (drain the server first).
+  FunnelsServiceImpl(LedgerReader& ledger, Executor& executor, Options options)
+      : ledger_(ledger), executor_(executor), options_(options) {}
 
   grpc::ServerUnaryReactor* GetFunnel(grpc::CallbackServerContext* context,
                                       const v1::GetFunnelRequest* request,
@@ -60,7 +56,6 @@ class FunnelsServiceImpl final : public v1::FunnelsService::CallbackService {
   LedgerReader& ledger_;
   Executor& executor_;
   const Options options_;
-  FunnelIndex index_;
 };
 
 }  // namespace polku::insight

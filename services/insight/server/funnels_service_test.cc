@@ -87,9 +87,12 @@ class FunnelsServiceTest : public ::testing::TestWithParam<Backend> {
     erasure.set_customer_hash("c4");
     ASSERT_TRUE(store_->ApplyErasure(erasure).ok());
 
+    touches_ = std::make_unique<TouchIndex>(*store_, *store_);
     service_ = std::make_unique<FunnelsServiceImpl>(
         *store_, executor_,
-        FunnelsServiceImpl::Options{.journeys = &journeys_, .clock = &clock_});
+        FunnelsServiceImpl::Options{.journeys = &journeys_,
+                                    .clock = &clock_,
+                                    .touches = touches_.get()});
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -131,6 +134,7 @@ class FunnelsServiceTest : public ::testing::TestWithParam<Backend> {
   // 2024-03-05: c2's and c3's windows have not passed.
   FakeClock clock_{absl::FromUnixSeconds(testing::kMarch1Seconds + 4 * kDay)};
   Executor executor_{2};
+  std::unique_ptr<TouchIndex> touches_;
   std::unique_ptr<FunnelsServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::FunnelsService::Stub> stub_;

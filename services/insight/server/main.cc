@@ -124,8 +124,9 @@ int main(int argc, char** argv) {
       **store, *executor,
       {.journeys = &journeys,
        .analysis = {.default_min_raters = absl::GetFlag(FLAGS_drivers_min_raters)}});
-  polku::insight::FunnelsServiceImpl funnels(**store, *executor,
-                                             {.journeys = &journeys});
+  polku::insight::TouchIndex touches(**store, **store);
+  polku::insight::FunnelsServiceImpl funnels(
+      **store, *executor, {.journeys = &journeys, .touches = &touches});
   monitor.SetListener(
       [&service](const std::string& tenant, const polku::v1::Alert& alert) {
         service.AlertChanged(tenant, alert);
