@@ -19,6 +19,7 @@
 #include "services/insight/analytics/relative_importance.h"
 #include "services/insight/analytics/scope.h"
 #include "services/insight/analytics/scorecard.h"
+#include "services/insight/analytics/touch_index.h"
 
 namespace polku::insight {
 namespace {
@@ -155,7 +156,7 @@ std::string Fixed(double v, int digits = 2) {
 absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
     LedgerReader& ledger, absl::string_view tenant,
     const v1::GetKeyDriversRequest& request, const v1::Journey& journey,
-    const KeyDriverOptions& options) {
+    const KeyDriverOptions& options, TouchIndex* index) {
   // --- The request.
   if (request.min_raters() < 0 || request.min_raters() == 1) {
     return absl::InvalidArgumentError(
@@ -266,70 +267,157 @@ absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
     return absl::InvalidArgumentError("scope: too many touchpoints");
   }
 
-  // --- One pass over the ledger: outcome answers and ratings.
-  ScorecardQuery scan = filter;
-  scan.touchpoints.clear();
-  scan.stage.clear();
-  scan.channel.clear();
-  scan.attributes.clear();
+  // --- Outcome answers and ratings: one pass over the ledger, or over the
+  // touch index (which holds no attributes). Both give each customer's
+  // ratings in (time, sequence) order and the customers with an outcome in
+  // customer-hash order, so the two answers are the same to the bit.
   int64_t start_micros = std::numeric_limits<int64_t>::min();
   int64_t end_micros = std::numeric_limits<int64_t>::max();
   if (scope.has_range()) {
     if (scope.range().has_start()) start_micros = MicrosOf(scope.range().start());
     if (scope.range().has_end()) end_micros = MicrosOf(scope.range().end());
   }
-  absl::flat_hash_map<std::string, int32_t> customer_ids;
-  std::vector<std::string> customer_hashes;
   std::vector<Outcome> outcomes;
   std::vector<Rating> ratings;
-  const auto customer_of = [&](const std::string& hash) {
-    auto [it, added] = customer_ids.try_emplace(hash, static_cast<int32_t>(customer_hashes.size()));
-    if (added) {
-      customer_hashes.push_back(hash);
-      outcomes.emplace_back();
-    }
-    return it->second;
-  };
-  POLKU_ASSIGN_OR_RETURN(
-      const int64_t as_of,
-      ledger.ScanLedger(scan, [&](const CountedEvent& event) -> absl::Status {
-        if (event.customer_hash.empty()) return absl::OkStatus();
-        if (event.occurred_at_micros < start_micros ||
-            event.occurred_at_micros >= end_micros) {
-          return absl::OkStatus();
-        }
-        const std::string& recorded = std::get<3>(event.key);
-        const auto successor = successors.find(recorded);
-        const std::string& key =
-            successor == successors.end() ? recorded : successor->second;
-        if (key == outcome_touchpoint) {
-          const std::optional<int>& answer = nps_outcome ? event.nps : event.csat;
-          if (!answer) return absl::OkStatus();
-          Outcome& o = outcomes[customer_of(event.customer_hash)];
-          if (!o.present || event.occurred_at_micros > o.at ||
-              (event.occurred_at_micros == o.at && event.sequence > o.sequence)) {
-            o = {event.occurred_at_micros, event.sequence, *answer, true};
+  // Customers with an outcome, in customer-hash order, so that the
+  // bootstrap's blocks do not depend on the order events arrived in.
+  std::vector<int32_t> model_customers;
+  int64_t as_of = 0;
+  if (index != nullptr && filter.attributes.empty()) {
+    POLKU_RETURN_IF_ERROR(index->Read(
+        filter.tenant, filter.journey, [&](const TouchView& view) {
+          const TouchNames& names = view.names();
+          // Per touchpoint as recorded: kOutcome, a driver touchpoint's
+          // index, or kNeither.
+          constexpr int kOutcome = -2, kNeither = -1;
+          std::vector<int> role(names.touchpoints.size(), kNeither);
+          for (size_t t = 0; t < names.touchpoints.size(); ++t) {
+            const std::string& recorded = names.touchpoints[t];
+            const auto successor = successors.find(recorded);
+            const std::string& key =
+                successor == successors.end() ? recorded : successor->second;
+            if (key == outcome_touchpoint) {
+              role[t] = kOutcome;
+            } else if (const auto found = touchpoint_index.find(key);
+                       found != touchpoint_index.end()) {
+              role[t] = found->second;
+            }
+          }
+          std::vector<bool> stage_ok(names.stages.size(), true);
+          for (size_t i = 0; i < names.stages.size(); ++i) {
+            stage_ok[i] = filter.stage.empty() || names.stages[i] == filter.stage;
+          }
+          std::vector<bool> channel_ok(names.channels.size(), true);
+          for (size_t i = 0; i < names.channels.size(); ++i) {
+            channel_ok[i] =
+                filter.channel.empty() || names.channels[i] == filter.channel;
+          }
+          const std::vector<const std::string*> hash_of = view.CustomerHashes();
+          std::vector<const std::string*> hashes;  // by customer id here
+          for (size_t c = 0; c < view.customers(); ++c) {
+            int32_t id = -1;
+            const auto customer = [&] {
+              if (id < 0) {
+                id = static_cast<int32_t>(hashes.size());
+                hashes.push_back(hash_of[c]);
+                outcomes.emplace_back();
+              }
+              return id;
+            };
+            for (const Touch& t : view.touches(c)) {
+              if (t.at < start_micros || t.at >= end_micros) continue;
+              if (filter.journey_version != 0 &&
+                  t.version != filter.journey_version) {
+                continue;
+              }
+              const int r = role[t.touchpoint];
+              if (r == kNeither) continue;
+              if (r == kOutcome) {
+                const int8_t answer = nps_outcome ? t.nps : t.csat;
+                if (answer < 0) continue;
+                // Touches come in (time, sequence) order: the last is the
+                // latest answer.
+                outcomes[customer()] = {t.at, 0, answer, true};
+                continue;
+              }
+              if (!stage_ok[t.stage] || !channel_ok[t.channel]) continue;
+              const int8_t scores[kScales] = {t.csat, t.nps, t.ces};
+              for (int s = 0; s < kScales; ++s) {
+                if (scores[s] < 0) continue;
+                ratings.push_back({customer(), static_cast<int16_t>(r),
+                                   static_cast<int8_t>(s), scores[s], t.at});
+              }
+            }
+          }
+          for (int32_t c = 0; c < static_cast<int32_t>(outcomes.size()); ++c) {
+            if (outcomes[c].present) model_customers.push_back(c);
+          }
+          std::sort(model_customers.begin(), model_customers.end(),
+                    [&](int32_t a, int32_t b) { return *hashes[a] < *hashes[b]; });
+          as_of = view.as_of();
+        }));
+  } else {
+    ScorecardQuery scan = filter;
+    scan.touchpoints.clear();
+    scan.stage.clear();
+    scan.channel.clear();
+    scan.attributes.clear();
+    absl::flat_hash_map<std::string, int32_t> customer_ids;
+    std::vector<std::string> customer_hashes;
+    const auto customer_of = [&](const std::string& hash) {
+      auto [it, added] = customer_ids.try_emplace(hash, static_cast<int32_t>(customer_hashes.size()));
+      if (added) {
+        customer_hashes.push_back(hash);
+        outcomes.emplace_back();
+      }
+      return it->second;
+    };
+    POLKU_ASSIGN_OR_RETURN(
+        as_of,
+        ledger.ScanLedger(scan, [&](const CountedEvent& event) -> absl::Status {
+          if (event.customer_hash.empty()) return absl::OkStatus();
+          if (event.occurred_at_micros < start_micros ||
+              event.occurred_at_micros >= end_micros) {
+            return absl::OkStatus();
+          }
+          const std::string& recorded = std::get<3>(event.key);
+          const auto successor = successors.find(recorded);
+          const std::string& key =
+              successor == successors.end() ? recorded : successor->second;
+          if (key == outcome_touchpoint) {
+            const std::optional<int>& answer = nps_outcome ? event.nps : event.csat;
+            if (!answer) return absl::OkStatus();
+            Outcome& o = outcomes[customer_of(event.customer_hash)];
+            if (!o.present || event.occurred_at_micros > o.at ||
+                (event.occurred_at_micros == o.at && event.sequence > o.sequence)) {
+              o = {event.occurred_at_micros, event.sequence, *answer, true};
+            }
+            return absl::OkStatus();
+          }
+          const auto index = touchpoint_index.find(key);
+          if (index == touchpoint_index.end()) return absl::OkStatus();
+          if ((!filter.stage.empty() && std::get<4>(event.key) != filter.stage) ||
+              (!filter.channel.empty() && std::get<5>(event.key) != filter.channel) ||
+              !HasAttributes(event.attributes, filter.attributes)) {
+            return absl::OkStatus();
+          }
+          const std::optional<int>* scores[kScales] = {&event.csat, &event.nps, &event.ces};
+          for (int s = 0; s < kScales; ++s) {
+            if (!*scores[s]) continue;
+            const int32_t customer = customer_of(event.customer_hash);
+            ratings.push_back({customer, static_cast<int16_t>(index->second),
+                               static_cast<int8_t>(s),
+                               static_cast<int8_t>(**scores[s]),
+                               event.occurred_at_micros});
           }
           return absl::OkStatus();
-        }
-        const auto index = touchpoint_index.find(key);
-        if (index == touchpoint_index.end()) return absl::OkStatus();
-        if ((!filter.stage.empty() && std::get<4>(event.key) != filter.stage) ||
-            (!filter.channel.empty() && std::get<5>(event.key) != filter.channel) ||
-            !HasAttributes(event.attributes, filter.attributes)) {
-          return absl::OkStatus();
-        }
-        const std::optional<int>* scores[kScales] = {&event.csat, &event.nps, &event.ces};
-        for (int s = 0; s < kScales; ++s) {
-          if (!*scores[s]) continue;
-          const int32_t customer = customer_of(event.customer_hash);
-          ratings.push_back({customer, static_cast<int16_t>(index->second),
-                             static_cast<int8_t>(s),
-                             static_cast<int8_t>(**scores[s]),
-                             event.occurred_at_micros});
-        }
-        return absl::OkStatus();
-      }));
+        }));
+    for (int32_t c = 0; c < static_cast<int32_t>(outcomes.size()); ++c) {
+      if (outcomes[c].present) model_customers.push_back(c);
+    }
+    std::sort(model_customers.begin(), model_customers.end(),
+              [&](int32_t a, int32_t b) { return customer_hashes[a] < customer_hashes[b]; });
+  }
 
   // --- The drivers' definitions and scales.
   std::vector<DriverDef> drivers;
@@ -363,17 +451,9 @@ absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
   const int driver_count = static_cast<int>(drivers.size());
 
   // --- Per customer with an outcome: each driver's mean rating before it.
-  std::vector<int32_t> model_customers;
-  for (int32_t c = 0; c < static_cast<int32_t>(outcomes.size()); ++c) {
-    if (outcomes[c].present) model_customers.push_back(c);
-  }
-  // Customer-hash order, so the bootstrap's blocks do not depend on the
-  // order events arrived in.
-  std::sort(model_customers.begin(), model_customers.end(),
-            [&](int32_t a, int32_t b) { return customer_hashes[a] < customer_hashes[b]; });
   const int64_t customers = static_cast<int64_t>(model_customers.size());
   // Ratings grouped by customer (counting sort).
-  std::vector<int64_t> first(customer_hashes.size() + 1, 0);
+  std::vector<int64_t> first(outcomes.size() + 1, 0);
   for (const Rating& r : ratings) ++first[r.customer + 1];
   for (size_t c = 1; c < first.size(); ++c) first[c] += first[c - 1];
   std::vector<int64_t> order(ratings.size());
@@ -381,6 +461,14 @@ absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
     std::vector<int64_t> next(first.begin(), first.end() - 1);
     for (int64_t i = 0; i < static_cast<int64_t>(ratings.size()); ++i) {
       order[next[ratings[i].customer]++] = i;
+    }
+  }
+  // Each customer's in (time, sequence) order (the ledger's are in sequence
+  // order), so that their sums add up in the same order on both paths.
+  for (size_t c = 0; c + 1 < first.size(); ++c) {
+    const auto by_time = [&](int64_t a, int64_t b) { return ratings[a].at < ratings[b].at; };
+    if (!std::is_sorted(order.begin() + first[c], order.begin() + first[c + 1], by_time)) {
+      std::stable_sort(order.begin() + first[c], order.begin() + first[c + 1], by_time);
     }
   }
   // Customer rows: (driver, value) pairs, flattened.

@@ -1,9 +1,10 @@
 // GetKeyDrivers' logic: which touchpoints (or stages) drive the journey's
-// outcome, read from the ledger (LedgerReader::ScanLedger) and the journey's
-// definition. The method and how to read it: docs/drivers.md.
+// outcome, read from the ledger (LedgerReader::ScanLedger) or the touch
+// index (touch_index.h) and the journey's definition. The method and how to
+// read it: docs/drivers.md.
 //
 //   absl::StatusOr<v1::KeyDrivers> drivers =
-//       ComputeKeyDrivers(store, "acme", request, journey);
+//       ComputeKeyDrivers(store, "acme", request, journey, {}, &index);
 //
 // * The unit is a customer (the customer hash) with an answer at the outcome
 //   touchpoint in the scope's range; the latest such answer is the outcome.
@@ -38,10 +39,16 @@ struct KeyDriverOptions {
   int max_blocks = 2000;
 };
 
+class TouchIndex;
+
+// With `index`, a request without attribute filters is answered from it
+// (brought up to date first; the same answer as from the ledger, as_of
+// included, without reading the whole ledger); with attribute filters, or
+// without an index, the ledger is scanned.
 absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
     LedgerReader& ledger, absl::string_view tenant,
     const v1::GetKeyDriversRequest& request, const v1::Journey& journey,
-    const KeyDriverOptions& options = {});
+    const KeyDriverOptions& options = {}, TouchIndex* index = nullptr);
 
 }  // namespace polku::insight
 

@@ -2,9 +2,12 @@
 
 #include <stdio.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <thread>
 #include <random>
 #include <sstream>
 #include <string>
@@ -13,9 +16,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/insight/analytics/relative_importance.h"
+#include "services/insight/analytics/touch_index.h"
 #include "services/insight/store/rollup_test_util.h"
 
 namespace polku::insight {
@@ -115,11 +120,12 @@ class Data {
 
   // The reference's output: "kind key" → value.
   std::map<std::string, double> Reference(int touchpoints) const {
-    const std::string path = absl::StrCat(::testing::TempDir(), "/drivers-",
-                                          ::testing::UnitTest::GetInstance()
-                                              ->current_test_info()
-                                              ->name(),
-                                          ".csv");
+    // One file per test and path (ctest runs them as parallel processes).
+    std::string name =
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '-');
+    const std::string path =
+        absl::StrCat(::testing::TempDir(), "/drivers-", name, ".csv");
     {
       std::ofstream csv(path);
       csv << "customer,touchpoint,kind,at,value\n";
@@ -240,13 +246,51 @@ void ExpectMatchesReference(const v1::KeyDrivers& answer,
   EXPECT_NEAR(sum, answer.model().r_squared(), 1e-12);
 }
 
-TEST(KeyDriversTest, CompleteDataMatchesAnIndependentAllSubsetsComputation) {
+// Every test runs on both paths: the ledger scan, and the touch index
+// (one per store, kept across a test's calls, so it follows what the test
+// changes in between). On the index path each answer is also computed from
+// the ledger, and the two must be the same proto, to the bit.
+class KeyDriversTest : public ::testing::TestWithParam<bool> {
+ protected:
+  absl::StatusOr<v1::KeyDrivers> Drivers(FakeRollupStore& store,
+                                         absl::string_view tenant,
+                                         const v1::GetKeyDriversRequest& request,
+                                         const v1::Journey& journey) {
+    if (!GetParam()) return ComputeKeyDrivers(store, tenant, request, journey);
+    std::unique_ptr<TouchIndex>& index = indexes_[&store];
+    if (index == nullptr) index = std::make_unique<TouchIndex>(store, store);
+    absl::StatusOr<v1::KeyDrivers> from_index =
+        ComputeKeyDrivers(store, tenant, request, journey, {}, index.get());
+    const absl::StatusOr<v1::KeyDrivers> from_ledger =
+        ComputeKeyDrivers(store, tenant, request, journey);
+    EXPECT_EQ(from_index.status(), from_ledger.status());
+    if (from_index.ok() && from_ledger.ok()) ExpectSame(*from_index, *from_ledger);
+    return from_index;
+  }
+
+  static void ExpectSame(const v1::KeyDrivers& a, const v1::KeyDrivers& b) {
+    google::protobuf::util::MessageDifferencer differencer;
+    std::string differences;
+    differencer.ReportDifferencesToString(&differences);
+    EXPECT_TRUE(differencer.Compare(a, b)) << differences;
+  }
+
+ private:
+  std::map<const FakeRollupStore*, std::unique_ptr<TouchIndex>> indexes_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Paths, KeyDriversTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "TouchIndex" : "Ledger";
+                         });
+
+TEST_P(KeyDriversTest, CompleteDataMatchesAnIndependentAllSubsetsComputation) {
   const std::vector<double> weight = {0.9, 0.5, 0.3, 0.2, 0.1, 0.0};
   const Data data = Simulate(7, 600, weight, [](auto&) { return 6; });
   FakeRollupStore store;
   data.Load(store);
   absl::StatusOr<v1::KeyDrivers> answer =
-      ComputeKeyDrivers(store, "acme", Request(), Journey(6));
+      Drivers(store, "acme", Request(), Journey(6));
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ(answer->model().complete_cases(), 600);
   EXPECT_EQ(answer->drivers(0).key(), "tp0");
@@ -254,7 +298,7 @@ TEST(KeyDriversTest, CompleteDataMatchesAnIndependentAllSubsetsComputation) {
   ExpectFinite(*answer);
 }
 
-TEST(KeyDriversTest, MissingByDesignMatchesTheReference) {
+TEST_P(KeyDriversTest, MissingByDesignMatchesTheReference) {
   // Each customer rates two to four of nine touchpoints.
   const std::vector<double> weight = {0.2, 1.0, 0.1, 0.4, 0.0, 0.3, 0.6, 0.1, 0.2};
   const Data data = Simulate(11, 1500, weight, [](std::mt19937_64& rng) {
@@ -263,7 +307,7 @@ TEST(KeyDriversTest, MissingByDesignMatchesTheReference) {
   FakeRollupStore store;
   data.Load(store);
   absl::StatusOr<v1::KeyDrivers> answer =
-      ComputeKeyDrivers(store, "acme", Request(), Journey(9));
+      Drivers(store, "acme", Request(), Journey(9));
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ(answer->model().complete_cases(), 0);
   EXPECT_GT(answer->model().min_pair_raters(), 0);
@@ -278,7 +322,7 @@ TEST(KeyDriversTest, MissingByDesignMatchesTheReference) {
   ExpectFinite(*answer);
 }
 
-TEST(KeyDriversTest, SubsetsAndLmgAgreeWithABruteForceOverOrderings) {
+TEST(RelativeImportanceTest, SubsetsAndLmgAgreeWithABruteForceOverOrderings) {
   // Four groups: LMG as the plain average over all 24 orderings.
   CrossProducts cp;
   cp.columns = 4;
@@ -325,7 +369,7 @@ TEST(KeyDriversTest, SubsetsAndLmgAgreeWithABruteForceOverOrderings) {
   EXPECT_GT(sampled.lmg[groups - 1], sampled.lmg[0]);
 }
 
-TEST(KeyDriversTest, ARatingGivenAfterTheOutcomeCountsForNothing) {
+TEST_P(KeyDriversTest, ARatingGivenAfterTheOutcomeCountsForNothing) {
   // tp0 drives the outcome; tp1 is given after the answer and equals it
   // (on a 1–5 scale), which would make it look like the strongest driver.
   std::mt19937_64 rng(3);
@@ -347,9 +391,9 @@ TEST(KeyDriversTest, ARatingGivenAfterTheOutcomeCountsForNothing) {
   data.Load(store);
   without.Load(store_without);
   absl::StatusOr<v1::KeyDrivers> answer =
-      ComputeKeyDrivers(store, "acme", Request(), Journey(3));
+      Drivers(store, "acme", Request(), Journey(3));
   absl::StatusOr<v1::KeyDrivers> expected =
-      ComputeKeyDrivers(store_without, "acme", Request(), Journey(3));
+      Drivers(store_without, "acme", Request(), Journey(3));
   ASSERT_TRUE(answer.ok()) << answer.status();
   ASSERT_TRUE(expected.ok()) << expected.status();
   const auto drivers = ByKey(*answer);
@@ -361,7 +405,7 @@ TEST(KeyDriversTest, ARatingGivenAfterTheOutcomeCountsForNothing) {
   EXPECT_EQ(drivers.at("tp0")->importance(), ByKey(*expected).at("tp0")->importance());
 }
 
-TEST(KeyDriversTest, ADriverBelowTheMinimumIsInsufficientNotZero) {
+TEST_P(KeyDriversTest, ADriverBelowTheMinimumIsInsufficientNotZero) {
   const std::vector<double> weight = {0.8, 0.4, 0.2};
   Data data = Simulate(5, 300, weight, [](auto&) { return 3; });
   // tp3: 40 raters.
@@ -369,7 +413,7 @@ TEST(KeyDriversTest, ADriverBelowTheMinimumIsInsufficientNotZero) {
   FakeRollupStore store;
   data.Load(store);
   absl::StatusOr<v1::KeyDrivers> answer =
-      ComputeKeyDrivers(store, "acme", Request(), Journey(4));
+      Drivers(store, "acme", Request(), Journey(4));
   ASSERT_TRUE(answer.ok()) << answer.status();
   const v1::Driver& tp3 = *ByKey(*answer).at("tp3");
   EXPECT_EQ(tp3.status(), v1::INSUFFICIENT);
@@ -381,12 +425,12 @@ TEST(KeyDriversTest, ADriverBelowTheMinimumIsInsufficientNotZero) {
   EXPECT_EQ(answer->drivers(answer->drivers_size() - 1).key(), "tp3");
   EXPECT_EQ(answer->model().groups(), 3);
   // With a minimum of 30 it is in the model.
-  answer = ComputeKeyDrivers(store, "acme", Request(30), Journey(4));
+  answer = Drivers(store, "acme", Request(30), Journey(4));
   ASSERT_TRUE(answer.ok());
   EXPECT_EQ(ByKey(*answer).at("tp3")->status(), v1::DRIVER_OK);
 }
 
-TEST(KeyDriversTest, ARankDeficientDesignGivesAnAnswerAndAWarningNeverNaN) {
+TEST_P(KeyDriversTest, ARankDeficientDesignGivesAnAnswerAndAWarningNeverNaN) {
   // Stage alternatives: every customer uses exactly one of tp0 and tp1
   // (rated indicators sum to 1), and tp2 is rated 4 by everyone.
   std::mt19937_64 rng(9);
@@ -405,7 +449,7 @@ TEST(KeyDriversTest, ARankDeficientDesignGivesAnAnswerAndAWarningNeverNaN) {
   FakeRollupStore store;
   data.Load(store);
   absl::StatusOr<v1::KeyDrivers> answer =
-      ComputeKeyDrivers(store, "acme", Request(), Journey(3));
+      Drivers(store, "acme", Request(), Journey(3));
   ASSERT_TRUE(answer.ok()) << answer.status();
   ExpectFinite(*answer);
   EXPECT_THAT(absl::StrJoin(answer->model().warnings(), "\n"),
@@ -432,7 +476,7 @@ TEST(KeyDriversTest, ARankDeficientDesignGivesAnAnswerAndAWarningNeverNaN) {
   }
 }
 
-TEST(KeyDriversTest, ErasingACustomerIsAsIfTheirEventsWereNeverSent) {
+TEST_P(KeyDriversTest, ErasingACustomerIsAsIfTheirEventsWereNeverSent) {
   const std::vector<double> weight = {0.6, 0.3, 0.1, 0.5};
   Data all = Simulate(21, 400, weight, [](std::mt19937_64& rng) {
     return 2 + static_cast<int>(rng() % 3);
@@ -450,9 +494,9 @@ TEST(KeyDriversTest, ErasingACustomerIsAsIfTheirEventsWereNeverSent) {
   FakeRollupStore never;
   all.Without("c7").Load(never);
   absl::StatusOr<v1::KeyDrivers> erased =
-      ComputeKeyDrivers(store, "acme", Request(30), Journey(4));
+      Drivers(store, "acme", Request(30), Journey(4));
   absl::StatusOr<v1::KeyDrivers> expected =
-      ComputeKeyDrivers(never, "acme", Request(30), Journey(4));
+      Drivers(never, "acme", Request(30), Journey(4));
   ASSERT_TRUE(erased.ok()) << erased.status();
   ASSERT_TRUE(expected.ok()) << expected.status();
   EXPECT_EQ(erased->model().customers(), 399);
@@ -461,12 +505,12 @@ TEST(KeyDriversTest, ErasingACustomerIsAsIfTheirEventsWereNeverSent) {
   EXPECT_EQ(erased->DebugString(), expected->DebugString());
 }
 
-TEST(KeyDriversTest, AnotherTenantSeesNothing) {
+TEST_P(KeyDriversTest, AnotherTenantSeesNothing) {
   const Data data = Simulate(4, 200, {0.5, 0.2}, [](auto&) { return 2; });
   FakeRollupStore store;
   data.Load(store, "acme");
   absl::StatusOr<v1::KeyDrivers> other =
-      ComputeKeyDrivers(store, "globex", Request(), Journey(2));
+      Drivers(store, "globex", Request(), Journey(2));
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_EQ(other->model().customers(), 0);
   for (const v1::Driver& d : other->drivers()) {
@@ -476,23 +520,23 @@ TEST(KeyDriversTest, AnotherTenantSeesNothing) {
   ExpectFinite(*other);
 }
 
-TEST(KeyDriversTest, BadInputNamesTheField) {
+TEST_P(KeyDriversTest, BadInputNamesTheField) {
   FakeRollupStore store;
   v1::GetKeyDriversRequest request = Request();
   request.set_min_raters(1);
-  EXPECT_THAT(ComputeKeyDrivers(store, "acme", request, Journey(2)).status().message(),
+  EXPECT_THAT(Drivers(store, "acme", request, Journey(2)).status().message(),
               HasSubstr("min_raters"));
   request = Request();
   request.set_bootstrap_replicates(5000);
-  EXPECT_THAT(ComputeKeyDrivers(store, "acme", request, Journey(2)).status().message(),
+  EXPECT_THAT(Drivers(store, "acme", request, Journey(2)).status().message(),
               HasSubstr("bootstrap_replicates"));
   request = Request();
   request.mutable_scope()->clear_journey();
-  EXPECT_THAT(ComputeKeyDrivers(store, "acme", request, Journey(2)).status().message(),
+  EXPECT_THAT(Drivers(store, "acme", request, Journey(2)).status().message(),
               HasSubstr("scope.journey"));
   request = Request();
   request.set_outcome(v1::OVERALL_SATISFACTION);
-  const absl::Status none = ComputeKeyDrivers(store, "acme", request, Journey(2)).status();
+  const absl::Status none = Drivers(store, "acme", request, Journey(2)).status();
   EXPECT_EQ(none.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(none.message(), HasSubstr("overall_satisfaction_touchpoint"));
   // A journey without any outcome, asked for none in particular: an answer
@@ -500,13 +544,13 @@ TEST(KeyDriversTest, BadInputNamesTheField) {
   v1::Journey bare = Journey(2);
   bare.clear_outcomes();
   bare.mutable_touchpoints()->RemoveLast();
-  absl::StatusOr<v1::KeyDrivers> nothing = ComputeKeyDrivers(store, "acme", Request(), bare);
+  absl::StatusOr<v1::KeyDrivers> nothing = Drivers(store, "acme", Request(), bare);
   ASSERT_TRUE(nothing.ok()) << nothing.status();
   EXPECT_EQ(nothing->drivers_size(), 0);
   EXPECT_THAT(nothing->model().warnings(0), HasSubstr("no outcome"));
 }
 
-TEST(KeyDriversTest, StagesScalesFiltersAndOpportunity) {
+TEST_P(KeyDriversTest, StagesScalesFiltersAndOpportunity) {
   // tp0 (research, web) drives the outcome, tp1 (purchase, phone) a little,
   // tp2 (use, web) not at all; tp1 is also rated on NPS by a few.
   const Data data = Simulate(13, 800, {0.9, 0.3, 0.0}, [](auto&) { return 3; });
@@ -522,7 +566,7 @@ TEST(KeyDriversTest, StagesScalesFiltersAndOpportunity) {
   journey.mutable_touchpoints(0)->mutable_target()->set_csat_top2_box(0.9);
   journey.mutable_touchpoints(2)->mutable_target()->set_csat_top2_box(0.01);
 
-  absl::StatusOr<v1::KeyDrivers> answer = ComputeKeyDrivers(store, "acme", Request(), journey);
+  absl::StatusOr<v1::KeyDrivers> answer = Drivers(store, "acme", Request(), journey);
   ASSERT_TRUE(answer.ok()) << answer.status();
   const auto drivers = ByKey(*answer);
   // The scale with most answers; the NPS answers of tp1 are not mixed in.
@@ -576,7 +620,7 @@ TEST(KeyDriversTest, StagesScalesFiltersAndOpportunity) {
   // Stages: one driver per stage, the research stage first.
   v1::GetKeyDriversRequest stages = Request();
   stages.set_level(v1::DRIVER_LEVEL_STAGE);
-  absl::StatusOr<v1::KeyDrivers> by_stage = ComputeKeyDrivers(store, "acme", stages, journey);
+  absl::StatusOr<v1::KeyDrivers> by_stage = Drivers(store, "acme", stages, journey);
   ASSERT_TRUE(by_stage.ok()) << by_stage.status();
   ASSERT_EQ(by_stage->drivers_size(), 3);
   EXPECT_EQ(by_stage->drivers(0).key(), "research");
@@ -587,12 +631,138 @@ TEST(KeyDriversTest, StagesScalesFiltersAndOpportunity) {
   // answers (email).
   v1::GetKeyDriversRequest web = Request();
   web.mutable_scope()->set_channel("web");
-  absl::StatusOr<v1::KeyDrivers> web_only = ComputeKeyDrivers(store, "acme", web, journey);
+  absl::StatusOr<v1::KeyDrivers> web_only = Drivers(store, "acme", web, journey);
   ASSERT_TRUE(web_only.ok()) << web_only.status();
   EXPECT_EQ(web_only->model().customers(), 800);
   ASSERT_EQ(web_only->drivers_size(), 2);
   EXPECT_EQ(web_only->drivers(0).key(), "tp0");
   EXPECT_EQ(web_only->drivers(1).key(), "tp2");
+}
+
+// Random ledgers, changed between calls (new events, some earlier than what
+// is held; an erasure), each call asked many ways: the touch index's answer
+// is the ledger's, to the bit.
+TEST(KeyDriversIndexTest, TheIndexAnswersAsTheLedgerWhileTheLedgerChanges) {
+  v1::Journey journey = Journey(5);
+  journey.mutable_touchpoints(1)->add_former_keys("tp1_old");
+  journey.mutable_outcomes()->set_overall_satisfaction_touchpoint("relationship");
+  std::vector<v1::GetKeyDriversRequest> requests;
+  requests.push_back(Request(2));
+  requests.back().set_bootstrap_replicates(20);
+  requests.push_back(requests[0]);
+  requests.back().set_level(v1::DRIVER_LEVEL_STAGE);
+  requests.push_back(requests[0]);
+  requests.back().mutable_range()->mutable_start()->set_seconds(
+      testing::kMarch1Seconds + 86'400 + 10);
+  requests.back().mutable_range()->mutable_end()->set_seconds(
+      testing::kMarch1Seconds + 2 * 86'400 + 20);
+  requests.push_back(requests[0]);
+  requests.back().mutable_scope()->set_journey_version(1);
+  requests.push_back(requests[0]);
+  requests.back().mutable_scope()->set_channel("web");
+  requests.push_back(requests[1]);
+  requests.back().mutable_scope()->set_stage("purchase");
+  requests.push_back(requests[0]);
+  requests.back().set_outcome(v1::OVERALL_SATISFACTION);
+  requests.push_back(requests[0]);
+  requests.back().mutable_scope()->add_touchpoints("tp1");
+  requests.back().mutable_scope()->add_touchpoints("tp3");
+
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE(seed);
+    std::mt19937_64 rng(seed);
+    FakeRollupStore store;
+    TouchIndex index(store, store);
+    int64_t sequence = 0;
+    const auto add = [&](int events) {
+      google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
+      for (int e = 0; e < events; ++e) {
+        testing::EventSpec spec{.sequence = ++sequence};
+        spec.journey_version = 1 + static_cast<int32_t>(rng() % 2);
+        // Few distinct times, so that many are equal.
+        spec.offset_seconds = static_cast<int64_t>(rng() % 3) * 86'400 +
+                              static_cast<int64_t>(rng() % 40);
+        spec.customer_hash =
+            rng() % 20 == 0 ? "" : absl::StrCat("c", rng() % 40);
+        if (rng() % 4 == 0) {
+          spec.touchpoint = "relationship";
+          spec.stage = "use";
+          spec.channel = "email";
+          spec.nps = static_cast<int>(rng() % 11);
+          if (rng() % 2 == 0) spec.csat = 1 + static_cast<int>(rng() % 5);
+        } else {
+          const int t = static_cast<int>(rng() % 6);  // 5: not in the map
+          const char* stages[] = {"research", "purchase", "use"};
+          spec.touchpoint = t == 1 && rng() % 2 == 0 ? "tp1_old"
+                                                      : absl::StrCat("tp", t);
+          spec.stage = stages[t % 3];
+          spec.channel = rng() % 5 == 0 ? "shop" : (t % 2 == 0 ? "web" : "phone");
+          if (rng() % 5 != 0) spec.csat = 1 + static_cast<int>(rng() % 5);
+          if (rng() % 4 == 0) spec.nps = static_cast<int>(rng() % 11);
+          if (rng() % 4 == 0) spec.ces = 1 + static_cast<int>(rng() % 7);
+        }
+        *page.Add() = MakeEvent(spec);
+      }
+      ASSERT_TRUE(store.Apply(page).ok());
+    };
+    const auto compare = [&] {
+      for (const v1::GetKeyDriversRequest& request : requests) {
+        const absl::StatusOr<v1::KeyDrivers> from_index =
+            ComputeKeyDrivers(store, "acme", request, journey, {}, &index);
+        const absl::StatusOr<v1::KeyDrivers> from_ledger =
+            ComputeKeyDrivers(store, "acme", request, journey);
+        ASSERT_TRUE(from_index.ok()) << from_index.status();
+        ASSERT_TRUE(from_ledger.ok()) << from_ledger.status();
+        EXPECT_EQ(from_index->as_of_sequence(), sequence);
+        if (&request == &requests[0]) {
+          EXPECT_GT(from_index->model().groups(), 2);  // a model to compare
+        }
+        google::protobuf::util::MessageDifferencer differencer;
+        std::string differences;
+        differencer.ReportDifferencesToString(&differences);
+        EXPECT_TRUE(differencer.Compare(*from_index, *from_ledger))
+            << request.ShortDebugString() << "\n" << differences;
+      }
+    };
+    add(400);
+    compare();
+    add(150);  // new events, many earlier than the customer's last
+    compare();
+    v1::Erasure erasure;
+    erasure.set_sequence(++sequence);
+    erasure.set_tenant("acme");
+    erasure.set_customer_hash(absl::StrCat("c", rng() % 40));
+    ASSERT_TRUE(store.ApplyErasure(erasure).ok());
+    compare();
+    add(100);
+    compare();
+  }
+}
+
+// Calls on one journey at once: each reads the index while the others do,
+// and every answer is the ledger's.
+TEST(KeyDriversIndexTest, ConcurrentCallsOnOneJourneyGiveTheSameAnswer) {
+  const Data data = Simulate(17, 500, {0.7, 0.3, 0.1}, [](auto&) { return 3; });
+  FakeRollupStore store;
+  data.Load(store);
+  TouchIndex index(store, store);
+  const absl::StatusOr<v1::KeyDrivers> expected =
+      ComputeKeyDrivers(store, "acme", Request(), Journey(3));
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  constexpr int kThreads = 4;
+  std::vector<absl::StatusOr<v1::KeyDrivers>> answers(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      answers[i] = ComputeKeyDrivers(store, "acme", Request(), Journey(3), {},
+                                     &index);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const absl::StatusOr<v1::KeyDrivers>& answer : answers) {
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_EQ(answer->DebugString(), expected->DebugString());
+  }
 }
 
 }  // namespace

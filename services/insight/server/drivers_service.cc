@@ -31,7 +31,7 @@ grpc::ServerUnaryReactor* DriversServiceImpl::GetKeyDrivers(
             caller.tenant, scope.journey(), scope.journey_version());
         if (!journey.ok()) return journey.status();
         return ComputeKeyDrivers(ledger_, caller.tenant, *request, *journey,
-                                 options_.analysis);
+                                 options_.analysis, options_.touches);
       });
 }
 

@@ -4,9 +4,13 @@
 // The tenant comes from the gateway's trusted metadata (rpc::CallerFrom); a
 // call without one is UNAUTHENTICATED. The journey's definition (touchpoints,
 // stages, outcomes, targets) comes from polku-journey through `journeys`
-// (UNAVAILABLE without); the analysis runs on `executor`.
+// (UNAVAILABLE without); the analysis runs on `executor`, from the shared
+// touch index (analytics/touch_index.h) when one is given and the scope has
+// no attribute filters, else from the ledger.
 //
-//   DriversServiceImpl drivers(store, executor, {.journeys = &journeys});
+//   TouchIndex touches(store, store);
+//   DriversServiceImpl drivers(store, executor,
+//                              {.journeys = &journeys, .touches = &touches});
 //   rpc::Server::Start({…, .services = {&insight, &drivers}});
 #ifndef POLKU_SERVICES_INSIGHT_DRIVERS_SERVICE_H_
 #define POLKU_SERVICES_INSIGHT_DRIVERS_SERVICE_H_
@@ -14,6 +18,7 @@
 #include "lib/base/executor.h"
 #include "polku/v1/drivers.grpc.pb.h"
 #include "services/insight/analytics/key_drivers.h"
+#include "services/insight/analytics/touch_index.h"
 #include "services/insight/server/journey_source.h"
 #include "services/insight/store/rollup_reader.h"
 
@@ -24,6 +29,9 @@ class DriversServiceImpl final : public v1::DriversService::CallbackService {
   struct Options {
     JourneySource* journeys = nullptr;
     KeyDriverOptions analysis;
+    // The touch index of the store (shared with FunnelsService); without,
+    // every call scans the ledger.
+    TouchIndex* touches = nullptr;
   };
 
   // `ledger`, `executor` and what `options` points to must outlive every

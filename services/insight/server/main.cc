@@ -120,11 +120,13 @@ int main(int argc, char** argv) {
   polku::insight::InsightServiceImpl service(
       **store, *executor,
       {.lineage = &lineage, .journeys = &journeys, .tests = monitor_options.test});
+  // One touch index of the ledger, read by funnels, paths and key drivers.
+  polku::insight::TouchIndex touches(**store, **store);
   polku::insight::DriversServiceImpl drivers(
       **store, *executor,
       {.journeys = &journeys,
-       .analysis = {.default_min_raters = absl::GetFlag(FLAGS_drivers_min_raters)}});
-  polku::insight::TouchIndex touches(**store, **store);
+       .analysis = {.default_min_raters = absl::GetFlag(FLAGS_drivers_min_raters)},
+       .touches = &touches});
   polku::insight::FunnelsServiceImpl funnels(
       **store, *executor, {.journeys = &journeys, .touches = &touches});
   monitor.SetListener(
