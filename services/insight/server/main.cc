@@ -23,6 +23,7 @@
 #include "services/insight/server/journey_source.h"
 #include "services/insight/server/projection_catch_up.h"
 #include "services/insight/server/rollup_store_factory.h"
+#include "services/insight/server/touch_index_warmer.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7103", "gRPC listen address");
 ABSL_FLAG(std::string, data_dir, ".polku",
@@ -58,6 +59,10 @@ ABSL_FLAG(double, alert_alpha, 0.01,
 ABSL_FLAG(int, drivers_min_raters, 100,
           "GetKeyDrivers: a driver with fewer raters is INSUFFICIENT (when the "
           "request leaves min_raters at 0)");
+ABSL_FLAG(bool, warm_touch_index, true,
+          "load every journey's events into the in-memory touch index (read "
+          "by GetFunnel, GetPaths and GetKeyDrivers) in the background at "
+          "start, so that no first call pays the load");
 
 namespace {
 // Queries are short reads; a few threads keep one slow query from holding
@@ -129,6 +134,7 @@ int main(int argc, char** argv) {
        .touches = &touches});
   polku::insight::FunnelsServiceImpl funnels(
       **store, *executor, {.journeys = &journeys, .touches = &touches});
+  polku::insight::TouchIndexWarmer warmer(**store, touches);
   monitor.SetListener(
       [&service](const std::string& tenant, const polku::v1::Alert& alert) {
         service.AlertChanged(tenant, alert);
@@ -151,6 +157,7 @@ int main(int argc, char** argv) {
   monitor.Start();
   tailer.Start();
   catch_up.Start();
+  if (absl::GetFlag(FLAGS_warm_touch_index)) warmer.Start();
 
   auto server =
       polku::rpc::Server::Start(polku::rpc::WithBackendFlags(
@@ -168,6 +175,7 @@ int main(int argc, char** argv) {
                     {"feedback_address", absl::GetFlag(FLAGS_feedback_address)},
                     {"checkpoint", (*store)->Checkpoint().value_or(0)}});
   (*server)->WaitForShutdownSignal();  // returns once in-flight calls drained
+  warmer.Stop();
   catch_up.Stop();
   tailer.Stop();
   monitor.Stop();

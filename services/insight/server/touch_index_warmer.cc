@@ -1,0 +1,63 @@
+#include "services/insight/server/touch_index_warmer.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "lib/base/log.h"
+
+namespace polku::insight {
+
+void TouchIndexWarmer::Start() {
+  thread_ = std::thread([this] {
+    Run();
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+  });
+}
+
+void TouchIndexWarmer::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void TouchIndexWarmer::WaitUntilDone() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&done_));
+}
+
+void TouchIndexWarmer::Run() {
+  const absl::Time started = absl::Now();
+  const absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+      journeys = rollups_.JourneysWithEvents();
+  if (!journeys.ok()) {
+    log::Warning("touch index: cannot list the journeys to warm; each is "
+                 "loaded by its first call",
+                 {{"error", journeys.status().ToString()}});
+    return;
+  }
+  log::Info("touch index: warming",
+            {{"journeys", static_cast<int64_t>(journeys->size())}});
+  int64_t loaded = 0;
+  for (const auto& [tenant, journey] : *journeys) {
+    if (stopping_) break;
+    const absl::Status status = index_.Load(tenant, journey, &stopping_);
+    if (status.ok()) {
+      ++loaded;
+    } else if (!stopping_) {
+      log::Warning("touch index: warming a journey failed; its first call "
+                   "loads it",
+                   {{"tenant", tenant},
+                    {"journey", journey},
+                    {"error", status.ToString()}});
+    }
+  }
+  log::Info(stopping_ ? "touch index: warming stopped" : "touch index: warm",
+            {{"journeys", loaded},
+             {"events", index_.events()},
+             {"seconds", absl::ToDoubleSeconds(absl::Now() - started)}});
+}
+
+}  // namespace polku::insight

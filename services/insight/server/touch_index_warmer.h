@@ -1,0 +1,52 @@
+// Loads the touch index (analytics/touch_index.h) for every (tenant,
+// journey) with counted events (RollupReader::JourneysWithEvents), on a
+// thread of its own, so that the first funnel, paths or key-drivers call on
+// a journey does not pay the load. Serving goes on meanwhile: a call on a
+// journey being loaded waits for that load (which it would otherwise do
+// itself), calls on other journeys do not. A failed load is logged and left
+// to the first call.
+//
+//   TouchIndexWarmer warmer(*store, touches);
+//   warmer.Start();
+//   …
+//   warmer.Stop();   // ends the load in progress early (CANCELLED)
+#ifndef POLKU_SERVICES_INSIGHT_SERVER_TOUCH_INDEX_WARMER_H_
+#define POLKU_SERVICES_INSIGHT_SERVER_TOUCH_INDEX_WARMER_H_
+
+#include <atomic>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "services/insight/analytics/touch_index.h"
+#include "services/insight/store/rollup_reader.h"
+
+namespace polku::insight {
+
+class TouchIndexWarmer {
+ public:
+  // `rollups` and `index` must outlive the warmer.
+  TouchIndexWarmer(RollupReader& rollups, TouchIndex& index)
+      : rollups_(rollups), index_(index) {}
+  ~TouchIndexWarmer() { Stop(); }
+
+  void Start();
+  // Promptly: the ledger read in progress ends at its next event. Idempotent.
+  void Stop();
+  // Blocks until every journey was loaded (or failed) or Stop (tests).
+  void WaitUntilDone();
+
+ private:
+  void Run();
+
+  RollupReader& rollups_;
+  TouchIndex& index_;
+  std::atomic<bool> stopping_{false};
+  absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace polku::insight
+
+#endif  // POLKU_SERVICES_INSIGHT_SERVER_TOUCH_INDEX_WARMER_H_
