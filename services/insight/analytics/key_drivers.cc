@@ -312,14 +312,13 @@ absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
             channel_ok[i] =
                 filter.channel.empty() || names.channels[i] == filter.channel;
           }
-          const std::vector<const std::string*> hash_of = view.CustomerHashes();
-          std::vector<const std::string*> hashes;  // by customer id here
+          std::vector<uint32_t> hash_rank;  // by customer id here
           for (size_t c = 0; c < view.customers(); ++c) {
             int32_t id = -1;
             const auto customer = [&] {
               if (id < 0) {
-                id = static_cast<int32_t>(hashes.size());
-                hashes.push_back(hash_of[c]);
+                id = static_cast<int32_t>(hash_rank.size());
+                hash_rank.push_back(view.hash_rank(c));
                 outcomes.emplace_back();
               }
               return id;
@@ -353,7 +352,7 @@ absl::StatusOr<v1::KeyDrivers> ComputeKeyDrivers(
             if (outcomes[c].present) model_customers.push_back(c);
           }
           std::sort(model_customers.begin(), model_customers.end(),
-                    [&](int32_t a, int32_t b) { return *hashes[a] < *hashes[b]; });
+                    [&](int32_t a, int32_t b) { return hash_rank[a] < hash_rank[b]; });
           as_of = view.as_of();
         }));
   } else {

@@ -16,12 +16,6 @@ constexpr int kRounds = 8;
 
 }  // namespace
 
-std::vector<const std::string*> TouchView::CustomerHashes() const {
-  std::vector<const std::string*> out(customers_->size(), nullptr);
-  for (const auto& [hash, customer] : *customer_index_) out[customer] = &hash;
-  return out;
-}
-
 int32_t TouchIndex::Intern(absl::flat_hash_map<std::string, int32_t>& index,
                            std::vector<std::string>& names,
                            const std::string& key) {
@@ -43,6 +37,20 @@ void TouchIndex::Clear(Journey& journey) {
   journey.touchpoint_index.clear();
   journey.customer_index.clear();
   journey.customers.clear();
+  journey.hash_rank.clear();
+}
+
+void TouchIndex::RankByHash(Journey& journey) {
+  std::vector<const std::string*> hash_of(journey.customers.size(), nullptr);
+  for (const auto& [hash, customer] : journey.customer_index) {
+    hash_of[customer] = &hash;
+  }
+  std::vector<uint32_t> order(hash_of.size());
+  for (uint32_t c = 0; c < order.size(); ++c) order[c] = c;
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return *hash_of[a] < *hash_of[b]; });
+  journey.hash_rank.assign(order.size(), 0);
+  for (uint32_t i = 0; i < order.size(); ++i) journey.hash_rank[order[i]] = i;
 }
 
 TouchIndex::Journey& TouchIndex::JourneyOf(const std::string& tenant,
@@ -163,6 +171,10 @@ absl::StatusOr<int64_t> TouchIndex::CatchUp(const std::string& tenant,
     POLKU_ASSIGN_OR_RETURN(const auto counted, CountedInRollups(tenant, key));
     if (counted.second != journey.as_of) continue;  // moved on
     if (counted.first == journey.counted) {
+      // Only new customers change the order (customers are only added).
+      if (journey.hash_rank.size() != journey.customers.size()) {
+        RankByHash(journey);
+      }
       journey.agreed = true;
       return journey.as_of;
     }
@@ -215,7 +227,7 @@ absl::Status TouchIndex::Read(
         }
         if (as_of) {
           read(TouchView(&journey.names, &journey.customers,
-                         &journey.customer_index, *as_of));
+                         &journey.hash_rank, *as_of));
           return absl::OkStatus();
         }
       }

@@ -18,8 +18,8 @@
 //   POLKU_RETURN_IF_ERROR(index.Read("acme", "switching",
 //       [&](const TouchView& view) { … view.touches(c) … view.as_of() … }));
 //
-// Memory: 24 bytes per event, plus per customer its touch vector (24 bytes)
-// and its hash in the lookup table (about 100 bytes).
+// Memory: 24 bytes per event, plus per customer its touch vector (24 bytes),
+// its hash in the lookup table (about 100 bytes) and its hash rank (4).
 // Concurrency: bringing a journey up to date takes its lock exclusively
 // (briefly when little is new); reads share it, so calls on one journey run
 // side by side, as do calls on different journeys.
@@ -82,8 +82,10 @@ class TouchView {
   size_t customers() const { return customers_->size(); }
   // Customer `c`'s touches in time order, equal times in ledger order.
   const std::vector<Touch>& touches(size_t c) const { return (*customers_)[c]; }
-  // Every customer's hash, by number.
-  std::vector<const std::string*> CustomerHashes() const;
+  // Customer `c`'s place in the order of the customers' hashes (kept with
+  // the touches, so that a reader needing that order, as the key drivers'
+  // bootstrap does, need not sort a million hashes on every call).
+  uint32_t hash_rank(size_t c) const { return (*hash_rank_)[c]; }
   // The ledger checkpoint the touches reflect exactly.
   int64_t as_of() const { return as_of_; }
 
@@ -91,16 +93,15 @@ class TouchView {
   friend class TouchIndex;
   TouchView(const TouchNames* names,
             const std::vector<std::vector<Touch>>* customers,
-            const absl::flat_hash_map<std::string, uint32_t>* customer_index,
-            int64_t as_of)
+            const std::vector<uint32_t>* hash_rank, int64_t as_of)
       : names_(names),
         customers_(customers),
-        customer_index_(customer_index),
+        hash_rank_(hash_rank),
         as_of_(as_of) {}
 
   const TouchNames* names_;
   const std::vector<std::vector<Touch>>* customers_;
-  const absl::flat_hash_map<std::string, uint32_t>* customer_index_;
+  const std::vector<uint32_t>* hash_rank_;
   int64_t as_of_;
 };
 
@@ -145,6 +146,9 @@ class TouchIndex {
     absl::flat_hash_map<std::string, uint32_t> customer_index
         ABSL_GUARDED_BY(mu);
     std::vector<std::vector<Touch>> customers ABSL_GUARDED_BY(mu);
+    // Per customer, its place in hash order (TouchView::hash_rank); brought
+    // up to date with the touches when customers were added.
+    std::vector<uint32_t> hash_rank ABSL_GUARDED_BY(mu);
   };
 
   Journey& JourneyOf(const std::string& tenant, const std::string& key);
@@ -170,6 +174,8 @@ class TouchIndex {
   absl::StatusOr<std::pair<int64_t, int64_t>> CountedInRollups(
       const std::string& tenant, const std::string& key);
   void Clear(Journey& journey) ABSL_EXCLUSIVE_LOCKS_REQUIRED(journey.mu);
+  static void RankByHash(Journey& journey)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(journey.mu);
   static int32_t Intern(absl::flat_hash_map<std::string, int32_t>& index,
                         std::vector<std::string>& names, const std::string& key);
 
