@@ -1,7 +1,8 @@
 // polku-drivers-bench: GetKeyDrivers' computation at scale. Counts
 // simulated feedback into polku-insight's SQLite rollup store (the ledger a
 // GetKeyDrivers call scans), then times ComputeKeyDrivers with bootstrap
-// intervals, and writes the same data as CSV for the analyst's way
+// intervals, from the ledger and from the touch index (its one-time load,
+// then calls on the warm index; the two answers must be the same), and writes the same data as CSV for the analyst's way
 // (bench/drivers_statsmodels.py: numpy + statsmodels).
 //
 //   build/release/bin/polku-drivers-bench --customers=1000000
@@ -32,6 +33,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/insight/analytics/key_drivers.h"
+#include "services/insight/analytics/touch_index.h"
 #include "services/insight/sqlite/sqlite_rollup_store.h"
 
 ABSL_FLAG(int, customers, 1000000, "customers, each with an outcome answer");
@@ -41,6 +43,7 @@ ABSL_FLAG(int, repeat, 3, "timed calls");
 ABSL_FLAG(std::string, db, "/tmp/polku-drivers-bench.db", "the SQLite rollup store");
 ABSL_FLAG(bool, reuse, true, "reuse --db if it exists (loaded by an earlier run)");
 ABSL_FLAG(std::string, export_csv, "", "also write the events as CSV here");
+ABSL_FLAG(bool, ledger, true, "also time the calls that scan the ledger");
 
 namespace polku {
 namespace {
@@ -162,27 +165,54 @@ int Run() {
   v1::GetKeyDriversRequest request;
   request.mutable_scope()->set_journey(journey.key());
   request.set_bootstrap_replicates(absl::GetFlag(FLAGS_replicates));
-  std::vector<double> seconds;
-  v1::KeyDrivers answer;
-  for (int r = 0; r < absl::GetFlag(FLAGS_repeat); ++r) {
+  // Timed calls (min, median); the last answer.
+  const auto timed = [&](const char* what, insight::TouchIndex* index,
+                         v1::KeyDrivers& answer) -> bool {
+    std::vector<double> seconds;
+    for (int r = 0; r < absl::GetFlag(FLAGS_repeat); ++r) {
+      const absl::Time start = absl::Now();
+      absl::StatusOr<v1::KeyDrivers> got = insight::ComputeKeyDrivers(
+          **store, "bench", request, journey, {}, index);
+      seconds.push_back(absl::ToDoubleSeconds(absl::Now() - start));
+      if (!got.ok()) {
+        std::cerr << got.status() << "\n";
+        return false;
+      }
+      answer = *got;
+    }
+    std::sort(seconds.begin(), seconds.end());
+    std::cout << absl::StrFormat(
+        "GetKeyDrivers %s: %d customers, %d drivers, %d replicates: min %.2f s, median %.2f s; "
+        "R² %.4f; top %s (%.1f %%); peak RSS %.0f MB\n",
+        what, answer.model().customers(), answer.model().groups(),
+        answer.model().bootstrap_replicates(), seconds.front(), seconds[seconds.size() / 2],
+        answer.model().r_squared(), answer.drivers(0).key(),
+        answer.drivers(0).importance_percent(), PeakRssMb());
+    return true;
+  };
+  v1::KeyDrivers from_ledger;
+  if (absl::GetFlag(FLAGS_ledger) && !timed("(ledger scan)", nullptr, from_ledger)) {
+    return 1;
+  }
+  insight::TouchIndex index(**store, **store);
+  {
     const absl::Time start = absl::Now();
-    absl::StatusOr<v1::KeyDrivers> got =
-        insight::ComputeKeyDrivers(**store, "bench", request, journey);
-    seconds.push_back(absl::ToDoubleSeconds(absl::Now() - start));
-    if (!got.ok()) {
-      std::cerr << got.status() << "\n";
+    if (absl::Status s = index.Load("bench", journey.key()); !s.ok()) {
+      std::cerr << s << "\n";
       return 1;
     }
-    answer = *got;
+    std::cout << absl::StrFormat(
+        "touch index: loaded %d events in %.2f s (once per journey, at start); "
+        "peak RSS %.0f MB\n",
+        index.events(), absl::ToDoubleSeconds(absl::Now() - start), PeakRssMb());
   }
-  std::sort(seconds.begin(), seconds.end());
-  std::cout << absl::StrFormat(
-      "GetKeyDrivers: %d customers, %d drivers, %d replicates: min %.2f s, median %.2f s; "
-      "R² %.4f; top %s (%.1f %%); peak RSS %.0f MB\n",
-      answer.model().customers(), answer.model().groups(),
-      answer.model().bootstrap_replicates(), seconds.front(), seconds[seconds.size() / 2],
-      answer.model().r_squared(), answer.drivers(0).key(),
-      answer.drivers(0).importance_percent(), PeakRssMb());
+  v1::KeyDrivers answer;
+  if (!timed("(warm touch index)", &index, answer)) return 1;
+  if (absl::GetFlag(FLAGS_ledger)) {
+    std::cout << (answer.SerializeAsString() == from_ledger.SerializeAsString()
+                      ? "the index's answer is the ledger's, byte for byte\n"
+                      : "DIFFERENT answers from the index and the ledger\n");
+  }
   for (const v1::Driver& d : answer.drivers()) {
     std::cout << absl::StrFormat("  %-6s lmg %.6f  rw %.6f  raters %d\n", d.key(),
                                  d.importance(), d.relative_weight(), d.raters());

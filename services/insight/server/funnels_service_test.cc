@@ -206,7 +206,7 @@ TEST_P(FunnelsServiceTest, PathsOfTheCallersCustomersOnly) {
             grpc::StatusCode::UNAUTHENTICATED);
 }
 
-// The service answers from its in-memory index: after new events and after
+// The service answers from the in-memory touch index: after new events and after
 // an erasure it says exactly what a fresh read of the ledger says.
 TEST_P(FunnelsServiceTest, TheIndexFollowsNewEventsAndErasures) {
   clock_.Advance(absl::Hours(24 * 30));

@@ -119,7 +119,7 @@ TEST_P(RollupStoreTest, SumsHistogramsPerTouchpoint) {
 }
 
 // A ledger scan with after_sequence reads only the later events (what the
-// funnels' index asks for on each call), with the same filters, unrated
+// touch index asks for on each call), with the same filters, unrated
 // events included.
 TEST_P(RollupStoreTest, LedgerScanAfterASequenceReadsOnlyTheLaterEvents) {
   ASSERT_TRUE(store_
