@@ -1,17 +1,29 @@
 // Crash safety, proven by force: channel clients (lib/client) submit through
 // the gateway with retries — one with SubmitEvents batches, two with
-// StreamEvents — while polku-feedback is killed with SIGKILL at random
-// moments and restarted on the same data directory. Afterwards feedback.db
-// must hold every acknowledged event exactly once, under its acknowledged
-// sequence and with the content that was sent; nothing twice; nothing that
-// was never sent; and SQLite's integrity check must pass.
+// StreamEvents — while polku-feedback and polku-insight are killed with
+// SIGKILL at random moments (each kill picks one of them) and restarted on
+// the same data. Afterwards, on SQLite and on PostgreSQL:
 //
-// POLKU_CRASH_SEED (printed) and POLKU_CRASH_KILLS (default 50) repeat or
-// lengthen a run.
+//  * every event the clients accepted got one final report, an
+//    acknowledgement (ACCEPTED, or DUPLICATE when a crash lost the first);
+//  * the change feed holds every acknowledged event exactly once, under its
+//    acknowledged sequence and with the content that was sent, and nothing
+//    that was never sent;
+//  * polku-insight's scorecard equals a recount of the acknowledged events:
+//    its crashes neither lost nor doubled a count;
+//  * on SQLite, feedback.db and insight.db pass the integrity check.
+//
+// POLKU_CRASH_SEED (printed), POLKU_CRASH_KILLS (default 50 on SQLite, 20
+// on PostgreSQL) and POLKU_CRASH_TARGETS (default
+// "polku-feedback,polku-insight") repeat or lengthen a run;
+// scripts/crash-campaign.sh runs many rounds.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <ostream>
 #include <random>
 #include <string>
 #include <thread>
@@ -19,6 +31,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -26,10 +40,10 @@
 #include "lib/client/channel_client.h"
 #include "lib/sqlite/sqlite.h"
 #include "polku/v1/feedback.pb.h"
-#include "polku/v1/journey.grpc.pb.h"
+#include "polku/v1/insight.grpc.pb.h"
 #include "tests/harness/journeys.h"
+#include "tests/harness/recount.h"
 #include "tests/harness/suite.h"
-#include "tools/journeys/gateway_client.h"
 
 namespace polku {
 namespace {
@@ -84,6 +98,19 @@ v1::TouchpointEvent MakeEvent(const ChannelPlan& plan, int i,
   return event;
 }
 
+// The event a channel's client sent under `event_id` ("<channel>-<i>").
+v1::TouchpointEvent SentEvent(const std::string& channel,
+                              const std::string& event_id,
+                              int64_t base_seconds) {
+  for (const ChannelPlan& plan : kChannels) {
+    if (channel != plan.channel) continue;
+    return MakeEvent(plan, std::atoi(event_id.substr(channel.size() + 1).c_str()),
+                     base_seconds);
+  }
+  ADD_FAILURE() << "no such channel: " << channel;
+  return {};
+}
+
 // Every report, keyed by (channel, event_id).
 class Ledger {
  public:
@@ -108,40 +135,36 @@ class Ledger {
       ABSL_GUARDED_BY(mu_);
 };
 
-void ImportJourney(Suite& suite) {
-  auto stub = v1::JourneyService::NewStub(suite.GatewayChannel());
-  v1::CreateJourneyRequest create;
-  *create.mutable_journey() = CrashJourney();
-  v1::Journey created;
-  grpc::Status status = tools::CallWithRetry([&] {
-    grpc::ClientContext context;
-    Suite::Authorize(context, suite.credentials().admin_key);
-    return stub->CreateJourney(&context, create, &created);
-  });
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  v1::PublishJourneyRequest publish;
-  publish.set_key(kJourney);
-  v1::Journey published;
-  status = tools::CallWithRetry([&] {
-    grpc::ClientContext context;
-    Suite::Authorize(context, suite.credentials().admin_key);
-    return stub->PublishJourney(&context, publish, &published);
-  });
-  ASSERT_TRUE(status.ok()) << status.error_message();
-}
+struct Backend {
+  const char* name;
+  Suite::Database database;
+  int default_kills;
+};
 
-TEST(CrashTest, AcknowledgedEventsSurviveSigkillExactlyOnce) {
+void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
+
+class CrashTest : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(CrashTest, AcknowledgedEventsSurviveSigkillsExactlyOnceAndAreCountedOnce) {
   const int seed = EnvInt("POLKU_CRASH_SEED", 20250605);
-  const int kills = EnvInt("POLKU_CRASH_KILLS", 50);
-  std::cout << "crash test: POLKU_CRASH_SEED=" << seed
-            << " POLKU_CRASH_KILLS=" << kills << std::endl;
+  const int kills = EnvInt("POLKU_CRASH_KILLS", GetParam().default_kills);
+  const char* targets_env = std::getenv("POLKU_CRASH_TARGETS");
+  const std::vector<std::string> targets = absl::StrSplit(
+      targets_env != nullptr && *targets_env != '\0' ? targets_env
+                                                     : "polku-feedback,polku-insight",
+      ',', absl::SkipEmpty());
+  ASSERT_FALSE(targets.empty());
+  std::cout << "crash test: " << GetParam().name << " POLKU_CRASH_SEED=" << seed
+            << " POLKU_CRASH_KILLS=" << kills
+            << " POLKU_CRASH_TARGETS=" << absl::StrJoin(targets, ",") << std::endl;
 
   Suite::Options suite_options;
   suite_options.channels = "shop,phone,web";
+  suite_options.database = GetParam().database;
   auto started = Suite::Start(suite_options);
   ASSERT_TRUE(started.ok()) << started.status();
   Suite& suite = **started;
-  ASSERT_NO_FATAL_FAILURE(ImportJourney(suite));
+  ASSERT_NO_FATAL_FAILURE(testing::PublishJourney(suite, CrashJourney()));
   // polku-feedback learns the published journey from its watch stream.
   absl::SleepFor(absl::Milliseconds(500));
 
@@ -193,14 +216,20 @@ TEST(CrashTest, AcknowledgedEventsSurviveSigkillExactlyOnce) {
 
   std::mt19937 random(seed);
   std::uniform_int_distribution<int> pause_ms(20, 400);
+  std::uniform_int_distribution<size_t> target_of(0, targets.size() - 1);
+  std::map<std::string, int> killed;
   const absl::Time kills_started = absl::Now();
   for (int k = 0; k < kills; ++k) {
     absl::SleepFor(absl::Milliseconds(pause_ms(random)));
-    absl::Status restarted = suite.KillAndRestart("polku-feedback");
-    ASSERT_TRUE(restarted.ok()) << "kill " << k << ": " << restarted;
+    const std::string& target = targets[target_of(random)];
+    absl::Status restarted = suite.KillAndRestart(target);
+    ASSERT_TRUE(restarted.ok()) << "kill " << k << " (" << target << "): " << restarted;
+    ++killed[target];
   }
-  std::cout << "crash test: " << kills << " kills in "
-            << absl::FormatDuration(absl::Now() - kills_started) << std::endl;
+  std::cout << "crash test: " << kills << " kills ("
+            << absl::StrJoin(killed, ", ", absl::PairFormatter(" "))
+            << ") in " << absl::FormatDuration(absl::Now() - kills_started)
+            << std::endl;
   absl::SleepFor(absl::Milliseconds(300));
   stop = true;
   for (std::thread& producer : producers) producer.join();
@@ -218,6 +247,8 @@ TEST(CrashTest, AcknowledgedEventsSurviveSigkillExactlyOnce) {
   ASSERT_EQ(entries.size(), submitted);
   int accepted = 0;
   int duplicates = 0;
+  int64_t last_sequence = 0;
+  testing::ExpectedScorecard recount;
   for (const auto& [key, entry] : entries) {
     EXPECT_EQ(entry.reports, 1) << key.first << "/" << key.second;
     const EventReport& report = entry.last;
@@ -228,79 +259,78 @@ TEST(CrashTest, AcknowledgedEventsSurviveSigkillExactlyOnce) {
         << key.first << "/" << key.second << ": "
         << client::OutcomeName(report.outcome) << " " << report.status << " "
         << report.reason;
+    last_sequence = std::max(last_sequence, report.sequence);
+    recount.Add(SentEvent(key.first, key.second, base_seconds));
   }
   std::cout << "crash test: " << submitted << " events, " << accepted
             << " ACCEPTED, " << duplicates
             << " DUPLICATE (acknowledgements lost in a crash)" << std::endl;
   EXPECT_GT(accepted, kills);
 
+  // The feed: every acknowledged event once, under its sequence, as sent.
+  std::map<std::pair<std::string, std::string>, int> stored_count;
+  ASSERT_NO_FATAL_FAILURE(testing::ReadFeed(
+      suite.GatewayChannel(), suite.credentials().admin_key, last_sequence,
+      [&](const v1::StoredEvent& stored) {
+        const std::string& channel = stored.channel();
+        const std::string& event_id = stored.event().event_id();
+        const auto key = std::make_pair(channel, event_id);
+        EXPECT_EQ(stored.tenant(), "demo");
+        EXPECT_EQ(++stored_count[key], 1) << "stored twice: " << channel << "/" << event_id;
+        auto entry = entries.find(key);
+        if (entry == entries.end()) {
+          ADD_FAILURE() << "stored but never sent: " << channel << "/" << event_id;
+          return;
+        }
+        EXPECT_EQ(stored.sequence(), entry->second.last.sequence)
+            << channel << "/" << event_id
+            << " stored under another sequence than acknowledged";
+        v1::TouchpointEvent expected = SentEvent(channel, event_id, base_seconds);
+        expected.clear_customer();
+        EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+            stored.event(), expected))
+            << channel << "/" << event_id << " stored as "
+            << stored.event().ShortDebugString();
+      }));
+  for (const auto& [key, entry] : entries) {
+    EXPECT_EQ(stored_count[key], 1)
+        << "acknowledged but not stored: " << key.first << "/" << key.second;
+  }
+
+  // polku-insight counted each acknowledged event once, across its crashes.
+  auto insight = v1::InsightService::NewStub(suite.GatewayChannel());
+  ASSERT_NO_FATAL_FAILURE(testing::ExpectScorecard(
+      *insight,
+      {.journey = kJourney, .admin_key = suite.credentials().admin_key,
+       .timeout = absl::Minutes(5)},
+      last_sequence, recount, "polku-insight"));
+
   ASSERT_TRUE(suite.Stop().ok());
 
-  // The database as the last polku-feedback left it.
-  sqlite::Database::Options read_only;
-  read_only.read_only = true;
-  auto db =
-      sqlite::Database::Open(suite.data_dir() + "/feedback.db", read_only);
-  ASSERT_TRUE(db.ok()) << db.status();
-  auto integrity = (*db)->Prepare("PRAGMA integrity_check");
-  ASSERT_TRUE(integrity.ok()) << integrity.status();
-  ASSERT_TRUE((*integrity)->Step().value_or(false));
-  EXPECT_EQ((*integrity)->ColumnText(0), "ok");
-  (*integrity)->Reset();
-
-  auto rows = (*db)->Prepare(
-      "SELECT tenant, channel, event_id, sequence, payload FROM events ORDER "
-      "BY sequence");
-  ASSERT_TRUE(rows.ok()) << rows.status();
-  std::map<std::pair<std::string, std::string>, int> stored_count;
-  int64_t previous_sequence = 0;
-  while (true) {
-    absl::StatusOr<bool> has_row = (*rows)->Step();
-    ASSERT_TRUE(has_row.ok()) << has_row.status();
-    if (!*has_row) break;
-    const std::string channel = (*rows)->ColumnText(1);
-    const std::string event_id = (*rows)->ColumnText(2);
-    const int64_t sequence = (*rows)->ColumnInt(3);
-    const auto key = std::make_pair(channel, event_id);
-    EXPECT_EQ((*rows)->ColumnText(0), "demo");
-    EXPECT_GT(sequence, previous_sequence);
-    previous_sequence = sequence;
-    EXPECT_EQ(++stored_count[key], 1)
-        << "stored twice: " << channel << "/" << event_id;
-
-    auto entry = entries.find(key);
-    ASSERT_NE(entry, entries.end())
-        << "stored but never sent: " << channel << "/" << event_id;
-    EXPECT_EQ(sequence, entry->second.last.sequence)
-        << channel << "/" << event_id
-        << " stored under another sequence than acknowledged";
-
-    v1::StoredEvent stored;
-    ASSERT_TRUE(stored.ParseFromString((*rows)->ColumnBlob(4)))
-        << channel << "/" << event_id;
-    const ChannelPlan* plan = nullptr;
-    for (const ChannelPlan& p : kChannels) {
-      if (channel == p.channel) plan = &p;
-    }
-    ASSERT_NE(plan, nullptr);
-    int i = std::atoi(event_id.substr(channel.size() + 1).c_str());
-    v1::TouchpointEvent expected = MakeEvent(*plan, i, base_seconds);
-    expected.clear_customer();
-    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-        stored.event(), expected))
-        << channel << "/" << event_id << " stored as "
-        << stored.event().ShortDebugString();
-  }
-  (*rows)->Reset();
-  for (const auto& [key, entry] : entries) {
-    const EventReport::Outcome outcome = entry.last.outcome;
-    if (outcome == EventReport::Outcome::kAccepted ||
-        outcome == EventReport::Outcome::kDuplicate) {
-      EXPECT_EQ(stored_count[key], 1)
-          << "acknowledged but not stored: " << key.first << "/" << key.second;
+  if (GetParam().database == Suite::Database::kSqlite) {
+    // The databases as the last processes left them.
+    for (const char* file : {"feedback.db", "insight.db"}) {
+      sqlite::Database::Options read_only;
+      read_only.read_only = true;
+      auto db = sqlite::Database::Open(absl::StrCat(suite.data_dir(), "/", file),
+                                       read_only);
+      ASSERT_TRUE(db.ok()) << file << ": " << db.status();
+      auto integrity = (*db)->Prepare("PRAGMA integrity_check");
+      ASSERT_TRUE(integrity.ok()) << integrity.status();
+      ASSERT_TRUE((*integrity)->Step().value_or(false));
+      EXPECT_EQ((*integrity)->ColumnText(0), "ok") << file;
+      (*integrity)->Reset();
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Backends, CrashTest,
+    ::testing::Values(Backend{"SQLite", Suite::Database::kSqlite, 50},
+                      Backend{"PostgreSQL", Suite::Database::kPostgres, 20}),
+    [](const ::testing::TestParamInfo<Backend>& info) {
+      return std::string(info.param.name);
+    });
 
 }  // namespace
 }  // namespace polku

@@ -38,8 +38,8 @@
 #include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
 #include "tests/harness/journeys.h"
+#include "tests/harness/recount.h"
 #include "tests/harness/suite.h"
-#include "tools/journeys/gateway_client.h"
 
 namespace polku {
 namespace {
@@ -47,6 +47,9 @@ namespace {
 using ::polku::client::ChannelClient;
 using ::polku::client::ChannelClientOptions;
 using ::polku::client::EventReport;
+using ::polku::testing::ExpectedScorecard;
+using ::polku::testing::ExpectScorecard;
+using ::polku::testing::ReadFeed;
 using ::polku::testing::Suite;
 
 constexpr char kJourney[] = "replica-journey";
@@ -100,60 +103,6 @@ v1::TouchpointEvent MakeEvent(const ChannelPlan& plan, const std::string& id, in
   if (i % 3 == 0) event.set_ces(1 + i % 7);
   event.set_language("en");
   return event;
-}
-
-// The scorecard row the events of one touchpoint must add up to.
-struct ExpectedRow {
-  int64_t events = 0;
-  int64_t nps = 0, promoters = 0, passives = 0, detractors = 0;
-  int64_t csat = 0, csat_top2 = 0, csat_sum = 0;
-  int64_t ces = 0, ces_sum = 0;
-
-  void Add(const v1::TouchpointEvent& event) {
-    ++events;
-    if (event.has_nps()) {
-      ++nps;
-      if (event.nps() >= 9) ++promoters;
-      else if (event.nps() >= 7) ++passives;
-      else ++detractors;
-    }
-    if (event.has_csat()) {
-      ++csat;
-      csat_sum += event.csat();
-      if (event.csat() >= 4) ++csat_top2;
-    }
-    if (event.has_ces()) {
-      ++ces;
-      ces_sum += event.ces();
-    }
-  }
-};
-
-void ExpectRow(const v1::ScorecardRow& row, const ExpectedRow& expected, const std::string& who) {
-  SCOPED_TRACE(absl::StrCat(who, ", row ", row.group()));
-  EXPECT_EQ(row.events(), expected.events);
-  EXPECT_EQ(row.nps().responses(), expected.nps);
-  EXPECT_EQ(row.nps().promoters(), expected.promoters);
-  EXPECT_EQ(row.nps().passives(), expected.passives);
-  EXPECT_EQ(row.nps().detractors(), expected.detractors);
-  if (expected.nps > 0) {
-    EXPECT_NEAR(row.nps().score(),
-                100.0 * static_cast<double>(expected.promoters - expected.detractors) /
-                    static_cast<double>(expected.nps),
-                1e-9);
-  }
-  EXPECT_EQ(row.csat().responses(), expected.csat);
-  if (expected.csat > 0) {
-    EXPECT_NEAR(row.csat().top2_box(),
-                static_cast<double>(expected.csat_top2) / static_cast<double>(expected.csat), 1e-9);
-    EXPECT_NEAR(row.csat().mean(),
-                static_cast<double>(expected.csat_sum) / static_cast<double>(expected.csat), 1e-9);
-  }
-  EXPECT_EQ(row.ces().responses(), expected.ces);
-  if (expected.ces > 0) {
-    EXPECT_NEAR(row.ces().mean(),
-                static_cast<double>(expected.ces_sum) / static_cast<double>(expected.ces), 1e-9);
-  }
 }
 
 // Every event the test had acknowledged: (channel, event_id) → sequence and
@@ -212,28 +161,6 @@ class ReplicaTest : public ::testing::TestWithParam<Topology> {
 
   std::string Replica(const std::string& name, int k) const {
     return k == 1 ? name : absl::StrCat(name, "#", k);
-  }
-
-  void ImportJourney() {
-    auto stub = v1::JourneyService::NewStub(suite_->GatewayChannel());
-    v1::CreateJourneyRequest create;
-    *create.mutable_journey() = ReplicaJourney();
-    v1::Journey created;
-    grpc::Status status = tools::CallWithRetry([&] {
-      grpc::ClientContext context;
-      Suite::Authorize(context, suite_->credentials().admin_key);
-      return stub->CreateJourney(&context, create, &created);
-    });
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    v1::PublishJourneyRequest publish;
-    publish.set_key(kJourney);
-    v1::Journey published;
-    status = tools::CallWithRetry([&] {
-      grpc::ClientContext context;
-      Suite::Authorize(context, suite_->credentials().admin_key);
-      return stub->PublishJourney(&context, publish, &published);
-    });
-    ASSERT_TRUE(status.ok()) << status.error_message();
   }
 
   // SubmitEvents straight to one feedback replica, with the trusted
@@ -391,46 +318,13 @@ class ReplicaTest : public ::testing::TestWithParam<Topology> {
     std::cout << acknowledged.load() << " events acknowledged through the gateway" << std::endl;
   }
 
-  // The scorecard `stub` answers once it has counted up to `sequence`.
-  void ExpectScorecard(v1::InsightService::Stub& stub, bool through_gateway, int64_t sequence,
-                       const std::map<std::string, ExpectedRow>& expected,
-                       const ExpectedRow& total, const std::string& who) {
-    v1::GetScorecardRequest request;
-    request.set_journey(kJourney);
-    request.set_group_by(v1::GROUP_BY_TOUCHPOINT);
-    v1::Scorecard scorecard;
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (true) {
-      grpc::ClientContext context;
-      if (through_gateway) {
-        Suite::Authorize(context, suite_->credentials().admin_key);
-      } else {
-        context.AddMetadata(rpc::kTenantHeader, kTenant);
-        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-      }
-      grpc::Status status = stub.GetScorecard(&context, request, &scorecard);
-      if (status.ok() && scorecard.as_of_sequence() >= sequence) break;
-      ASSERT_LT(absl::Now(), deadline)
-          << who << " has not counted up to " << sequence << ": " << status.error_message()
-          << " as of " << scorecard.as_of_sequence();
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    ASSERT_EQ(static_cast<size_t>(scorecard.rows_size()), expected.size()) << who;
-    for (const v1::ScorecardRow& row : scorecard.rows()) {
-      auto it = expected.find(row.group());
-      ASSERT_NE(it, expected.end()) << who << ": unexpected group " << row.group();
-      ExpectRow(row, it->second, who);
-    }
-    ExpectRow(scorecard.total(), total, who);
-  }
-
   std::unique_ptr<Suite> suite_;
   int64_t base_seconds_ = 0;
   Ledger ledger_;
 };
 
 TEST_P(ReplicaTest, EveryEventOnceAcrossReplicasAndKills) {
-  ASSERT_NO_FATAL_FAILURE(ImportJourney());
+  ASSERT_NO_FATAL_FAILURE(testing::PublishJourney(*suite_, ReplicaJourney()));
   ASSERT_NO_FATAL_FAILURE(AwaitJourneyOnEveryReplica());
   {
     // Readiness asks one replica of each backend per check.
@@ -451,13 +345,11 @@ TEST_P(ReplicaTest, EveryEventOnceAcrossReplicasAndKills) {
   const auto entries = ledger_.entries();
   ASSERT_EQ(entries.size(), std::size(kChannels) * kEventsPerChannel + kRaceRounds +
                                 static_cast<size_t>(GetParam().replicas));
-  std::map<std::string, ExpectedRow> expected;
-  ExpectedRow total;
+  ExpectedScorecard expected;
   int64_t last_sequence = 0;
   for (const auto& [key, entry] : entries) {
     EXPECT_EQ(entry.acknowledgements, 1) << key.first << "/" << key.second;
-    expected[entry.event.touchpoint()].Add(entry.event);
-    total.Add(entry.event);
+    expected.Add(entry.event);
     last_sequence = std::max(last_sequence, entry.sequence);
   }
 
@@ -475,34 +367,24 @@ TEST_P(ReplicaTest, EveryEventOnceAcrossReplicasAndKills) {
   for (int k = 1; k <= GetParam().replicas; ++k) {
     const std::string name = Replica("insight", k);
     auto stub = v1::InsightService::NewStub(suite_->Dial(suite_->backend_address(name)));
-    ASSERT_NO_FATAL_FAILURE(ExpectScorecard(*stub, false, last_sequence, expected, total, name));
+    ASSERT_NO_FATAL_FAILURE(
+        ExpectScorecard(*stub, {.journey = kJourney}, last_sequence, expected, name));
   }
   auto gateway_insight = v1::InsightService::NewStub(suite_->GatewayChannel());
-  ASSERT_NO_FATAL_FAILURE(
-      ExpectScorecard(*gateway_insight, true, last_sequence, expected, total, "gateway"));
+  ASSERT_NO_FATAL_FAILURE(ExpectScorecard(
+      *gateway_insight, {.journey = kJourney, .admin_key = suite_->credentials().admin_key},
+      last_sequence, expected, "gateway"));
 
   // The change feed, end to end: every acknowledged event once, under its
   // sequence, sequences strictly increasing.
-  auto feedback = v1::FeedbackService::NewStub(suite_->GatewayChannel());
-  grpc::ClientContext context;
-  Suite::Authorize(context, suite_->credentials().admin_key, absl::Seconds(60));
-  v1::WatchEventsRequest request;
-  request.set_from_sequence(1);
-  auto reader = feedback->WatchEvents(&context, request);
   std::map<std::pair<std::string, std::string>, int64_t> seen;
-  int64_t previous = 0;
-  v1::WatchEventsResponse page;
-  while (previous < last_sequence && reader->Read(&page)) {
-    for (const v1::StoredEvent& stored : page.events()) {
-      EXPECT_GT(stored.sequence(), previous);
-      previous = stored.sequence();
-      const auto key = std::make_pair(stored.channel(), stored.event().event_id());
-      EXPECT_TRUE(seen.emplace(key, stored.sequence()).second)
-          << "in the feed twice: " << key.first << "/" << key.second;
-    }
-  }
-  context.TryCancel();
-  reader->Finish();
+  ASSERT_NO_FATAL_FAILURE(ReadFeed(
+      suite_->GatewayChannel(), suite_->credentials().admin_key, last_sequence,
+      [&](const v1::StoredEvent& stored) {
+        const auto key = std::make_pair(stored.channel(), stored.event().event_id());
+        EXPECT_TRUE(seen.emplace(key, stored.sequence()).second)
+            << "in the feed twice: " << key.first << "/" << key.second;
+      }));
   EXPECT_EQ(seen.size(), entries.size());
   for (const auto& [key, entry] : entries) {
     auto it = seen.find(key);
