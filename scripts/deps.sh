@@ -13,9 +13,8 @@ PACKAGES=(
   clang libclang-rt-14-dev llvm  # the asan preset: sanitizers, thread-safety analysis, libFuzzer
   openssl  # the tests make throwaway certificates with the openssl command
   chromium chromium-driver nodejs $(command -v npm >/dev/null || echo npm)  # npm unless nodejs has it
-  python3-numpy python3-scipy python3-statsmodels  # independent reference computations in tests (funnels)
+  python3-numpy python3-scipy python3-statsmodels  # independent reference computations in tests (funnels, key drivers)
   python3-yaml $(command -v kubectl >/dev/null || echo kubernetes-client)  # k8s/ manifest test
-  python3-numpy python3-statsmodels  # the key drivers' independent reference (tests/drivers)
 )
 
 missing=()
