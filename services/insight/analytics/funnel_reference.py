@@ -360,6 +360,7 @@ def paths(case):
     pairs = {}       # (from, to) -> customers
     switchers = 0
     means = {m: {True: [], False: []} for m in ("csat", "ces", "nps")}
+    last_nps = {True: [], False: []}  # each customer's last NPS answer
     for events in by_customer.values():
         events.sort(key=lambda e: (e["at"], e["seq"]))
         for field, table in (("channel", channel_paths), ("stage", stage_paths)):
@@ -380,6 +381,9 @@ def paths(case):
             answers = [e[m] for e in events if e.get(m) is not None]
             if answers:
                 means[m][switched].append(sum(answers) / len(answers))
+        nps_answers = [e["nps"] for e in events if e.get("nps") is not None]
+        if nps_answers:
+            last_nps[switched].append(nps_answers[-1])
 
     def top(table):
         ordered = sorted(table.items(), key=lambda x: (-x[1], list(x[0])))
@@ -416,6 +420,28 @@ def paths(case):
             np.var(yes, ddof=1) > 0 or np.var(no, ddof=1) > 0)
         if valid:
             p = float(stats.ttest_ind(yes, no, equal_var=False).pvalue)
+        entry.update(p_value=p, differs=bool(valid and p < 0.05))
+        answer["satisfaction"].append(entry)
+    if last_nps[True] or last_nps[False]:
+        # NPS per group; the difference's z-test from the multinomial
+        # variance of promoter and detractor shares.
+        def nps(answers):
+            n = len(answers)
+            promoters = sum(a >= 9 for a in answers)
+            detractors = sum(a <= 6 for a in answers)
+            up, down = promoters / n, detractors / n
+            return 100 * (promoters - detractors) / n, (up + down - (up - down) ** 2) / n
+        yes, no = last_nps[True], last_nps[False]
+        s_yes, v_yes = nps(yes) if yes else (0.0, 0.0)
+        s_no, v_no = nps(no) if no else (0.0, 0.0)
+        entry = {"metric": "nps_score", "switchers": len(yes), "others": len(no),
+                 "switchers_mean": s_yes, "others_mean": s_no,
+                 "difference": s_yes - s_no}
+        valid = len(yes) >= 2 and len(no) >= 2 and v_yes + v_no > 0
+        p = 1.0
+        if valid:
+            z = (s_yes - s_no) / 100 / np.sqrt(v_yes + v_no)
+            p = float(2 * stats.norm.sf(abs(z)))
         entry.update(p_value=p, differs=bool(valid and p < 0.05))
         answer["satisfaction"].append(entry)
     return answer

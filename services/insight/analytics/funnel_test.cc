@@ -335,7 +335,7 @@ TEST(PathsExactness, EveryNumberMatchesTheReference) {
   }
   const std::vector<std::string> expected = RunReference(input);
   ASSERT_EQ(expected.size(), cases.size());
-  int with_switchers = 0, with_test = 0;
+  int with_switchers = 0, with_test = 0, with_nps_score_test = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     std::string name;
     const v1::Paths want = ParseExpected<v1::Paths>(expected[i], &name);
@@ -344,10 +344,14 @@ TEST(PathsExactness, EveryNumberMatchesTheReference) {
         << name << "\nexpected " << want.ShortDebugString() << "\ngot      "
         << answers[i].ShortDebugString();
     with_switchers += answers[i].switchers() > 0;
-    for (const auto& s : answers[i].satisfaction()) with_test += s.p_value() < 1;
+    for (const auto& s : answers[i].satisfaction()) {
+      with_test += s.p_value() < 1;
+      with_nps_score_test += s.metric() == "nps_score" && s.p_value() < 1;
+    }
   }
   EXPECT_GT(with_switchers, 40);
   EXPECT_GT(with_test, 40);
+  EXPECT_GE(with_nps_score_test, 5);
 }
 
 // ---------------------------------------------------------------------------

@@ -34,6 +34,29 @@ void SetInterval(const stats::Interval& in, v1::Interval* out) {
 // (short paths stay within std::string's own buffer: no allocation).
 using PathTally = absl::flat_hash_map<std::string, int64_t>;
 
+// Customers of one group by their NPS answer.
+struct NpsGroup {
+  int64_t n = 0, promoters = 0, detractors = 0;
+
+  void Add(int answer) {
+    ++n;
+    promoters += answer >= 9;
+    detractors += answer <= 6;
+  }
+  // −100 … 100; 0 without customers.
+  double Score() const {
+    return n == 0 ? 0 : 100.0 * static_cast<double>(promoters - detractors) /
+                            static_cast<double>(n);
+  }
+  // Of the score on the share scale (p⁺ − p⁻).
+  double Variance() const {
+    if (n == 0) return 0;
+    const double up = static_cast<double>(promoters) / static_cast<double>(n);
+    const double down = static_cast<double>(detractors) / static_cast<double>(n);
+    return (up + down - (up - down) * (up - down)) / static_cast<double>(n);
+  }
+};
+
 void AppendStep(std::string& path, int32_t step) {
   path.push_back(static_cast<char>(step & 0xff));
   path.push_back(static_cast<char>((step >> 8) & 0xff));
@@ -111,6 +134,8 @@ v1::Paths EvaluatePaths(const FunnelSource& source,
   std::vector<int64_t> touched_by(channels, -1);
   // [metric][switcher?]
   Sample samples[3][2];
+  // Customers by their last NPS answer: [switcher?].
+  NpsGroup nps_groups[2];
   int64_t customers = 0, switchers = 0;
   std::string channel_path, stage_path;
   std::vector<FunnelTouch> touches;
@@ -125,6 +150,7 @@ v1::Paths EvaluatePaths(const FunnelSource& source,
     bool switcher = false;
     double sums[3] = {0, 0, 0};
     int counts[3] = {0, 0, 0};
+    int last_nps = -1;
     for (size_t i = 0; i < end; ++i) {
       const FunnelTouch& t = touches[i];
       if (t.channel != last_channel) {
@@ -146,6 +172,7 @@ v1::Paths EvaluatePaths(const FunnelSource& source,
           ++counts[m];
         }
       }
+      if (t.nps >= 0) last_nps = t.nps;
       if (i + 1 < end && touches[i + 1].at - t.at <= switch_within_micros) {
         const int32_t next = touches[i + 1].channel;
         const size_t cell = static_cast<size_t>(t.channel) * channels + next;
@@ -162,6 +189,7 @@ v1::Paths EvaluatePaths(const FunnelSource& source,
     for (int m = 0; m < 3; ++m) {
       if (counts[m] > 0) samples[m][switcher].values.push_back(sums[m] / counts[m]);
     }
+    if (last_nps >= 0) nps_groups[switcher].Add(last_nps);
   }
   paths.set_customers(customers);
   paths.set_switchers(switchers);
@@ -206,6 +234,29 @@ v1::Paths EvaluatePaths(const FunnelSource& source,
     comparison->set_difference(yes.mean - no.mean);
     comparison->set_p_value(test.p_value);
     comparison->set_differs(test.valid && test.p_value < 0.05);
+  }
+  if (nps_groups[0].n + nps_groups[1].n > 0) {
+    // The NPS itself, each customer classified by their last answer.
+    const NpsGroup& yes = nps_groups[1];
+    const NpsGroup& no = nps_groups[0];
+    v1::SwitcherComparison* comparison = paths.add_satisfaction();
+    comparison->set_metric("nps_score");
+    comparison->set_switchers(yes.n);
+    comparison->set_switchers_mean(yes.Score());
+    comparison->set_others(no.n);
+    comparison->set_others_mean(no.Score());
+    comparison->set_difference(yes.Score() - no.Score());
+    // z-test of the difference of two NPS: on the share scale, an NPS is
+    // p⁺ − p⁻ with variance (p⁺ + p⁻ − (p⁺ − p⁻)²)/n.
+    const double variance = yes.Variance() + no.Variance();
+    const bool valid = yes.n >= 2 && no.n >= 2 && variance > 0;
+    double p_value = 1;
+    if (valid) {
+      const double z = (yes.Score() - no.Score()) / 100 / std::sqrt(variance);
+      p_value = 2 * stats::NormalCdf(-std::fabs(z));
+    }
+    comparison->set_p_value(p_value);
+    comparison->set_differs(valid && p_value < 0.05);
   }
   return paths;
 }
