@@ -15,6 +15,10 @@ PACKAGES=(
   chromium chromium-driver nodejs $(command -v npm >/dev/null || echo npm)  # npm unless nodejs has it
   python3-numpy python3-scipy python3-statsmodels  # independent reference computations in tests (funnels, key drivers)
   python3-yaml $(command -v kubectl >/dev/null || echo kubernetes-client)  # k8s/ manifest test
+  libicu-dev libstemmer-dev  # lib/text: word boundaries and case folding (ICU), Snowball stemmers
+  libhunspell-dev hunspell-sv-se  # lib/text: Swedish lemmas and compounds (/usr/share/hunspell/sv_SE.*)
+  libexttextcat-dev libexttextcat-data  # lib/text: language detection (/usr/share/libexttextcat/*.lm)
+  libvoikko-dev voikko-fi  # lib/text, POLKU_VOIKKO=ON (GPL): Finnish lemmas (/usr/lib/voikko)
 )
 
 missing=()

@@ -1,0 +1,64 @@
+#include "lib/text/tokenizer.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace polku::text {
+namespace {
+
+std::vector<std::string> Folded(const std::vector<Token>& tokens) {
+  std::vector<std::string> out;
+  for (const Token& t : tokens) out.push_back(t.folded);
+  return out;
+}
+
+TEST(TokenizerTest, SpansAreTheWordsAsWrittenIncludingMultiByteLetters) {
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Create();
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  const std::string comment =
+      "ÄÄNESTYS: Kassajonossa 20 min 😡 — leveransförseningen; doesn’t work!";
+  const std::vector<Token> tokens = tokenizer->Tokenize(comment);
+  EXPECT_THAT(Folded(tokens),
+              testing::ElementsAre("äänestys", "kassajonossa", "min",
+                                   "leveransförseningen", "doesn't", "work"));
+  const std::vector<std::string> written = {
+      "ÄÄNESTYS", "Kassajonossa", "min", "leveransförseningen", "doesn’t",
+      "work"};
+  ASSERT_EQ(tokens.size(), written.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    EXPECT_EQ(comment.substr(tokens[i].begin, tokens[i].end - tokens[i].begin),
+              written[i]);
+  }
+  // ':' after a word, the dash and ';' each start a clause.
+  EXPECT_EQ(tokens[0].clause, 0);
+  EXPECT_EQ(tokens[1].clause, 1);
+  EXPECT_EQ(tokens[3].clause, 2);
+  EXPECT_EQ(tokens[4].clause, 3);
+  EXPECT_EQ(tokens[5].clause, 3);
+}
+
+TEST(TokenizerTest, FoldsDecomposedAndCompatibilityForms) {
+  // "Päätös" with a combining diaeresis, and the "ﬁ" ligature.
+  EXPECT_EQ(FoldWord("Pa\u0308a\u0308to\u0308s"), "päätös");
+  EXPECT_EQ(FoldWord("\uFB01ksu"), "fiksu");
+  EXPECT_EQ(FoldWord("STRASSE"), "strasse");
+  EXPECT_EQ(FoldWord("Straße"), "strasse");
+}
+
+TEST(TokenizerTest, InvalidUtf8MakesNoTokensAndNoOutOfRangeSpans) {
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::Create();
+  ASSERT_TRUE(tokenizer.ok());
+  const std::string comment = "hyvä \xff\xfe palvelu \xc3";
+  for (const Token& t : tokenizer->Tokenize(comment)) {
+    EXPECT_LE(t.end, comment.size());
+    EXPECT_LT(t.begin, t.end);
+  }
+  EXPECT_THAT(Folded(tokenizer->Tokenize(comment)),
+              testing::ElementsAre("hyvä", "palvelu"));
+  EXPECT_TRUE(tokenizer->Tokenize("").empty());
+}
+
+}  // namespace
+}  // namespace polku::text
