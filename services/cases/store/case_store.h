@@ -1,0 +1,250 @@
+// polku-cases' store: every algorithm over cases, rules, the audit trail and
+// the feed checkpoint, written once over a few primitives each backend
+// supplies (SQLite, PostgreSQL, memory), as polku-insight's RollupStore and
+// polku-feedback's GroupCommitStore do.
+//
+//   std::unique_ptr<CaseStore> store = …;  // e.g. SqliteCaseStore::Open
+//   POLKU_RETURN_IF_ERROR(store->CheckFeed(page.feed_id()));
+//   POLKU_RETURN_IF_ERROR(store->Apply(page.events()));   // opens cases
+//   POLKU_ASSIGN_OR_RETURN(v1::Case c, store->UpdateCase(tenant, actor,
+//                                                        change, mask));
+//
+// Exactly once. A rule opens at most one case per (tenant, rule, customer
+// hash, period bucket): the backends hold a unique key on those columns, and
+// a feed page inserts its cases ("insert unless the key exists") and moves
+// the checkpoint in one transaction that first reads the checkpoint under
+// the store's write lock (SQLite: the one writer connection; PostgreSQL:
+// the checkpoint row, SELECT … FOR UPDATE). So a page delivered twice, a
+// replayed feed, a restart in the middle of a page and a second replica on
+// the same database all find the case already there and open nothing.
+//
+// Every change to a case or a rule appends an audit entry (who, when, what)
+// in the same transaction as the change.
+#ifndef POLKU_SERVICES_CASES_STORE_CASE_STORE_H_
+#define POLKU_SERVICES_CASES_STORE_CASE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "lib/base/clock.h"
+#include "polku/v1/cases.pb.h"
+#include "polku/v1/feedback.pb.h"
+
+namespace polku::cases {
+
+// The actor of changes made by the feed (rules opening cases, SLA alerts,
+// erasures).
+inline constexpr char kSystemActor[] = "polku-cases";
+
+// The owner team of an event's touchpoint (from the journey map), or empty
+// when the touchpoint has none or is unknown; the rule's fallback queue is
+// used then.
+using OwnerTeamResolver = std::function<std::string(const v1::StoredEvent&)>;
+
+// A case as stored: the API's Case plus what is never shown back.
+struct StoredCase {
+  std::string tenant;
+  // Hex HMAC of the customer reference (StoredEvent.customer_hash).
+  std::string customer_hash;
+  // The exactly-once key of a rule's case; for a case opened by hand
+  // rule_id is empty and period_bucket unset.
+  std::optional<int64_t> period_bucket;
+  // The CreateCase request_id that opened it, if any.
+  std::string request_id;
+  v1::Case value;
+};
+
+// An SLA alert raised by RaiseSlaAlerts: exactly once per case and kind.
+struct SlaAlertRaised {
+  std::string tenant;
+  std::string case_id;
+  // `sla.first_contact_reminder`, `sla.first_contact_breach`,
+  // `sla.resolution_reminder`, `sla.resolution_breach`.
+  std::string kind;
+};
+
+// Filters and paging of ListCases (the request's fields, checked).
+struct CaseFilter {
+  std::vector<v1::CaseState> states;
+  std::string owner_team;
+  std::string assignee;
+  std::string rule_id;
+  std::string journey;
+  absl::Time created_from = absl::InfinitePast();
+  absl::Time created_to = absl::InfiniteFuture();
+  bool breached_only = false;
+};
+
+class CaseStore {
+ public:
+  struct Options {
+    // Time of every change, SLA evaluation included.
+    Clock* clock = &Clock::Real();
+    // Empty: every case goes to its rule's fallback queue.
+    OwnerTeamResolver owner_team;
+  };
+
+  virtual ~CaseStore() = default;
+
+  // --- The change feed (the tailer's side; as insight's FeedSink).
+
+  // Opens the cases the tenant's enabled rules call for, for every event
+  // above the checkpoint, and advances the checkpoint, atomically.
+  absl::Status Apply(
+      const google::protobuf::RepeatedPtrField<v1::StoredEvent>& events);
+  // Deletes every case of the erased customer (with its audit trail) and
+  // advances the checkpoint to the erasure's sequence, atomically; an
+  // erasure at or below the checkpoint is ignored.
+  absl::Status ApplyErasure(const v1::Erasure& erasure);
+  // FAILED_PRECONDITION when the checkpoint belongs to another feed; binds
+  // the store to `feed_id` on first use.
+  absl::Status CheckFeed(const std::string& feed_id);
+  absl::StatusOr<int64_t> Checkpoint();
+
+  // --- Rules.
+
+  // Assigns rule_id and times; INVALID_ARGUMENT naming the field.
+  absl::StatusOr<v1::CaseRule> CreateRule(const std::string& tenant,
+                                          const std::string& actor,
+                                          v1::CaseRule rule);
+  // The fields of `mask` (name, conditions, priority, sla, period_seconds,
+  // fallback_queue, enabled; empty mask: all of them). NOT_FOUND, or
+  // INVALID_ARGUMENT for a field that cannot change (rule_id, journey).
+  absl::StatusOr<v1::CaseRule> UpdateRule(
+      const std::string& tenant, const std::string& actor,
+      const v1::CaseRule& rule, const google::protobuf::FieldMask& mask);
+  // The tenant's rules (of `journey` if set), by rule_id.
+  absl::StatusOr<std::vector<v1::CaseRule>> ListRules(
+      const std::string& tenant, const std::string& journey);
+  absl::StatusOr<v1::CaseRule> GetRule(const std::string& tenant,
+                                       const std::string& rule_id);
+
+  // --- Cases.
+
+  // By hand (empty rule_id) or by a rule, for `event` (read from the feed
+  // by the caller). A rule that would not match the event is
+  // FAILED_PRECONDITION; a rule case that exists is ALREADY_EXISTS naming
+  // its id; a repeated request_id returns the first call's case.
+  absl::StatusOr<v1::Case> CreateCase(const std::string& tenant,
+                                      const std::string& actor,
+                                      const v1::StoredEvent& event,
+                                      const v1::CreateCaseRequest& request);
+  absl::StatusOr<v1::Case> GetCase(const std::string& tenant,
+                                   const std::string& case_id);
+  // Newest first; `page_token` is what the previous page returned.
+  absl::StatusOr<v1::ListCasesResponse> ListCases(const std::string& tenant,
+                                                  const CaseFilter& filter,
+                                                  int page_size,
+                                                  const std::string& page_token);
+  // The fields of `mask` (state, assignee, owner_team, priority,
+  // no_contact), one audit entry each. A state change is checked against
+  // the workflow (case_state.h); assigning a NEW case makes it ASSIGNED.
+  // A non-empty etag that is not the case's is ABORTED.
+  absl::StatusOr<v1::Case> UpdateCase(const std::string& tenant,
+                                      const std::string& actor,
+                                      const v1::Case& change,
+                                      const google::protobuf::FieldMask& mask);
+  absl::StatusOr<v1::Case> AddComment(const std::string& tenant,
+                                      const std::string& actor,
+                                      const std::string& case_id,
+                                      const std::string& text);
+  // Oldest first: a case's trail (case_id) or a rule's (rule_id).
+  absl::StatusOr<std::vector<v1::AuditEntry>> AuditTrail(
+      const std::string& tenant, const std::string& case_id,
+      const std::string& rule_id);
+
+  // Raises every SLA reminder and breach that has come due by the clock
+  // and was not raised before, recording each in its case (and the audit
+  // trail) in the same transaction: each is raised exactly once, also
+  // with several replicas.
+  absl::StatusOr<std::vector<SlaAlertRaised>> RaiseSlaAlerts();
+
+ protected:
+  // One transaction of the backend, holding the store's write lock.
+  class Transaction {
+   public:
+    struct FeedCheckpoint {
+      int64_t sequence = 0;
+      std::string feed_id;
+    };
+    virtual ~Transaction() = default;
+
+    virtual absl::StatusOr<FeedCheckpoint> ReadCheckpoint() = 0;
+    virtual absl::Status SaveCheckpoint(int64_t sequence) = 0;
+    virtual absl::Status BindFeed(const std::string& feed_id) = 0;
+
+    // Every rule of the tenant, by rule_id.
+    virtual absl::StatusOr<std::vector<v1::CaseRule>> Rules(
+        const std::string& tenant) = 0;
+    // Inserts, or replaces the rule with that id.
+    virtual absl::Status PutRule(const std::string& tenant,
+                                 const v1::CaseRule& rule) = 0;
+
+    // Inserts a case unless one with its exactly-once key (tenant, rule_id,
+    // customer_hash, period_bucket) or its (tenant, request_id) exists:
+    // false then, and nothing is written.
+    virtual absl::StatusOr<bool> InsertCase(const StoredCase& c) = 0;
+    // The case with that key, if any.
+    virtual absl::StatusOr<std::optional<StoredCase>> FindCase(
+        const std::string& tenant, const std::string& rule_id,
+        const std::string& customer_hash, int64_t period_bucket) = 0;
+    virtual absl::StatusOr<std::optional<StoredCase>> FindByRequest(
+        const std::string& tenant, const std::string& request_id) = 0;
+    virtual absl::StatusOr<std::optional<StoredCase>> GetCase(
+        const std::string& tenant, const std::string& case_id) = 0;
+    // Replaces the stored case's value (state and update time too).
+    virtual absl::Status UpdateCase(const StoredCase& c) = 0;
+    // The tenant's cases after `after` (exclusive) in the order newest
+    // first, i.e. (create time, case_id) descending; at most `limit`. An
+    // empty `after` starts at the newest.
+    struct PagePosition {
+      int64_t create_micros = 0;
+      std::string case_id;
+    };
+    virtual absl::StatusOr<std::vector<StoredCase>> CasesPage(
+        const std::string& tenant, const std::optional<PagePosition>& after,
+        int limit) = 0;
+    // Every case of any tenant that is not resolved or closed.
+    virtual absl::StatusOr<std::vector<StoredCase>> OpenCases() = 0;
+    // Deletes the customer's cases and their audit entries; how many cases.
+    virtual absl::StatusOr<int64_t> EraseCustomer(
+        const std::string& tenant, const std::string& customer_hash) = 0;
+
+    virtual absl::Status AppendAudit(const std::string& tenant,
+                                     const v1::AuditEntry& entry) = 0;
+    // Oldest first.
+    virtual absl::StatusOr<std::vector<v1::AuditEntry>> Audit(
+        const std::string& tenant, const std::string& case_id,
+        const std::string& rule_id) = 0;
+  };
+
+  explicit CaseStore(Options options);
+
+  // Runs `work` in one transaction holding the write lock; commits if it
+  // returns true, rolls back if false or on error.
+  virtual absl::Status Run(
+      absl::FunctionRef<absl::StatusOr<bool>(Transaction&)> work) = 0;
+
+ private:
+  absl::Status OpenCasesFor(Transaction& txn, const v1::StoredEvent& event,
+                            std::vector<v1::CaseRule>& rules);
+  absl::StatusOr<std::optional<StoredCase>> NewRuleCase(
+      const v1::CaseRule& rule, const v1::StoredEvent& event);
+  v1::AuditEntry Audit(const std::string& case_id, const std::string& actor,
+                       const std::string& field, const std::string& old_value,
+                       const std::string& new_value) const;
+
+  Options options_;
+};
+
+}  // namespace polku::cases
+
+#endif  // POLKU_SERVICES_CASES_STORE_CASE_STORE_H_

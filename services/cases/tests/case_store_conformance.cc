@@ -1,0 +1,554 @@
+#include "services/cases/tests/case_store_conformance.h"
+
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "services/cases/domain/business_calendar.h"
+
+namespace polku::cases {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+absl::TimeZone Helsinki() {
+  absl::TimeZone zone;
+  absl::LoadTimeZone("Europe/Helsinki", &zone);
+  return zone;
+}
+
+absl::Time Local(int y, int m, int d, int hh, int mm = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, 0), Helsinki());
+}
+
+google::protobuf::Timestamp Proto(absl::Time t) {
+  google::protobuf::Timestamp out;
+  out.set_seconds(absl::ToUnixSeconds(t));
+  return out;
+}
+
+absl::Time Time(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// Monday 1 June 2026, 9:00 in Helsinki: where every test's clock starts.
+absl::Time Start() { return Local(2026, 6, 1, 9); }
+
+v1::StoredEvent Event(int64_t sequence, const std::string& customer,
+                      std::optional<int> nps, const std::string& tenant = "acme",
+                      absl::Time received = Start()) {
+  v1::StoredEvent e;
+  e.set_sequence(sequence);
+  e.set_tenant(tenant);
+  e.set_channel("phone");
+  e.set_journey("switching");
+  e.set_journey_version(1);
+  e.set_stage("support");
+  e.set_customer_hash(absl::StrCat("hash-", customer));
+  *e.mutable_received_at() = Proto(received);
+  v1::TouchpointEvent& t = *e.mutable_event();
+  t.set_event_id(absl::StrCat("ev", sequence));
+  t.set_touchpoint("support_call");
+  *t.mutable_occurred_at() = Proto(received - absl::Minutes(5));
+  if (nps.has_value()) t.set_nps(*nps);
+  t.set_comment("Jonotin tunnin.");
+  return e;
+}
+
+google::protobuf::RepeatedPtrField<v1::StoredEvent> Page(
+    std::vector<v1::StoredEvent> events) {
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
+  for (auto& e : events) *page.Add() = std::move(e);
+  return page;
+}
+
+v1::CaseRule DetractorRule() {
+  v1::CaseRule rule;
+  google::protobuf::TextFormat::ParseFromString(R"pb(
+    journey: "switching"
+    name: "Detractors"
+    conditions { max_nps: 6 max_csat: 2 }
+    priority: HIGH
+    fallback_queue: "customer-care"
+    sla {
+      first_contact_seconds: 28800    # 8 business hours
+      resolution_seconds: 172800      # 48 business hours
+      reminder_share: 0.75
+      business_hours {
+        time_zone: "Europe/Helsinki"
+        weekly { weekday: 1 open_minute: 480 close_minute: 960 }
+        weekly { weekday: 2 open_minute: 480 close_minute: 960 }
+        weekly { weekday: 3 open_minute: 480 close_minute: 960 }
+        weekly { weekday: 4 open_minute: 480 close_minute: 960 }
+        weekly { weekday: 5 open_minute: 480 close_minute: 960 }
+        holidays { date: "2026-06-19" name: "Juhannusaatto" }
+      }
+    }
+  )pb", &rule);
+  return rule;
+}
+
+google::protobuf::FieldMask Mask(std::vector<std::string> paths) {
+  google::protobuf::FieldMask mask;
+  for (auto& p : paths) mask.add_paths(p);
+  return mask;
+}
+
+std::vector<v1::Case> AllCases(CaseStore& store, const std::string& tenant,
+                               const CaseFilter& filter = {}) {
+  std::vector<v1::Case> all;
+  std::string token;
+  do {
+    auto page = store.ListCases(tenant, filter, 7, token);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) break;
+    for (const auto& c : page->cases()) all.push_back(c);
+    token = page->next_page_token();
+  } while (!token.empty());
+  return all;
+}
+
+}  // namespace
+
+CaseStoreConformance::CaseStoreConformance() : clock_(Start()) {
+  static int n = 0;
+  database_ = absl::StrCat("cases_", getpid(), "_", n++);
+  store_ = GetParam().make(Options(), database_);
+}
+
+CaseStore::Options CaseStoreConformance::Options() {
+  return {.clock = &clock_, .owner_team = [](const v1::StoredEvent& e) {
+            return e.event().touchpoint() == "support_call"
+                       ? std::string("support-team")
+                       : std::string();
+          }};
+}
+
+std::unique_ptr<CaseStore> CaseStoreConformance::Twin() {
+  return GetParam().make(Options(), database_);
+}
+
+TEST_P(CaseStoreConformance, DetractorsDeliveredTwiceOpenOneCaseEach) {
+  auto rule = store_->CreateRule("acme", "anna", DetractorRule());
+  ASSERT_TRUE(rule.ok()) << rule.status();
+  std::vector<v1::StoredEvent> events;
+  for (int i = 0; i < 100; ++i) {
+    events.push_back(Event(2 * i + 1, absl::StrCat("customer", i), i % 7));
+    // The same customer's second detractor answer in the period: no new case.
+    events.push_back(Event(2 * i + 2, absl::StrCat("customer", i), 3));
+  }
+  // Promoters and unrated touches open nothing.
+  events.push_back(Event(201, "promoter", 10));
+  events.push_back(Event(202, "silent", std::nullopt));
+  // In pages of 25, then the whole feed replayed from the start (a restart
+  // that lost its checkpoint would do that), then a page delivered twice.
+  for (size_t i = 0; i < events.size(); i += 25) {
+    std::vector<v1::StoredEvent> page(
+        events.begin() + i, events.begin() + std::min(events.size(), i + 25));
+    ASSERT_TRUE(store_->Apply(Page(page)).ok());
+  }
+  ASSERT_TRUE(store_->Apply(Page(events)).ok());
+  ASSERT_TRUE(store_->Apply(Page({events[10], events[11]})).ok());
+  EXPECT_EQ(*store_->Checkpoint(), 202);
+
+  std::vector<v1::Case> cases = AllCases(*store_, "acme");
+  ASSERT_THAT(cases, SizeIs(100));
+  std::set<std::string> ids;
+  for (const v1::Case& c : cases) {
+    ids.insert(c.case_id());
+    EXPECT_EQ(c.state(), v1::NEW);
+    EXPECT_EQ(c.priority(), v1::HIGH);
+    EXPECT_EQ(c.owner_team(), "support-team");
+    EXPECT_EQ(c.rule_id(), rule->rule_id());
+    EXPECT_EQ(c.event().comment(), "Jonotin tunnin.");
+    EXPECT_LE(c.event().nps(), 6);
+    // The case shows the event, never who the customer is.
+    EXPECT_THAT(c.ShortDebugString(), testing::Not(HasSubstr("customer")));
+    auto trail = store_->AuditTrail("acme", c.case_id(), "");
+    ASSERT_TRUE(trail.ok());
+    ASSERT_THAT(*trail, SizeIs(1));
+    EXPECT_EQ((*trail)[0].actor(), kSystemActor);
+    EXPECT_EQ((*trail)[0].new_value(), "NEW");
+  }
+  EXPECT_THAT(ids, SizeIs(100));
+}
+
+TEST_P(CaseStoreConformance, TheKeyIsCustomerRuleAndPeriod) {
+  v1::CaseRule daily = DetractorRule();
+  daily.set_period_seconds(24 * 3600);
+  auto first = store_->CreateRule("acme", "anna", daily);
+  auto second = store_->CreateRule("acme", "anna", DetractorRule());
+  ASSERT_TRUE(first.ok() && second.ok());
+  v1::StoredEvent monday = Event(1, "c1", 2);
+  v1::StoredEvent tuesday = Event(2, "c1", 2, "acme", Start() + absl::Hours(24));
+  ASSERT_TRUE(store_->Apply(Page({monday, tuesday})).ok());
+  CaseFilter by_daily;
+  by_daily.rule_id = first->rule_id();
+  CaseFilter by_monthly;
+  by_monthly.rule_id = second->rule_id();
+  // Daily periods: two cases; 30-day periods: one. Each rule its own.
+  EXPECT_THAT(AllCases(*store_, "acme", by_daily), SizeIs(2));
+  EXPECT_THAT(AllCases(*store_, "acme", by_monthly), SizeIs(1));
+}
+
+TEST_P(CaseStoreConformance, TwoReplicasOnOneDatabaseOpenNothingTwice) {
+  if (!GetParam().shared_database) GTEST_SKIP() << "no shared database";
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  std::unique_ptr<CaseStore> replica = Twin();
+  std::vector<v1::StoredEvent> events;
+  for (int i = 0; i < 40; ++i) {
+    events.push_back(Event(i + 1, absl::StrCat("c", i), 1));
+    events.push_back(Event(i + 41, absl::StrCat("c", i), 2));  // again
+  }
+  // Both replicas read the whole feed, in pages of different sizes,
+  // concurrently.
+  auto tail = [&](CaseStore* store, size_t page_size) {
+    for (size_t i = 0; i < events.size(); i += page_size) {
+      std::vector<v1::StoredEvent> page(
+          events.begin() + i,
+          events.begin() + std::min(events.size(), i + page_size));
+      ASSERT_TRUE(store->Apply(Page(page)).ok());
+    }
+  };
+  std::thread first([&] { tail(store_.get(), 7); });
+  std::thread second([&] { tail(replica.get(), 5); });
+  first.join();
+  second.join();
+  EXPECT_THAT(AllCases(*store_, "acme"), SizeIs(40));
+  EXPECT_THAT(AllCases(*replica, "acme"), SizeIs(40));
+  EXPECT_EQ(*replica->Checkpoint(), 80);
+}
+
+TEST_P(CaseStoreConformance, ARestartResumesFromTheCheckpoint) {
+  if (!GetParam().shared_database) GTEST_SKIP() << "no shared database";
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  std::vector<v1::StoredEvent> events;
+  for (int i = 0; i < 20; ++i) events.push_back(Event(i + 1, absl::StrCat("c", i), 1));
+  ASSERT_TRUE(store_->Apply(Page({events.begin(), events.begin() + 12})).ok());
+  store_.reset();  // the process dies after its 12th event
+  store_ = Twin();
+  EXPECT_EQ(*store_->Checkpoint(), 12);
+  // The feed is read again from an older position: the page overlaps.
+  ASSERT_TRUE(store_->Apply(Page(events)).ok());
+  EXPECT_THAT(AllCases(*store_, "acme"), SizeIs(20));
+}
+
+TEST_P(CaseStoreConformance, EveryIllegalTransitionIsRefusedAndEveryChangeAudited) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  std::string id = AllCases(*store_, "acme").at(0).case_id();
+  auto move = [&](v1::CaseState to) {
+    v1::Case change;
+    change.set_case_id(id);
+    change.set_state(to);
+    return store_->UpdateCase("acme", "ville", change, Mask({"state"}));
+  };
+  absl::StatusOr<v1::Case> refused = move(v1::RESOLVED);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("from NEW to RESOLVED"));
+  EXPECT_EQ(move(v1::CLOSED).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // Assigning a new case makes it ASSIGNED.
+  v1::Case assign;
+  assign.set_case_id(id);
+  assign.set_assignee("ville");
+  auto assigned = store_->UpdateCase("acme", "anna", assign, Mask({"assignee"}));
+  ASSERT_TRUE(assigned.ok()) << assigned.status();
+  EXPECT_EQ(assigned->state(), v1::ASSIGNED);
+  clock_.Advance(absl::Hours(1));
+  auto contacted = move(v1::CONTACTED);
+  ASSERT_TRUE(contacted.ok()) << contacted.status();
+  EXPECT_EQ(Time(contacted->sla().first_contact_time()), clock_.Now());
+  EXPECT_EQ(move(v1::NEW).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(move(v1::RESOLVED).ok());
+  ASSERT_TRUE(move(v1::CLOSED).ok());
+  EXPECT_EQ(move(v1::CONTACTED).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(move(v1::REOPENED).ok());
+  ASSERT_TRUE(store_->AddComment("acme", "ville", id, "Soitin uudelleen.").ok());
+
+  // A stale etag loses.
+  v1::Case stale;
+  stale.set_case_id(id);
+  stale.set_etag("1");
+  stale.set_priority(v1::URGENT);
+  EXPECT_EQ(store_->UpdateCase("acme", "anna", stale, Mask({"priority"}))
+                .status()
+                .code(),
+            absl::StatusCode::kAborted);
+  // A field that cannot change.
+  EXPECT_EQ(store_->UpdateCase("acme", "anna", stale, Mask({"event"}))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+
+  auto trail = store_->AuditTrail("acme", id, "");
+  ASSERT_TRUE(trail.ok());
+  std::vector<std::string> changes;
+  for (const v1::AuditEntry& e : *trail) {
+    changes.push_back(absl::StrCat(e.actor(), " ", e.field(), " ",
+                                   e.old_value(), "->", e.new_value()));
+    EXPECT_TRUE(e.has_time());
+  }
+  EXPECT_THAT(changes,
+              ElementsAre("polku-cases state ->NEW", "anna assignee ->ville",
+                          "anna state NEW->ASSIGNED",
+                          "ville state ASSIGNED->CONTACTED",
+                          "ville state CONTACTED->RESOLVED",
+                          "ville state RESOLVED->CLOSED",
+                          "ville state CLOSED->REOPENED",
+                          "ville comment ->Soitin uudelleen."));
+  auto got = store_->GetCase("acme", id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->state(), v1::REOPENED);
+  ASSERT_THAT(got->comments(), SizeIs(1));
+  EXPECT_EQ(got->comments(0).author(), "ville");
+}
+
+TEST_P(CaseStoreConformance, WaitingForTheCustomerMovesTheDueTimes) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  // Received Monday 1 June 9:00: first contact (8 business hours) due
+  // Tuesday 9:00; resolution (48) Tuesday 9 June 9:00.
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  v1::Case c = AllCases(*store_, "acme").at(0);
+  EXPECT_EQ(Time(c.sla().first_contact_due()), Local(2026, 6, 2, 9));
+  EXPECT_EQ(Time(c.sla().resolution_due()), Local(2026, 6, 9, 9));
+
+  v1::Case change;
+  change.set_case_id(c.case_id());
+  change.set_assignee("ville");
+  ASSERT_TRUE(store_->UpdateCase("acme", "ville", change, Mask({"assignee"})).ok());
+  // Waiting from Monday 14:00 to Tuesday 10:00: 4 business hours.
+  clock_.Set(Local(2026, 6, 1, 14));
+  change.set_state(v1::WAITING_FOR_CUSTOMER);
+  auto waiting = store_->UpdateCase("acme", "ville", change, Mask({"state"}));
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  EXPECT_FALSE(waiting->sla().has_first_contact_due());  // the clock stands
+  clock_.Set(Local(2026, 6, 2, 10));
+  change.set_state(v1::CONTACTED);
+  auto contacted = store_->UpdateCase("acme", "ville", change, Mask({"state"}));
+  ASSERT_TRUE(contacted.ok()) << contacted.status();
+  EXPECT_EQ(contacted->sla().paused_seconds(), 4 * 3600);
+  EXPECT_EQ(Time(contacted->sla().first_contact_due()), Local(2026, 6, 2, 13));
+  EXPECT_EQ(Time(contacted->sla().resolution_due()), Local(2026, 6, 9, 13));
+}
+
+TEST_P(CaseStoreConformance, ACaseOpenedOnMidsummerEveIsDueExactly) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0, "acme",
+                                        Local(2026, 6, 19, 10, 30))}))
+                  .ok());
+  v1::Case c = AllCases(*store_, "acme").at(0);
+  // 48 business hours from the holiday: six days from Monday 22 June, to
+  // Monday 29 June 16:00 EEST = 13:00 UTC.
+  EXPECT_EQ(Time(c.sla().resolution_due()),
+            absl::FromCivil(absl::CivilSecond(2026, 6, 29, 13, 0, 0),
+                            absl::UTCTimeZone()));
+  EXPECT_EQ(Time(c.sla().first_contact_due()), Local(2026, 6, 22, 16));
+}
+
+TEST_P(CaseStoreConformance, ReminderAndBreachAreRaisedOnceEach) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  std::map<std::string, int> raised;
+  for (absl::Time t = Start(); t < Start() + absl::Hours(24 * 14);
+       t += absl::Minutes(30)) {
+    clock_.Set(t);
+    auto alerts = store_->RaiseSlaAlerts();
+    ASSERT_TRUE(alerts.ok()) << alerts.status();
+    for (const SlaAlertRaised& a : *alerts) {
+      ++raised[a.kind];
+      EXPECT_EQ(a.tenant, "acme");
+    }
+  }
+  EXPECT_EQ(raised, (std::map<std::string, int>{
+                        {"sla.first_contact_breach", 1},
+                        {"sla.first_contact_reminder", 1},
+                        {"sla.resolution_breach", 1},
+                        {"sla.resolution_reminder", 1}}));
+  v1::Case c = AllCases(*store_, "acme").at(0);
+  EXPECT_TRUE(c.sla().first_contact_breached());
+  CaseFilter breached;
+  breached.breached_only = true;
+  EXPECT_THAT(AllCases(*store_, "acme", breached), SizeIs(1));
+}
+
+TEST_P(CaseStoreConformance, ErasureRemovesTheCustomersCases) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "gone", 0), Event(2, "stays", 0),
+                                  Event(3, "gone", 1, "other")}))
+                  .ok());
+  std::string gone_id;
+  for (const auto& c : AllCases(*store_, "acme")) {
+    if (c.event().sequence() == 1) gone_id = c.case_id();
+  }
+  v1::Erasure erasure;
+  erasure.set_sequence(4);
+  erasure.set_tenant("acme");
+  erasure.set_customer_hash("hash-gone");
+  ASSERT_TRUE(store_->ApplyErasure(erasure).ok());
+  EXPECT_EQ(*store_->Checkpoint(), 4);
+  std::vector<v1::Case> left = AllCases(*store_, "acme");
+  ASSERT_THAT(left, SizeIs(1));
+  EXPECT_EQ(left[0].event().sequence(), 2);
+  EXPECT_EQ(store_->GetCase("acme", gone_id).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(*store_->AuditTrail("acme", gone_id, ""), SizeIs(0));
+  // The replayed event from before the erasure opens nothing again.
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "gone", 0)})).ok());
+  EXPECT_THAT(AllCases(*store_, "acme"), SizeIs(1));
+}
+
+TEST_P(CaseStoreConformance, TenantsNeverSeeEachOthersCasesOrRules) {
+  auto rule = store_->CreateRule("acme", "anna", DetractorRule());
+  ASSERT_TRUE(rule.ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  // The other tenant's event matches acme's rule's conditions, but acme's
+  // rule is acme's: it opens nothing there.
+  ASSERT_TRUE(store_->Apply(Page({Event(2, "c1", 0, "globex")})).ok());
+  std::string id = AllCases(*store_, "acme").at(0).case_id();
+  EXPECT_EQ(store_->GetCase("globex", id).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(AllCases(*store_, "globex"), SizeIs(0));
+  EXPECT_THAT(*store_->ListRules("globex", ""), SizeIs(0));
+  v1::Case change;
+  change.set_case_id(id);
+  change.set_assignee("mallory");
+  EXPECT_EQ(store_->UpdateCase("globex", "mallory", change, Mask({"assignee"}))
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->AddComment("globex", "mallory", id, "hi").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(*store_->AuditTrail("globex", id, ""), SizeIs(0));
+  EXPECT_EQ(store_->GetCase("", id).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_P(CaseStoreConformance, ANoContactCustomerKeepsTheCase) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  v1::StoredEvent event = Event(1, "c1", 0);
+  (*event.mutable_event()->mutable_attributes())["contact_consent"] = "no";
+  ASSERT_TRUE(store_->Apply(Page({event})).ok());
+  v1::Case c = AllCases(*store_, "acme").at(0);
+  EXPECT_TRUE(c.no_contact());
+  v1::Case change;
+  change.set_case_id(c.case_id());
+  change.set_assignee("ville");
+  ASSERT_TRUE(store_->UpdateCase("acme", "ville", change, Mask({"assignee"})).ok());
+  change.set_state(v1::CONTACTED);
+  EXPECT_THAT(store_->UpdateCase("acme", "ville", change, Mask({"state"}))
+                  .status()
+                  .message(),
+              HasSubstr("not to be contacted"));
+}
+
+TEST_P(CaseStoreConformance, CasesByHandAndByRuleOnRequest) {
+  auto rule = store_->CreateRule("acme", "anna", DetractorRule());
+  ASSERT_TRUE(rule.ok());
+  v1::StoredEvent passive = Event(1, "c1", 8);
+  v1::CreateCaseRequest by_hand;
+  by_hand.set_event_sequence(1);
+  by_hand.set_request_id("req-1");
+  auto first = store_->CreateCase("acme", "anna", passive, by_hand);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->owner_team(), "support-team");
+  EXPECT_EQ(first->priority(), v1::NORMAL);
+  auto again = store_->CreateCase("acme", "anna", passive, by_hand);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->case_id(), first->case_id());
+
+  v1::CreateCaseRequest by_rule;
+  by_rule.set_event_sequence(1);
+  by_rule.set_rule_id(rule->rule_id());
+  EXPECT_EQ(store_->CreateCase("acme", "anna", passive, by_rule).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  v1::StoredEvent detractor = Event(2, "c2", 3);
+  auto opened = store_->CreateCase("acme", "anna", detractor, by_rule);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  absl::StatusOr<v1::Case> twice =
+      store_->CreateCase("acme", "anna", detractor, by_rule);
+  EXPECT_EQ(twice.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(twice.status().message(), HasSubstr(opened->case_id()));
+  // The feed then brings the same event: still one case.
+  ASSERT_TRUE(store_->Apply(Page({detractor})).ok());
+  EXPECT_THAT(AllCases(*store_, "acme"), SizeIs(2));
+  EXPECT_EQ(store_->CreateCase("globex", "x", detractor, by_rule).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_P(CaseStoreConformance, RulesAreManagedAndAudited) {
+  v1::CaseRule bad = DetractorRule();
+  bad.mutable_conditions()->set_max_nps(11);
+  EXPECT_THAT(store_->CreateRule("acme", "anna", bad).status().message(),
+              HasSubstr("rule.conditions.max_nps"));
+  auto rule = store_->CreateRule("acme", "anna", DetractorRule());
+  ASSERT_TRUE(rule.ok());
+  v1::CaseRule change;
+  change.set_rule_id(rule->rule_id());
+  change.set_disabled(true);
+  auto updated =
+      store_->UpdateRule("acme", "ville", change, Mask({"disabled"}));
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_TRUE(updated->disabled());
+  EXPECT_EQ(updated->name(), "Detractors");
+  EXPECT_EQ(store_->UpdateRule("acme", "ville", change, Mask({"journey"}))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  // A disabled rule opens nothing.
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  EXPECT_THAT(AllCases(*store_, "acme"), SizeIs(0));
+  auto trail = store_->AuditTrail("acme", "", rule->rule_id());
+  ASSERT_TRUE(trail.ok());
+  ASSERT_THAT(*trail, SizeIs(2));
+  EXPECT_EQ((*trail)[1].field(), "rule.disabled");
+  EXPECT_EQ((*trail)[1].actor(), "ville");
+  EXPECT_EQ((*trail)[1].new_value(), "disabled: true");
+  EXPECT_THAT(*store_->ListRules("acme", "switching"), SizeIs(1));
+  EXPECT_THAT(*store_->ListRules("acme", "other-journey"), SizeIs(0));
+}
+
+TEST_P(CaseStoreConformance, ListingFiltersAndPages) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  std::vector<v1::StoredEvent> events;
+  for (int i = 0; i < 30; ++i) {
+    events.push_back(Event(i + 1, absl::StrCat("c", i), 0, "acme",
+                           Start() + absl::Minutes(i)));
+  }
+  ASSERT_TRUE(store_->Apply(Page(events)).ok());
+  std::vector<v1::Case> all = AllCases(*store_, "acme");
+  ASSERT_THAT(all, SizeIs(30));
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_GT(Time(all[i - 1].create_time()), Time(all[i].create_time()));
+  }
+  v1::Case change;
+  change.set_case_id(all[3].case_id());
+  change.set_assignee("ville");
+  ASSERT_TRUE(store_->UpdateCase("acme", "anna", change, Mask({"assignee"})).ok());
+  CaseFilter mine;
+  mine.assignee = "ville";
+  mine.states = {v1::ASSIGNED};
+  EXPECT_THAT(AllCases(*store_, "acme", mine), SizeIs(1));
+  CaseFilter early;
+  early.created_to = Start() + absl::Minutes(10);
+  EXPECT_THAT(AllCases(*store_, "acme", early), SizeIs(10));
+  EXPECT_EQ(store_->ListCases("acme", {}, 10, "nonsense").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(CaseStoreConformance, AnotherFeedIsRefused) {
+  ASSERT_TRUE(store_->CheckFeed("feed-a").ok());
+  ASSERT_TRUE(store_->CheckFeed("feed-a").ok());
+  EXPECT_EQ(store_->CheckFeed("feed-b").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace polku::cases
