@@ -538,7 +538,10 @@ absl::StatusOr<v1::ListCasesResponse> CaseStore::ListCases(
     after = position;
   }
   v1::ListCasesResponse response;
+  const std::optional<Transaction::PagePosition> first = after;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    response.Clear();  // a retried transaction starts again
+    after = first;
     constexpr int kChunk = 200;
     while (response.cases_size() < page_size) {
       POLKU_ASSIGN_OR_RETURN(std::vector<StoredCase> chunk,
