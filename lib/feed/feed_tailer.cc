@@ -1,4 +1,4 @@
-#include "services/insight/server/feed_tailer.h"
+#include "lib/feed/feed_tailer.h"
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -15,7 +15,7 @@
 #include "lib/base/log.h"
 #include "lib/rpc/status.h"
 
-namespace polku::insight {
+namespace polku::feed {
 namespace {
 
 // A stream's end that is worth a warning: its deadline passing is routine.
@@ -278,4 +278,4 @@ bool FeedTailer::TailOnce() {
   return applied;
 }
 
-}  // namespace polku::insight
+}  // namespace polku::feed
