@@ -77,4 +77,15 @@ int64_t PeriodBucket(absl::Time occurred_at, absl::Duration period) {
   return rem < absl::ZeroDuration() ? q - 1 : q;  // floor, not truncation
 }
 
+void DryRunCounter::Add(const v1::StoredEvent& event) {
+  ++scanned_;
+  if (!Matches(conditions_, event)) return;
+  ++matched_;
+  const auto& at = event.event().occurred_at();
+  absl::Time occurred =
+      absl::FromUnixSeconds(at.seconds()) + absl::Nanoseconds(at.nanos());
+  keys_.emplace(event.tenant(), event.customer_hash(),
+                PeriodBucket(occurred, period_));
+}
+
 }  // namespace polku::cases

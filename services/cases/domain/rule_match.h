@@ -13,7 +13,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -64,6 +67,29 @@ bool RefusesContact(const v1::StoredEvent& event);
 // epoch. One customer opens at most one case per rule per bucket, whatever
 // the replays. `period` must be positive.
 int64_t PeriodBucket(absl::Time occurred_at, absl::Duration period);
+
+// What a rule would have done over past events (DryRunRule): events that
+// match, and the cases they would have opened under the exactly-once key.
+//
+//   DryRunCounter dry_run(conditions, absl::Hours(24 * 30));
+//   for (const v1::StoredEvent& e : events) dry_run.Add(e);
+//   dry_run.cases();
+class DryRunCounter {
+ public:
+  DryRunCounter(RuleConditions conditions, absl::Duration period)
+      : conditions_(std::move(conditions)), period_(period) {}
+  void Add(const v1::StoredEvent& event);
+  int64_t scanned() const { return scanned_; }
+  int64_t matched() const { return matched_; }
+  int64_t cases() const { return static_cast<int64_t>(keys_.size()); }
+
+ private:
+  RuleConditions conditions_;
+  absl::Duration period_;
+  int64_t scanned_ = 0;
+  int64_t matched_ = 0;
+  std::set<std::tuple<std::string, std::string, int64_t>> keys_;
+};
 
 }  // namespace polku::cases
 

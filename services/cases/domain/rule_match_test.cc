@@ -115,5 +115,24 @@ TEST(RuleMatchTest, PeriodBucketsAreWholePeriodsFloored) {
   EXPECT_EQ(PeriodBucket(absl::FromUnixSeconds(1'700'000'000), day), 19675);
 }
 
+TEST(RuleMatchTest, DryRunCountsCasesByTheExactlyOnceKey) {
+  DryRunCounter dry_run(Detractors(), absl::Hours(24));
+  v1::StoredEvent first = Event("event { touchpoint: 'call' nps: 2 }");
+  first.mutable_event()->mutable_occurred_at()->set_seconds(86400 * 10 + 5);
+  v1::StoredEvent same_day = first;
+  same_day.mutable_event()->mutable_occurred_at()->set_seconds(86400 * 10 + 900);
+  v1::StoredEvent next_day = first;
+  next_day.mutable_event()->mutable_occurred_at()->set_seconds(86400 * 11 + 5);
+  v1::StoredEvent other = first;
+  other.set_customer_hash("beef");
+  v1::StoredEvent promoter = Event("event { touchpoint: 'call' nps: 10 }");
+  for (const auto* e : {&first, &same_day, &next_day, &other, &promoter}) {
+    dry_run.Add(*e);
+  }
+  EXPECT_EQ(dry_run.scanned(), 5);
+  EXPECT_EQ(dry_run.matched(), 4);
+  EXPECT_EQ(dry_run.cases(), 3);
+}
+
 }  // namespace
 }  // namespace polku::cases

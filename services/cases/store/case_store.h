@@ -35,6 +35,7 @@
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "lib/base/clock.h"
+#include "lib/feed/feed_sink.h"
 #include "polku/v1/cases.pb.h"
 #include "polku/v1/feedback.pb.h"
 
@@ -83,7 +84,7 @@ struct CaseFilter {
   bool breached_only = false;
 };
 
-class CaseStore {
+class CaseStore : public feed::FeedSink {
  public:
   struct Options {
     // Time of every change, SLA evaluation included.
@@ -92,22 +93,22 @@ class CaseStore {
     OwnerTeamResolver owner_team;
   };
 
-  virtual ~CaseStore() = default;
+  ~CaseStore() override = default;
 
-  // --- The change feed (the tailer's side; as insight's FeedSink).
+  // --- The change feed (feed::FeedSink: lib/feed's FeedTailer feeds it).
 
   // Opens the cases the tenant's enabled rules call for, for every event
   // above the checkpoint, and advances the checkpoint, atomically.
-  absl::Status Apply(
-      const google::protobuf::RepeatedPtrField<v1::StoredEvent>& events);
+  absl::Status Apply(const google::protobuf::RepeatedPtrField<v1::StoredEvent>&
+                         events) final;
   // Deletes every case of the erased customer (with its audit trail) and
   // advances the checkpoint to the erasure's sequence, atomically; an
   // erasure at or below the checkpoint is ignored.
-  absl::Status ApplyErasure(const v1::Erasure& erasure);
+  absl::Status ApplyErasure(const v1::Erasure& erasure) final;
   // FAILED_PRECONDITION when the checkpoint belongs to another feed; binds
   // the store to `feed_id` on first use.
-  absl::Status CheckFeed(const std::string& feed_id);
-  absl::StatusOr<int64_t> Checkpoint();
+  absl::Status CheckFeed(const std::string& feed_id) final;
+  absl::StatusOr<int64_t> Checkpoint() final;
 
   // --- Rules.
 
