@@ -752,10 +752,10 @@ absl::StatusOr<std::vector<SlaAlertRaised>> CaseStore::RaiseSlaAlerts() {
           bit(sla.first_contact_breached(), kFirstContactBreach) |
           bit(sla.resolution_reminded(), kResolutionReminder) |
           bit(sla.resolution_breached(), kResolutionBreach);
-      uint32_t raise = PendingSlaAlerts(times, now, sla.has_first_contact_time(),
-                                        sla.has_resolution_time() &&
-                                            c.state() != v1::REOPENED,
-                                        before);
+      // An SLA met stays met, also when the case is reopened.
+      uint32_t raise =
+          PendingSlaAlerts(times, now, sla.has_first_contact_time(),
+                           sla.has_resolution_time(), before);
       if (raise == 0) continue;
       static constexpr std::pair<SlaAlert, const char*> kKinds[] = {
           {kFirstContactReminder, "sla.first_contact_reminder"},
