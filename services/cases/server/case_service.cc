@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/base/status_macros.h"
 #include "lib/rpc/unary.h"
+#include "services/cases/domain/measures.h"
 #include "services/cases/domain/proto_convert.h"
 #include "services/cases/domain/rule_match.h"
 
@@ -216,6 +217,31 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListAuditEntries(
         v1::ListAuditEntriesResponse out;
         for (auto& e : entries) *out.add_entries() = std::move(e);
         return out;
+      });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
+    grpc::CallbackServerContext* context,
+    const v1::GetCaseMeasuresRequest* request, v1::CaseMeasures* response) {
+  return rpc::RunUnary<v1::CaseMeasures>(
+      context, response, executor_,
+      [this, request](const rpc::Caller& caller)
+          -> absl::StatusOr<v1::CaseMeasures> {
+        v1::ListCasesRequest list;
+        list.set_journey(request->journey());
+        list.set_rule_id(request->rule_id());
+        *list.mutable_created() = request->range();
+        POLKU_ASSIGN_OR_RETURN(CaseFilter filter, FilterFromRequest(list));
+        std::vector<v1::Case> cases;
+        std::string token;
+        do {
+          POLKU_ASSIGN_OR_RETURN(
+              v1::ListCasesResponse page,
+              store_.ListCases(caller.tenant, filter, 500, token));
+          for (auto& c : *page.mutable_cases()) cases.push_back(std::move(c));
+          token = page.next_page_token();
+        } while (!token.empty());
+        return ComputeCaseMeasures(cases);
       });
 }
 

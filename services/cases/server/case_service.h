@@ -8,7 +8,8 @@
 //   rpc::Server::Start({.services = {&service}, …});
 //
 // Not yet served (UNIMPLEMENTED, docs/cases.md): SetContactConsent (the
-// customer hash key is polku-feedback's), GetCaseMeasures, WatchCases.
+// customer hash key is polku-feedback's) and WatchCases. GetCaseMeasures
+// leaves recovery out.
 #ifndef POLKU_SERVICES_CASES_SERVER_CASE_SERVICE_H_
 #define POLKU_SERVICES_CASES_SERVER_CASE_SERVICE_H_
 
@@ -68,6 +69,10 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListAuditEntriesRequest* request,
       v1::ListAuditEntriesResponse* response) override;
+  grpc::ServerUnaryReactor* GetCaseMeasures(
+      grpc::CallbackServerContext* context,
+      const v1::GetCaseMeasuresRequest* request,
+      v1::CaseMeasures* response) override;
 
  private:
   CaseStore& store_;

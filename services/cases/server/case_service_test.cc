@@ -222,6 +222,36 @@ TEST_F(CaseServiceTest, TheSlaTimerRaisesEachAlertOnce) {
                                            "sla.first_contact_breach"));
 }
 
+TEST_F(CaseServiceTest, MeasuresCountTheTenantsCases) {
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", Rule()).ok());
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
+  *page.Add() = Event("acme", 1, 0, "h1");
+  *page.Add() = Event("acme", 2, 0, "h2");
+  *page.Add() = Event("globex", 3, 0, "h3");
+  ASSERT_TRUE(store_.Apply(page).ok());
+  v1::ListCasesResponse cases;
+  ASSERT_TRUE(stub_->ListCases(As("acme").get(), {}, &cases).ok());
+  ASSERT_EQ(cases.cases_size(), 2);
+  // One of the two contacted 30 minutes after opening, within its hour.
+  clock_.Advance(absl::Minutes(30));
+  v1::UpdateCaseRequest update;
+  update.mutable_case_()->set_case_id(cases.cases(0).case_id());
+  update.mutable_case_()->set_assignee("ville");
+  update.mutable_case_()->set_state(v1::CONTACTED);
+  update.mutable_update_mask()->add_paths("assignee");
+  update.mutable_update_mask()->add_paths("state");
+  v1::Case updated;
+  ASSERT_TRUE(stub_->UpdateCase(As("acme").get(), update, &updated).ok());
+  v1::CaseMeasures measures;
+  grpc::Status status = stub_->GetCaseMeasures(
+      As("acme").get(), v1::GetCaseMeasuresRequest(), &measures);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(measures.eligible(), 2);  // globex's case is not acme's
+  EXPECT_EQ(measures.contacted_within_sla(), 1);
+  EXPECT_DOUBLE_EQ(measures.close_the_loop_rate(), 0.5);
+  EXPECT_DOUBLE_EQ(measures.first_contact_median_seconds(), 1800);
+}
+
 TEST_F(CaseServiceTest, ListFiltersAreChecked) {
   v1::ListCasesRequest request;
   request.add_states(v1::CASE_STATE_UNSPECIFIED);
