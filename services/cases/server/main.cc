@@ -16,6 +16,7 @@
 #include "services/cases/server/case_service.h"
 #include "services/cases/server/case_store_factory.h"
 #include "services/cases/server/event_source.h"
+#include "services/cases/server/owner_teams.h"
 #include "services/cases/server/sla_timer.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7104", "gRPC listen address");
@@ -27,6 +28,8 @@ ABSL_FLAG(std::string, database_url, "",
 ABSL_FLAG(std::string, feedback_address, "127.0.0.1:7101",
           "polku-feedback address, whose change feed is tailed and whose "
           "events cases are opened for");
+ABSL_FLAG(std::string, journey_address, "127.0.0.1:7102",
+          "polku-journey address, asked for the owner teams of touchpoints");
 ABSL_FLAG(int, sla_interval_seconds, 60,
           "how often SLA reminders and breaches are looked for");
 
@@ -43,11 +46,22 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Until the journey index is read here (docs/cases.md), rule cases go to
-  // their rule's fallback queue.
-  auto store = polku::cases::OpenCaseStore(absl::GetFlag(FLAGS_database_url),
-                                           absl::GetFlag(FLAGS_data_dir),
-                                           {.clock = &polku::Clock::Real()});
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> journey_channel =
+      polku::rpc::MakeChannel(absl::GetFlag(FLAGS_journey_address),
+                              polku::rpc::TlsFromFlags());
+  if (!journey_channel.ok()) {
+    polku::log::Error("cannot reach polku-journey",
+                      {{"error", journey_channel.status().ToString()}});
+    return 1;
+  }
+  polku::cases::OwnerTeams owner_teams(
+      polku::cases::OwnerTeams::FromJourneyService(*journey_channel));
+  auto store = polku::cases::OpenCaseStore(
+      absl::GetFlag(FLAGS_database_url), absl::GetFlag(FLAGS_data_dir),
+      {.clock = &polku::Clock::Real(),
+       .owner_team = [&owner_teams](const polku::v1::StoredEvent& event) {
+         return owner_teams.Of(event);
+       }});
   if (!store.ok()) {
     polku::log::Error("cannot open the case store",
                       {{"error", store.status().ToString()}});

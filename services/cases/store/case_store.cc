@@ -152,8 +152,13 @@ v1::AuditEntry CaseStore::Audit(const std::string& case_id,
 
 // ---------------------------------------------------------------- the feed
 
+std::string CaseStore::TeamOf(const v1::StoredEvent& event) const {
+  return options_.owner_team ? options_.owner_team(event) : std::string();
+}
+
 absl::StatusOr<std::optional<StoredCase>> CaseStore::NewRuleCase(
-    const v1::CaseRule& rule, const v1::StoredEvent& event) {
+    const v1::CaseRule& rule, const v1::StoredEvent& event,
+    const std::string& team) {
   if (rule.disabled() || !Matches(ConditionsFromProto(rule), event)) {
     return std::nullopt;
   }
@@ -178,8 +183,6 @@ absl::StatusOr<std::optional<StoredCase>> CaseStore::NewRuleCase(
   value.set_priority(rule.priority() == v1::CASE_PRIORITY_UNSPECIFIED
                          ? v1::NORMAL
                          : rule.priority());
-  std::string team;
-  if (options_.owner_team) team = options_.owner_team(event);
   value.set_owner_team(team.empty() ? rule.fallback_queue() : team);
   value.set_no_contact(RefusesContact(event));
   *value.mutable_event() = CaseEventOf(event);
@@ -197,10 +200,11 @@ absl::StatusOr<std::optional<StoredCase>> CaseStore::NewRuleCase(
 
 absl::Status CaseStore::OpenCasesFor(Transaction& txn,
                                      const v1::StoredEvent& event,
+                                     const std::string& team,
                                      std::vector<v1::CaseRule>& rules) {
   for (const v1::CaseRule& rule : rules) {
     POLKU_ASSIGN_OR_RETURN(std::optional<StoredCase> c,
-                           NewRuleCase(rule, event));
+                           NewRuleCase(rule, event, team));
     if (!c.has_value()) continue;
     POLKU_ASSIGN_OR_RETURN(bool inserted, txn.InsertCase(*c));
     if (!inserted) continue;  // opened before: a duplicate or a replay
@@ -214,12 +218,18 @@ absl::Status CaseStore::OpenCasesFor(Transaction& txn,
 
 absl::Status CaseStore::Apply(
     const google::protobuf::RepeatedPtrField<v1::StoredEvent>& events) {
+  std::vector<std::string> teams;
+  teams.reserve(events.size());
+  for (const v1::StoredEvent& event : events) {
+    teams.push_back(event.customer_hash().empty() ? "" : TeamOf(event));
+  }
   return Run([&](Transaction& txn) -> absl::StatusOr<bool> {
     POLKU_ASSIGN_OR_RETURN(Transaction::FeedCheckpoint checkpoint,
                            txn.ReadCheckpoint());
     std::map<std::string, std::vector<v1::CaseRule>> rules;
     int64_t last = checkpoint.sequence;
-    for (const v1::StoredEvent& event : events) {
+    for (int i = 0; i < events.size(); ++i) {
+      const v1::StoredEvent& event = events[i];
       if (event.sequence() <= last) continue;
       auto it = rules.find(event.tenant());
       if (it == rules.end()) {
@@ -227,7 +237,7 @@ absl::Status CaseStore::Apply(
                                txn.Rules(event.tenant()));
         it = rules.emplace(event.tenant(), std::move(of_tenant)).first;
       }
-      POLKU_RETURN_IF_ERROR(OpenCasesFor(txn, event, it->second));
+      POLKU_RETURN_IF_ERROR(OpenCasesFor(txn, event, teams[i], it->second));
       last = event.sequence();
     }
     if (last == checkpoint.sequence) return false;
@@ -398,6 +408,7 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
   if (!v1::CasePriority_IsValid(request.priority())) {
     return absl::InvalidArgumentError("priority: unknown priority");
   }
+  const std::string team = TeamOf(event);
   v1::Case created;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
     if (!request.request_id().empty()) {
@@ -420,7 +431,7 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
             absl::StrCat("rule_id: rule ", request.rule_id(), " not found"));
       }
       POLKU_ASSIGN_OR_RETURN(std::optional<StoredCase> opened,
-                             NewRuleCase(*it, event));
+                             NewRuleCase(*it, event, team));
       if (!opened.has_value()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "event ", event.sequence(), " does not meet the conditions of rule ",
@@ -438,13 +449,13 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
       value.set_case_id(
           absl::StrCat("c", crypto::ToHex(crypto::RandomBytes(12))));
       value.set_state(v1::NEW);
-      std::string team = request.owner_team();
-      if (team.empty() && options_.owner_team) team = options_.owner_team(event);
-      if (team.empty()) {
+      const std::string& owner =
+          request.owner_team().empty() ? team : request.owner_team();
+      if (owner.empty()) {
         return absl::InvalidArgumentError(
             "owner_team: the touchpoint has no owner team; name one");
       }
-      value.set_owner_team(team);
+      value.set_owner_team(owner);
       value.set_no_contact(RefusesContact(event));
       *value.mutable_event() = CaseEventOf(event);
       *value.mutable_create_time() = ToProto(options_.clock->Now());

@@ -47,7 +47,8 @@ inline constexpr char kSystemActor[] = "polku-cases";
 
 // The owner team of an event's touchpoint (from the journey map), or empty
 // when the touchpoint has none or is unknown; the rule's fallback queue is
-// used then.
+// used then. Called outside the store's transactions; it may block briefly
+// (server/owner_teams.h asks polku-journey once per journey version).
 using OwnerTeamResolver = std::function<std::string(const v1::StoredEvent&)>;
 
 // A case as stored: the API's Case plus what is never shown back.
@@ -236,9 +237,14 @@ class CaseStore : public feed::FeedSink {
 
  private:
   absl::Status OpenCasesFor(Transaction& txn, const v1::StoredEvent& event,
+                            const std::string& team,
                             std::vector<v1::CaseRule>& rules);
+  // `team`: the touchpoint's owner team (TeamOf), resolved before the
+  // transaction so no lookup runs under the write lock.
   absl::StatusOr<std::optional<StoredCase>> NewRuleCase(
-      const v1::CaseRule& rule, const v1::StoredEvent& event);
+      const v1::CaseRule& rule, const v1::StoredEvent& event,
+      const std::string& team);
+  std::string TeamOf(const v1::StoredEvent& event) const;
   v1::AuditEntry Audit(const std::string& case_id, const std::string& actor,
                        const std::string& field, const std::string& old_value,
                        const std::string& new_value) const;
