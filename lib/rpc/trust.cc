@@ -15,7 +15,8 @@ namespace polku::rpc {
 namespace {
 
 const absl::string_view kIdentities[] = {
-    kGatewayIdentity, kFeedbackIdentity, kJourneyIdentity, kInsightIdentity};
+    kGatewayIdentity, kFeedbackIdentity, kJourneyIdentity, kInsightIdentity,
+    kCasesIdentity};
 
 // A call one service makes to another, other than through the gateway.
 struct InternalCall {
@@ -36,6 +37,14 @@ const InternalCall kInternalCalls[] = {
     // A journey's definition and lineage, for the tenant whose feed (which
     // insight reads whole anyway) an answer is about.
     {kInsightIdentity, "/polku.v1.JourneyService/GetJourney", true},
+    // Rules open cases from every tenant's change feed (docs/cases.md).
+    {kCasesIdentity, "/polku.v1.FeedbackService/WatchEvents", false},
+    // A case opened by hand, and a rule's dry run, read the tenant's own
+    // stored events.
+    {kCasesIdentity, "/polku.v1.FeedbackService/ExportEvents", true},
+    // The owner teams of the touchpoints in the journey version an event
+    // was validated against, for the tenant the case is for.
+    {kCasesIdentity, "/polku.v1.JourneyService/GetJourneyVersion", true},
 };
 
 // Methods that tell nothing about any tenant.

@@ -37,6 +37,7 @@ inline constexpr char kGatewayIdentity[] = "polku-gateway";
 inline constexpr char kFeedbackIdentity[] = "polku-feedback";
 inline constexpr char kJourneyIdentity[] = "polku-journey";
 inline constexpr char kInsightIdentity[] = "polku-insight";
+inline constexpr char kCasesIdentity[] = "polku-cases";
 
 // The Polku identity a verified peer certificate names (in its common name
 // or DNS names); PERMISSION_DENIED if it names none, or more than one.

@@ -70,6 +70,25 @@ TEST(CheckCallTest, ServicesMakeOnlyTheInternalCallsTheArchitectureNeeds) {
             absl::StatusCode::kPermissionDenied);
 }
 
+TEST(CheckCallTest, PolkuCasesReadsTheFeedAndForOneTenantEventsAndJourneys) {
+  constexpr char kExport[] = "/polku.v1.FeedbackService/ExportEvents";
+  constexpr char kVersion[] = "/polku.v1.JourneyService/GetJourneyVersion";
+  EXPECT_TRUE(CheckCall(kCasesIdentity, kWatchEvents, false).ok());
+  EXPECT_TRUE(CheckCall(kCasesIdentity, kExport, true).ok());
+  EXPECT_TRUE(CheckCall(kCasesIdentity, kVersion, true).ok());
+  // Not every tenant's events at once, nor anything else.
+  EXPECT_EQ(CheckCall(kCasesIdentity, kExport, false).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCall(kCasesIdentity, kSubmitEvents, true).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCall(kCasesIdentity, "/polku.v1.FeedbackService/EraseCustomer",
+                      true)
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCall(kInsightIdentity, kVersion, true).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 // Its constructor is protected; this iterates over nothing.
 struct NoProperties : grpc::AuthPropertyIterator {};
 
