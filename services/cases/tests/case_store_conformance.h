@@ -7,6 +7,7 @@
 #define POLKU_SERVICES_CASES_TESTS_CASE_STORE_CONFORMANCE_H_
 
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -25,6 +26,11 @@ struct Backend {
   // False for the memory backend: each store has its own data.
   bool shared_database = true;
 };
+
+// ctest's test names show the backend's name, not the struct's bytes.
+inline void PrintTo(const Backend& backend, std::ostream* os) {
+  *os << backend.name;
+}
 
 class CaseStoreConformance : public testing::TestWithParam<Backend> {
  protected:
