@@ -8,7 +8,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "tools/simulator/phrases.h"
+#include "tools/simulator/comments.h"
+#include "tools/simulator/random.h"
 
 namespace polku::sim {
 namespace {
@@ -22,38 +23,6 @@ uint64_t Fnv1a(absl::string_view text) {
   }
   return hash;
 }
-
-// SplitMix64 finaliser: spreads (seed, customer) into independent streams.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-// Random numbers with our own, portable mappings from the 64-bit engine.
-class Random {
- public:
-  explicit Random(uint64_t seed) : engine_(seed) {}
-
-  // Uniform in [0, 1).
-  double Uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
-  double Uniform(double low, double high) { return low + (high - low) * Uniform(); }
-  // Uniform in {0, …, n − 1}; n > 0.
-  int Index(size_t n) { return static_cast<int>(Uniform() * static_cast<double>(n)); }
-  bool Chance(double p) { return Uniform() < p; }
-  // Approximately standard normal: the Irwin–Hall sum of four uniforms,
-  // rescaled to variance 1 (bounded by ±2√3, which suits ratings).
-  double Normal() {
-    double sum = Uniform() + Uniform() + Uniform() + Uniform();
-    return (sum - 2.0) * std::sqrt(3.0);
-  }
-  // Exponential with the given mean.
-  double Exponential(double mean) { return -mean * std::log(1.0 - Uniform()); }
-
- private:
-  std::mt19937_64 engine_;
-};
 
 int ToScale(double experience, double center, double spread, int low, int high) {
   long value = std::lround(center + spread * experience);
@@ -248,9 +217,10 @@ class Customer {
   void MaybeComment(v1::TouchpointEvent& event, const std::string& channel,
                     double experience) {
     if (!random_.Chance(0.3)) return;
-    std::vector<std::string_view> phrases =
-        Phrases(language_, SentimentOf(event, experience), channel);
-    event.set_comment(std::string(phrases[random_.Index(phrases.size())]));
+    Random random(random_.Bits());
+    event.set_comment(WriteComment(
+        {.language = language_, .sentiment = SentimentOf(event, experience), .channel = channel},
+        random));
     event.set_language(language_);
   }
 
