@@ -5,6 +5,7 @@
 #include "tools/simulator/comments.h"
 
 #include <cstring>
+#include <map>
 #include <set>
 #include <string>
 
@@ -110,6 +111,25 @@ TEST_F(CommentsTest, GenericSentencesMentionNoPlantableTheme) {
     for (std::string_view sentence : AllBankSentences(theme.language)) {
       EXPECT_FALSE(Terms(sentence, theme.language).count(std::string(theme.lemma)))
           << "\"" << sentence << "\" mentions the plantable " << theme.lemma;
+    }
+  }
+}
+
+// A generic complaint word in many of a channel's complaints would rank
+// with the planted themes; Finnish, most comments, repeats none.
+TEST_F(CommentsTest, ComplaintsSpreadOverManyWords) {
+  for (std::string_view language : kLanguages) {
+    for (std::string_view channel : {"shop", "phone", "web", "email"}) {
+      std::vector<std::string_view> complaints =
+          Sentences(language, Sentiment::kNegative, channel);
+      EXPECT_GE(complaints.size(), 13u);
+      std::map<std::string, int> sentences_with;
+      for (std::string_view sentence : complaints) {
+        for (const std::string& term : Terms(sentence, language)) ++sentences_with[term];
+      }
+      for (const auto& [term, n] : sentences_with) {
+        EXPECT_LE(n, language == "fi" ? 1 : 3) << language << " " << channel << ": " << term;
+      }
     }
   }
 }

@@ -1,13 +1,18 @@
 #include "tools/simulator/simulator.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
-#include <random>
+#include <iterator>
+#include <map>
+#include <string_view>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "tools/simulator/comments.h"
 #include "tools/simulator/random.h"
 
@@ -92,19 +97,53 @@ Sentiment SentimentOf(const v1::TouchpointEvent& event, double experience) {
   return Sentiment::kNeutral;
 }
 
+
+// Which comments start with the neutral phrase. Per touchpoint and low score
+// or not, error diffusion puts each language's phrase into share × that
+// language's mix (Options::language_mix) of the comments, so each phrase's lemmas are as frequent
+// among the low-score comments as among the others and a theme's z for them
+// stays near 0 — even when chance gives one language more low scores.
+// (Independent draws would leave |z| > 1 in about a third of the runs.)
+// Customers are simulated one after the other, so the order, and the
+// output, stay deterministic.
+class NeutralPhrases {
+ public:
+  bool Next(const std::string& touchpoint, const std::string& language, bool low,
+            const Options& options) {
+    std::array<double, 3>& due = due_[{touchpoint, low}];
+    bool write = false;
+    for (size_t i = 0; i < due.size(); ++i) {
+      due[i] += options.neutral_phrase_share * options.language_mix[i];
+      if (kLanguages[i] == language && due[i] >= 1) {
+        due[i] -= 1;
+        write = true;
+      }
+    }
+    return write;
+  }
+
+ private:
+  std::map<std::pair<std::string, bool>, std::array<double, 3>> due_;
+};
+
 // One customer's walk; appends to `sim`.
 class Customer {
  public:
   Customer(const Options& options, int index, const std::vector<JourneyPlan>& plans,
-           Simulation& sim)
+           NeutralPhrases& neutral_phrases, Simulation& sim)
       : options_(options),
         index_(index),
         random_(Mix(options.seed * 0x100000001b3ull ^ Mix(static_cast<uint64_t>(index)))),
+        neutral_phrases_(neutral_phrases),
         sim_(sim) {
     plan_ = &plans[random_.Index(plans.size())];
     bias_ = 0.45 * random_.Normal();
     double language = random_.Uniform();
-    language_ = language < 0.6 ? "fi" : language < 0.75 ? "sv" : "en";
+    for (size_t i = 0; i < std::size(kLanguages); ++i) {
+      language_ = std::string(kLanguages[i]);
+      if (language < options.language_mix[i]) break;
+      language -= options.language_mix[i];
+    }
     reference_ = absl::StrFormat("sim-%d-%06d", options.seed, index);
     home_store_ = 1 + random_.Index(12);
   }
@@ -214,14 +253,35 @@ class Customer {
     sim_.events[touchpoint.channel()].push_back(std::move(event));
   }
 
-  void MaybeComment(v1::TouchpointEvent& event, const std::string& channel,
+  // Draws from random_ exactly as often whatever is written (twice when
+  // commenting, else once), so comments never change the rest of the walk.
+  void MaybeComment(v1::TouchpointEvent& event, const v1::Touchpoint& touchpoint,
                     double experience) {
-    if (!random_.Chance(0.3)) return;
+    if (!random_.Chance(options_.comment_share)) return;
     Random random(random_.Bits());
-    event.set_comment(WriteComment(
-        {.language = language_, .sentiment = SentimentOf(event, experience), .channel = channel},
-        random));
-    event.set_language(language_);
+    bool low = IsLowScore(event);
+    CommentSpec spec{.language = language_, .channel = touchpoint.channel()};
+    // Complaints only with a low score, so the low and the other comments
+    // differ in their themes as the themes analytic compares them.
+    spec.sentiment = SentimentOf(event, experience);
+    if (low) spec.sentiment = Sentiment::kNegative;
+    if (!low && spec.sentiment == Sentiment::kNegative) spec.sentiment = Sentiment::kNeutral;
+    if (low) {
+      // One draw picks at most one of the themes planted here.
+      double draw = random.Uniform();
+      for (const PlantedTheme& theme : options_.planted.themes) {
+        if (theme.touchpoint != touchpoint.key() || theme.language != language_) continue;
+        if (draw < theme.share) {
+          spec.theme = FindTheme(theme.language, theme.lemma);
+          break;
+        }
+        draw -= theme.share;
+      }
+    }
+    spec.neutral_phrase =
+        neutral_phrases_.Next(touchpoint.key(), language_, low, options_);
+    event.set_comment(WriteComment(spec, random));
+    if (!random.Chance(options_.unlabelled_share)) event.set_language(language_);
   }
 
   // One touch of an interaction touchpoint; returns the experience it gave.
@@ -254,7 +314,7 @@ class Customer {
       if (random_.Chance(0.35)) event.set_nps(ToScale(experience, 7.2, 2.4, 0, 10));
       double ces_chance = (channel == "phone" || channel == "web") ? 0.7 : 0.4;
       if (random_.Chance(ces_chance)) event.set_ces(ToScale(experience, 5.0, 1.4, 1, 7));
-      MaybeComment(event, channel, experience);
+      MaybeComment(event, touchpoint, experience);
     }
     Emit(touchpoint, std::move(event));
     weighted_experience_ += Importance(touchpoint.key()) * experience;
@@ -279,7 +339,7 @@ class Customer {
       v1::TouchpointEvent event = NewEvent(*outcome);
       event.set_nps(ToScale(verdict, 7.0, 2.6, 0, 10));
       event.set_csat(ToScale(verdict, 3.7, 1.2, 1, 5));
-      MaybeComment(event, outcome->channel(), verdict);
+      MaybeComment(event, *outcome, verdict);
       Emit(*outcome, std::move(event));
     }
   }
@@ -287,6 +347,7 @@ class Customer {
   const Options& options_;
   const int index_;
   Random random_;
+  NeutralPhrases& neutral_phrases_;
   Simulation& sim_;
   const JourneyPlan* plan_ = nullptr;
   double bias_ = 0;
@@ -313,6 +374,38 @@ int64_t Simulation::EventCount() const {
   return count;
 }
 
+absl::Status ParseLanguageMix(absl::string_view text, std::array<double, 3>& mix) {
+  std::array<double, 3> parsed = {0, 0, 0};
+  double sum = 0;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    std::vector<absl::string_view> pair = absl::StrSplit(part, ':');
+    size_t i = std::size(kLanguages);
+    for (size_t l = 0; pair.size() == 2 && l < std::size(kLanguages); ++l) {
+      if (pair[0] == absl::string_view(kLanguages[l].data(), kLanguages[l].size())) i = l;
+    }
+    double share = 0;
+    if (i == std::size(kLanguages) || !absl::SimpleAtod(pair[1], &share) || share < 0 ||
+        share > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", text, "\": a language mix is LANG:SHARE,… with LANG fi, sv or en and SHARE "
+          "in [0, 1]; \"", part, "\" is not"));
+    }
+    parsed[i] += share;
+    sum += share;
+  }
+  if (std::abs(sum - 1) > 1e-6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": the shares must add up to 1, got ", sum));
+  }
+  mix = parsed;
+  return absl::OkStatus();
+}
+
+bool IsLowScore(const v1::TouchpointEvent& event) {
+  return (event.has_nps() && event.nps() <= 6) || (event.has_csat() && event.csat() <= 2) ||
+         (event.has_ces() && event.ces() >= 5);
+}
+
 double DefaultQuality(absl::string_view touchpoint_key) {
   return -0.8 + 1.7 * static_cast<double>(Mix(Fnv1a(touchpoint_key)) % 1001) / 1000.0;
 }
@@ -323,6 +416,23 @@ absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
     return absl::InvalidArgumentError("customers must not be negative");
   }
   if (options.days < 1) return absl::InvalidArgumentError("days must be at least 1");
+  for (const auto& [name, share] : {std::pair<const char*, double>{"comment_share",
+                                                                    options.comment_share},
+                                    {"unlabelled_share", options.unlabelled_share},
+                                    {"neutral_phrase_share", options.neutral_phrase_share}}) {
+    if (!(share >= 0 && share <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " must be in [0, 1], got ", share));
+    }
+  }
+  double mix_sum = 0;
+  for (double share : options.language_mix) {
+    if (!(share >= 0)) return absl::InvalidArgumentError("language_mix: shares must be >= 0");
+    mix_sum += share;
+  }
+  if (std::abs(mix_sum - 1) > 1e-6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("language_mix: the shares must add up to 1, got ", mix_sum));
+  }
   if (absl::Status planted = CheckAgainst(options.planted, journeys); !planted.ok()) {
     return planted;
   }
@@ -332,8 +442,9 @@ absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
         "no journey has a stage with an interaction touchpoint to simulate");
   }
   Simulation sim;
+  NeutralPhrases neutral_phrases;
   for (int i = 0; i < options.customers; ++i) {
-    Customer(options, i, plans, sim).Walk();
+    Customer(options, i, plans, neutral_phrases, sim).Walk();
   }
   return sim;
 }
