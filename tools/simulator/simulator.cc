@@ -98,51 +98,75 @@ Sentiment SentimentOf(const v1::TouchpointEvent& event, double experience) {
 }
 
 
-// Which comments start with the neutral phrase. Per touchpoint and low score
-// or not, error diffusion puts each language's phrase into share × that
-// language's mix (Options::language_mix) of the comments, so each phrase's lemmas are as frequent
-// among the low-score comments as among the others and a theme's z for them
-// stays near 0 — even when chance gives one language more low scores.
-// (Independent draws would leave |z| > 1 in about a third of the runs.)
-// Customers are simulated one after the other, so the order, and the
-// output, stay deterministic.
-class NeutralPhrases {
- public:
-  bool Next(const std::string& touchpoint, const std::string& language, bool low,
-            const Options& options) {
-    std::array<double, 3>& due = due_[{touchpoint, low}];
+// A comment written, to be given the neutral phrase or not once every
+// customer has walked.
+struct WrittenComment {
+  std::string channel;
+  size_t index;  // in Simulation::events[channel]
+  size_t language;  // in kLanguages (the customer's, also when not labelled)
+  bool low;
+};
+
+// Starts some of the comments with their language's neutral phrase. Per
+// touchpoint and low score or not, error diffusion puts each language's
+// phrase into neutral_phrase_share × that language's mix of the comments, so
+// each phrase's lemmas are as frequent among the low-score comments as
+// among the others and a theme's z for them stays near 0 — even when chance
+// gives one language more low scores (independent draws would leave
+// |z| > 1 in about a third of the runs). The comments are taken in the
+// order of their time (then id), so a comment's phrase depends only on
+// earlier comments: a later run, with more touches behind not_after,
+// re-sends the earlier events unchanged.
+void AddNeutralPhrases(const Options& options, std::vector<WrittenComment>& written,
+                       Simulation& sim) {
+  auto event_of = [&](const WrittenComment& c) -> v1::TouchpointEvent& {
+    return sim.events[c.channel][c.index];
+  };
+  std::sort(written.begin(), written.end(),
+            [&](const WrittenComment& a, const WrittenComment& b) {
+              const v1::TouchpointEvent& x = event_of(a);
+              const v1::TouchpointEvent& y = event_of(b);
+              if (x.occurred_at().seconds() != y.occurred_at().seconds()) {
+                return x.occurred_at().seconds() < y.occurred_at().seconds();
+              }
+              return x.event_id() < y.event_id();
+            });
+  std::map<std::pair<std::string, bool>, std::array<double, 3>> due;
+  for (const WrittenComment& comment : written) {
+    v1::TouchpointEvent& event = event_of(comment);
+    std::array<double, 3>& owed = due[{event.touchpoint(), comment.low}];
     bool write = false;
-    for (size_t i = 0; i < due.size(); ++i) {
-      due[i] += options.neutral_phrase_share * options.language_mix[i];
-      if (kLanguages[i] == language && due[i] >= 1) {
-        due[i] -= 1;
+    for (size_t i = 0; i < owed.size(); ++i) {
+      owed[i] += options.neutral_phrase_share * options.language_mix[i];
+      if (i == comment.language && owed[i] >= 1) {
+        owed[i] -= 1;
         write = true;
       }
     }
-    return write;
+    if (write) {
+      std::string_view phrase = NeutralPhraseOf(kLanguages[comment.language]).sentence;
+      event.set_comment(absl::StrCat(absl::string_view(phrase.data(), phrase.size()), " ",
+                                     event.comment()));
+    }
   }
-
- private:
-  std::map<std::pair<std::string, bool>, std::array<double, 3>> due_;
-};
+}
 
 // One customer's walk; appends to `sim`.
 class Customer {
  public:
   Customer(const Options& options, int index, const std::vector<JourneyPlan>& plans,
-           NeutralPhrases& neutral_phrases, Simulation& sim)
+           std::vector<WrittenComment>& written, Simulation& sim)
       : options_(options),
         index_(index),
         random_(Mix(options.seed * 0x100000001b3ull ^ Mix(static_cast<uint64_t>(index)))),
-        neutral_phrases_(neutral_phrases),
+        written_(written),
         sim_(sim) {
     plan_ = &plans[random_.Index(plans.size())];
     bias_ = 0.45 * random_.Normal();
     double language = random_.Uniform();
-    for (size_t i = 0; i < std::size(kLanguages); ++i) {
-      language_ = std::string(kLanguages[i]);
-      if (language < options.language_mix[i]) break;
-      language -= options.language_mix[i];
+    for (language_ = 0; language_ + 1 < std::size(kLanguages); ++language_) {
+      if (language < options.language_mix[language_]) break;
+      language -= options.language_mix[language_];
     }
     reference_ = absl::StrFormat("sim-%d-%06d", options.seed, index);
     home_store_ = 1 + random_.Index(12);
@@ -250,7 +274,11 @@ class Customer {
       ++sim_.skipped[touchpoint.channel()];
       return;
     }
-    sim_.events[touchpoint.channel()].push_back(std::move(event));
+    std::vector<v1::TouchpointEvent>& events = sim_.events[touchpoint.channel()];
+    if (!event.comment().empty()) {
+      written_.push_back({touchpoint.channel(), events.size(), language_, IsLowScore(event)});
+    }
+    events.push_back(std::move(event));
   }
 
   // Draws from random_ exactly as often whatever is written (twice when
@@ -260,7 +288,8 @@ class Customer {
     if (!random_.Chance(options_.comment_share)) return;
     Random random(random_.Bits());
     bool low = IsLowScore(event);
-    CommentSpec spec{.language = language_, .channel = touchpoint.channel()};
+    const std::string_view language = kLanguages[language_];
+    CommentSpec spec{.language = language, .channel = touchpoint.channel()};
     // Complaints only with a low score, so the low and the other comments
     // differ in their themes as the themes analytic compares them.
     spec.sentiment = SentimentOf(event, experience);
@@ -270,7 +299,7 @@ class Customer {
       // One draw picks at most one of the themes planted here.
       double draw = random.Uniform();
       for (const PlantedTheme& theme : options_.planted.themes) {
-        if (theme.touchpoint != touchpoint.key() || theme.language != language_) continue;
+        if (theme.touchpoint != touchpoint.key() || theme.language != language) continue;
         if (draw < theme.share) {
           spec.theme = FindTheme(theme.language, theme.lemma);
           break;
@@ -278,10 +307,8 @@ class Customer {
         draw -= theme.share;
       }
     }
-    spec.neutral_phrase =
-        neutral_phrases_.Next(touchpoint.key(), language_, low, options_);
-    event.set_comment(WriteComment(spec, random));
-    if (!random.Chance(options_.unlabelled_share)) event.set_language(language_);
+    event.set_comment(WriteComment(spec, random));  // AddNeutralPhrases may add one
+    if (!random.Chance(options_.unlabelled_share)) event.set_language(std::string(language));
   }
 
   // One touch of an interaction touchpoint; returns the experience it gave.
@@ -347,11 +374,11 @@ class Customer {
   const Options& options_;
   const int index_;
   Random random_;
-  NeutralPhrases& neutral_phrases_;
+  std::vector<WrittenComment>& written_;
   Simulation& sim_;
   const JourneyPlan* plan_ = nullptr;
   double bias_ = 0;
-  std::string language_;
+  size_t language_ = 0;  // in kLanguages
   std::string reference_;
   int home_store_ = 1;
   absl::Time now_;
@@ -442,10 +469,11 @@ absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
         "no journey has a stage with an interaction touchpoint to simulate");
   }
   Simulation sim;
-  NeutralPhrases neutral_phrases;
+  std::vector<WrittenComment> written;
   for (int i = 0; i < options.customers; ++i) {
-    Customer(options, i, plans, neutral_phrases, sim).Walk();
+    Customer(options, i, plans, written, sim).Walk();
   }
+  AddNeutralPhrases(options, written, sim);
   return sim;
 }
 

@@ -236,6 +236,31 @@ TEST(SimulatedComments, SameSeedSameBytesAndCommentsNeverChangeTheScores) {
   EXPECT_TRUE(themed);
 }
 
+// The simulator's promise (simulator.h): a re-run re-sends the same events,
+// so a run later on, with more touches having happened, must give every
+// event of the earlier run unchanged — neutral phrases included.
+TEST(SimulatedComments, ALaterRunReSendsTheEarlierEventsUnchanged) {
+  Options early = WithThemes(TestOptions(4, 2000));
+  early.not_after = absl::FromCivil(absl::CivilDay(2025, 3, 9), absl::UTCTimeZone());
+  Options late = early;
+  late.not_after = absl::FromCivil(absl::CivilDay(2025, 3, 12), absl::UTCTimeZone());
+  auto a = Simulate({Journey()}, early);
+  auto b = Simulate({Journey()}, late);
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::map<std::string, std::string> later;
+  for (const v1::TouchpointEvent& event : AllEvents(*b)) {
+    later[event.event_id()] = event.SerializeAsString();
+  }
+  std::vector<v1::TouchpointEvent> earlier = AllEvents(*a);
+  ASSERT_GT(earlier.size(), 1000u);
+  EXPECT_GT(later.size(), earlier.size());
+  for (const v1::TouchpointEvent& event : earlier) {
+    auto it = later.find(event.event_id());
+    ASSERT_NE(it, later.end()) << event.event_id();
+    EXPECT_EQ(it->second, event.SerializeAsString()) << event.ShortDebugString();
+  }
+}
+
 // What the themes analytic will do (docs/themes.md): per touchpoint, terms
 // counted once per comment, low-score comments against the rest, a
 // two-proportion z per term.
