@@ -97,7 +97,6 @@ Sentiment SentimentOf(const v1::TouchpointEvent& event, double experience) {
   return Sentiment::kNeutral;
 }
 
-
 // A comment written, to be given the neutral phrase or not once every
 // customer has walked.
 struct WrittenComment {

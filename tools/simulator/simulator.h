@@ -99,7 +99,8 @@ struct Simulation {
 // Generates the feedback of `options.customers` customers over the published
 // `journeys` (each customer walks one of them). INVALID_ARGUMENT when no
 // journey has a stage with an interaction touchpoint, or options are out of
-// range (or planted themes share more than 1); NOT_FOUND when a planted truth names what the journeys lack.
+// range (or planted themes share more than 1); NOT_FOUND when a planted
+// truth names what the journeys lack.
 absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
                                     const Options& options);
 
