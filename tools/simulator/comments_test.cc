@@ -163,6 +163,19 @@ TEST(Comments, HaveFiveToTwentyWords) {
       }
     }
   }
+  for (std::string_view language : kLanguages) {
+    int phrase_words = Words(NeutralPhraseOf(language).sentence);
+    for (Sentiment sentiment :
+         {Sentiment::kNegative, Sentiment::kNeutral, Sentiment::kPositive}) {
+      for (std::string_view channel : {"shop", "phone", "web", "email"}) {
+        for (std::string_view sentence : Sentences(language, sentiment, channel)) {
+          EXPECT_THAT(Words(sentence),
+                      ::testing::AllOf(::testing::Ge(5), ::testing::Le(20 - phrase_words)))
+              << sentence;
+        }
+      }
+    }
+  }
   for (const ThemeForms& theme : Themes()) {
     for (std::string_view sentence : theme.sentences) {
       std::string with_phrase =
