@@ -249,10 +249,11 @@ if ((${#journey_files[@]} > 0)); then
     "${journey_files[0]}")
   read -r funnel_second funnel_bottleneck <<<"$funnel_stages"
   # Comment themes (docs/themes.md, "Planted themes in polku-sim"): late
-  # deliveries at the generic journey's delivery visit, in Finnish, and wrong
-  # invoices at the renovation's invoice e-mail, in Swedish, each in several
-  # inflected forms; Swedish is made common enough for its theme to show.
-  PLANTED_THEMES=delivery_visit:fi:toimitus:0.35,invoice_email:sv:faktura:0.5
+  # deliveries in the relationship survey, in Finnish, and wrong invoices in
+  # the renovation survey, in Swedish, each in several inflected forms. The
+  # surveys have the most comments (a few hundred each with 4000 customers);
+  # Swedish is made common enough for its theme to show.
+  PLANTED_THEMES=relationship_survey:fi:toimitus:0.35,renovation_survey:sv:faktura:0.5
   "$BIN/polku-sim" --gateway=$GATEWAY_GRPC --credentials="$CREDENTIALS" --seed=1 \
     --customers="$CUSTOMERS" --days=28 \
     --plant_change="$planted_touchpoint:$planted_day:-0.9" \
