@@ -22,9 +22,10 @@
 //       [&](const ThemeView& view) { … view.comments() … }));
 //
 // Memory: per comment its text, its language tag, 4 bytes per distinct
-// term (about 15–25 per comment) and 90 bytes of fields and vector
-// headers; per distinct term its text and two hash entries. About 300 MB
-// per million comments of 100 bytes.
+// term (about 10–25 per comment) and 128 bytes of fields and string and
+// vector headers; per distinct term its text and two hash entries. Measured
+// (bench/README.md, "Comment themes"): about 250 MB per million comments of
+// 40–100 bytes.
 #ifndef POLKU_SERVICES_INSIGHT_ANALYTICS_THEME_INDEX_H_
 #define POLKU_SERVICES_INSIGHT_ANALYTICS_THEME_INDEX_H_
 

@@ -428,6 +428,33 @@ TEST(ThemesTest, TenantsAreIsolated) {
   EXPECT_EQ(none->examples_size(), 0);
 }
 
+// With journey_version 0, a touchpoint filter also takes in the comments
+// made under the touchpoint's former key.
+TEST(ThemesTest, ATouchpointFilterFollowsRenames) {
+  FakeRollupStore store;
+  int64_t sequence = 0;
+  for (int k = 0; k < 6; ++k) {
+    Add(store, sequence, {"Toimitus oli myöhässä.", "fi", 2, "delivery_old"});
+    Add(store, sequence, {"Toimitus oli myöhässä.", "fi", 2, "delivery"});
+    Add(store, sequence, {"Hinta oli hyvä.", "fi", 9, "delivery"});
+  }
+  ThemeIndex index(store, store, SharedAnalyzer());
+  const TouchpointSuccessors renamed = {{"delivery_old", "delivery"}};
+  absl::StatusOr<v1::Themes> with =
+      ComputeThemes(index, "acme", Request("delivery"), renamed);
+  absl::StatusOr<v1::Themes> without =
+      ComputeThemes(index, "acme", Request("delivery"));
+  ASSERT_TRUE(with.ok() && without.ok());
+  EXPECT_EQ(with->comments(), 18);
+  EXPECT_EQ(without->comments(), 12);
+  v1::GetThemesRequest one_version = Request("delivery");
+  one_version.mutable_scope()->set_journey_version(1);
+  absl::StatusOr<v1::Themes> versioned =
+      ComputeThemes(index, "acme", one_version, renamed);
+  ASSERT_TRUE(versioned.ok());
+  EXPECT_EQ(versioned->comments(), 12);
+}
+
 TEST(ThemesTest, BadInputNamesTheField) {
   FakeRollupStore store;
   ThemeIndex index(store, store, SharedAnalyzer());
