@@ -70,7 +70,7 @@ std::string ThemeId(absl::string_view term) {
 
 bool IsLowScore(std::optional<int> csat, std::optional<int> nps,
                 std::optional<int> ces) {
-  return (nps && *nps <= 6) || (csat && *csat <= 2) || (ces && *ces >= 5);
+  return (nps && *nps <= 6) || (csat && *csat <= 2) || (ces && *ces <= 3);
 }
 
 int32_t ThemeView::TermOfHash(uint64_t hash) const {

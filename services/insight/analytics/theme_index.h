@@ -69,7 +69,8 @@ std::vector<ThemeTerm> ThemeTerms(const text::CommentAnalysis& analysis,
 std::string ThemeId(absl::string_view term);
 uint64_t ThemeHash(absl::string_view term);
 
-// Low score: NPS 0–6, CSAT 1–2 or CES 5–7 (any of them on the event).
+// Low score: NPS 0–6, CSAT 1–2 or CES 1–3 (any of them on the event). CES
+// is 1–7 with 7 = very easy here (common.proto): 1–3 is the hard side.
 bool IsLowScore(std::optional<int> csat, std::optional<int> nps,
                 std::optional<int> ces);
 

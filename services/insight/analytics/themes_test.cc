@@ -122,8 +122,10 @@ TEST(ThemesTest, IdsAndWeeks) {
   EXPECT_FALSE(IsLowScore(std::nullopt, 7, std::nullopt));
   EXPECT_TRUE(IsLowScore(2, std::nullopt, std::nullopt));
   EXPECT_FALSE(IsLowScore(3, std::nullopt, std::nullopt));
-  EXPECT_TRUE(IsLowScore(std::nullopt, std::nullopt, 5));
+  // CES: 7 = very easy (common.proto), so the hard side is low.
+  EXPECT_TRUE(IsLowScore(std::nullopt, std::nullopt, 3));
   EXPECT_FALSE(IsLowScore(std::nullopt, std::nullopt, 4));
+  EXPECT_FALSE(IsLowScore(std::nullopt, std::nullopt, 7));
 }
 
 // ---- Over the index.
