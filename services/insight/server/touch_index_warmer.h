@@ -10,11 +10,21 @@
 //   warmer.Start();
 //   …
 //   warmer.Stop();   // ends the load in progress early (CANCELLED)
+//
+// Another index kept the same way (the theme index) is warmed by giving its
+// name (for the log) and its Load and size:
+//   TouchIndexWarmer themes_warmer(*store, "theme index",
+//       [&](auto& t, auto& j, auto* stop) { return themes.Load(t, j, stop); },
+//       [&] { return themes.comments(); });
 #ifndef POLKU_SERVICES_INSIGHT_SERVER_TOUCH_INDEX_WARMER_H_
 #define POLKU_SERVICES_INSIGHT_SERVER_TOUCH_INDEX_WARMER_H_
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -27,7 +37,23 @@ class TouchIndexWarmer {
  public:
   // `rollups` and `index` must outlive the warmer.
   TouchIndexWarmer(RollupReader& rollups, TouchIndex& index)
-      : rollups_(rollups), index_(index) {}
+      : TouchIndexWarmer(
+            rollups, "touch index",
+            [&index](const std::string& tenant, const std::string& journey,
+                     const std::atomic<bool>* stop) {
+              return index.Load(tenant, journey, stop);
+            },
+            [&index] { return index.events(); }) {}
+  using Loader = std::function<absl::Status(const std::string& tenant,
+                                            const std::string& journey,
+                                            const std::atomic<bool>* stop)>;
+  // `size`: what the index holds, for the log.
+  TouchIndexWarmer(RollupReader& rollups, std::string name, Loader load,
+                   std::function<int64_t()> size)
+      : rollups_(rollups),
+        name_(std::move(name)),
+        load_(std::move(load)),
+        size_(std::move(size)) {}
   ~TouchIndexWarmer() { Stop(); }
 
   void Start();
@@ -40,7 +66,9 @@ class TouchIndexWarmer {
   void Run();
 
   RollupReader& rollups_;
-  TouchIndex& index_;
+  const std::string name_;
+  const Loader load_;
+  const std::function<int64_t()> size_;
   std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
