@@ -429,7 +429,7 @@ absl::Status ParseLanguageMix(absl::string_view text, std::array<double, 3>& mix
 
 bool IsLowScore(const v1::TouchpointEvent& event) {
   return (event.has_nps() && event.nps() <= 6) || (event.has_csat() && event.csat() <= 2) ||
-         (event.has_ces() && event.ces() >= 5);
+         (event.has_ces() && event.ces() <= 3);
 }
 
 double DefaultQuality(absl::string_view touchpoint_key) {

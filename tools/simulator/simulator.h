@@ -105,7 +105,8 @@ absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
                                     const Options& options);
 
 // Whether the event's comment counts as a low-score comment for themes
-// (docs/themes.md): NPS 0–6, CSAT 1–2 or CES 5–7, any of them.
+// (docs/themes.md): NPS 0–6, CSAT 1–2 or CES 1–3 (7 is very easy), any of
+// them.
 bool IsLowScore(const v1::TouchpointEvent& event);
 
 // The quality level a touchpoint has unless overridden: a fixed function of
