@@ -25,7 +25,7 @@
 #include "services/insight/server/projection_catch_up.h"
 #include "services/insight/server/rollup_store_factory.h"
 #include "services/insight/server/themes_service.h"
-#include "services/insight/server/touch_index_warmer.h"
+#include "services/insight/server/index_warmer.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7103", "gRPC listen address");
 ABSL_FLAG(std::string, data_dir, ".polku",
@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
        .touches = &touches});
   polku::insight::FunnelsServiceImpl funnels(
       **store, *executor, {.journeys = &journeys, .touches = &touches});
-  polku::insight::TouchIndexWarmer warmer(**store, touches);
+  polku::insight::IndexWarmer warmer(**store, touches);
   // One text analyser (its dictionaries loaded now: a missing one stops the
   // start, its error naming the path) and the theme index of the ledger.
   absl::StatusOr<std::unique_ptr<polku::text::Analyzer>> analyzer =
@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
   polku::insight::ThemeIndex theme_index(**store, **store, **analyzer);
   polku::insight::ThemesServiceImpl themes(
       *executor, {.index = &theme_index, .lineage = &lineage});
-  polku::insight::TouchIndexWarmer theme_warmer(
+  polku::insight::IndexWarmer theme_warmer(
       **store, "theme index",
       [&theme_index](const std::string& tenant, const std::string& journey,
                      const std::atomic<bool>* stop) {

@@ -1,4 +1,4 @@
-#include "services/insight/server/touch_index_warmer.h"
+#include "services/insight/server/index_warmer.h"
 
 #include <string>
 #include <utility>
@@ -10,7 +10,7 @@
 
 namespace polku::insight {
 
-void TouchIndexWarmer::Start() {
+void IndexWarmer::Start() {
   thread_ = std::thread([this] {
     Run();
     absl::MutexLock lock(&mu_);
@@ -18,17 +18,17 @@ void TouchIndexWarmer::Start() {
   });
 }
 
-void TouchIndexWarmer::Stop() {
+void IndexWarmer::Stop() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
 }
 
-void TouchIndexWarmer::WaitUntilDone() {
+void IndexWarmer::WaitUntilDone() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(&done_));
 }
 
-void TouchIndexWarmer::Run() {
+void IndexWarmer::Run() {
   const absl::Time started = absl::Now();
   const absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
       journeys = rollups_.JourneysWithEvents();

@@ -1,23 +1,24 @@
-// Loads the touch index (analytics/touch_index.h) for every (tenant,
-// journey) with counted events (RollupReader::JourneysWithEvents), on a
-// thread of its own, so that the first funnel, paths or key-drivers call on
-// a journey does not pay the load. Serving goes on meanwhile: a call on a
-// journey being loaded waits for that load (which it would otherwise do
-// itself), calls on other journeys do not. A failed load is logged and left
-// to the first call.
+// Loads an in-memory index of the ledger — the touch index
+// (analytics/touch_index.h) or the theme index (analytics/theme_index.h) —
+// for every (tenant, journey) with counted events
+// (RollupReader::JourneysWithEvents), on a thread of its own, so that the
+// first call on a journey does not pay the load. Serving goes on meanwhile:
+// a call on a journey being loaded waits for that load (which it would
+// otherwise do itself), calls on other journeys do not. A failed load is
+// logged and left to the first call.
 //
-//   TouchIndexWarmer warmer(*store, touches);
+//   IndexWarmer warmer(*store, touches);
 //   warmer.Start();
 //   …
 //   warmer.Stop();   // ends the load in progress early (CANCELLED)
 //
-// Another index kept the same way (the theme index) is warmed by giving its
-// name (for the log) and its Load and size:
-//   TouchIndexWarmer themes_warmer(*store, "theme index",
+// Another index is warmed by giving its name (for the log), its Load and
+// its size:
+//   IndexWarmer themes_warmer(*store, "theme index",
 //       [&](auto& t, auto& j, auto* stop) { return themes.Load(t, j, stop); },
 //       [&] { return themes.comments(); });
-#ifndef POLKU_SERVICES_INSIGHT_SERVER_TOUCH_INDEX_WARMER_H_
-#define POLKU_SERVICES_INSIGHT_SERVER_TOUCH_INDEX_WARMER_H_
+#ifndef POLKU_SERVICES_INSIGHT_SERVER_INDEX_WARMER_H_
+#define POLKU_SERVICES_INSIGHT_SERVER_INDEX_WARMER_H_
 
 #include <atomic>
 #include <cstdint>
@@ -33,11 +34,11 @@
 
 namespace polku::insight {
 
-class TouchIndexWarmer {
+class IndexWarmer {
  public:
   // `rollups` and `index` must outlive the warmer.
-  TouchIndexWarmer(RollupReader& rollups, TouchIndex& index)
-      : TouchIndexWarmer(
+  IndexWarmer(RollupReader& rollups, TouchIndex& index)
+      : IndexWarmer(
             rollups, "touch index",
             [&index](const std::string& tenant, const std::string& journey,
                      const std::atomic<bool>* stop) {
@@ -48,13 +49,13 @@ class TouchIndexWarmer {
                                             const std::string& journey,
                                             const std::atomic<bool>* stop)>;
   // `size`: what the index holds, for the log.
-  TouchIndexWarmer(RollupReader& rollups, std::string name, Loader load,
+  IndexWarmer(RollupReader& rollups, std::string name, Loader load,
                    std::function<int64_t()> size)
       : rollups_(rollups),
         name_(std::move(name)),
         load_(std::move(load)),
         size_(std::move(size)) {}
-  ~TouchIndexWarmer() { Stop(); }
+  ~IndexWarmer() { Stop(); }
 
   void Start();
   // Promptly: the ledger read in progress ends at its next event. Idempotent.
@@ -77,4 +78,4 @@ class TouchIndexWarmer {
 
 }  // namespace polku::insight
 
-#endif  // POLKU_SERVICES_INSIGHT_SERVER_TOUCH_INDEX_WARMER_H_
+#endif  // POLKU_SERVICES_INSIGHT_SERVER_INDEX_WARMER_H_
