@@ -166,9 +166,12 @@ TEST(SimulatedComments, PlantedThemesTakeTheirShareOfLowScoreCommentsOnly) {
   const std::map<std::string, std::string> touchpoint_of = {{"fi", "web_site"},
                                                             {"sv", "shop_sales"}};
   std::map<std::string, stats::Proportion> planted;
-  for (uint64_t seed = 1; seed <= 4; ++seed) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
     Options options = WithThemes(TestOptions(seed, 4000));
     options.comment_share = 1;
+    // Swedish as often as Finnish, so that both shares are measured on
+    // hundreds of low-score comments.
+    options.language_mix = {0.45, 0.45, 0.1};
     auto sim = Simulate({Journey()}, options);
     ASSERT_TRUE(sim.ok());
     for (const v1::TouchpointEvent& event : AllEvents(*sim)) {
@@ -189,8 +192,8 @@ TEST(SimulatedComments, PlantedThemesTakeTheirShareOfLowScoreCommentsOnly) {
       }
     }
   }
-  ASSERT_GT(planted["fi"].n, 1000);
-  ASSERT_GT(planted["sv"].n, 250);
+  ASSERT_GT(planted["fi"].n, 200) << planted["sv"].n;
+  ASSERT_GT(planted["sv"].n, 200) << planted["fi"].n;
   EXPECT_NEAR(static_cast<double>(planted["fi"].successes) / planted["fi"].n, 0.3, 0.05);
   EXPECT_NEAR(static_cast<double>(planted["sv"].successes) / planted["sv"].n, 0.4, 0.08);
 }
