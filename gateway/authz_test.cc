@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "polku/v1/admin.pb.h"
 #include "polku/v1/drivers.pb.h"
+#include "polku/v1/themes.pb.h"
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/funnels.pb.h"
 #include "polku/v1/insight.pb.h"
@@ -92,6 +93,10 @@ const Case kCases[] = {
      "insights:read", false, true, false, false, true},
     {"/polku.v1.DriversService/GetKeyDrivers", Backend::kInsight,
      "insights:read", false, true, false, false, true},
+    {"/polku.v1.ThemesService/GetThemes", Backend::kInsight, "insights:read",
+     false, true, false, false, true},
+    {"/polku.v1.ThemesService/ListThemeExamples", Backend::kInsight,
+     "insights:read", false, true, false, false, true},
     {"/polku.v1.AdminService/CreateTenant", Backend::kGateway, "superadmin",
      false, false, false, false, false},
     {"/polku.v1.AdminService/ListTenants", Backend::kGateway, "superadmin",
@@ -148,7 +153,8 @@ TEST(AuthzTest, TheTableCoversEveryPublicRpc) {
                            v1::GetScorecardRequest::descriptor()->file(),
                            v1::CreateTenantRequest::descriptor()->file(),
                            v1::GetKeyDriversRequest::descriptor()->file(),
-                           v1::GetFunnelRequest::descriptor()->file()}) {
+                           v1::GetFunnelRequest::descriptor()->file(),
+                           v1::GetThemesRequest::descriptor()->file()}) {
     for (int s = 0; s < file->service_count(); ++s) {
       const auto* service = file->service(s);
       for (int m = 0; m < service->method_count(); ++m) {

@@ -19,6 +19,7 @@
 #include "absl/types/optional.h"
 #include "polku/v1/admin.pb.h"
 #include "polku/v1/drivers.pb.h"
+#include "polku/v1/themes.pb.h"
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/funnels.pb.h"
 #include "polku/v1/insight.pb.h"
@@ -83,6 +84,10 @@ const std::vector<HttpRoute>& Table() {
       // FunnelsService
       {"GET", "/v1/funnel", "/polku.v1.FunnelsService/GetFunnel", ""},
       {"GET", "/v1/paths", "/polku.v1.FunnelsService/GetPaths", ""},
+      // ThemesService
+      {"GET", "/v1/themes", "/polku.v1.ThemesService/GetThemes", ""},
+      {"GET", "/v1/themes/{theme_id}/examples",
+       "/polku.v1.ThemesService/ListThemeExamples", ""},
       // AdminService
       {"POST", "/v1/tenants", "/polku.v1.AdminService/CreateTenant", "*"},
       {"GET", "/v1/tenants", "/polku.v1.AdminService/ListTenants", ""},
@@ -108,6 +113,7 @@ void LinkApi() {
     (void)v1::CreateTenantRequest::descriptor();
     (void)v1::GetKeyDriversRequest::descriptor();
     (void)v1::GetFunnelRequest::descriptor();
+    (void)v1::GetThemesRequest::descriptor();
     return true;
   }();
   (void)linked;

@@ -17,6 +17,7 @@
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "polku/v1/journey.pb.h"
+#include "polku/v1/themes.pb.h"
 
 namespace polku::gateway {
 namespace {
@@ -215,6 +216,30 @@ TEST(HttpRoutesTest, PathVariablesAndBodyFieldsAndBindings) {
                    R"({"evnts": []})", {});
   EXPECT_EQ(bad_body.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FieldOf(bad_body.status().message()), "body");
+}
+
+// GET /v1/themes and /v1/themes/{theme_id}/examples: the scope from the
+// query, the theme from the path.
+TEST(HttpRoutesTest, ThemeRoutesFillScopeAndTheme) {
+  auto themes = BuildRequest(
+      RouteFor("/polku.v1.ThemesService/GetThemes"), {}, "",
+      {{"scope.journey", "switching"}, {"scope.stage", "buy"},
+       {"max_themes", "10"}});
+  ASSERT_TRUE(themes.ok()) << themes.status();
+  const auto& request = dynamic_cast<const v1::GetThemesRequest&>(**themes);
+  EXPECT_EQ(request.scope().journey(), "switching");
+  EXPECT_EQ(request.scope().stage(), "buy");
+  EXPECT_EQ(request.max_themes(), 10);
+  auto examples = BuildRequest(
+      RouteFor("/polku.v1.ThemesService/ListThemeExamples"),
+      {"th_c18b3b2719bc3503"}, "",
+      {{"scope.journey", "switching"}, {"page_token", "o10"}});
+  ASSERT_TRUE(examples.ok()) << examples.status();
+  const auto& page =
+      dynamic_cast<const v1::ListThemeExamplesRequest&>(**examples);
+  EXPECT_EQ(page.theme_id(), "th_c18b3b2719bc3503");
+  EXPECT_EQ(page.scope().journey(), "switching");
+  EXPECT_EQ(page.page_token(), "o10");
 }
 
 // Every RPC the gateway routes has exactly one HTTP route, and every route

@@ -31,7 +31,7 @@ for target in "${targets[@]}"; do
   dict=()
   [[ -f "tests/fuzz/$target.dict" ]] && dict=("-dict=tests/fuzz/$target.dict")
   echo "==> $target for $seconds s"
-  if ! "build/asan/tests/fuzz/$target" -max_total_time="$seconds" -timeout=10 \
+  if ! "build/asan/bin/$target" -max_total_time="$seconds" -timeout=10 \
       -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" \
       "${dict[@]}" "$found" "tests/fuzz/corpus/$target" 2>&1 |
       grep -E '^(Done [0-9]+ runs|#[0-9]+ *DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|Test unit written)'; then

@@ -248,6 +248,12 @@ if ((${#journey_files[@]} > 0)); then
   funnel_stages=$("$PY" -c 'import json,sys; s=[x["key"] for x in json.load(open(sys.argv[1]))["stages"]]; print(s[1], s[min(3, len(s) - 1)])' \
     "${journey_files[0]}")
   read -r funnel_second funnel_bottleneck <<<"$funnel_stages"
+  # Comment themes (docs/themes.md, "Planted themes in polku-sim"): late
+  # deliveries in the relationship survey, in Finnish, and wrong invoices in
+  # the renovation survey, in Swedish, each in several inflected forms. The
+  # surveys have the most comments (a few hundred each with 4000 customers);
+  # Swedish is made common enough for its theme to show.
+  PLANTED_THEMES=relationship_survey:fi:toimitus:0.35,renovation_survey:sv:faktura:0.5
   "$BIN/polku-sim" --gateway=$GATEWAY_GRPC --credentials="$CREDENTIALS" --seed=1 \
     --customers="$CUSTOMERS" --days=28 \
     --plant_change="$planted_touchpoint:$planted_day:-0.9" \
@@ -255,6 +261,8 @@ if ((${#journey_files[@]} > 0)); then
     --plant_stage_time="$first_journey/$funnel_second:24" \
     --plant_switch=web:phone:0.2:48 \
     --plant_driver="$PLANTED_DRIVERS" \
+    --comment_languages=fi:0.5,sv:0.3,en:0.2 \
+    --plant_theme="$PLANTED_THEMES" \
     --truths_file="$DATA_DIR/planted-truths.json" ||
     say "WARNING: polku-sim reported problems (see above); the suite keeps running"
 else
@@ -280,6 +288,7 @@ which the browser never sends):
   planted change: ${planted_touchpoint:-none} from ${planted_day:-–} (truths: $DATA_DIR/planted-truths.json)
   planted drivers: ${PLANTED_DRIVERS:-none} (Critical touchpoints: &view=drivers)
   planted funnel: bottleneck into ${funnel_bottleneck:-–}, ~24 h to ${funnel_second:-–}, web → phone 20 % (view "Funnel and paths")
+  planted themes: ${PLANTED_THEMES:-none} (comments in fi, sv, en)
 
 Scorecard by stage:
   curl -s -H "Authorization: Bearer \$($PY -c 'import json;print(json.load(open("$CREDENTIALS"))["admin_key"])')" \\

@@ -123,6 +123,9 @@ grpc::Status ToGrpc(grpc::CallbackServerContext& context,
 // holds that turn when the stream is cancelled calls Finish, as its very
 // last act; OnDone (which gRPC calls after Finish and after every other
 // reaction) can then delete the stream, knowing nothing else refers to it.
+// Handing the turn on (scheduling a read) is likewise a last act, after
+// `mu_` is released: the read may finish the stream, and OnDone delete it,
+// before the hand-over returns.
 class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   FeedStream(EventStore& store, Executor& readers,
@@ -147,9 +150,12 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     {
       absl::MutexLock lock(&mu_);
       cancelled = cancelled_;
-      if (!cancelled) readers_.Schedule([this] { Read(); });
     }
-    if (cancelled) FinishCancelled();
+    if (cancelled) {
+      FinishCancelled();
+    } else {
+      readers_.Schedule([this] { Read(); });
+    }
   }
 
   void OnCancel() override {
@@ -194,6 +200,7 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
       // (this skips other tenants' events without rescanning them).
       next_sequence_ = std::max(next_sequence_, committed + 1);
       bool cancelled;
+      bool read_again = false;
       {
         absl::MutexLock lock(&mu_);
         cancelled = cancelled_;
@@ -201,10 +208,14 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
           waiter_ =
               store_.notifier().Subscribe(committed, [this] { OnCommitted(); });
           // Something committed since `committed` was taken: read again.
-          if (waiter_ == 0) readers_.Schedule([this] { Read(); });
+          read_again = waiter_ == 0;
         }
       }
-      if (cancelled) FinishCancelled();
+      if (cancelled) {
+        FinishCancelled();
+      } else if (read_again) {
+        readers_.Schedule([this] { Read(); });
+      }
       return;
     }
 
@@ -244,9 +255,12 @@ class FeedStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
       absl::MutexLock lock(&mu_);
       waiter_ = 0;
       cancelled = cancelled_;
-      if (!cancelled) readers_.Schedule([this] { Read(); });
     }
-    if (cancelled) FinishCancelled();
+    if (cancelled) {
+      FinishCancelled();
+    } else {
+      readers_.Schedule([this] { Read(); });
+    }
   }
 
   EventStore& store_;

@@ -234,7 +234,9 @@ TEST_P(CrashTest, AcknowledgedEventsSurviveSigkillsExactlyOnceAndAreCountedOnce)
   stop = true;
   for (std::thread& producer : producers) producer.join();
   for (auto& client : clients) {
-    EXPECT_TRUE(client->Flush(absl::Seconds(60)))
+    // A bound, not a speed requirement: a campaign round at nice 19 on a
+    // busy machine delivers slowly.
+    EXPECT_TRUE(client->Flush(absl::Minutes(5)))
         << client->pending() << " still pending";
     client->Close(absl::Seconds(1));
   }

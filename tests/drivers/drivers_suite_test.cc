@@ -256,12 +256,15 @@ TEST_P(DriversSuiteTest, ThePlantedTopDriverRanksFirstAndOnlyItsTenantSeesIt) {
       (std::filesystem::temp_directory_path() / absl::StrCat("polku-drivers-", ::getpid(), ".png"))
           .string();
   const Output check = RunCommand(
-      {"timeout", "--kill-after=5", "150", "node",
+      {"timeout", "--kill-after=5", "240", "node",
        absl::StrCat(POLKU_BROWSER_DIR, "/drivers_check.mjs"),
        "--url", absl::StrCat("http://", suite_->gateway_http_host(), ":",
                              suite_->gateway_http_port()),
        "--key", suite_->credentials().admin_key, "--journey", kJourney,
-       "--chromium", kChromium, "--screenshot", screenshot});
+       "--chromium", kChromium, "--screenshot", screenshot,
+       // Each wait's bound: GetKeyDrivers with its bootstrap is slow under
+       // ASan on a busy machine (30 s ran out in CI).
+       "--timeout_ms", "100000"});
   EXPECT_EQ(check.exit_code, 0) << check.text;
   std::cout << check.text << "screenshot: " << screenshot << "\n";
 }

@@ -42,6 +42,19 @@ ABSL_FLAG(std::vector<std::string>, plant_switch, {},
           "channel switches to plant, FROM:TO:SHARE:WITHIN_HOURS (after a "
           "customer's first touch in FROM, the next is in TO with probability "
           "SHARE, within WITHIN_HOURS), comma-separated");
+ABSL_FLAG(std::vector<std::string>, plant_theme, {},
+          "comment themes to plant, TOUCHPOINT:LANG:LEMMA:SHARE (at TOUCHPOINT, SHARE of "
+          "the low-score comments in LANG, fi, sv or en, mention the theme, e.g. "
+          "toimitus, lasku, leverans, faktura, delivery, in inflected forms), "
+          "comma-separated");
+ABSL_FLAG(double, comment_share, 0.3, "share of rated touches and outcome answers with a comment");
+ABSL_FLAG(double, unlabelled_share, 0.1,
+          "share of comments whose event leaves the language empty (detected by the server)");
+ABSL_FLAG(double, neutral_phrase_share, 0.2,
+          "share of comments, low-score or not alike, that start with a neutral phrase "
+          "(\"Kävin kaupassa.\") no theme may find");
+ABSL_FLAG(std::string, comment_languages, "fi:0.6,sv:0.15,en:0.25",
+          "share of customers writing in each language, LANG:SHARE,… adding up to 1");
 ABSL_FLAG(std::string, truths_file, "",
           "where to write the planted truths as JSON (for tests and demos)");
 
@@ -67,6 +80,15 @@ int main(int argc, char** argv) {
   options.days = absl::GetFlag(FLAGS_days);
   options.first_day = end_day - (options.days - 1);
   options.not_after = absl::Now();
+  options.comment_share = absl::GetFlag(FLAGS_comment_share);
+  options.unlabelled_share = absl::GetFlag(FLAGS_unlabelled_share);
+  options.neutral_phrase_share = absl::GetFlag(FLAGS_neutral_phrase_share);
+  if (absl::Status s = polku::sim::ParseLanguageMix(absl::GetFlag(FLAGS_comment_languages),
+                                                    options.language_mix);
+      !s.ok()) {
+    std::cerr << "polku-sim: --comment_languages " << s.message() << "\n";
+    return 2;
+  }
   for (const auto& [channel, key] : credentials->channel_keys) options.channels.insert(channel);
   for (const std::string& spec : absl::GetFlag(FLAGS_plant_change)) {
     if (absl::Status s = polku::sim::ParseChange(spec, options.planted); !s.ok()) {
@@ -102,6 +124,12 @@ int main(int argc, char** argv) {
   for (const std::string& spec : absl::GetFlag(FLAGS_plant_driver)) {
     if (absl::Status s = polku::sim::ParseDriver(spec, options.planted); !s.ok()) {
       std::cerr << "polku-sim: --plant_driver " << s.message() << "\n";
+      return 2;
+    }
+  }
+  for (const std::string& spec : absl::GetFlag(FLAGS_plant_theme)) {
+    if (absl::Status s = polku::sim::ParseTheme(spec, options.planted); !s.ok()) {
+      std::cerr << "polku-sim: --plant_theme " << s.message() << "\n";
       return 2;
     }
   }

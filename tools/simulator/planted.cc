@@ -1,12 +1,15 @@
 #include "tools/simulator/planted.h"
 
+#include <map>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "lib/base/log.h"
+#include "tools/simulator/comments.h"
 
 namespace polku::sim {
 namespace {
@@ -102,6 +105,37 @@ absl::Status ParseSwitch(absl::string_view text, PlantedTruths& truths) {
   planted.from = std::string(parts[0]);
   planted.to = std::string(parts[1]);
   truths.switches.push_back(std::move(planted));
+  return absl::OkStatus();
+}
+
+absl::Status ParseTheme(absl::string_view text, PlantedTruths& truths) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, ':');
+  if (parts.size() != 4 || parts[0].empty() || parts[2].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": a theme is TOUCHPOINT:LANG:LEMMA:SHARE"));
+  }
+  PlantedTheme theme{.touchpoint = std::string(parts[0]), .language = std::string(parts[1])};
+  if (theme.language != "fi" && theme.language != "sv" && theme.language != "en") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\": LANG must be fi, sv or en, got \"", parts[1], "\""));
+  }
+  const ThemeForms* forms = FindTheme(theme.language, std::string(parts[2]));
+  if (forms == nullptr) {
+    std::string known;
+    for (const ThemeForms& candidate : Themes()) {
+      if (candidate.language != theme.language) continue;
+      absl::StrAppend(&known, known.empty() ? "" : ", ", std::string(candidate.word));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("\"", text, "\": no plantable ",
+                                                   theme.language, " theme \"", parts[2],
+                                                   "\" (there are: ", known, ")"));
+  }
+  theme.lemma = std::string(forms->lemma);
+  if (!absl::SimpleAtod(parts[3], &theme.share) || theme.share < 0 || theme.share > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\": SHARE must be a number in [0, 1], got \"", parts[3], "\""));
+  }
+  truths.themes.push_back(std::move(theme));
   return absl::OkStatus();
 }
 
@@ -268,6 +302,26 @@ absl::Status CheckAgainst(const PlantedTruths& truths,
           planted.from, "\" and \"", planted.to, "\""));
     }
   }
+  std::map<std::pair<std::string, std::string>, double> theme_shares;
+  for (const PlantedTheme& theme : truths.themes) {
+    bool found = false;
+    for (const v1::Journey& journey : journeys) {
+      for (const v1::Touchpoint& touchpoint : journey.touchpoints()) {
+        found = found || touchpoint.key() == theme.touchpoint;
+      }
+    }
+    if (!found) {
+      return absl::NotFoundError(absl::StrCat("planted theme: no published journey has "
+                                              "touchpoint \"", theme.touchpoint, "\""));
+    }
+    double& share = theme_shares[{theme.touchpoint, theme.language}];
+    share += theme.share;
+    if (share > 1 + 1e-9) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "planted themes: the shares at touchpoint \"", theme.touchpoint, "\" in ",
+          theme.language, " add up to more than 1"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -330,6 +384,40 @@ std::string TruthsToJson(const PlantedTruths& truths) {
       log::AppendJsonString(planted.to, json);
       absl::StrAppend(&json, ", \"share\": ", planted.share,
                       ", \"within_hours\": ", planted.within_hours, "}");
+    }
+    json += "\n  ]";
+  }
+  if (!truths.themes.empty()) {
+    json += ",\n  \"themes\": [";
+    for (size_t i = 0; i < truths.themes.size(); ++i) {
+      const PlantedTheme& theme = truths.themes[i];
+      absl::StrAppend(&json, i == 0 ? "\n" : ",\n", "    {\"touchpoint\": ");
+      log::AppendJsonString(theme.touchpoint, json);
+      json += ", \"language\": ";
+      log::AppendJsonString(theme.language, json);
+      json += ", \"lemma\": ";
+      log::AppendJsonString(theme.lemma, json);
+      absl::StrAppend(&json, ", \"share\": ", theme.share, ", \"forms\": [");
+      const ThemeForms* forms = FindTheme(theme.language, theme.lemma);
+      for (size_t f = 0; forms != nullptr && f < forms->sentences.size(); ++f) {
+        if (f > 0) json += ", ";
+        log::AppendJsonString(std::string(forms->sentences[f]), json);
+      }
+      json += "]}";
+    }
+    json += "\n  ],\n  \"neutral_phrases\": [";
+    for (size_t i = 0; i < std::size(kLanguages); ++i) {
+      const NeutralPhrase& phrase = NeutralPhraseOf(kLanguages[i]);
+      json += i == 0 ? "\n    {\"language\": " : ",\n    {\"language\": ";
+      log::AppendJsonString(std::string(phrase.language), json);
+      json += ", \"text\": ";
+      log::AppendJsonString(std::string(phrase.sentence), json);
+      json += ", \"lemmas\": [";
+      for (size_t l = 0; l < phrase.lemmas.size(); ++l) {
+        if (l > 0) json += ", ";
+        log::AppendJsonString(std::string(phrase.lemmas[l]), json);
+      }
+      json += "]}";
     }
     json += "\n  ]";
   }

@@ -79,6 +79,19 @@ struct PlantedSwitch {
   double within_hours = 0;
 };
 
+// A comment theme: at `touchpoint`, this share of the low-score comments
+// (IsLowScore in simulator.h) written in `language` mention the theme's
+// complaint, each in one of its inflected surface forms (comments.h,
+// ThemeForms). `lemma` is the term lib/text's Analyzer gives every one of
+// them; the shares of themes at one touchpoint and language add up to at
+// most 1.
+struct PlantedTheme {
+  std::string touchpoint;
+  std::string language;
+  std::string lemma;
+  double share = 0;
+};
+
 struct PlantedTruths {
   std::vector<PlantedChange> changes;
   std::vector<PlantedInconsistency> inconsistencies;
@@ -86,10 +99,11 @@ struct PlantedTruths {
   std::vector<PlantedDropOff> drop_offs;
   std::vector<PlantedStageTime> stage_times;
   std::vector<PlantedSwitch> switches;
+  std::vector<PlantedTheme> themes;
 
   bool empty() const {
     return changes.empty() && inconsistencies.empty() && drivers.empty() &&
-           drop_offs.empty() && stage_times.empty() && switches.empty();
+           drop_offs.empty() && stage_times.empty() && switches.empty() && themes.empty();
   }
   // The planted weight of `touchpoint` (0 if not a planted driver).
   double DriverWeight(absl::string_view touchpoint) const;
@@ -120,15 +134,22 @@ absl::Status ParseStageTime(absl::string_view text, PlantedTruths& truths);
 // Parses "FROM:TO:SHARE:WITHIN_HOURS" (SHARE in [0, 1], WITHIN_HOURS > 0).
 absl::Status ParseSwitch(absl::string_view text, PlantedTruths& truths);
 
+// Parses "TOUCHPOINT:LANG:LEMMA:SHARE" (LANG fi, sv or en; LEMMA a theme of
+// that language in comments.h, by its lemma or word; SHARE in [0, 1]).
+absl::Status ParseTheme(absl::string_view text, PlantedTruths& truths);
+
 // NOT_FOUND unless every planted touchpoint, journey, stage and channel
 // exists in `journeys`; an inconsistency needs a stage with another channel
-// to be worse than.
+// to be worse than. INVALID_ARGUMENT when the themes planted at one
+// touchpoint and language share more than 1.
 absl::Status CheckAgainst(const PlantedTruths& truths,
                           const std::vector<v1::Journey>& journeys);
 
 // The truths as a JSON document (stable key order, one change,
 // inconsistency or driver per array element; "drop_offs", "stage_times" and
-// "switches" only when planted).
+// "switches" only when planted; "themes", with each theme's surface forms,
+// and the "neutral_phrases" a theme must not find, only when themes are
+// planted).
 std::string TruthsToJson(const PlantedTruths& truths);
 
 }  // namespace polku::sim

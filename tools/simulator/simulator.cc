@@ -1,14 +1,20 @@
 #include "tools/simulator/simulator.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
-#include <random>
+#include <iterator>
+#include <map>
+#include <string_view>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "tools/simulator/phrases.h"
+#include "absl/strings/str_split.h"
+#include "tools/simulator/comments.h"
+#include "tools/simulator/random.h"
 
 namespace polku::sim {
 namespace {
@@ -22,38 +28,6 @@ uint64_t Fnv1a(absl::string_view text) {
   }
   return hash;
 }
-
-// SplitMix64 finaliser: spreads (seed, customer) into independent streams.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-// Random numbers with our own, portable mappings from the 64-bit engine.
-class Random {
- public:
-  explicit Random(uint64_t seed) : engine_(seed) {}
-
-  // Uniform in [0, 1).
-  double Uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
-  double Uniform(double low, double high) { return low + (high - low) * Uniform(); }
-  // Uniform in {0, …, n − 1}; n > 0.
-  int Index(size_t n) { return static_cast<int>(Uniform() * static_cast<double>(n)); }
-  bool Chance(double p) { return Uniform() < p; }
-  // Approximately standard normal: the Irwin–Hall sum of four uniforms,
-  // rescaled to variance 1 (bounded by ±2√3, which suits ratings).
-  double Normal() {
-    double sum = Uniform() + Uniform() + Uniform() + Uniform();
-    return (sum - 2.0) * std::sqrt(3.0);
-  }
-  // Exponential with the given mean.
-  double Exponential(double mean) { return -mean * std::log(1.0 - Uniform()); }
-
- private:
-  std::mt19937_64 engine_;
-};
 
 int ToScale(double experience, double center, double spread, int low, int high) {
   long value = std::lround(center + spread * experience);
@@ -123,19 +97,76 @@ Sentiment SentimentOf(const v1::TouchpointEvent& event, double experience) {
   return Sentiment::kNeutral;
 }
 
+// A comment written, to be given the neutral phrase or not once every
+// customer has walked.
+struct WrittenComment {
+  std::string channel;
+  size_t index;  // in Simulation::events[channel]
+  size_t language;  // in kLanguages (the customer's, also when not labelled)
+  bool low;
+};
+
+// Starts some of the comments with their language's neutral phrase. Per
+// touchpoint and low score or not, error diffusion puts each language's
+// phrase into neutral_phrase_share × that language's mix of the comments, so
+// each phrase's lemmas are as frequent among the low-score comments as
+// among the others and a theme's z for them stays near 0 — even when chance
+// gives one language more low scores (independent draws would leave
+// |z| > 1 in about a third of the runs). The comments are taken in the
+// order of their time (then id), so a comment's phrase depends only on
+// earlier comments: a later run, with more touches behind not_after,
+// re-sends the earlier events unchanged.
+void AddNeutralPhrases(const Options& options, std::vector<WrittenComment>& written,
+                       Simulation& sim) {
+  auto event_of = [&](const WrittenComment& c) -> v1::TouchpointEvent& {
+    return sim.events[c.channel][c.index];
+  };
+  std::sort(written.begin(), written.end(),
+            [&](const WrittenComment& a, const WrittenComment& b) {
+              const v1::TouchpointEvent& x = event_of(a);
+              const v1::TouchpointEvent& y = event_of(b);
+              if (x.occurred_at().seconds() != y.occurred_at().seconds()) {
+                return x.occurred_at().seconds() < y.occurred_at().seconds();
+              }
+              return x.event_id() < y.event_id();
+            });
+  std::map<std::pair<std::string, bool>, std::array<double, 3>> due;
+  for (const WrittenComment& comment : written) {
+    v1::TouchpointEvent& event = event_of(comment);
+    std::array<double, 3>& owed = due[{event.touchpoint(), comment.low}];
+    bool write = false;
+    for (size_t i = 0; i < owed.size(); ++i) {
+      owed[i] += options.neutral_phrase_share * options.language_mix[i];
+      if (i == comment.language && owed[i] >= 1) {
+        owed[i] -= 1;
+        write = true;
+      }
+    }
+    if (write) {
+      std::string_view phrase = NeutralPhraseOf(kLanguages[comment.language]).sentence;
+      event.set_comment(absl::StrCat(absl::string_view(phrase.data(), phrase.size()), " ",
+                                     event.comment()));
+    }
+  }
+}
+
 // One customer's walk; appends to `sim`.
 class Customer {
  public:
   Customer(const Options& options, int index, const std::vector<JourneyPlan>& plans,
-           Simulation& sim)
+           std::vector<WrittenComment>& written, Simulation& sim)
       : options_(options),
         index_(index),
         random_(Mix(options.seed * 0x100000001b3ull ^ Mix(static_cast<uint64_t>(index)))),
+        written_(written),
         sim_(sim) {
     plan_ = &plans[random_.Index(plans.size())];
     bias_ = 0.45 * random_.Normal();
     double language = random_.Uniform();
-    language_ = language < 0.6 ? "fi" : language < 0.75 ? "sv" : "en";
+    for (language_ = 0; language_ + 1 < std::size(kLanguages); ++language_) {
+      if (language < options.language_mix[language_]) break;
+      language -= options.language_mix[language_];
+    }
     reference_ = absl::StrFormat("sim-%d-%06d", options.seed, index);
     home_store_ = 1 + random_.Index(12);
   }
@@ -242,16 +273,41 @@ class Customer {
       ++sim_.skipped[touchpoint.channel()];
       return;
     }
-    sim_.events[touchpoint.channel()].push_back(std::move(event));
+    std::vector<v1::TouchpointEvent>& events = sim_.events[touchpoint.channel()];
+    if (!event.comment().empty()) {
+      written_.push_back({touchpoint.channel(), events.size(), language_, IsLowScore(event)});
+    }
+    events.push_back(std::move(event));
   }
 
-  void MaybeComment(v1::TouchpointEvent& event, const std::string& channel,
+  // Draws from random_ exactly as often whatever is written (twice when
+  // commenting, else once), so comments never change the rest of the walk.
+  void MaybeComment(v1::TouchpointEvent& event, const v1::Touchpoint& touchpoint,
                     double experience) {
-    if (!random_.Chance(0.3)) return;
-    std::vector<std::string_view> phrases =
-        Phrases(language_, SentimentOf(event, experience), channel);
-    event.set_comment(std::string(phrases[random_.Index(phrases.size())]));
-    event.set_language(language_);
+    if (!random_.Chance(options_.comment_share)) return;
+    Random random(random_.Bits());
+    bool low = IsLowScore(event);
+    const std::string_view language = kLanguages[language_];
+    CommentSpec spec{.language = language, .channel = touchpoint.channel()};
+    // Complaints only with a low score, so the low and the other comments
+    // differ in their themes as the themes analytic compares them.
+    spec.sentiment = SentimentOf(event, experience);
+    if (low) spec.sentiment = Sentiment::kNegative;
+    if (!low && spec.sentiment == Sentiment::kNegative) spec.sentiment = Sentiment::kNeutral;
+    if (low) {
+      // One draw picks at most one of the themes planted here.
+      double draw = random.Uniform();
+      for (const PlantedTheme& theme : options_.planted.themes) {
+        if (theme.touchpoint != touchpoint.key() || theme.language != language) continue;
+        if (draw < theme.share) {
+          spec.theme = FindTheme(theme.language, theme.lemma);
+          break;
+        }
+        draw -= theme.share;
+      }
+    }
+    event.set_comment(WriteComment(spec, random));  // AddNeutralPhrases may add one
+    if (!random.Chance(options_.unlabelled_share)) event.set_language(std::string(language));
   }
 
   // One touch of an interaction touchpoint; returns the experience it gave.
@@ -284,7 +340,7 @@ class Customer {
       if (random_.Chance(0.35)) event.set_nps(ToScale(experience, 7.2, 2.4, 0, 10));
       double ces_chance = (channel == "phone" || channel == "web") ? 0.7 : 0.4;
       if (random_.Chance(ces_chance)) event.set_ces(ToScale(experience, 5.0, 1.4, 1, 7));
-      MaybeComment(event, channel, experience);
+      MaybeComment(event, touchpoint, experience);
     }
     Emit(touchpoint, std::move(event));
     weighted_experience_ += Importance(touchpoint.key()) * experience;
@@ -309,7 +365,7 @@ class Customer {
       v1::TouchpointEvent event = NewEvent(*outcome);
       event.set_nps(ToScale(verdict, 7.0, 2.6, 0, 10));
       event.set_csat(ToScale(verdict, 3.7, 1.2, 1, 5));
-      MaybeComment(event, outcome->channel(), verdict);
+      MaybeComment(event, *outcome, verdict);
       Emit(*outcome, std::move(event));
     }
   }
@@ -317,10 +373,11 @@ class Customer {
   const Options& options_;
   const int index_;
   Random random_;
+  std::vector<WrittenComment>& written_;
   Simulation& sim_;
   const JourneyPlan* plan_ = nullptr;
   double bias_ = 0;
-  std::string language_;
+  size_t language_ = 0;  // in kLanguages
   std::string reference_;
   int home_store_ = 1;
   absl::Time now_;
@@ -343,6 +400,38 @@ int64_t Simulation::EventCount() const {
   return count;
 }
 
+absl::Status ParseLanguageMix(absl::string_view text, std::array<double, 3>& mix) {
+  std::array<double, 3> parsed = {0, 0, 0};
+  double sum = 0;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    std::vector<absl::string_view> pair = absl::StrSplit(part, ':');
+    size_t i = std::size(kLanguages);
+    for (size_t l = 0; pair.size() == 2 && l < std::size(kLanguages); ++l) {
+      if (pair[0] == absl::string_view(kLanguages[l].data(), kLanguages[l].size())) i = l;
+    }
+    double share = 0;
+    if (i == std::size(kLanguages) || !absl::SimpleAtod(pair[1], &share) || share < 0 ||
+        share > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", text, "\": a language mix is LANG:SHARE,… with LANG fi, sv or en and SHARE "
+          "in [0, 1]; \"", part, "\" is not"));
+    }
+    parsed[i] += share;
+    sum += share;
+  }
+  if (std::abs(sum - 1) > 1e-6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\": the shares must add up to 1, got ", sum));
+  }
+  mix = parsed;
+  return absl::OkStatus();
+}
+
+bool IsLowScore(const v1::TouchpointEvent& event) {
+  return (event.has_nps() && event.nps() <= 6) || (event.has_csat() && event.csat() <= 2) ||
+         (event.has_ces() && event.ces() <= 3);
+}
+
 double DefaultQuality(absl::string_view touchpoint_key) {
   return -0.8 + 1.7 * static_cast<double>(Mix(Fnv1a(touchpoint_key)) % 1001) / 1000.0;
 }
@@ -353,6 +442,23 @@ absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
     return absl::InvalidArgumentError("customers must not be negative");
   }
   if (options.days < 1) return absl::InvalidArgumentError("days must be at least 1");
+  for (const auto& [name, share] : {std::pair<const char*, double>{"comment_share",
+                                                                    options.comment_share},
+                                    {"unlabelled_share", options.unlabelled_share},
+                                    {"neutral_phrase_share", options.neutral_phrase_share}}) {
+    if (!(share >= 0 && share <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " must be in [0, 1], got ", share));
+    }
+  }
+  double mix_sum = 0;
+  for (double share : options.language_mix) {
+    if (!(share >= 0)) return absl::InvalidArgumentError("language_mix: shares must be >= 0");
+    mix_sum += share;
+  }
+  if (std::abs(mix_sum - 1) > 1e-6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("language_mix: the shares must add up to 1, got ", mix_sum));
+  }
   if (absl::Status planted = CheckAgainst(options.planted, journeys); !planted.ok()) {
     return planted;
   }
@@ -362,9 +468,11 @@ absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
         "no journey has a stage with an interaction touchpoint to simulate");
   }
   Simulation sim;
+  std::vector<WrittenComment> written;
   for (int i = 0; i < options.customers; ++i) {
-    Customer(options, i, plans, sim).Walk();
+    Customer(options, i, plans, written, sim).Walk();
   }
+  AddNeutralPhrases(options, written, sim);
   return sim;
 }
 

@@ -10,6 +10,8 @@
 // unless Options::quality says otherwise): its ratings, its comments'
 // sentiment, its phone wait times and whether customers carry on to the next
 // stage all follow from it. Later work plants known truths through it.
+// Low-score comments are generic complaints unless a planted theme
+// (planted.h) puts its complaint there; the others praise or are neutral.
 //
 //   Options options{.seed = 1, .customers = 2000,
 //                   .first_day = absl::CivilDay(2025, 3, 1), .days = 28,
@@ -28,6 +30,7 @@
 #ifndef POLKU_TOOLS_SIMULATOR_SIMULATOR_H_
 #define POLKU_TOOLS_SIMULATOR_SIMULATOR_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -62,7 +65,25 @@ struct Options {
   // Changes and inconsistencies to plant (see planted.h); they shift the
   // quality level on top of the above.
   PlantedTruths planted;
+  // Comments (comments.h): the share of rated touches and outcome answers
+  // that carry one, the share of those whose event leaves `language` empty
+  // (so the server detects it), and the share that start with the
+  // language's neutral phrase — as large among the low-score comments as
+  // among the others, per touchpoint and language (error diffusion, not
+  // chance), so that no theme can rest on it. All in [0, 1].
+  double comment_share = 0.3;
+  double unlabelled_share = 0.1;
+  double neutral_phrase_share = 0.2;
+  // The share of customers writing in Finnish, Swedish and English (in that
+  // order, kLanguages; adding up to 1). A planted theme stands out only as
+  // far as its language is common: a Swedish one needs more customers
+  // writing Swedish, or a larger share, than a Finnish one.
+  std::array<double, 3> language_mix = {0.6, 0.15, 0.25};
 };
+
+// Parses "fi:0.6,sv:0.15,en:0.25" (languages left out write nothing; the
+// shares add up to 1) into `mix`; INVALID_ARGUMENT naming the problem.
+absl::Status ParseLanguageMix(absl::string_view text, std::array<double, 3>& mix);
 
 struct Simulation {
   // Channel → its events, in generation order (customer by customer).
@@ -78,9 +99,15 @@ struct Simulation {
 // Generates the feedback of `options.customers` customers over the published
 // `journeys` (each customer walks one of them). INVALID_ARGUMENT when no
 // journey has a stage with an interaction touchpoint, or options are out of
-// range; NOT_FOUND when a planted truth names what the journeys lack.
+// range (or planted themes share more than 1); NOT_FOUND when a planted
+// truth names what the journeys lack.
 absl::StatusOr<Simulation> Simulate(const std::vector<v1::Journey>& journeys,
                                     const Options& options);
+
+// Whether the event's comment counts as a low-score comment for themes
+// (docs/themes.md): NPS 0–6, CSAT 1–2 or CES 1–3 (7 is very easy), any of
+// them.
+bool IsLowScore(const v1::TouchpointEvent& event);
 
 // The quality level a touchpoint has unless overridden: a fixed function of
 // its key, spread over [-0.8, 0.9].

@@ -95,7 +95,7 @@ TEST(Simulate, EveryEventIsValidForItsTouchpointAndChannel) {
         EXPECT_THAT(event.ces(), ::testing::AllOf(::testing::Ge(1), ::testing::Le(7)));
       }
       if (!event.comment().empty()) {
-        EXPECT_THAT(event.language(), ::testing::AnyOf("fi", "sv", "en"));
+        EXPECT_THAT(event.language(), ::testing::AnyOf("", "fi", "sv", "en"));
       }
       if (channel == "phone") {
         EXPECT_TRUE(event.measures().count("wait_seconds"));

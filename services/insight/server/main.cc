@@ -14,6 +14,7 @@
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
 #include "lib/rpc/tls.h"
+#include "lib/text/analyzer.h"
 #include "services/insight/server/alert_monitor.h"
 #include "services/insight/server/drivers_service.h"
 #include "services/insight/server/feed_tailer.h"
@@ -23,7 +24,8 @@
 #include "services/insight/server/journey_source.h"
 #include "services/insight/server/projection_catch_up.h"
 #include "services/insight/server/rollup_store_factory.h"
-#include "services/insight/server/touch_index_warmer.h"
+#include "services/insight/server/themes_service.h"
+#include "services/insight/server/index_warmer.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7103", "gRPC listen address");
 ABSL_FLAG(std::string, data_dir, ".polku",
@@ -63,6 +65,10 @@ ABSL_FLAG(bool, warm_touch_index, true,
           "load every journey's events into the in-memory touch index (read "
           "by GetFunnel, GetPaths and GetKeyDrivers) in the background at "
           "start, so that no first call pays the load");
+ABSL_FLAG(bool, warm_theme_index, true,
+          "analyse every journey's comments into the in-memory theme index "
+          "(read by GetThemes and ListThemeExamples) in the background at "
+          "start");
 
 namespace {
 // Queries are short reads; a few threads keep one slow query from holding
@@ -134,7 +140,26 @@ int main(int argc, char** argv) {
        .touches = &touches});
   polku::insight::FunnelsServiceImpl funnels(
       **store, *executor, {.journeys = &journeys, .touches = &touches});
-  polku::insight::TouchIndexWarmer warmer(**store, touches);
+  polku::insight::IndexWarmer warmer(**store, touches);
+  // One text analyser (its dictionaries loaded now: a missing one stops the
+  // start, its error naming the path) and the theme index of the ledger.
+  absl::StatusOr<std::unique_ptr<polku::text::Analyzer>> analyzer =
+      polku::text::Analyzer::Create({});
+  if (!analyzer.ok()) {
+    polku::log::Error("cannot load the text analysis dictionaries",
+                      {{"error", analyzer.status().ToString()}});
+    return 1;
+  }
+  polku::insight::ThemeIndex theme_index(**store, **store, **analyzer);
+  polku::insight::ThemesServiceImpl themes(
+      *executor, {.index = &theme_index, .lineage = &lineage});
+  polku::insight::IndexWarmer theme_warmer(
+      **store, "theme index",
+      [&theme_index](const std::string& tenant, const std::string& journey,
+                     const std::atomic<bool>* stop) {
+        return theme_index.Load(tenant, journey, stop);
+      },
+      [&theme_index] { return theme_index.comments(); });
   monitor.SetListener(
       [&service](const std::string& tenant, const polku::v1::Alert& alert) {
         service.AlertChanged(tenant, alert);
@@ -158,12 +183,13 @@ int main(int argc, char** argv) {
   tailer.Start();
   catch_up.Start();
   if (absl::GetFlag(FLAGS_warm_touch_index)) warmer.Start();
+  if (absl::GetFlag(FLAGS_warm_theme_index)) theme_warmer.Start();
 
   auto server =
       polku::rpc::Server::Start(polku::rpc::WithBackendFlags(
           {.name = "polku-insight",
            .listen_address = absl::GetFlag(FLAGS_listen),
-           .services = {&service, &drivers, &funnels},
+           .services = {&service, &drivers, &funnels, &themes},
            .on_drain = [&service] { service.EndStreams(); }}));
   if (!server.ok()) {
     polku::log::Error("cannot start the server",
@@ -175,6 +201,7 @@ int main(int argc, char** argv) {
                     {"feedback_address", absl::GetFlag(FLAGS_feedback_address)},
                     {"checkpoint", (*store)->Checkpoint().value_or(0)}});
   (*server)->WaitForShutdownSignal();  // returns once in-flight calls drained
+  theme_warmer.Stop();
   warmer.Stop();
   catch_up.Stop();
   tailer.Stop();

@@ -180,8 +180,12 @@ class MemoryRollupStore::MemorySnapshot final : public Snapshot {
       const std::pair<std::string, std::string>* by_attribute,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
     if (!details) ++reads_;
-    for (const auto& [sequence, event] : tables_.ledger) {
-      if (sequence <= query.after_sequence) continue;
+    // Sequences are the map's keys: start after after_sequence rather than
+    // walking past every earlier event (the indexes' checks read only what
+    // is new, on every call).
+    for (auto it = tables_.ledger.upper_bound(query.after_sequence);
+         it != tables_.ledger.end(); ++it) {
+      const CountedEvent& event = it->second;
       if (!Matches(query, event.key)) continue;
       if (by_attribute != nullptr &&
           !HasAttributes(event.attributes, {*by_attribute})) {

@@ -1,4 +1,4 @@
-#include "services/insight/server/touch_index_warmer.h"
+#include "services/insight/server/index_warmer.h"
 
 #include <string>
 #include <utility>
@@ -10,7 +10,7 @@
 
 namespace polku::insight {
 
-void TouchIndexWarmer::Start() {
+void IndexWarmer::Start() {
   thread_ = std::thread([this] {
     Run();
     absl::MutexLock lock(&mu_);
@@ -18,45 +18,45 @@ void TouchIndexWarmer::Start() {
   });
 }
 
-void TouchIndexWarmer::Stop() {
+void IndexWarmer::Stop() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
 }
 
-void TouchIndexWarmer::WaitUntilDone() {
+void IndexWarmer::WaitUntilDone() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(&done_));
 }
 
-void TouchIndexWarmer::Run() {
+void IndexWarmer::Run() {
   const absl::Time started = absl::Now();
   const absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
       journeys = rollups_.JourneysWithEvents();
   if (!journeys.ok()) {
-    log::Warning("touch index: cannot list the journeys to warm; each is "
+    log::Warning(name_ + ": cannot list the journeys to warm; each is "
                  "loaded by its first call",
                  {{"error", journeys.status().ToString()}});
     return;
   }
-  log::Info("touch index: warming",
+  log::Info(name_ + ": warming",
             {{"journeys", static_cast<int64_t>(journeys->size())}});
   int64_t loaded = 0;
   for (const auto& [tenant, journey] : *journeys) {
     if (stopping_) break;
-    const absl::Status status = index_.Load(tenant, journey, &stopping_);
+    const absl::Status status = load_(tenant, journey, &stopping_);
     if (status.ok()) {
       ++loaded;
     } else if (!stopping_) {
-      log::Warning("touch index: warming a journey failed; its first call "
+      log::Warning(name_ + ": warming a journey failed; its first call "
                    "loads it",
                    {{"tenant", tenant},
                     {"journey", journey},
                     {"error", status.ToString()}});
     }
   }
-  log::Info(stopping_ ? "touch index: warming stopped" : "touch index: warm",
+  log::Info(name_ + (stopping_ ? ": warming stopped" : ": warm"),
             {{"journeys", loaded},
-             {"events", index_.events()},
+             {"held", size_()},
              {"seconds", absl::ToDoubleSeconds(absl::Now() - started)}});
 }
 

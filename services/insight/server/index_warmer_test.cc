@@ -1,4 +1,4 @@
-#include "services/insight/server/touch_index_warmer.h"
+#include "services/insight/server/index_warmer.h"
 
 #include <string>
 #include <tuple>
@@ -16,7 +16,7 @@ namespace {
 using testing::FakeRollupStore;
 using testing::MakeEvent;
 
-TEST(TouchIndexWarmerTest, LoadsEveryJourneyWithEvents) {
+TEST(IndexWarmerTest, LoadsEveryJourneyWithEvents) {
   FakeRollupStore store;
   google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
   int64_t sequence = 0;
@@ -34,7 +34,7 @@ TEST(TouchIndexWarmerTest, LoadsEveryJourneyWithEvents) {
   *page.Add() = MakeEvent({.sequence = ++sequence});
   ASSERT_TRUE(store.Apply(page).ok());
   TouchIndex index(store, store);
-  TouchIndexWarmer warmer(store, index);
+  IndexWarmer warmer(store, index);
   warmer.Start();
   warmer.WaitUntilDone();
   EXPECT_EQ(index.events(), 20);
@@ -75,12 +75,12 @@ class EndlessLedger final : public LedgerReader {
   absl::Notification scanning_;
 };
 
-TEST(TouchIndexWarmerTest, StopEndsALoadInProgress) {
+TEST(IndexWarmerTest, StopEndsALoadInProgress) {
   FakeRollupStore store;
   store.Add(MakeEvent({.sequence = 1, .customer_hash = "c"}));
   EndlessLedger ledger;
   TouchIndex index(store, ledger);
-  TouchIndexWarmer warmer(store, index);
+  IndexWarmer warmer(store, index);
   warmer.Start();
   ledger.scanning_.WaitForNotification();
   warmer.Stop();  // returns: the scan ended at its next event

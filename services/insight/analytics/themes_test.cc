@@ -1,0 +1,513 @@
+#include "services/insight/analytics/themes.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "services/insight/store/rollup_test_util.h"
+
+namespace polku::insight {
+namespace {
+
+using testing::FakeRollupStore;
+using testing::MakeEvent;
+
+const text::Analyzer& SharedAnalyzer() {
+  static const text::Analyzer* analyzer = [] {
+    absl::StatusOr<std::unique_ptr<text::Analyzer>> made =
+        text::Analyzer::Create({});
+    EXPECT_TRUE(made.ok()) << made.status();
+    return made->release();
+  }();
+  return *analyzer;
+}
+
+// ---- The formula against the independent reference (themes_reference.py).
+
+TEST(WeightedLogOddsTest, EqualsTheIndependentReference) {
+  struct Table {
+    double alpha0;
+    std::vector<std::pair<int64_t, int64_t>> counts;
+  };
+  std::mt19937_64 random(20);
+  std::vector<Table> tables;
+  for (int t = 0; t < 24; ++t) {
+    Table table;
+    table.alpha0 = t % 3 == 0 ? 1000 : (t % 3 == 1 ? 10 : 1e5);
+    const int terms = 2 + static_cast<int>(random() % 300);
+    const int64_t scale = t % 4 == 0 ? 3 : (t % 4 == 1 ? 50 : 5000);
+    for (int w = 0; w < terms; ++w) {
+      // Many small counts and zeros, as term tables are.
+      const int64_t a = random() % 3 == 0 ? 0 : random() % scale;
+      const int64_t b = random() % 4 == 0 ? 0 : random() % (2 * scale);
+      table.counts.push_back({a, b});
+    }
+    if (t == 0) table.counts.push_back({0, 0});  // a term seen in neither
+    tables.push_back(table);
+  }
+  std::string input;
+  for (size_t t = 0; t < tables.size(); ++t) {
+    absl::StrAppend(&input, "table t", t, " ", tables[t].alpha0, "\n");
+    for (const auto& [a, b] : tables[t].counts) {
+      absl::StrAppend(&input, a, " ", b, "\n");
+    }
+    absl::StrAppend(&input, "end\n");
+  }
+  const std::string stem =
+      absl::StrCat(::testing::TempDir(), "/themes_", getpid(), "_");
+  {
+    std::ofstream out(stem + "in.txt");
+    out << input;
+  }
+  const std::string command =
+      absl::StrCat("/usr/bin/python3 ", POLKU_THEMES_REFERENCE, " < ", stem,
+                   "in.txt > ", stem, "out.txt");
+  ASSERT_EQ(system(command.c_str()), 0) << command;
+  std::ifstream in(stem + "out.txt");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  size_t at = 0;
+  int compared = 0;
+  for (size_t t = 0; t < tables.size(); ++t) {
+    ASSERT_LT(at, lines.size());
+    ASSERT_EQ(lines[at++], absl::StrCat("table t", t));
+    int64_t n_i = 0, n_j = 0;
+    for (const auto& [a, b] : tables[t].counts) n_i += a, n_j += b;
+    for (const auto& [a, b] : tables[t].counts) {
+      const std::vector<std::string> expected =
+          absl::StrSplit(lines[at++], ' ');
+      ASSERT_EQ(expected.size(), 3u);
+      const LogOdds got = WeightedLogOdds(a, b, n_i, n_j, tables[t].alpha0);
+      const double want[3] = {std::strtod(expected[0].c_str(), nullptr),
+                              std::strtod(expected[1].c_str(), nullptr),
+                              std::strtod(expected[2].c_str(), nullptr)};
+      const double have[3] = {got.delta, got.variance, got.z};
+      if (std::isnan(want[0])) {
+        // A term in neither group (α_w = 0): undefined, and never ranked
+        // (min_count ≥ 1); WeightedLogOdds gives zeros.
+        EXPECT_EQ(a + b, 0);
+        EXPECT_EQ(got.z, 0);
+        continue;
+      }
+      for (int k = 0; k < 3; ++k) {
+        EXPECT_NEAR(have[k], want[k], 1e-9 * std::max(1.0, std::abs(want[k])))
+            << "table " << t << " counts " << a << "," << b << " value " << k;
+        ++compared;
+      }
+    }
+    ASSERT_EQ(lines[at++], "end");
+  }
+  EXPECT_GT(compared, 3000);
+}
+
+TEST(ThemesTest, IdsAndWeeks) {
+  // FNV-1a 64 of "" and "a", published test vectors.
+  EXPECT_EQ(ThemeId(""), "th_cbf29ce484222325");
+  EXPECT_EQ(ThemeId("a"), "th_af63dc4c8601ec8c");
+  EXPECT_EQ(IsoWeek(testing::kMarch1), "2024-W09");  // a Friday
+  EXPECT_EQ(IsoWeek(18628), "2020-W53");             // 2021-01-01
+  EXPECT_EQ(IsoWeek(18631), "2021-W01");             // 2021-01-04, Monday
+  EXPECT_EQ(WeekStart(0), -3);
+  EXPECT_TRUE(IsLowScore(std::nullopt, 6, std::nullopt));
+  EXPECT_FALSE(IsLowScore(std::nullopt, 7, std::nullopt));
+  EXPECT_TRUE(IsLowScore(2, std::nullopt, std::nullopt));
+  EXPECT_FALSE(IsLowScore(3, std::nullopt, std::nullopt));
+  // CES: 7 = very easy (common.proto), so the hard side is low.
+  EXPECT_TRUE(IsLowScore(std::nullopt, std::nullopt, 3));
+  EXPECT_FALSE(IsLowScore(std::nullopt, std::nullopt, 4));
+  EXPECT_FALSE(IsLowScore(std::nullopt, std::nullopt, 7));
+}
+
+// ---- Over the index.
+
+struct Comment {
+  std::string text;
+  std::string language;
+  std::optional<int> nps;
+  std::string touchpoint = "delivery";
+  std::string customer;
+  int64_t offset_days = 0;
+  std::string tenant = "acme";
+};
+
+void Add(FakeRollupStore& store, int64_t& sequence, const Comment& c) {
+  ++sequence;
+  v1::StoredEvent event = MakeEvent(
+      {.sequence = sequence,
+       .tenant = c.tenant,
+       .touchpoint = c.touchpoint,
+       .offset_seconds = c.offset_days * 86400 + sequence,
+       .nps = c.nps,
+       .customer_hash = c.customer.empty() ? absl::StrCat("c", sequence)
+                                           : c.customer});
+  event.mutable_event()->set_comment(c.text);
+  event.mutable_event()->set_language(c.language);
+  store.Add(event);
+}
+
+v1::GetThemesRequest Request(const std::string& touchpoint = "") {
+  v1::GetThemesRequest request;
+  request.mutable_scope()->set_journey("switching");
+  request.mutable_scope()->set_touchpoint(touchpoint);
+  request.set_min_count(3);
+  return request;
+}
+
+const v1::Theme* Find(const v1::Themes& themes, const std::string& term) {
+  for (const v1::Theme& t : themes.themes()) {
+    if (t.term() == term) return &t;
+  }
+  return nullptr;
+}
+
+int RankOf(const v1::Themes& themes, const std::string& term) {
+  for (int k = 0; k < themes.themes_size(); ++k) {
+    if (themes.themes(k).term() == term) return k;
+  }
+  return -1;
+}
+
+// Delivery complaints in Finnish and Swedish, in several inflected forms and
+// compounds, among neutral comments; half of every group also says it
+// ordered in the app.
+void AddComplaints(FakeRollupStore& store, int64_t& sequence) {
+  const std::vector<std::string> fi_complaints = {
+      "Toimitus oli myöhässä.", "Toimituksen myöhästyminen harmitti.",
+      "Toimitus myöhästyi kaksi päivää.", "Toimituksessa kesti liian kauan."};
+  const std::vector<std::string> fi_neutral = {
+      "Kengät olivat sopivat.", "Hinta oli kohtuullinen.",
+      "Paketin avaaminen oli helppoa.", "Värit vastasivat kuvia."};
+  const std::vector<std::string> sv_complaints = {
+      "Leveransen var försenad.", "Leveransförseningen var irriterande.",
+      "Leveransen kom två dagar sent.", "Leveranserna är alltid försenade."};
+  const std::vector<std::string> sv_neutral = {
+      "Skorna passade bra.", "Priset var rimligt.",
+      "Paketet var lätt att öppna.", "Färgerna motsvarade bilderna."};
+  for (int k = 0; k < 60; ++k) {
+    const std::string app = k % 2 == 0 ? " Tilasin sovelluksella." : "";
+    const std::string app_sv = k % 2 == 0 ? " Jag beställde i appen." : "";
+    Add(store, sequence,
+        {fi_complaints[k % 4] + app, "fi", k % 7, "delivery_fi"});
+    Add(store, sequence,
+        {sv_complaints[k % 4] + app_sv, "sv", k % 7, "delivery_sv"});
+  }
+  for (int k = 0; k < 120; ++k) {
+    const std::string app = k % 2 == 0 ? " Tilasin sovelluksella." : "";
+    const std::string app_sv = k % 2 == 0 ? " Jag beställde i appen." : "";
+    Add(store, sequence,
+        {fi_neutral[k % 4] + app, "fi", 9 + k % 2, "delivery_fi"});
+    Add(store, sequence,
+        {sv_neutral[k % 4] + app_sv, "sv", 9 + k % 2, "delivery_sv"});
+  }
+}
+
+TEST(ThemesTest, FinnishAndSwedishComplaintsRankTop) {
+  FakeRollupStore store;
+  int64_t sequence = 0;
+  AddComplaints(store, sequence);
+  ThemeIndex index(store, store, SharedAnalyzer());
+  for (const auto& [touchpoint, complaint, neutral] :
+       {std::tuple<std::string, std::string, std::string>{
+            "delivery_fi", "toimitus", "sovellus"},
+        {"delivery_sv", "leverans", "app"}}) {
+    absl::StatusOr<v1::Themes> themes =
+        ComputeThemes(index, "acme", Request(touchpoint));
+    ASSERT_TRUE(themes.ok()) << themes.status();
+    std::string listing;
+    for (const v1::Theme& t : themes->themes()) {
+      absl::StrAppend(&listing, t.term(), " z=", t.z(), " n=", t.count(), "\n");
+    }
+    EXPECT_EQ(themes->comments(), 180) << touchpoint;
+    EXPECT_EQ(themes->low_comments(), 60) << touchpoint;
+    const int rank = RankOf(*themes, complaint);
+    EXPECT_GE(rank, 0) << listing;
+    EXPECT_LT(rank, 3) << listing;
+    const v1::Theme* top = Find(*themes, complaint);
+    ASSERT_NE(top, nullptr) << listing;
+    EXPECT_GT(top->z(), 3) << listing;
+    EXPECT_EQ(top->count(), 60) << listing;
+    EXPECT_EQ(top->low_count(), 60) << listing;
+    // The neutral phrase, in half of every group, is not a theme of either.
+    v1::GetThemesRequest all = Request(touchpoint);
+    all.set_max_themes(200);
+    absl::StatusOr<v1::Themes> every = ComputeThemes(index, "acme", all);
+    ASSERT_TRUE(every.ok());
+    const v1::Theme* phrase = Find(*every, neutral);
+    ASSERT_NE(phrase, nullptr) << listing;
+    EXPECT_LT(std::abs(phrase->z()), 1) << phrase->DebugString();
+    EXPECT_EQ(top->id(), ThemeId(complaint));
+  }
+}
+
+TEST(ThemesTest, SameInputSameBytes) {
+  std::string first;
+  for (int run = 0; run < 2; ++run) {
+    FakeRollupStore store;
+    int64_t sequence = 0;
+    AddComplaints(store, sequence);
+    ThemeIndex index(store, store, SharedAnalyzer());
+    v1::GetThemesRequest request = Request();
+    request.set_max_themes(200);
+    absl::StatusOr<v1::Themes> themes = ComputeThemes(index, "acme", request);
+    ASSERT_TRUE(themes.ok());
+    std::string bytes;
+    ASSERT_TRUE(themes->SerializeToString(&bytes));
+    // And once more from the same index.
+    absl::StatusOr<v1::Themes> again = ComputeThemes(index, "acme", request);
+    std::string again_bytes;
+    ASSERT_TRUE(again->SerializeToString(&again_bytes));
+    EXPECT_EQ(bytes, again_bytes);
+    if (run == 0) {
+      first = bytes;
+    } else {
+      EXPECT_EQ(bytes, first);
+    }
+  }
+}
+
+TEST(ThemesTest, WeeklyTrendAndEmergingTheme) {
+  FakeRollupStore store;
+  int64_t sequence = 0;
+  // Four weeks of the same comments; in the last, a login complaint.
+  for (int week = 0; week < 4; ++week) {
+    for (int k = 0; k < 40; ++k) {
+      Add(store, sequence, {"Hinta oli kohtuullinen.", "fi", 9, "app", "",
+                            3 + week * 7 + k % 7});
+      if (week == 3 && k % 2 == 0) {
+        Add(store, sequence, {"Kirjautuminen ei onnistunut.", "fi", 3, "app",
+                              "", 3 + week * 7 + k % 7});
+      }
+    }
+  }
+  ThemeIndex index(store, store, SharedAnalyzer());
+  absl::StatusOr<v1::Themes> themes = ComputeThemes(index, "acme", Request());
+  ASSERT_TRUE(themes.ok()) << themes.status();
+  std::string listing;
+  for (const v1::Theme& t : themes->themes()) {
+    absl::StrAppend(&listing, t.term(), " z=", t.z(), " n=", t.count(), "\n");
+  }
+  const v1::Theme* login = Find(*themes, "kirjautua");
+  ASSERT_NE(login, nullptr) << listing;
+  ASSERT_EQ(login->trend_size(), 4);
+  EXPECT_EQ(login->trend(0).week(), "2024-W10");
+  EXPECT_EQ(login->trend(3).week(), "2024-W13");
+  EXPECT_EQ(login->trend(3).count(), 20);
+  EXPECT_EQ(login->trend(3).comments(), 60);
+  EXPECT_EQ(login->trend(0).count(), 0);
+  EXPECT_TRUE(login->emerging()) << login->DebugString();
+  EXPECT_LT(login->emerging_p_adjusted(), 0.01);
+  const v1::Theme* price = Find(*themes, "hinta");
+  ASSERT_NE(price, nullptr);
+  EXPECT_FALSE(price->emerging());  // its share fell
+}
+
+TEST(ThemesTest, ExamplesArePagedWithSpans) {
+  FakeRollupStore store;
+  int64_t sequence = 0;
+  AddComplaints(store, sequence);
+  ThemeIndex index(store, store, SharedAnalyzer());
+  v1::ListThemeExamplesRequest request;
+  request.mutable_scope()->set_journey("switching");
+  request.mutable_scope()->set_touchpoint("delivery_fi");
+  request.set_theme_id(ThemeId("toimitus"));
+  request.set_page_size(25);
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    absl::StatusOr<v1::ListThemeExamplesResponse> examples =
+        ListThemeExamples(index, "acme", request);
+    ASSERT_TRUE(examples.ok()) << examples.status();
+    EXPECT_EQ(examples->term(), "toimitus");
+    for (const v1::ThemeExample& e : examples->examples()) {
+      ASSERT_GE(e.spans_size(), 1) << e.comment();
+      const std::string word = e.comment().substr(
+          e.spans(0).begin(), e.spans(0).end() - e.spans(0).begin());
+      EXPECT_EQ(word.substr(0, 7), "Toimitu") << e.comment();
+      EXPECT_TRUE(e.low());
+      EXPECT_EQ(e.touchpoint(), "delivery_fi");
+      seen.push_back(absl::StrCat(e.occurred_at().seconds(), e.comment()));
+    }
+    if (examples->next_page_token().empty()) break;
+    request.set_page_token(examples->next_page_token());
+  }
+  EXPECT_EQ(seen.size(), 60u);
+  // Newest first.
+  for (size_t k = 1; k < seen.size(); ++k) EXPECT_GE(seen[k - 1], seen[k]);
+  // A bigram's span runs over both words.
+  request.set_page_token("");
+  request.set_theme_id(ThemeId("toimitus myöhä"));
+  absl::StatusOr<v1::ListThemeExamplesResponse> bigram =
+      ListThemeExamples(index, "acme", request);
+  ASSERT_TRUE(bigram.ok());
+  // Voikko reads "myöhässä" as the inessive of "myöhä".
+  ASSERT_EQ(bigram->examples_size(), 15);
+  const v1::ThemeExample& e = bigram->examples(0);
+  EXPECT_EQ(e.comment().substr(e.spans(0).begin(),
+                               e.spans(0).end() - e.spans(0).begin()),
+            "Toimitus oli myöhässä");
+}
+
+TEST(ThemesTest, ErasureRemovesTheCustomersComments) {
+  FakeRollupStore store;
+  int64_t sequence = 0;
+  AddComplaints(store, sequence);
+  // One customer's own complaints, on a word no one else uses.
+  for (int k = 0; k < 10; ++k) {
+    Add(store, sequence, {"Kuriiri heitti paketin aidan yli.", "fi", 1,
+                          "delivery_fi", "erased-customer"});
+  }
+  ThemeIndex index(store, store, SharedAnalyzer());
+  v1::GetThemesRequest request = Request("delivery_fi");
+  request.set_max_themes(200);
+  absl::StatusOr<v1::Themes> before = ComputeThemes(index, "acme", request);
+  ASSERT_TRUE(before.ok());
+  ASSERT_NE(Find(*before, "kuriiri"), nullptr);
+  EXPECT_EQ(before->comments(), 190);
+  v1::Erasure erasure;
+  erasure.set_sequence(++sequence);
+  erasure.set_tenant("acme");
+  erasure.set_customer_hash("erased-customer");
+  ASSERT_TRUE(store.ApplyErasure(erasure).ok());
+  absl::StatusOr<v1::Themes> after = ComputeThemes(index, "acme", request);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->comments(), 180);
+  EXPECT_EQ(Find(*after, "kuriiri"), nullptr);
+  EXPECT_EQ(after->as_of_sequence(), sequence);
+  v1::ListThemeExamplesRequest examples;
+  examples.mutable_scope()->set_journey("switching");
+  examples.set_theme_id(ThemeId("kuriiri"));
+  absl::StatusOr<v1::ListThemeExamplesResponse> gone =
+      ListThemeExamples(index, "acme", examples);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->examples_size(), 0);
+  EXPECT_EQ(gone->term(), "");
+  // And the answer is the one of an index that never saw them.
+  FakeRollupStore clean;
+  int64_t clean_sequence = 0;
+  AddComplaints(clean, clean_sequence);
+  ThemeIndex clean_index(clean, clean, SharedAnalyzer());
+  absl::StatusOr<v1::Themes> expected =
+      ComputeThemes(clean_index, "acme", request);
+  ASSERT_TRUE(expected.ok());
+  after->clear_as_of_sequence();
+  expected->clear_as_of_sequence();
+  EXPECT_EQ(after->SerializeAsString(), expected->SerializeAsString());
+}
+
+TEST(ThemesTest, TenantsAreIsolated) {
+  FakeRollupStore store;
+  int64_t sequence = 0;
+  AddComplaints(store, sequence);
+  for (int k = 0; k < 10; ++k) {
+    Add(store, sequence, {"Kuriiri heitti paketin aidan yli.", "fi", 1,
+                          "delivery_fi", "", 0, "globex"});
+  }
+  ThemeIndex index(store, store, SharedAnalyzer());
+  v1::GetThemesRequest request = Request();
+  request.set_max_themes(200);
+  absl::StatusOr<v1::Themes> acme = ComputeThemes(index, "acme", request);
+  absl::StatusOr<v1::Themes> globex = ComputeThemes(index, "globex", request);
+  ASSERT_TRUE(acme.ok() && globex.ok());
+  EXPECT_EQ(acme->comments(), 360);
+  EXPECT_EQ(Find(*acme, "kuriiri"), nullptr);
+  EXPECT_EQ(globex->comments(), 10);
+  EXPECT_EQ(Find(*globex, "toimitus"), nullptr);
+  v1::ListThemeExamplesRequest examples;
+  examples.mutable_scope()->set_journey("switching");
+  examples.set_theme_id(ThemeId("kuriiri"));
+  absl::StatusOr<v1::ListThemeExamplesResponse> none =
+      ListThemeExamples(index, "acme", examples);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->examples_size(), 0);
+}
+
+// With journey_version 0, a touchpoint filter also takes in the comments
+// made under the touchpoint's former key.
+TEST(ThemesTest, ATouchpointFilterFollowsRenames) {
+  FakeRollupStore store;
+  int64_t sequence = 0;
+  for (int k = 0; k < 6; ++k) {
+    Add(store, sequence, {"Toimitus oli myöhässä.", "fi", 2, "delivery_old"});
+    Add(store, sequence, {"Toimitus oli myöhässä.", "fi", 2, "delivery"});
+    Add(store, sequence, {"Hinta oli hyvä.", "fi", 9, "delivery"});
+  }
+  ThemeIndex index(store, store, SharedAnalyzer());
+  const TouchpointSuccessors renamed = {{"delivery_old", "delivery"}};
+  absl::StatusOr<v1::Themes> with =
+      ComputeThemes(index, "acme", Request("delivery"), renamed);
+  absl::StatusOr<v1::Themes> without =
+      ComputeThemes(index, "acme", Request("delivery"));
+  ASSERT_TRUE(with.ok() && without.ok());
+  EXPECT_EQ(with->comments(), 18);
+  EXPECT_EQ(without->comments(), 12);
+  v1::GetThemesRequest one_version = Request("delivery");
+  one_version.mutable_scope()->set_journey_version(1);
+  absl::StatusOr<v1::Themes> versioned =
+      ComputeThemes(index, "acme", one_version, renamed);
+  ASSERT_TRUE(versioned.ok());
+  EXPECT_EQ(versioned->comments(), 12);
+}
+
+TEST(ThemesTest, BadInputNamesTheField) {
+  FakeRollupStore store;
+  ThemeIndex index(store, store, SharedAnalyzer());
+  const auto themes_error = [&](const v1::GetThemesRequest& r) {
+    return ComputeThemes(index, "acme", r).status();
+  };
+  v1::GetThemesRequest request = Request();
+  request.mutable_scope()->clear_journey();
+  EXPECT_EQ(themes_error(request).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(themes_error(request).message().find("scope.journey"),
+            std::string::npos);
+  request = Request();
+  request.set_max_themes(201);
+  EXPECT_NE(themes_error(request).message().find("max_themes"),
+            std::string::npos);
+  request = Request();
+  request.set_min_count(-1);
+  EXPECT_NE(themes_error(request).message().find("min_count"),
+            std::string::npos);
+  request = Request();
+  request.set_emerging_alpha(1.5);
+  EXPECT_NE(themes_error(request).message().find("emerging_alpha"),
+            std::string::npos);
+  request = Request();
+  (*request.mutable_scope()->mutable_attributes())["store"] = "x";
+  EXPECT_NE(themes_error(request).message().find("scope.attributes"),
+            std::string::npos);
+  v1::ListThemeExamplesRequest examples;
+  examples.mutable_scope()->set_journey("switching");
+  for (const std::string id : {"", "toimitus", "th_XYZ", "th_0123456789ABCDEF"}) {
+    examples.set_theme_id(id);
+    const absl::Status status =
+        ListThemeExamples(index, "acme", examples).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << id;
+    EXPECT_NE(status.message().find("theme_id"), std::string::npos) << id;
+  }
+  examples.set_theme_id(ThemeId("x"));
+  examples.set_page_token("garbage");
+  EXPECT_NE(ListThemeExamples(index, "acme", examples)
+                .status()
+                .message()
+                .find("page_token"),
+            std::string::npos);
+  examples.set_page_token("");
+  examples.set_page_size(101);
+  EXPECT_NE(ListThemeExamples(index, "acme", examples)
+                .status()
+                .message()
+                .find("page_size"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace polku::insight
