@@ -26,6 +26,9 @@ enum class Backend {
   kJourney,
   // polku-insight.
   kInsight,
+  // polku-cases (optional: without --cases_address its calls are
+  // UNAVAILABLE and readiness does not wait for it).
+  kCases,
   // The gateway itself (AdminService).
   kGateway,
 };

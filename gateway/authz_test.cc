@@ -3,8 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "polku/v1/admin.pb.h"
+#include "polku/v1/cases.pb.h"
 #include "polku/v1/drivers.pb.h"
 #include "polku/v1/themes.pb.h"
 #include "polku/v1/feedback.pb.h"
@@ -97,6 +101,33 @@ const Case kCases[] = {
      false, true, false, false, true},
     {"/polku.v1.ThemesService/ListThemeExamples", Backend::kInsight,
      "insights:read", false, true, false, false, true},
+    // None of the four keys holds a cases scope (see CasesReadAndWrite).
+    {"/polku.v1.CaseService/CreateRule", Backend::kCases, "cases:write",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/UpdateRule", Backend::kCases, "cases:write",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/ListRules", Backend::kCases, "cases:read",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/DryRunRule", Backend::kCases, "cases:read",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/CreateCase", Backend::kCases, "cases:write",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/GetCase", Backend::kCases, "cases:read",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/ListCases", Backend::kCases, "cases:read",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/UpdateCase", Backend::kCases, "cases:write",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/AddComment", Backend::kCases, "cases:write",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/SetContactConsent", Backend::kCases, "cases:write",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/ListAuditEntries", Backend::kCases, "cases:read",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/GetCaseMeasures", Backend::kCases, "cases:read",
+     false, false, false, false, false},
+    {"/polku.v1.CaseService/WatchCases", Backend::kCases, "cases:read",
+     true, false, false, false, false},
     {"/polku.v1.AdminService/CreateTenant", Backend::kGateway, "superadmin",
      false, false, false, false, false},
     {"/polku.v1.AdminService/ListTenants", Backend::kGateway, "superadmin",
@@ -154,7 +185,8 @@ TEST(AuthzTest, TheTableCoversEveryPublicRpc) {
                            v1::CreateTenantRequest::descriptor()->file(),
                            v1::GetKeyDriversRequest::descriptor()->file(),
                            v1::GetFunnelRequest::descriptor()->file(),
-                           v1::GetThemesRequest::descriptor()->file()}) {
+                           v1::GetThemesRequest::descriptor()->file(),
+                           v1::GetCaseRequest::descriptor()->file()}) {
     for (int s = 0; s < file->service_count(); ++s) {
       const auto* service = file->service(s);
       for (int m = 0; m < service->method_count(); ++m) {
@@ -177,6 +209,39 @@ TEST(AuthzTest, EventsReadAllowsTheExportOnly) {
     EXPECT_EQ(Authorize(analyst, method).ok(),
               method == "/polku.v1.FeedbackService/ExportEvents");
   }
+}
+
+// cases:read reads every CaseService RPC that changes nothing (DryRunRule
+// opens nothing); cases:write is needed for the rest; neither reaches any
+// other service, and both together reach all of CaseService.
+TEST(AuthzTest, CasesReadAndWrite) {
+  keys::Principal reader{.tenant = "demo", .scopes = {keys::kScopeCasesRead}};
+  keys::Principal writer{.tenant = "demo", .scopes = {keys::kScopeCasesWrite}};
+  keys::Principal both{
+      .tenant = "demo",
+      .scopes = {keys::kScopeCasesRead, keys::kScopeCasesWrite}};
+  const std::set<std::string> reads = {
+      "/polku.v1.CaseService/ListRules",
+      "/polku.v1.CaseService/DryRunRule",
+      "/polku.v1.CaseService/GetCase",
+      "/polku.v1.CaseService/ListCases",
+      "/polku.v1.CaseService/ListAuditEntries",
+      "/polku.v1.CaseService/GetCaseMeasures",
+      "/polku.v1.CaseService/WatchCases"};
+  int cases_rpcs = 0;
+  for (const std::string& method : RoutedMethods()) {
+    SCOPED_TRACE(method);
+    const bool is_cases = absl::StartsWith(method, "/polku.v1.CaseService/");
+    cases_rpcs += is_cases;
+    EXPECT_EQ(Authorize(reader, method).ok(), reads.count(method) > 0);
+    EXPECT_EQ(Authorize(writer, method).ok(),
+              is_cases && reads.count(method) == 0);
+    EXPECT_EQ(Authorize(both, method).ok(), is_cases);
+    if (is_cases) {
+      EXPECT_EQ(FindRoute(method)->backend, Backend::kCases);
+    }
+  }
+  EXPECT_EQ(cases_rpcs, 13);
 }
 
 TEST(AuthzTest, UnknownMethodsAreUnimplemented) {

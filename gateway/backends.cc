@@ -39,6 +39,12 @@ absl::StatusOr<Backends> Backends::Connect(const BackendAddresses& addresses,
     if (!made.ok()) return made.status();
     *channel = *std::move(made);
   }
+  if (!addresses.cases.empty()) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> made =
+        rpc::MakeChannel(addresses.cases, tls, args);
+    if (!made.ok()) return made.status();
+    backends.cases_ = *std::move(made);
+  }
   return backends;
 }
 
@@ -50,10 +56,18 @@ const std::shared_ptr<grpc::Channel>& Backends::channel(Backend backend) const {
       return journey_;
     case Backend::kInsight:
       return insight_;
+    case Backend::kCases:
+      return cases_;  // Null when not configured.
     case Backend::kGateway:
       break;  // The gateway has no channel to itself.
   }
-  return feedback_;  // Unreachable: the switch covers every backend.
+  return none_;
+}
+
+absl::Status CasesUnavailable() {
+  return absl::UnavailableError(
+      "CaseService is not available: the gateway was started without "
+      "--cases_address (polku-cases)");
 }
 
 std::map<std::string, bool> Backends::CheckHealth(
@@ -66,9 +80,11 @@ std::map<std::string, bool> Backends::CheckHealth(
     std::promise<grpc::Status> done;
   };
   const Backend backends[] = {Backend::kFeedback, Backend::kJourney,
-                              Backend::kInsight};
-  Check checks[3];
-  for (int i = 0; i < 3; ++i) {
+                              Backend::kInsight, Backend::kCases};
+  // polku-cases only when configured: readiness does not wait for it then.
+  const int count = has(Backend::kCases) ? 4 : 3;
+  Check checks[4];
+  for (int i = 0; i < count; ++i) {
     Check& check = checks[i];
     check.stub = grpc::health::v1::Health::NewStub(channel(backends[i]));
     check.context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -77,7 +93,7 @@ std::map<std::string, bool> Backends::CheckHealth(
         [&check](grpc::Status status) { check.done.set_value(status); });
   }
   std::map<std::string, bool> health;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < count; ++i) {
     grpc::Status status = checks[i].done.get_future().get();
     health[kNames[i]] =
         status.ok() && checks[i].response.status() ==

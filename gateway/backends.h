@@ -1,5 +1,7 @@
-// The gateway's channels to the three backends, created once at startup and
-// shared by the gRPC proxy and the HTTP gateway.
+// The gateway's channels to the backends, created once at startup and
+// shared by the gRPC proxy and the HTTP gateway. polku-cases is optional:
+// without its address there is no channel, its calls are UNAVAILABLE
+// (CasesUnavailable) and the health check does not ask it.
 //
 //   Backends backends = Backends::Connect({.feedback = "127.0.0.1:7101",
 //                                          .journey = "127.0.0.1:7102",
@@ -25,6 +27,8 @@ struct BackendAddresses {
   std::string feedback;
   std::string journey;
   std::string insight;
+  // Empty: no polku-cases (see Backends::has(Backend::kCases)).
+  std::string cases;
 };
 
 // Every outgoing call carries a deadline; this is the default.
@@ -34,8 +38,10 @@ inline constexpr int kMaxMessageBytes = rpc::kMaxMessageBytes;
 
 class Backends {
  public:
-  // The backends' names, for health and metrics: feedback, journey, insight.
-  static constexpr const char* kNames[] = {"feedback", "journey", "insight"};
+  // The backends' names, for health and metrics: feedback, journey,
+  // insight, and cases when it is configured.
+  static constexpr const char* kNames[] = {"feedback", "journey", "insight",
+                                           "cases"};
 
   // Channels connect lazily, so a backend that starts later is fine. With
   // `tls`, every channel verifies its backend against tls.ca_file and
@@ -44,9 +50,12 @@ class Backends {
   static absl::StatusOr<Backends> Connect(const BackendAddresses& addresses,
                                           const rpc::TlsFiles& tls);
 
+  // Null for kCases when no address was given (and for kGateway).
   const std::shared_ptr<grpc::Channel>& channel(Backend backend) const;
+  // Whether the gateway has a channel to `backend`.
+  bool has(Backend backend) const { return channel(backend) != nullptr; }
 
-  // Asks every backend's grpc.health.v1 service (overall status) at once;
+  // Asks every configured backend's grpc.health.v1 service (overall status) at once;
   // name → whether it answered SERVING within `timeout`.
   std::map<std::string, bool> CheckHealth(absl::Duration timeout) const;
 
@@ -54,7 +63,12 @@ class Backends {
   std::shared_ptr<grpc::Channel> feedback_;
   std::shared_ptr<grpc::Channel> journey_;
   std::shared_ptr<grpc::Channel> insight_;
+  std::shared_ptr<grpc::Channel> cases_;
+  std::shared_ptr<grpc::Channel> none_;
 };
+
+// What a CaseService call hears when the gateway has no polku-cases.
+absl::Status CasesUnavailable();
 
 }  // namespace polku::gateway
 

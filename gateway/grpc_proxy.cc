@@ -119,6 +119,10 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       StartRead(&upstream_buffer_);
       return;
     }
+    if (route->backend == Backend::kCases && !proxy_.cases_.has_value()) {
+      Refuse(CasesUnavailable());
+      return;
+    }
 
     narrowing_ = NarrowingFor(*principal, *route);
     if (route->unbounded) {
@@ -462,7 +466,11 @@ GrpcProxy::GrpcProxy(const keys::KeyStore& key_store, const Backends& backends,
       executor_(executor),
       feedback_(backends.channel(Backend::kFeedback)),
       journey_(backends.channel(Backend::kJourney)),
-      insight_(backends.channel(Backend::kInsight)) {}
+      insight_(backends.channel(Backend::kInsight)) {
+  if (backends.has(Backend::kCases)) {
+    cases_.emplace(backends.channel(Backend::kCases));
+  }
+}
 
 GrpcProxy::~GrpcProxy() = default;
 
@@ -506,6 +514,9 @@ grpc::GenericStub& GrpcProxy::stub(Backend backend) {
       return journey_;
     case Backend::kInsight:
       return insight_;
+    case Backend::kCases:
+      if (cases_.has_value()) return *cases_;
+      break;  // Refused before (CasesUnavailable), never relayed.
     case Backend::kGateway:
       break;  // Answered locally, never relayed.
   }

@@ -36,6 +36,7 @@
 #include <grpcpp/generic/generic_stub.h>
 
 #include <atomic>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
@@ -89,6 +90,8 @@ class GrpcProxy : public grpc::CallbackGenericService {
   grpc::GenericStub feedback_;
   grpc::GenericStub journey_;
   grpc::GenericStub insight_;
+  // Empty without --cases_address: CaseService calls are UNAVAILABLE.
+  std::optional<grpc::GenericStub> cases_;
   std::atomic<int> active_calls_{0};
 
   absl::Mutex streams_mu_;

@@ -607,6 +607,7 @@ class HttpGateway::Routes {
       return absl::OkStatus();
     }
 
+    if (!backends_.has(authorized->backend)) return CasesUnavailable();
     auto call = std::make_shared<RawCall>(
         backends_.channel(authorized->backend), route.rpc);
     // An HTTP body is sent whole before any answer is read, so a stream the

@@ -20,6 +20,7 @@
 #include "polku/v1/admin.pb.h"
 #include "polku/v1/drivers.pb.h"
 #include "polku/v1/themes.pb.h"
+#include "polku/v1/cases.pb.h"
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/funnels.pb.h"
 #include "polku/v1/insight.pb.h"
@@ -88,6 +89,27 @@ const std::vector<HttpRoute>& Table() {
       {"GET", "/v1/themes", "/polku.v1.ThemesService/GetThemes", ""},
       {"GET", "/v1/themes/{theme_id}/examples",
        "/polku.v1.ThemesService/ListThemeExamples", ""},
+      // CaseService
+      {"POST", "/v1/caseRules", "/polku.v1.CaseService/CreateRule", "rule"},
+      {"GET", "/v1/caseRules", "/polku.v1.CaseService/ListRules", ""},
+      {"POST", "/v1/caseRules:dryRun", "/polku.v1.CaseService/DryRunRule",
+       "*"},
+      {"PATCH", "/v1/caseRules/{rule_id}", "/polku.v1.CaseService/UpdateRule",
+       "rule", "rule.rule_id={rule_id}"},
+      {"POST", "/v1/cases", "/polku.v1.CaseService/CreateCase", "*"},
+      {"GET", "/v1/cases", "/polku.v1.CaseService/ListCases", ""},
+      {"GET", "/v1/cases:watch", "/polku.v1.CaseService/WatchCases", ""},
+      {"GET", "/v1/cases:measures", "/polku.v1.CaseService/GetCaseMeasures",
+       ""},
+      {"GET", "/v1/cases/{case_id}", "/polku.v1.CaseService/GetCase", ""},
+      {"PATCH", "/v1/cases/{case_id}", "/polku.v1.CaseService/UpdateCase",
+       "case", "case.case_id={case_id}"},
+      {"POST", "/v1/cases/{case_id}/comments",
+       "/polku.v1.CaseService/AddComment", "*"},
+      {"GET", "/v1/cases/{case_id}/auditEntries",
+       "/polku.v1.CaseService/ListAuditEntries", ""},
+      {"POST", "/v1/customers/{customer}:setContactConsent",
+       "/polku.v1.CaseService/SetContactConsent", "*"},
       // AdminService
       {"POST", "/v1/tenants", "/polku.v1.AdminService/CreateTenant", "*"},
       {"GET", "/v1/tenants", "/polku.v1.AdminService/ListTenants", ""},
@@ -114,6 +136,7 @@ void LinkApi() {
     (void)v1::GetKeyDriversRequest::descriptor();
     (void)v1::GetFunnelRequest::descriptor();
     (void)v1::GetThemesRequest::descriptor();
+    (void)v1::GetCaseRequest::descriptor();
     return true;
   }();
   (void)linked;

@@ -45,6 +45,9 @@ ABSL_FLAG(std::string, journey_address, "127.0.0.1:7102",
           "host:port of polku-journey");
 ABSL_FLAG(std::string, insight_address, "127.0.0.1:7103",
           "host:port of polku-insight");
+ABSL_FLAG(std::string, cases_address, "",
+          "host:port of polku-cases; empty = none: CaseService calls are "
+          "UNAVAILABLE and readiness does not wait for it");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain of the public gRPC and HTTP listeners; "
           "empty = plaintext (loopback only)");
@@ -110,7 +113,8 @@ int main(int argc, char** argv) {
   auto backends = polku::gateway::Backends::Connect(
       {.feedback = absl::GetFlag(FLAGS_feedback_address),
        .journey = absl::GetFlag(FLAGS_journey_address),
-       .insight = absl::GetFlag(FLAGS_insight_address)},
+       .insight = absl::GetFlag(FLAGS_insight_address),
+       .cases = absl::GetFlag(FLAGS_cases_address)},
       {.cert_file = absl::GetFlag(FLAGS_backend_tls_cert),
        .key_file = absl::GetFlag(FLAGS_backend_tls_key),
        .ca_file = absl::GetFlag(FLAGS_backend_tls_ca)});

@@ -31,8 +31,7 @@ absl::Status ValidateScopes(const std::set<std::string>& scopes,
       return absl::InvalidArgumentError(absl::StrCat(
           "api_key.scopes: unknown scope \"", scope,
           "\" (events:write, events:read, journeys:read, journeys:write, "
-          "insights:read, "
-          "admin)"));
+          "insights:read, cases:read, cases:write, admin)"));
     }
   }
   // A channel key writes events as its channel, and nothing else: a key

@@ -45,7 +45,8 @@ std::string KeyId(absl::string_view key) { return KeyHash(key).substr(0, 8); }
 bool IsKnownScope(absl::string_view scope) {
   return scope == kScopeEventsWrite || scope == kScopeEventsRead ||
          scope == kScopeJourneysRead || scope == kScopeJourneysWrite ||
-         scope == kScopeInsightsRead || scope == kScopeAdmin ||
+         scope == kScopeInsightsRead || scope == kScopeCasesRead ||
+         scope == kScopeCasesWrite || scope == kScopeAdmin ||
          scope == kScopeSuperAdmin;
 }
 

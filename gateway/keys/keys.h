@@ -37,6 +37,12 @@ inline constexpr char kScopeInsightsRead[] = "insights:read";
 // Export the tenant's stored events (ExportEvents): for analysts' own tools,
 // without the keys, erasure and change feed that `admin` also allows.
 inline constexpr char kScopeEventsRead[] = "events:read";
+// Read follow-up cases, their rules, audit trails and close-the-loop
+// measures, and dry-run a rule (CaseService, polku-cases).
+inline constexpr char kScopeCasesRead[] = "cases:read";
+// Create and work cases (state, assignee, comments, consent) and create and
+// change rules.
+inline constexpr char kScopeCasesWrite[] = "cases:write";
 // Tenant administration (API keys), including the raw change feed.
 inline constexpr char kScopeAdmin[] = "admin";
 // The bootstrap super-admin: creates tenants and administers every tenant's

@@ -18,6 +18,7 @@
 #include <iterator>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -68,6 +69,7 @@ struct Keys {
   std::string shop;          // events:write on shop
   std::string insights;      // insights:read only
   std::string reader;        // journeys:read only
+  std::string cases;         // cases:read and cases:write
   std::string revoked;       // every tenant scope, revoked
   std::string other_admin;   // the tenant "other": admin + every read/write
   std::string other_shop;    // the tenant "other": events:write on shop
@@ -116,6 +118,8 @@ class GatewayTest : public ::testing::Test {
         "admin", "journeys:read", "journeys:write", "insights:read"};
     keys_->insights = create(keys_->demo_admin, "demo", {"insights:read"}).key();
     keys_->reader = create(keys_->demo_admin, "demo", {"journeys:read"}).key();
+    keys_->cases =
+        create(keys_->demo_admin, "demo", {"cases:read", "cases:write"}).key();
     v1::CreateApiKeyResponse revoked =
         create(keys_->demo_admin, "demo", tenant_scopes);
     keys_->revoked = revoked.key();
@@ -143,7 +147,7 @@ class GatewayTest : public ::testing::Test {
     }
     keys_->all = {keys_->super_admin, keys_->demo_admin, keys_->shop,
                   keys_->insights,    keys_->reader,     keys_->revoked,
-                  keys_->other_admin, keys_->other_shop};
+                  keys_->other_admin, keys_->other_shop, keys_->cases};
     for (const auto& [channel, key] : suite_->credentials().channel_keys) {
       keys_->all.push_back(key);
     }
@@ -295,6 +299,10 @@ class GatewayTest : public ::testing::Test {
     if (scope == "admin") return {keys_->demo_admin, keys_->reader};
     if (scope == "superadmin") return {keys_->super_admin, keys_->demo_admin};
     if (scope == "insights:read") return {keys_->insights, keys_->shop};
+    // The harness starts no polku-cases: the right key hears UNAVAILABLE.
+    if (absl::StartsWith(scope, "cases:")) {
+      return {keys_->cases, keys_->demo_admin};
+    }
     // journeys:*; a route an insights key may also use needs another "wrong".
     if (route.also_scope != nullptr &&
         absl::string_view(route.also_scope) == "insights:read") {

@@ -61,7 +61,8 @@ ABSL_FLAG(std::string, key_file, "",
 ABSL_FLAG(std::string, display_name, "", "create-*: a human-readable name");
 ABSL_FLAG(std::string, scopes, "",
           "create-key: comma-separated scopes (events:write, events:read, "
-          "journeys:read, journeys:write, insights:read, admin)");
+          "journeys:read, journeys:write, insights:read, cases:read, "
+          "cases:write, admin)");
 ABSL_FLAG(std::string, channel, "",
           "create-key: the channel of an events:write key");
 ABSL_FLAG(bool, show_revoked, false, "list-keys: include revoked keys");
