@@ -16,6 +16,7 @@
 #include "gateway/caller_auth.h"
 #include "gateway/fake_backends.h"
 #include "polku/v1/admin.grpc.pb.h"
+#include "polku/v1/cases.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
 
 namespace polku::gateway {
@@ -462,6 +463,29 @@ TEST_F(GrpcProxyTest, UnreachableBackendIsUnavailable) {
                                            OneEvent("e1"), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+// Without --cases_address the gateway has no polku-cases: a CaseService call
+// with the right scope is UNAVAILABLE naming the flag (and reaches nothing),
+// one without it is still PERMISSION_DENIED.
+TEST_F(GrpcProxyTest, CaseServiceWithoutCasesAddressIsUnavailable) {
+  const std::string cases_key =
+      keys_.store
+          ->CreateKey("demo", "cases", {keys::kScopeCasesRead}, "")
+          ->key;
+  auto cases = v1::CaseService::NewStub(channel_);
+  v1::GetCaseRequest request;
+  request.set_case_id("c1");
+  v1::Case found;
+  grpc::Status status =
+      cases->GetCase(Context("Bearer " + cases_key).get(), request, &found);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("--cases_address"));
+  grpc::Status denied =
+      cases->GetCase(Context("Bearer " + admin_key_).get(), request, &found);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), HasSubstr("cases:read"));
+  EXPECT_THAT(fakes_.log.calls(), IsEmpty());
 }
 
 }  // namespace
