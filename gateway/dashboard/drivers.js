@@ -68,25 +68,38 @@ function summary(answer) {
   return nodes;
 }
 
+// The axis end at or above `x` a reader expects: 10, 20, 25, 50, 60, 80 or 100
+// (and their multiples of ten), not an odd 58.
+function niceCeiling(x) {
+  if (!(x > 0)) return 0;
+  const magnitude = 10 ** Math.floor(Math.log10(x));
+  const step = [1, 2, 2.5, 5, 6, 8, 10].find((m) => m * magnitude >= x - 1e-9);
+  return step * magnitude;
+}
+
 async function quadrantChart(container, answer) {
   const model = answer.model ?? {};
   const inModel = (answer.drivers ?? []).filter((d) => d.status === 'DRIVER_OK');
   const xMid = model.importanceCrosshair ?? 0;
   const yMid = (model.performanceCrosshair ?? 0) * 100;
-  const xMax = Math.max(xMid * 2, ...inModel.map((d) => d.importancePercentCi95?.high ?? d.importancePercent ?? 0)) * 1.05 || 100;
+  const xMax = Math.min(100, niceCeiling(Math.max(xMid * 2, ...inModel.map((d) => d.importancePercentCi95?.high ?? d.importancePercent ?? 0)) * 1.05)) || 100;
   const area = (name, x0, x1, y0, y1, position) => [
     { name, xAxis: x0, yAxis: y0, label: { show: true, position, color: '#4b5563', fontSize: 12 } },
     { xAxis: x1, yAxis: y1 },
   ];
   return drawChart(container, {
     grid: { left: 60, right: 30, top: 30, bottom: 50 },
-    xAxis: { type: 'value', name: 'Importance (% of explained)', nameLocation: 'middle', nameGap: 30, min: 0, max: Math.ceil(xMax) },
+    xAxis: { type: 'value', name: 'Importance (% of explained)', nameLocation: 'middle', nameGap: 30, min: 0, max: xMax },
     yAxis: { type: 'value', name: 'Performance (top-2-box %)', nameLocation: 'middle', nameGap: 40, min: 0, max: 100 },
     series: [{
       type: 'scatter',
       symbolSize: 12,
       data: inModel.map((d) => ({ name: d.name || d.key, value: [d.importancePercent ?? 0, (d.top2Box ?? 0) * 100] })),
       label: { show: true, position: 'right', formatter: (p) => p.name, fontSize: 11 },
+      // Nearby touchpoints' names are moved apart rather than drawn over
+      // each other, with a line to their point once moved.
+      labelLayout: { moveOverlap: 'shiftY' },
+      labelLine: { show: true, length2: 4, lineStyle: { color: '#9ca3af' } },
       markLine: {
         silent: true,
         symbol: 'none',
@@ -98,8 +111,8 @@ async function quadrantChart(container, answer) {
         silent: true,
         itemStyle: { color: 'rgba(0,0,0,0)' },
         data: [
-          area(QUADRANTS.CONCENTRATE_HERE, xMid, Math.ceil(xMax), 0, yMid, 'insideBottomRight'),
-          area(QUADRANTS.KEEP_UP_THE_GOOD_WORK, xMid, Math.ceil(xMax), yMid, 100, 'insideTopRight'),
+          area(QUADRANTS.CONCENTRATE_HERE, xMid, xMax, 0, yMid, 'insideBottomRight'),
+          area(QUADRANTS.KEEP_UP_THE_GOOD_WORK, xMid, xMax, yMid, 100, 'insideTopRight'),
           area(QUADRANTS.LOW_PRIORITY, 0, xMid, 0, yMid, 'insideBottomLeft'),
           area(QUADRANTS.POSSIBLE_OVERKILL, 0, xMid, yMid, 100, 'insideTopLeft'),
         ],
