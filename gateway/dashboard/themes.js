@@ -226,7 +226,12 @@ function exampleItem(example) {
 }
 
 // The examples panel of one theme: the first page, then more on request.
+// A later call (another theme, or the same chosen again) makes the pages
+// still loading for an earlier one land nowhere.
+let panelGeneration = 0;
 function examplesPanel(panel, ctx, touchpoint, theme) {
+  const generation = ++panelGeneration;
+  const stale = () => ctx.signal.aborted || generation !== panelGeneration;
   panel.replaceChildren();
   panel.dataset.theme = theme.id;
   panel.append(element('h3', {}, `Example comments: \u201c${theme.term}\u201d`));
@@ -250,14 +255,14 @@ function examplesPanel(panel, ctx, touchpoint, theme) {
         ...scopeParams(ctx, touchpoint), page_size: EXAMPLES_PAGE, page_token: token,
       });
     } catch (error) {
-      if (ctx.signal.aborted || panel.dataset.theme !== theme.id) return;
+      if (stale()) return;
       panel.dataset.state = 'error';
       note.textContent = `The examples could not be loaded: ${explain(error)}`;
       note.className = 'examples-note error';
       more.disabled = false;
       return;
     }
-    if (ctx.signal.aborted || panel.dataset.theme !== theme.id) return;
+    if (stale()) return;
     for (const example of page.examples ?? []) list.append(exampleItem(example));
     token = page.nextPageToken ?? '';
     more.hidden = !token;
@@ -320,7 +325,7 @@ export const view = {
     if (themes.length === 0) return;
 
     const layout = element('div', { class: 'themes-layout' });
-    const panel = element('section', { class: 'themes-examples', 'aria-live': 'polite' });
+    const panel = element('section', { class: 'themes-examples', 'aria-label': 'Example comments' });
     const scopeKey = `${ctx.journey}|${touchpoint}|${ctx.range?.start}|${ctx.range?.end}`;
     const choose = (theme) => {
       chosen = { scope: scopeKey, theme: theme.id };

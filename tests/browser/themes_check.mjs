@@ -204,6 +204,9 @@ try {
   await page.click(`#map button.tp[data-touchpoint="${args.touchpoint}"]`);
   const openButton = '#detail button[data-open-view="themes"]';
   await page.waitForSelector(openButton, { state: 'visible' });
+  const mapShot = args.screenshot.replace(/(\.png)?$/, '-map.png');
+  await page.screenshot({ path: mapShot, fullPage: true });
+  log(`screenshot: ${mapShot}`);
   const themesResponse = responseOf(page, (r) => r.url().includes('/v1/themes?'));
   const examplesResponse = responseOf(page, (r) => r.url().includes('/examples?'));
   await page.click(openButton);
