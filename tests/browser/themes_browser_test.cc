@@ -1,7 +1,7 @@
 // The dashboard's "Pain points" view in a real browser (issue 20): the whole
 // suite runs, a journey is published, polku-sim sends three weeks of
 // feedback ending now with a planted Finnish theme (late deliveries at the
-// shop counter) and a planted Swedish one (at the web checkout), twelve
+// shop counter) and a planted Swedish one (at the web checkout), thirty
 // complaints of this week about parking at the shop window are sent directly
 // (a theme that is new, so emerging; the comments carry HTML, which the page
 // must show as text), and a second journey gets three comments only (too few for a
@@ -144,15 +144,17 @@ TEST(ThemesBrowserTest, ThePainPointsViewShowsThemesAndExamplesAsTheApiSaysThem)
 
   // This week's new complaint, with markup and Finnish letters in it: the
   // page must show the markup as text and highlight by UTF-8 byte spans.
+  // Thirty, so that its words rank among the touchpoint's top 20 and rise
+  // significantly in the latest week whatever the weekday.
   const std::string shop_key = (*suite)->credentials().channel_keys.at("shop");
   v1::SubmitEventsRequest complaints;
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < 30; ++i) {
     v1::TouchpointEvent* event = complaints.add_events();
     event->set_event_id(absl::StrCat("parking-", i));
     event->set_touchpoint("shop_window");
     event->set_customer(absl::StrCat("parking-customer-", i));
     event->mutable_occurred_at()->set_seconds(
-        absl::ToUnixSeconds(absl::Now() - absl::Minutes(5 + i)));
+        absl::ToUnixSeconds(absl::Now() - absl::Seconds(5 + i)));
     event->set_nps(i % 3);
     event->set_language("fi");
     event->set_comment(absl::StrCat(
