@@ -8,6 +8,10 @@
 #include <google/protobuf/util/time_util.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -280,7 +284,8 @@ bool IsQueryable(const FieldDescriptor* field) {
 }
 
 // (dotted snake_case path, field) for each queryable field, one level of
-// nesting deep, of `type`.
+// nesting deep, of `type`; two for a TimeRange inside it (scope.range.start:
+// GetThemes' only range is its scope's).
 void CollectQueryable(
     const Descriptor* type, const std::string& prefix, int depth,
     std::vector<std::pair<std::string, const FieldDescriptor*>>& out) {
@@ -289,8 +294,10 @@ void CollectQueryable(
     std::string name = prefix + field->name();
     if (IsQueryable(field)) {
       out.emplace_back(name, field);
-    } else if (depth == 0 && !field->is_repeated() &&
-               field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    } else if (!field->is_repeated() &&
+               field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+               (depth == 0 || (depth == 1 && field->message_type()->full_name() ==
+                                                 "polku.v1.TimeRange"))) {
       CollectQueryable(field->message_type(), name + ".", depth + 1, out);
     }
   }
@@ -494,12 +501,25 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(
       QueryParameters(route);
   for (const auto& [given, text] : query) {
     // Exact dotted name (snake_case or lowerCamel), else a unique leaf name
-    // (start for range.start). A map entry is the map's name, a dot and the
-    // entry's key (attributes.store_id for scope.attributes["store_id"]).
+    // (start for range.start) — the shallowest, so that range.start keeps
+    // `start` where a scope.range.start is also there. A map entry is the
+    // map's name, a dot and the entry's key (attributes.store_id for
+    // scope.attributes["store_id"]).
     const std::pair<std::string, const FieldDescriptor*>* match = nullptr;
     int leaf_matches = 0;
     const std::pair<std::string, const FieldDescriptor*>* leaf = nullptr;
     std::string map_key, leaf_map_key;
+    ptrdiff_t leaf_depth = std::numeric_limits<ptrdiff_t>::max();
+    // Whether `param` is (one of) the shallowest leaf matches so far.
+    auto add_leaf = [&](const std::pair<std::string, const FieldDescriptor*>& param) {
+      const ptrdiff_t depth = std::count(param.first.begin(), param.first.end(), '.');
+      if (depth > leaf_depth) return false;
+      if (depth < leaf_depth) leaf_matches = 0;
+      leaf_depth = depth;
+      ++leaf_matches;
+      leaf = &param;
+      return true;
+    };
     for (const auto& param : params) {
       const FieldDescriptor* field = param.second;
       if (IsStringMap(field)) {
@@ -523,9 +543,7 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(
         if (match != nullptr) break;
         for (const std::string& name : {field->name(), field->json_name()}) {
           if (absl::optional<std::string> key = entry_key(name)) {
-            ++leaf_matches;
-            leaf = &param;
-            leaf_map_key = *key;
+            if (add_leaf(param)) leaf_map_key = *key;
             break;
           }
         }
@@ -536,8 +554,7 @@ absl::StatusOr<std::unique_ptr<Message>> BuildRequest(
         break;
       }
       if (field->name() == given || field->json_name() == given) {
-        ++leaf_matches;
-        leaf = &param;
+        add_leaf(param);
       }
     }
     if (match == nullptr && leaf_matches == 1) {

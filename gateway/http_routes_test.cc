@@ -242,6 +242,40 @@ TEST(HttpRoutesTest, ThemeRoutesFillScopeAndTheme) {
   EXPECT_EQ(page.page_token(), "o10");
 }
 
+// GetThemes has no range but its scope's: scope.range.start (or `start`,
+// the only such leaf) reaches it. Where a request has a range of its own
+// besides its scope's, `start` is still the request's range.start.
+TEST(HttpRoutesTest, AScopesRangeIsAQueryParameter) {
+  auto themes = BuildRequest(
+      RouteFor("/polku.v1.ThemesService/GetThemes"), {}, "",
+      {{"scope.journey", "switching"},
+       {"scope.range.start", "2024-05-01T00:00:00Z"},
+       {"end", "2024-06-01T00:00:00Z"}});
+  ASSERT_TRUE(themes.ok()) << themes.status();
+  const auto& request = dynamic_cast<const v1::GetThemesRequest&>(**themes);
+  EXPECT_EQ(request.scope().range().start().seconds(), 1714521600);
+  EXPECT_EQ(request.scope().range().end().seconds(), 1717200000);
+  auto examples = BuildRequest(
+      RouteFor("/polku.v1.ThemesService/ListThemeExamples"),
+      {"th_c18b3b2719bc3503"}, "",
+      {{"scope.journey", "switching"}, {"scope.range.end", "2024-06-01T00:00:00Z"}});
+  ASSERT_TRUE(examples.ok()) << examples.status();
+  EXPECT_EQ(dynamic_cast<const v1::ListThemeExamplesRequest&>(**examples)
+                .scope().range().end().seconds(),
+            1717200000);
+
+  auto trend = BuildRequest(RouteFor("/polku.v1.InsightService/GetTrend"), {},
+                            "",
+                            {{"journey", "onboarding"},
+                             {"start", "2024-05-01T00:00:00Z"},
+                             {"scope.range.end", "2024-06-01T00:00:00Z"}});
+  ASSERT_TRUE(trend.ok()) << trend.status();
+  const auto& t = dynamic_cast<const v1::GetTrendRequest&>(**trend);
+  EXPECT_EQ(t.range().start().seconds(), 1714521600);
+  EXPECT_FALSE(t.scope().range().has_start());
+  EXPECT_EQ(t.scope().range().end().seconds(), 1717200000);
+}
+
 // Every RPC the gateway routes has exactly one HTTP route, and every route
 // is a routed RPC: the HTTP API covers the whole public API.
 TEST(HttpRoutesTest, EveryRoutedRpcHasOneHttpRoute) {

@@ -288,7 +288,7 @@ which the browser never sends):
   planted change: ${planted_touchpoint:-none} from ${planted_day:-–} (truths: $DATA_DIR/planted-truths.json)
   planted drivers: ${PLANTED_DRIVERS:-none} (Critical touchpoints: &view=drivers)
   planted funnel: bottleneck into ${funnel_bottleneck:-–}, ~24 h to ${funnel_second:-–}, web → phone 20 % (view "Funnel and paths")
-  planted themes: ${PLANTED_THEMES:-none} (comments in fi, sv, en)
+  planted themes: ${PLANTED_THEMES:-none} (comments in fi, sv, en; view "Pain points")
 
 Scorecard by stage:
   curl -s -H "Authorization: Bearer \$($PY -c 'import json;print(json.load(open("$CREDENTIALS"))["admin_key"])')" \\

@@ -28,6 +28,7 @@ const state = {
   refresh: null, // interval timer
   view: 'map', // 'map' or the id of one of VIEWS
   viewLoad: null, // AbortController of the view being drawn
+  viewTouchpoint: '', // of a view with touchpointAction ('' = all)
 };
 
 const MAP_VIEW = { id: 'map', title: 'Journey map' };
@@ -78,6 +79,9 @@ function remember() {
   if (state.journey) query.set('journey', state.journey);
   query.set('days', String(state.days));
   if (state.view !== 'map') query.set('view', state.view);
+  if (state.viewTouchpoint && VIEWS.find((v) => v.id === state.view)?.touchpointAction) {
+    query.set('touchpoint', state.viewTouchpoint);
+  }
   history.replaceState(null, '', `${window.location.pathname}?${query}`);
 }
 
@@ -159,6 +163,18 @@ function buildMenu() {
     section.hidden = true;
     section.setAttribute('aria-label', view.title);
     $('map-section').before(section);
+    if (view.touchpointAction) {
+      // The map's touchpoint panel opens this view for its touchpoint.
+      const open = document.createElement('button');
+      open.type = 'button';
+      open.dataset.openView = view.id;
+      open.textContent = view.touchpointAction;
+      open.addEventListener('click', () => {
+        state.viewTouchpoint = state.selected?.key ?? '';
+        show(view.id);
+      });
+      $('close-detail').before(open);
+    }
   }
 }
 
@@ -202,6 +218,11 @@ async function loadView(view) {
       openTouchpoint: (touchpoint) => {
         state.pendingTouchpoint = touchpoint;
         show('map');
+      },
+      touchpoint: state.viewTouchpoint,
+      chooseTouchpoint: (touchpoint) => {
+        state.viewTouchpoint = touchpoint;
+        loadView(view);
       },
     });
     if (controller.signal.aborted) return;
@@ -423,6 +444,7 @@ function init() {
   const query = new URLSearchParams(window.location.search);
   state.journey = query.get('journey') ?? '';
   state.view = query.get('view') ?? 'map';
+  state.viewTouchpoint = query.get('touchpoint') ?? '';
   buildMenu();
   const days = Number(query.get('days'));
   if ([7, 28, 90].includes(days)) state.days = days;
@@ -445,6 +467,7 @@ function init() {
   });
   $('journey').addEventListener('change', () => {
     state.journey = $('journey').value;
+    state.viewTouchpoint = '';
     closeDetail();
     reload();
   });

@@ -7,6 +7,9 @@ import { test } from 'node:test';
 import { chartModel } from '../../gateway/dashboard/chart.js';
 import { describeAlert, formatInterval, formatValue } from '../../gateway/dashboard/format.js';
 import { buildGrid } from '../../gateway/dashboard/grid.js';
+import {
+  highlightPieces, sharePercent, trendText, zText,
+} from '../../gateway/dashboard/themes.js';
 
 // Two stages, two channels, three touchpoints; int64 fields as strings, as
 // proto3 JSON writes them.
@@ -113,4 +116,46 @@ test('the chart places one point per bucket with a value, intervals inside the p
 test('counts get a round scale above the largest value', () => {
   const model = chartModel({ metric: 'EVENT_COUNT', points: [{ n: '7', value: 7 }, { n: '43', value: 43 }] });
   assert.deepEqual([model.min, model.max], [0, 50]);
+});
+
+// Byte offsets into UTF-8, as ListThemeExamples gives them: ä, ö and å take
+// two bytes each, so character offsets would be off by one per letter.
+test('a theme span given in UTF-8 bytes marks the right characters', () => {
+  const text = 'Äiti sanoi: toimituksen myöhästyminen ärsytti, åh!';
+  const bytes = Buffer.from(text, 'utf8');
+  const begin = bytes.indexOf(Buffer.from('toimituksen'));
+  const end = bytes.indexOf(Buffer.from('myöhästyminen')) + Buffer.byteLength('myöhästyminen');
+  assert.equal(begin, 13); // "Äiti sanoi: " is 12 characters, 13 bytes
+  const pieces = highlightPieces(text, [{ begin, end }]);
+  assert.deepEqual(pieces, [
+    { text: 'Äiti sanoi: ', mark: false },
+    { text: 'toimituksen myöhästyminen', mark: true },
+    { text: ' ärsytti, åh!', mark: false },
+  ]);
+  assert.equal(pieces.map((p) => p.text).join(''), text);
+});
+
+test('spans out of order, overlapping or past the end are merged and clipped', () => {
+  const text = 'Leveransen försenades, leveransförseningen igen';
+  const at = (word) => Buffer.from(text).indexOf(Buffer.from(word));
+  const spans = [
+    { begin: at('leveransförseningen'), end: Buffer.byteLength(text) + 40 },
+    { begin: 0, end: 10 }, { begin: 5, end: 10 },
+  ];
+  assert.deepEqual(highlightPieces(text, spans).map((p) => [p.text, p.mark]), [
+    ['Leveransen', true], [' försenades, ', false], ['leveransförseningen igen', true]]);
+  // A span cutting "ö" in two is widened to the whole letter, never garbled.
+  const cut = highlightPieces('för', [{ begin: 0, end: 2 }]);
+  assert.deepEqual(cut, [{ text: 'fö', mark: true }, { text: 'r', mark: false }]);
+  assert.deepEqual(highlightPieces('<b>x</b>', []), [{ text: '<b>x</b>', mark: false }]);
+});
+
+test('theme numbers are shown with one decimal of percent and two of z', () => {
+  assert.equal(sharePercent(0.04321), '4.3 %');
+  assert.equal(zText(3.8249), '3.82');
+  assert.equal(zText(-0.414), '\u22120.41');
+  assert.equal(zText(-0.001), '0.00');
+  assert.equal(trendText([{ week: '2026-W45', comments: '25', count: '3', share: 0.12 },
+    { week: '2026-W46', comments: '0', count: '0' }]),
+  '2026-W45 3/25 (12.0 %); 2026-W46 0/0 (0.0 %)');
 });
