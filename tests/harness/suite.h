@@ -1,7 +1,7 @@
 // The whole Polku suite as real processes, for cross-process tests: the four
-// binaries from $POLKU_BIN_DIR (set by ctest; else the build's bin dir) on
-// free 127.0.0.1 ports, in a fresh temporary data directory with keys from
-// `polku-keys init`.
+// binaries (and polku-cases when asked, see below) from $POLKU_BIN_DIR (set
+// by ctest; else the build's bin dir) on free 127.0.0.1 ports, in a fresh
+// temporary data directory with keys from `polku-keys init`.
 //
 //   auto suite = polku::testing::Suite::Start();
 //   ASSERT_TRUE(suite.ok()) << suite.status();
