@@ -91,6 +91,15 @@ class CasesE2eTest : public ::testing::TestWithParam<Topology> {
     ASSERT_NO_FATAL_FAILURE(rule_id_ = CreateRule(demo_.cases));
   }
 
+  // Every process must exit 0 on SIGTERM (a sanitizer's report at exit
+  // would not).
+  void TearDown() override {
+    if (suite_ != nullptr) {
+      absl::Status stopped = suite_->Stop();
+      EXPECT_TRUE(stopped.ok()) << stopped;
+    }
+  }
+
   // The reader-only and other keys of `tenant`, made with its admin key.
   void MakeKeys(const std::string& tenant, const std::string& admin, TenantKeys& keys) {
     keys.cases = CreateKey(admin, tenant, {"cases:read", "cases:write"});
