@@ -6,6 +6,12 @@ simulated feedback is sent, so the simulated detractors open cases:
 
   demo-cases.py http://127.0.0.1:8080 .polku/credentials.json .polku/cases.key JOURNEY…
 
+and once the feedback is sent, works some of the opened cases, so that the
+follow-up queue shows every state and the loop measures have something to
+measure:
+
+  demo-cases.py --work http://127.0.0.1:8080 .polku/cases.key
+
 With the demo admin key it issues a cases:read + cases:write key once (kept in
 the key file, 0600, and reused on later runs), then gives every journey that
 has no rule yet one: detractors (NPS ≤ 6) and very dissatisfied customers
@@ -16,6 +22,7 @@ with the gateway's answer when a call fails.
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -83,7 +90,58 @@ def rule(journey):
     }
 
 
+def list_cases(base, key):
+    cases, token = [], ""
+    for _ in range(1000):
+        page = call(base, "GET", "/v1/cases?pageSize=500&pageToken=" + urllib.parse.quote(token), key)
+        cases += page.get("cases", [])
+        token = page.get("nextPageToken", "")
+        if not token:
+            return cases
+    sys.exit("demo-cases: more than 1000 pages of cases")
+
+
+def work(base, key_file):
+    """Every 5th case (by id) assigned, half of those contacted, half of those resolved."""
+    with open(key_file) as f:
+        key = f.read().strip()
+    # polku-cases opens cases as it reads the feed: wait (bounded) until the
+    # count stops growing.
+    deadline = time.monotonic() + 60
+    previous = -1
+    while True:
+        cases = list_cases(base, key)
+        if cases and len(cases) == previous:
+            break
+        if time.monotonic() > deadline:
+            break
+        previous = len(cases)
+        time.sleep(2)
+    fresh = sorted((c for c in cases if c["state"] == "NEW" and not c.get("noContact")),
+                   key=lambda c: c["caseId"])
+    worked = {"ASSIGNED": 0, "CONTACTED": 0, "RESOLVED": 0}
+    for i, case in enumerate(fresh[::5]):
+        path = "/v1/cases/" + case["caseId"]
+        call(base, "PATCH", path + "?updateMask=assignee", key,
+             {"assignee": f"agent-{i % 3 + 1}"})
+        state = "ASSIGNED"
+        if i % 2 == 0:
+            call(base, "PATCH", path + "?updateMask=state", key, {"state": "CONTACTED"})
+            call(base, "POST", path + "/comments", key,
+                 {"text": "Called the customer back; they explained what went wrong."})
+            state = "CONTACTED"
+            if i % 4 == 0:
+                call(base, "PATCH", path + "?updateMask=state", key, {"state": "RESOLVED"})
+                state = "RESOLVED"
+        worked[state] += 1
+    print(f"demo-cases: {len(cases)} cases; worked: " +
+          ", ".join(f"{n} {state.lower()}" for state, n in worked.items()))
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--work":
+        work(sys.argv[2], sys.argv[3])
+        return
     if len(sys.argv) < 4:
         sys.exit("usage: demo-cases.py GATEWAY_HTTP_URL CREDENTIALS KEY_FILE JOURNEY…")
     base, credentials_file, key_file, journeys = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
