@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The crash campaign: many SIGKILL cycles of polku-feedback and polku-insight
-# while channel clients stream with retries, in rounds of
+# The crash campaign: many SIGKILL cycles of polku-feedback, polku-insight and
+# polku-cases while channel clients stream with retries, in rounds of
 # tests/crash/crash_test.cc, on SQLite and on PostgreSQL (each round a fresh
 # suite and seed; after each round every invariant is checked: every
 # acknowledged event in the feed exactly once, under its acknowledged
 # sequence and with the content sent, nothing stored that was not sent,
-# polku-insight's scorecard equal to a recount, and on SQLite the databases'
-# integrity checks). CI runs one short round per database (ctest
+# polku-insight's scorecard equal to a recount, polku-cases' cases exactly one
+# per (customer, rule, period) of the acknowledged detractors, and on SQLite
+# the databases' integrity checks). CI runs one short round per database (ctest
 # Backends/CrashTest.*).
 #
 #   bash scripts/crash-campaign.sh              # 1,000 kills per database, rounds of 100
@@ -30,7 +31,8 @@ log=${POLKU_CRASH_LOG:-$build/crash-campaign.log}
 if [[ ! -x "$build/bin/polku_crash_test" ]]; then
   cmake --preset release >/dev/null || exit 1
   cmake --build "$build" -j "${POLKU_JOBS:-2}" \
-    --target polku_crash_test polku-keys polku-journey polku-feedback polku-insight polku-gateway || exit 1
+    --target polku_crash_test polku-keys polku-journey polku-feedback polku-insight polku-cases \
+    polku-gateway || exit 1
 fi
 
 : > "$log"
@@ -63,6 +65,6 @@ for database in $databases; do
   done
 done
 rm -f "$log.round"
-echo "crash campaign: $total SIGKILLs of ${POLKU_CRASH_TARGETS:-polku-feedback and polku-insight}" \
+echo "crash campaign: $total SIGKILLs of ${POLKU_CRASH_TARGETS:-polku-feedback, polku-insight and polku-cases}" \
      "on $databases in $rounds rounds (seeds $seed..$(( seed + rounds - 1 )))," \
      "$(( $(date +%s) - started )) s, every invariant held"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Brings the whole Polku suite up on SQLite with a demo tenant, the example
 # journeys and simulated feedback, then waits. Ctrl-C or SIGTERM stops the
-# four processes cleanly (SIGTERM, then waits for each) and exits 0.
+# five processes cleanly (SIGTERM, then waits for each) and exits 0.
 #
 # Environment: POLKU_DATA_DIR (default .polku), POLKU_SIM_CUSTOMERS (4000),
 # POLKU_JOBS (build parallelism, 2).
 #
 # PostgreSQL instead of SQLite: `scripts/up.sh --postgres`. Every service
 # then keeps its data in a database of its own (polku_journey, polku_feedback,
-# polku_insight, and polku_gateway: tenants and key hashes) on the server POLKU_POSTGRES names (a URL without a
+# polku_insight, polku_cases, and polku_gateway: tenants and key hashes) on the server POLKU_POSTGRES names (a URL without a
 # database, e.g. postgres://polku:secret@db.example:5432; the databases are
 # created if missing), or, without POLKU_POSTGRES, on a local server this
 # script starts and stops with the suite (Debian's postgresql, Unix socket
@@ -37,6 +37,7 @@ PY=/usr/bin/python3
 JOURNEY_ADDR=127.0.0.1:7102
 FEEDBACK_ADDR=127.0.0.1:7101
 INSIGHT_ADDR=127.0.0.1:7103
+CASES_ADDR=127.0.0.1:7104
 GATEWAY_GRPC=127.0.0.1:7070
 GATEWAY_HTTP=127.0.0.1:8080
 
@@ -58,6 +59,7 @@ PG_DATA=""
 DB_URL_journey=""
 DB_URL_feedback=""
 DB_URL_insight=""
+DB_URL_cases=""
 DB_URL_gateway=""
 
 # Runs a PostgreSQL tool as the server's owner (PostgreSQL refuses root).
@@ -105,7 +107,7 @@ start_postgres() {
     say "PostgreSQL is up (socket in $PG_DATA, log $PG_DATA/server.log)"
     base=postgresql://
     query="?host=$PG_DATA&user=polku"
-    for db in journey feedback insight gateway; do
+    for db in journey feedback insight cases gateway; do
       ensure_database "$base/postgres$query" "polku_$db" ||
         { echo "up: cannot create database polku_$db" >&2; exit 1; }
     done
@@ -114,7 +116,7 @@ start_postgres() {
     base=${server%%\?*}
     query=${server#"$base"}
     base=${base%/}
-    for db in journey feedback insight gateway; do
+    for db in journey feedback insight cases gateway; do
       ensure_database "$base/postgres$query" "polku_$db" ||
         { echo "up: cannot create database polku_$db on ${base#*@}" >&2; exit 1; }
     done
@@ -123,6 +125,7 @@ start_postgres() {
   DB_URL_journey="$base/polku_journey$query"
   DB_URL_feedback="$base/polku_feedback$query"
   DB_URL_insight="$base/polku_insight$query"
+  DB_URL_cases="$base/polku_cases$query"
   DB_URL_gateway="$base/polku_gateway$query"
 }
 
@@ -189,8 +192,11 @@ start polku-journey --listen=$JOURNEY_ADDR --data_dir="$DATA_DIR"
 start polku-feedback --listen=$FEEDBACK_ADDR --data_dir="$DATA_DIR" --journey_address=$JOURNEY_ADDR
 start polku-insight --listen=$INSIGHT_ADDR --data_dir="$DATA_DIR" --feedback_address=$FEEDBACK_ADDR \
   --journey_address=$JOURNEY_ADDR
+start polku-cases --listen=$CASES_ADDR --data_dir="$DATA_DIR" --feedback_address=$FEEDBACK_ADDR \
+  --journey_address=$JOURNEY_ADDR
 start polku-gateway --grpc_listen=$GATEWAY_GRPC --http_listen=$GATEWAY_HTTP --data_dir="$DATA_DIR" \
-  --journey_address=$JOURNEY_ADDR --feedback_address=$FEEDBACK_ADDR --insight_address=$INSIGHT_ADDR
+  --journey_address=$JOURNEY_ADDR --feedback_address=$FEEDBACK_ADDR --insight_address=$INSIGHT_ADDR \
+  --cases_address=$CASES_ADDR
 
 # Readiness: gRPC health of every backend (polku-feedback's service turns
 # SERVING once its touchpoint index is loaded) and the gateway's /healthz.
@@ -215,13 +221,14 @@ for target in sys.argv[1:]:
 PYEOF
 }
 deadline=$((SECONDS + 60))
-until healthy $JOURNEY_ADDR $FEEDBACK_ADDR/polku.v1.FeedbackService $INSIGHT_ADDR $GATEWAY_GRPC &&
+until healthy $JOURNEY_ADDR $FEEDBACK_ADDR/polku.v1.FeedbackService $INSIGHT_ADDR $CASES_ADDR \
+  $GATEWAY_GRPC &&
   curl -sf "http://$GATEWAY_HTTP/healthz" >/dev/null; do
   dead=$(all_running) || fail "$dead exited during start-up; see $LOGS/$dead.log"
   ((SECONDS < deadline)) || fail "not ready within 60 s; see $LOGS/"
   sleep 0.2
 done
-say "all four processes are serving"
+say "all five processes are serving"
 
 CREDENTIALS="$DATA_DIR/credentials.json"
 shopt -s nullglob
@@ -238,6 +245,13 @@ if ((${#journey_files[@]} > 0)); then
   planted_touchpoint=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["touchpoints"][0]["key"])' \
     "${journey_files[0]}")
   planted_day=$(date -u -d '6 days ago' +%F)
+  # Follow-up rules (docs/cases.md), before the feedback: the simulated
+  # detractors then open cases in polku-cases.
+  journey_keys=$("$PY" -c 'import json,sys; print(" ".join(json.load(open(f))["key"] for f in sys.argv[1:]))' \
+    "${journey_files[@]}")
+  # shellcheck disable=SC2086 # one argument per journey key
+  "$PY" scripts/demo-cases.py "http://$GATEWAY_HTTP" "$CREDENTIALS" "$DATA_DIR/cases.key" $journey_keys ||
+    fail "creating the demo's follow-up rules failed"
   # Planted key drivers of the generic journey's relationship NPS, for the
   # "Critical touchpoints" view: the sales chat matters most
   # (tests/drivers/drivers_suite_test.cc reads this line).
@@ -265,6 +279,9 @@ if ((${#journey_files[@]} > 0)); then
     --plant_theme="$PLANTED_THEMES" \
     --truths_file="$DATA_DIR/planted-truths.json" ||
     say "WARNING: polku-sim reported problems (see above); the suite keeps running"
+  # Some of the cases the detractors opened, assigned, contacted, resolved.
+  "$PY" scripts/demo-cases.py --work "http://$GATEWAY_HTTP" "$DATA_DIR/cases.key" ||
+    say "WARNING: working the demo's cases failed (see above); the suite keeps running"
 else
   say "WARNING: no examples/journeys/*.json to import"
   first_journey=JOURNEY_KEY
@@ -279,6 +296,7 @@ Polku is up.
   gateway gRPC   $GATEWAY_GRPC
   gateway HTTP   http://$GATEWAY_HTTP
   credentials    $CREDENTIALS   (tenant, admin key, insights key, one key per channel)
+  cases key      $DATA_DIR/cases.key   (cases:read + cases:write; polku-cases at $CASES_ADDR)
   super-admin    $DATA_DIR/superadmin.key   (creates tenants: polku-keys --data_dir=$DATA_DIR list-tenants)
   logs           $LOGS/
 
@@ -293,6 +311,9 @@ which the browser never sends):
 Scorecard by stage:
   curl -s -H "Authorization: Bearer \$($PY -c 'import json;print(json.load(open("$CREDENTIALS"))["admin_key"])')" \\
     "http://$GATEWAY_HTTP/v1/scorecard?journey=$first_journey&group_by=stage"
+
+Follow-up cases opened by the demo's rules (newest first):
+  curl -s -H "Authorization: Bearer \$(cat $DATA_DIR/cases.key)" "http://$GATEWAY_HTTP/v1/cases?pageSize=5"
 
 Ctrl-C stops everything.
 EOM

@@ -2,7 +2,9 @@
 // the gateway with retries — one with SubmitEvents batches, two with
 // StreamEvents — while polku-feedback and polku-insight are killed with
 // SIGKILL at random moments (each kill picks one of them) and restarted on
-// the same data. Afterwards, on SQLite and on PostgreSQL:
+// the same data; polku-cases too, which opens a follow-up case for each
+// detractor by a rule created through the gateway. Afterwards, on SQLite and
+// on PostgreSQL:
 //
 //  * every event the clients accepted got one final report, an
 //    acknowledgement (ACCEPTED, or DUPLICATE when a crash lost the first);
@@ -11,11 +13,15 @@
 //    that was never sent;
 //  * polku-insight's scorecard equals a recount of the acknowledged events:
 //    its crashes neither lost nor doubled a count;
-//  * on SQLite, feedback.db and insight.db pass the integrity check.
+//  * polku-cases holds exactly one case per (customer, rule, period) of the
+//    acknowledged events the rule matches, opened by the first of them in
+//    feed order: its crashes neither lost nor doubled a case;
+//  * on SQLite, feedback.db, insight.db and cases.db pass the integrity
+//    check.
 //
 // POLKU_CRASH_SEED (printed), POLKU_CRASH_KILLS (default 50 on SQLite, 20
 // on PostgreSQL) and POLKU_CRASH_TARGETS (default
-// "polku-feedback,polku-insight") repeat or lengthen a run;
+// "polku-feedback,polku-insight,polku-cases") repeat or lengthen a run;
 // scripts/crash-campaign.sh runs many rounds.
 #include <algorithm>
 #include <atomic>
@@ -39,7 +45,9 @@
 #include "gtest/gtest.h"
 #include "lib/client/channel_client.h"
 #include "lib/sqlite/sqlite.h"
-#include "polku/v1/feedback.pb.h"
+#include "polku/v1/admin.grpc.pb.h"
+#include "polku/v1/cases.grpc.pb.h"
+#include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/insight.grpc.pb.h"
 #include "tests/harness/journeys.h"
 #include "tests/harness/recount.h"
@@ -54,6 +62,11 @@ using ::polku::client::EventReport;
 using ::polku::testing::Suite;
 
 constexpr char kJourney[] = "crash-journey";
+// The case rule: detractors (NPS ≤ 6), one case per customer and minute of
+// occurred_at, so that the 97 customers over an hour of events make
+// thousands of exactly-once keys.
+constexpr int kRuleMaxNps = 6;
+constexpr int64_t kRulePeriodSeconds = 60;
 
 struct ChannelPlan {
   const char* channel;
@@ -145,13 +158,65 @@ void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; 
 
 class CrashTest : public ::testing::TestWithParam<Backend> {};
 
+// A key with cases:read and cases:write, made by the tenant's admin.
+std::string CasesKey(Suite& suite) {
+  auto admin = v1::AdminService::NewStub(suite.GatewayChannel());
+  grpc::ClientContext context;
+  Suite::Authorize(context, suite.credentials().admin_key);
+  v1::CreateApiKeyRequest request;
+  request.set_parent("tenants/demo");
+  request.mutable_api_key()->add_scopes("cases:read");
+  request.mutable_api_key()->add_scopes("cases:write");
+  v1::CreateApiKeyResponse response;
+  grpc::Status status = admin->CreateApiKey(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return response.key();
+}
+
+std::string CreateDetractorRule(Suite& suite, const std::string& key) {
+  auto cases = v1::CaseService::NewStub(suite.GatewayChannel());
+  grpc::ClientContext context;
+  Suite::Authorize(context, key);
+  v1::CreateRuleRequest request;
+  request.mutable_rule()->set_journey(kJourney);
+  request.mutable_rule()->set_name("crash test detractors");
+  request.mutable_rule()->mutable_conditions()->set_max_nps(kRuleMaxNps);
+  request.mutable_rule()->set_period_seconds(kRulePeriodSeconds);
+  v1::CaseRule rule;
+  grpc::Status status = cases->CreateRule(&context, request, &rule);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return rule.rule_id();
+}
+
+// Every case of the tenant (all pages), or an error.
+grpc::Status ListAllCases(Suite& suite, const std::string& key,
+                          std::vector<v1::Case>& cases) {
+  auto stub = v1::CaseService::NewStub(suite.GatewayChannel());
+  cases.clear();
+  std::string token;
+  for (int page = 0; page < 10'000; ++page) {
+    grpc::ClientContext context;
+    Suite::Authorize(context, key, absl::Seconds(30));
+    v1::ListCasesRequest request;
+    request.set_page_size(500);
+    request.set_page_token(token);
+    v1::ListCasesResponse response;
+    grpc::Status status = stub->ListCases(&context, request, &response);
+    if (!status.ok()) return status;
+    for (const v1::Case& c : response.cases()) cases.push_back(c);
+    token = response.next_page_token();
+    if (token.empty()) return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::INTERNAL, "too many pages");
+}
+
 TEST_P(CrashTest, AcknowledgedEventsSurviveSigkillsExactlyOnceAndAreCountedOnce) {
   const int seed = EnvInt("POLKU_CRASH_SEED", 20250605);
   const int kills = EnvInt("POLKU_CRASH_KILLS", GetParam().default_kills);
   const char* targets_env = std::getenv("POLKU_CRASH_TARGETS");
   const std::vector<std::string> targets = absl::StrSplit(
       targets_env != nullptr && *targets_env != '\0' ? targets_env
-                                                     : "polku-feedback,polku-insight",
+                                                     : "polku-feedback,polku-insight,polku-cases",
       ',', absl::SkipEmpty());
   ASSERT_FALSE(targets.empty());
   std::cout << "crash test: " << GetParam().name << " POLKU_CRASH_SEED=" << seed
@@ -161,10 +226,14 @@ TEST_P(CrashTest, AcknowledgedEventsSurviveSigkillsExactlyOnceAndAreCountedOnce)
   Suite::Options suite_options;
   suite_options.channels = "shop,phone,web";
   suite_options.database = GetParam().database;
+  suite_options.cases_replicas = 1;
   auto started = Suite::Start(suite_options);
   ASSERT_TRUE(started.ok()) << started.status();
   Suite& suite = **started;
   ASSERT_NO_FATAL_FAILURE(testing::PublishJourney(suite, CrashJourney()));
+  const std::string cases_key = CasesKey(suite);
+  const std::string rule_id = CreateDetractorRule(suite, cases_key);
+  ASSERT_FALSE(rule_id.empty());
   // polku-feedback learns the published journey from its watch stream.
   absl::SleepFor(absl::Milliseconds(500));
 
@@ -307,11 +376,82 @@ TEST_P(CrashTest, AcknowledgedEventsSurviveSigkillsExactlyOnceAndAreCountedOnce)
        .timeout = absl::Minutes(5)},
       last_sequence, recount, "polku-insight"));
 
+  // polku-cases: one case per (customer, period) of the acknowledged
+  // detractors, opened by the first of them in feed order. A sentinel
+  // detractor sent now comes after every acknowledged event in the feed, so
+  // once its case exists polku-cases has applied all of them.
+  using CaseKey = std::pair<std::string, int64_t>;  // customer, period
+  std::map<CaseKey, int64_t> first_sequence;        // the key's opening event
+  std::map<int64_t, CaseKey> key_of_sequence;
+  for (const auto& [key, entry] : entries) {
+    const v1::TouchpointEvent event = SentEvent(key.first, key.second, base_seconds);
+    if (!event.has_nps() || event.nps() > kRuleMaxNps) continue;
+    const CaseKey case_key = {event.customer(),
+                              event.occurred_at().seconds() / kRulePeriodSeconds};
+    const int64_t sequence = entry.last.sequence;
+    key_of_sequence[sequence] = case_key;
+    auto [it, inserted] = first_sequence.emplace(case_key, sequence);
+    if (!inserted) it->second = std::min(it->second, sequence);
+  }
+  {
+    auto feedback = v1::FeedbackService::NewStub(suite.GatewayChannel());
+    grpc::ClientContext context;
+    Suite::Authorize(context, suite.credentials().channel_keys.at("shop"));
+    v1::SubmitEventsRequest request;
+    v1::TouchpointEvent& sentinel = *request.add_events();
+    sentinel.set_event_id("cases-sentinel");
+    sentinel.set_touchpoint(kChannels[0].touchpoint);
+    sentinel.set_customer("cases-sentinel");
+    sentinel.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    sentinel.set_nps(0);
+    v1::SubmitEventsResponse response;
+    grpc::Status status = feedback->SubmitEvents(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(response.results_size(), 1);
+    ASSERT_EQ(response.results(0).outcome(), v1::EventResult::ACCEPTED)
+        << response.results(0).reason();
+    const int64_t sentinel_sequence = response.results(0).sequence();
+    std::vector<v1::Case> cases;
+    const absl::Time deadline = absl::Now() + absl::Minutes(5);
+    while (true) {
+      grpc::Status listed = ListAllCases(suite, cases_key, cases);
+      ASSERT_TRUE(listed.ok()) << listed.error_message();
+      if (std::any_of(cases.begin(), cases.end(), [&](const v1::Case& c) {
+            return c.event().sequence() == sentinel_sequence;
+          })) {
+        break;
+      }
+      ASSERT_LT(absl::Now(), deadline) << "polku-cases did not reach the sentinel within 5 min";
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    std::map<CaseKey, int> cases_per_key;
+    for (const v1::Case& c : cases) {
+      if (c.event().sequence() == sentinel_sequence) continue;
+      EXPECT_EQ(c.rule_id(), rule_id);
+      auto key = key_of_sequence.find(c.event().sequence());
+      if (key == key_of_sequence.end()) {
+        ADD_FAILURE() << "case " << c.case_id() << " for event " << c.event().sequence()
+                      << ", which is no acknowledged detractor";
+        continue;
+      }
+      ++cases_per_key[key->second];
+      EXPECT_EQ(c.event().sequence(), first_sequence[key->second])
+          << "case " << c.case_id() << " opened by a later event of its customer and period";
+    }
+    for (const auto& [key, sequence] : first_sequence) {
+      EXPECT_EQ(cases_per_key[key], 1)
+          << key.first << " period " << key.second << " (first event " << sequence << ")";
+    }
+    EXPECT_EQ(cases.size(), first_sequence.size() + 1);
+    std::cout << "crash test: " << first_sequence.size() << " cases expected, "
+              << cases.size() - 1 << " in polku-cases" << std::endl;
+  }
+
   ASSERT_TRUE(suite.Stop().ok());
 
   if (GetParam().database == Suite::Database::kSqlite) {
     // The databases as the last processes left them.
-    for (const char* file : {"feedback.db", "insight.db"}) {
+    for (const char* file : {"feedback.db", "insight.db", "cases.db"}) {
       sqlite::Database::Options read_only;
       read_only.read_only = true;
       auto db = sqlite::Database::Open(absl::StrCat(suite.data_dir(), "/", file),

@@ -230,6 +230,13 @@ absl::Status Suite::Init() {
         "several feedback replicas need Database::kPostgres: on SQLite each would keep its own "
         "events");
   }
+  const int cases_replicas = options_.cases_replicas;
+  if (cases_replicas < 0 ||
+      (cases_replicas > 1 && options_.database != Database::kPostgres)) {
+    return absl::InvalidArgumentError(
+        "cases_replicas must be at least 0, and more than one needs Database::kPostgres (they "
+        "share one case database)");
+  }
   const int gateway_replicas = options_.gateway_replicas;
   if (gateway_replicas < 1 ||
       (gateway_replicas > 1 && options_.database != Database::kPostgres)) {
@@ -242,6 +249,7 @@ absl::Status Suite::Init() {
   std::vector<std::string> port_names = {"journey"};
   for (int k = 1; k <= feedback_replicas; ++k) port_names.push_back(ReplicaName("feedback", k));
   for (int k = 1; k <= insight_replicas; ++k) port_names.push_back(ReplicaName("insight", k));
+  for (int k = 1; k <= cases_replicas; ++k) port_names.push_back(ReplicaName("cases", k));
   for (int k = 1; k <= gateway_replicas; ++k) {
     port_names.insert(port_names.end(),
                       {ReplicaName("grpc", k), ReplicaName("http", k)});
@@ -347,6 +355,25 @@ absl::Status Suite::Init() {
              },
          .health_service = ""});
   }
+  for (int k = 1; k <= cases_replicas; ++k) {
+    const std::string port = ReplicaName("cases", k);
+    const std::string dir = replica_dir("cases", k);
+    processes_.push_back(
+        {.name = ReplicaName("polku-cases", k),
+         .binary = "polku-cases",
+         .ports = {port},
+         .args =
+             [this, backend_args, port, dir, feedback_replicas] {
+               std::vector<std::string> args = backend_args("cases", dir);
+               args.insert(args.end(),
+                           {"--listen=" + Address(port),
+                            "--feedback_address=" + AllReplicas("feedback", feedback_replicas),
+                            "--journey_address=" + Address("journey")});
+               args.insert(args.end(), options_.cases_flags.begin(), options_.cases_flags.end());
+               return args;
+             },
+         .health_service = ""});
+  }
   for (int k = 1; k <= gateway_replicas; ++k) {
     const std::string grpc = ReplicaName("grpc", k);
     const std::string http = ReplicaName("http", k);
@@ -356,7 +383,7 @@ absl::Status Suite::Init() {
          .binary = "polku-gateway",
          .ports = {grpc, http},
          .args =
-             [this, feedback_replicas, insight_replicas, grpc, http, dir] {
+             [this, feedback_replicas, insight_replicas, cases_replicas, grpc, http, dir] {
                std::vector<std::string> args = {
                    "--grpc_listen=" + Address(grpc),
                    "--http_listen=" + Address(http),
@@ -366,6 +393,9 @@ absl::Status Suite::Init() {
                    "--journey_address=" + Address("journey"),
                    "--insight_address=" +
                        AllReplicas("insight", insight_replicas)};
+               if (cases_replicas > 0) {
+                 args.push_back("--cases_address=" + AllReplicas("cases", cases_replicas));
+               }
                if (!options_.tls_dir.empty()) {
                  const std::string ca = options_.tls_dir + "/ca.pem";
                  const std::string cert = options_.tls_dir + "/polku-gateway.pem";
@@ -397,7 +427,9 @@ absl::Status Suite::StartDatabase() {
   if (!server.ok()) return server.status();
   postgres_ = *std::move(server);
   // One database per service: each migrates its own schema.
-  for (const char* service : {"feedback", "journey", "insight", "gateway"}) {
+  std::vector<std::string> services = {"feedback", "journey", "insight", "gateway"};
+  if (options_.cases_replicas > 0) services.push_back("cases");
+  for (const std::string& service : services) {
     if (absl::Status s = postgres_->CreateDatabase(service); !s.ok()) return s;
   }
   return absl::OkStatus();

@@ -1,7 +1,7 @@
 // The whole Polku suite as real processes, for cross-process tests: the four
-// binaries from $POLKU_BIN_DIR (set by ctest; else the build's bin dir) on
-// free 127.0.0.1 ports, in a fresh temporary data directory with keys from
-// `polku-keys init`.
+// binaries (and polku-cases when asked, see below) from $POLKU_BIN_DIR (set
+// by ctest; else the build's bin dir) on free 127.0.0.1 ports, in a fresh
+// temporary data directory with keys from `polku-keys init`.
 //
 //   auto suite = polku::testing::Suite::Start();
 //   ASSERT_TRUE(suite.ok()) << suite.status();
@@ -36,6 +36,12 @@
 //   auto suite = Suite::Start(options);
 //   …
 //   (*suite)->KillAndRestart("polku-feedback#2");
+//
+// Cases: Options::cases_replicas = n > 0 starts n copies of polku-cases
+// (after insight, before the gateways), each tailing polku-feedback's feed,
+// on SQLite (<data_dir>/cases.db; one replica only) or the suite's
+// PostgreSQL database "cases"; the gateway is given --cases_address (every
+// replica). Replica k > 1 is "polku-cases#k" (backend "cases#k").
 //
 // Processes start one after another, each once the one before is healthy.
 // A port is picked free and released before its process binds it, so another
@@ -102,10 +108,17 @@ class Suite {
     // proxy("insight") between polku-insight and feedback's change feed.
     // One feedback replica only.
     bool feedback_proxies = false;
+    // Copies of polku-cases (0 = none, the gateway then has no
+    // --cases_address; more than one needs kPostgres: they share a
+    // database). In TLS mode tls_dir must hold polku-cases too.
+    int cases_replicas = 0;
+    // More flags for each polku-cases replica.
+    std::vector<std::string> cases_flags;
   };
 
   // Starts PostgreSQL (if asked) and polku-keys init, then journey, the
-  // feedback replicas, the insight replicas and the gateways.
+  // feedback replicas, the insight replicas, the cases replicas (if asked)
+  // and the gateways.
   static absl::StatusOr<std::unique_ptr<Suite>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<Suite>> Start() { return Start(Options()); }
 
@@ -146,8 +159,8 @@ class Suite {
 
   const tools::Credentials& credentials() const { return credentials_; }
   const std::string& data_dir() const { return data_dir_; }
-  // host:port of a backend: "journey", "feedback" or "insight", or a
-  // replica: "feedback#2".
+  // host:port of a backend: "journey", "feedback", "insight" or "cases",
+  // or a replica: "feedback#2".
   std::string backend_address(const std::string& name) const { return Address(name); }
   // host:port of a gateway's gRPC listener (replica 1 unless told).
   std::string gateway_grpc_address(int replica = 1) const;
@@ -155,8 +168,8 @@ class Suite {
   int gateway_http_port(int replica = 1) const;
   // host:port of polku-feedback itself (no gateway in front).
   std::string feedback_address() const { return Address("feedback"); }
-  // libpq URL of a service's database ("feedback", "journey", "insight");
-  // empty on SQLite.
+  // libpq URL of a service's database ("feedback", "journey", "insight",
+  // "cases"); empty on SQLite.
   std::string database_url(const std::string& service) const;
   // Process id of `name` (e.g. "polku-gateway", "polku-feedback#2"), -1 if
   // not running.
@@ -225,7 +238,7 @@ class Suite {
   std::string bin_dir_;
   std::string data_dir_;
   std::map<std::string, int> ports_;
-  // journey, feedback replicas, insight replicas, gateways
+  // journey, feedback replicas, insight replicas, cases replicas, gateways
   std::vector<Process> processes_;
   std::unique_ptr<postgres::TestServer> postgres_;
   tools::Credentials credentials_;

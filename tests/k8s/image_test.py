@@ -21,7 +21,7 @@ BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6"}
 SANITIZER_RUNTIME = re.compile(r"^lib(asan|ubsan|lsan|tsan)\.so")
 MULTIARCH_DIR = re.compile(r"/(usr/)?lib/[^/]+-linux-gnu/")
 # The servers allocate with jemalloc (polku_add_server in CMakeLists.txt).
-SERVERS = ["polku-journey", "polku-feedback", "polku-insight", "polku-gateway"]
+SERVERS = ["polku-journey", "polku-feedback", "polku-insight", "polku-cases", "polku-gateway"]
 
 
 def stages():

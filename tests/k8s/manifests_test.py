@@ -44,13 +44,15 @@ OVERLAYS = ["dev", "production"]
 
 # --- What the services are: from their code and DESIGN.md, not the manifests.
 GATEWAY = "polku-gateway"
-BACKENDS = ["polku-feedback", "polku-journey", "polku-insight"]
+BACKENDS = ["polku-feedback", "polku-journey", "polku-insight", "polku-cases"]
 SERVERS = [GATEWAY] + BACKENDS
 # Health services a binary reports besides "" (see services/*/main.cc).
 HEALTH_SERVICES = {"polku-feedback": {"polku.v1.FeedbackService"}}
 # Main gRPC port and the plaintext grpc.health.v1 port (--health_listen).
-PORTS = {"polku-feedback": 7101, "polku-journey": 7102, "polku-insight": 7103}
-HEALTH_PORTS = {"polku-feedback": 7111, "polku-journey": 7112, "polku-insight": 7113}
+PORTS = {"polku-feedback": 7101, "polku-journey": 7102, "polku-insight": 7103,
+         "polku-cases": 7104}
+HEALTH_PORTS = {"polku-feedback": 7111, "polku-journey": 7112, "polku-insight": 7113,
+                "polku-cases": 7114}
 GATEWAY_PORTS = {"grpc": 7070, "http": 8080}
 # Flags whose value is a file the process reads.
 FILE_FLAGS = {"secret_file", "tls_cert", "tls_key", "tls_ca", "tls_client_ca",
@@ -66,7 +68,8 @@ CERT_MANAGER_KEYS = {"tls.crt", "tls.key", "ca.crt"}
 OPERATOR_PROVIDED = {
     "dev": {},
     "production": {
-        "polku-database": {"journey-url", "feedback-url", "insight-url", "gateway-url"},
+        "polku-database": {"journey-url", "feedback-url", "insight-url", "cases-url",
+                           "gateway-url"},
         "polku-feedback-secret": {"feedback-secret.key"},
     },
 }
@@ -79,13 +82,15 @@ ANYONE = "*"  # any address outside the namespace (clients, the nodes' kubelets)
 CALLS = [
     (ANYONE, GATEWAY, 7070), (ANYONE, GATEWAY, 8080),
     (GATEWAY, "polku-feedback", 7101), (GATEWAY, "polku-journey", 7102),
-    (GATEWAY, "polku-insight", 7103),
+    (GATEWAY, "polku-insight", 7103), (GATEWAY, "polku-cases", 7104),
     ("polku-insight", "polku-feedback", 7101),   # WatchEvents
     ("polku-feedback", "polku-journey", 7102),   # WatchJourneys
     ("polku-insight", "polku-journey", 7102),    # GetJourney, WatchJourneys
+    ("polku-cases", "polku-feedback", 7101),     # WatchEvents, ExportEvents
+    ("polku-cases", "polku-journey", 7102),      # GetJourneyVersion (owner teams)
     # Kubelet probes, from the node: plaintext, grpc.health.v1 only.
     (ANYONE, "polku-feedback", 7111), (ANYONE, "polku-journey", 7112),
-    (ANYONE, "polku-insight", 7113),
+    (ANYONE, "polku-insight", 7113), (ANYONE, "polku-cases", 7114),
 ]
 DATABASE_CLIENTS = SERVERS
 # Where PostgreSQL is: dev's pod, production's an address outside the
@@ -926,6 +931,10 @@ class ManifestTest(unittest.TestCase):
         self.assertTrue(broken("production", "polku-feedback",
                                lambda s: s["ingress"][0].pop("from")))
         self.assertTrue(broken("production", "polku-insight", lambda s: s["egress"].pop(0)))
+        # cases no longer reaching journey (owner teams); feedback's feed
+        # closed to cases.
+        self.assertTrue(broken("production", "polku-cases", lambda s: s["egress"].pop(1)))
+        self.assertTrue(broken("dev", "polku-feedback", lambda s: s["ingress"][0]["from"].pop(2)))
         self.assertTrue(broken("dev", "polku-gateway", lambda s: s["egress"][1].pop("ports")))
         self.assertTrue(broken("dev", "polku-journey", lambda s: s["ingress"][0]["from"].append(
             {"namespaceSelector": {}, "podSelector": {"matchLabels": {
