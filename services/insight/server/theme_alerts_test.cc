@@ -138,8 +138,10 @@ TEST_F(ThemeAlertsTest, ARisingThemeIsRaisedOnceWithItsNumbers) {
   // Only the invoice complaint's terms rose; the stable queue complaint and
   // the neutral words are not raised.
   for (const v1::Alert& alert : raised) {
+    // "virheellinen" with Voikko, its Snowball stem "virheellin" without.
     EXPECT_THAT(alert.theme().term(),
-                ::testing::AnyOf("lasku", "virheellinen", "lasku virheellinen"))
+                ::testing::AnyOf("lasku", ::testing::StartsWith("virheellin"),
+                                 ::testing::StartsWith("lasku virheellin")))
         << listing;
   }
   EXPECT_EQ(Find(raised, "jonotus"), nullptr) << listing;
