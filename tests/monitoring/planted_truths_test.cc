@@ -93,7 +93,8 @@ class MonitoringSuiteTest : public ::testing::Test {
 
     auto journeys = v1::JourneyService::NewStub(suite_->GatewayChannel());
     v1::CreateJourneyRequest create;
-    *create.mutable_journey() = PlantedJourney();
+    *create.mutable_journey() = JourneyUnderTest();
+    journey_ = create.journey().key();
     v1::Journey created;
     grpc::ClientContext create_context;
     Suite::Authorize(create_context, suite_->credentials().admin_key);
@@ -101,13 +102,15 @@ class MonitoringSuiteTest : public ::testing::Test {
         journeys->CreateJourney(&create_context, create, &created);
     ASSERT_TRUE(status.ok()) << status.error_message();
     v1::PublishJourneyRequest publish;
-    publish.set_key(kJourney);
+    publish.set_key(journey_);
     v1::Journey published;
     grpc::ClientContext publish_context;
     Suite::Authorize(publish_context, suite_->credentials().admin_key);
     status = journeys->PublishJourney(&publish_context, publish, &published);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
+
+  virtual v1::Journey JourneyUnderTest() const { return PlantedJourney(); }
 
   void TearDown() override {
     if (suite_ != nullptr) {
@@ -125,15 +128,17 @@ class MonitoringSuiteTest : public ::testing::Test {
 
   // Runs polku-sim with `seed` and `plants`; the number of events it had
   // accepted.
-  int64_t Simulate(int seed, const std::vector<std::string>& plants) {
+  int64_t Simulate(int seed, const std::vector<std::string>& plants,
+                   int customers = kCustomers, int days = kDays,
+                   const std::string& end_date = kEndDate) {
     std::vector<std::string> args = {
         testing::BinaryPath("polku-sim"),
         "--gateway=" + suite_->gateway_grpc_address(),
         "--credentials=" + suite_->data_dir() + "/credentials.json",
         absl::StrCat("--seed=", seed),
-        absl::StrCat("--customers=", kCustomers),
-        absl::StrCat("--days=", kDays),
-        absl::StrCat("--end_date=", kEndDate),
+        absl::StrCat("--customers=", customers),
+        absl::StrCat("--days=", days),
+        absl::StrCat("--end_date=", end_date),
         "--truths_file=" + suite_->data_dir() + "/truths.json"};
     args.insert(args.end(), plants.begin(), plants.end());
     const Output sim = RunCommand(args);
@@ -157,7 +162,7 @@ class MonitoringSuiteTest : public ::testing::Test {
     int64_t sequence = -1;
     while (absl::Now() < deadline) {
       v1::GetScorecardRequest request;
-      request.set_journey(kJourney);
+      request.set_journey(journey_);
       v1::Scorecard card;
       grpc::Status status =
           insight_->GetScorecard(AsTenant().get(), request, &card);
@@ -169,9 +174,9 @@ class MonitoringSuiteTest : public ::testing::Test {
     }
     ASSERT_GE(sequence, 0) << "polku-insight did not count " << events
                            << " events in time";
-    const std::regex evaluated_re(
-        "\"msg\":\"change alerts evaluated\".*\"journey\":\"planted\","
-        "\"as_of_sequence\":([0-9]+)");
+    const std::regex evaluated_re(absl::StrCat(
+        "\"msg\":\"change alerts evaluated\".*\"journey\":\"", journey_,
+        "\",\"as_of_sequence\":([0-9]+)"));
     while (absl::Now() < deadline) {
       std::istringstream logs(suite_->Logs());
       std::smatch match;
@@ -188,7 +193,7 @@ class MonitoringSuiteTest : public ::testing::Test {
 
   std::vector<v1::Alert> OpenAlerts() {
     v1::ListAlertsRequest request;
-    request.set_journey(kJourney);
+    request.set_journey(journey_);
     request.set_page_size(1000);
     v1::ListAlertsResponse response;
     grpc::Status status =
@@ -210,6 +215,7 @@ class MonitoringSuiteTest : public ::testing::Test {
 
   std::unique_ptr<Suite> suite_;
   std::unique_ptr<v1::InsightService::Stub> insight_;
+  std::string journey_;
 };
 
 class PlantedTruthsTest : public MonitoringSuiteTest,
@@ -233,7 +239,12 @@ TEST_P(PlantedTruthsTest, ThePlantedChangeAndInconsistencyAreFound) {
   const std::vector<v1::Alert> open = OpenAlerts();
   bool found = false;
   for (const v1::Alert& alert : open) {
-    if (alert.scope() != v1::GROUP_BY_TOUCHPOINT) continue;
+    // Metric truth: a theme of the touchpoint's complaints may emerge with
+    // the drop too (its own end-to-end test is ThemeAlertsSuiteTest).
+    if (alert.scope() != v1::GROUP_BY_TOUCHPOINT ||
+        alert.kind() == v1::EMERGING_THEME) {
+      continue;
+    }
     EXPECT_EQ(alert.key(), kChangedTouchpoint) << Describe(open);
     if (alert.key() == kChangedTouchpoint && alert.worse()) {
       found = true;
@@ -273,6 +284,81 @@ TEST_P(PlantedTruthsTest, AnUnchangedSimulationRaisesNoAlert) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, PlantedTruthsTest, ::testing::Values(1, 2, 3));
+
+// An emerging comment theme raised as an alert, end to end: polku-sim writes
+// four weeks of Finnish comments at a one-stage journey, then a second run
+// (another seed: other customers) the days 2025-03-10 (Monday) to 03-13 of
+// ISO week 2025-W11 with the complaint "toimitus" planted, in its inflected
+// forms, into the low-score comments of web_order. ListAlerts through the
+// gateway, as the tenant's admin key, must show it — and no theme alert at
+// the touchpoints where nothing was planted.
+class ThemeAlertsSuiteTest : public MonitoringSuiteTest {
+ protected:
+  v1::Journey JourneyUnderTest() const override {
+    return testing::MakeJourney("themes", "Theme alerts", {"visit"},
+                                {{"web_order", "visit", "web"},
+                                 {"shop_pickup", "visit", "shop"},
+                                 {"call_center", "visit", "phone"}},
+                                "monitoring");
+  }
+};
+
+TEST_F(ThemeAlertsSuiteTest, AThemeRisingInTheLastWeekIsAnAlertOnce) {
+  const std::vector<std::string> finnish = {"--comment_share=1",
+                                            "--comment_languages=fi:1"};
+  int64_t events = Simulate(21, finnish, 900, 28, "2025-03-07");
+  std::vector<std::string> planted = finnish;
+  planted.push_back("--plant_theme=web_order:fi:toimitus:0.6");
+  // More low-score comments at web_order, for the theme to be in.
+  planted.push_back("--plant_change=web_order:2025-03-10:-1.0");
+  events += Simulate(22, planted, 300, 4, "2025-03-13");
+  AwaitEvaluated(events);
+
+  auto insight = v1::InsightService::NewStub(suite_->GatewayChannel());
+  v1::ListAlertsRequest request;
+  request.set_journey("themes");
+  request.set_include_cleared(true);
+  request.set_page_size(1000);
+  v1::ListAlertsResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  Suite::Authorize(context, suite_->credentials().admin_key);
+  grpc::Status status = insight->ListAlerts(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  std::vector<std::string> listing;
+  const v1::Alert* toimitus = nullptr;
+  int toimitus_alerts = 0;
+  for (const v1::Alert& alert : response.alerts()) {
+    if (alert.kind() != v1::EMERGING_THEME) continue;
+    listing.push_back(absl::StrCat(alert.id(), " ", alert.theme().term(), " ",
+                                   alert.before(), " → ", alert.after(),
+                                   " z=", alert.theme().z()));
+  }
+  for (const v1::Alert& alert : response.alerts()) {
+    if (alert.kind() != v1::EMERGING_THEME) continue;
+    // Nothing was planted elsewhere.
+    EXPECT_EQ(alert.key(), "web_order") << absl::StrJoin(listing, "\n");
+    if (alert.theme().term() != "toimitus") continue;
+    ++toimitus_alerts;
+    toimitus = &alert;
+  }
+  ASSERT_NE(toimitus, nullptr) << absl::StrJoin(listing, "\n");
+  EXPECT_EQ(toimitus_alerts, 1);  // one week, one touchpoint: once
+  EXPECT_EQ(toimitus->state(), v1::OPEN);
+  EXPECT_EQ(toimitus->theme().week(), "2025-W11");
+  EXPECT_EQ(toimitus->scope(), v1::GROUP_BY_TOUCHPOINT);
+  EXPECT_EQ(toimitus->theme().baseline_count(), 0);
+  EXPECT_GT(toimitus->theme().current_count(), 10);
+  EXPECT_EQ(toimitus->before(), 0);
+  EXPECT_GT(toimitus->after(), 0.05);
+  EXPECT_GT(toimitus->theme().z(), 3);
+  EXPECT_LT(toimitus->adjusted_p_value(), 0.01);
+  EXPECT_TRUE(toimitus->worse());
+  EXPECT_EQ(toimitus->id(), absl::StrCat("themes/touchpoint/web_order/theme/",
+                                         toimitus->theme().theme_id(),
+                                         "/2025-W11"));
+}
 
 // Freshness: an event the gateway acknowledged is on a WatchScorecard stream
 // within one second, at the default settings of every process.

@@ -196,7 +196,7 @@ absl::StatusOr<v1::Themes> ComputeThemes(
             if (theme_of[t] >= 0) ++week_counts[theme_of[t] * weeks + w];
           }
         }
-        std::vector<double> p_values(kept, 1.0);
+        std::vector<double> p_values(kept, 1.0), statistics(kept, 0.0);
         std::vector<bool> rose(kept, false);
         for (size_t k = 0; k < kept; ++k) {
           if (weeks < 2) break;
@@ -211,6 +211,7 @@ absl::StatusOr<v1::Themes> ComputeThemes(
               stats::TwoProportionZTest(baseline, current);
           if (test.valid) {
             p_values[k] = test.p_value;
+            statistics[k] = test.statistic;
             rose[k] = test.effect > 0;
           }
         }
@@ -244,6 +245,7 @@ absl::StatusOr<v1::Themes> ComputeThemes(
           }
           theme->set_emerging_p_value(p_values[k]);
           theme->set_emerging_p_adjusted(adjusted[k]);
+          theme->set_emerging_z(statistics[k]);
           theme->set_emerging(rose[k] && adjusted[k] < emerging_alpha);
         }
       }));

@@ -32,6 +32,16 @@ const text::Analyzer& SharedAnalyzer() {
   return *analyzer;
 }
 
+// The term the build's analyser gives one Finnish word: Voikko's lemma, or
+// with POLKU_VOIKKO=OFF the Snowball stem (the fallback), so a test runs on
+// either build.
+std::string FinnishTerm(const std::string& word) {
+  absl::StatusOr<text::CommentAnalysis> a =
+      SharedAnalyzer().Analyze(word, text::Language::kFinnish);
+  EXPECT_TRUE(a.ok() && !a->terms.empty()) << word;
+  return a.ok() && !a->terms.empty() ? a->terms.front().lemma : "";
+}
+
 // ---- The formula against the independent reference (themes_reference.py).
 
 TEST(WeightedLogOddsTest, EqualsTheIndependentReference) {
@@ -218,7 +228,7 @@ TEST(ThemesTest, FinnishAndSwedishComplaintsRankTop) {
   ThemeIndex index(store, store, SharedAnalyzer());
   for (const auto& [touchpoint, complaint, neutral] :
        {std::tuple<std::string, std::string, std::string>{
-            "delivery_fi", "toimitus", "sovellus"},
+            "delivery_fi", "toimitus", FinnishTerm("sovelluksella")},
         {"delivery_sv", "leverans", "app"}}) {
     absl::StatusOr<v1::Themes> themes =
         ComputeThemes(index, "acme", Request(touchpoint));
@@ -235,8 +245,14 @@ TEST(ThemesTest, FinnishAndSwedishComplaintsRankTop) {
     const v1::Theme* top = Find(*themes, complaint);
     ASSERT_NE(top, nullptr) << listing;
     EXPECT_GT(top->z(), 3) << listing;
-    EXPECT_EQ(top->count(), 60) << listing;
-    EXPECT_EQ(top->low_count(), 60) << listing;
+    // With POLKU_VOIKKO=OFF Finnish is stemmed by Snowball: only the two
+    // nominative complaints ("Toimitus oli myöhässä", "Toimitus myöhästyi")
+    // give "toimitus"; the genitive and inessive forms get stems of their
+    // own — the fallback's known limit (docs/themes.md).
+    const int64_t expected =
+        touchpoint == "delivery_fi" && !text::VoikkoBuilt() ? 30 : 60;
+    EXPECT_EQ(top->count(), expected) << listing;
+    EXPECT_EQ(top->low_count(), expected) << listing;
     // The neutral phrase, in half of every group, is not a theme of either.
     v1::GetThemesRequest all = Request(touchpoint);
     all.set_max_themes(200);
@@ -296,7 +312,8 @@ TEST(ThemesTest, WeeklyTrendAndEmergingTheme) {
   for (const v1::Theme& t : themes->themes()) {
     absl::StrAppend(&listing, t.term(), " z=", t.z(), " n=", t.count(), "\n");
   }
-  const v1::Theme* login = Find(*themes, "kirjautua");
+  // "kirjautua" with Voikko; the Snowball stem of "Kirjautuminen" without.
+  const v1::Theme* login = Find(*themes, FinnishTerm("Kirjautuminen"));
   ASSERT_NE(login, nullptr) << listing;
   ASSERT_EQ(login->trend_size(), 4);
   EXPECT_EQ(login->trend(0).week(), "2024-W10");
@@ -306,12 +323,15 @@ TEST(ThemesTest, WeeklyTrendAndEmergingTheme) {
   EXPECT_EQ(login->trend(0).count(), 0);
   EXPECT_TRUE(login->emerging()) << login->DebugString();
   EXPECT_LT(login->emerging_p_adjusted(), 0.01);
-  const v1::Theme* price = Find(*themes, "hinta");
+  const v1::Theme* price = Find(*themes, FinnishTerm("Hinta"));
   ASSERT_NE(price, nullptr);
   EXPECT_FALSE(price->emerging());  // its share fell
 }
 
 TEST(ThemesTest, ExamplesArePagedWithSpans) {
+  // The four inflected forms of "toimitus" are one term only with Voikko
+  // (FinnishAndSwedishComplaintsRankTop checks what the fallback does).
+  if (!text::VoikkoBuilt()) GTEST_SKIP() << "built with POLKU_VOIKKO=OFF";
   FakeRollupStore store;
   int64_t sequence = 0;
   AddComplaints(store, sequence);
@@ -370,7 +390,8 @@ TEST(ThemesTest, ErasureRemovesTheCustomersComments) {
   request.set_max_themes(200);
   absl::StatusOr<v1::Themes> before = ComputeThemes(index, "acme", request);
   ASSERT_TRUE(before.ok());
-  ASSERT_NE(Find(*before, "kuriiri"), nullptr);
+  const std::string kuriiri = FinnishTerm("Kuriiri");
+  ASSERT_NE(Find(*before, kuriiri), nullptr);
   EXPECT_EQ(before->comments(), 190);
   v1::Erasure erasure;
   erasure.set_sequence(++sequence);
@@ -380,11 +401,11 @@ TEST(ThemesTest, ErasureRemovesTheCustomersComments) {
   absl::StatusOr<v1::Themes> after = ComputeThemes(index, "acme", request);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->comments(), 180);
-  EXPECT_EQ(Find(*after, "kuriiri"), nullptr);
+  EXPECT_EQ(Find(*after, kuriiri), nullptr);
   EXPECT_EQ(after->as_of_sequence(), sequence);
   v1::ListThemeExamplesRequest examples;
   examples.mutable_scope()->set_journey("switching");
-  examples.set_theme_id(ThemeId("kuriiri"));
+  examples.set_theme_id(ThemeId(kuriiri));
   absl::StatusOr<v1::ListThemeExamplesResponse> gone =
       ListThemeExamples(index, "acme", examples);
   ASSERT_TRUE(gone.ok());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -184,9 +185,10 @@ absl::StatusOr<std::vector<v1::Alert>> AlertMonitor::Evaluate(
       .tenant = tenant, .journey = journey, .group_by = Grouping::kDay};
   POLKU_ASSIGN_OR_RETURN(GroupedRollups days, store_.Scorecard(days_query));
   std::vector<WindowComparison> windows;
-  Day current_start = 0, current_end = 0, baseline_start = 0;
+  Day anchor = 0, current_start = 0, current_end = 0, baseline_start = 0;
+  std::optional<EmergingThemeSource::Emerging> emerging;
   if (!days.groups.empty()) {
-    Day anchor = days.groups.front().day;
+    anchor = days.groups.front().day;
     for (const GroupRollup& day : days.groups) anchor = std::max(anchor, day.day);
     current_end = anchor + 1;
     if (now - StartOfDay(current_end) > options_.max_data_age) {
@@ -239,6 +241,24 @@ absl::StatusOr<std::vector<v1::Alert>> AlertMonitor::Evaluate(
         window.current = MergeRenamed(std::move(window.current), successors);
       }
     }
+    if (themes_ != nullptr) {
+      std::vector<std::string> touchpoints;
+      for (const GroupRollup& group : windows.front().current) {
+        touchpoints.push_back(group.group);
+      }
+      absl::StatusOr<EmergingThemeSource::Emerging> found =
+          themes_->EmergingThemes(tenant, journey, anchor, touchpoints,
+                                  successors);
+      if (found.ok()) {
+        emerging = *std::move(found);
+      } else {
+        // The metric alerts do not wait for the themes: the next evaluation
+        // tries again.
+        log::Warning("emerging themes not evaluated",
+                     {{"journey", journey},
+                      {"error", found.status().ToString()}});
+      }
+    }
   }
 
   POLKU_ASSIGN_OR_RETURN(std::vector<v1::Alert> stored,
@@ -269,6 +289,7 @@ absl::StatusOr<std::vector<v1::Alert>> AlertMonitor::Evaluate(
     alert.set_key(comparison.key);
     alert.set_metric(ToProtoMetric(comparison.metric));
     alert.set_measure(comparison.measure);
+    alert.set_kind(v1::METRIC_CHANGE);
     SetWindow(baseline_start, current_start, *alert.mutable_baseline_window());
     SetWindow(current_start, current_end, *alert.mutable_current_window());
     SetNumbers(comparison, alert);
@@ -292,7 +313,10 @@ absl::StatusOr<std::vector<v1::Alert>> AlertMonitor::Evaluate(
   // group has none there (its events left the window or were erased) the
   // change it reported can no longer be seen, so it clears.
   for (const auto& [id, alert] : known) {
-    if (alert.state() != v1::OPEN || compared.contains(id)) continue;
+    if (alert.state() != v1::OPEN || compared.contains(id) ||
+        alert.kind() == v1::EMERGING_THEME) {
+      continue;
+    }
     const v1::Alert& open = alert;  // a lambda cannot capture a binding (C++17)
     const bool still_present = std::any_of(
         windows.begin(), windows.end(), [&](const WindowComparison& window) {
@@ -308,6 +332,30 @@ absl::StatusOr<std::vector<v1::Alert>> AlertMonitor::Evaluate(
     SetTime(now, *cleared.mutable_cleared_at());
     SetTime(now, *cleared.mutable_last_evaluated());
     changed.push_back(std::move(cleared));
+  }
+  if (emerging.has_value()) {
+    // Raised once per (journey, touchpoint, theme, week): an id seen before,
+    // open or cleared, is not raised again.
+    for (v1::Alert& alert : emerging->alerts) {
+      if (known.contains(alert.id())) continue;
+      alert.set_kind(v1::EMERGING_THEME);
+      alert.set_state(v1::OPEN);
+      SetTime(now, *alert.mutable_first_seen());
+      SetTime(now, *alert.mutable_last_evaluated());
+      changed.push_back(std::move(alert));
+    }
+    // A theme alert of an earlier week: that week is over.
+    for (const auto& [id, alert] : known) {
+      if (alert.kind() != v1::EMERGING_THEME || alert.state() != v1::OPEN ||
+          alert.theme().week() == emerging->week) {
+        continue;
+      }
+      v1::Alert cleared = alert;
+      cleared.set_state(v1::CLEARED);
+      SetTime(now, *cleared.mutable_cleared_at());
+      SetTime(now, *cleared.mutable_last_evaluated());
+      changed.push_back(std::move(cleared));
+    }
   }
   if (!changed.empty()) POLKU_RETURN_IF_ERROR(alerts_.SaveAlerts(tenant, changed));
   // One line per evaluation (at most one per debounce and journey): what

@@ -34,6 +34,15 @@
 // are kept in the AlertStore (SaveAlerts), so first_seen survives restarts.
 // The listener hears every alert that opened, cleared or whose numbers
 // changed.
+//
+// Emerging themes (SetThemeSource; docs/themes.md, "Emerging themes as
+// alerts"). Each evaluation also asks the theme source which comment themes
+// emerge, at each touchpoint with events in the current window, in the ISO
+// week of the anchor day. Such an alert's id names (journey, touchpoint,
+// theme, week): it is raised (OPEN, told to the listener) the first time it
+// is seen and never again — not updated, not reopened — so a theme that
+// stays emerging all week is one alert. It clears once an evaluation's
+// anchor lies in a later week: its week is over.
 #ifndef POLKU_SERVICES_INSIGHT_ALERT_MONITOR_H_
 #define POLKU_SERVICES_INSIGHT_ALERT_MONITOR_H_
 
@@ -82,6 +91,27 @@ struct AlertMonitorOptions {
   absl::Duration max_data_age = absl::InfiniteDuration();
 };
 
+// The themes emerging in one journey's current week, for the monitor
+// (theme_alerts.h implements it over the theme index).
+class EmergingThemeSource {
+ public:
+  struct Emerging {
+    // The ISO week of `anchor` ("2026-W07").
+    std::string week;
+    // One per emerging (touchpoint, theme), with id, journey, kind, scope,
+    // key, windows, numbers and theme set; state and times are the
+    // monitor's to set.
+    std::vector<v1::Alert> alerts;
+  };
+  virtual ~EmergingThemeSource() = default;
+  // `anchor` is the journey's latest day with data; `touchpoints` the
+  // current keys of the touchpoints with events in the current window.
+  virtual absl::StatusOr<Emerging> EmergingThemes(
+      const std::string& tenant, const std::string& journey, Day anchor,
+      const std::vector<std::string>& touchpoints,
+      const TouchpointSuccessors& successors) = 0;
+};
+
 class AlertMonitor {
  public:
   // Hears each alert that opened, changed or cleared, on the monitor's
@@ -109,6 +139,9 @@ class AlertMonitor {
 
   // Set before Start.
   void SetListener(Listener listener) { listener_ = std::move(listener); }
+  // Set before Start; must outlive the monitor. Without one no theme alert
+  // is raised (nor cleared).
+  void SetThemeSource(EmergingThemeSource* themes) { themes_ = themes; }
 
   // Starts the monitor's thread and queues every journey with events
   // (RollupReader::JourneysWithEvents). Call once.
@@ -141,6 +174,7 @@ class AlertMonitor {
   Clock& clock_;
   JourneyLineage* const lineage_;
   Listener listener_;
+  EmergingThemeSource* themes_ = nullptr;
 
   // Serialises evaluations, so two never interleave their alert updates.
   absl::Mutex evaluate_mu_;

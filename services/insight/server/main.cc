@@ -21,6 +21,7 @@
 #include "services/insight/server/funnels_service.h"
 #include "services/insight/server/insight_service.h"
 #include "services/insight/server/journey_lineage.h"
+#include "services/insight/server/theme_alerts.h"
 #include "services/insight/server/journey_source.h"
 #include "services/insight/server/projection_catch_up.h"
 #include "services/insight/server/rollup_store_factory.h"
@@ -160,6 +161,11 @@ int main(int argc, char** argv) {
         return theme_index.Load(tenant, journey, stop);
       },
       [&theme_index] { return theme_index.comments(); });
+  // Emerging comment themes raised next to the metric alerts, over the
+  // same baseline weeks (docs/themes.md, "Emerging themes as alerts").
+  polku::insight::ThemeAlertSource theme_alerts(
+      theme_index, {.baseline_weeks = monitor_options.baseline_weeks});
+  monitor.SetThemeSource(&theme_alerts);
   monitor.SetListener(
       [&service](const std::string& tenant, const polku::v1::Alert& alert) {
         service.AlertChanged(tenant, alert);
@@ -194,6 +200,8 @@ int main(int argc, char** argv) {
   if (!server.ok()) {
     polku::log::Error("cannot start the server",
                       {{"error", server.status().ToString()}});
+    // Before the theme index it reads is destroyed.
+    monitor.Stop();
     return 1;
   }
   polku::log::Info("polku-insight started",

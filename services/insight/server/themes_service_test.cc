@@ -36,6 +36,15 @@ const text::Analyzer& SharedAnalyzer() {
   return *analyzer;
 }
 
+// The term the build's analyser gives one Finnish word: Voikko's lemma, or
+// with POLKU_VOIKKO=OFF the Snowball stem (the fallback).
+std::string FinnishTerm(const std::string& word) {
+  absl::StatusOr<text::CommentAnalysis> a =
+      SharedAnalyzer().Analyze(word, text::Language::kFinnish);
+  EXPECT_TRUE(a.ok() && !a->terms.empty()) << word;
+  return a.ok() && !a->terms.empty() ? a->terms.front().lemma : "";
+}
+
 class ThemesServiceTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
@@ -148,14 +157,16 @@ TEST_P(ThemesServiceTest, RanksTheCallersComplaints) {
   // The complaint's three terms, in every complaint: equal z, ties in
   // bytewise order of the term.
   ASSERT_GE(themes.themes_size(), 3);
-  EXPECT_EQ(themes.themes(0).term(), "myöhä");  // Voikko's "myöhässä"
+  // Voikko's "myöhä" for "myöhässä"; without Voikko its Snowball stem.
+  const std::string late = FinnishTerm("myöhässä");
+  EXPECT_EQ(themes.themes(0).term(), late);
   EXPECT_EQ(themes.themes(1).term(), "toimitus");
-  EXPECT_EQ(themes.themes(2).term(), "toimitus myöhä");
+  EXPECT_EQ(themes.themes(2).term(), "toimitus " + late);
   EXPECT_EQ(themes.themes(1).id(), ThemeId("toimitus"));
   EXPECT_EQ(themes.themes(1).count(), 20);
   EXPECT_GT(themes.themes(1).z(), 0);
   EXPECT_EQ(themes.themes(1).z(), themes.themes(2).z());
-  EXPECT_NE(Find(themes, "kuriiri"), nullptr);
+  EXPECT_NE(Find(themes, FinnishTerm("Kuriiri")), nullptr);
   EXPECT_EQ(Find(themes, "sovellus"), nullptr);  // globex's
   EXPECT_EQ(themes.as_of_sequence(), sequence_);
   v1::ListThemeExamplesResponse examples;
@@ -181,16 +192,17 @@ TEST_P(ThemesServiceTest, ErasedCustomersCommentsAreGone) {
   erasure.set_customer_hash("x");
   v1::Themes before;
   ASSERT_TRUE(GetThemes("acme", Request(), before).ok());
-  ASSERT_NE(Find(before, "kuriiri"), nullptr);
+  const std::string kuriiri = FinnishTerm("Kuriiri");
+  ASSERT_NE(Find(before, kuriiri), nullptr);
   ASSERT_TRUE(store_->ApplyErasure(erasure).ok());
   v1::Themes themes;
   ASSERT_TRUE(GetThemes("acme", Request(), themes).ok());
   EXPECT_EQ(themes.comments(), 60);
   EXPECT_EQ(themes.low_comments(), 20);
-  EXPECT_EQ(Find(themes, "kuriiri"), nullptr);
+  EXPECT_EQ(Find(themes, kuriiri), nullptr);
   EXPECT_EQ(themes.as_of_sequence(), sequence_);
   v1::ListThemeExamplesResponse examples;
-  ASSERT_TRUE(Examples("acme", ExamplesOf("kuriiri"), examples).ok());
+  ASSERT_TRUE(Examples("acme", ExamplesOf(kuriiri), examples).ok());
   EXPECT_EQ(examples.examples_size(), 0);
 }
 

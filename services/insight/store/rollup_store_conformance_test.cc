@@ -868,6 +868,42 @@ TEST_P(RollupStoreTest, AlertsAreKeptNewestFirstAcrossRestarts) {
   EXPECT_EQ(no_id.code(), absl::StatusCode::kInvalidArgument);
 }
 
+// An emerging-theme alert (alert_monitor.h) is kept with its kind and theme
+// like any other, and survives a restart: the monitor's "raised once" rests
+// on finding it again.
+TEST_P(RollupStoreTest, ThemeAlertsKeepTheirThemeAcrossRestarts) {
+  v1::Alert theme = MakeAlert("switching/touchpoint/web_site/theme/"
+                              "th_0123456789abcdef/2024-W14",
+                              "switching", 700);
+  theme.set_kind(v1::EMERGING_THEME);
+  theme.clear_metric();
+  theme.set_baseline_n(172);
+  theme.set_current_n(27);
+  theme.set_p_value(1.5e-9);
+  theme.mutable_theme()->set_theme_id("th_0123456789abcdef");
+  theme.mutable_theme()->set_term("lasku virheellinen");
+  theme.mutable_theme()->add_terms("lasku");
+  theme.mutable_theme()->add_terms("virheellinen");
+  theme.mutable_theme()->set_week("2024-W14");
+  theme.mutable_theme()->set_baseline_count(4);
+  theme.mutable_theme()->set_current_count(9);
+  theme.mutable_theme()->set_z(6.25);
+  theme.mutable_theme()->set_log_odds_z(4.5);
+  v1::Alert metric = MakeAlert("m1", "switching", 600);
+  metric.set_kind(v1::METRIC_CHANGE);
+  ASSERT_TRUE(store_->SaveAlerts("acme", {theme, metric}).ok());
+  Reopen();
+  std::vector<v1::Alert> open = *store_->LoadAlerts("acme", "switching", false);
+  ASSERT_EQ(open.size(), 2u);
+  EXPECT_EQ(open[0].SerializeAsString(), theme.SerializeAsString())
+      << open[0].DebugString();
+  EXPECT_EQ(open[1].kind(), v1::METRIC_CHANGE);
+  EXPECT_FALSE(open[1].has_theme());
+  // Every journey of the tenant, too.
+  EXPECT_THAT(Ids(*store_->LoadAlerts("acme", "", false)),
+              ElementsAre(theme.id(), "m1"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RollupStoreTest, testing::AllBackends(),
                          testing::BackendName);
 
