@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "lib/crypto/crypto.h"
 #include "lib/rpc/metadata.h"
 
@@ -34,14 +35,41 @@ std::string RequestIdOrNew(absl::string_view given) {
   return crypto::ToHex(crypto::RandomBytes(8));
 }
 
+absl::StatusOr<std::string> ActorOf(const keys::Principal& principal,
+                                    absl::optional<absl::string_view> person) {
+  std::string key =
+      principal.display_name.empty()
+          ? absl::StrCat("key ", principal.key_id)
+          : absl::StrCat(principal.display_name, " (key ", principal.key_id, ")");
+  if (!person.has_value()) return key;
+  if (!principal.HasScope(keys::kScopeActAs)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(kActorHeader, ": the API key lacks the scope \"",
+                     keys::kScopeActAs, "\" to name who acts"));
+  }
+  absl::string_view name = absl::StripAsciiWhitespace(*person);
+  bool printable = !name.empty() && name.size() <= kMaxActorLength;
+  for (char c : name) {
+    if (c < ' ' || c > '~') printable = false;
+  }
+  if (!printable) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kActorHeader, ": 1-", kMaxActorLength,
+                     " printable ASCII characters"));
+  }
+  return absl::StrCat(name, " via ", key);
+}
+
 void AttachTrustedMetadata(const keys::Principal& principal,
                            const std::string& request_id,
+                           const std::string& actor,
                            grpc::ClientContext& context) {
   rpc::Caller caller;
   caller.tenant = principal.tenant;
   caller.channel = principal.channel;
   caller.request_id = request_id;
   rpc::AttachCaller(caller, context);
+  if (!actor.empty()) context.AddMetadata(kActorHeader, actor);
 }
 
 }  // namespace polku::gateway

@@ -22,6 +22,11 @@
 namespace polku::gateway {
 
 inline constexpr char kAuthorizationHeader[] = "authorization";
+// Who acts, as a caller with the act_as scope names them (a person signed
+// in to the caller's own tool); passed on to the backends as who acted.
+inline constexpr char kActorHeader[] = "x-polku-actor";
+// The longest name kActorHeader may carry.
+inline constexpr size_t kMaxActorLength = 128;
 // Trailing metadata of a rate-limited gRPC call: milliseconds to wait.
 inline constexpr char kRetryAfterMsTrailer[] = "retry-after-ms";
 // The retry hint for an UNAVAILABLE the backend gave none for (it is down,
@@ -47,11 +52,21 @@ absl::StatusOr<keys::Principal> AuthenticateBearer(
 // characters), else a fresh random one.
 std::string RequestIdOrNew(absl::string_view given);
 
-// Sets x-polku-tenant, x-polku-channel (channel keys only) and x-request-id
-// on an outgoing backend call. Nothing else the client sent is forwarded, so
-// a client-sent x-polku-* header never reaches a backend.
+// Who acted, for the backends' audit trails (polku-cases):
+// "<display name> (key <key_id>)" for the key itself; with a `person` named
+// in kActorHeader, "<person> via <display name> (key <key_id>)" — allowed
+// only to keys with the act_as scope (PERMISSION_DENIED otherwise), 1–128
+// printable ASCII characters (INVALID_ARGUMENT naming the header).
+absl::StatusOr<std::string> ActorOf(const keys::Principal& principal,
+                                    absl::optional<absl::string_view> person);
+
+// Sets x-polku-tenant, x-polku-channel (channel keys only), x-polku-actor
+// (ActorOf) and x-request-id on an outgoing backend call. Nothing else the
+// client sent is forwarded, so a client-sent x-polku-* header never reaches
+// a backend as it was sent.
 void AttachTrustedMetadata(const keys::Principal& principal,
                            const std::string& request_id,
+                           const std::string& actor,
                            grpc::ClientContext& context);
 
 }  // namespace polku::gateway

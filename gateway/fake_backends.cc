@@ -30,6 +30,10 @@ TestKeys::TestKeys()
   insights_key =
       store->CreateKey("demo", "dashboard", {keys::kScopeInsightsRead}, "")
           ->key;
+  desk_key = store
+                 ->CreateKey("demo", "helpdesk",
+                             {keys::kScopeInsightsRead, keys::kScopeActAs}, "")
+                 ->key;
 }
 namespace {
 
@@ -187,6 +191,7 @@ void CallLog::Record(const grpc::CallbackServerContext& context,
   call.channels = Values(context, rpc::kChannelHeader);
   call.request_ids = Values(context, rpc::kRequestIdHeader);
   call.authorizations = Values(context, "authorization");
+  call.actors = Values(context, "x-polku-actor");
   call.deadline = context.deadline();
   absl::MutexLock lock(&mu_);
   calls_.push_back(std::move(call));

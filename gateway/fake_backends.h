@@ -53,6 +53,8 @@ struct TestKeys {
   std::string shop_key;
   // Only insights:read, as a dashboard has.
   std::string insights_key;
+  // insights:read and act_as, named "helpdesk": a tool that names who acts.
+  std::string desk_key;
   AdminApi admin;
   Executor executor{1};
 };
@@ -65,6 +67,7 @@ struct SeenCall {
   std::vector<std::string> channels;
   std::vector<std::string> request_ids;
   std::vector<std::string> authorizations;
+  std::vector<std::string> actors;
   std::chrono::system_clock::time_point deadline;
 };
 

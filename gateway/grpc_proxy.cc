@@ -108,6 +108,12 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
       Refuse(route.status());
       return;
     }
+    absl::StatusOr<std::string> actor =
+        ActorOf(*principal, FindMetadata(metadata, kActorHeader));
+    if (!actor.ok()) {
+      Refuse(actor.status());
+      return;
+    }
     if (route->backend == Backend::kGateway) {
       // Answered here: read the one request message, then see OnReadDone.
       principal_ = *std::move(principal);
@@ -142,7 +148,7 @@ class ProxyCall final : public grpc::ServerGenericBidiReactor {
     if (deadline != std::chrono::system_clock::time_point::max()) {
       backend_context_.set_deadline(deadline);
     }
-    AttachTrustedMetadata(*principal, request_id_, backend_context_);
+    AttachTrustedMetadata(*principal, request_id_, *actor, backend_context_);
 
     proxy_.stub(route->backend)
         .PrepareBidiStreamingCall(&backend_context_, method_,

@@ -154,6 +154,42 @@ TEST_F(GrpcProxyTest, TenantAndChannelComeFromTheKeyNotTheClient) {
             "req-42");
 }
 
+// Who acted reaches the backend from the key, never from the client: a key
+// names itself; only an act_as key may name a person, once, printable.
+TEST_F(GrpcProxyTest, TheActorIsTheKeyOrThePersonAnActAsKeyNames) {
+  v1::GetScorecardRequest request;
+  request.set_journey("j");
+  v1::Scorecard scorecard;
+  ASSERT_TRUE(insight_->GetScorecard(Context("Bearer " + keys_.insights_key).get(),
+                                     request, &scorecard)
+                  .ok());
+  const std::string insights_id = keys::KeyId(keys_.insights_key);
+  EXPECT_THAT(fakes_.log.last().actors,
+              ElementsAre("dashboard (key " + insights_id + ")"));
+
+  auto claimed = Context("Bearer " + keys_.insights_key);
+  claimed->AddMetadata("x-polku-actor", "alice@example.com");
+  const size_t before = fakes_.log.calls().size();
+  grpc::Status refused = insight_->GetScorecard(claimed.get(), request, &scorecard);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("act_as"));
+  EXPECT_EQ(fakes_.log.calls().size(), before);  // reached no backend
+
+  auto named = Context("Bearer " + keys_.desk_key);
+  named->AddMetadata("x-polku-actor", "alice@example.com");
+  named->AddMetadata("x-polku-actor", "mallory");  // only the first counts
+  ASSERT_TRUE(insight_->GetScorecard(named.get(), request, &scorecard).ok());
+  EXPECT_THAT(fakes_.log.last().actors,
+              ElementsAre("alice@example.com via helpdesk (key " +
+                          keys::KeyId(keys_.desk_key) + ")"));
+
+  auto too_long = Context("Bearer " + keys_.desk_key);
+  too_long->AddMetadata("x-polku-actor", std::string(129, 'a'));
+  grpc::Status bad = insight_->GetScorecard(too_long.get(), request, &scorecard);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("x-polku-actor"));
+}
+
 TEST_F(GrpcProxyTest, AdminKeyCallsCarryTenantWithoutChannel) {
   v1::GetScorecardRequest request;
   request.set_journey("home-renovation");

@@ -572,6 +572,9 @@ class HttpGateway::Routes {
     }
     absl::StatusOr<Route> authorized = Authorize(*principal, route.rpc);
     if (!authorized.ok()) return authorized.status();
+    absl::StatusOr<std::string> actor =
+        ActorOf(*principal, Header(req, kActorHeader));
+    if (!actor.ok()) return actor.status();
     absl::StatusOr<absl::Duration> timeout = Timeout(req);
     if (!timeout.ok()) return timeout.status();
 
@@ -617,7 +620,8 @@ class HttpGateway::Routes {
         req.has_header(kRequestTimeoutHeader)) {
       call->context().set_deadline(absl::ToChronoTime(absl::Now() + *timeout));
     }
-    AttachTrustedMetadata(*principal, outcome->request_id, call->context());
+    AttachTrustedMetadata(*principal, outcome->request_id, *actor,
+                          call->context());
     // Known to EndStreams from before the call starts until the response
     // has ended.
     std::shared_ptr<StreamRegistration> registration;

@@ -155,6 +155,33 @@ TEST_F(HttpGatewayTest, BadJsonIs400NamingTheProblem) {
   EXPECT_THAT(fakes_.log.calls(), IsEmpty());
 }
 
+// Over HTTP as over gRPC: the key is the actor, or the person an act_as key
+// names in X-Polku-Actor; any other key naming someone is 403.
+TEST_F(HttpGatewayTest, TheActorHeaderNeedsTheActAsScope) {
+  httplib::Headers named = Auth(keys_.desk_key);
+  named.emplace("X-Polku-Actor", "alice@example.com");
+  httplib::Result res = client_->Get("/v1/scorecard?journey=j", named);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_THAT(fakes_.log.last().actors,
+              ElementsAre("alice@example.com via helpdesk (key " +
+                          keys::KeyId(keys_.desk_key) + ")"));
+  res = Get("/v1/scorecard?journey=j", keys_.insights_key);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_THAT(fakes_.log.last().actors,
+              ElementsAre("dashboard (key " + keys::KeyId(keys_.insights_key) +
+                          ")"));
+  httplib::Headers claimed = Auth(keys_.insights_key);
+  claimed.emplace("X-Polku-Actor", "alice@example.com");
+  const size_t before = fakes_.log.calls().size();
+  res = client_->Get("/v1/scorecard?journey=j", claimed);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403);
+  EXPECT_THAT(res->body, HasSubstr("act_as"));
+  EXPECT_EQ(fakes_.log.calls().size(), before);
+}
+
 TEST_F(HttpGatewayTest, ScorecardQueryMapsOntoTheRequest) {
   httplib::Result res =
       Get("/v1/scorecard?journey=home-renovation&group_by=stage"

@@ -18,7 +18,8 @@ Principal PrincipalOf(const KeyRecord& record) {
   return Principal{.tenant = record.tenant,
                    .scopes = record.scopes,
                    .channel = record.channel,
-                   .key_id = record.key_id};
+                   .key_id = record.key_id,
+                   .display_name = record.display_name};
 }
 
 absl::Status ValidateScopes(const std::set<std::string>& scopes,

@@ -46,7 +46,8 @@ bool IsKnownScope(absl::string_view scope) {
   return scope == kScopeEventsWrite || scope == kScopeEventsRead ||
          scope == kScopeJourneysRead || scope == kScopeJourneysWrite ||
          scope == kScopeInsightsRead || scope == kScopeCasesRead ||
-         scope == kScopeCasesWrite || scope == kScopeAdmin ||
+         scope == kScopeCasesWrite || scope == kScopeActAs ||
+         scope == kScopeAdmin ||
          scope == kScopeSuperAdmin;
 }
 

@@ -43,6 +43,10 @@ inline constexpr char kScopeCasesRead[] = "cases:read";
 // Create and work cases (state, assignee, comments, consent) and create and
 // change rules.
 inline constexpr char kScopeCasesWrite[] = "cases:write";
+// Name the person acting (the `x-polku-actor` header), for a tool that
+// signs its own users in (a helpdesk, a case board): the audit trail then
+// records "<person> via <key>" instead of the key alone (docs/security.md).
+inline constexpr char kScopeActAs[] = "act_as";
 // Tenant administration (API keys), including the raw change feed.
 inline constexpr char kScopeAdmin[] = "admin";
 // The bootstrap super-admin: creates tenants and administers every tenant's
@@ -63,6 +67,8 @@ struct Principal {
   std::string channel;
   // A non-secret name of the key (first 8 hex digits of its hash), for logs.
   std::string key_id;
+  // The name the key was issued under (e.g. "helpdesk"), for the audit.
+  std::string display_name;
 
   bool HasScope(absl::string_view scope) const {
     return scopes.find(std::string(scope)) != scopes.end();

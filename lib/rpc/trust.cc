@@ -45,6 +45,10 @@ const InternalCall kInternalCalls[] = {
     // The owner teams of the touchpoints in the journey version an event
     // was validated against, for the tenant the case is for.
     {kCasesIdentity, "/polku.v1.JourneyService/GetJourneyVersion", true},
+    // SetContactConsent: the hash polku-feedback keys the one customer
+    // named with, for the tenant whose consent it is (the secret stays in
+    // polku-feedback).
+    {kCasesIdentity, "/polku.v1.CustomerKeyService/HashCustomer", true},
 };
 
 // Methods that tell nothing about any tenant.

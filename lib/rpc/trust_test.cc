@@ -89,6 +89,18 @@ TEST(CheckCallTest, PolkuCasesReadsTheFeedAndForOneTenantEventsAndJourneys) {
             absl::StatusCode::kPermissionDenied);
 }
 
+// Only polku-cases asks for a customer's hash, and only for one tenant.
+TEST(CheckCallTest, OnlyPolkuCasesHashesACustomerForOneTenant) {
+  constexpr char kHash[] = "/polku.v1.CustomerKeyService/HashCustomer";
+  EXPECT_TRUE(CheckCall(kCasesIdentity, kHash, true).ok());
+  EXPECT_EQ(CheckCall(kCasesIdentity, kHash, false).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCall(kInsightIdentity, kHash, true).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCall(kJourneyIdentity, kHash, true).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
 // Its constructor is protected; this iterates over nothing.
 struct NoProperties : grpc::AuthPropertyIterator {};
 

@@ -26,6 +26,7 @@
 #include "lib/rpc/server.h"
 #include "lib/rpc/tls.h"
 #include "services/feedback/customer_hasher.h"
+#include "services/feedback/customer_key_service.h"
 #include "services/feedback/feedback_service.h"
 #include "services/feedback/journey_watcher.h"
 #include "services/feedback/pg_event_store.h"
@@ -136,6 +137,15 @@ int main(int argc, char** argv) {
                        {"error", std::string(hasher.status().message())}});
     return 1;
   }
+  // The same secret again, for CustomerKeyService (polku-cases'
+  // SetContactConsent): the store owns the first.
+  auto key_hasher = polku::feedback::CustomerHasher::LoadOrCreate(secret_path);
+  if (!key_hasher.ok()) {
+    polku::log::Error("cannot load the customer-hash secret",
+                      {{"path", secret_path},
+                       {"error", std::string(key_hasher.status().message())}});
+    return 1;
+  }
   const polku::feedback::GroupCommitOptions group_commit{
       .max_queued_events = static_cast<size_t>(
           std::max(1, absl::GetFlag(FLAGS_max_queued_events))),
@@ -179,10 +189,11 @@ int main(int argc, char** argv) {
       {.max_streams = absl::GetFlag(FLAGS_max_streams),
        .max_unacknowledged_per_stream =
            absl::GetFlag(FLAGS_max_unacknowledged_per_stream)});
+  polku::feedback::CustomerKeyServiceImpl customer_keys(*key_hasher);
   auto server = polku::rpc::Server::Start(polku::rpc::WithBackendFlags({
       .name = "polku-feedback",
       .listen_address = absl::GetFlag(FLAGS_listen),
-      .services = {&service},
+      .services = {&service, &customer_keys},
       // WatchEvents streams never end by themselves; the drain cancels them
       // after this long. Submissions commit in milliseconds.
       .drain_timeout = absl::Seconds(3),

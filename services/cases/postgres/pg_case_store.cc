@@ -58,6 +58,18 @@ CREATE INDEX case_audit_case ON case_audit (tenant, case_id, id);
 CREATE INDEX case_audit_rule ON case_audit (tenant, rule_id, id);
 )sql";
 
+// Version 2: customers' contact wishes (SetContactConsent).
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE case_contact_consent (
+  tenant TEXT NOT NULL,
+  customer_hash TEXT NOT NULL,
+  contact_allowed BOOLEAN NOT NULL,
+  actor TEXT NOT NULL,
+  update_micros BIGINT NOT NULL,
+  PRIMARY KEY (tenant, customer_hash)
+);
+)sql";
+
 constexpr char kCaseColumns[] =
     "tenant, customer_hash, period_bucket, request_id, body";
 
@@ -249,6 +261,45 @@ class PgCaseStore::PgTransaction final : public Transaction {
                     {Param::Text(tenant), Param::Text(customer_hash)}));
     return r.affected();
   }
+  absl::StatusOr<std::vector<StoredCase>> CasesOfCustomer(
+      const std::string& tenant, const std::string& customer_hash) override {
+    // FOR UPDATE: the consent marks them in this transaction.
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result r,
+        db_.Execute(absl::StrCat("SELECT ", kCaseColumns,
+                                 " FROM cases WHERE tenant = $1 AND "
+                                 "customer_hash = $2 ORDER BY case_id "
+                                 "FOR UPDATE"),
+                    {Param::Text(tenant), Param::Text(customer_hash)}));
+    return CasesOf(r);
+  }
+  absl::Status PutConsent(const std::string& tenant,
+                          const std::string& customer_hash,
+                          bool contact_allowed, const std::string& actor,
+                          absl::Time time) override {
+    return db_
+        .Execute("INSERT INTO case_contact_consent (tenant, customer_hash, "
+                 "contact_allowed, actor, update_micros) "
+                 "VALUES ($1, $2, $3, $4, $5) "
+                 "ON CONFLICT (tenant, customer_hash) DO UPDATE SET "
+                 "contact_allowed = excluded.contact_allowed, "
+                 "actor = excluded.actor, "
+                 "update_micros = excluded.update_micros",
+                 {Param::Text(tenant), Param::Text(customer_hash),
+                  Param::Text(contact_allowed ? "true" : "false"),
+                  Param::Text(actor), Param::Int(absl::ToUnixMicros(time))})
+        .status();
+  }
+  absl::StatusOr<std::optional<bool>> ContactAllowed(
+      const std::string& tenant, const std::string& customer_hash) override {
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result r,
+        db_.Execute("SELECT contact_allowed::int FROM case_contact_consent "
+                    "WHERE tenant = $1 AND customer_hash = $2",
+                    {Param::Text(tenant), Param::Text(customer_hash)}));
+    if (r.rows() == 0) return std::nullopt;
+    return r.Int(0, 0) != 0;
+  }
   absl::Status AppendAudit(const std::string& tenant,
                            const v1::AuditEntry& entry) override {
     return db_
@@ -285,7 +336,7 @@ class PgCaseStore::PgTransaction final : public Transaction {
 };
 
 const std::vector<Migration>& PgCaseStore::Migrations() {
-  static const auto* migrations = new std::vector<Migration>{{1, kSchemaV1}};
+  static const auto* migrations = new std::vector<Migration>{{1, kSchemaV1}, {2, kSchemaV2}};
   return *migrations;
 }
 

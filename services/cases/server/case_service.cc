@@ -1,12 +1,18 @@
 #include "services/cases/server/case_service.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lib/base/log.h"
 #include "lib/base/status_macros.h"
+#include "lib/rpc/push_stream.h"
+#include "lib/rpc/status.h"
 #include "lib/rpc/unary.h"
 #include "services/cases/domain/measures.h"
+#include "services/cases/domain/recovery.h"
 #include "services/cases/domain/proto_convert.h"
 #include "services/cases/domain/rule_match.h"
 
@@ -27,7 +33,83 @@ absl::Time TimeOf(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp out;
+  out.set_seconds(absl::ToUnixSeconds(t));
+  return out;
+}
+
+constexpr absl::Duration kDefaultRecoveryWindow = absl::Hours(24 * 90);
+constexpr int kMaxExisting = 500;
+constexpr int kDefaultExisting = 50;
+
 }  // namespace
+
+// One WatchCases call: the existing cases first (if asked), then every
+// change that passes the filter. Changes that arrive before the existing
+// cases are sent wait behind them.
+class CaseStream final : public rpc::PushStream<v1::WatchCasesResponse> {
+ public:
+  CaseStream(CaseServiceImpl& service, std::string tenant, CaseFilter filter,
+             int existing)
+      : PushStream([&service, this] { service.RemoveStream(this); }),
+        tenant_(std::move(tenant)),
+        filter_(std::move(filter)),
+        existing_(existing) {}
+
+  bool Wants(const CaseChange& change) const {
+    return change.tenant == tenant_ &&
+           (PassesFilter(filter_, change.after) ||
+            (change.before.has_value() &&
+             PassesFilter(filter_, *change.before)));
+  }
+
+  // Pinned by the caller.
+  void Deliver(const CaseChange& change) {
+    absl::MutexLock lock(&initial_mu_);
+    for (const v1::AuditEntry& entry : change.entries) {
+      v1::WatchCasesResponse update;
+      *update.mutable_case_() = change.after;
+      *update.mutable_change() = entry;
+      if (!initial_sent_) {
+        held_.push_back(std::move(update));
+      } else {
+        Send(std::move(update));
+      }
+    }
+  }
+
+  // Pinned by the caller; on the executor.
+  void SendInitial(CaseStore& store) {
+    std::vector<v1::Case> existing;
+    if (existing_ > 0) {
+      absl::StatusOr<v1::ListCasesResponse> page =
+          store.ListCases(tenant_, filter_, existing_, "");
+      if (!page.ok()) {
+        End(rpc::ToGrpcStatus(page.status()));
+        return;
+      }
+      existing.assign(page->cases().begin(), page->cases().end());
+    }
+    absl::MutexLock lock(&initial_mu_);
+    for (v1::Case& c : existing) {
+      v1::WatchCasesResponse update;
+      *update.mutable_case_() = std::move(c);
+      Send(std::move(update));
+    }
+    for (v1::WatchCasesResponse& update : held_) Send(std::move(update));
+    held_.clear();
+    initial_sent_ = true;
+  }
+
+ private:
+  const std::string tenant_;
+  const CaseFilter filter_;
+  const int existing_;
+  absl::Mutex initial_mu_;
+  bool initial_sent_ ABSL_GUARDED_BY(initial_mu_) = false;
+  std::vector<v1::WatchCasesResponse> held_ ABSL_GUARDED_BY(initial_mu_);
+};
 
 absl::StatusOr<CaseFilter> FilterFromRequest(
     const v1::ListCasesRequest& request) {
@@ -225,24 +307,214 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
     const v1::GetCaseMeasuresRequest* request, v1::CaseMeasures* response) {
   return rpc::RunUnary<v1::CaseMeasures>(
       context, response, executor_,
-      [this, request](const rpc::Caller& caller)
+      [this, context, request](const rpc::Caller& caller)
           -> absl::StatusOr<v1::CaseMeasures> {
         v1::ListCasesRequest list;
         list.set_journey(request->journey());
         list.set_rule_id(request->rule_id());
         *list.mutable_created() = request->range();
         POLKU_ASSIGN_OR_RETURN(CaseFilter filter, FilterFromRequest(list));
+        const std::string score =
+            request->recovery_score().empty() ? "nps" : request->recovery_score();
+        if (score != "nps" && score != "csat") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "recovery_score: \"", score, "\" is not nps or csat"));
+        }
+        if (request->recovery_window_seconds() < 0) {
+          return absl::InvalidArgumentError(
+              "recovery_window_seconds: must not be negative");
+        }
+        const absl::Duration window =
+            request->recovery_window_seconds() > 0
+                ? absl::Seconds(request->recovery_window_seconds())
+                : kDefaultRecoveryWindow;
+        POLKU_ASSIGN_OR_RETURN(std::vector<StoredCase> stored,
+                               store_.CasesWithCustomers(caller.tenant, filter));
         std::vector<v1::Case> cases;
-        std::string token;
-        do {
-          POLKU_ASSIGN_OR_RETURN(
-              v1::ListCasesResponse page,
-              store_.ListCases(caller.tenant, filter, 500, token));
-          for (auto& c : *page.mutable_cases()) cases.push_back(std::move(c));
-          token = page.next_page_token();
-        } while (!token.empty());
-        return ComputeCaseMeasures(cases);
+        std::vector<RecoverySubject> subjects;
+        // Per journey, the span of occurred_at later answers may fall in.
+        std::map<std::string, std::pair<absl::Time, absl::Time>> spans;
+        for (StoredCase& c : stored) {
+          if (std::optional<RecoverySubject> subject =
+                  SubjectOf(c.value, c.customer_hash)) {
+            auto [it, inserted] = spans.emplace(
+                c.value.event().journey(),
+                std::pair(subject->anchor, subject->anchor + window));
+            if (!inserted) {
+              it->second.first = std::min(it->second.first, subject->anchor);
+              it->second.second =
+                  std::max(it->second.second, subject->anchor + window);
+            }
+            subjects.push_back(*std::move(subject));
+          }
+          cases.push_back(std::move(c.value));
+        }
+        POLKU_ASSIGN_OR_RETURN(v1::CaseMeasures out, ComputeCaseMeasures(cases));
+        out.set_recovery_score(score);
+        if (options_.events == nullptr || subjects.empty()) return out;
+        std::set<std::string> customers;
+        for (const RecoverySubject& s : subjects) customers.insert(s.customer_hash);
+        // The customers' later answers in the journey of their case, read
+        // back from polku-feedback.
+        std::vector<LaterAnswer> answers;
+        for (const auto& [journey, span] : spans) {
+          v1::TimeRange range;
+          *range.mutable_start() = ToProto(span.first);
+          *range.mutable_end() = ToProto(span.second + absl::Seconds(1));
+          POLKU_RETURN_IF_ERROR(options_.events->ForEach(
+              caller, journey, range,
+              DeadlineOf(*context, options_.downstream_timeout),
+              [&](const v1::StoredEvent& event) {
+                if (!customers.contains(event.customer_hash())) {
+                  return absl::OkStatus();
+                }
+                const v1::TouchpointEvent& e = event.event();
+                if (score == "nps" ? !e.has_nps() : !e.has_csat()) {
+                  return absl::OkStatus();
+                }
+                answers.push_back({event.customer_hash(),
+                                   TimeOf(e.occurred_at()),
+                                   static_cast<double>(score == "nps" ? e.nps()
+                                                                      : e.csat())});
+                return absl::OkStatus();
+              }));
+        }
+        RecoveryEstimate recovery = EstimateRecovery(subjects, answers, window);
+        out.set_recovery(recovery.difference);
+        out.set_recovery_n_resolved(recovery.n_resolved);
+        out.set_recovery_n_not_contacted(recovery.n_not_contacted);
+        out.set_recovery_mean_resolved(recovery.mean_resolved);
+        out.set_recovery_mean_not_contacted(recovery.mean_not_contacted);
+        if (recovery.has_interval) {
+          out.mutable_recovery_interval()->set_low(recovery.low);
+          out.mutable_recovery_interval()->set_high(recovery.high);
+        }
+        return out;
       });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::SetContactConsent(
+    grpc::CallbackServerContext* context,
+    const v1::SetContactConsentRequest* request,
+    v1::SetContactConsentResponse* response) {
+  return rpc::RunUnary<v1::SetContactConsentResponse>(
+      context, response, executor_,
+      [this, context, request](const rpc::Caller& caller)
+          -> absl::StatusOr<v1::SetContactConsentResponse> {
+        if (request->customer().empty()) {
+          return absl::InvalidArgumentError("customer: must not be empty");
+        }
+        if (options_.customer_keys == nullptr) {
+          return absl::UnavailableError(
+              "no polku-feedback to hash the customer reference with");
+        }
+        // The reference is hashed by polku-feedback and forgotten here: it
+        // is neither stored nor logged nor answered.
+        POLKU_ASSIGN_OR_RETURN(
+            std::string hash,
+            options_.customer_keys->Hash(
+                caller, request->customer(),
+                DeadlineOf(*context, options_.downstream_timeout)));
+        POLKU_ASSIGN_OR_RETURN(
+            int64_t marked,
+            store_.SetContactConsent(caller.tenant, ActorOf(*context), hash,
+                                     request->contact_allowed()));
+        v1::SetContactConsentResponse out;
+        out.set_cases(marked);
+        return out;
+      });
+}
+
+grpc::ServerWriteReactor<v1::WatchCasesResponse>* CaseServiceImpl::WatchCases(
+    grpc::CallbackServerContext* context,
+    const v1::WatchCasesRequest* request) {
+  absl::StatusOr<rpc::Caller> caller = rpc::CallerFrom(*context);
+  absl::StatusOr<CaseFilter> filter = FilterFromRequest(request->filter());
+  int existing = 0;
+  absl::Status refused = caller.ok() ? filter.status() : caller.status();
+  if (refused.ok() && request->include_existing()) {
+    const int size = request->filter().page_size();
+    if (size < 0) {
+      refused = absl::InvalidArgumentError(
+          "filter.page_size: must not be negative");
+    }
+    existing = size == 0 ? kDefaultExisting : std::min(size, kMaxExisting);
+  }
+  if (refused.ok() && !request->filter().page_token().empty()) {
+    refused = absl::InvalidArgumentError(
+        "filter.page_token: a watch does not page; list older cases with "
+        "ListCases");
+  }
+  auto* stream =
+      new CaseStream(*this, caller.ok() ? caller->tenant : "",
+                     filter.ok() ? *filter : CaseFilter(), existing);
+  if (!refused.ok()) {
+    stream->End(rpc::ToGrpcStatus(refused));
+    return stream;
+  }
+  bool draining;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    draining = draining_;
+    if (!draining) {
+      // Registered before the existing cases are read, so no change
+      // between the two is lost.
+      streams_.insert(stream);
+      stream->Pin();
+    }
+  }
+  // Ended outside the lock: ending may run OnDone, which takes it.
+  if (draining) {
+    stream->End(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             "server shutting down; watch again"));
+    return stream;
+  }
+  executor_.Schedule([this, stream] {
+    stream->SendInitial(store_);
+    stream->Unpin();
+  });
+  return stream;
+}
+
+void CaseServiceImpl::CaseChanged(const CaseChange& change) {
+  std::vector<CaseStream*> streams;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    for (CaseStream* stream : streams_) {
+      if (!stream->Wants(change)) continue;
+      stream->Pin();
+      streams.push_back(stream);
+    }
+  }
+  for (CaseStream* stream : streams) {
+    stream->Deliver(change);
+    stream->Unpin();
+  }
+}
+
+void CaseServiceImpl::EndStreams() {
+  std::vector<CaseStream*> streams;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    draining_ = true;
+    for (CaseStream* stream : streams_) {
+      stream->Pin();
+      streams.push_back(stream);
+    }
+  }
+  // UNAVAILABLE: the client watches again (another replica, or this one
+  // after the restart); OK would read as "nothing more will come".
+  const grpc::Status shutting_down(grpc::StatusCode::UNAVAILABLE,
+                                   "server shutting down; watch again");
+  for (CaseStream* stream : streams) {
+    stream->End(shutting_down);
+    stream->Unpin();
+  }
+}
+
+void CaseServiceImpl::RemoveStream(CaseStream* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.erase(stream);
 }
 
 }  // namespace polku::cases

@@ -2,33 +2,47 @@
 // answered on the executor (rpc::RunUnary), for the tenant the gateway
 // vouched for; a call without one is UNAUTHENTICATED. Who made a change
 // (the audit trail's actor) comes from the gateway's `x-polku-actor`
-// header, "api" without it.
+// header, "api" without it (a direct call; through the gateway there is
+// always one: docs/security.md).
 //
-//   CaseServiceImpl service(store, executor, {.events = &events});
-//   rpc::Server::Start({.services = {&service}, …});
+//   CaseServiceImpl service(store, executor, {.events = &events,
+//                                             .customer_keys = &keys});
+//   store.SetChangeListener([&](const CaseChange& c) { service.CaseChanged(c); });
+//   rpc::Server::Start({.services = {&service},
+//                       .on_drain = [&] { service.EndStreams(); }});
 //
-// Not yet served (UNIMPLEMENTED, docs/cases.md): SetContactConsent (the
-// customer hash key is polku-feedback's) and WatchCases. GetCaseMeasures
-// leaves recovery out.
+// WatchCases subscribers are lib/rpc's PushStream: bounded, ended with
+// UNAVAILABLE on drain.
 #ifndef POLKU_SERVICES_CASES_SERVER_CASE_SERVICE_H_
 #define POLKU_SERVICES_CASES_SERVER_CASE_SERVICE_H_
 
+#include <set>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/base/executor.h"
 #include "polku/v1/cases.grpc.pb.h"
+#include "services/cases/server/customer_keys.h"
 #include "services/cases/server/event_source.h"
 #include "services/cases/store/case_store.h"
 
 namespace polku::cases {
 
-// The header the gateway sets to the name of the caller's key.
+// The header the gateway sets to who acted: the caller's key, or the person
+// a delegating key names (docs/security.md).
 inline constexpr char kActorHeader[] = "x-polku-actor";
+
+class CaseStream;
 
 class CaseServiceImpl final : public v1::CaseService::CallbackService {
  public:
   struct Options {
     // Events for CreateCase and DryRunRule; without it they are UNAVAILABLE.
+    // And recovery in GetCaseMeasures (left out without it).
     EventSource* events = nullptr;
+    // Customer hashes for SetContactConsent; without it UNAVAILABLE.
+    CustomerKeys* customer_keys = nullptr;
     // Deadline of a call to polku-feedback when the caller's is later.
     absl::Duration downstream_timeout = absl::Seconds(30);
   };
@@ -73,11 +87,30 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetCaseMeasuresRequest* request,
       v1::CaseMeasures* response) override;
+  grpc::ServerUnaryReactor* SetContactConsent(
+      grpc::CallbackServerContext* context,
+      const v1::SetContactConsentRequest* request,
+      v1::SetContactConsentResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchCasesResponse>* WatchCases(
+      grpc::CallbackServerContext* context,
+      const v1::WatchCasesRequest* request) override;
+
+  // A committed change (the store's listener): queued to every watcher of
+  // the tenant whose filter the case passes before or after. Never blocks.
+  void CaseChanged(const CaseChange& change);
+  // Ends every watch with UNAVAILABLE and refuses new ones (on drain).
+  void EndStreams();
 
  private:
+  friend class CaseStream;
+  void RemoveStream(CaseStream* stream);
+
   CaseStore& store_;
   Executor& executor_;
   const Options options_;
+  absl::Mutex streams_mu_;
+  std::set<CaseStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool draining_ ABSL_GUARDED_BY(streams_mu_) = false;
 };
 
 // The ListCases request's filter, checked (INVALID_ARGUMENT naming the

@@ -7,6 +7,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,19 @@ class FakeEvents final : public EventSource {
   std::map<std::pair<std::string, int64_t>, v1::StoredEvent> events_;
 };
 
+// Hashes as polku-feedback would, per tenant; remembers what it was asked.
+class FakeCustomerKeys final : public CustomerKeys {
+ public:
+  absl::StatusOr<std::string> Hash(const rpc::Caller& caller,
+                                   const std::string& customer,
+                                   absl::Time) override {
+    asked.push_back(customer);
+    return absl::StrCat(caller.tenant == "acme" ? "" : caller.tenant + "-", "h",
+                        customer.substr(customer.find('-') + 1));
+  }
+  std::vector<std::string> asked;
+};
+
 v1::StoredEvent Event(const std::string& tenant, int64_t sequence, int nps,
                       const std::string& customer) {
   v1::StoredEvent e;
@@ -74,7 +88,10 @@ class CaseServiceTest : public testing::Test {
       : clock_(absl::FromUnixSeconds(1'780'300'800)),
         store_(CaseStore::Options{.clock = &clock_}),
         executor_(2),
-        service_(store_, executor_, {.events = &events_}) {
+        service_(store_, executor_,
+                 {.events = &events_, .customer_keys = &keys_}) {
+    store_.SetChangeListener(
+        [this](const CaseChange& change) { service_.CaseChanged(change); });
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -84,7 +101,18 @@ class CaseServiceTest : public testing::Test {
     stub_ = v1::CaseService::NewStub(grpc::CreateChannel(
         absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   }
-  ~CaseServiceTest() override { server_->Shutdown(); }
+  ~CaseServiceTest() override {
+    service_.EndStreams();
+    server_->Shutdown();
+    store_.SetChangeListener(nullptr);
+  }
+
+  // Applies one event of the feed (opening its cases).
+  void Feed(const v1::StoredEvent& event) {
+    google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
+    *page.Add() = event;
+    ASSERT_TRUE(store_.Apply(page).ok());
+  }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& tenant,
                                           const std::string& actor = "anna") {
@@ -116,6 +144,7 @@ class CaseServiceTest : public testing::Test {
   MemoryCaseStore store_;
   Executor executor_;
   FakeEvents events_;
+  FakeCustomerKeys keys_;
   CaseServiceImpl service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::CaseService::Stub> stub_;
@@ -259,6 +288,194 @@ TEST_F(CaseServiceTest, ListFiltersAreChecked) {
   grpc::Status status = stub_->ListCases(As("acme").get(), request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("states[0]"));
+}
+
+// A team's board: the existing cases of its queue, then each change of a
+// case in it (one message per audit entry), including the change that takes
+// a case out of the filter, and nothing of other teams or tenants; the
+// drain ends the watch UNAVAILABLE.
+TEST_F(CaseServiceTest, WatchCasesSendsTheQueueThenItsChanges) {
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", Rule()).ok());
+  ASSERT_TRUE(store_.CreateRule("globex", "gina", Rule()).ok());
+  Feed(Event("acme", 1, 0, "h1"));
+  auto context = As("acme");
+  v1::WatchCasesRequest request;
+  request.set_include_existing(true);
+  request.mutable_filter()->set_owner_team("care");
+  request.mutable_filter()->add_states(v1::NEW);
+  request.mutable_filter()->add_states(v1::ASSIGNED);
+  std::unique_ptr<grpc::ClientReader<v1::WatchCasesResponse>> reader =
+      stub_->WatchCases(context.get(), request);
+  v1::WatchCasesResponse update;
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.case_().event().sequence(), 1);
+  EXPECT_FALSE(update.has_change());  // an existing case
+  const std::string first = update.case_().case_id();
+
+  Feed(Event("globex", 2, 0, "h9"));  // another tenant's: not sent
+  Feed(Event("acme", 3, 0, "h2"));    // opened now
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.case_().event().sequence(), 3);
+  EXPECT_EQ(update.change().field(), "state");
+  EXPECT_EQ(update.change().new_value(), "NEW");
+  EXPECT_EQ(update.change().actor(), kSystemActor);
+  const std::string second = update.case_().case_id();
+
+  // Assigned and contacted in one update: three entries, the last taking
+  // the case out of the filter.
+  v1::UpdateCaseRequest change;
+  change.mutable_case_()->set_case_id(first);
+  change.mutable_case_()->set_assignee("ville");
+  change.mutable_case_()->set_state(v1::CONTACTED);
+  change.mutable_update_mask()->add_paths("assignee");
+  change.mutable_update_mask()->add_paths("state");
+  v1::Case updated;
+  ASSERT_TRUE(stub_->UpdateCase(As("acme", "ville").get(), change, &updated).ok());
+  std::vector<std::string> fields;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(reader->Read(&update));
+    EXPECT_EQ(update.case_().case_id(), first);
+    EXPECT_EQ(update.case_().state(), v1::CONTACTED);
+    EXPECT_EQ(update.change().actor(), "ville");
+    fields.push_back(absl::StrCat(update.change().field(), "=",
+                                  update.change().new_value()));
+  }
+  EXPECT_THAT(fields, testing::ElementsAre("assignee=ville", "state=ASSIGNED",
+                                           "state=CONTACTED"));
+  // The first case is out of the filter now: its comment is not sent; the
+  // second's is, and comes next.
+  v1::AddCommentRequest comment;
+  comment.set_case_id(first);
+  comment.set_text("Soitettu.");
+  ASSERT_TRUE(stub_->AddComment(As("acme").get(), comment, &updated).ok());
+  comment.set_case_id(second);
+  ASSERT_TRUE(stub_->AddComment(As("acme").get(), comment, &updated).ok());
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.case_().case_id(), second);
+  EXPECT_EQ(update.change().field(), "comment");
+
+  service_.EndStreams();
+  EXPECT_FALSE(reader->Read(&update));
+  grpc::Status ended = reader->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE);
+  // A watch begun while draining is refused the same way.
+  auto late = As("acme");
+  auto refused = stub_->WatchCases(late.get(), request);
+  EXPECT_FALSE(refused->Read(&update));
+  EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(CaseServiceTest, WatchCasesChecksItsFilterAndTenant) {
+  v1::WatchCasesRequest request;
+  request.mutable_filter()->add_states(v1::CASE_STATE_UNSPECIFIED);
+  v1::WatchCasesResponse update;
+  auto context = As("acme");
+  auto reader = stub_->WatchCases(context.get(), request);
+  EXPECT_FALSE(reader->Read(&update));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("states[0]"));
+  auto anonymous = As("");
+  reader = stub_->WatchCases(anonymous.get(), v1::WatchCasesRequest());
+  EXPECT_FALSE(reader->Read(&update));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// The reference goes to polku-feedback to be hashed; the customer's open
+// case becomes no-contact (audited with the actor), and the answer holds a
+// count, never the hash.
+TEST_F(CaseServiceTest, SetContactConsentMarksTheCustomersCases) {
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", Rule()).ok());
+  Feed(Event("acme", 1, 0, "h1"));
+  Feed(Event("acme", 2, 0, "h2"));
+  v1::SetContactConsentRequest request;
+  request.set_customer("customer-1");
+  request.set_contact_allowed(false);
+  v1::SetContactConsentResponse response;
+  grpc::Status status =
+      stub_->SetContactConsent(As("acme", "pia").get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.cases(), 1);
+  EXPECT_THAT(keys_.asked, testing::ElementsAre("customer-1"));
+  v1::ListCasesResponse cases;
+  ASSERT_TRUE(stub_->ListCases(As("acme").get(), {}, &cases).ok());
+  for (const v1::Case& c : cases.cases()) {
+    EXPECT_EQ(c.no_contact(), c.event().sequence() == 1);
+    if (c.event().sequence() != 1) continue;
+    std::vector<v1::AuditEntry> trail = *store_.AuditTrail("acme", c.case_id(), "");
+    EXPECT_EQ(trail.back().field(), "no_contact");
+    EXPECT_EQ(trail.back().actor(), "pia");
+  }
+  // Another tenant's same reference is another customer.
+  ASSERT_TRUE(stub_->SetContactConsent(As("globex").get(), request, &response).ok());
+  EXPECT_EQ(response.cases(), 0);
+  request.clear_customer();
+  status = stub_->SetContactConsent(As("acme").get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "customer: must not be empty");
+}
+
+// Recovery through the RPC: a resolved customer's later NPS against a
+// never-contacted one's, read back from the events.
+TEST_F(CaseServiceTest, MeasuresCompareLaterAnswersForRecovery) {
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", Rule()).ok());
+  for (int i = 1; i <= 4; ++i) {
+    v1::StoredEvent e = Event("acme", i, 2, absl::StrCat("h", i));
+    events_.Add(e);
+    Feed(e);
+  }
+  v1::ListCasesResponse cases;
+  ASSERT_TRUE(stub_->ListCases(As("acme").get(), {}, &cases).ok());
+  ASSERT_EQ(cases.cases_size(), 4);
+  clock_.Advance(absl::Hours(1));
+  for (const v1::Case& c : cases.cases()) {
+    // Customers h1 and h2 are contacted and resolved; h3 and h4 never.
+    if (c.event().sequence() > 2) continue;
+    v1::UpdateCaseRequest update;
+    update.mutable_case_()->set_case_id(c.case_id());
+    update.mutable_case_()->set_assignee("ville");
+    update.mutable_case_()->set_state(v1::CONTACTED);
+    *update.mutable_update_mask()->add_paths() = "assignee";
+    *update.mutable_update_mask()->add_paths() = "state";
+    v1::Case updated;
+    ASSERT_TRUE(stub_->UpdateCase(As("acme").get(), update, &updated).ok());
+    update.mutable_update_mask()->Clear();
+    update.mutable_case_()->set_state(v1::RESOLVED);
+    *update.mutable_update_mask()->add_paths() = "state";
+    ASSERT_TRUE(stub_->UpdateCase(As("acme").get(), update, &updated).ok());
+  }
+  // Later answers, a week on: 9 and 7 from the resolved, 4 and 6 from the
+  // others; one answer before the case does not count.
+  const int later[] = {9, 7, 4, 6};
+  for (int i = 1; i <= 4; ++i) {
+    v1::StoredEvent e = Event("acme", 10 + i, later[i - 1], absl::StrCat("h", i));
+    e.mutable_event()->mutable_occurred_at()->set_seconds(1'780'300'800 +
+                                                          7 * 86400);
+    events_.Add(e);
+  }
+  v1::StoredEvent early = Event("acme", 20, 0, "h1");
+  early.mutable_event()->mutable_occurred_at()->set_seconds(1'780'000'000);
+  events_.Add(early);
+  v1::CaseMeasures measures;
+  grpc::Status status = stub_->GetCaseMeasures(
+      As("acme").get(), v1::GetCaseMeasuresRequest(), &measures);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(measures.recovery_score(), "nps");
+  EXPECT_EQ(measures.recovery_n_resolved(), 2);
+  EXPECT_EQ(measures.recovery_n_not_contacted(), 2);
+  EXPECT_DOUBLE_EQ(measures.recovery_mean_resolved(), 8);
+  EXPECT_DOUBLE_EQ(measures.recovery_mean_not_contacted(), 5);
+  EXPECT_DOUBLE_EQ(measures.recovery(), 3);
+  // Welch: se = √(2/2 + 2/2) = √2, ν = 2, t(0.975, 2) = 4.302653.
+  EXPECT_NEAR(measures.recovery_interval().low(), 3 - 4.302653 * std::sqrt(2.0),
+              1e-5);
+  EXPECT_NEAR(measures.recovery_interval().high(), 3 + 4.302653 * std::sqrt(2.0),
+              1e-5);
+  v1::GetCaseMeasuresRequest bad;
+  bad.set_recovery_score("ces");
+  status = stub_->GetCaseMeasures(As("acme").get(), bad, &measures);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("recovery_score"));
 }
 
 }  // namespace

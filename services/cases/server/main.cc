@@ -15,6 +15,7 @@
 #include "lib/rpc/tls.h"
 #include "services/cases/server/case_service.h"
 #include "services/cases/server/case_store_factory.h"
+#include "services/cases/server/customer_keys.h"
 #include "services/cases/server/event_source.h"
 #include "services/cases/server/owner_teams.h"
 #include "services/cases/server/sla_timer.h"
@@ -73,8 +74,12 @@ int main(int argc, char** argv) {
       polku::feed::MakeFeedbackChannel(absl::GetFlag(FLAGS_feedback_address),
                                        polku::rpc::TlsFromFlags());
   polku::cases::GrpcEventSource events(feedback_channel);
-  polku::cases::CaseServiceImpl service(**store, *executor,
-                                        {.events = &events});
+  polku::cases::GrpcCustomerKeys customer_keys(feedback_channel);
+  polku::cases::CaseServiceImpl service(
+      **store, *executor, {.events = &events, .customer_keys = &customer_keys});
+  (*store)->SetChangeListener([&service](const polku::cases::CaseChange& c) {
+    service.CaseChanged(c);
+  });
   polku::feed::FeedTailer tailer(**store, feedback_channel);
   polku::cases::SlaTimer sla_timer(
       **store,
@@ -90,7 +95,8 @@ int main(int argc, char** argv) {
   auto server = polku::rpc::Server::Start(polku::rpc::WithBackendFlags(
       {.name = "polku-cases",
        .listen_address = absl::GetFlag(FLAGS_listen),
-       .services = {&service}}));
+       .services = {&service},
+       .on_drain = [&service] { service.EndStreams(); }}));
   if (!server.ok()) {
     polku::log::Error("cannot start the server",
                       {{"error", server.status().ToString()}});
@@ -103,6 +109,7 @@ int main(int argc, char** argv) {
   (*server)->WaitForShutdownSignal();  // returns once in-flight calls drained
   sla_timer.Stop();
   tailer.Stop();
+  (*store)->SetChangeListener(nullptr);  // the service goes before the store
   executor.reset();  // runs what is queued while the service still exists
   polku::log::Info("polku-cases stopped");
   return 0;

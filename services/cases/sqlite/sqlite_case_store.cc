@@ -54,6 +54,18 @@ CREATE INDEX audit_case ON audit (tenant, case_id, id);
 CREATE INDEX audit_rule ON audit (tenant, rule_id, id);
 )sql";
 
+// Version 2: customers' contact wishes (SetContactConsent).
+constexpr char kSchemaV2[] = R"sql(
+CREATE TABLE contact_consent (
+  tenant TEXT NOT NULL,
+  customer_hash TEXT NOT NULL,
+  contact_allowed INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  update_micros INTEGER NOT NULL,
+  PRIMARY KEY (tenant, customer_hash)
+) WITHOUT ROWID;
+)sql";
+
 constexpr char kCaseColumns[] =
     "tenant, customer_hash, period_bucket, request_id, body";
 
@@ -249,6 +261,50 @@ class SqliteCaseStore::SqliteTransaction final : public Transaction {
     POLKU_RETURN_IF_ERROR(cases->Bind(1, tenant).Bind(2, customer_hash).Run());
     return db_.Changes();
   }
+  absl::StatusOr<std::vector<StoredCase>> CasesOfCustomer(
+      const std::string& tenant, const std::string& customer_hash) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * select,
+        db_.Prepare(absl::StrCat("SELECT ", kCaseColumns,
+                                 " FROM cases WHERE tenant = ?1 AND "
+                                 "customer_hash = ?2 ORDER BY case_id")));
+    select->Bind(1, tenant).Bind(2, customer_hash);
+    return All(*select);
+  }
+  absl::Status PutConsent(const std::string& tenant,
+                          const std::string& customer_hash,
+                          bool contact_allowed, const std::string& actor,
+                          absl::Time time) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * upsert,
+        db_.Prepare("INSERT INTO contact_consent (tenant, customer_hash, "
+                    "contact_allowed, actor, update_micros) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5) "
+                    "ON CONFLICT (tenant, customer_hash) DO UPDATE SET "
+                    "contact_allowed = excluded.contact_allowed, "
+                    "actor = excluded.actor, "
+                    "update_micros = excluded.update_micros"));
+    return upsert->Bind(1, tenant)
+        .Bind(2, customer_hash)
+        .Bind(3, contact_allowed ? 1 : 0)
+        .Bind(4, actor)
+        .Bind(5, absl::ToUnixMicros(time))
+        .Run();
+  }
+  absl::StatusOr<std::optional<bool>> ContactAllowed(
+      const std::string& tenant, const std::string& customer_hash) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * select,
+        db_.Prepare("SELECT contact_allowed FROM contact_consent "
+                    "WHERE tenant = ?1 AND customer_hash = ?2"));
+    std::optional<bool> allowed;
+    POLKU_RETURN_IF_ERROR(select->Bind(1, tenant).Bind(2, customer_hash).ForEachRow(
+        [&](const sqlite::Statement& row) {
+          allowed = row.ColumnInt(0) != 0;
+          return absl::OkStatus();
+        }));
+    return allowed;
+  }
   absl::Status AppendAudit(const std::string& tenant,
                            const v1::AuditEntry& entry) override {
     POLKU_ASSIGN_OR_RETURN(
@@ -306,7 +362,7 @@ class SqliteCaseStore::SqliteTransaction final : public Transaction {
 
 const std::vector<sqlite::Migration>& SqliteCaseStore::Migrations() {
   static const auto* migrations =
-      new std::vector<sqlite::Migration>{{1, kSchemaV1}};
+      new std::vector<sqlite::Migration>{{1, kSchemaV1}, {2, kSchemaV2}};
   return *migrations;
 }
 

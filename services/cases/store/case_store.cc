@@ -135,6 +135,30 @@ std::string EncodeToken(int64_t micros, const std::string& case_id) {
 
 CaseStore::CaseStore(Options options) : options_(std::move(options)) {}
 
+void CaseStore::SetChangeListener(CaseChangeListener listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void CaseStore::Publish(const std::vector<CaseChange>& changes) {
+  if (changes.empty()) return;
+  CaseChangeListener listener;
+  {
+    absl::MutexLock lock(&listener_mu_);
+    listener = listener_;
+  }
+  if (!listener) return;
+  for (const CaseChange& change : changes) listener(change);
+}
+
+absl::Status CaseStore::ApplyConsent(Transaction& txn, StoredCase& c) {
+  if (c.customer_hash.empty()) return absl::OkStatus();
+  POLKU_ASSIGN_OR_RETURN(std::optional<bool> allowed,
+                         txn.ContactAllowed(c.tenant, c.customer_hash));
+  if (allowed.has_value() && !*allowed) c.value.set_no_contact(true);
+  return absl::OkStatus();
+}
+
 v1::AuditEntry CaseStore::Audit(const std::string& case_id,
                                 const std::string& actor,
                                 const std::string& field,
@@ -201,17 +225,20 @@ absl::StatusOr<std::optional<StoredCase>> CaseStore::NewRuleCase(
 absl::Status CaseStore::OpenCasesFor(Transaction& txn,
                                      const v1::StoredEvent& event,
                                      const std::string& team,
-                                     std::vector<v1::CaseRule>& rules) {
+                                     std::vector<v1::CaseRule>& rules,
+                                     std::vector<CaseChange>& changes) {
   for (const v1::CaseRule& rule : rules) {
     POLKU_ASSIGN_OR_RETURN(std::optional<StoredCase> c,
                            NewRuleCase(rule, event, team));
     if (!c.has_value()) continue;
+    POLKU_RETURN_IF_ERROR(ApplyConsent(txn, *c));
     POLKU_ASSIGN_OR_RETURN(bool inserted, txn.InsertCase(*c));
     if (!inserted) continue;  // opened before: a duplicate or a replay
     v1::AuditEntry entry = Audit(c->value.case_id(), kSystemActor, "state",
                                  "", "NEW");
     entry.set_rule_id(rule.rule_id());
     POLKU_RETURN_IF_ERROR(txn.AppendAudit(c->tenant, entry));
+    changes.push_back({.tenant = c->tenant, .after = c->value, .entries = {entry}});
   }
   return absl::OkStatus();
 }
@@ -223,7 +250,10 @@ absl::Status CaseStore::Apply(
   for (const v1::StoredEvent& event : events) {
     teams.push_back(event.customer_hash().empty() ? "" : TeamOf(event));
   }
-  return Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+  std::vector<CaseChange> changes;
+  bool committed = false;
+  POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    changes.clear();  // a retried transaction starts again
     POLKU_ASSIGN_OR_RETURN(Transaction::FeedCheckpoint checkpoint,
                            txn.ReadCheckpoint());
     std::map<std::string, std::vector<v1::CaseRule>> rules;
@@ -237,13 +267,17 @@ absl::Status CaseStore::Apply(
                                txn.Rules(event.tenant()));
         it = rules.emplace(event.tenant(), std::move(of_tenant)).first;
       }
-      POLKU_RETURN_IF_ERROR(OpenCasesFor(txn, event, teams[i], it->second));
+      POLKU_RETURN_IF_ERROR(
+          OpenCasesFor(txn, event, teams[i], it->second, changes));
       last = event.sequence();
     }
     if (last == checkpoint.sequence) return false;
     POLKU_RETURN_IF_ERROR(txn.SaveCheckpoint(last));
+    committed = true;
     return true;
-  });
+  }));
+  if (committed) Publish(changes);
+  return absl::OkStatus();
 }
 
 absl::Status CaseStore::ApplyErasure(const v1::Erasure& erasure) {
@@ -410,7 +444,9 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
   }
   const std::string team = TeamOf(event);
   v1::Case created;
+  std::optional<CaseChange> change;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    change.reset();
     if (!request.request_id().empty()) {
       POLKU_ASSIGN_OR_RETURN(std::optional<StoredCase> earlier,
                              txn.FindByRequest(tenant, request.request_id()));
@@ -469,6 +505,7 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
     }
     if (!request.owner_team().empty()) c.value.set_owner_team(request.owner_team());
     c.request_id = request.request_id();
+    POLKU_RETURN_IF_ERROR(ApplyConsent(txn, c));
     POLKU_ASSIGN_OR_RETURN(bool inserted, txn.InsertCase(c));
     if (!inserted) {
       std::optional<StoredCase> existing;
@@ -486,8 +523,10 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
     entry.set_rule_id(c.value.rule_id());
     POLKU_RETURN_IF_ERROR(txn.AppendAudit(tenant, entry));
     created = c.value;
+    change = CaseChange{.tenant = tenant, .after = c.value, .entries = {entry}};
     return true;
   }));
+  if (change.has_value()) Publish({*change});
   return created;
 }
 
@@ -505,9 +544,7 @@ absl::StatusOr<v1::Case> CaseStore::GetCase(const std::string& tenant,
   return found->value;
 }
 
-namespace {
-
-bool Passes(const CaseFilter& f, const v1::Case& c) {
+bool PassesFilter(const CaseFilter& f, const v1::Case& c) {
   if (!f.states.empty() &&
       std::find(f.states.begin(), f.states.end(), c.state()) == f.states.end()) {
     return false;
@@ -524,8 +561,6 @@ bool Passes(const CaseFilter& f, const v1::Case& c) {
   }
   return true;
 }
-
-}  // namespace
 
 absl::StatusOr<v1::ListCasesResponse> CaseStore::ListCases(
     const std::string& tenant, const CaseFilter& filter, int page_size,
@@ -560,7 +595,7 @@ absl::StatusOr<v1::ListCasesResponse> CaseStore::ListCases(
       for (StoredCase& c : chunk) {
         after = Transaction::PagePosition{Micros(c.value.create_time()),
                                           c.value.case_id()};
-        if (!Passes(filter, c.value)) continue;
+        if (!PassesFilter(filter, c.value)) continue;
         *response.add_cases() = std::move(c.value);
         if (response.cases_size() == page_size) {
           response.set_next_page_token(
@@ -598,7 +633,9 @@ absl::StatusOr<v1::Case> CaseStore::UpdateCase(
            mask.paths().end();
   };
   v1::Case result;
+  std::optional<CaseChange> published;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    published.reset();
     POLKU_ASSIGN_OR_RETURN(std::optional<StoredCase> found,
                            txn.GetCase(tenant, change.case_id()));
     if (!found.has_value()) {
@@ -606,6 +643,7 @@ absl::StatusOr<v1::Case> CaseStore::UpdateCase(
           absl::StrCat("case ", change.case_id(), " not found"));
     }
     v1::Case& c = found->value;
+    const v1::Case before = c;
     if (!change.etag().empty() && change.etag() != c.etag()) {
       return absl::AbortedError(absl::StrCat(
           "case ", c.case_id(), " changed since it was read (etag ",
@@ -691,8 +729,11 @@ absl::StatusOr<v1::Case> CaseStore::UpdateCase(
       POLKU_RETURN_IF_ERROR(txn.AppendAudit(tenant, entry));
     }
     result = c;
+    published = CaseChange{
+        .tenant = tenant, .before = before, .after = c, .entries = entries};
     return true;
   }));
+  if (published.has_value()) Publish({*published});
   return result;
 }
 
@@ -705,13 +746,16 @@ absl::StatusOr<v1::Case> CaseStore::AddComment(const std::string& tenant,
     return absl::InvalidArgumentError("text: a comment must not be empty");
   }
   v1::Case result;
+  std::optional<CaseChange> published;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    published.reset();
     POLKU_ASSIGN_OR_RETURN(std::optional<StoredCase> found,
                            txn.GetCase(tenant, case_id));
     if (!found.has_value()) {
       return absl::NotFoundError(absl::StrCat("case ", case_id, " not found"));
     }
     v1::Case& c = found->value;
+    const v1::Case before = c;
     const absl::Time now = options_.clock->Now();
     v1::CaseComment& comment = *c.add_comments();
     comment.set_author(actor);
@@ -724,8 +768,11 @@ absl::StatusOr<v1::Case> CaseStore::AddComment(const std::string& tenant,
     entry.set_rule_id(c.rule_id());
     POLKU_RETURN_IF_ERROR(txn.AppendAudit(tenant, entry));
     result = c;
+    published = CaseChange{
+        .tenant = tenant, .before = before, .after = c, .entries = {entry}};
     return true;
   }));
+  if (published.has_value()) Publish({*published});
   return result;
 }
 
@@ -746,8 +793,10 @@ absl::StatusOr<std::vector<v1::AuditEntry>> CaseStore::AuditTrail(
 
 absl::StatusOr<std::vector<SlaAlertRaised>> CaseStore::RaiseSlaAlerts() {
   std::vector<SlaAlertRaised> raised;
+  std::vector<CaseChange> changes;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
     raised.clear();
+    changes.clear();
     const absl::Time now = options_.clock->Now();
     POLKU_ASSIGN_OR_RETURN(std::vector<StoredCase> open, txn.OpenCases());
     for (StoredCase& stored : open) {
@@ -768,6 +817,8 @@ absl::StatusOr<std::vector<SlaAlertRaised>> CaseStore::RaiseSlaAlerts() {
           PendingSlaAlerts(times, now, sla.has_first_contact_time(),
                            sla.has_resolution_time(), before);
       if (raise == 0) continue;
+      CaseChange& change = changes.emplace_back(
+          CaseChange{.tenant = stored.tenant, .before = c});
       static constexpr std::pair<SlaAlert, const char*> kKinds[] = {
           {kFirstContactReminder, "sla.first_contact_reminder"},
           {kFirstContactBreach, "sla.first_contact_breach"},
@@ -779,6 +830,7 @@ absl::StatusOr<std::vector<SlaAlertRaised>> CaseStore::RaiseSlaAlerts() {
         v1::AuditEntry entry = Audit(c.case_id(), kSystemActor, kind, "", "raised");
         entry.set_rule_id(c.rule_id());
         POLKU_RETURN_IF_ERROR(txn.AppendAudit(stored.tenant, entry));
+        change.entries.push_back(std::move(entry));
       }
       sla.set_first_contact_reminded(sla.first_contact_reminded() ||
                                      (raise & kFirstContactReminder));
@@ -789,10 +841,75 @@ absl::StatusOr<std::vector<SlaAlertRaised>> CaseStore::RaiseSlaAlerts() {
       sla.set_resolution_breached(sla.resolution_breached() ||
                                   (raise & kResolutionBreach));
       POLKU_RETURN_IF_ERROR(txn.UpdateCase(stored));
+      change.after = c;
     }
     return !raised.empty();
   }));
+  Publish(changes);  // empty unless committed
   return raised;
+}
+
+absl::StatusOr<int64_t> CaseStore::SetContactConsent(
+    const std::string& tenant, const std::string& actor,
+    const std::string& customer_hash, bool contact_allowed) {
+  POLKU_RETURN_IF_ERROR(CheckTenant(tenant));
+  if (customer_hash.empty()) {
+    return absl::InvalidArgumentError("customer: must not be empty");
+  }
+  std::vector<CaseChange> changes;
+  POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    changes.clear();
+    const absl::Time now = options_.clock->Now();
+    POLKU_RETURN_IF_ERROR(
+        txn.PutConsent(tenant, customer_hash, contact_allowed, actor, now));
+    POLKU_ASSIGN_OR_RETURN(std::vector<StoredCase> cases,
+                           txn.CasesOfCustomer(tenant, customer_hash));
+    for (StoredCase& stored : cases) {
+      v1::Case& c = stored.value;
+      // A settled case keeps what it was worked under.
+      if (!IsOpen(StateFromProto(c.state()))) continue;
+      if (c.no_contact() == !contact_allowed) continue;
+      CaseChange& change =
+          changes.emplace_back(CaseChange{.tenant = tenant, .before = c});
+      v1::AuditEntry entry =
+          Audit(c.case_id(), actor, "no_contact", c.no_contact() ? "true" : "false",
+                contact_allowed ? "false" : "true");
+      entry.set_rule_id(c.rule_id());
+      c.set_no_contact(!contact_allowed);
+      *c.mutable_update_time() = ToProto(now);
+      c.set_etag(NextEtag(c.etag()));
+      POLKU_RETURN_IF_ERROR(txn.UpdateCase(stored));
+      POLKU_RETURN_IF_ERROR(txn.AppendAudit(tenant, entry));
+      change.after = c;
+      change.entries.push_back(std::move(entry));
+    }
+    return true;
+  }));
+  Publish(changes);
+  return static_cast<int64_t>(changes.size());
+}
+
+absl::StatusOr<std::vector<StoredCase>> CaseStore::CasesWithCustomers(
+    const std::string& tenant, const CaseFilter& filter) {
+  POLKU_RETURN_IF_ERROR(CheckTenant(tenant));
+  std::vector<StoredCase> out;
+  POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    out.clear();
+    std::optional<Transaction::PagePosition> after;
+    constexpr int kChunk = 500;
+    while (true) {
+      POLKU_ASSIGN_OR_RETURN(std::vector<StoredCase> chunk,
+                             txn.CasesPage(tenant, after, kChunk));
+      for (StoredCase& c : chunk) {
+        after = Transaction::PagePosition{Micros(c.value.create_time()),
+                                          c.value.case_id()};
+        if (PassesFilter(filter, c.value)) out.push_back(std::move(c));
+      }
+      if (static_cast<int>(chunk.size()) < kChunk) break;
+    }
+    return false;
+  }));
+  return out;
 }
 
 }  // namespace polku::cases

@@ -32,6 +32,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "lib/base/clock.h"
@@ -85,6 +86,24 @@ struct CaseFilter {
   bool breached_only = false;
 };
 
+// Whether a case passes the filter.
+bool PassesFilter(const CaseFilter& filter, const v1::Case& c);
+
+// One committed change to a case: what WatchCases sends. Every entry of the
+// change's audit trail is in `entries`, oldest first.
+struct CaseChange {
+  std::string tenant;
+  // The case before the change; none for a case just opened.
+  std::optional<v1::Case> before;
+  v1::Case after;
+  std::vector<v1::AuditEntry> entries;
+};
+
+// Told of every change after its transaction committed, on the thread that
+// made it; must not block (WatchCases queues it per subscriber). Changes
+// made by another replica on a shared database are not seen.
+using CaseChangeListener = std::function<void(const CaseChange&)>;
+
 class CaseStore : public feed::FeedSink {
  public:
   struct Options {
@@ -95,6 +114,10 @@ class CaseStore : public feed::FeedSink {
   };
 
   ~CaseStore() override = default;
+
+  // The one listener of committed changes (replacing any before); empty:
+  // none.
+  void SetChangeListener(CaseChangeListener listener);
 
   // --- The change feed (feed::FeedSink: lib/feed's FeedTailer feeds it).
 
@@ -163,6 +186,22 @@ class CaseStore : public feed::FeedSink {
       const std::string& tenant, const std::string& case_id,
       const std::string& rule_id);
 
+  // Records a customer's wish about being contacted (by the hash
+  // polku-feedback keys their events with): with `contact_allowed` false
+  // their open cases become no-contact, and so does every case opened for
+  // them later; true clears both. Each case changed is audited (field
+  // `no_contact`, by `actor`); the wish itself is kept with the actor and
+  // time. Returns how many cases changed.
+  absl::StatusOr<int64_t> SetContactConsent(const std::string& tenant,
+                                            const std::string& actor,
+                                            const std::string& customer_hash,
+                                            bool contact_allowed);
+
+  // Every case of the tenant passing `filter`, with the customer's hash: for
+  // measures that follow a customer (recovery). Never shown to a caller.
+  absl::StatusOr<std::vector<StoredCase>> CasesWithCustomers(
+      const std::string& tenant, const CaseFilter& filter);
+
   // Raises every SLA reminder and breach that has come due by the clock
   // and was not raised before, recording each in its case (and the audit
   // trail) in the same transaction: each is raised exactly once, also
@@ -220,6 +259,19 @@ class CaseStore : public feed::FeedSink {
     virtual absl::StatusOr<int64_t> EraseCustomer(
         const std::string& tenant, const std::string& customer_hash) = 0;
 
+    // The tenant's cases of the customer, any state.
+    virtual absl::StatusOr<std::vector<StoredCase>> CasesOfCustomer(
+        const std::string& tenant, const std::string& customer_hash) = 0;
+    // Records (replaces) the customer's contact wish.
+    virtual absl::Status PutConsent(const std::string& tenant,
+                                    const std::string& customer_hash,
+                                    bool contact_allowed,
+                                    const std::string& actor,
+                                    absl::Time time) = 0;
+    // The customer's recorded wish; none when they never stated one.
+    virtual absl::StatusOr<std::optional<bool>> ContactAllowed(
+        const std::string& tenant, const std::string& customer_hash) = 0;
+
     virtual absl::Status AppendAudit(const std::string& tenant,
                                      const v1::AuditEntry& entry) = 0;
     // Oldest first.
@@ -238,7 +290,8 @@ class CaseStore : public feed::FeedSink {
  private:
   absl::Status OpenCasesFor(Transaction& txn, const v1::StoredEvent& event,
                             const std::string& team,
-                            std::vector<v1::CaseRule>& rules);
+                            std::vector<v1::CaseRule>& rules,
+                            std::vector<CaseChange>& changes);
   // `team`: the touchpoint's owner team (TeamOf), resolved before the
   // transaction so no lookup runs under the write lock.
   absl::StatusOr<std::optional<StoredCase>> NewRuleCase(
@@ -249,7 +302,14 @@ class CaseStore : public feed::FeedSink {
                        const std::string& field, const std::string& old_value,
                        const std::string& new_value) const;
 
+  // Hands committed changes to the listener.
+  void Publish(const std::vector<CaseChange>& changes);
+  // Marks `c` no-contact when its customer refused contact.
+  absl::Status ApplyConsent(Transaction& txn, StoredCase& c);
+
   Options options_;
+  absl::Mutex listener_mu_;
+  CaseChangeListener listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 }  // namespace polku::cases

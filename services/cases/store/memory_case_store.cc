@@ -141,6 +141,29 @@ class MemoryCaseStore::MemoryTransaction final : public Transaction {
     });
     return static_cast<int64_t>(erased.size());
   }
+  absl::StatusOr<std::vector<StoredCase>> CasesOfCustomer(
+      const std::string& tenant, const std::string& customer_hash) override {
+    std::vector<StoredCase> out;
+    for (const auto& [key, c] : data_.cases) {
+      if (c.tenant == tenant && c.customer_hash == customer_hash) {
+        out.push_back(c);
+      }
+    }
+    return out;
+  }
+  absl::Status PutConsent(const std::string& tenant,
+                          const std::string& customer_hash,
+                          bool contact_allowed, const std::string&,
+                          absl::Time) override {
+    data_.consent[{tenant, customer_hash}] = contact_allowed;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<bool>> ContactAllowed(
+      const std::string& tenant, const std::string& customer_hash) override {
+    auto it = data_.consent.find({tenant, customer_hash});
+    if (it == data_.consent.end()) return std::nullopt;
+    return it->second;
+  }
   absl::Status AppendAudit(const std::string& tenant,
                            const v1::AuditEntry& entry) override {
     data_.audit[tenant].push_back(entry);

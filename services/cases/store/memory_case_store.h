@@ -28,6 +28,8 @@ class MemoryCaseStore final : public CaseStore {
     std::map<std::pair<std::string, std::string>, StoredCase> cases;
     // tenant → entries in order of appending.
     std::map<std::string, std::vector<v1::AuditEntry>> audit;
+    // (tenant, customer hash) → contact allowed.
+    std::map<std::pair<std::string, std::string>, bool> consent;
   };
 
  protected:

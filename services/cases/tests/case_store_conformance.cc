@@ -450,6 +450,114 @@ TEST_P(CaseStoreConformance, ANoContactCustomerKeepsTheCase) {
               HasSubstr("not to be contacted"));
 }
 
+// SetContactConsent: the customer's open cases become no-contact (audited,
+// by the actor), settled ones stay as they were worked, cases opened later
+// are no-contact from the start, other customers and tenants are untouched;
+// allowing contact again clears it.
+TEST_P(CaseStoreConformance, AConsentRefusalMarksOpenAndLaterCases) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  v1::CaseRule weekly = DetractorRule();
+  weekly.set_name("Weekly detractors");
+  weekly.set_period_seconds(7 * 86400);
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", weekly).ok());
+  ASSERT_TRUE(store_->CreateRule("globex", "gina", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "quiet", 0), Event(2, "other", 0),
+                                  Event(3, "quiet", 0, "globex")}))
+                  .ok());
+  // One of quiet's two cases is settled before the wish arrives.
+  std::vector<v1::Case> quiet;
+  for (const v1::Case& c : AllCases(*store_, "acme")) {
+    if (c.event().sequence() == 1) quiet.push_back(c);
+  }
+  ASSERT_THAT(quiet, SizeIs(2));
+  v1::Case change;
+  change.set_case_id(quiet[0].case_id());
+  change.set_assignee("ville");
+  change.set_state(v1::RESOLVED);
+  ASSERT_TRUE(store_->UpdateCase("acme", "ville", change,
+                                 Mask({"assignee", "state"}))
+                  .ok());
+
+  absl::StatusOr<int64_t> marked =
+      store_->SetContactConsent("acme", "alice via key k1", "hash-quiet", false);
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_EQ(*marked, 1);
+  EXPECT_FALSE(store_->GetCase("acme", quiet[0].case_id())->no_contact());
+  v1::Case open = *store_->GetCase("acme", quiet[1].case_id());
+  EXPECT_TRUE(open.no_contact());
+  std::vector<v1::AuditEntry> trail =
+      *store_->AuditTrail("acme", open.case_id(), "");
+  ASSERT_FALSE(trail.empty());
+  EXPECT_EQ(trail.back().field(), "no_contact");
+  EXPECT_EQ(trail.back().actor(), "alice via key k1");
+  EXPECT_EQ(trail.back().new_value(), "true");
+  for (const v1::Case& c : AllCases(*store_, "acme")) {
+    if (c.event().sequence() == 2) {
+      EXPECT_FALSE(c.no_contact());
+    }
+  }
+  ASSERT_THAT(AllCases(*store_, "globex"), SizeIs(1));
+  EXPECT_FALSE(AllCases(*store_, "globex").at(0).no_contact());
+  // A case opened later (next week's period) is no-contact from the start.
+  ASSERT_TRUE(store_->Apply(Page({Event(4, "quiet", 0, "acme",
+                                        Start() + absl::Hours(24 * 8))}))
+                  .ok());
+  int later = 0;
+  for (const v1::Case& c : AllCases(*store_, "acme")) {
+    if (c.event().sequence() != 4) continue;
+    ++later;
+    EXPECT_TRUE(c.no_contact());
+  }
+  EXPECT_GE(later, 1);  // the weekly rule's, and the 30-day one's if a new bucket
+  // Marking again changes nothing; allowing contact clears the open ones.
+  EXPECT_EQ(*store_->SetContactConsent("acme", "alice", "hash-quiet", false), 0);
+  EXPECT_EQ(*store_->SetContactConsent("acme", "alice", "hash-quiet", true),
+            1 + later);
+  EXPECT_FALSE(store_->GetCase("acme", open.case_id())->no_contact());
+  EXPECT_EQ(store_->SetContactConsent("acme", "alice", "", false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Every committed change reaches the listener once, with the case before
+// and after it; a change that commits nothing (a replay) reaches nobody.
+TEST_P(CaseStoreConformance, TheListenerHearsEveryCommittedChange) {
+  std::vector<CaseChange> heard;
+  store_->SetChangeListener([&](const CaseChange& c) { heard.push_back(c); });
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  ASSERT_THAT(heard, SizeIs(1));
+  EXPECT_FALSE(heard[0].before.has_value());
+  EXPECT_EQ(heard[0].tenant, "acme");
+  EXPECT_EQ(heard[0].after.state(), v1::NEW);
+  ASSERT_THAT(heard[0].entries, SizeIs(1));
+  EXPECT_EQ(heard[0].entries[0].actor(), kSystemActor);
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());  // replay
+  EXPECT_THAT(heard, SizeIs(1));
+  v1::Case change;
+  change.set_case_id(heard[0].after.case_id());
+  change.set_assignee("ville");
+  ASSERT_TRUE(store_->UpdateCase("acme", "ville", change, Mask({"assignee"})).ok());
+  ASSERT_THAT(heard, SizeIs(2));
+  EXPECT_EQ(heard[1].before->state(), v1::NEW);
+  EXPECT_EQ(heard[1].after.state(), v1::ASSIGNED);
+  ASSERT_THAT(heard[1].entries, SizeIs(2));  // assignee, then state
+  EXPECT_EQ(heard[1].entries[1].new_value(), "ASSIGNED");
+  // A refused change is not heard.
+  change.set_state(v1::CLOSED);
+  EXPECT_FALSE(store_->UpdateCase("acme", "ville", change, Mask({"state"})).ok());
+  EXPECT_THAT(heard, SizeIs(2));
+  ASSERT_TRUE(store_->AddComment("acme", "ville", change.case_id(), "Soitin.").ok());
+  ASSERT_THAT(heard, SizeIs(3));
+  EXPECT_EQ(heard[2].entries[0].field(), "comment");
+  // Past the whole 8-hour first-contact SLA: reminder and breach together.
+  clock_.Advance(absl::Hours(24 * 3));
+  ASSERT_TRUE(store_->RaiseSlaAlerts().ok());
+  ASSERT_THAT(heard, SizeIs(4));
+  EXPECT_TRUE(heard[3].after.sla().first_contact_breached());
+  EXPECT_FALSE(heard[3].before->sla().first_contact_breached());
+  store_->SetChangeListener(nullptr);
+}
+
 TEST_P(CaseStoreConformance, CasesByHandAndByRuleOnRequest) {
   auto rule = store_->CreateRule("acme", "anna", DetractorRule());
   ASSERT_TRUE(rule.ok());
