@@ -857,7 +857,14 @@ class ManifestTest(unittest.TestCase):
         deployments = of_kind(self.docs["production"], "Deployment")
         autoscalers = of_kind(self.docs["production"], "HorizontalPodAutoscaler")
         budgets = of_kind(self.docs["production"], "PodDisruptionBudget")
-        self.assertEqual(set(autoscalers), set(SERVERS))
+        # polku-cases runs as one pod: its WatchCases streams only its own
+        # process's changes (docs/cases.md), so a second replica behind the
+        # gateway would silently thin every board's stream.
+        self.assertEqual(set(autoscalers), set(SERVERS) - {"polku-cases"})
+        self.assertNotIn("polku-cases", budgets)
+        for overlay in OVERLAYS:
+            cases = of_kind(self.docs[overlay], "Deployment")["polku-cases"]
+            self.assertEqual(replicas(cases, self.docs[overlay]), 1, overlay)
         for name, hpa in autoscalers.items():
             self.assertEqual(hpa["spec"]["scaleTargetRef"]["name"], name)
             self.assertGreaterEqual(deployments[name]["spec"]["replicas"], 2, name)
