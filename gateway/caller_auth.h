@@ -64,9 +64,10 @@ std::string PrintableKeyName(absl::string_view display_name);
 // Who acted, for the backends' audit trails (polku-cases):
 // "<display name> (key <key_id>)" for the key itself (the name as
 // PrintableKeyName gives it; "key <key_id>" if that is empty); with a
-// `person` named in kActorHeader, "<person> via <display name> (key <key_id>)" — allowed
-// only to keys with the act_as scope (PERMISSION_DENIED otherwise), 1–128
-// printable ASCII characters (INVALID_ARGUMENT naming the header).
+// `person` named in kActorHeader, "<person> via <display name> (key
+// <key_id>)" — allowed only to keys with the act_as scope
+// (PERMISSION_DENIED otherwise), 1–128 printable ASCII characters
+// (INVALID_ARGUMENT naming the header).
 absl::StatusOr<std::string> ActorOf(const keys::Principal& principal,
                                     absl::optional<absl::string_view> person);
 
