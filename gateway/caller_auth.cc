@@ -35,12 +35,41 @@ std::string RequestIdOrNew(absl::string_view given) {
   return crypto::ToHex(crypto::RandomBytes(8));
 }
 
+std::string PrintableKeyName(absl::string_view display_name) {
+  absl::string_view name = absl::StripAsciiWhitespace(display_name);
+  std::string printable;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c >= ' ' && c <= '~') {
+      printable += static_cast<char>(c);
+      continue;
+    }
+    printable += '?';
+    // One '?' per UTF-8 character, not per byte: skip its continuation
+    // bytes (10xxxxxx).
+    if (c >= 0xC0) {
+      while (i + 1 < name.size() &&
+             (static_cast<unsigned char>(name[i + 1]) & 0xC0) == 0x80) {
+        ++i;
+      }
+    }
+  }
+  if (printable.size() > kMaxKeyNameLength) {
+    printable.resize(kMaxKeyNameLength - 3);
+    printable += "...";
+  }
+  return printable;
+}
+
 absl::StatusOr<std::string> ActorOf(const keys::Principal& principal,
                                     absl::optional<absl::string_view> person) {
+  // The display name is whatever the key was issued under; plain gRPC
+  // metadata must be printable ASCII, or the backend call fails.
+  const std::string key_name = PrintableKeyName(principal.display_name);
   std::string key =
-      principal.display_name.empty()
+      key_name.empty()
           ? absl::StrCat("key ", principal.key_id)
-          : absl::StrCat(principal.display_name, " (key ", principal.key_id, ")");
+          : absl::StrCat(key_name, " (key ", principal.key_id, ")");
   if (!person.has_value()) return key;
   if (!principal.HasScope(keys::kScopeActAs)) {
     return absl::PermissionDeniedError(

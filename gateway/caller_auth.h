@@ -18,15 +18,18 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/optional.h"
 #include "gateway/keys/keys.h"
+#include "lib/rpc/metadata.h"
 
 namespace polku::gateway {
 
 inline constexpr char kAuthorizationHeader[] = "authorization";
 // Who acts, as a caller with the act_as scope names them (a person signed
 // in to the caller's own tool); passed on to the backends as who acted.
-inline constexpr char kActorHeader[] = "x-polku-actor";
+using rpc::kActorHeader;
 // The longest name kActorHeader may carry.
 inline constexpr size_t kMaxActorLength = 128;
+// The longest key display name the actor carries (PrintableKeyName).
+inline constexpr size_t kMaxKeyNameLength = 64;
 // Trailing metadata of a rate-limited gRPC call: milliseconds to wait.
 inline constexpr char kRetryAfterMsTrailer[] = "retry-after-ms";
 // The retry hint for an UNAVAILABLE the backend gave none for (it is down,
@@ -52,11 +55,19 @@ absl::StatusOr<keys::Principal> AuthenticateBearer(
 // characters), else a fresh random one.
 std::string RequestIdOrNew(absl::string_view given);
 
+// A key's display name as it may go into plain gRPC metadata: trimmed,
+// each byte outside printable ASCII replaced by '?' (a whole UTF-8
+// character by one '?': "Hämeenlinna – yö" becomes "H?meenlinna ? y?"),
+// and at most kMaxKeyNameLength characters (a longer one ends in "...").
+std::string PrintableKeyName(absl::string_view display_name);
+
 // Who acted, for the backends' audit trails (polku-cases):
-// "<display name> (key <key_id>)" for the key itself; with a `person` named
-// in kActorHeader, "<person> via <display name> (key <key_id>)" — allowed
-// only to keys with the act_as scope (PERMISSION_DENIED otherwise), 1–128
-// printable ASCII characters (INVALID_ARGUMENT naming the header).
+// "<display name> (key <key_id>)" for the key itself (the name as
+// PrintableKeyName gives it; "key <key_id>" if that is empty); with a
+// `person` named in kActorHeader, "<person> via <display name> (key
+// <key_id>)" — allowed only to keys with the act_as scope
+// (PERMISSION_DENIED otherwise), 1–128 printable ASCII characters
+// (INVALID_ARGUMENT naming the header).
 absl::StatusOr<std::string> ActorOf(const keys::Principal& principal,
                                     absl::optional<absl::string_view> person);
 

@@ -182,6 +182,25 @@ TEST_F(HttpGatewayTest, TheActorHeaderNeedsTheActAsScope) {
   EXPECT_EQ(fakes_.log.calls().size(), before);
 }
 
+// A key issued under a name outside printable ASCII (or with a newline)
+// still reaches the backend, its name made printable: plain gRPC metadata
+// may carry nothing else, and grpc++ aborts on an invalid value.
+TEST_F(HttpGatewayTest, AKeyNamedOutsidePrintableAsciiStillCallsTheBackend) {
+  absl::StatusOr<keys::IssuedKey> created = keys_.store->CreateKey(
+      "demo", "Asiakaspalvelu H\xC3\xA4meenlinna \xE2\x80\x93 y\xC3\xB6\n",
+      {keys::kScopeInsightsRead, keys::kScopeActAs}, "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  httplib::Headers named = Auth(created->key);
+  named.emplace("X-Polku-Actor", "alice@example.com");
+  httplib::Result res = client_->Get("/v1/scorecard?journey=j", named);
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_THAT(fakes_.log.last().actors,
+              ElementsAre("alice@example.com via Asiakaspalvelu H?meenlinna ? "
+                          "y? (key " +
+                          keys::KeyId(created->key) + ")"));
+}
+
 TEST_F(HttpGatewayTest, ScorecardQueryMapsOntoTheRequest) {
   httplib::Result res =
       Get("/v1/scorecard?journey=home-renovation&group_by=stage"

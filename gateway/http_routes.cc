@@ -654,4 +654,22 @@ std::string FieldOf(absl::string_view message) {
   return std::string(candidate);
 }
 
+std::string LoggedPath(absl::string_view path) {
+  constexpr absl::string_view kCustomers = "/customers/";
+  const std::string lower = absl::AsciiStrToLower(path);
+  const size_t at = absl::string_view(lower).find(kCustomers);
+  if (at == absl::string_view::npos) return std::string(path);
+  const size_t start = at + kCustomers.size();
+  absl::string_view verb;
+  const size_t colon = path.rfind(':');
+  if (colon != absl::string_view::npos && colon >= start) {
+    verb = path.substr(colon);
+    for (char c : verb.substr(1)) {
+      if (!absl::ascii_isalpha(static_cast<unsigned char>(c))) verb = "";
+    }
+    if (verb.size() < 2) verb = "";
+  }
+  return absl::StrCat(path.substr(0, start), "{customer}", verb);
+}
+
 }  // namespace polku::gateway

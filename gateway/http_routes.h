@@ -58,6 +58,13 @@ std::vector<std::string> PathVariables(absl::string_view path_template);
 // An ECMAScript regex matching the template, one group per variable.
 std::string PathRegex(absl::string_view path_template);
 
+// A request path as the access log may hold it: whatever follows
+// "/customers/" (in any case; the customer's reference, served or not) is
+// "{customer}", keeping only a trailing ":verb" of letters, so
+// "/v1/customers/C-123:erase" is logged as "/v1/customers/{customer}:erase".
+// The reference is neither stored nor logged (docs/cases.md).
+std::string LoggedPath(absl::string_view path);
+
 // The request message for a call: path variables (in template order), the
 // JSON body and the query parameters applied as the route says.
 // INVALID_ARGUMENT naming the offending field or parameter.

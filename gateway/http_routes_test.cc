@@ -23,6 +23,7 @@ namespace polku::gateway {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const HttpRoute& RouteFor(absl::string_view rpc) {
   for (const HttpRoute& route : HttpRoutes()) {
@@ -51,6 +52,26 @@ TEST(HttpRoutesTest, PathTemplatesBecomeRegexes) {
   EXPECT_EQ(match[1], "onboarding");
   std::string other = "/v1/journeys/a/b:publish";
   EXPECT_FALSE(std::regex_match(other, regex));
+}
+
+// The access log never holds a customer's reference (docs/cases.md), for a
+// route that serves it or a path that matches none.
+TEST(HttpRoutesTest, TheLoggedPathHidesTheCustomerReference) {
+  EXPECT_EQ(LoggedPath("/v1/customers/C-1234567:erase"),
+            "/v1/customers/{customer}:erase");
+  EXPECT_EQ(LoggedPath("/v1/customers/asiakas@example.fi:setContactConsent"),
+            "/v1/customers/{customer}:setContactConsent");
+  for (const char* path :
+       {"/v1/customers/C-1234567", "/v1/customers/C-1234567/x:erase",
+        "/v1/Customers/C-1234567:erase", "/v1/customers/C-1234567:1:erase2",
+        "/v1//customers/C-1234567:x-y"}) {
+    EXPECT_THAT(LoggedPath(path), Not(HasSubstr("1234567"))) << path;
+    EXPECT_THAT(LoggedPath(path), HasSubstr("{customer}")) << path;
+  }
+  // Other paths are logged as they are.
+  EXPECT_EQ(LoggedPath("/v1/journeys/onboarding:publish"),
+            "/v1/journeys/onboarding:publish");
+  EXPECT_EQ(LoggedPath("/v1/events"), "/v1/events");
 }
 
 TEST(HttpRoutesTest, QueryParametersFillScalarAndNestedFields) {

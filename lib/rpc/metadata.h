@@ -21,6 +21,9 @@ namespace polku::rpc {
 inline constexpr char kTenantHeader[] = "x-polku-tenant";
 inline constexpr char kChannelHeader[] = "x-polku-channel";
 inline constexpr char kRequestIdHeader[] = "x-request-id";
+// Who acted, as the gateway names them for the backends' audit trails: the
+// caller's key, or the person a delegating key names (docs/security.md).
+inline constexpr char kActorHeader[] = "x-polku-actor";
 
 // Who is calling, as vouched for by the gateway.
 struct Caller {

@@ -51,6 +51,10 @@ const InternalCall kInternalCalls[] = {
     {kCasesIdentity, "/polku.v1.CustomerKeyService/HashCustomer", true},
 };
 
+// Internal only: polku-cases asks it for a customer's hash.
+constexpr absl::string_view kCustomerKeyServicePrefix =
+    "/polku.v1.CustomerKeyService/";
+
 // Methods that tell nothing about any tenant.
 bool IsOpenMethod(absl::string_view method) {
   return absl::StartsWith(method, "/grpc.health.v1.Health/") ||
@@ -124,6 +128,13 @@ absl::StatusOr<std::string> PeerIdentity(const grpc::AuthContext& context) {
 absl::Status CheckCall(absl::string_view identity, absl::string_view method,
                        bool asserts_tenant) {
   if (identity == kGatewayIdentity) {
+    // A customer's hash is for polku-cases alone (customer_keys.proto): the
+    // gateway routes no client to it, so it never needs to call it.
+    if (absl::StartsWith(method, kCustomerKeyServicePrefix)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "polku-gateway may not call ", method,
+          ": only polku-cases asks for a customer's hash"));
+    }
     if (asserts_tenant) return absl::OkStatus();
     return absl::PermissionDeniedError(
         absl::StrCat("polku-gateway calls ", method,

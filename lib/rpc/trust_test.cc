@@ -99,6 +99,10 @@ TEST(CheckCallTest, OnlyPolkuCasesHashesACustomerForOneTenant) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(CheckCall(kJourneyIdentity, kHash, true).code(),
             absl::StatusCode::kPermissionDenied);
+  // Not even the gateway, which may otherwise call anything for a tenant.
+  absl::Status gateway = CheckCall(kGatewayIdentity, kHash, true);
+  EXPECT_EQ(gateway.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(gateway.message(), HasSubstr("only polku-cases"));
 }
 
 // Its constructor is protected; this iterates over nothing.

@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/base/executor.h"
+#include "lib/rpc/metadata.h"
 #include "polku/v1/cases.grpc.pb.h"
 #include "services/cases/server/customer_keys.h"
 #include "services/cases/server/event_source.h"
@@ -29,9 +30,8 @@
 
 namespace polku::cases {
 
-// The header the gateway sets to who acted: the caller's key, or the person
-// a delegating key names (docs/security.md).
-inline constexpr char kActorHeader[] = "x-polku-actor";
+// The header the gateway sets to who acted (lib/rpc/metadata.h).
+using rpc::kActorHeader;
 
 class CaseStream;
 
