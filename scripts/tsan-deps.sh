@@ -53,6 +53,7 @@ EOF
     (cd "$CACHE/dl" && apt-get "${apt_opts[@]}" source --download-only "$package=$version") >&2
   fi
   mkdir -p "$CACHE/src"
+  rm -rf "$dir.tmp"  # left by an interrupted run
   dpkg-source -x "$CACHE/dl/${package}_${version#*:}.dsc" "$dir.tmp" >&2
   mv "$dir.tmp" "$dir"
   echo "$dir"
