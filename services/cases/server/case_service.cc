@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
 }
 
 constexpr absl::Duration kDefaultRecoveryWindow = absl::Hours(24 * 90);
+constexpr int64_t kMaxRecoveryWindowSeconds = int64_t{10} * 366 * 86400;
 constexpr int kMaxExisting = 500;
 constexpr int kDefaultExisting = 50;
 
@@ -320,9 +322,13 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
           return absl::InvalidArgumentError(absl::StrCat(
               "recovery_score: \"", score, "\" is not nps or csat"));
         }
-        if (request->recovery_window_seconds() < 0) {
-          return absl::InvalidArgumentError(
-              "recovery_window_seconds: must not be negative");
+        if (request->recovery_window_seconds() < 0 ||
+            request->recovery_window_seconds() > kMaxRecoveryWindowSeconds) {
+          // Bounded so anchor + window stays a valid timestamp.
+          return absl::InvalidArgumentError(absl::StrCat(
+              "recovery_window_seconds: must be 0 (the default, 90 days) or "
+              "up to ", kMaxRecoveryWindowSeconds, " (10 years), not ",
+              request->recovery_window_seconds()));
         }
         const absl::Duration window =
             request->recovery_window_seconds() > 0
@@ -352,8 +358,12 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
         POLKU_ASSIGN_OR_RETURN(v1::CaseMeasures out, ComputeCaseMeasures(cases));
         out.set_recovery_score(score);
         if (options_.events == nullptr || subjects.empty()) return out;
-        std::set<std::string> customers;
-        for (const RecoverySubject& s : subjects) customers.insert(s.customer_hash);
+        // Per journey: whose answers there count (a customer's answer in
+        // another journey says nothing of this case).
+        std::map<std::string, std::set<std::string>> customers;
+        for (const RecoverySubject& s : subjects) {
+          customers[s.journey].insert(s.customer_hash);
+        }
         // The customers' later answers in the journey of their case, read
         // back from polku-feedback.
         std::vector<LaterAnswer> answers;
@@ -364,8 +374,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
           POLKU_RETURN_IF_ERROR(options_.events->ForEach(
               caller, journey, range,
               DeadlineOf(*context, options_.downstream_timeout),
-              [&](const v1::StoredEvent& event) {
-                if (!customers.contains(event.customer_hash())) {
+              [&, &of_journey = customers[journey]](
+                  const v1::StoredEvent& event) {
+                if (!of_journey.contains(event.customer_hash())) {
                   return absl::OkStatus();
                 }
                 const v1::TouchpointEvent& e = event.event();
@@ -375,7 +386,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
                 answers.push_back({event.customer_hash(),
                                    TimeOf(e.occurred_at()),
                                    static_cast<double>(score == "nps" ? e.nps()
-                                                                      : e.csat())});
+                                                                      : e.csat()),
+                                   event.journey()});
                 return absl::OkStatus();
               }));
         }
@@ -469,8 +481,9 @@ grpc::ServerWriteReactor<v1::WatchCasesResponse>* CaseServiceImpl::WatchCases(
                              "server shutting down; watch again"));
     return stream;
   }
-  executor_.Schedule([this, stream] {
-    stream->SendInitial(store_);
+  // Not `this`: the executor may run this after the service is gone.
+  executor_.Schedule([&store = store_, stream] {
+    stream->SendInitial(store);
     stream->Unpin();
   });
   return stream;

@@ -478,5 +478,77 @@ TEST_F(CaseServiceTest, MeasuresCompareLaterAnswersForRecovery) {
   EXPECT_THAT(status.error_message(), HasSubstr("recovery_score"));
 }
 
+TEST_F(CaseServiceTest, TheRecoveryWindowIsBounded) {
+  v1::CaseMeasures measures;
+  for (int64_t seconds : {int64_t{-1}, int64_t{11} * 366 * 86400,
+                          int64_t{1} << 62}) {
+    v1::GetCaseMeasuresRequest request;
+    request.set_recovery_window_seconds(seconds);
+    grpc::Status status =
+        stub_->GetCaseMeasures(As("acme").get(), request, &measures);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << seconds;
+    EXPECT_THAT(status.error_message(), HasSubstr("recovery_window_seconds"));
+  }
+  v1::GetCaseMeasuresRequest ten_years;
+  ten_years.set_recovery_window_seconds(int64_t{10} * 365 * 86400);
+  grpc::Status status =
+      stub_->GetCaseMeasures(As("acme").get(), ten_years, &measures);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// Recovery per journey: h1 was resolved in "switching" and never contacted
+// in "moving". Its answer in "moving" (2, the earlier) says nothing of the
+// "switching" case, which counts only its "switching" answer (9).
+TEST_F(CaseServiceTest, RecoveryCountsAnswersOnlyInTheCasesJourney) {
+  v1::CaseRule moving = Rule();
+  moving.set_journey("moving");
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", Rule()).ok());
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", moving).ok());
+  v1::StoredEvent in_switching = Event("acme", 1, 2, "h1");
+  v1::StoredEvent in_moving = Event("acme", 2, 2, "h1");
+  in_moving.set_journey("moving");
+  for (const v1::StoredEvent& e : {in_switching, in_moving}) {
+    events_.Add(e);
+    Feed(e);
+  }
+  v1::ListCasesRequest list;
+  list.set_journey("switching");
+  v1::ListCasesResponse cases;
+  ASSERT_TRUE(stub_->ListCases(As("acme").get(), list, &cases).ok());
+  ASSERT_EQ(cases.cases_size(), 1);
+  clock_.Advance(absl::Hours(1));
+  v1::UpdateCaseRequest update;
+  update.mutable_case_()->set_case_id(cases.cases(0).case_id());
+  update.mutable_case_()->set_assignee("ville");
+  update.mutable_case_()->set_state(v1::CONTACTED);
+  *update.mutable_update_mask()->add_paths() = "assignee";
+  *update.mutable_update_mask()->add_paths() = "state";
+  v1::Case updated;
+  ASSERT_TRUE(stub_->UpdateCase(As("acme").get(), update, &updated).ok());
+  update.mutable_update_mask()->Clear();
+  update.mutable_case_()->set_state(v1::RESOLVED);
+  *update.mutable_update_mask()->add_paths() = "state";
+  ASSERT_TRUE(stub_->UpdateCase(As("acme").get(), update, &updated).ok());
+  v1::StoredEvent later_moving = Event("acme", 11, 2, "h1");
+  later_moving.set_journey("moving");
+  later_moving.mutable_event()->mutable_occurred_at()->set_seconds(
+      1'780'300'800 + 86400);
+  v1::StoredEvent later_switching = Event("acme", 12, 9, "h1");
+  later_switching.mutable_event()->mutable_occurred_at()->set_seconds(
+      1'780'300'800 + 2 * 86400);
+  events_.Add(later_moving);
+  events_.Add(later_switching);
+  v1::CaseMeasures measures;
+  grpc::Status status = stub_->GetCaseMeasures(
+      As("acme").get(), v1::GetCaseMeasuresRequest(), &measures);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(measures.recovery_n_resolved(), 1);
+  EXPECT_EQ(measures.recovery_n_not_contacted(), 1);
+  EXPECT_DOUBLE_EQ(measures.recovery_mean_resolved(), 9);
+  EXPECT_DOUBLE_EQ(measures.recovery_mean_not_contacted(), 2);
+  EXPECT_DOUBLE_EQ(measures.recovery(), 7);
+}
+
 }  // namespace
 }  // namespace polku::cases
