@@ -73,10 +73,16 @@ class CaseStream final : public rpc::PushStream<v1::WatchCasesResponse> {
       v1::WatchCasesResponse update;
       *update.mutable_case_() = change.after;
       *update.mutable_change() = entry;
-      if (!initial_sent_) {
-        held_.push_back(std::move(update));
-      } else {
+      if (initial_sent_) {
         Send(std::move(update));
+      } else if (held_.size() >= kMaxHeld) {
+        // As far behind as PushStream lets a subscriber fall: SendInitial
+        // ends the watch as PushStream would.
+        overflowed_ = true;
+        held_.clear();
+        return;
+      } else if (!overflowed_) {
+        held_.push_back(std::move(update));
       }
     }
   }
@@ -94,6 +100,13 @@ class CaseStream final : public rpc::PushStream<v1::WatchCasesResponse> {
       existing.assign(page->cases().begin(), page->cases().end());
     }
     absl::MutexLock lock(&initial_mu_);
+    if (overflowed_) {
+      End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("more than ", kMaxHeld,
+                                    " changes arrived while the existing "
+                                    "cases were read; watch again")));
+      return;
+    }
     for (v1::Case& c : existing) {
       v1::WatchCasesResponse update;
       *update.mutable_case_() = std::move(c);
@@ -108,8 +121,11 @@ class CaseStream final : public rpc::PushStream<v1::WatchCasesResponse> {
   const std::string tenant_;
   const CaseFilter filter_;
   const int existing_;
+  // Changes held while the existing cases are read, at most.
+  static constexpr size_t kMaxHeld = rpc::kDefaultMaxPending;
   absl::Mutex initial_mu_;
   bool initial_sent_ ABSL_GUARDED_BY(initial_mu_) = false;
+  bool overflowed_ ABSL_GUARDED_BY(initial_mu_) = false;
   std::vector<v1::WatchCasesResponse> held_ ABSL_GUARDED_BY(initial_mu_);
 };
 

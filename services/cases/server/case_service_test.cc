@@ -13,6 +13,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "lib/rpc/push_stream.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -548,6 +550,47 @@ TEST_F(CaseServiceTest, RecoveryCountsAnswersOnlyInTheCasesJourney) {
   EXPECT_DOUBLE_EQ(measures.recovery_mean_resolved(), 9);
   EXPECT_DOUBLE_EQ(measures.recovery_mean_not_contacted(), 2);
   EXPECT_DOUBLE_EQ(measures.recovery(), 7);
+}
+
+// Changes arriving while a watch's existing cases are still to be read wait
+// for them, but only so many: past PushStream's bound the watch ends
+// RESOURCE_EXHAUSTED instead of holding them without end.
+TEST_F(CaseServiceTest, AWatchHoldsBoundedChangesBeforeItsExistingCases) {
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", Rule()).ok());
+  Feed(Event("acme", 1, 0, "h1"));
+  v1::ListCasesResponse cases;
+  ASSERT_TRUE(stub_->ListCases(As("acme").get(), {}, &cases).ok());
+  ASSERT_EQ(cases.cases_size(), 1);
+  // Both executor threads busy: the existing cases are not read until
+  // they are freed.
+  absl::Notification release;
+  for (int i = 0; i < 2; ++i) {
+    executor_.Schedule([&release] {
+      release.WaitForNotificationWithTimeout(absl::Seconds(60));
+    });
+  }
+  auto context = As("acme");
+  v1::WatchCasesRequest request;
+  request.set_include_existing(true);
+  std::unique_ptr<grpc::ClientReader<v1::WatchCasesResponse>> reader =
+      stub_->WatchCases(context.get(), request);
+  // Until the server has the watch (no message can come before the
+  // executor is freed), then well past the bound.
+  absl::SleepFor(absl::Milliseconds(500));
+  for (size_t i = 0; i < 2 * rpc::kDefaultMaxPending + 10; ++i) {
+    ASSERT_TRUE(store_
+                    .AddComment("acme", "ville", cases.cases(0).case_id(),
+                                absl::StrCat("#", i))
+                    .ok());
+  }
+  release.Notify();
+  v1::WatchCasesResponse update;
+  int read = 0;
+  while (read < 10'000 && reader->Read(&update)) ++read;
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message() << " after " << read << " messages";
+  EXPECT_EQ(read, 0);
 }
 
 }  // namespace
