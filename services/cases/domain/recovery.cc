@@ -37,20 +37,23 @@ std::optional<RecoverySubject> SubjectOf(const v1::Case& c,
     if (!sla.has_resolution_time()) return std::nullopt;
     return RecoverySubject{.customer_hash = customer_hash,
                            .resolved = true,
-                           .anchor = TimeOf(sla.resolution_time())};
+                           .anchor = TimeOf(sla.resolution_time()),
+                           .journey = c.event().journey()};
   }
   return RecoverySubject{.customer_hash = customer_hash,
                          .resolved = false,
-                         .anchor = TimeOf(c.create_time())};
+                         .anchor = TimeOf(c.create_time()),
+                         .journey = c.event().journey()};
 }
 
 RecoveryEstimate EstimateRecovery(const std::vector<RecoverySubject>& subjects,
                                   const std::vector<LaterAnswer>& answers,
                                   absl::Duration window) {
-  // Per customer: the group and anchor that count.
-  std::map<std::string, RecoverySubject> customers;
+  // Per (journey, customer): the group and anchor that count.
+  using Key = std::pair<std::string, std::string>;
+  std::map<Key, RecoverySubject> customers;
   for (const RecoverySubject& s : subjects) {
-    auto [it, inserted] = customers.emplace(s.customer_hash, s);
+    auto [it, inserted] = customers.emplace(Key(s.journey, s.customer_hash), s);
     if (inserted) continue;
     RecoverySubject& kept = it->second;
     if (s.resolved != kept.resolved) {
@@ -59,21 +62,22 @@ RecoveryEstimate EstimateRecovery(const std::vector<RecoverySubject>& subjects,
       kept.anchor = s.anchor;
     }
   }
-  // Per customer: their first answer in (anchor, anchor + window].
-  std::map<std::string, const LaterAnswer*> first;
+  // Per (journey, customer): their first answer there in
+  // (anchor, anchor + window].
+  std::map<Key, const LaterAnswer*> first;
   for (const LaterAnswer& a : answers) {
-    auto c = customers.find(a.customer_hash);
+    auto c = customers.find(Key(a.journey, a.customer_hash));
     if (c == customers.end()) continue;
     if (a.occurred_at <= c->second.anchor ||
         a.occurred_at > c->second.anchor + window) {
       continue;
     }
-    const LaterAnswer*& best = first[a.customer_hash];
+    const LaterAnswer*& best = first[c->first];
     if (best == nullptr || a.occurred_at < best->occurred_at) best = &a;
   }
   Group resolved, not_contacted;
-  for (const auto& [hash, answer] : first) {
-    Group& g = customers.at(hash).resolved ? resolved : not_contacted;
+  for (const auto& [key, answer] : first) {
+    Group& g = customers.at(key).resolved ? resolved : not_contacted;
     ++g.n;
     g.sum += answer->score;
     g.values.push_back(answer->score);

@@ -33,6 +33,8 @@ struct RecoverySubject {
   // Later answers count from here: the resolution, or the opening of a case
   // nobody contacted.
   absl::Time anchor;
+  // The case's journey: only answers in it count for this case.
+  std::string journey;
 };
 
 // The subject a case makes: a rule's case that was contacted and resolved,
@@ -47,6 +49,7 @@ struct LaterAnswer {
   std::string customer_hash;
   absl::Time occurred_at;
   double score = 0;
+  std::string journey;
 };
 
 struct RecoveryEstimate {
@@ -63,11 +66,12 @@ struct RecoveryEstimate {
   double high = 0;
 };
 
-// Each customer counts once: in the resolved group if any of their cases
-// is (from the earliest resolution), else in the not-contacted group (from
-// the earliest opening). Their score is their first answer strictly after
-// the anchor and at most `window` after it; customers without one are left
-// out. Interval: difference ± t(0.975, ν)·√(s₁²/n₁ + s₀²/n₀), ν by
+// Each customer counts once per journey (a journey's answers say nothing of
+// a case in another): in the resolved group if any of their cases in that
+// journey is (from the earliest resolution), else in the not-contacted
+// group (from the earliest opening). Their score is their first answer in
+// that journey strictly after the anchor and at most `window` after it;
+// customers without one are left out. Interval: difference ± t(0.975, ν)·√(s₁²/n₁ + s₀²/n₀), ν by
 // Welch–Satterthwaite, sample variances with n − 1.
 RecoveryEstimate EstimateRecovery(const std::vector<RecoverySubject>& subjects,
                                   const std::vector<LaterAnswer>& answers,

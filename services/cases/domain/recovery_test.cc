@@ -64,6 +64,33 @@ TEST(RecoveryTest, SubjectsComeFromRuleCasesContactedAndResolvedOrNeverContacted
   EXPECT_EQ(SubjectOf(c, "h")->anchor, T(300));
 }
 
+TEST(RecoveryTest, AnswersCountOnlyInTheCasesJourney) {
+  const absl::Duration window = absl::Seconds(100);
+  // "a" was resolved in journey A; in journey B they have an uncontacted
+  // case. Pooled by customer, a's B answer (2, the earlier) would stand for
+  // the resolved A case and a would count once: resolved mean 2, nobody
+  // uncontacted. Per journey: resolved 9 (A), not contacted 2 (B).
+  std::vector<RecoverySubject> subjects = {
+      {"a", true, T(1000), "A"},
+      {"a", false, T(1000), "B"},
+  };
+  std::vector<LaterAnswer> answers = {
+      {"a", T(1010), 2, "B"},
+      {"a", T(1020), 9, "A"},
+  };
+  RecoveryEstimate r = EstimateRecovery(subjects, answers, window);
+  EXPECT_EQ(r.n_resolved, 1);
+  EXPECT_EQ(r.n_not_contacted, 1);
+  EXPECT_DOUBLE_EQ(r.mean_resolved, 9.0);
+  EXPECT_DOUBLE_EQ(r.mean_not_contacted, 2.0);
+  EXPECT_DOUBLE_EQ(r.difference, 7.0);
+
+  v1::Case c;
+  c.set_rule_id("r1");
+  c.mutable_event()->set_journey("A");
+  EXPECT_EQ(SubjectOf(c, "h")->journey, "A");
+}
+
 TEST(RecoveryTest, TQuantileMatchesKnownValues) {
   EXPECT_NEAR(StudentTQuantile(0.975, 1), 12.706204736, 1e-6);
   EXPECT_NEAR(StudentTQuantile(0.975, 10), 2.228138852, 1e-6);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,7 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
 }
 
 constexpr absl::Duration kDefaultRecoveryWindow = absl::Hours(24 * 90);
+constexpr int64_t kMaxRecoveryWindowSeconds = int64_t{10} * 366 * 86400;
 constexpr int kMaxExisting = 500;
 constexpr int kDefaultExisting = 50;
 
@@ -71,10 +73,16 @@ class CaseStream final : public rpc::PushStream<v1::WatchCasesResponse> {
       v1::WatchCasesResponse update;
       *update.mutable_case_() = change.after;
       *update.mutable_change() = entry;
-      if (!initial_sent_) {
-        held_.push_back(std::move(update));
-      } else {
+      if (initial_sent_) {
         Send(std::move(update));
+      } else if (held_.size() >= kMaxHeld) {
+        // As far behind as PushStream lets a subscriber fall: SendInitial
+        // ends the watch as PushStream would.
+        overflowed_ = true;
+        held_.clear();
+        return;
+      } else if (!overflowed_) {
+        held_.push_back(std::move(update));
       }
     }
   }
@@ -92,6 +100,13 @@ class CaseStream final : public rpc::PushStream<v1::WatchCasesResponse> {
       existing.assign(page->cases().begin(), page->cases().end());
     }
     absl::MutexLock lock(&initial_mu_);
+    if (overflowed_) {
+      End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("more than ", kMaxHeld,
+                                    " changes arrived while the existing "
+                                    "cases were read; watch again")));
+      return;
+    }
     for (v1::Case& c : existing) {
       v1::WatchCasesResponse update;
       *update.mutable_case_() = std::move(c);
@@ -106,8 +121,11 @@ class CaseStream final : public rpc::PushStream<v1::WatchCasesResponse> {
   const std::string tenant_;
   const CaseFilter filter_;
   const int existing_;
+  // Changes held while the existing cases are read, at most.
+  static constexpr size_t kMaxHeld = rpc::kDefaultMaxPending;
   absl::Mutex initial_mu_;
   bool initial_sent_ ABSL_GUARDED_BY(initial_mu_) = false;
+  bool overflowed_ ABSL_GUARDED_BY(initial_mu_) = false;
   std::vector<v1::WatchCasesResponse> held_ ABSL_GUARDED_BY(initial_mu_);
 };
 
@@ -320,9 +338,13 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
           return absl::InvalidArgumentError(absl::StrCat(
               "recovery_score: \"", score, "\" is not nps or csat"));
         }
-        if (request->recovery_window_seconds() < 0) {
-          return absl::InvalidArgumentError(
-              "recovery_window_seconds: must not be negative");
+        if (request->recovery_window_seconds() < 0 ||
+            request->recovery_window_seconds() > kMaxRecoveryWindowSeconds) {
+          // Bounded so anchor + window stays a valid timestamp.
+          return absl::InvalidArgumentError(absl::StrCat(
+              "recovery_window_seconds: must be 0 (the default, 90 days) or "
+              "up to ", kMaxRecoveryWindowSeconds, " (10 years), not ",
+              request->recovery_window_seconds()));
         }
         const absl::Duration window =
             request->recovery_window_seconds() > 0
@@ -352,8 +374,12 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
         POLKU_ASSIGN_OR_RETURN(v1::CaseMeasures out, ComputeCaseMeasures(cases));
         out.set_recovery_score(score);
         if (options_.events == nullptr || subjects.empty()) return out;
-        std::set<std::string> customers;
-        for (const RecoverySubject& s : subjects) customers.insert(s.customer_hash);
+        // Per journey: whose answers there count (a customer's answer in
+        // another journey says nothing of this case).
+        std::map<std::string, std::set<std::string>> customers;
+        for (const RecoverySubject& s : subjects) {
+          customers[s.journey].insert(s.customer_hash);
+        }
         // The customers' later answers in the journey of their case, read
         // back from polku-feedback.
         std::vector<LaterAnswer> answers;
@@ -364,8 +390,9 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
           POLKU_RETURN_IF_ERROR(options_.events->ForEach(
               caller, journey, range,
               DeadlineOf(*context, options_.downstream_timeout),
-              [&](const v1::StoredEvent& event) {
-                if (!customers.contains(event.customer_hash())) {
+              [&, &of_journey = customers[journey]](
+                  const v1::StoredEvent& event) {
+                if (!of_journey.contains(event.customer_hash())) {
                   return absl::OkStatus();
                 }
                 const v1::TouchpointEvent& e = event.event();
@@ -375,7 +402,8 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
                 answers.push_back({event.customer_hash(),
                                    TimeOf(e.occurred_at()),
                                    static_cast<double>(score == "nps" ? e.nps()
-                                                                      : e.csat())});
+                                                                      : e.csat()),
+                                   event.journey()});
                 return absl::OkStatus();
               }));
         }
@@ -469,8 +497,9 @@ grpc::ServerWriteReactor<v1::WatchCasesResponse>* CaseServiceImpl::WatchCases(
                              "server shutting down; watch again"));
     return stream;
   }
-  executor_.Schedule([this, stream] {
-    stream->SendInitial(store_);
+  // Not `this`: the executor may run this after the service is gone.
+  executor_.Schedule([&store = store_, stream] {
+    stream->SendInitial(store);
     stream->Unpin();
   });
   return stream;

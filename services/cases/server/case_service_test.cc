@@ -13,6 +13,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "lib/rpc/push_stream.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
@@ -476,6 +478,125 @@ TEST_F(CaseServiceTest, MeasuresCompareLaterAnswersForRecovery) {
   status = stub_->GetCaseMeasures(As("acme").get(), bad, &measures);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("recovery_score"));
+}
+
+TEST_F(CaseServiceTest, TheRecoveryWindowIsBounded) {
+  v1::CaseMeasures measures;
+  for (int64_t seconds : {int64_t{-1}, int64_t{11} * 366 * 86400,
+                          int64_t{1} << 62}) {
+    v1::GetCaseMeasuresRequest request;
+    request.set_recovery_window_seconds(seconds);
+    grpc::Status status =
+        stub_->GetCaseMeasures(As("acme").get(), request, &measures);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << seconds;
+    EXPECT_THAT(status.error_message(), HasSubstr("recovery_window_seconds"));
+  }
+  v1::GetCaseMeasuresRequest ten_years;
+  ten_years.set_recovery_window_seconds(int64_t{10} * 365 * 86400);
+  grpc::Status status =
+      stub_->GetCaseMeasures(As("acme").get(), ten_years, &measures);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// Recovery per journey: h1 was resolved in "switching" and never contacted
+// in "moving". Its answer in "moving" (2, the earlier) says nothing of the
+// "switching" case, which counts only its "switching" answer (9).
+TEST_F(CaseServiceTest, RecoveryCountsAnswersOnlyInTheCasesJourney) {
+  v1::CaseRule moving = Rule();
+  moving.set_journey("moving");
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", Rule()).ok());
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", moving).ok());
+  v1::StoredEvent in_switching = Event("acme", 1, 2, "h1");
+  v1::StoredEvent in_moving = Event("acme", 2, 2, "h1");
+  in_moving.set_journey("moving");
+  for (const v1::StoredEvent& e : {in_switching, in_moving}) {
+    events_.Add(e);
+    Feed(e);
+  }
+  v1::ListCasesRequest list;
+  list.set_journey("switching");
+  v1::ListCasesResponse cases;
+  ASSERT_TRUE(stub_->ListCases(As("acme").get(), list, &cases).ok());
+  ASSERT_EQ(cases.cases_size(), 1);
+  clock_.Advance(absl::Hours(1));
+  v1::UpdateCaseRequest update;
+  update.mutable_case_()->set_case_id(cases.cases(0).case_id());
+  update.mutable_case_()->set_assignee("ville");
+  update.mutable_case_()->set_state(v1::CONTACTED);
+  *update.mutable_update_mask()->add_paths() = "assignee";
+  *update.mutable_update_mask()->add_paths() = "state";
+  v1::Case updated;
+  ASSERT_TRUE(stub_->UpdateCase(As("acme").get(), update, &updated).ok());
+  update.mutable_update_mask()->Clear();
+  update.mutable_case_()->set_state(v1::RESOLVED);
+  *update.mutable_update_mask()->add_paths() = "state";
+  ASSERT_TRUE(stub_->UpdateCase(As("acme").get(), update, &updated).ok());
+  v1::StoredEvent later_moving = Event("acme", 11, 2, "h1");
+  later_moving.set_journey("moving");
+  later_moving.mutable_event()->mutable_occurred_at()->set_seconds(
+      1'780'300'800 + 86400);
+  v1::StoredEvent later_switching = Event("acme", 12, 9, "h1");
+  later_switching.mutable_event()->mutable_occurred_at()->set_seconds(
+      1'780'300'800 + 2 * 86400);
+  events_.Add(later_moving);
+  events_.Add(later_switching);
+  v1::CaseMeasures measures;
+  grpc::Status status = stub_->GetCaseMeasures(
+      As("acme").get(), v1::GetCaseMeasuresRequest(), &measures);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(measures.recovery_n_resolved(), 1);
+  EXPECT_EQ(measures.recovery_n_not_contacted(), 1);
+  EXPECT_DOUBLE_EQ(measures.recovery_mean_resolved(), 9);
+  EXPECT_DOUBLE_EQ(measures.recovery_mean_not_contacted(), 2);
+  EXPECT_DOUBLE_EQ(measures.recovery(), 7);
+}
+
+// Changes arriving while a watch's existing cases are still to be read wait
+// for them, but only so many: past PushStream's bound the watch ends
+// RESOURCE_EXHAUSTED instead of holding them without end.
+TEST_F(CaseServiceTest, AWatchHoldsBoundedChangesBeforeItsExistingCases) {
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", Rule()).ok());
+  Feed(Event("acme", 1, 0, "h1"));
+  v1::ListCasesResponse cases;
+  ASSERT_TRUE(stub_->ListCases(As("acme").get(), {}, &cases).ok());
+  ASSERT_EQ(cases.cases_size(), 1);
+  // Both executor threads busy: the existing cases are not read until
+  // they are freed.
+  absl::Notification release;
+  for (int i = 0; i < 2; ++i) {
+    executor_.Schedule([&release] {
+      release.WaitForNotificationWithTimeout(absl::Seconds(60));
+    });
+  }
+  auto context = As("acme");
+  // Generous: slow under ASan on a loaded machine.
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(60));
+  v1::WatchCasesRequest request;
+  request.set_include_existing(true);
+  std::unique_ptr<grpc::ClientReader<v1::WatchCasesResponse>> reader =
+      stub_->WatchCases(context.get(), request);
+  // Until the server has the watch (no message can come before the
+  // executor is freed), then well past the bound.
+  absl::SleepFor(absl::Milliseconds(500));
+  // Priority back and forth: one message each, and the case stays small.
+  v1::Case change;
+  change.set_case_id(cases.cases(0).case_id());
+  google::protobuf::FieldMask mask;
+  mask.add_paths("priority");
+  for (size_t i = 0; i < 2 * rpc::kDefaultMaxPending + 10; ++i) {
+    change.set_priority(i % 2 == 0 ? v1::HIGH : v1::NORMAL);
+    ASSERT_TRUE(store_.UpdateCase("acme", "ville", change, mask).ok());
+  }
+  release.Notify();
+  v1::WatchCasesResponse update;
+  int read = 0;
+  while (read < 10'000 && reader->Read(&update)) ++read;
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message() << " after " << read << " messages";
+  EXPECT_EQ(read, 0);
 }
 
 }  // namespace

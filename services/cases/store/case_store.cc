@@ -250,10 +250,13 @@ absl::Status CaseStore::Apply(
   for (const v1::StoredEvent& event : events) {
     teams.push_back(event.customer_hash().empty() ? "" : TeamOf(event));
   }
+  // Held through the commit and its Publish: see commit_mu_.
+  absl::MutexLock commit(&commit_mu_);
   std::vector<CaseChange> changes;
   bool committed = false;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
     changes.clear();  // a retried transaction starts again
+    committed = false;
     POLKU_ASSIGN_OR_RETURN(Transaction::FeedCheckpoint checkpoint,
                            txn.ReadCheckpoint());
     std::map<std::string, std::vector<v1::CaseRule>> rules;
@@ -443,6 +446,8 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
     return absl::InvalidArgumentError("priority: unknown priority");
   }
   const std::string team = TeamOf(event);
+  // Held through the commit and its Publish: see commit_mu_.
+  absl::MutexLock commit(&commit_mu_);
   v1::Case created;
   std::optional<CaseChange> change;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
@@ -632,6 +637,8 @@ absl::StatusOr<v1::Case> CaseStore::UpdateCase(
     return std::find(mask.paths().begin(), mask.paths().end(), path) !=
            mask.paths().end();
   };
+  // Held through the commit and its Publish: see commit_mu_.
+  absl::MutexLock commit(&commit_mu_);
   v1::Case result;
   std::optional<CaseChange> published;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
@@ -745,6 +752,8 @@ absl::StatusOr<v1::Case> CaseStore::AddComment(const std::string& tenant,
   if (text.empty()) {
     return absl::InvalidArgumentError("text: a comment must not be empty");
   }
+  // Held through the commit and its Publish: see commit_mu_.
+  absl::MutexLock commit(&commit_mu_);
   v1::Case result;
   std::optional<CaseChange> published;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
@@ -792,6 +801,8 @@ absl::StatusOr<std::vector<v1::AuditEntry>> CaseStore::AuditTrail(
 }
 
 absl::StatusOr<std::vector<SlaAlertRaised>> CaseStore::RaiseSlaAlerts() {
+  // Held through the commit and its Publish: see commit_mu_.
+  absl::MutexLock commit(&commit_mu_);
   std::vector<SlaAlertRaised> raised;
   std::vector<CaseChange> changes;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
@@ -856,6 +867,8 @@ absl::StatusOr<int64_t> CaseStore::SetContactConsent(
   if (customer_hash.empty()) {
     return absl::InvalidArgumentError("customer: must not be empty");
   }
+  // Held through the commit and its Publish: see commit_mu_.
+  absl::MutexLock commit(&commit_mu_);
   std::vector<CaseChange> changes;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
     changes.clear();

@@ -100,7 +100,8 @@ struct CaseChange {
 };
 
 // Told of every change after its transaction committed, on the thread that
-// made it; must not block (WatchCases queues it per subscriber). Changes
+// made it, one call at a time and in commit order; must not block nor call
+// back into the store (WatchCases queues it per subscriber). Changes
 // made by another replica on a shared database are not seen.
 using CaseChangeListener = std::function<void(const CaseChange&)>;
 
@@ -303,11 +304,18 @@ class CaseStore : public feed::FeedSink {
                        const std::string& new_value) const;
 
   // Hands committed changes to the listener.
-  void Publish(const std::vector<CaseChange>& changes);
+  void Publish(const std::vector<CaseChange>& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
   // Marks `c` no-contact when its customer refused contact.
   absl::Status ApplyConsent(Transaction& txn, StoredCase& c);
 
   Options options_;
+  // Held by every write that publishes, from before its transaction until
+  // its Publish returns, so the listener sees one case's changes in commit
+  // order (else two commits could reach a watcher swapped, leaving it with
+  // the older state). Taken before listener_mu_ and any backend lock; no
+  // call to another service runs under it.
+  absl::Mutex commit_mu_;
   absl::Mutex listener_mu_;
   CaseChangeListener listener_ ABSL_GUARDED_BY(listener_mu_);
 };

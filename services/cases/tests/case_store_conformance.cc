@@ -5,7 +5,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "services/cases/domain/business_calendar.h"
@@ -556,6 +558,51 @@ TEST_P(CaseStoreConformance, TheListenerHearsEveryCommittedChange) {
   EXPECT_TRUE(heard[3].after.sla().first_contact_breached());
   EXPECT_FALSE(heard[3].before->sla().first_contact_breached());
   store_->SetChangeListener(nullptr);
+}
+
+TEST_P(CaseStoreConformance, TheListenerHearsOneCasesChangesInCommitOrder) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  absl::StatusOr<v1::ListCasesResponse> listed =
+      store_->ListCases("acme", CaseFilter(), 10, "");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_THAT(listed->cases(), SizeIs(1));
+  const std::string case_id = listed->cases(0).case_id();
+  // A listener that takes a while, as a busy watcher's does: without the
+  // commits and their publishing serialised, a later commit's call
+  // overtakes an earlier one here.
+  absl::Mutex mu;
+  std::vector<int64_t> etags;
+  std::vector<absl::Time> updated;
+  store_->SetChangeListener([&](const CaseChange& c) {
+    absl::SleepFor(absl::Microseconds(50 + (c.after.etag().size() * 37) % 200));
+    int64_t etag = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(c.after.etag(), &etag));
+    absl::MutexLock lock(&mu);
+    etags.push_back(etag);
+    updated.push_back(Time(c.after.update_time()));
+  });
+  constexpr int kThreads = 4, kEach = 15;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        if (i % 3 == 0) clock_.Advance(absl::Seconds(1));
+        EXPECT_TRUE(store_
+                        ->AddComment("acme", "ville", case_id,
+                                     absl::StrCat("t", t, " #", i))
+                        .ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  store_->SetChangeListener(nullptr);
+  absl::MutexLock lock(&mu);
+  ASSERT_THAT(etags, SizeIs(kThreads * kEach));
+  for (size_t i = 1; i < etags.size(); ++i) {
+    EXPECT_EQ(etags[i], etags[i - 1] + 1) << "change " << i << " out of order";
+    EXPECT_GE(updated[i], updated[i - 1]) << "change " << i;
+  }
 }
 
 TEST_P(CaseStoreConformance, CasesByHandAndByRuleOnRequest) {
