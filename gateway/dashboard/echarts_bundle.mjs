@@ -11,12 +11,15 @@ import {
   DatasetComponent, GridComponent, LegendComponent, MarkAreaComponent, MarkLineComponent,
   MarkPointComponent, TitleComponent, TooltipComponent, VisualMapComponent,
 } from 'echarts/components';
+import { LabelLayout } from 'echarts/features';
 import { SVGRenderer } from 'echarts/renderers';
 
 echarts.use([
   BarChart, CustomChart, FunnelChart, HeatmapChart, LineChart, SankeyChart, ScatterChart,
   DatasetComponent, GridComponent, LegendComponent, MarkAreaComponent, MarkLineComponent,
   MarkPointComponent, TitleComponent, TooltipComponent, VisualMapComponent, SVGRenderer,
+  // Series' labelLayout (moving overlapping labels apart) needs it.
+  LabelLayout,
 ]);
 
 export { echarts };
