@@ -77,6 +77,23 @@ function niceCeiling(x) {
   return step * magnitude;
 }
 
+// The quadrant's points. A name written to the right of its point would run
+// over a point just right of it at about the same performance, so such a
+// point's name goes above it instead.
+function quadrantPoints(drivers, xMax) {
+  const points = drivers.map((d) => ({
+    name: d.name || d.key,
+    value: [d.importancePercent ?? 0, (d.top2Box ?? 0) * 100],
+  }));
+  for (const p of points) {
+    const crowded = points.some((q) => q !== p && q.value[0] >= p.value[0] &&
+      q.value[0] - p.value[0] < xMax * 0.1 && Math.abs(q.value[1] - p.value[1]) < 5 &&
+      (q.value[0] > p.value[0] || q.name > p.name));
+    if (crowded) p.label = { position: 'top' };
+  }
+  return points;
+}
+
 async function quadrantChart(container, answer) {
   const model = answer.model ?? {};
   const inModel = (answer.drivers ?? []).filter((d) => d.status === 'DRIVER_OK');
@@ -94,7 +111,7 @@ async function quadrantChart(container, answer) {
     series: [{
       type: 'scatter',
       symbolSize: 12,
-      data: inModel.map((d) => ({ name: d.name || d.key, value: [d.importancePercent ?? 0, (d.top2Box ?? 0) * 100] })),
+      data: quadrantPoints(inModel, xMax),
       label: { show: true, position: 'right', formatter: (p) => p.name, fontSize: 11 },
       // Nearby touchpoints' names are moved apart rather than drawn over
       // each other, with a line to their point once moved.
