@@ -154,6 +154,10 @@ class ThemesPlantedTest : public ::testing::Test {
     delete answers_;
     answers_ = nullptr;
   }
+  // A failed run of the seeds fails the test instead of reading nothing.
+  void SetUp() override {
+    ASSERT_NE(answers_, nullptr) << "the simulations did not run (above)";
+  }
 
   // 0-based rank of `term` in the answer, or -1; its z in `z`.
   static int RankOf(const v1::Themes& themes, const std::string& term,
