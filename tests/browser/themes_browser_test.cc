@@ -35,51 +35,21 @@
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "polku/v1/journey.pb.h"
+#include "tests/browser/browser_util.h"
 #include "tests/harness/journeys.h"
 #include "tests/harness/suite.h"
 
 namespace polku {
 namespace {
 
+using ::polku::testing::FromJson;
+using ::polku::testing::Quote;
+using ::polku::testing::RunCommand;
 using ::polku::testing::Suite;
+using ::polku::testing::ToJson;
 
 constexpr char kChromium[] = "/usr/bin/chromium";
 constexpr absl::Duration kBound = absl::Seconds(60);
-
-int RunCommand(const std::string& command, std::string& output) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buffer[4096];
-  size_t read;
-  while ((read = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) {
-    output.append(buffer, read);
-  }
-  int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string Quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-template <typename Message>
-Message FromJson(const std::string& json) {
-  Message message;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  EXPECT_TRUE(
-      google::protobuf::util::JsonStringToMessage(json, &message, options).ok())
-      << json;
-  return message;
-}
-
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(message, &json).ok());
-  return json;
-}
 
 TEST(ThemesBrowserTest, ThePainPointsViewShowsThemesAndExamplesAsTheApiSaysThem) {
   if (!std::filesystem::exists(kChromium)) {
