@@ -61,6 +61,8 @@ const Case kCases[] = {
      "events:write", true, false, true, false, false},
     {"/polku.v1.FeedbackService/EraseCustomer", Backend::kFeedback, "admin",
      false, true, false, false, false},
+    {"/polku.v1.FeedbackService/GetErasureReceipt", Backend::kFeedback,
+     "admin", false, true, false, false, false},
     {"/polku.v1.FeedbackService/WatchEvents", Backend::kFeedback, "admin", true,
      true, false, false, false},
     {"/polku.v1.FeedbackService/ExportEvents", Backend::kFeedback,
@@ -128,6 +130,10 @@ const Case kCases[] = {
      false, false, false, false, false},
     {"/polku.v1.CaseService/WatchCases", Backend::kCases, "cases:read",
      true, false, false, false, false},
+    {"/polku.v1.CaseService/SetBusinessCalendar", Backend::kCases,
+     "cases:write", false, false, false, false, false},
+    {"/polku.v1.CaseService/GetBusinessCalendar", Backend::kCases,
+     "cases:read", false, false, false, false, false},
     {"/polku.v1.AdminService/CreateTenant", Backend::kGateway, "superadmin",
      false, false, false, false, false},
     {"/polku.v1.AdminService/ListTenants", Backend::kGateway, "superadmin",
@@ -227,7 +233,8 @@ TEST(AuthzTest, CasesReadAndWrite) {
       "/polku.v1.CaseService/ListCases",
       "/polku.v1.CaseService/ListAuditEntries",
       "/polku.v1.CaseService/GetCaseMeasures",
-      "/polku.v1.CaseService/WatchCases"};
+      "/polku.v1.CaseService/WatchCases",
+      "/polku.v1.CaseService/GetBusinessCalendar"};
   int cases_rpcs = 0;
   for (const std::string& method : RoutedMethods()) {
     SCOPED_TRACE(method);
@@ -241,7 +248,7 @@ TEST(AuthzTest, CasesReadAndWrite) {
       EXPECT_EQ(FindRoute(method)->backend, Backend::kCases);
     }
   }
-  EXPECT_EQ(cases_rpcs, 13);
+  EXPECT_EQ(cases_rpcs, 15);
 }
 
 TEST(AuthzTest, UnknownMethodsAreUnimplemented) {

@@ -361,6 +361,8 @@ class HttpGateway::Routes {
         server.Delete(pattern, handler);
       } else if (method == "PATCH") {
         server.Patch(pattern, handler);
+      } else if (method == "PUT") {
+        server.Put(pattern, handler);
       }
     }
     // The dashboard page and its files (no key: the page asks for one).

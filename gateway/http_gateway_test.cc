@@ -424,6 +424,8 @@ TEST_F(HttpGatewayTest, EveryDocumentedRouteIsServed) {
           method == "get" ? client_->Get(concrete.c_str())
           : method == "patch"
               ? client_->Patch(concrete.c_str(), "{}", "application/json")
+          : method == "put"
+              ? client_->Put(concrete.c_str(), "{}", "application/json")
               : client_->Post(concrete.c_str(), "{}", "application/json");
       ASSERT_TRUE(res) << method << " " << concrete;
       EXPECT_EQ(res->status, 401)

@@ -51,6 +51,8 @@ const std::vector<HttpRoute>& Table() {
        "", /*event_rows=*/true},
       {"POST", "/v1/customers/{customer}:erase",
        "/polku.v1.FeedbackService/EraseCustomer", "*"},
+      {"GET", "/v1/erasures/{sequence}/receipt",
+       "/polku.v1.FeedbackService/GetErasureReceipt", ""},
       // JourneyService
       {"POST", "/v1/journeys", "/polku.v1.JourneyService/CreateJourney",
        "journey"},
@@ -114,6 +116,10 @@ const std::vector<HttpRoute>& Table() {
        "/polku.v1.CaseService/ListAuditEntries", ""},
       {"POST", "/v1/customers/{customer}:setContactConsent",
        "/polku.v1.CaseService/SetContactConsent", "*"},
+      {"GET", "/v1/businessCalendar",
+       "/polku.v1.CaseService/GetBusinessCalendar", ""},
+      {"PUT", "/v1/businessCalendar",
+       "/polku.v1.CaseService/SetBusinessCalendar", "*"},
       // AdminService
       {"POST", "/v1/tenants", "/polku.v1.AdminService/CreateTenant", "*"},
       {"GET", "/v1/tenants", "/polku.v1.AdminService/ListTenants", ""},
@@ -158,9 +164,31 @@ absl::Status SetScalar(Message& message, const FieldDescriptor* field,
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": \"", text, "\" is not ", what));
   };
+  // The value's name, its suffix after the enum's prefix, any case:
+  // GROUP_BY_STAGE, stage and Stage all work.
+  auto enum_value = [&]() -> const google::protobuf::EnumValueDescriptor* {
+    std::string upper = absl::AsciiStrToUpper(text);
+    const auto* type = field->enum_type();
+    for (int i = 0; i < type->value_count(); ++i) {
+      const std::string& value = type->value(i)->name();
+      if (value == upper || absl::EndsWith(value, "_" + upper)) {
+        return type->value(i);
+      }
+    }
+    return nullptr;
+  };
   if (field->is_repeated()) {
     if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
       reflection->AddString(&message, field, text);
+      return absl::OkStatus();
+    }
+    // A repeated enum (ListCases' states): one parameter per value.
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+      const auto* value = enum_value();
+      if (value == nullptr) {
+        return bad(absl::StrCat("a ", field->enum_type()->name()));
+      }
+      reflection->AddEnumValue(&message, field, value->number());
       return absl::OkStatus();
     }
     return absl::InvalidArgumentError(
@@ -212,18 +240,12 @@ absl::Status SetScalar(Message& message, const FieldDescriptor* field,
       return absl::OkStatus();
     }
     case FieldDescriptor::CPPTYPE_ENUM: {
-      // The value's name, its suffix after the enum's prefix, any case:
-      // GROUP_BY_STAGE, stage and Stage all work.
-      std::string upper = absl::AsciiStrToUpper(text);
-      const auto* type = field->enum_type();
-      for (int i = 0; i < type->value_count(); ++i) {
-        const std::string& value = type->value(i)->name();
-        if (value == upper || absl::EndsWith(value, "_" + upper)) {
-          reflection->SetEnumValue(&message, field, type->value(i)->number());
-          return absl::OkStatus();
-        }
+      const auto* value = enum_value();
+      if (value == nullptr) {
+        return bad(absl::StrCat("a ", field->enum_type()->name()));
       }
-      return bad(absl::StrCat("a ", type->name()));
+      reflection->SetEnumValue(&message, field, value->number());
+      return absl::OkStatus();
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       if (field->message_type()->full_name() == "google.protobuf.FieldMask") {
@@ -277,7 +299,8 @@ bool IsQueryable(const FieldDescriptor* field) {
   if (IsStringMap(field)) return true;
   if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
     return !field->is_repeated() ||
-           field->cpp_type() == FieldDescriptor::CPPTYPE_STRING;
+           field->cpp_type() == FieldDescriptor::CPPTYPE_STRING ||
+           field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM;
   }
   return field->message_type()->full_name() == "google.protobuf.Timestamp" ||
          field->message_type()->full_name() == "google.protobuf.FieldMask";

@@ -12,8 +12,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/authz.h"
+#include "gateway/caller_auth.h"
 #include "gateway/openapi.h"
 #include "polku/v1/admin.pb.h"
+#include "polku/v1/cases.pb.h"
 #include "polku/v1/feedback.pb.h"
 #include "polku/v1/insight.pb.h"
 #include "polku/v1/journey.pb.h"
@@ -72,6 +74,30 @@ TEST(HttpRoutesTest, TheLoggedPathHidesTheCustomerReference) {
   EXPECT_EQ(LoggedPath("/v1/journeys/onboarding:publish"),
             "/v1/journeys/onboarding:publish");
   EXPECT_EQ(LoggedPath("/v1/events"), "/v1/events");
+}
+
+// GET /v1/erasures/{sequence}/receipt: the sequence EraseCustomer
+// answered, from the path into the int64 field; not a number is named.
+TEST(HttpRoutesTest, AnErasureReceiptIsAskedByItsSequence) {
+  const HttpRoute& route =
+      RouteFor("/polku.v1.FeedbackService/GetErasureReceipt");
+  EXPECT_STREQ(route.http_method, "GET");
+  std::regex regex(PathRegex(route.path));
+  std::smatch match;
+  const std::string path = "/v1/erasures/1234/receipt";
+  ASSERT_TRUE(std::regex_match(path, match, regex));
+  auto request = BuildRequest(route, {match[1]}, "", {});
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(
+      dynamic_cast<const v1::GetErasureReceiptRequest&>(**request).sequence(),
+      1234);
+  auto bad = BuildRequest(route, {"twelve"}, "", {});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldOf(bad.status().message()), "sequence") << bad.status();
+  // Documented in the OpenAPI document, with its response schema.
+  const std::string document = OpenApiDocument();
+  EXPECT_THAT(document, HasSubstr("/v1/erasures/{sequence}/receipt"));
+  EXPECT_THAT(document, HasSubstr("polku.v1.ErasureReceipt"));
 }
 
 TEST(HttpRoutesTest, QueryParametersFillScalarAndNestedFields) {
@@ -198,6 +224,35 @@ TEST(HttpRoutesTest, JourneyMapAndAlertParameters) {
       dynamic_cast<const v1::ListAlertsRequest&>(**alerts);
   EXPECT_TRUE(alerts_request.include_cleared());
   EXPECT_EQ(alerts_request.page_size(), 10);
+}
+
+// GET /v1/cases?states=NEW&states=assigned: a repeated enum is one
+// parameter per value (the dashboard's Follow-up queue filters by state);
+// an unknown state names the parameter.
+TEST(HttpRoutesTest, RepeatedEnumIsOneParameterPerValue) {
+  const HttpRoute& route = RouteFor("/polku.v1.CaseService/ListCases");
+  auto list = BuildRequest(route, {}, "",
+                           {{"states", "NEW"},
+                            {"states", "assigned"},
+                            {"breached_only", "true"},
+                            {"owner_team", "care"}});
+  ASSERT_TRUE(list.ok()) << list.status();
+  const auto& request = dynamic_cast<const v1::ListCasesRequest&>(**list);
+  ASSERT_EQ(request.states_size(), 2);
+  EXPECT_EQ(request.states(0), v1::NEW);
+  EXPECT_EQ(request.states(1), v1::ASSIGNED);
+  EXPECT_TRUE(request.breached_only());
+  EXPECT_EQ(request.owner_team(), "care");
+  auto watch = BuildRequest(RouteFor("/polku.v1.CaseService/WatchCases"), {},
+                            "", {{"filter.states", "WAITING_FOR_CUSTOMER"}});
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  EXPECT_EQ(dynamic_cast<const v1::WatchCasesRequest&>(**watch)
+                .filter()
+                .states(0),
+            v1::WAITING_FOR_CUSTOMER);
+  auto bad = BuildRequest(route, {}, "", {{"states", "SLEEPING"}});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FieldOf(bad.status().message()), "states") << bad.status().message();
 }
 
 TEST(HttpRoutesTest, BadQueryParametersNameThemselves) {
@@ -350,6 +405,60 @@ TEST(OpenApiTest, DocumentsExactlyTheRoutes) {
     routes.emplace(route.http_method, route.path);
   }
   EXPECT_EQ(documented, routes);
+}
+
+// The actor header (caller_auth.h) is documented once, with its rules, and
+// every operation refers to it: the gateway takes it on every call.
+TEST(OpenApiTest, DocumentsTheActorHeaderOnEveryOperation) {
+  google::protobuf::Struct document;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(OpenApiDocument(), &document)
+          .ok());
+  const auto& parameters =
+      document.fields().at("components").struct_value().fields();
+  ASSERT_TRUE(parameters.contains("parameters"));
+  const auto& actor = parameters.at("parameters")
+                          .struct_value()
+                          .fields()
+                          .at("Actor")
+                          .struct_value()
+                          .fields();
+  EXPECT_TRUE(absl::EqualsIgnoreCase(actor.at("name").string_value(),
+                                     kActorHeader));
+  EXPECT_EQ(actor.at("in").string_value(), "header");
+  EXPECT_THAT(actor.at("description").string_value(), HasSubstr("act_as"));
+  EXPECT_EQ(actor.at("schema").struct_value().fields().at("maxLength")
+                .number_value(),
+            kMaxActorLength);
+  int operations = 0;
+  for (const auto& [path, item] :
+       document.fields().at("paths").struct_value().fields()) {
+    for (const auto& [method, operation] : item.struct_value().fields()) {
+      ++operations;
+      bool refers = false;
+      for (const auto& parameter : operation.struct_value()
+                                       .fields()
+                                       .at("parameters")
+                                       .list_value()
+                                       .values()) {
+        const auto& fields = parameter.struct_value().fields();
+        refers = refers || (fields.contains("$ref") &&
+                            fields.at("$ref").string_value() ==
+                                "#/components/parameters/Actor");
+      }
+      EXPECT_TRUE(refers) << method << " " << path;
+    }
+  }
+  EXPECT_GT(operations, 30);
+  // The cases writes are among them, the business calendar's too.
+  EXPECT_TRUE(document.fields()
+                  .at("paths")
+                  .struct_value()
+                  .fields()
+                  .at("/v1/businessCalendar")
+                  .struct_value()
+                  .fields()
+                  .contains("put"));
 }
 
 }  // namespace

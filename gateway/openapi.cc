@@ -9,6 +9,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/caller_auth.h"
 #include "gateway/http_routes.h"
 #include "lib/export/event_rows.h"
 
@@ -27,6 +28,12 @@ Value Str(absl::string_view text) {
   return value;
 }
 
+Value Num(double number) {
+  Value value;
+  value.set_number_value(number);
+  return value;
+}
+
 Value Obj(std::initializer_list<std::pair<const char*, Value>> fields) {
   Value value;
   Struct* object = value.mutable_struct_value();
@@ -39,6 +46,33 @@ Value Obj(std::initializer_list<std::pair<const char*, Value>> fields) {
 Value Ref(const Descriptor* type) {
   return Obj({{"$ref",
                Str(absl::StrCat("#/components/schemas/", type->full_name()))}});
+}
+
+// The name of the components' parameter that documents kActorHeader.
+constexpr char kActorParameter[] = "Actor";
+
+// kActorHeader as the gateway takes it (caller_auth.h's ActorOf): the
+// person an act_as key acts for, recorded as the actor of what the call
+// changes (polku-cases' audit trail).
+Value ActorParameter() {
+  return Obj(
+      {{"name", Str("X-Polku-Actor")},
+       {"in", Str("header")},
+       {"description",
+        Str(absl::StrCat(
+            "Who acts: the person a trusted front end (a helpdesk, the "
+            "dashboard's server) acts for. Only an API key with the scope "
+            "\"act_as\" may send it, else the call is refused with 403 "
+            "PERMISSION_DENIED; 1-",
+            kMaxActorLength,
+            " printable ASCII characters, else 400 INVALID_ARGUMENT. The "
+            "changes the call makes (cases, rules, the business calendar) are "
+            "audited as \"<person> via <key name> (key <id>)\"; without the "
+            "header the key itself is the actor."))},
+       {"schema", Obj({{"type", Str("string")},
+                       {"minLength", Num(1)},
+                       {"maxLength", Num(kMaxActorLength)},
+                       {"example", Str("alice@example.com")}})}});
 }
 
 class SchemaBuilder {
@@ -139,6 +173,7 @@ class SchemaBuilder {
                                           {"example",
                                            Str("events[1].csat")}})}})}})}})}});
     return Obj({{"schemas", schemas},
+                {"parameters", Obj({{kActorParameter, ActorParameter()}})},
                 {"securitySchemes",
                  Obj({{"bearerAuth", Obj({{"type", Str("http")},
                                           {"scheme", Str("bearer")}})}})}});
@@ -240,6 +275,10 @@ std::string Build() {
                 "RFC 4180 with a header row. The same columns either way.")},
            {"schema", Obj({{"type", Str("string")}, {"enum", formats}})}});
     }
+    // Every route takes it (the gateway checks it on every call).
+    *parameters.mutable_list_value()->add_values() = Obj(
+        {{"$ref", Str(absl::StrCat("#/components/parameters/",
+                                   kActorParameter))}});
     (*op.mutable_fields())["parameters"] = parameters;
 
     absl::string_view body(route.body);

@@ -12,6 +12,10 @@ measure:
 
   demo-cases.py --work http://127.0.0.1:8080 .polku/cases.key
 
+and prints the dashboard's key (insights:read + cases:read, issued once):
+
+  demo-cases.py --dashboard-key http://127.0.0.1:8080 .polku/credentials.json .polku/dashboard.key
+
 With the demo admin key it issues a cases:read + cases:write key once (kept in
 the key file, 0600, and reused on later runs), then gives every journey that
 has no rule yet one: detractors (NPS ≤ 6) and very dissatisfied customers
@@ -28,6 +32,7 @@ import urllib.parse
 import urllib.request
 
 TIMEOUT_SECONDS = 10
+RATE_LIMIT_ATTEMPTS = 20
 
 # Finnish public holidays on weekdays, 2026–2027 (local dates).
 HOLIDAYS = [
@@ -45,28 +50,45 @@ HOLIDAYS = [
 
 def call(base, method, path, key, body=None):
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("Authorization", "Bearer " + key)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as error:
-        sys.exit(f"demo-cases: {method} {path}: HTTP {error.code}: {error.read().decode()}")
+    # 429 is the gateway's per-key rate limit, answered before the call
+    # reaches polku-cases: waiting as Retry-After says and sending it again is
+    # safe. A bounded number of times.
+    for attempt in range(RATE_LIMIT_ATTEMPTS):
+        request = urllib.request.Request(base + path, data=data, method=method)
+        request.add_header("Authorization", "Bearer " + key)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            text = error.read().decode()
+            if error.code == 429 and attempt + 1 < RATE_LIMIT_ATTEMPTS:
+                try:
+                    wait = float(error.headers.get("Retry-After", "1"))
+                except ValueError:
+                    wait = 1.0
+                time.sleep(min(max(wait, 0.05), 5.0))
+                continue
+            sys.exit(f"demo-cases: {method} {path}: HTTP {error.code}: {text}")
 
 
-def cases_key(base, credentials, key_file):
+def issued_key(base, credentials, key_file, name, scopes):
+    """A key of the demo tenant, issued once and kept in key_file (0600)."""
     if os.path.exists(key_file):
         with open(key_file) as f:
             return f.read().strip()
     issued = call(base, "POST", f"/v1/tenants/{credentials['tenant']}/apiKeys",
-                  credentials["admin_key"],
-                  {"displayName": "follow-up (up.sh)", "scopes": ["cases:read", "cases:write"]})
+                  credentials["admin_key"], {"displayName": name, "scopes": scopes})
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(issued["key"] + "\n")
     return issued["key"]
+
+
+def cases_key(base, credentials, key_file):
+    return issued_key(base, credentials, key_file, "follow-up (up.sh)",
+                      ["cases:read", "cases:write"])
 
 
 def rule(journey):
@@ -139,6 +161,14 @@ def work(base, key_file):
 
 
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--dashboard-key":
+        # The dashboard's key: reads insights and cases, so that every view,
+        # the Follow-up queue included, works with the link up.sh prints.
+        with open(sys.argv[3]) as f:
+            credentials = json.load(f)
+        print(issued_key(sys.argv[2], credentials, sys.argv[4], "dashboard (up.sh)",
+                         ["insights:read", "cases:read"]))
+        return
     if len(sys.argv) == 4 and sys.argv[1] == "--work":
         work(sys.argv[2], sys.argv[3])
         return

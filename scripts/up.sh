@@ -189,7 +189,8 @@ fail() {
     --channels=shop,phone,web,email,field_service,chat,mobile,outdoor,tv
 ) || fail "polku-keys init failed"
 start polku-journey --listen=$JOURNEY_ADDR --data_dir="$DATA_DIR"
-start polku-feedback --listen=$FEEDBACK_ADDR --data_dir="$DATA_DIR" --journey_address=$JOURNEY_ADDR
+start polku-feedback --listen=$FEEDBACK_ADDR --data_dir="$DATA_DIR" --journey_address=$JOURNEY_ADDR \
+  --erasure_readers=polku-insight,polku-cases
 start polku-insight --listen=$INSIGHT_ADDR --data_dir="$DATA_DIR" --feedback_address=$FEEDBACK_ADDR \
   --journey_address=$JOURNEY_ADDR
 start polku-cases --listen=$CASES_ADDR --data_dir="$DATA_DIR" --feedback_address=$FEEDBACK_ADDR \
@@ -287,8 +288,12 @@ else
   first_journey=JOURNEY_KEY
 fi
 
-dashboard_key=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["insights_key"])' \
-  "$CREDENTIALS")
+# The dashboard's key reads insights and cases (every view, Follow-up too); the
+# insights key if it cannot be issued.
+dashboard_key=$("$PY" scripts/demo-cases.py --dashboard-key "http://$GATEWAY_HTTP" "$CREDENTIALS" \
+  "$DATA_DIR/dashboard.key") ||
+  dashboard_key=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["insights_key"])' \
+    "$CREDENTIALS")
 
 cat <<EOM
 
@@ -300,13 +305,14 @@ Polku is up.
   super-admin    $DATA_DIR/superadmin.key   (creates tenants: polku-keys --data_dir=$DATA_DIR list-tenants)
   logs           $LOGS/
 
-Dashboard (the key is an insights:read key; it stays in the URL fragment,
-which the browser never sends):
+Dashboard (the key reads insights and cases: insights:read + cases:read; it stays
+in the URL fragment, which the browser never sends):
   http://$GATEWAY_HTTP/?journey=$first_journey#key=$dashboard_key
   planted change: ${planted_touchpoint:-none} from ${planted_day:-–} (truths: $DATA_DIR/planted-truths.json)
   planted drivers: ${PLANTED_DRIVERS:-none} (Critical touchpoints: &view=drivers)
   planted funnel: bottleneck into ${funnel_bottleneck:-–}, ~24 h to ${funnel_second:-–}, web → phone 20 % (view "Funnel and paths")
   planted themes: ${PLANTED_THEMES:-none} (comments in fi, sv, en; view "Pain points")
+  follow-up cases: opened by the demo's rules from the detractors, some worked (view "Follow-up")
 
 Scorecard by stage:
   curl -s -H "Authorization: Bearer \$($PY -c 'import json;print(json.load(open("$CREDENTIALS"))["admin_key"])')" \\

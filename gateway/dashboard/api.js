@@ -33,12 +33,16 @@ export function explain(error) {
 }
 
 // "/v1/trend?journey=…" from a path and parameters (undefined and "" are
-// left out; an object value becomes name.key=value entries).
+// left out; an array value becomes one name=value entry per element, an
+// object value name.key=value entries).
 export function url(path, params = {}) {
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     if (value === undefined || value === null || value === '') continue;
-    if (typeof value === 'object') {
+    if (Array.isArray(value)) {
+      // A repeated field: one parameter per value (states=NEW&states=…).
+      for (const entry of value) query.append(name, String(entry));
+    } else if (typeof value === 'object') {
       for (const [key, entry] of Object.entries(value)) query.append(`${name}.${key}`, entry);
     } else {
       query.append(name, String(value));

@@ -9,6 +9,7 @@
 // (textContent), never as HTML.
 import { explain } from './api.js';
 import { drawChart } from './charts.js';
+import { element, scoresText } from './dom.js';
 import { day, int } from './format.js';
 import { buildGrid } from './grid.js';
 
@@ -72,15 +73,6 @@ export function highlightPieces(text, spans) {
   }
   if (at < bytes.length) pieces.push({ text: decoder.decode(bytes.subarray(at)), mark: false });
   return pieces;
-}
-
-function element(tag, attributes = {}, text) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value !== undefined && value !== null) node.setAttribute(name, String(value));
-  }
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 // The dashboard's scope as GetThemes' query parameters.
@@ -202,14 +194,6 @@ async function sparkline(box, theme) {
       areaStyle: { opacity: 0.15, color: theme.emerging ? '#b42318' : '#2457c5' },
     }],
   });
-}
-
-function scoresText(example) {
-  const parts = [];
-  if (example.nps !== undefined) parts.push(`NPS ${example.nps}`);
-  if (example.csat !== undefined) parts.push(`CSAT ${example.csat}`);
-  if (example.ces !== undefined) parts.push(`CES ${example.ces}`);
-  return parts.length > 0 ? parts.join(', ') : 'no score';
 }
 
 function exampleItem(example) {

@@ -28,3 +28,7 @@ VIEWS.push(funnelView);  // Funnel and paths (docs/funnels.md)
 import { view as themesView } from './themes.js';
 
 VIEWS.push(themesView);  // Pain points: comment themes (docs/themes.md)
+
+import { view as followupView } from './followup.js';
+
+VIEWS.push(followupView);  // Follow-up: polku-cases' queue (docs/cases.md)

@@ -64,9 +64,15 @@ class FeedTailer::PageQueue {
   // the queue has ended, and takes either the erasure at the front or the
   // event pages before the next erasure, up to `max_events`, as one page.
   // nullopt once the queue has ended and is empty.
-  std::optional<v1::WatchEventsResponse> Take(absl::Time not_before) {
+  // With `idle_until`, an empty page (neither events nor an erasure, which
+  // the feed never sends) when nothing came by then.
+  std::optional<v1::WatchEventsResponse> Take(
+      absl::Time not_before, absl::Time idle_until = absl::InfiniteFuture()) {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(this, &PageQueue::HasPagesOrEnded));
+    if (!mu_.AwaitWithDeadline(
+            absl::Condition(this, &PageQueue::HasPagesOrEnded), idle_until)) {
+      return v1::WatchEventsResponse();
+    }
     mu_.AwaitWithDeadline(absl::Condition(this, &PageQueue::FullOrEnded),
                           not_before);
     if (pages_.empty()) return std::nullopt;
@@ -113,7 +119,8 @@ class FeedTailer::PageQueue {
 FeedTailer::FeedTailer(FeedSink& store,
                        std::shared_ptr<grpc::Channel> channel, Options options)
     : store_(store),
-      stub_(v1::FeedbackService::NewStub(std::move(channel))),
+      stub_(v1::FeedbackService::NewStub(channel)),
+      reports_(v1::FeedReaderService::NewStub(std::move(channel))),
       options_(options) {}
 
 FeedTailer::~FeedTailer() { Stop(); }
@@ -132,6 +139,7 @@ void FeedTailer::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     if (open_stream_ != nullptr) open_stream_->TryCancel();
+    if (open_report_ != nullptr) open_report_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
 }
@@ -165,6 +173,45 @@ void FeedTailer::Announce(const v1::WatchEventsResponse& page) const {
   options_.on_applied(changes);
 }
 
+void FeedTailer::ReportProgress(int64_t applied_sequence) {
+  if (options_.reader.empty() || feed_id_.empty()) return;
+  grpc::ClientContext context;
+  context.set_deadline(
+      absl::ToChronoTime(absl::Now() + options_.report_deadline));
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    open_report_ = &context;
+  }
+  v1::ReportProgressRequest request;
+  request.set_reader(options_.reader);
+  request.set_feed_id(feed_id_);
+  request.set_applied_sequence(applied_sequence);
+  v1::ReportProgressResponse response;
+  // Synchronous on the tailer thread, which applies the next page only
+  // after: bounded by the short deadline, and Stop cancels it.
+  const grpc::Status status = reports_->ReportProgress(&context, request,
+                                                       &response);
+  {
+    absl::MutexLock lock(&mu_);
+    open_report_ = nullptr;
+  }
+  last_report_ = absl::Now();
+  if (status.ok()) {
+    report_failed_ = false;
+    return;
+  }
+  // Once per run of failures: the next report carries the progress anyway.
+  if (!report_failed_) {
+    log::Warning("cannot report the feed progress; erasure receipts wait "
+                 "for the next report",
+                 {{"reader", options_.reader},
+                  {"applied_sequence", applied_sequence},
+                  {"error", rpc::FromGrpcStatus(status).ToString()}});
+  }
+  report_failed_ = true;
+}
+
 bool FeedTailer::TailOnce() {
   absl::StatusOr<int64_t> checkpoint = store_.Checkpoint();
   if (!checkpoint.ok()) {
@@ -180,6 +227,9 @@ bool FeedTailer::TailOnce() {
     if (stopping_) return false;
     open_stream_ = &context;
   }
+  // So that polku-feedback (perhaps restarted) knows this reader again
+  // without waiting for a page.
+  ReportProgress(*checkpoint);
   v1::WatchEventsRequest request;
   request.set_from_sequence(*checkpoint + 1);
   std::unique_ptr<grpc::ClientReader<v1::WatchEventsResponse>> reader =
@@ -213,14 +263,27 @@ bool FeedTailer::TailOnce() {
   bool feed_checked = false;
   absl::Status apply_status;
   absl::Time next_apply = absl::InfinitePast();
-  while (std::optional<v1::WatchEventsResponse> page = queue.Take(next_apply)) {
+  int64_t applied_through = *checkpoint;
+  // While a report has failed, an idle feed still retries it every
+  // report_interval: an EraseCustomer may be waiting for it.
+  const auto idle_until = [&] {
+    return report_failed_ ? absl::Now() + options_.report_interval
+                          : absl::InfiniteFuture();
+  };
+  while (std::optional<v1::WatchEventsResponse> page =
+             queue.Take(next_apply, idle_until())) {
     // Stop ends the wait for the interval: what waited is read again later.
     if (StopRequested()) break;
+    if (!page->has_erasure() && page->events().empty()) {
+      ReportProgress(applied_through);
+      continue;
+    }
     next_apply = absl::Now() + options_.apply_interval;
     if (!feed_checked) {
       // Another feed's sequences would not continue our checkpoint.
       apply_status = store_.CheckFeed(page->feed_id());
       feed_checked = apply_status.ok();
+      if (feed_checked) feed_id_ = page->feed_id();
     }
     if (apply_status.ok()) {
       apply_status = page->has_erasure() ? store_.ApplyErasure(page->erasure())
@@ -233,7 +296,16 @@ bool FeedTailer::TailOnce() {
       break;
     }
     applied = true;
+    applied_through = page->has_erasure()
+                          ? page->erasure().sequence()
+                          : page->events(page->events_size() - 1).sequence();
     if (options_.on_applied) Announce(*page);
+    // An erasure at once: an EraseCustomer call may be waiting for it.
+    if ((page->has_erasure() || !page->events().empty()) &&
+        (page->has_erasure() || report_failed_ ||
+         absl::Now() - last_report_ >= options_.report_interval)) {
+      ReportProgress(applied_through);
+    }
   }
   queue.End();  // unblocks the reader if it waits for room
   reads_done.WaitForNotification();

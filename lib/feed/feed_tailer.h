@@ -16,6 +16,11 @@
 // against the feed the checkpoint belongs to (FeedSink::CheckFeed); on a
 // mismatch nothing is applied, an error is logged and the tailer keeps
 // retrying with backoff, so the problem is loud but nothing is miscounted.
+// With Options::reader set, the tailer reports the reader's durable
+// checkpoint to polku-feedback (FeedReaderService.ReportProgress, for the
+// erasure receipts): at once after an erasure page, after other pages at
+// most every `report_interval`, and when a stream opens (once the feed is
+// known), so that polku-feedback learns again after either side restarts.
 //
 //   FeedTailer tailer(store, MakeFeedbackChannel("127.0.0.1:7101"));
 //   tailer.Start();
@@ -39,6 +44,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/rpc/tls.h"
+#include "polku/v1/feed_readers.grpc.pb.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "lib/feed/feed_sink.h"
 
@@ -83,6 +89,13 @@ class FeedTailer {
     // listeners (live scorecards, the change-alert monitor) learn of new
     // data at once. Must not block: record and hand off.
     std::function<void(const FeedChanges&)> on_applied;
+    // The reader's identity for progress reports, e.g. rpc::kCasesIdentity
+    // (with mTLS, the one its certificate names); empty: no reports.
+    std::string reader;
+    // Reports after pages other than erasures at most this often.
+    absl::Duration report_interval = absl::Seconds(1);
+    // Deadline of one report.
+    absl::Duration report_deadline = absl::Seconds(2);
   };
 
   FeedTailer(FeedSink& store, std::shared_ptr<grpc::Channel> channel)
@@ -110,20 +123,32 @@ class FeedTailer {
   // Tells options_.on_applied what an applied page changed.
   void Announce(const v1::WatchEventsResponse& page) const;
   bool StopRequested() const;
+  // Reports `applied_sequence` of feed `feed_id_` (options_.reader set and
+  // the feed known); a failure is retried with the next report.
+  void ReportProgress(int64_t applied_sequence);
 
   FeedSink& store_;
   const std::unique_ptr<v1::FeedbackService::Stub> stub_;
+  const std::unique_ptr<v1::FeedReaderService::Stub> reports_;
   const Options options_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The open stream's context, so Stop can cancel it.
   grpc::ClientContext* open_stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The report in flight's context, so Stop can cancel it.
+  grpc::ClientContext* open_report_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread thread_;
 
   // Touched only by the tailer thread: throttles the failure warnings.
   int failed_attempts_ = 0;
   absl::Time last_warning_ = absl::InfinitePast();
+  // Touched only by the tailer thread: the feed the checkpoint is of (once
+  // a page of it was checked), and the reports.
+  std::string feed_id_;
+  absl::Time last_report_ = absl::InfinitePast();
+  // The last report failed: the next page is reported whatever its kind.
+  bool report_failed_ = false;
 };
 
 }  // namespace polku::feed

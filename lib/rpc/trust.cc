@@ -49,11 +49,18 @@ const InternalCall kInternalCalls[] = {
     // named with, for the tenant whose consent it is (the secret stays in
     // polku-feedback).
     {kCasesIdentity, "/polku.v1.CustomerKeyService/HashCustomer", true},
+    // The readers that hold customer data report how far they have applied
+    // the feed, for the erasure receipts (feed_readers.proto).
+    {kInsightIdentity, "/polku.v1.FeedReaderService/ReportProgress", false},
+    {kCasesIdentity, "/polku.v1.FeedReaderService/ReportProgress", false},
 };
 
 // Internal only: polku-cases asks it for a customer's hash.
 constexpr absl::string_view kCustomerKeyServicePrefix =
     "/polku.v1.CustomerKeyService/";
+// Internal only: the feed's readers report their progress to it.
+constexpr absl::string_view kFeedReaderServicePrefix =
+    "/polku.v1.FeedReaderService/";
 
 // Methods that tell nothing about any tenant.
 bool IsOpenMethod(absl::string_view method) {
@@ -134,6 +141,14 @@ absl::Status CheckCall(absl::string_view identity, absl::string_view method,
       return absl::PermissionDeniedError(absl::StrCat(
           "polku-gateway may not call ", method,
           ": only polku-cases asks for a customer's hash"));
+    }
+    // A forged report would make an erasure receipt claim what a reader
+    // has not done.
+    if (absl::StartsWith(method, kFeedReaderServicePrefix)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "polku-gateway may not call ", method,
+          ": only the feed's readers (polku-insight, polku-cases) report "
+          "their progress"));
     }
     if (asserts_tenant) return absl::OkStatus();
     return absl::PermissionDeniedError(

@@ -18,6 +18,7 @@
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/server.h"
 #include "lib/rpc/testing/test_pki.h"
+#include "polku/v1/feed_readers.grpc.pb.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
 
@@ -30,6 +31,8 @@ constexpr char kWatchEvents[] = "/polku.v1.FeedbackService/WatchEvents";
 constexpr char kSubmitEvents[] = "/polku.v1.FeedbackService/SubmitEvents";
 constexpr char kWatchJourneys[] = "/polku.v1.JourneyService/WatchJourneys";
 constexpr char kGetJourney[] = "/polku.v1.JourneyService/GetJourney";
+constexpr char kReportProgress[] =
+    "/polku.v1.FeedReaderService/ReportProgress";
 
 TEST(CheckCallTest, OnlyTheGatewayActsForTheTenantOfAnApiKey) {
   EXPECT_TRUE(CheckCall(kGatewayIdentity, kSubmitEvents, true).ok());
@@ -103,6 +106,27 @@ TEST(CheckCallTest, OnlyPolkuCasesHashesACustomerForOneTenant) {
   absl::Status gateway = CheckCall(kGatewayIdentity, kHash, true);
   EXPECT_EQ(gateway.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(gateway.message(), HasSubstr("only polku-cases"));
+}
+
+// Only the feed's readers that hold customer data report their progress
+// (erasure receipts), for no tenant; a gateway report would be a forgery.
+TEST(CheckCallTest, OnlyTheFeedsReadersReportTheirProgress) {
+  constexpr char kReport[] = "/polku.v1.FeedReaderService/ReportProgress";
+  EXPECT_TRUE(CheckCall(kInsightIdentity, kReport, false).ok());
+  EXPECT_TRUE(CheckCall(kCasesIdentity, kReport, false).ok());
+  EXPECT_EQ(CheckCall(kInsightIdentity, kReport, true).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCall(kCasesIdentity, kReport, true).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCall(kJourneyIdentity, kReport, false).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckCall(kFeedbackIdentity, kReport, false).code(),
+            absl::StatusCode::kPermissionDenied);
+  for (bool asserts_tenant : {true, false}) {
+    absl::Status gateway = CheckCall(kGatewayIdentity, kReport, asserts_tenant);
+    EXPECT_EQ(gateway.code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_THAT(gateway.message(), HasSubstr("only the feed's readers"));
+  }
 }
 
 // Its constructor is protected; this iterates over nothing.
@@ -228,6 +252,11 @@ class TrustedServerTest : public ::testing::Test {
       v1::Journey journey;
       return stub->GetJourney(&context, {}, &journey);
     }
+    if (method == kReportProgress) {
+      auto stub = v1::FeedReaderService::NewStub(*channel);
+      v1::ReportProgressResponse response;
+      return stub->ReportProgress(&context, {}, &response);
+    }
     EXPECT_EQ(method, kSubmitEvents);
     auto stub = v1::FeedbackService::NewStub(*channel);
     v1::SubmitEventsResponse response;
@@ -250,6 +279,21 @@ TEST_F(TrustedServerTest, ForgedTenantFromAnyoneButTheGatewayIsRefused) {
   grpc::Status through_gateway = Call("polku-gateway", kSubmitEvents, "acme");
   EXPECT_EQ(through_gateway.error_message(), "handled");
   EXPECT_THAT(service_.handled(), ::testing::ElementsAre(kSubmitEvents));
+}
+
+// Over real mTLS: the gateway's certificate cannot report a reader's
+// progress, with or without a tenant; polku-insight's can.
+TEST_F(TrustedServerTest, OnlyAReaderReportsFeedProgress) {
+  for (const std::string tenant : {"acme", ""}) {
+    grpc::Status gateway = Call("polku-gateway", kReportProgress, tenant);
+    EXPECT_EQ(gateway.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(gateway.error_message(), HasSubstr("only the feed's readers"));
+  }
+  EXPECT_EQ(Call("polku-journey", kReportProgress).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(service_.handled(), ::testing::IsEmpty());
+  EXPECT_EQ(Call("polku-insight", kReportProgress).error_message(), "handled");
+  EXPECT_THAT(service_.handled(), ::testing::ElementsAre(kReportProgress));
 }
 
 TEST_F(TrustedServerTest, AValidCertificateOfTheWrongIdentityIsRefused) {

@@ -1,5 +1,7 @@
 #include "lib/stats/significance.h"
 
+#include <math.h>  // lgamma_r
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -50,7 +52,7 @@ double RegularizedIncompleteBeta(double x, double a, double b) {
   if (x <= 0.0) return 0.0;
   if (x >= 1.0) return 1.0;
   // x^a (1 − x)^b / (a B(a, b)), through logarithms to avoid overflow.
-  const double log_front = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
+  const double log_front = LogGamma(a + b) - LogGamma(a) - LogGamma(b) +
                            a * std::log(x) + b * std::log1p(-x);
   // Use the symmetry I_x(a, b) = 1 − I_{1−x}(b, a) where the fraction
   // converges faster.
@@ -58,6 +60,11 @@ double RegularizedIncompleteBeta(double x, double a, double b) {
     return std::exp(log_front) * BetaContinuedFraction(x, a, b) / a;
   }
   return 1.0 - std::exp(log_front) * BetaContinuedFraction(1.0 - x, b, a) / b;
+}
+
+double LogGamma(double x) {
+  int sign = 0;
+  return ::lgamma_r(x, &sign);
 }
 
 double StudentTCdf(double t, double degrees_of_freedom) {

@@ -43,4 +43,14 @@ absl::StatusOr<std::vector<FeedEntry>> EventStore::ReadFeed(
   return entries;
 }
 
+absl::Status EventStore::RecordReaderProgress(absl::string_view /*reader*/,
+                                              int64_t /*applied_sequence*/,
+                                              int64_t /*reported_at*/) {
+  return absl::UnimplementedError("this store keeps no reader progress");
+}
+
+absl::StatusOr<std::vector<ReaderProgress>> EventStore::ReadReaderProgress() {
+  return absl::UnimplementedError("this store keeps no reader progress");
+}
+
 }  // namespace polku::feedback

@@ -99,6 +99,41 @@ struct EraseResult {
   int64_t sequence = 0;
 };
 
+// How far one reader of the feed (polku-insight, polku-cases) has durably
+// applied it, as reported to any replica (erasure_receipts.h). Times are
+// Unix microseconds by the clock of the replica that stored the report.
+struct ReaderProgress {
+  std::string reader;
+  int64_t applied_sequence = 0;
+  // The report that raised applied_sequence to its value: the reader had
+  // applied every sequence up to it by then.
+  int64_t advanced_at = 0;
+  // The reader's last report.
+  int64_t reported_at = 0;
+};
+
+// The progress statements, the same text on SQLite and PostgreSQL ($N
+// binds by position on both). The upsert keeps the highest sequence: a
+// replica's late write of an older report never moves progress back.
+// $1 reader, $2 feed_id, $3 applied_sequence, $4 time of the report.
+inline constexpr char kUpsertReaderProgressSql[] =
+    "INSERT INTO reader_progress (reader, feed_id, applied_sequence, "
+    "advanced_at, reported_at) VALUES ($1, $2, $3, $4, $4) "
+    "ON CONFLICT (reader, feed_id) DO UPDATE SET "
+    "advanced_at = CASE WHEN excluded.applied_sequence > "
+    "reader_progress.applied_sequence THEN excluded.advanced_at "
+    "ELSE reader_progress.advanced_at END, "
+    "applied_sequence = CASE WHEN excluded.applied_sequence > "
+    "reader_progress.applied_sequence THEN excluded.applied_sequence "
+    "ELSE reader_progress.applied_sequence END, "
+    "reported_at = CASE WHEN excluded.reported_at > "
+    "reader_progress.reported_at THEN excluded.reported_at "
+    "ELSE reader_progress.reported_at END";
+// $1 feed_id.
+inline constexpr char kReadReaderProgressSql[] =
+    "SELECT reader, applied_sequence, advanced_at, reported_at "
+    "FROM reader_progress WHERE feed_id = $1 ORDER BY reader";
+
 class EventStore {
  public:
   // One result per event of the batch, in order: ACCEPTED or DUPLICATE with
@@ -140,6 +175,18 @@ class EventStore {
   absl::StatusOr<std::vector<FeedEntry>> ReadFeed(absl::string_view tenant,
                                                   int64_t from_sequence,
                                                   int limit);
+
+  // Stores that `reader` reported, at `reported_at` (Unix microseconds),
+  // having applied this feed through `applied_sequence`; progress only
+  // rises (kUpsertReaderProgressSql). Blocks on storage: call it from an
+  // Executor thread. Stores without storage (tests) are UNIMPLEMENTED.
+  virtual absl::Status RecordReaderProgress(absl::string_view reader,
+                                            int64_t applied_sequence,
+                                            int64_t reported_at);
+
+  // Every reader's progress on this feed, as every replica stored it.
+  // Blocks on storage. UNIMPLEMENTED like RecordReaderProgress.
+  virtual absl::StatusOr<std::vector<ReaderProgress>> ReadReaderProgress();
 
   // Random, fixed when the storage was created; see
   // WatchEventsResponse.feed_id.

@@ -67,6 +67,9 @@ class StoreBackend {
   virtual absl::Status Exec(const std::string& sql) = 0;
   // The stored fingerprint column of the one stored event.
   virtual absl::StatusOr<std::string> StoredFingerprint() = 0;
+  // Takes the reader_progress migration back out (the store closed): the
+  // storage is then as the code before it left it.
+  virtual absl::Status UndoReaderProgressMigration() = 0;
 };
 
 class SqliteBackend : public StoreBackend {
@@ -113,6 +116,9 @@ class SqliteBackend : public StoreBackend {
     std::string fingerprint = (*row)->ColumnBlob(0);
     (*row)->Reset();
     return fingerprint;
+  }
+  absl::Status UndoReaderProgressMigration() override {
+    return Exec("DROP TABLE reader_progress; PRAGMA user_version = 4");
   }
 
  private:
@@ -172,6 +178,11 @@ class PgBackend : public StoreBackend {
     if (!row.ok()) return row.status();
     if (row->rows() == 0) return absl::NotFoundError("no stored event");
     return row->Bytes(0, 0);
+  }
+  absl::Status UndoReaderProgressMigration() override {
+    return Exec(
+        "DROP TABLE reader_progress; DELETE FROM schema_migrations "
+        "WHERE component = 'feedback' AND version = 3");
   }
 
  private:
@@ -792,6 +803,51 @@ TEST_P(EventStoreConformanceTest, ErasingNobodyStillRecordsTheErasure) {
   EXPECT_EQ(erased->erased_events, 0);
   EXPECT_EQ(erased->sequence, 1);
   EXPECT_EQ(Entries().size(), 1u);
+}
+
+// Erasure receipts: every replica stores the reports it hears and reads
+// all; a late write of an older report never moves progress back.
+TEST_P(EventStoreConformanceTest, ReaderProgressOnlyRises) {
+  ASSERT_TRUE(store_->RecordReaderProgress("polku-cases", 5, 1'000).ok());
+  ASSERT_TRUE(store_->RecordReaderProgress("polku-insight", 2, 1'500).ok());
+  // Older (a replica's late write), then the same level again.
+  ASSERT_TRUE(store_->RecordReaderProgress("polku-cases", 3, 2'000).ok());
+  ASSERT_TRUE(store_->RecordReaderProgress("polku-cases", 5, 3'000).ok());
+  auto progress = store_->ReadReaderProgress();
+  ASSERT_TRUE(progress.ok()) << progress.status();
+  ASSERT_EQ(progress->size(), 2u);
+  EXPECT_EQ((*progress)[0].reader, "polku-cases");
+  EXPECT_EQ((*progress)[0].applied_sequence, 5);
+  // When 5 was first reported; the last report.
+  EXPECT_EQ((*progress)[0].advanced_at, 1'000);
+  EXPECT_EQ((*progress)[0].reported_at, 3'000);
+  EXPECT_EQ((*progress)[1].reader, "polku-insight");
+  EXPECT_EQ((*progress)[1].applied_sequence, 2);
+  ASSERT_TRUE(store_->RecordReaderProgress("polku-insight", 9, 4'000).ok());
+  // Kept across reopening.
+  Reopen();
+  progress = store_->ReadReaderProgress();
+  ASSERT_TRUE(progress.ok()) << progress.status();
+  ASSERT_EQ(progress->size(), 2u);
+  EXPECT_EQ((*progress)[1].applied_sequence, 9);
+  EXPECT_EQ((*progress)[1].advanced_at, 4'000);
+}
+
+// A database from before reader_progress, with events, gets the table on
+// opening and keeps its events.
+TEST_P(EventStoreConformanceTest, AnOlderDatabaseGetsReaderProgress) {
+  ASSERT_TRUE(Submit(Batch({Event("e-1")})).ok());
+  store_.reset();
+  ASSERT_TRUE(backend_->UndoReaderProgressMigration().ok());
+  // Without the table, as before the migration.
+  EXPECT_FALSE(backend_->Exec("SELECT 1 FROM reader_progress").ok());
+  Reopen();
+  ASSERT_TRUE(store_->RecordReaderProgress("polku-cases", 1, 1'000).ok());
+  auto progress = store_->ReadReaderProgress();
+  ASSERT_TRUE(progress.ok()) << progress.status();
+  ASSERT_EQ(progress->size(), 1u);
+  EXPECT_EQ((*progress)[0].applied_sequence, 1);
+  EXPECT_EQ(Feed().size(), 1u);
 }
 
 }  // namespace

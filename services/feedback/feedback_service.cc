@@ -800,9 +800,24 @@ grpc::ServerUnaryReactor* FeedbackServiceImpl::EraseCustomer(
         absl::InvalidArgumentError("customer: must not be empty")));
     return reactor;
   }
+  ErasureReceipts* receipts =
+      options_.receipts != nullptr && options_.receipts->enabled()
+          ? options_.receipts
+          : nullptr;
+  // Answers a second (the margin) before the caller gives up, so that the
+  // receipt arrives; never past receipt_max_wait.
+  absl::Time wait_until =
+      receipts == nullptr
+          ? absl::InfinitePast()
+          : receipts->clock().Now() + options_.receipt_max_wait;
+  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+    wait_until = std::min(wait_until, absl::FromChrono(context->deadline()) -
+                                          options_.receipt_deadline_margin);
+  }
+  if (request->no_wait()) wait_until = absl::InfinitePast();
   store_.Erase(
       caller->tenant, request->customer(), request->suppress_future(),
-      [reactor, response, tenant = caller->tenant,
+      [reactor, response, receipts, wait_until, tenant = caller->tenant,
        suppress =
            request->suppress_future()](absl::StatusOr<EraseResult> erased) {
         if (!erased.ok()) {
@@ -815,8 +830,83 @@ grpc::ServerUnaryReactor* FeedbackServiceImpl::EraseCustomer(
                                       {"suppressed", suppress}});
         response->set_erased_events(erased->erased_events);
         response->set_sequence(erased->sequence);
-        reactor->Finish(grpc::Status::OK);
+        if (receipts == nullptr) {
+          reactor->Finish(grpc::Status::OK);
+          return;
+        }
+        // On the store's writer thread: Wait only registers the wait.
+        receipts->Wait(erased->sequence, wait_until,
+                       [reactor, response, tenant,
+                        sequence = erased->sequence](
+                           polku::v1::ErasureReceipt receipt) {
+                         if (!receipt.complete()) {
+                           std::string pending;
+                           for (const auto& reader : receipt.readers()) {
+                             if (reader.applied()) continue;
+                             absl::StrAppend(&pending, pending.empty() ? "" : ",",
+                                             reader.reader());
+                           }
+                           log::Warning("erasure not yet applied by every "
+                                        "reader; answering with the receipt",
+                                        {{"tenant", tenant},
+                                         {"sequence", sequence},
+                                         {"pending", pending}});
+                         }
+                         *response->mutable_receipt() = std::move(receipt);
+                         reactor->Finish(grpc::Status::OK);
+                       });
       });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* FeedbackServiceImpl::GetErasureReceipt(
+    grpc::CallbackServerContext* context,
+    const polku::v1::GetErasureReceiptRequest* request,
+    polku::v1::ErasureReceipt* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<rpc::Caller> caller = rpc::CallerFrom(*context);
+  if (!caller.ok()) {
+    reactor->Finish(rpc::ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  if (request->sequence() <= 0) {
+    reactor->Finish(rpc::ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "sequence: must be > 0 (EraseCustomerResponse.sequence), got ",
+        request->sequence()))));
+    return reactor;
+  }
+  ErasureReceipts* receipts = options_.receipts;
+  if (receipts == nullptr || !receipts->enabled()) {
+    reactor->Finish(rpc::ToGrpcStatus(absl::FailedPreconditionError(
+        "polku-feedback tracks no readers of its feed (--erasure_readers is "
+        "empty), so there are no erasure receipts")));
+    return reactor;
+  }
+  // A store read: on the executor. Only the caller's own erasure: a
+  // receipt for another tenant's sequence would tell it that one exists.
+  feed_readers_.Schedule([this, reactor, response, receipts,
+                          tenant = caller->tenant,
+                          sequence = request->sequence()] {
+    absl::StatusOr<std::vector<FeedRecord>> records =
+        store_.ReadFeedRecords(tenant, sequence, 1);
+    if (!records.ok()) {
+      reactor->Finish(rpc::ToGrpcStatus(records.status()));
+      return;
+    }
+    if (records->empty() || records->front().sequence != sequence ||
+        !records->front().erasure) {
+      reactor->Finish(rpc::ToGrpcStatus(absl::NotFoundError(absl::StrCat(
+          "sequence: no erasure of this tenant at ", sequence))));
+      return;
+    }
+    // Other replicas may have heard reports this one did not.
+    if (absl::Status refreshed = receipts->Refresh(); !refreshed.ok()) {
+      reactor->Finish(rpc::ToGrpcStatus(refreshed));
+      return;
+    }
+    *response = receipts->Receipt(sequence);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 
@@ -881,6 +971,9 @@ void FeedbackServiceImpl::EndStreams() {
   // UNAVAILABLE, so that the drain does not wait for the timeout.
   feeds_draining_ = true;
   store_.notifier().Close();
+  // EraseCustomer calls waiting for readers answer with the receipt as it
+  // stands, instead of holding the shutdown up.
+  if (options_.receipts != nullptr) options_.receipts->ExpireAll();
 }
 
 }  // namespace polku::feedback

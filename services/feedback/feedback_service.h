@@ -10,7 +10,11 @@
 // started. StreamEvents answers a bidirectional stream of events in order as
 // they commit, reading from the client only while fewer than
 // `max_unacknowledged_per_stream` of its events are unanswered.
-// EraseCustomer hands the erasure to the store and answers once committed.
+// EraseCustomer hands the erasure to the store and, once committed, waits
+// (on ErasureReceipts, holding no thread) until the readers have applied it
+// or a bounded wait ends, then answers with the receipt. GetErasureReceipt
+// checks on the executor that the sequence is an erasure of the caller's
+// tenant, then answers the receipt as it stands.
 //
 //   SqliteEventStore& store = …;  TouchpointIndex index;  Executor readers(4);
 //   FeedbackServiceImpl service(store, index, readers, Clock::Real());
@@ -26,9 +30,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "lib/base/clock.h"
 #include "lib/base/executor.h"
 #include "polku/v1/feedback.grpc.pb.h"
+#include "services/feedback/erasure_receipts.h"
 #include "services/feedback/event_store.h"
 #include "services/feedback/retry_hint.h"
 #include "services/feedback/touchpoint_index.h"
@@ -59,6 +65,13 @@ struct FeedbackServiceOptions {
   // narrow export of a large store is many short reads, not one long one
   // (which would also hold back SQLite's WAL checkpoints).
   int64_t export_scan_window = 100'000;
+  // The readers' progress, for EraseCustomer's receipt; nullptr or one
+  // without required readers: no receipts, EraseCustomer answers at once.
+  ErasureReceipts* receipts = nullptr;
+  // How long EraseCustomer waits for the readers at most, and how long
+  // before the call's deadline it stops waiting to answer in time.
+  absl::Duration receipt_max_wait = absl::Seconds(30);
+  absl::Duration receipt_deadline_margin = absl::Seconds(1);
 };
 
 class EventStream;
@@ -111,6 +124,11 @@ class FeedbackServiceImpl final
       grpc::CallbackServerContext* context,
       const polku::v1::EraseCustomerRequest* request,
       polku::v1::EraseCustomerResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetErasureReceipt(
+      grpc::CallbackServerContext* context,
+      const polku::v1::GetErasureReceiptRequest* request,
+      polku::v1::ErasureReceipt* response) override;
 
  private:
   friend class EventStream;

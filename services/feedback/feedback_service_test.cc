@@ -2,13 +2,17 @@
 
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "lib/base/executor.h"
 #include "lib/rpc/metadata.h"
 #include "lib/sqlite/sqlite.h"
+#include "services/feedback/feed_reader_service.h"
 #include "services/feedback/sqlite_event_store.h"
 #include "services/feedback/test_journeys.h"
 
@@ -468,6 +472,8 @@ TEST_F(FeedbackServiceTest, EraseCustomerErasesAndTheFeedSaysSo) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(erased.erased_events(), 2);
   EXPECT_EQ(erased.sequence(), 4);
+  // No readers configured: no receipt.
+  EXPECT_FALSE(erased.has_receipt());
 
   // The feed: the remaining event, then the erasure on a page of its own,
   // each page naming the feed.
@@ -722,6 +728,216 @@ TEST_F(ExportEventsTest, BadRequestsNameTheField) {
   polku::v1::ExportEventsResponse page;
   EXPECT_FALSE(reader->Read(&page));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// The readers' progress, built before the service that uses it.
+struct ReceiptsHolder {
+  explicit ReceiptsHolder(std::function<std::string()> feed_id)
+      : receipts(std::make_unique<ErasureReceipts>(
+            std::vector<std::string>{"polku-insight", "polku-cases"},
+            std::move(feed_id), Clock::Real())) {
+    receipts->StartTimer();
+  }
+  std::unique_ptr<ErasureReceipts> receipts;
+};
+
+// EraseCustomer and GetErasureReceipt with two required readers, which
+// report through a FeedReaderService on a server of its own.
+class ErasureReceiptTest : public ReceiptsHolder, public FeedbackServiceTest {
+ protected:
+  ErasureReceiptTest()
+      : ReceiptsHolder([this] { return store_->feed_id(); }),
+        FeedbackServiceTest({.receipts = receipts.get(),
+                             .receipt_max_wait = absl::Seconds(2)}),
+        reader_service_(*receipts) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(&reader_service_);
+    reader_server_ = builder.BuildAndStart();
+    reports_ = polku::v1::FeedReaderService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                            grpc::InsecureChannelCredentials()));
+  }
+  ~ErasureReceiptTest() override {
+    reader_server_->Shutdown(std::chrono::system_clock::now() +
+                             std::chrono::seconds(1));
+  }
+
+  grpc::Status Report(const std::string& reader, int64_t sequence,
+                      const std::string& tenant = "") {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    if (!tenant.empty()) rpc::AttachCaller({.tenant = tenant}, context);
+    polku::v1::ReportProgressRequest request;
+    request.set_reader(reader);
+    request.set_feed_id(store_->feed_id());
+    request.set_applied_sequence(sequence);
+    polku::v1::ReportProgressResponse response;
+    return reports_->ReportProgress(&context, request, &response);
+  }
+
+  // Erases customer-42 of "demo" (after three of its events: sequence 4).
+  grpc::Status Erase(polku::v1::EraseCustomerResponse& erased,
+                     bool no_wait = false,
+                     absl::Duration deadline = kWait) {
+    grpc::ClientContext admin;
+    rpc::AttachCaller({.tenant = "demo"}, admin);
+    admin.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    polku::v1::EraseCustomerRequest erase;
+    erase.set_customer("customer-42");
+    erase.set_no_wait(no_wait);
+    return stub_->EraseCustomer(&admin, erase, &erased);
+  }
+
+  grpc::Status GetReceipt(int64_t sequence, polku::v1::ErasureReceipt& receipt,
+                          const std::string& tenant = "demo") {
+    grpc::ClientContext admin;
+    rpc::AttachCaller({.tenant = tenant}, admin);
+    admin.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+    polku::v1::GetErasureReceiptRequest request;
+    request.set_sequence(sequence);
+    return stub_->GetErasureReceipt(&admin, request, &receipt);
+  }
+
+  void SubmitThree() {
+    SubmitEventsResponse response;
+    ASSERT_TRUE(Submit({Event("e-1"), Event("e-2"), Event("e-3")}, response)
+                    .ok());
+  }
+
+  // Bounded: until EraseCustomer waits on the receipts.
+  bool AwaitWaiting() {
+    for (int i = 0; i < 1000; ++i) {
+      if (receipts->waiting() > 0) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  }
+
+  FeedReaderServiceImpl reader_service_;
+  std::unique_ptr<grpc::Server> reader_server_;
+  std::unique_ptr<polku::v1::FeedReaderService::Stub> reports_;
+};
+
+TEST_F(ErasureReceiptTest, TheAnswerWaitsUntilEveryReaderHasAppliedIt) {
+  SubmitThree();
+  polku::v1::EraseCustomerResponse erased;
+  grpc::Status status;
+  std::thread erase([&] { status = Erase(erased); });
+  ASSERT_TRUE(AwaitWaiting());
+  // Progress before the erasure does not answer it.
+  ASSERT_TRUE(Report("polku-insight", 3).ok());
+  ASSERT_TRUE(Report("polku-cases", 4).ok());
+  EXPECT_EQ(receipts->waiting(), 1);
+  ASSERT_TRUE(Report("polku-insight", 4).ok());
+  erase.join();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(erased.sequence(), 4);
+  ASSERT_TRUE(erased.has_receipt());
+  const polku::v1::ErasureReceipt& receipt = erased.receipt();
+  EXPECT_TRUE(receipt.complete());
+  EXPECT_EQ(receipt.sequence(), 4);
+  ASSERT_EQ(receipt.readers_size(), 2);
+  for (const auto& part : receipt.readers()) {
+    EXPECT_TRUE(part.applied()) << part.reader();
+    EXPECT_TRUE(part.has_confirmed_at()) << part.reader();
+    EXPECT_EQ(part.applied_sequence(), 4);
+  }
+}
+
+TEST_F(ErasureReceiptTest, ABoundedWaitNamesTheReaderBehindAndLaterItIsDone) {
+  SubmitThree();
+  ASSERT_TRUE(Report("polku-insight", 10).ok());
+  const absl::Time start = absl::Now();
+  polku::v1::EraseCustomerResponse erased;
+  grpc::Status status = Erase(erased);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // receipt_max_wait is 2 s here.
+  EXPECT_GE(absl::Now() - start, absl::Seconds(2));
+  ASSERT_TRUE(erased.has_receipt());
+  EXPECT_FALSE(erased.receipt().complete());
+  ASSERT_EQ(erased.receipt().readers_size(), 2);
+  EXPECT_EQ(erased.receipt().readers(0).reader(), "polku-insight");
+  EXPECT_TRUE(erased.receipt().readers(0).applied());
+  EXPECT_EQ(erased.receipt().readers(1).reader(), "polku-cases");
+  EXPECT_FALSE(erased.receipt().readers(1).applied());
+  EXPECT_FALSE(erased.receipt().readers(1).has_reported_at());
+
+  polku::v1::ErasureReceipt later;
+  ASSERT_TRUE(GetReceipt(4, later).ok());
+  EXPECT_FALSE(later.complete());
+  ASSERT_TRUE(Report("polku-cases", 4).ok());
+  ASSERT_TRUE(GetReceipt(4, later).ok());
+  EXPECT_TRUE(later.complete());
+  EXPECT_EQ(later.sequence(), 4);
+}
+
+TEST_F(ErasureReceiptTest, NoWaitAnswersAtOnceWithTheReceiptAsItStands) {
+  SubmitThree();
+  const absl::Time start = absl::Now();
+  polku::v1::EraseCustomerResponse erased;
+  ASSERT_TRUE(Erase(erased, /*no_wait=*/true).ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  ASSERT_TRUE(erased.has_receipt());
+  EXPECT_FALSE(erased.receipt().complete());
+  EXPECT_EQ(receipts->waiting(), 0);
+}
+
+// The wait ends a second (the margin) before the caller's deadline, so the
+// receipt arrives instead of DEADLINE_EXCEEDED.
+TEST_F(ErasureReceiptTest, TheWaitEndsBeforeTheCallersDeadline) {
+  SubmitThree();
+  polku::v1::EraseCustomerResponse erased;
+  grpc::Status status =
+      Erase(erased, /*no_wait=*/false, /*deadline=*/absl::Milliseconds(1500));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(erased.has_receipt());
+  EXPECT_FALSE(erased.receipt().complete());
+}
+
+TEST_F(ErasureReceiptTest, AReceiptIsOnlyOfTheCallersOwnErasure) {
+  SubmitThree();
+  polku::v1::EraseCustomerResponse erased;
+  ASSERT_TRUE(Erase(erased, /*no_wait=*/true).ok());
+  polku::v1::ErasureReceipt receipt;
+  grpc::Status other = GetReceipt(4, receipt, "acme");
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(other.error_message(), ::testing::HasSubstr("sequence"));
+  // Sequence 2 was an event, not an erasure.
+  EXPECT_EQ(GetReceipt(2, receipt).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::Status zero = GetReceipt(0, receipt);
+  EXPECT_EQ(zero.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(zero.error_message(), ::testing::HasSubstr("sequence"));
+}
+
+TEST_F(ErasureReceiptTest, ReportsAreForReadersOfThisFeed) {
+  // A tenant (the gateway's metadata) cannot report.
+  EXPECT_EQ(Report("polku-cases", 1, "demo").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  polku::v1::ReportProgressRequest request;
+  request.set_reader("polku-cases");
+  request.set_feed_id("another-feed");
+  request.set_applied_sequence(100);
+  polku::v1::ReportProgressResponse response;
+  grpc::Status other = reports_->ReportProgress(&context, request, &response);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(other.error_message(), ::testing::HasSubstr("feed_id"));
+  EXPECT_EQ(receipts->Receipt(1).readers(1).applied_sequence(), 0);
+}
+
+TEST_F(FeedbackServiceTest, WithoutReadersThereIsNoReceiptToGet) {
+  grpc::ClientContext admin;
+  SetCaller(admin, "demo", "");
+  polku::v1::GetErasureReceiptRequest request;
+  request.set_sequence(1);
+  polku::v1::ErasureReceipt receipt;
+  grpc::Status status = stub_->GetErasureReceipt(&admin, request, &receipt);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("--erasure_readers"));
 }
 
 }  // namespace

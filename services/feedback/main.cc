@@ -12,9 +12,11 @@
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "lib/base/clock.h"
@@ -25,8 +27,11 @@
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
 #include "lib/rpc/tls.h"
+#include "lib/rpc/trust.h"
 #include "services/feedback/customer_hasher.h"
 #include "services/feedback/customer_key_service.h"
+#include "services/feedback/erasure_receipts.h"
+#include "services/feedback/feed_reader_service.h"
 #include "services/feedback/feedback_service.h"
 #include "services/feedback/journey_watcher.h"
 #include "services/feedback/pg_event_store.h"
@@ -63,6 +68,15 @@ ABSL_FLAG(int, writer_nice, 0,
           "keep the process's own; below the process's (needs "
           "CAP_SYS_NICE) it takes a core ahead of other busy processes on "
           "the same machine");
+
+ABSL_FLAG(std::vector<std::string>, erasure_readers, {},
+          "comma-separated readers of the change feed that hold customer "
+          "data and must apply an erasure before its receipt is complete: "
+          "the ones deployed of polku-insight and polku-cases; empty: no "
+          "receipts, EraseCustomer answers as soon as it is committed");
+ABSL_FLAG(int, erasure_receipt_wait_seconds, 30,
+          "how long EraseCustomer waits at most for the readers to apply "
+          "an erasure before answering with the receipt as it stands");
 
 namespace {
 
@@ -113,6 +127,22 @@ int main(int argc, char** argv) {
   if (absl::Status valid = polku::CheckNice(writer_nice); !valid.ok()) {
     polku::log::Error("--writer_nice is not a nice value",
                       {{"error", valid.ToString()}});
+    return 1;
+  }
+
+  const std::vector<std::string> erasure_readers =
+      absl::GetFlag(FLAGS_erasure_readers);
+  for (const std::string& reader : erasure_readers) {
+    if (reader != polku::rpc::kInsightIdentity &&
+        reader != polku::rpc::kCasesIdentity) {
+      polku::log::Error(
+          "--erasure_readers: each must be polku-insight or polku-cases",
+          {{"reader", reader}});
+      return 1;
+    }
+  }
+  if (absl::GetFlag(FLAGS_erasure_receipt_wait_seconds) < 0) {
+    polku::log::Error("--erasure_receipt_wait_seconds: must be >= 0");
     return 1;
   }
 
@@ -184,16 +214,33 @@ int main(int argc, char** argv) {
 
   polku::feedback::TouchpointIndex index;
   polku::Executor feed_readers(kFeedReaderThreads);
+  // PostgreSQL's feed id is read by Connect, until which it is not known.
+  polku::feedback::ErasureReceipts receipts(
+      erasure_readers,
+      [&store, pg_store]() -> std::string {
+        if (pg_store != nullptr && !pg_store->connected()) return "";
+        return store->feed_id();
+      },
+      polku::Clock::Real());
+  // Every replica's reports, from the database they share.
+  receipts.SetProgressSource([&store] { return store->ReadReaderProgress(); },
+                             absl::Milliseconds(250));
+  receipts.StartTimer();
   polku::feedback::FeedbackServiceImpl service(
       *store, index, feed_readers, polku::Clock::Real(),
       {.max_streams = absl::GetFlag(FLAGS_max_streams),
        .max_unacknowledged_per_stream =
-           absl::GetFlag(FLAGS_max_unacknowledged_per_stream)});
+           absl::GetFlag(FLAGS_max_unacknowledged_per_stream),
+       .receipts = &receipts,
+       .receipt_max_wait =
+           absl::Seconds(absl::GetFlag(FLAGS_erasure_receipt_wait_seconds))});
   polku::feedback::CustomerKeyServiceImpl customer_keys(*key_hasher);
+  polku::feedback::FeedReaderServiceImpl feed_reader_service(receipts, store.get(),
+                                                            &feed_readers);
   auto server = polku::rpc::Server::Start(polku::rpc::WithBackendFlags({
       .name = "polku-feedback",
       .listen_address = absl::GetFlag(FLAGS_listen),
-      .services = {&service, &customer_keys},
+      .services = {&service, &customer_keys, &feed_reader_service},
       // WatchEvents streams never end by themselves; the drain cancels them
       // after this long. Submissions commit in milliseconds.
       .drain_timeout = absl::Seconds(3),
@@ -243,7 +290,8 @@ int main(int argc, char** argv) {
   polku::log::Info("serving",
                    {{"port", (*server)->port()},
                     {"database", database},
-                    {"journey_address", absl::GetFlag(FLAGS_journey_address)}});
+                    {"journey_address", absl::GetFlag(FLAGS_journey_address)},
+                    {"erasure_readers", absl::StrJoin(erasure_readers, ",")}});
 
   (*server)->WaitForShutdownSignal();
   stop_waiting.Notify();

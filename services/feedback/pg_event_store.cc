@@ -82,6 +82,17 @@ const std::vector<Migration>& Migrations() {
         ALTER TABLE erased_event_keys DROP CONSTRAINT erased_event_keys_pkey;
         ALTER TABLE erased_event_keys ADD PRIMARY KEY (event_id, tenant, channel);
       )sql"},
+      // The feed readers' progress, for erasure receipts (event_store.h):
+      // every replica stores the reports it receives and reads all.
+      {3, R"sql(
+        CREATE TABLE reader_progress (
+          reader TEXT NOT NULL,
+          feed_id TEXT NOT NULL,
+          applied_sequence BIGINT NOT NULL,
+          advanced_at BIGINT NOT NULL,
+          reported_at BIGINT NOT NULL,
+          PRIMARY KEY (reader, feed_id));
+      )sql"},
   };
   return *migrations;
 }
@@ -622,6 +633,39 @@ absl::StatusOr<std::vector<FeedRecord>> PgEventStore::ReadEventRecords(
         {.sequence = rows.Int(row, 0), .payload = rows.Bytes(row, 1)});
   }
   return records;
+}
+
+absl::Status PgEventStore::RecordReaderProgress(absl::string_view reader,
+                                                int64_t applied_sequence,
+                                                int64_t reported_at) {
+  // A reader connection: one autocommit statement, not the writer's turn.
+  if (!connected_) return NotConnected(reader_pool_.server());
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Pool::Lease db,
+      reader_pool_.Acquire(absl::Now() + options_.connection_timeout));
+  return db->Execute(kUpsertReaderProgressSql,
+                     {Param::Text(reader), Param::Text(feed_id_),
+                      Param::Int(applied_sequence), Param::Int(reported_at)})
+      .status();
+}
+
+absl::StatusOr<std::vector<ReaderProgress>> PgEventStore::ReadReaderProgress() {
+  if (!connected_) return NotConnected(reader_pool_.server());
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Pool::Lease db,
+      reader_pool_.Acquire(absl::Now() + options_.connection_timeout));
+  POLKU_ASSIGN_OR_RETURN(
+      postgres::Result rows,
+      db->Execute(kReadReaderProgressSql, {Param::Text(feed_id_)}));
+  std::vector<ReaderProgress> progress;
+  progress.reserve(rows.rows());
+  for (int row = 0; row < rows.rows(); ++row) {
+    progress.push_back({.reader = rows.Text(row, 0),
+                        .applied_sequence = rows.Int(row, 1),
+                        .advanced_at = rows.Int(row, 2),
+                        .reported_at = rows.Int(row, 3)});
+  }
+  return progress;
 }
 
 }  // namespace polku::feedback

@@ -109,6 +109,10 @@ class PgEventStore : public GroupCommitStore {
 
   absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(
       absl::string_view tenant, int64_t from_sequence, int limit) override;
+  absl::Status RecordReaderProgress(absl::string_view reader,
+                                    int64_t applied_sequence,
+                                    int64_t reported_at) override;
+  absl::StatusOr<std::vector<ReaderProgress>> ReadReaderProgress() override;
   absl::StatusOr<std::vector<FeedRecord>> ReadEventRecords(
       const EventQuery& query) override;
   // Empty until connected.

@@ -90,6 +90,16 @@ const std::vector<sqlite::Migration>& SqliteEventStore::Migrations() {
         CREATE INDEX events_without_customer_key ON events (sequence)
           WHERE customer_key IS NULL;
       )sql"},
+      // The feed readers' progress, for erasure receipts (event_store.h).
+      {5, R"sql(
+        CREATE TABLE reader_progress (
+          reader TEXT NOT NULL,
+          feed_id TEXT NOT NULL,
+          applied_sequence INTEGER NOT NULL,
+          advanced_at INTEGER NOT NULL,
+          reported_at INTEGER NOT NULL,
+          PRIMARY KEY (reader, feed_id)) WITHOUT ROWID;
+      )sql"},
   };
   return *migrations;
 }
@@ -568,6 +578,46 @@ absl::StatusOr<std::vector<FeedRecord>> SqliteEventStore::ReadEventRecords(
     });
   }));
   return records;
+}
+
+absl::Status SqliteEventStore::RecordReaderProgress(absl::string_view reader,
+                                                    int64_t applied_sequence,
+                                                    int64_t reported_at) {
+  absl::MutexLock lock(&progress_mu_);
+  if (progress_db_ == nullptr) {
+    // A connection of its own: one short autocommit statement between the
+    // writer's commits (busy_timeout), not a place in the group commit.
+    sqlite::Database::Options db_options;
+    db_options.durable = options_.durable;
+    POLKU_ASSIGN_OR_RETURN(progress_db_,
+                           sqlite::Database::Open(path_, db_options));
+  }
+  POLKU_ASSIGN_OR_RETURN(sqlite::Statement * upsert,
+                         progress_db_->Prepare(kUpsertReaderProgressSql));
+  return upsert->Bind(1, reader)
+      .Bind(2, feed_id_)
+      .Bind(3, applied_sequence)
+      .Bind(4, reported_at)
+      .Run();
+}
+
+absl::StatusOr<std::vector<ReaderProgress>>
+SqliteEventStore::ReadReaderProgress() {
+  std::vector<ReaderProgress> progress;
+  POLKU_RETURN_IF_ERROR(readers_.WithReader([&](sqlite::Database& reader)
+                                                -> absl::Status {
+    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * read,
+                           reader.Prepare(kReadReaderProgressSql));
+    read->Bind(1, feed_id_);
+    return read->ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+      progress.push_back({.reader = row.ColumnText(0),
+                          .applied_sequence = row.ColumnInt(1),
+                          .advanced_at = row.ColumnInt(2),
+                          .reported_at = row.ColumnInt(3)});
+      return absl::OkStatus();
+    });
+  }));
+  return progress;
 }
 
 }  // namespace polku::feedback

@@ -80,6 +80,10 @@ class SqliteEventStore : public GroupCommitStore {
 
   absl::StatusOr<std::vector<FeedRecord>> ReadFeedRecords(
       absl::string_view tenant, int64_t from_sequence, int limit) override;
+  absl::Status RecordReaderProgress(absl::string_view reader,
+                                    int64_t applied_sequence,
+                                    int64_t reported_at) override;
+  absl::StatusOr<std::vector<ReaderProgress>> ReadReaderProgress() override;
   absl::StatusOr<std::vector<FeedRecord>> ReadEventRecords(
       const EventQuery& query) override;
   const std::string& feed_id() const override { return feed_id_; }
@@ -143,6 +147,9 @@ class SqliteEventStore : public GroupCommitStore {
 
   // Read-only connections for ReadFeedRecords.
   sqlite::ReaderPool readers_;
+  // RecordReaderProgress's connection, opened on first use.
+  absl::Mutex progress_mu_;
+  std::unique_ptr<sqlite::Database> progress_db_ ABSL_GUARDED_BY(progress_mu_);
 };
 
 }  // namespace polku::feedback

@@ -152,7 +152,7 @@ TEST(FunnelsBrowserTest, TheViewShowsTheFunnelAndPathsAsTheApiSaysThem) {
   std::ifstream png(screenshot, std::ios::binary);
   ASSERT_TRUE(png.good()) << "no screenshot at " << screenshot;
   std::cout << "screenshot: " << screenshot << "\n";
-  EXPECT_TRUE((*suite)->Stop().ok());
+  EXPECT_EQ((*suite)->Stop(), absl::OkStatus());
 }
 
 }  // namespace

@@ -10,6 +10,9 @@ import { buildGrid } from '../../gateway/dashboard/grid.js';
 import {
   highlightPieces, sharePercent, trendText, zText,
 } from '../../gateway/dashboard/themes.js';
+import {
+  businessTime, byUrgency, dueText, nextDue, recoveryText, slaState, span, timesText, urgency,
+} from '../../gateway/dashboard/followup.js';
 
 // Two stages, two channels, three touchpoints; int64 fields as strings, as
 // proto3 JSON writes them.
@@ -158,4 +161,125 @@ test('theme numbers are shown with one decimal of percent and two of z', () => {
   assert.equal(trendText([{ week: '2026-W45', comments: '25', count: '3', share: 0.12 },
     { week: '2026-W46', comments: '0', count: '0' }]),
   '2026-W45 3/25 (12.0 %); 2026-W46 0/0 (0.0 %)');
+});
+
+// Follow-up (followup.js): the SLA state of a case and the queue's order.
+// Cases as the API gives them: a rule's case has its slaPolicy.
+const NOW = Date.parse('2026-12-07T12:00:00Z');
+const HOUR = 3600e3;
+const at = (h) => new Date(NOW + h * HOUR).toISOString();
+const POLICY = { firstContactSeconds: '36000', resolutionSeconds: '72000' };
+const kase = (id, fields) => ({
+  caseId: id, state: 'NEW', createTime: '2026-12-07T08:00:00Z', slaPolicy: POLICY, ...fields,
+});
+
+test('the SLA state of a case: breach first, then pause, done, no SLA, reminder, on time, met', () => {
+  assert.equal(slaState(kase('a', { sla: { firstContactDue: at(2) } }), NOW), 'on_time');
+  assert.equal(slaState(kase('a', { sla: { firstContactDue: at(2), firstContactReminded: true } }), NOW), 'reminder');
+  // Due passed before the SLA timer raised the breach.
+  assert.equal(slaState(kase('a', { sla: { firstContactDue: at(-1) } }), NOW), 'breached');
+  assert.equal(slaState(kase('a', { sla: { resolutionBreached: true }, state: 'RESOLVED' }), NOW), 'breached');
+  assert.equal(slaState(kase('a', { state: 'WAITING_FOR_CUSTOMER', sla: {} }), NOW), 'paused');
+  assert.equal(slaState(kase('a', { state: 'CLOSED', sla: { firstContactDue: at(-1), firstContactTime: at(-2) } }), NOW),
+    'done');
+  // No SLA comes from the policy: a case opened by hand has none.
+  assert.equal(slaState(kase('a', { slaPolicy: undefined }), NOW), 'no_sla');
+  // Every SLA met, case still open (reopened): met, not "no SLA".
+  assert.equal(slaState(kase('a', { state: 'REOPENED', sla: {
+    firstContactDue: at(-5), firstContactTime: at(-6), resolutionDue: at(-3), resolutionTime: at(-4) } }), NOW), 'met');
+});
+
+test('first contact is met by resolving directly, also after reopening', () => {
+  // Resolved directly (never CONTACTED): nothing owed, not breached.
+  const resolved = kase('r', { state: 'RESOLVED', sla: {
+    firstContactDue: at(-1), resolutionDue: at(10), resolutionTime: at(-2) } });
+  assert.equal(slaState(resolved, NOW), 'done');
+  assert.equal(nextDue(resolved), '');
+  // Reopened afterwards, its first-contact due long past: the resolution
+  // met it, so the case is not breached and owes nothing ...
+  const reopened = { ...resolved, state: 'REOPENED' };
+  assert.equal(slaState(reopened, NOW), 'met');
+  assert.equal(dueText(reopened, NOW), '');
+  assert.equal(urgency(reopened, NOW), 3);
+  // ... even when the SLA timer raised a reminder and breach for it after
+  // the resolution (met before the due time: no breach).
+  const flagged = { ...reopened, sla: { ...reopened.sla, firstContactReminded: true, firstContactBreached: true } };
+  assert.equal(slaState(flagged, NOW), 'met');
+  // A breach raised before the resolution stays a breach.
+  const late = kase('l', { state: 'REOPENED', sla: {
+    firstContactDue: at(-5), firstContactBreached: true, resolutionDue: at(10), resolutionTime: at(-2) } });
+  assert.equal(slaState(late, NOW), 'breached');
+  assert.equal(urgency(late, NOW), 2);
+});
+
+test('no contact: first contact is neither owed nor breached, resolution still applies', () => {
+  const base = { noContact: true, slaPolicy: POLICY };
+  // Past its first-contact due (the timer may even have flagged it): on time
+  // while resolution is not yet due.
+  const past = kase('n', { ...base, sla: { firstContactDue: at(-1), firstContactBreached: true, resolutionDue: at(5) } });
+  assert.equal(slaState(past, NOW), 'on_time');
+  assert.equal(nextDue(past), at(5));
+  assert.equal(dueText(past, NOW), 'due in 5 h');
+  // A passed resolution reminder or due is still shown.
+  assert.equal(slaState(kase('n', { ...base, sla: { firstContactDue: at(-1), resolutionDue: at(5),
+    resolutionReminded: true } }), NOW), 'reminder');
+  assert.equal(slaState(kase('n', { ...base, sla: { firstContactDue: at(-3), resolutionDue: at(-1) } }), NOW),
+    'breached');
+  assert.equal(slaState(kase('n', { ...base, sla: { resolutionBreached: true, resolutionDue: at(-1) } }), NOW),
+    'breached');
+  // A first-contact reminder is not owed either.
+  assert.equal(slaState(kase('n', { ...base, sla: { firstContactDue: at(1), firstContactReminded: true,
+    resolutionDue: at(5) } }), NOW), 'on_time');
+  // Only a first-contact SLA, which the customer refused: no SLA applies.
+  assert.equal(slaState(kase('n', { ...base, slaPolicy: { firstContactSeconds: '3600' },
+    sla: { firstContactDue: at(-1) } }), NOW), 'no_sla');
+});
+
+test('the queue: overdue first, then the nearest due owed, old breaches, the rest, done last', () => {
+  const cases = [
+    kase('done', { state: 'RESOLVED', createTime: '2026-12-01T00:00:00Z',
+      sla: { firstContactTime: at(-90), resolutionTime: at(-80) } }),
+    kase('late', { sla: { resolutionDue: at(30) } }),
+    kase('hand', { slaPolicy: undefined }),
+    kase('old-breach', { state: 'CONTACTED', sla: { firstContactBreached: true, firstContactDue: at(-9),
+      firstContactTime: at(-8) } }),
+    kase('soon', { sla: { firstContactDue: at(1), resolutionDue: at(30) } }),
+    kase('overdue-2h', { sla: { firstContactDue: at(-2), resolutionDue: at(40) } }),
+    kase('overdue-1h', { sla: { firstContactDue: at(-1), firstContactBreached: true, resolutionDue: at(40) } }),
+    kase('paused', { state: 'WAITING_FOR_CUSTOMER', createTime: '2026-12-07T07:00:00Z', sla: {} }),
+  ];
+  assert.deepEqual(cases.sort((a, b) => byUrgency(a, b, NOW)).map((c) => c.caseId),
+    ['overdue-2h', 'overdue-1h', 'soon', 'late', 'old-breach', 'paused', 'hand', 'done']);
+  assert.equal(span(59), '59 s');
+  assert.equal(span(3 * 3600 + 5 * 60), '3 h 5 min');
+  assert.equal(span(2 * 86400 + 4 * 3600), '2 d 4 h');
+  assert.equal(span(NaN), '\u2013');
+});
+
+test('business times round once: never "60.0 s"; empty measures say n = 0', () => {
+  assert.equal(businessTime(59.94), '59.9 s');
+  assert.equal(businessTime(59.96), '1.0 min');
+  assert.equal(businessTime(3599), '1.0 h');
+  assert.equal(businessTime(90), '1.5 min');
+  const none = timesText({ eligible: '3' });
+  assert.equal(none.firstContact, '\u2013 (n = 0: no case contacted)');
+  assert.equal(none.close, '\u2013 (n = 0: no case resolved)');
+  const some = timesText({ contactedWithinSla: '1', firstContactMedianSeconds: 12.25, firstContactP90Seconds: 30,
+    closeMedianSeconds: 7200 });
+  assert.equal(some.firstContact, 'median 12.3 s, 90th percentile 30.0 s');
+  assert.equal(some.close, 'median 2.0 h, 90th percentile 0.0 s');
+});
+
+test('recovery says plainly when n is too small for an interval', () => {
+  assert.equal(recoveryText({}).headline, 'No later answers yet');
+  const few = recoveryText({ recoveryNResolved: '1', recoveryNNotContacted: '3', recoveryMeanResolved: 9, recoveryMeanNotContacted: 6 });
+  assert.equal(few.headline, 'Too few answers to say');
+  assert.match(few.detail, /n = 1 resolved, 3 not contacted/);
+  const some = recoveryText({
+    recovery: 1.5, recoveryInterval: { low: -0.25, high: 3.25 }, recoveryNResolved: '12',
+    recoveryNNotContacted: '8', recoveryScore: 'nps', recoveryMeanResolved: 8, recoveryMeanNotContacted: 6.5,
+  });
+  assert.equal(some.headline, '+1.50 NPS points');
+  assert.match(some.detail, /95 % interval \u22120\.25 to \+3\.25; n = 12 resolved, 8 not contacted/);
+  assert.match(some.detail, /Small groups/);
 });

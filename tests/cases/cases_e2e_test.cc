@@ -14,6 +14,8 @@
 //    cases (and its own only).
 //  * Erasure: EraseCustomer through the gateway removes that customer's
 //    cases from polku-cases, and only theirs.
+//  * Watching: a WatchCases on replica 2 sees the changes made through
+//    replica 1 (and its own), each once, in order.
 //
 // polku-cases applies the feed asynchronously; a test knows it has applied
 // everything up to a point when the case of a "sentinel" event submitted
@@ -23,6 +25,7 @@
 #include <httplib.h>
 
 #include <cctype>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -35,7 +38,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "absl/strings/numbers.h"
 #include "lib/postgres/postgres.h"
+#include "lib/rpc/metadata.h"
 #include "lib/sqlite/sqlite.h"
 #include "polku/v1/admin.grpc.pb.h"
 #include "polku/v1/cases.grpc.pb.h"
@@ -126,26 +131,14 @@ class CasesE2eTest : public ::testing::TestWithParam<Topology> {
   // Creates and publishes the test journey: store_visit (shop) and
   // support_call (phone), both owned by kOwnerTeam.
   void Publish(const std::string& admin) {
-    auto journeys = v1::JourneyService::NewStub(suite_->GatewayChannel());
-    v1::Journey journey = testing::MakeJourney(
-        kJourney, "Cases test journey", {"purchase", "support"},
-        {{"store_visit", "purchase", "shop"}, {"support_call", "support", "phone"}}, kOwnerTeam);
-    {
-      grpc::ClientContext context;
-      Suite::Authorize(context, admin);
-      v1::CreateJourneyRequest request;
-      *request.mutable_journey() = journey;
-      v1::Journey created;
-      grpc::Status status = journeys->CreateJourney(&context, request, &created);
-      ASSERT_TRUE(status.ok()) << status.error_message();
-    }
-    grpc::ClientContext context;
-    Suite::Authorize(context, admin);
-    v1::PublishJourneyRequest request;
-    request.set_key(kJourney);
-    v1::Journey published;
-    grpc::Status status = journeys->PublishJourney(&context, request, &published);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    absl::Status published = testing::CreateAndPublish(
+        suite_->GatewayChannel(), admin,
+        testing::MakeJourney(kJourney, "Cases test journey",
+                             {"purchase", "support"},
+                             {{"store_visit", "purchase", "shop"},
+                              {"support_call", "support", "phone"}},
+                             kOwnerTeam));
+    ASSERT_TRUE(published.ok()) << published;
   }
 
   // Detractors (NPS ≤ 6) of the journey open a case; the rule is created
@@ -570,6 +563,117 @@ TEST_P(CasesE2eTest, ErasureRemovesTheCustomersCases) {
   ASSERT_NO_FATAL_FAILURE(AwaitSentinel(demo_.cases, demo_.shop, "sentinel-3"));
   customers.insert("sentinel-3");
   ASSERT_NO_FATAL_FAILURE(ExpectOneCaseEach(demo_.cases, customers));
+}
+
+// WatchCases on one replica sends the changes every replica commits: a
+// watch on replica 2 (called directly, as the gateway would) sees the case
+// the feed opens (on whichever replica applies it) and then the changes
+// made through replica 1 and replica 2 by turns, each once, in the order
+// they were made. On SQLite (one replica) the same through the one.
+TEST_P(CasesE2eTest, AWatchOnOneReplicaSeesEveryReplicasChanges) {
+  const int watched = GetParam().cases_replicas;  // the last replica
+  ASSERT_NO_FATAL_FAILURE(AwaitSentinel(demo_.cases, demo_.shop, "watch-anchor"));
+  auto stub_of = [&](int k) {
+    return v1::CaseService::NewStub(grpc::CreateChannel(
+        suite_->backend_address(k == 1 ? "cases" : absl::StrCat("cases#", k)),
+        grpc::InsecureChannelCredentials()));
+  };
+  auto direct = [](grpc::ClientContext& context, absl::Duration timeout) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    context.AddMetadata(rpc::kTenantHeader, "demo");
+    context.AddMetadata(rpc::kActorHeader, "e2e-agent");
+  };
+  std::unique_ptr<v1::CaseService::Stub> watching = stub_of(watched);
+  grpc::ClientContext watch_context;
+  direct(watch_context, absl::Seconds(120));
+  v1::WatchCasesRequest request;
+  request.mutable_filter()->set_journey(kJourney);
+  request.mutable_filter()->set_page_size(1);
+  request.set_include_existing(true);
+  std::unique_ptr<grpc::ClientReader<v1::WatchCasesResponse>> reader =
+      watching->WatchCases(&watch_context, request);
+  v1::WatchCasesResponse update;
+  // The newest existing case: the watch is registered from here on.
+  ASSERT_TRUE(reader->Read(&update)) << reader->Finish().error_message();
+  EXPECT_EQ(update.case_().event().attributes().at("ref"), "watch-anchor");
+  EXPECT_FALSE(update.has_change());
+
+  ASSERT_NO_FATAL_FAILURE(Submit(demo_.shop, {Answer("watched-1", "watched-1")}));
+  std::vector<std::string> expected = {"state=NEW"};
+  std::vector<std::string> got;
+  std::string case_id;
+  ASSERT_TRUE(reader->Read(&update)) << reader->Finish().error_message();
+  got.push_back(absl::StrCat(update.change().field(), "=", update.change().new_value()));
+  EXPECT_EQ(update.case_().event().attributes().at("ref"), "watched-1");
+  case_id = update.case_().case_id();
+
+  // Changes through replica 1 and replica `watched` by turns.
+  auto call = [&](int k, const std::function<grpc::Status(v1::CaseService::Stub&,
+                                                          grpc::ClientContext&)>& rpc) {
+    std::unique_ptr<v1::CaseService::Stub> stub = stub_of(k);
+    grpc::ClientContext context;
+    direct(context, absl::Seconds(20));
+    grpc::Status status = rpc(*stub, context);
+    EXPECT_TRUE(status.ok()) << "replica " << k << ": " << status.error_message();
+  };
+  call(1, [&](v1::CaseService::Stub& stub, grpc::ClientContext& context) {
+    v1::UpdateCaseRequest assign;
+    assign.mutable_case_()->set_case_id(case_id);
+    assign.mutable_case_()->set_assignee("agent-7");
+    assign.mutable_update_mask()->add_paths("assignee");
+    v1::Case updated;
+    return stub.UpdateCase(&context, assign, &updated);
+  });
+  expected.push_back("assignee=agent-7");
+  expected.push_back("state=ASSIGNED");
+  constexpr int kComments = 16;
+  for (int i = 0; i < kComments; ++i) {
+    const std::string text = absl::StrCat("note ", i);
+    call(i % 2 == 0 ? 1 : watched,
+         [&](v1::CaseService::Stub& stub, grpc::ClientContext& context) {
+           v1::AddCommentRequest comment;
+           comment.set_case_id(case_id);
+           comment.set_text(text);
+           v1::Case updated;
+           return stub.AddComment(&context, comment, &updated);
+         });
+    expected.push_back("comment=" + text);
+  }
+  call(1, [&](v1::CaseService::Stub& stub, grpc::ClientContext& context) {
+    v1::UpdateCaseRequest contact;
+    contact.mutable_case_()->set_case_id(case_id);
+    contact.mutable_case_()->set_state(v1::CONTACTED);
+    contact.mutable_update_mask()->add_paths("state");
+    v1::Case updated;
+    return stub.UpdateCase(&context, contact, &updated);
+  });
+  expected.push_back("state=CONTACTED");
+  // The last change: whatever came before it came once.
+  call(1, [&](v1::CaseService::Stub& stub, grpc::ClientContext& context) {
+    v1::AddCommentRequest comment;
+    comment.set_case_id(case_id);
+    comment.set_text("end");
+    v1::Case updated;
+    return stub.AddComment(&context, comment, &updated);
+  });
+  expected.push_back("comment=end");
+
+  int64_t last_etag = 1;
+  for (int i = 0; i < 200 && got.back() != "comment=end"; ++i) {
+    ASSERT_TRUE(reader->Read(&update))
+        << "after " << got.size() << " changes: " << reader->Finish().error_message();
+    EXPECT_EQ(update.case_().case_id(), case_id);
+    got.push_back(absl::StrCat(update.change().field(), "=", update.change().new_value()));
+    int64_t etag = 0;
+    ASSERT_TRUE(absl::SimpleAtoi(update.case_().etag(), &etag));
+    EXPECT_GE(etag, last_etag) << "an older state after a newer one";
+    last_etag = etag;
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(update.case_().state(), v1::CONTACTED);
+  EXPECT_EQ(update.case_().comments_size(), kComments + 1);
+  watch_context.TryCancel();
+  reader->Finish();
 }
 
 INSTANTIATE_TEST_SUITE_P(

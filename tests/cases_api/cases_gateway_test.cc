@@ -105,7 +105,7 @@ class CasesThroughTheGatewayTest : public ::testing::Test {
           << testing::ReadWholeFile(log_path_);
     }
     if (suite_ != nullptr) {
-      EXPECT_TRUE(suite_->Stop().ok());
+      EXPECT_EQ(suite_->Stop(), absl::OkStatus());
     }
     if (HasFailure()) {
       std::cerr << "polku-cases log:\n" << testing::ReadWholeFile(log_path_);

@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -282,6 +283,14 @@ TEST_P(CrashTest, AcknowledgedEventsSurviveSigkillsExactlyOnceAndAreCountedOnce)
       produced[c] = i;
     });
   }
+  // A failed assertion returns early: stop and join the producers first, or
+  // destroying a joinable thread would abort the run and hide the failure.
+  absl::Cleanup join_producers = [&] {
+    stop = true;
+    for (std::thread& producer : producers) {
+      if (producer.joinable()) producer.join();
+    }
+  };
 
   std::mt19937 random(seed);
   std::uniform_int_distribution<int> pause_ms(20, 400);
@@ -300,8 +309,7 @@ TEST_P(CrashTest, AcknowledgedEventsSurviveSigkillsExactlyOnceAndAreCountedOnce)
             << ") in " << absl::FormatDuration(absl::Now() - kills_started)
             << std::endl;
   absl::SleepFor(absl::Milliseconds(300));
-  stop = true;
-  for (std::thread& producer : producers) producer.join();
+  std::move(join_producers).Invoke();
   for (auto& client : clients) {
     // A bound, not a speed requirement: a campaign round at nice 19 on a
     // busy machine delivers slowly.
@@ -447,7 +455,7 @@ TEST_P(CrashTest, AcknowledgedEventsSurviveSigkillsExactlyOnceAndAreCountedOnce)
               << cases.size() - 1 << " in polku-cases" << std::endl;
   }
 
-  ASSERT_TRUE(suite.Stop().ok());
+  ASSERT_EQ(suite.Stop(), absl::OkStatus());
 
   if (GetParam().database == Suite::Database::kSqlite) {
     // The databases as the last processes left them.

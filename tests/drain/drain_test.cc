@@ -572,7 +572,7 @@ TEST_F(DrainTest, GatewayUnderLoadOverGrpcAndHttp) {
   for (SteadyLoad* load : {&grpc_submits, &grpc_reads, &http_submits, &http_reads}) {
     ExpectDrained("polku-gateway", *load, sigterm);
   }
-  ASSERT_TRUE(suite_->Stop().ok());
+  ASSERT_EQ(suite_->Stop(), absl::OkStatus());
   ASSERT_NO_FATAL_FAILURE(ExpectAcknowledgedStored());
 }
 

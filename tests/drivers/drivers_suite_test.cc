@@ -111,7 +111,7 @@ class DriversSuiteTest : public ::testing::TestWithParam<Suite::Database> {
 
   void TearDown() override {
     if (suite_ != nullptr) {
-      EXPECT_TRUE(suite_->Stop().ok());
+      EXPECT_EQ(suite_->Stop(), absl::OkStatus());
     }
   }
 
@@ -361,7 +361,7 @@ TEST(DriversDemoTest, TheDemoCoversEveryChannelAndShowsThePlantedDrivers) {
   EXPECT_GT(renovation.model().customers(), 0);
   EXPECT_THAT(absl::StrJoin(renovation.model().warnings(), "\n"),
               ::testing::HasSubstr("declares no outcomes"));
-  EXPECT_TRUE(suite->Stop().ok());
+  EXPECT_EQ(suite->Stop(), absl::OkStatus());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DriversSuiteTest,

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "services/insight/analytics/key_drivers.h"
 #include "services/insight/store/rollup_test_util.h"
+#include "tests/harness/sanitizer.h"
 #include "tools/simulator/simulator.h"
 
 namespace polku {
@@ -115,19 +116,10 @@ v1::KeyDrivers Drivers(uint64_t seed, int customers, int replicates) {
 // Under AddressSanitizer the simulation of 250 000 customers takes over ten
 // minutes; the statistics are the release build's to check, the memory
 // safety of the same code is KeyDriversTest's under the sanitizer.
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define POLKU_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define POLKU_SANITIZED 1
-#endif
-
 TEST(PlantedDriversTest, TheTopDriverRanksFirstAndIntervalsCoverTheTruth) {
-#ifdef POLKU_SANITIZED
-  GTEST_SKIP() << "release-only (statistics over 50 seeds; too slow under ASan)";
-#endif
+  if (testing::kSanitized) {
+    GTEST_SKIP() << "release-only (statistics over 50 seeds; too slow under ASan)";
+  }
   // The truth: the same simulator with very many customers.
   const v1::KeyDrivers truth = Drivers(1'000'000, 100'000, 1);
   std::map<std::string, double> true_importance;

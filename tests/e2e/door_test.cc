@@ -106,7 +106,7 @@ TEST_P(DoorTest, WhatALaterStageCannotKeepIsRejectedWithItsField) {
   ASSERT_EQ(scorecard.rows_size(), 1);
   EXPECT_EQ(scorecard.rows(0).events(), 1);
   EXPECT_EQ(scorecard.rows(0).csat().responses(), 1);
-  EXPECT_TRUE(suite.Stop().ok());
+  EXPECT_EQ(suite.Stop(), absl::OkStatus());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, DoorTest,

@@ -328,7 +328,7 @@ TEST_F(FaultsTest, GatewayToFeedbackLosesNothingAndRefusesWithARetryHint) {
   std::cout << "proxy: " << proxy.accepted() << " connections, " << proxy.forwarded_bytes()
             << " bytes" << std::endl;
   ExpectEveryEventOnce();
-  EXPECT_TRUE(suite_->Stop().ok());
+  EXPECT_EQ(suite_->Stop(), absl::OkStatus());
 }
 
 TEST_F(FaultsTest, InsightFeedResumesWithoutGapOrDoubleCount) {
@@ -390,7 +390,7 @@ TEST_F(FaultsTest, InsightFeedResumesWithoutGapOrDoubleCount) {
     EXPECT_EQ(row.nps().detractors(), it->second.detractors);
   }
   EXPECT_EQ(scorecard.total().events(), total.events);
-  EXPECT_TRUE(suite_->Stop().ok());
+  EXPECT_EQ(suite_->Stop(), absl::OkStatus());
 }
 
 }  // namespace

@@ -98,7 +98,7 @@ class FunnelSuiteTest : public ::testing::TestWithParam<Suite::Database> {
 
   void TearDown() override {
     if (suite_ != nullptr) {
-      EXPECT_TRUE(suite_->Stop().ok());
+      EXPECT_EQ(suite_->Stop(), absl::OkStatus());
     }
   }
 

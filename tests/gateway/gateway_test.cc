@@ -240,7 +240,7 @@ class GatewayTest : public ::testing::Test {
 
   static void TearDownTestSuite() {
     if (suite_ != nullptr) {
-      EXPECT_TRUE(suite_->Stop().ok());
+      EXPECT_EQ(suite_->Stop(), absl::OkStatus());
       delete suite_;
       suite_ = nullptr;
     }
@@ -284,6 +284,8 @@ class GatewayTest : public ::testing::Test {
         method == "GET"     ? client.Get(path.c_str(), headers)
         : method == "PATCH" ? client.Patch(path.c_str(), headers, "{}",
                                            "application/json")
+        : method == "PUT"   ? client.Put(path.c_str(), headers, "{}",
+                                         "application/json")
                             : client.Post(path.c_str(), headers, "{}",
                                           "application/json");
     if (!res) return -1;

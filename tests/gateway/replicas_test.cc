@@ -47,7 +47,7 @@ class GatewayReplicasTest : public ::testing::Test {
 
   static void TearDownTestSuite() {
     if (suite_ != nullptr) {
-      EXPECT_TRUE(suite_->Stop().ok());
+      EXPECT_EQ(suite_->Stop(), absl::OkStatus());
       delete suite_;
       suite_ = nullptr;
     }

@@ -16,6 +16,8 @@
 #include "lib/rpc/metadata.h"
 #include "lib/rpc/testing/test_pki.h"
 #include "lib/rpc/tls.h"
+#include "polku/v1/admin.grpc.pb.h"
+#include "polku/v1/cases.grpc.pb.h"
 #include "polku/v1/feedback.grpc.pb.h"
 #include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
@@ -107,7 +109,7 @@ TEST(SuiteTlsTest, EverythingWorksOverTlsAndBackendsRefuseClientsWithoutACertifi
   EXPECT_EQ(pclose(pipe), 0) << output;
   EXPECT_THAT(output, ::testing::HasSubstr("tenants/demo"));
 
-  EXPECT_TRUE((*suite)->Stop().ok());
+  EXPECT_EQ((*suite)->Stop(), absl::OkStatus());
 }
 
 // A channel to a backend presenting `identity`'s certificate.
@@ -247,7 +249,195 @@ TEST(SuiteTlsTest, BackendsRefuseCallersOfTheWrongIdentityAndForgedTenants) {
             grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(seen, 2);
 
-  EXPECT_TRUE((*suite)->Stop().ok());
+  EXPECT_EQ((*suite)->Stop(), absl::OkStatus());
+}
+
+// polku-cases under mTLS with its own identity: it reads polku-feedback's
+// change feed, asks polku-journey for the touchpoint's owner team and
+// polku-feedback for a customer's hash and stored events; the gateway
+// reaches it over mTLS. A rule created through the gateway, its SLA in the
+// tenant's business calendar (set over HTTPS), opens a case from an event.
+TEST(SuiteTlsTest, CasesAreOpenedAndWorkedOverMutualTls) {
+  auto pki = rpc::testing::TestPki::Make({"polku-gateway", "polku-feedback", "polku-journey",
+                                          "polku-insight", "polku-cases", "monitoring"});
+  ASSERT_TRUE(pki.ok()) << pki.status();
+  const std::string dir = pki->dir();
+  Suite::Options options;
+  options.tls_dir = dir;
+  options.cases_replicas = 1;
+  auto suite = Suite::Start(options);
+  ASSERT_TRUE(suite.ok()) << suite.status();
+  const std::string admin_key = (*suite)->credentials().admin_key;
+  const std::string shop_key = (*suite)->credentials().channel_keys.at("shop");
+  auto deadline_in = [](grpc::ClientContext& context, absl::Duration d) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + d));
+  };
+
+  // A key for the cases, and the journey (owner team "tls-team").
+  std::string desk;
+  {
+    grpc::ClientContext context;
+    Suite::Authorize(context, admin_key);
+    deadline_in(context, absl::Seconds(10));
+    v1::CreateApiKeyRequest request;
+    request.set_parent("tenants/demo");
+    request.mutable_api_key()->set_display_name("helpdesk");
+    request.mutable_api_key()->add_scopes("cases:read");
+    request.mutable_api_key()->add_scopes("cases:write");
+    v1::CreateApiKeyResponse response;
+    grpc::Status status = v1::AdminService::NewStub((*suite)->GatewayChannel())
+                              ->CreateApiKey(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    desk = response.key();
+  }
+  absl::Status published = testing::CreateAndPublish(
+      (*suite)->GatewayChannel(), admin_key,
+      testing::MakeJourney("tls-cases", "TLS cases", {"purchase"},
+                           {{"store_visit", "purchase", "shop"}}, "tls-team"));
+  ASSERT_TRUE(published.ok()) << published;
+
+  // The tenant's business calendar over HTTPS: every hour of every day in
+  // UTC, so an hour's SLA falls due exactly an hour after opening.
+  httplib::SSLClient https((*suite)->gateway_http_host(), (*suite)->gateway_http_port());
+  https.set_ca_cert_path((dir + "/ca.pem").c_str());
+  https.enable_server_certificate_verification(true);
+  https.set_read_timeout(30, 0);
+  std::string week;
+  for (int day = 1; day <= 7; ++day) {
+    absl::StrAppend(&week, day > 1 ? "," : "", "{\"weekday\":", day,
+                    ",\"openMinute\":0,\"closeMinute\":1440}");
+  }
+  const httplib::Headers as_desk = {{"Authorization", "Bearer " + desk}};
+  httplib::Result set = https.Put(
+      "/v1/businessCalendar", as_desk,
+      absl::StrCat(R"({"businessHours":{"timeZone":"UTC","weekly":[)", week, "]}}"),
+      "application/json");
+  ASSERT_TRUE(set) << httplib::to_string(set.error());
+  ASSERT_EQ(set->status, 200) << set->body;
+  httplib::Result bad = https.Put(
+      "/v1/businessCalendar", as_desk,
+      R"({"businessHours":{"timeZone":"Mars/Olympus_Mons","weekly":[{"weekday":1,"closeMinute":60}]}})",
+      "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_THAT(bad->body, ::testing::HasSubstr("business_hours.time_zone"));
+  httplib::Result got = https.Get("/v1/businessCalendar", as_desk);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->status, 200) << got->body;
+  EXPECT_THAT(got->body, ::testing::HasSubstr("\"timeZone\":\"UTC\""));
+
+  // A rule without hours of its own, through the gateway over gRPC.
+  auto cases = v1::CaseService::NewStub((*suite)->GatewayChannel());
+  v1::CaseRule rule;
+  {
+    grpc::ClientContext context;
+    Suite::Authorize(context, desk);
+    deadline_in(context, absl::Seconds(10));
+    v1::CreateRuleRequest request;
+    request.mutable_rule()->set_journey("tls-cases");
+    request.mutable_rule()->set_name("Detractors");
+    request.mutable_rule()->mutable_conditions()->set_max_nps(6);
+    request.mutable_rule()->set_fallback_queue("care");
+    request.mutable_rule()->mutable_sla()->set_first_contact_seconds(3600);
+    grpc::Status status = cases->CreateRule(&context, request, &rule);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  // A detractor through the gateway (retried until feedback knows the
+  // journey); polku-cases reads it from the feed over mTLS.
+  auto feedback = v1::FeedbackService::NewStub((*suite)->GatewayChannel());
+  for (absl::Time deadline = absl::Now() + absl::Seconds(30);;
+       absl::SleepFor(absl::Milliseconds(100))) {
+    ASSERT_LT(absl::Now(), deadline) << "the journey never reached feedback";
+    grpc::ClientContext context;
+    Suite::Authorize(context, shop_key);
+    deadline_in(context, absl::Seconds(10));
+    v1::SubmitEventsRequest request;
+    v1::TouchpointEvent* event = request.add_events();
+    event->set_event_id("tls-detractor");
+    event->set_touchpoint("store_visit");
+    event->set_customer("cust-tls");
+    event->mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(absl::Now() - absl::Hours(1)));
+    event->set_nps(2);
+    v1::SubmitEventsResponse response;
+    ASSERT_TRUE(feedback->SubmitEvents(&context, request, &response).ok());
+    if (response.results(0).outcome() != v1::EventResult::REJECTED) break;
+  }
+  v1::Case opened;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(30);;
+       absl::SleepFor(absl::Milliseconds(100))) {
+    ASSERT_LT(absl::Now(), deadline) << "no case was opened";
+    grpc::ClientContext context;
+    Suite::Authorize(context, desk);
+    deadline_in(context, absl::Seconds(10));
+    v1::ListCasesRequest request;
+    request.set_journey("tls-cases");
+    v1::ListCasesResponse response;
+    grpc::Status status = cases->ListCases(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    if (response.cases_size() > 0) {
+      opened = response.cases(0);
+      break;
+    }
+  }
+  EXPECT_EQ(opened.rule_id(), rule.rule_id());
+  EXPECT_EQ(opened.owner_team(), "tls-team");  // asked of polku-journey
+  EXPECT_EQ(opened.sla_policy().business_hours().time_zone(), "UTC");
+  auto time_of = [](const google::protobuf::Timestamp& t) {
+    return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  };
+  EXPECT_EQ(time_of(opened.sla().first_contact_due()) - time_of(opened.create_time()),
+            absl::Hours(1));
+
+  // The customer's hash from polku-feedback, and its stored events.
+  {
+    grpc::ClientContext context;
+    Suite::Authorize(context, desk);
+    deadline_in(context, absl::Seconds(10));
+    v1::SetContactConsentRequest request;
+    request.set_customer("cust-tls");
+    request.set_contact_allowed(false);
+    v1::SetContactConsentResponse response;
+    grpc::Status status = cases->SetContactConsent(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.cases(), 1);
+  }
+  {
+    grpc::ClientContext context;
+    Suite::Authorize(context, desk);
+    deadline_in(context, absl::Seconds(20));
+    v1::DryRunRuleRequest request;
+    request.set_rule_id(rule.rule_id());
+    request.mutable_range()->mutable_start()->set_seconds(
+        absl::ToUnixSeconds(absl::Now() - absl::Hours(24)));
+    request.mutable_range()->mutable_end()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    v1::DryRunRuleResponse response;
+    grpc::Status status = cases->DryRunRule(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.cases(), 1);
+  }
+
+  // polku-cases itself serves only certificates from the CA, and only the
+  // gateway's acts for a tenant.
+  const std::string cases_address = (*suite)->backend_address("cases");
+  EXPECT_EQ(HealthCheck(cases_address, {.cert_file = dir + "/monitoring.pem",
+                                        .key_file = dir + "/monitoring.key",
+                                        .ca_file = dir + "/ca.pem"}),
+            grpc::StatusCode::OK);
+  EXPECT_EQ(HealthCheck(cases_address, {.ca_file = dir + "/ca.pem"}),
+            grpc::StatusCode::UNAVAILABLE);
+  {
+    grpc::ClientContext context;
+    deadline_in(context, absl::Seconds(10));
+    rpc::AttachCaller({.tenant = "demo"}, context);
+    v1::ListCasesResponse response;
+    grpc::Status forged = v1::CaseService::NewStub(As(dir, "polku-insight", cases_address))
+                              ->ListCases(&context, {}, &response);
+    EXPECT_EQ(forged.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << forged.error_message();
+  }
+
+  EXPECT_EQ((*suite)->Stop(), absl::OkStatus());
 }
 
 }  // namespace

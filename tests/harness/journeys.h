@@ -8,9 +8,12 @@
 #ifndef POLKU_TESTS_HARNESS_JOURNEYS_H_
 #define POLKU_TESTS_HARNESS_JOURNEYS_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "grpcpp/channel.h"
 #include "polku/v1/journey.pb.h"
 
 namespace polku::testing {
@@ -27,6 +30,12 @@ v1::Journey MakeJourney(const std::string& key, const std::string& name,
                         const std::vector<std::string>& stages,
                         const std::vector<TouchpointSpec>& touchpoints,
                         const std::string& owner_team);
+
+// Creates `journey` through the gateway and publishes it, as `admin_key`
+// (a key with journeys:write); the first refusal, naming its call.
+absl::Status CreateAndPublish(const std::shared_ptr<grpc::Channel>& gateway,
+                              const std::string& admin_key,
+                              const v1::Journey& journey);
 
 }  // namespace polku::testing
 

@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -330,6 +331,11 @@ absl::Status Suite::Init() {
                                             {"--listen=" + Address(port),
                                              "--journey_address=" + Address("journey"),
                                              "--secret_file=" + secret_file});
+                                // Erasure receipts wait for the readers that run.
+                                std::vector<std::string> readers;
+                                if (options_.insight_replicas > 0) readers.push_back("polku-insight");
+                                if (options_.cases_replicas > 0) readers.push_back("polku-cases");
+                                args.push_back("--erasure_readers=" + absl::StrJoin(readers, ","));
                                 return args;
                               },
                           .health_service = "polku.v1.FeedbackService"});
@@ -539,8 +545,11 @@ absl::Status Suite::Terminate(Process& process, absl::Duration within) {
   }
   process.pid = -1;
   if (*status != 0) {
-    return absl::InternalError(
-        absl::StrCat(process.name, " did not exit cleanly on SIGTERM: ", DescribeExit(*status)));
+    // The log's end says why (a sanitizer's report, an error at shutdown);
+    // CI output keeps this line even when it cuts the full logs.
+    return absl::InternalError(absl::StrCat(process.name, " did not exit cleanly on SIGTERM: ",
+                                            DescribeExit(*status), "; its log ends:\n",
+                                            LogTail(process.name, 40)));
   }
   return absl::OkStatus();
 }
@@ -675,6 +684,13 @@ std::string Suite::Logs() const {
 }
 
 std::string Suite::Log(const std::string& name) const { return ReadFrom(LogPath(name), 0); }
+
+std::string Suite::LogTail(const std::string& name, int lines) const {
+  const std::string log = Log(name);
+  std::vector<absl::string_view> all = absl::StrSplit(log, '\n', absl::SkipEmpty());
+  const size_t first = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
+  return absl::StrJoin(all.begin() + first, all.end(), "\n");
+}
 
 std::string Suite::LogPath(const std::string& name) const {
   return absl::StrCat(data_dir_, "/logs/", name, ".log");

@@ -9,7 +9,7 @@
 //   grpc::ClientContext context;
 //   (*suite)->Authorize(context,
 //   (*suite)->credentials().channel_keys.at("shop")); …
-//   EXPECT_TRUE((*suite)->Stop().ok());   // SIGTERM; every process must exit 0
+//   EXPECT_EQ((*suite)->Stop(), absl::OkStatus());   // SIGTERM; every process must exit 0
 //
 // Readiness is bounded polling of gRPC health (polku-feedback: the service
 // "polku.v1.FeedbackService", which turns SERVING once its touchpoint index
@@ -190,6 +190,8 @@ class Suite {
   // The log of one process so far, e.g. of "polku-feedback#2" (every
   // launch of it appends).
   std::string Log(const std::string& name) const;
+  // Its last `lines` lines.
+  std::string LogTail(const std::string& name, int lines) const;
 
  private:
   struct Process {

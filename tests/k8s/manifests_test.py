@@ -369,6 +369,14 @@ def problems_replicas(docs, overlay):
                                 "(--secret_file) is not from a Secret: each would make its own")
             if store != "postgres":
                 problems.append(f"{where}: {count} replicas need one PostgreSQL database")
+        if binary == "polku-feedback":
+            # Erasure receipts in every environment: both readers that hold
+            # customer data (their progress is shared through the database).
+            readers = settings(container, docs).get("erasure_readers")
+            readers = resolve(readers, docs)
+            if set((readers or "").split(",")) != {"polku-insight", "polku-cases"}:
+                problems.append(f"{where}: --erasure_readers is {readers!r}, "
+                                "not polku-insight,polku-cases")
         if count > 1 and binary == GATEWAY and store != "postgres":
             problems.append(f"{where}: {count} replicas need the key store on PostgreSQL")
     # Each service owns its database: no two read the same URL.
@@ -857,14 +865,15 @@ class ManifestTest(unittest.TestCase):
         deployments = of_kind(self.docs["production"], "Deployment")
         autoscalers = of_kind(self.docs["production"], "HorizontalPodAutoscaler")
         budgets = of_kind(self.docs["production"], "PodDisruptionBudget")
-        # polku-cases runs as one pod: its WatchCases streams only its own
-        # process's changes (docs/cases.md), so a second replica behind the
-        # gateway would silently thin every board's stream.
-        self.assertEqual(set(autoscalers), set(SERVERS) - {"polku-cases"})
-        self.assertNotIn("polku-cases", budgets)
-        for overlay in OVERLAYS:
-            cases = of_kind(self.docs[overlay], "Deployment")["polku-cases"]
-            self.assertEqual(replicas(cases, self.docs[overlay]), 1, overlay)
+        # Every process, polku-cases too (its WatchCases follows the change
+        # sequence in the shared database, docs/cases.md): no single pod.
+        self.assertEqual(set(autoscalers), set(SERVERS))
+        cases = deployments["polku-cases"]
+        self.assertEqual(store_of(cases["spec"]["template"]["spec"]["containers"][0],
+                                  self.docs["production"])[0], "postgres")
+        # dev's polku-cases stays one pod (as every dev process).
+        self.assertEqual(replicas(of_kind(self.docs["dev"], "Deployment")["polku-cases"],
+                                  self.docs["dev"]), 1)
         for name, hpa in autoscalers.items():
             self.assertEqual(hpa["spec"]["scaleTargetRef"]["name"], name)
             self.assertGreaterEqual(deployments[name]["spec"]["replicas"], 2, name)
@@ -889,12 +898,21 @@ class ManifestTest(unittest.TestCase):
             sqlite(workload, docs)
             workload["spec"]["replicas"] = 2
         self.assertTrue(broken("dev", "polku-insight", dev_sqlite_two))
+        # polku-cases on SQLite: one replica only (its database is a file).
+        self.assertTrue(broken("production", "polku-cases", sqlite))
+        self.assertEqual(broken("dev", "polku-cases", sqlite), [])
         self.assertEqual(broken("dev", "polku-insight", sqlite), [])  # one replica is fine
 
         def own_secret(workload, docs):
             c = workload["spec"]["template"]["spec"]["containers"][0]
             c["env"] = [e for e in c["env"] if e["name"] != "POLKU_SECRET_FILE"]
         self.assertTrue(broken("production", "polku-feedback", own_secret))
+
+        def no_receipts(workload, docs):
+            c = workload["spec"]["template"]["spec"]["containers"][0]
+            c["env"] = [e for e in c["env"] if e["name"] != "POLKU_ERASURE_READERS"]
+        self.assertTrue(broken("production", "polku-feedback", no_receipts))
+        self.assertTrue(broken("dev", "polku-feedback", no_receipts))
         self.assertTrue(broken("dev", "polku-feedback", lambda w, d: w.update(kind="StatefulSet")))
 
     def test_each_process_holds_the_certificate_of_its_identity(self):

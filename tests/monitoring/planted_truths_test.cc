@@ -114,7 +114,7 @@ class MonitoringSuiteTest : public ::testing::Test {
 
   void TearDown() override {
     if (suite_ != nullptr) {
-      EXPECT_TRUE(suite_->Stop().ok());
+      EXPECT_EQ(suite_->Stop(), absl::OkStatus());
     }
   }
 

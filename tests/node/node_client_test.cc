@@ -162,7 +162,7 @@ TEST(NodeClientTest, StreamsEveryEventOnceThroughRateLimitsAndRestarts) {
   EXPECT_EQ(ids.size(), static_cast<size_t>(kEvents));
   EXPECT_TRUE(ids.contains("widget-0"));
   EXPECT_TRUE(ids.contains(absl::StrCat("widget-", kEvents - 1)));
-  EXPECT_TRUE(suite.Stop().ok());
+  EXPECT_EQ(suite.Stop(), absl::OkStatus());
 }
 
 }  // namespace

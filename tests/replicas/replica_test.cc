@@ -395,7 +395,7 @@ TEST_P(ReplicaTest, EveryEventOnceAcrossReplicasAndKills) {
     EXPECT_EQ(it->second, entry.sequence) << key.first << "/" << key.second;
   }
 
-  EXPECT_TRUE(suite_->Stop().ok());
+  EXPECT_EQ(suite_->Stop(), absl::OkStatus());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ReplicaTest,

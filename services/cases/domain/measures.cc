@@ -6,6 +6,7 @@
 #include "lib/base/status_macros.h"
 #include "services/cases/domain/business_calendar.h"
 #include "services/cases/domain/proto_convert.h"
+#include "services/cases/domain/sla.h"
 
 namespace polku::cases {
 namespace {
@@ -14,16 +15,16 @@ absl::Time TimeOf(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
-// Business time from the case's opening to `until`, without its pauses.
+// Business time from the case's opening to `until`, without `pauses`
+// (sorted, apart).
 absl::Duration WorkingTime(const BusinessCalendar& calendar, const v1::Case& c,
-                           absl::Time until) {
+                           absl::Time until,
+                           const std::vector<SlaPause>& pauses) {
   const absl::Time opened = TimeOf(c.create_time());
   absl::Duration total = calendar.BusinessTimeBetween(opened, until);
-  for (const v1::TimeRange& pause : c.sla().pauses()) {
-    absl::Time start = std::max(TimeOf(pause.start()), opened);
-    absl::Time end = pause.has_end() ? std::min(TimeOf(pause.end()), until)
-                                     : until;
-    total -= calendar.BusinessTimeBetween(start, end);
+  for (const SlaPause& pause : pauses) {
+    total -= calendar.BusinessTimeBetween(std::max(pause.start, opened),
+                                          std::min(pause.end, until));
   }
   return std::max(total, absl::ZeroDuration());
 }
@@ -48,27 +49,49 @@ absl::StatusOr<v1::CaseMeasures> ComputeCaseMeasures(
   for (const v1::Case& c : cases) {
     const v1::CaseSla& policy = c.sla_policy();
     const v1::CaseSlaStatus& sla = c.sla();
-    if (policy.first_contact_seconds() > 0 && !c.no_contact()) {
-      out.set_eligible(out.eligible() + 1);
-      if (sla.has_first_contact_time() && sla.has_first_contact_due() &&
-          TimeOf(sla.first_contact_time()) <= TimeOf(sla.first_contact_due())) {
-        out.set_contacted_within_sla(out.contacted_within_sla() + 1);
-      }
-    }
     if (policy.first_contact_seconds() <= 0 && policy.resolution_seconds() <= 0) {
+      continue;  // no SLA
+    }
+    if (!HasBusinessHours(policy)) {
+      // No calendar to measure in (rules now always get one, from the tenant
+      // if not their own): the due time the case shows is all there is.
+      if (policy.first_contact_seconds() > 0 && !c.no_contact()) {
+        out.set_eligible(out.eligible() + 1);
+        if (sla.has_first_contact_time() && sla.has_first_contact_due() &&
+            TimeOf(sla.first_contact_time()) <= TimeOf(sla.first_contact_due())) {
+          out.set_contacted_within_sla(out.contacted_within_sla() + 1);
+        }
+      }
       continue;  // no business hours to measure in
     }
     POLKU_ASSIGN_OR_RETURN(BusinessHours hours,
                            HoursFromProto(policy.business_hours()));
     POLKU_ASSIGN_OR_RETURN(BusinessCalendar calendar,
                            BusinessCalendar::Create(hours));
+    // The due times follow from the case's history, not from the due times
+    // it shows: those are the current ones, and a first contact once made
+    // stays made (a contacted case that later asked for no contact counts).
+    const SlaHistory history = HistoryFromProto(c);
+    POLKU_ASSIGN_OR_RETURN(
+        SlaTimes times, ComputeCaseSla(calendar, PolicyFromProto(policy),
+                                       TimeOf(c.create_time()), history));
+    if (policy.first_contact_seconds() > 0 &&
+        (!c.no_contact() || sla.has_first_contact_time())) {
+      out.set_eligible(out.eligible() + 1);
+      if (sla.has_first_contact_time() &&
+          TimeOf(sla.first_contact_time()) <= times.first_contact_due) {
+        out.set_contacted_within_sla(out.contacted_within_sla() + 1);
+      }
+    }
     if (sla.has_first_contact_time()) {
       first_contact.push_back(absl::ToDoubleSeconds(
-          WorkingTime(calendar, c, TimeOf(sla.first_contact_time()))));
+          WorkingTime(calendar, c, TimeOf(sla.first_contact_time()),
+                      FirstContactPauses(history))));
     }
     if (sla.has_resolution_time()) {
       close.push_back(absl::ToDoubleSeconds(
-          WorkingTime(calendar, c, TimeOf(sla.resolution_time()))));
+          WorkingTime(calendar, c, TimeOf(sla.resolution_time()),
+                      ResolutionPauses(history))));
     }
   }
   if (out.eligible() > 0) {

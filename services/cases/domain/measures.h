@@ -2,10 +2,14 @@
 //
 // * close_the_loop_rate = contacted within the first-contact SLA / eligible,
 //   where eligible cases are those with a first-contact SLA that are not
-//   no-contact, and "within" means first_contact_time ≤ first_contact_due
-//   (the due time already moved by the pauses);
+//   no-contact (or were contacted before they became so), and "within"
+//   means first_contact_time ≤ the first-contact due time as it stood,
+//   computed here from the case's history (domain/sla.h: only pauses
+//   before the first contact move it), not read from the case, whose due
+//   time is the current one;
 // * time to first contact and to close (RESOLVED), in business seconds of
-//   the case's own calendar, pauses not counted; median and 90th percentile
+//   the case's own calendar, the pauses of that clock before it was met not
+//   counted; median and 90th percentile
 //   (linear interpolation between order statistics, as numpy's default).
 //   Only cases with business hours (rule cases with an SLA) have these times.
 //

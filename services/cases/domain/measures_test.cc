@@ -71,6 +71,54 @@ TEST(MeasuresTest, PausesDoNotCount) {
   EXPECT_DOUBLE_EQ(m->first_contact_median_seconds(), 3 * 3600);
 }
 
+// First contact, once made, stays a fact of the case: waiting for the
+// customer afterwards (the service shows no first-contact due time while a
+// case waits), resolving, reopening or a later no-contact wish do not take
+// it away, and the due time it is compared with is the one that stood.
+TEST(MeasuresTest, AContactedCaseStaysContactedWithinSla) {
+  // Contacted after 1 h, now waiting since 2 h: no due time shown.
+  v1::Case waiting = Case(false, 3600, -1);
+  waiting.mutable_sla()->clear_first_contact_due();
+  v1::TimeRange& pause = *waiting.mutable_sla()->add_pauses();
+  pause.mutable_start()->set_seconds(kMonday8 + 2 * 3600);
+  // Contacted after 2 h, resolved after 3 h, reopened and waiting again.
+  v1::Case reopened = Case(false, 2 * 3600, 3 * 3600);
+  reopened.mutable_sla()->clear_first_contact_due();
+  reopened.mutable_sla()->add_pauses()->mutable_start()->set_seconds(
+      kMonday8 + 4 * 3600);
+  // Contacted after 1 h; the customer then asked not to be contacted again.
+  v1::Case refused_later = Case(true, 3600, -1);
+  // Contacted Tuesday 9:00 (9 business hours): late, also while it waits.
+  v1::Case late = Case(false, 25 * 3600, -1);
+  late.mutable_sla()->clear_first_contact_due();
+  late.mutable_sla()->add_pauses()->mutable_start()->set_seconds(
+      kMonday8 + 26 * 3600);
+  auto m = ComputeCaseMeasures({waiting, reopened, refused_later, late});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->eligible(), 4);
+  EXPECT_EQ(m->contacted_within_sla(), 3);
+  // Pauses after the first contact do not shorten the time to it: 1, 2, 1, 9 h.
+  EXPECT_DOUBLE_EQ(m->first_contact_median_seconds(), 1.5 * 3600);
+  EXPECT_DOUBLE_EQ(m->close_median_seconds(), 3 * 3600);
+}
+
+// Waiting before the first contact moves its due time by the paused
+// business time; the measure counts it as the service would.
+TEST(MeasuresTest, APauseBeforeFirstContactMovesItsDueTime) {
+  // Waiting Monday 9:00–12:00 (3 business hours).
+  v1::Case c = Case(false, 26 * 3600, -1);
+  c.mutable_sla()->clear_first_contact_due();
+  v1::TimeRange& pause = *c.mutable_sla()->add_pauses();
+  pause.mutable_start()->set_seconds(kMonday8 + 3600);
+  pause.mutable_end()->set_seconds(kMonday8 + 4 * 3600);
+  // Contacted Tuesday 10:00: 10 business hours, 7 of them unpaused; due
+  // Tuesday 11:00.
+  auto m = ComputeCaseMeasures({c});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->contacted_within_sla(), 1);
+  EXPECT_DOUBLE_EQ(m->first_contact_median_seconds(), 7 * 3600);
+}
+
 TEST(MeasuresTest, QuantilesInterpolateLikeNumpy) {
   std::vector<double> v = {4, 1, 3, 2};
   EXPECT_DOUBLE_EQ(Quantile(v, 0.5), 2.5);

@@ -1,6 +1,7 @@
 #include "services/cases/domain/proto_convert.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -47,6 +48,47 @@ absl::StatusOr<BusinessHours> HoursFromProto(const v1::BusinessHours& hours) {
   return out;
 }
 
+namespace {
+
+absl::Time TimeFromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+std::vector<SlaPause> PausesFromProto(
+    const google::protobuf::RepeatedPtrField<v1::TimeRange>& ranges) {
+  std::vector<SlaPause> out;
+  for (const v1::TimeRange& r : ranges) {
+    out.push_back({TimeFromProto(r.start()), r.has_end()
+                                                 ? TimeFromProto(r.end())
+                                                 : absl::InfiniteFuture()});
+  }
+  return out;
+}
+
+}  // namespace
+
+SlaHistory HistoryFromProto(const v1::Case& c) {
+  const v1::CaseSlaStatus& sla = c.sla();
+  SlaHistory history{.waiting = PausesFromProto(sla.pauses()),
+                     .no_contact = PausesFromProto(sla.no_contact_pauses())};
+  if (sla.has_first_contact_time()) {
+    history.first_contact = TimeFromProto(sla.first_contact_time());
+  }
+  if (c.no_contact() && (history.no_contact.empty() ||
+                         history.no_contact.back().end !=
+                             absl::InfiniteFuture())) {
+    // A contacted case cannot have been no-contact before its contact.
+    history.no_contact.push_back({sla.has_first_contact_time()
+                                      ? history.first_contact
+                                      : TimeFromProto(c.create_time()),
+                                  absl::InfiniteFuture()});
+  }
+  if (sla.has_resolution_time()) {
+    history.resolved = TimeFromProto(sla.resolution_time());
+  }
+  return history;
+}
+
 SlaPolicy PolicyFromProto(const v1::CaseSla& sla) {
   return {.first_contact = absl::Seconds(sla.first_contact_seconds()),
           .resolution = absl::Seconds(sla.resolution_seconds()),
@@ -69,16 +111,26 @@ absl::Status ValidateRule(const v1::CaseRule& rule) {
         "rule.sla: durations must not be negative and reminder_share must "
         "be in [0, 1)");
   }
-  if (sla.first_contact_seconds() > 0 || sla.resolution_seconds() > 0) {
-    absl::StatusOr<BusinessHours> hours = HoursFromProto(sla.business_hours());
-    absl::Status status = hours.status();
-    if (status.ok()) status = BusinessCalendar::Create(*hours).status();
+  // Without hours of its own the rule uses the tenant's calendar; the
+  // store checks that there is one.
+  if ((sla.first_contact_seconds() > 0 || sla.resolution_seconds() > 0) &&
+      HasBusinessHours(sla)) {
+    absl::Status status = ValidateBusinessHours(sla.business_hours());
     if (!status.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("rule.sla.", status.message()));
     }
   }
   return absl::OkStatus();
+}
+
+bool HasBusinessHours(const v1::CaseSla& sla) {
+  return sla.has_business_hours() && sla.business_hours().ByteSizeLong() > 0;
+}
+
+absl::Status ValidateBusinessHours(const v1::BusinessHours& hours) {
+  POLKU_ASSIGN_OR_RETURN(BusinessHours converted, HoursFromProto(hours));
+  return BusinessCalendar::Create(converted).status();
 }
 
 }  // namespace polku::cases

@@ -66,6 +66,33 @@ absl::StatusOr<SlaTimes> ComputeSla(const BusinessCalendar& calendar,
                                     absl::Time opened_at,
                                     const std::vector<SlaPause>& pauses);
 
+// What has happened to a case's clocks. A clock stops in its pauses only
+// until its SLA is met: waiting for the customer after the first contact
+// does not move (or hide) the first-contact due time, nor a pause after
+// the resolution (a reopened case) the resolution due time.
+struct SlaHistory {
+  // Waiting for the customer: stops both clocks.
+  std::vector<SlaPause> waiting;
+  // Marked no-contact: stops the first-contact clock only (the case is
+  // still worked and resolved).
+  std::vector<SlaPause> no_contact;
+  // When first contact and resolution were first made; InfiniteFuture()
+  // if not yet. Resolving a case meets its first-contact SLA too.
+  absl::Time first_contact = absl::InfiniteFuture();
+  absl::Time resolved = absl::InfiniteFuture();
+};
+
+// The stretches that stop the first-contact (resolution) clock: merged,
+// sorted, and cut where that SLA was met.
+std::vector<SlaPause> FirstContactPauses(const SlaHistory& history);
+std::vector<SlaPause> ResolutionPauses(const SlaHistory& history);
+
+// ComputeSla for a case: each clock with its own pauses (above).
+absl::StatusOr<SlaTimes> ComputeCaseSla(const BusinessCalendar& calendar,
+                                        const SlaPolicy& policy,
+                                        absl::Time opened_at,
+                                        const SlaHistory& history);
+
 // Bits of a case's raised-alerts flag word (stored as an integer).
 enum SlaAlert : uint32_t {
   kFirstContactReminder = 1u << 0,

@@ -114,5 +114,54 @@ TEST(SlaTest, MetSlasRaiseNothing) {
             kFirstContactReminder);
 }
 
+// Each clock stops only until its SLA is met: waiting after the first
+// contact neither hides nor moves the first-contact due time; a
+// no-contact stretch stops the first-contact clock only.
+TEST(SlaTest, EachClockStopsOnlyUntilItIsMet) {
+  BusinessCalendar office = Office();
+  SlaPolicy policy{.first_contact = absl::Hours(8),
+                   .resolution = absl::Hours(48),
+                   .reminder_share = 0.75};
+  absl::Time opened = Local(2026, 6, 1, 9);  // Monday
+  SlaHistory contacted_then_waiting{
+      .waiting = {{Local(2026, 6, 1, 11), absl::InfiniteFuture()}},
+      .first_contact = Local(2026, 6, 1, 10)};
+  SlaTimes times =
+      *ComputeCaseSla(office, policy, opened, contacted_then_waiting);
+  EXPECT_EQ(times.first_contact_due, Local(2026, 6, 2, 9));
+  EXPECT_EQ(times.resolution_due, absl::InfiniteFuture());  // it waits
+
+  // Resolved Monday 13:00 after waiting 11:00–12:00, reopened and waiting
+  // since 15:00: resolution due moved by the one hour only.
+  SlaHistory reopened{
+      .waiting = {{Local(2026, 6, 1, 15), absl::InfiniteFuture()},
+                  {Local(2026, 6, 1, 11), Local(2026, 6, 1, 12)}},
+      .first_contact = Local(2026, 6, 1, 10),
+      .resolved = Local(2026, 6, 1, 13)};
+  times = *ComputeCaseSla(office, policy, opened, reopened);
+  EXPECT_EQ(times.first_contact_due, Local(2026, 6, 2, 9));
+  EXPECT_EQ(times.resolution_due, Local(2026, 6, 9, 10));
+
+  // No contact from Monday 14:00 (5 business hours in) to Wednesday 9:00,
+  // overlapping a wait 13:00–15:00 (its own hour 13–14 counts once).
+  SlaHistory refused{
+      .waiting = {{Local(2026, 6, 1, 13), Local(2026, 6, 1, 15)}},
+      .no_contact = {{Local(2026, 6, 1, 14), Local(2026, 6, 3, 9)}}};
+  EXPECT_EQ(FirstContactPauses(refused).size(), 1u);
+  times = *ComputeCaseSla(office, policy, opened, refused);
+  // 4 business hours before 13:00, 4 left from Wednesday 9:00.
+  EXPECT_EQ(times.first_contact_due, Local(2026, 6, 3, 13));
+  EXPECT_EQ(times.first_contact_reminder, Local(2026, 6, 3, 11));
+  // Resolution: only the 2-hour wait counts.
+  EXPECT_EQ(times.resolution_due, Local(2026, 6, 9, 11));
+  // Still no-contact: nothing due for first contact, so nothing to raise.
+  refused.no_contact[0].end = absl::InfiniteFuture();
+  times = *ComputeCaseSla(office, policy, opened, refused);
+  EXPECT_EQ(times.first_contact_due, absl::InfiniteFuture());
+  EXPECT_EQ(times.first_contact_reminder, absl::InfiniteFuture());
+  EXPECT_EQ(PendingSlaAlerts(times, Local(2026, 6, 30, 9), false, false, 0),
+            kResolutionReminder | kResolutionBreach);
+}
+
 }  // namespace
 }  // namespace polku::cases

@@ -1,8 +1,10 @@
 #include "services/cases/postgres/pg_case_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lib/base/log.h"
 #include "lib/base/status_macros.h"
 #include "services/cases/domain/case_state.h"
 #include "services/cases/domain/proto_convert.h"
@@ -68,6 +70,34 @@ CREATE TABLE case_contact_consent (
   update_micros BIGINT NOT NULL,
   PRIMARY KEY (tenant, customer_hash)
 );
+)sql";
+
+// Version 3: tenants' business calendars (SetBusinessCalendar).
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE case_business_calendars (
+  tenant TEXT PRIMARY KEY,
+  body BYTEA NOT NULL
+);
+)sql";
+
+// Version 4: the change sequence WatchCases follows (case_store.h). The
+// counter row is the lock: a writer updates it last in its transaction and
+// holds it until commit, so the next writer's sequences come after it has
+// committed and a reader never sees 12 before 11 (a BIGSERIAL would let
+// it, and a follower reading "after 11" would skip 11 for ever).
+constexpr char kSchemaChanges[] = R"sql(
+CREATE TABLE case_change_counter (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last BIGINT NOT NULL
+);
+INSERT INTO case_change_counter VALUES (1, 0);
+CREATE TABLE case_changes (
+  sequence BIGINT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  case_id TEXT NOT NULL,
+  body BYTEA NOT NULL
+);
+CREATE INDEX case_changes_case ON case_changes (tenant, case_id);
 )sql";
 
 constexpr char kCaseColumns[] =
@@ -248,10 +278,27 @@ class PgCaseStore::PgTransaction final : public Transaction {
   }
   absl::StatusOr<int64_t> EraseCustomer(
       const std::string& tenant, const std::string& customer_hash) override {
+    // Lock the customer's cases first (in OpenCases' order): a write to one
+    // of them that has already inserted its audit entry and change but not
+    // committed is waited for, and the statements below, each with a new
+    // snapshot, then see and remove what it wrote. Removing first and
+    // locking last would miss those rows and leave the customer's case in
+    // a change body.
+    POLKU_RETURN_IF_ERROR(
+        db_.Execute("SELECT case_id FROM cases WHERE tenant = $1 AND "
+                    "customer_hash = $2 ORDER BY tenant, case_id FOR UPDATE",
+                    {Param::Text(tenant), Param::Text(customer_hash)})
+            .status());
     POLKU_RETURN_IF_ERROR(
         db_.Execute("DELETE FROM case_audit WHERE tenant = $1 AND case_id IN "
                     "(SELECT case_id FROM cases WHERE tenant = $1 AND "
                     "customer_hash = $2)",
+                    {Param::Text(tenant), Param::Text(customer_hash)})
+            .status());
+    POLKU_RETURN_IF_ERROR(
+        db_.Execute("UPDATE case_changes SET body = ''::bytea WHERE "
+                    "tenant = $1 AND case_id IN (SELECT case_id FROM cases "
+                    "WHERE tenant = $1 AND customer_hash = $2)",
                     {Param::Text(tenant), Param::Text(customer_hash)})
             .status());
     POLKU_ASSIGN_OR_RETURN(
@@ -300,6 +347,81 @@ class PgCaseStore::PgTransaction final : public Transaction {
     if (r.rows() == 0) return std::nullopt;
     return r.Int(0, 0) != 0;
   }
+  absl::StatusOr<std::optional<v1::TenantBusinessCalendar>> TenantCalendar(
+      const std::string& tenant) override {
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result r,
+        db_.Execute("SELECT body FROM case_business_calendars "
+                    "WHERE tenant = $1",
+                    {Param::Text(tenant)}));
+    if (r.rows() == 0) return std::nullopt;
+    v1::TenantBusinessCalendar calendar;
+    if (!calendar.ParseFromString(r.Bytes(0, 0))) {
+      return absl::DataLossError(
+          "cases: a business calendar that does not parse");
+    }
+    return calendar;
+  }
+  absl::Status PutTenantCalendar(
+      const std::string& tenant,
+      const v1::TenantBusinessCalendar& calendar) override {
+    return db_
+        .Execute("INSERT INTO case_business_calendars (tenant, body) "
+                 "VALUES ($1, $2) ON CONFLICT (tenant) DO UPDATE SET "
+                 "body = excluded.body",
+                 {Param::Text(tenant),
+                  Param::Bytes(calendar.SerializeAsString())})
+        .status();
+  }
+  absl::StatusOr<int64_t> ReserveChangeSequences(int n) override {
+    // The row stays locked until this transaction ends (see kSchemaChanges).
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result r,
+        db_.Execute("UPDATE case_change_counter SET last = last + $1 "
+                    "WHERE id = 1 RETURNING last",
+                    {Param::Int(n)}));
+    if (r.rows() != 1) return absl::DataLossError("case_change_counter: no row");
+    // Other replicas' followers wake on the commit (sent only if it commits).
+    POLKU_RETURN_IF_ERROR(
+        db_.Execute(absl::StrCat("NOTIFY ", PgCaseStore::kNotifyChannel))
+            .status());
+    return r.Int(0, 0) - n + 1;
+  }
+  absl::StatusOr<int64_t> LastChangeSequence() override {
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result r,
+        db_.Execute("SELECT last FROM case_change_counter WHERE id = 1"));
+    return r.rows() == 1 ? r.Int(0, 0) : 0;
+  }
+  absl::Status PutChange(int64_t sequence, const std::string& tenant,
+                         const std::string& case_id,
+                         const std::string& body) override {
+    return db_
+        .Execute("INSERT INTO case_changes (sequence, tenant, case_id, body) "
+                 "VALUES ($1, $2, $3, $4)",
+                 {Param::Int(sequence), Param::Text(tenant),
+                  Param::Text(case_id), Param::Bytes(body)})
+        .status();
+  }
+  absl::Status PruneChanges(int64_t sequence) override {
+    return db_
+        .Execute("DELETE FROM case_changes WHERE sequence <= $1",
+                 {Param::Int(sequence)})
+        .status();
+  }
+  absl::StatusOr<std::vector<StoredChange>> ChangesAfter(int64_t after,
+                                                         int limit) override {
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result r,
+        db_.Execute("SELECT sequence, body FROM case_changes "
+                    "WHERE sequence > $1 ORDER BY sequence LIMIT $2",
+                    {Param::Int(after), Param::Int(limit)}));
+    std::vector<StoredChange> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back({r.Int(i, 0), r.Bytes(i, 1)});
+    }
+    return out;
+  }
   absl::Status AppendAudit(const std::string& tenant,
                            const v1::AuditEntry& entry) override {
     return db_
@@ -336,13 +458,15 @@ class PgCaseStore::PgTransaction final : public Transaction {
 };
 
 const std::vector<Migration>& PgCaseStore::Migrations() {
-  static const auto* migrations = new std::vector<Migration>{{1, kSchemaV1}, {2, kSchemaV2}};
+  static const auto* migrations = new std::vector<Migration>{
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaChanges}};
   return *migrations;
 }
 
 PgCaseStore::PgCaseStore(const std::string& url, Options options,
                          int connections)
     : CaseStore(std::move(options)),
+      url_(url),
       pool_(url, {.size = connections,
                   .connect_timeout = kConnectTimeout,
                   // An opened case is on the server's disk before the
@@ -361,6 +485,45 @@ absl::StatusOr<std::unique_ptr<PgCaseStore>> PgCaseStore::Open(
         return db.Migrate("cases", Migrations());
       }));
   return store;
+}
+
+void PgCaseStore::ListenForCommits(absl::Notification& stop,
+                                   absl::FunctionRef<void()> heard) {
+  std::unique_ptr<postgres::Connection> db;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!stop.HasBeenNotified()) {
+    if (db == nullptr) {
+      absl::StatusOr<std::unique_ptr<postgres::Connection>> opened =
+          postgres::Connection::Open(url_, kConnectTimeout);
+      absl::Status listening =
+          opened.ok() ? (*opened)->Exec(absl::StrCat("LISTEN ", kNotifyChannel))
+                      : opened.status();
+      if (!listening.ok()) {
+        log::Warning("cannot listen for other replicas' case changes; "
+                     "polling meanwhile",
+                     {{"error", std::string(listening.message())},
+                      {"retry_ms", absl::ToInt64Milliseconds(backoff)}});
+        stop.WaitForNotificationWithTimeout(backoff);
+        backoff = std::min(backoff * 2, absl::Seconds(5));
+        continue;
+      }
+      db = *std::move(opened);
+      heard();  // what committed while nobody listened
+    }
+    // Short waits: Stop is noticed within one.
+    absl::StatusOr<std::vector<postgres::Connection::Notification>> got =
+        db->WaitForNotifications(absl::Milliseconds(250));
+    if (!got.ok()) {
+      // A connection that breaks again and again is not reopened at once
+      // each time: the backoff grows until a wait succeeds.
+      db.reset();
+      stop.WaitForNotificationWithTimeout(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+      continue;
+    }
+    backoff = absl::Milliseconds(100);
+    if (!got->empty()) heard();
+  }
 }
 
 absl::Status PgCaseStore::Run(

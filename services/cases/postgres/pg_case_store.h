@@ -33,6 +33,13 @@ class PgCaseStore final : public CaseStore {
 
   static const std::vector<Migration>& Migrations();
 
+  // NOTIFYed by every transaction that writes changes.
+  static constexpr char kNotifyChannel[] = "polku_case_changes";
+
+  // LISTENs on its own connection (reconnecting with a backoff).
+  void ListenForCommits(absl::Notification& stop,
+                        absl::FunctionRef<void()> heard) override;
+
  protected:
   absl::Status Run(
       absl::FunctionRef<absl::StatusOr<bool>(Transaction&)> work) override;
@@ -42,6 +49,7 @@ class PgCaseStore final : public CaseStore {
 
   PgCaseStore(const std::string& url, Options options, int connections);
 
+  const std::string url_;
   postgres::Pool pool_;
 };
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "lib/base/log.h"
 #include "lib/base/status_macros.h"
@@ -44,6 +45,8 @@ constexpr absl::Duration kDefaultRecoveryWindow = absl::Hours(24 * 90);
 constexpr int64_t kMaxRecoveryWindowSeconds = int64_t{10} * 366 * 86400;
 constexpr int kMaxExisting = 500;
 constexpr int kDefaultExisting = 50;
+// The retry hint's trailing metadata, as the gateway and lib/client read it.
+constexpr char kRetryAfterMsTrailer[] = "retry-after-ms";
 
 }  // namespace
 
@@ -309,10 +312,19 @@ grpc::ServerUnaryReactor* CaseServiceImpl::ListAuditEntries(
       context, response, executor_,
       [this, request](const rpc::Caller& caller)
           -> absl::StatusOr<v1::ListAuditEntriesResponse> {
-        POLKU_ASSIGN_OR_RETURN(
-            std::vector<v1::AuditEntry> entries,
-            store_.AuditTrail(caller.tenant, request->case_id(),
-                              request->rule_id()));
+        std::vector<v1::AuditEntry> entries;
+        if (request->business_calendar()) {
+          if (!request->case_id().empty() || !request->rule_id().empty()) {
+            return absl::InvalidArgumentError(
+                "business_calendar: name no case_id or rule_id with it");
+          }
+          POLKU_ASSIGN_OR_RETURN(entries,
+                                 store_.BusinessCalendarTrail(caller.tenant));
+        } else {
+          POLKU_ASSIGN_OR_RETURN(
+              entries, store_.AuditTrail(caller.tenant, request->case_id(),
+                                         request->rule_id()));
+        }
         // A case's trail is short: one page, whatever page_size says.
         v1::ListAuditEntriesResponse out;
         for (auto& e : entries) *out.add_entries() = std::move(e);
@@ -380,6 +392,21 @@ grpc::ServerUnaryReactor* CaseServiceImpl::GetCaseMeasures(
         for (const RecoverySubject& s : subjects) {
           customers[s.journey].insert(s.customer_hash);
         }
+        // Bounded: the reads below are the heavy part (see
+        // Options::max_recoveries). Refused rather than waited for, so no
+        // executor thread blocks.
+        if (!StartRecovery()) {
+          const int64_t retry_ms =
+              absl::ToInt64Milliseconds(options_.recovery_retry_after);
+          context->AddTrailingMetadata(kRetryAfterMsTrailer,
+                                       absl::StrCat(retry_ms));
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "recovery: ", options_.max_recoveries,
+              " recovery computations of the measures are running, each "
+              "reading months of events from polku-feedback; retry in ",
+              retry_ms, " ms"));
+        }
+        absl::Cleanup end_recovery = [this] { EndRecovery(); };
         // The customers' later answers in the journey of their case, read
         // back from polku-feedback.
         std::vector<LaterAnswer> answers;
@@ -450,6 +477,28 @@ grpc::ServerUnaryReactor* CaseServiceImpl::SetContactConsent(
         v1::SetContactConsentResponse out;
         out.set_cases(marked);
         return out;
+      });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::SetBusinessCalendar(
+    grpc::CallbackServerContext* context,
+    const v1::SetBusinessCalendarRequest* request,
+    v1::TenantBusinessCalendar* response) {
+  return rpc::RunUnary<v1::TenantBusinessCalendar>(
+      context, response, executor_,
+      [this, context, request](const rpc::Caller& caller) {
+        return store_.SetBusinessCalendar(caller.tenant, ActorOf(*context),
+                                          request->business_hours());
+      });
+}
+
+grpc::ServerUnaryReactor* CaseServiceImpl::GetBusinessCalendar(
+    grpc::CallbackServerContext* context,
+    const v1::GetBusinessCalendarRequest*,
+    v1::TenantBusinessCalendar* response) {
+  return rpc::RunUnary<v1::TenantBusinessCalendar>(
+      context, response, executor_, [this](const rpc::Caller& caller) {
+        return store_.GetBusinessCalendar(caller.tenant);
       });
 }
 
@@ -537,6 +586,36 @@ void CaseServiceImpl::EndStreams() {
                                    "server shutting down; watch again");
   for (CaseStream* stream : streams) {
     stream->End(shutting_down);
+    stream->Unpin();
+  }
+}
+
+bool CaseServiceImpl::StartRecovery() {
+  absl::MutexLock lock(&recovery_mu_);
+  if (recoveries_ >= options_.max_recoveries) return false;
+  ++recoveries_;
+  return true;
+}
+
+void CaseServiceImpl::EndRecovery() {
+  absl::MutexLock lock(&recovery_mu_);
+  --recoveries_;
+}
+
+void CaseServiceImpl::ResetStreams() {
+  std::vector<CaseStream*> streams;
+  {
+    absl::MutexLock lock(&streams_mu_);
+    for (CaseStream* stream : streams_) {
+      stream->Pin();
+      streams.push_back(stream);
+    }
+  }
+  const grpc::Status lost(grpc::StatusCode::UNAVAILABLE,
+                          "this replica fell behind the changes and missed "
+                          "some; watch again");
+  for (CaseStream* stream : streams) {
+    stream->End(lost);
     stream->Unpin();
   }
 }

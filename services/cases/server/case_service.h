@@ -7,12 +7,17 @@
 //
 //   CaseServiceImpl service(store, executor, {.events = &events,
 //                                             .customer_keys = &keys});
-//   store.SetChangeListener([&](const CaseChange& c) { service.CaseChanged(c); });
+//   ChangeFollower follower(store,
+//                           [&](const CaseChange& c) { service.CaseChanged(c); },
+//                           [&] { service.ResetStreams(); });
+//   follower.Start();
 //   rpc::Server::Start({.services = {&service},
 //                       .on_drain = [&] { service.EndStreams(); }});
 //
-// WatchCases subscribers are lib/rpc's PushStream: bounded, ended with
-// UNAVAILABLE on drain.
+// WatchCases sends what the follower reads from the store's change
+// sequence: the changes every replica on the database commits. Its
+// subscribers are lib/rpc's PushStream: bounded, ended with UNAVAILABLE on
+// drain.
 #ifndef POLKU_SERVICES_CASES_SERVER_CASE_SERVICE_H_
 #define POLKU_SERVICES_CASES_SERVER_CASE_SERVICE_H_
 
@@ -45,6 +50,13 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
     CustomerKeys* customer_keys = nullptr;
     // Deadline of a call to polku-feedback when the caller's is later.
     absl::Duration downstream_timeout = absl::Seconds(30);
+    // GetCaseMeasures' recovery computations running at once, at most: each
+    // reads up to its range plus the window (90 days) of events from
+    // polku-feedback on the shared executor, so more of them could starve
+    // case writes. A call past the limit is RESOURCE_EXHAUSTED with the
+    // trailing metadata `retry-after-ms` (the gateway's Retry-After).
+    int max_recoveries = 2;
+    absl::Duration recovery_retry_after = absl::Seconds(2);
   };
 
   // `store`, `executor` and `options.events` must outlive the service.
@@ -91,6 +103,14 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::SetContactConsentRequest* request,
       v1::SetContactConsentResponse* response) override;
+  grpc::ServerUnaryReactor* SetBusinessCalendar(
+      grpc::CallbackServerContext* context,
+      const v1::SetBusinessCalendarRequest* request,
+      v1::TenantBusinessCalendar* response) override;
+  grpc::ServerUnaryReactor* GetBusinessCalendar(
+      grpc::CallbackServerContext* context,
+      const v1::GetBusinessCalendarRequest* request,
+      v1::TenantBusinessCalendar* response) override;
   grpc::ServerWriteReactor<v1::WatchCasesResponse>* WatchCases(
       grpc::CallbackServerContext* context,
       const v1::WatchCasesRequest* request) override;
@@ -100,14 +120,24 @@ class CaseServiceImpl final : public v1::CaseService::CallbackService {
   void CaseChanged(const CaseChange& change);
   // Ends every watch with UNAVAILABLE and refuses new ones (on drain).
   void EndStreams();
+  // Ends every watch with UNAVAILABLE but takes new ones: the follower
+  // lost changes, so the watches would have gaps (watch again).
+  void ResetStreams();
 
  private:
   friend class CaseStream;
   void RemoveStream(CaseStream* stream);
 
+  // A recovery computation's place (Options::max_recoveries); false when
+  // all are taken.
+  bool StartRecovery();
+  void EndRecovery();
+
   CaseStore& store_;
   Executor& executor_;
   const Options options_;
+  absl::Mutex recovery_mu_;
+  int recoveries_ ABSL_GUARDED_BY(recovery_mu_) = 0;
   absl::Mutex streams_mu_;
   std::set<CaseStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
   bool draining_ ABSL_GUARDED_BY(streams_mu_) = false;

@@ -11,8 +11,11 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "lib/rpc/push_stream.h"
 #include "gmock/gmock.h"
@@ -20,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "lib/rpc/metadata.h"
 #include "services/cases/server/sla_timer.h"
+#include "services/cases/store/change_follower.h"
 #include "services/cases/store/memory_case_store.h"
 
 namespace polku::cases {
@@ -92,8 +96,7 @@ class CaseServiceTest : public testing::Test {
         executor_(2),
         service_(store_, executor_,
                  {.events = &events_, .customer_keys = &keys_}) {
-    store_.SetChangeListener(
-        [this](const CaseChange& change) { service_.CaseChanged(change); });
+    follower_.Start();
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -106,7 +109,7 @@ class CaseServiceTest : public testing::Test {
   ~CaseServiceTest() override {
     service_.EndStreams();
     server_->Shutdown();
-    store_.SetChangeListener(nullptr);
+    follower_.Stop();
   }
 
   // Applies one event of the feed (opening its cases).
@@ -114,6 +117,9 @@ class CaseServiceTest : public testing::Test {
     google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
     *page.Add() = event;
     ASSERT_TRUE(store_.Apply(page).ok());
+    // Handed on now, so a watch begun next does not get it after the
+    // existing cases too.
+    ASSERT_TRUE(follower_.CatchUp().ok());
   }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& tenant,
@@ -148,6 +154,10 @@ class CaseServiceTest : public testing::Test {
   FakeEvents events_;
   FakeCustomerKeys keys_;
   CaseServiceImpl service_;
+  // As main.cc: WatchCases sends what the follower reads from the store.
+  ChangeFollower follower_{
+      store_, [this](const CaseChange& change) { service_.CaseChanged(change); },
+      [this] { service_.ResetStreams(); }};
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::CaseService::Stub> stub_;
 };
@@ -367,6 +377,35 @@ TEST_F(CaseServiceTest, WatchCasesSendsTheQueueThenItsChanges) {
   EXPECT_EQ(refused->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+// When the follower lost changes (it fell behind the store's retention),
+// every watch ends UNAVAILABLE, as it would have gaps; a new watch is
+// taken and gets the changes from then on.
+TEST_F(CaseServiceTest, AWatchWithAGapEndsAndANewOneIsTaken) {
+  ASSERT_TRUE(store_.CreateRule("acme", "anna", Rule()).ok());
+  Feed(Event("acme", 1, 0, "h1"));
+  v1::WatchCasesRequest request;
+  request.set_include_existing(true);
+  auto context = As("acme");
+  auto reader = stub_->WatchCases(context.get(), request);
+  v1::WatchCasesResponse update;
+  ASSERT_TRUE(reader->Read(&update));  // the existing case: registered
+  service_.ResetStreams();
+  EXPECT_FALSE(reader->Read(&update));
+  grpc::Status ended = reader->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(ended.error_message(), HasSubstr("watch again"));
+  auto again = As("acme");
+  reader = stub_->WatchCases(again.get(), request);
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_FALSE(update.has_change());
+  Feed(Event("acme", 2, 0, "h2"));
+  ASSERT_TRUE(reader->Read(&update));
+  EXPECT_EQ(update.case_().event().sequence(), 2);
+  EXPECT_EQ(update.change().new_value(), "NEW");
+  again->TryCancel();
+  reader->Finish();
+}
+
 TEST_F(CaseServiceTest, WatchCasesChecksItsFilterAndTenant) {
   v1::WatchCasesRequest request;
   request.mutable_filter()->add_states(v1::CASE_STATE_UNSPECIFIED);
@@ -563,10 +602,11 @@ TEST_F(CaseServiceTest, AWatchHoldsBoundedChangesBeforeItsExistingCases) {
   ASSERT_EQ(cases.cases_size(), 1);
   // Both executor threads busy: the existing cases are not read until
   // they are freed.
-  absl::Notification release;
+  // Shared: a woken job may still be leaving the wait when the test ends.
+  auto release = std::make_shared<absl::Notification>();
   for (int i = 0; i < 2; ++i) {
-    executor_.Schedule([&release] {
-      release.WaitForNotificationWithTimeout(absl::Seconds(60));
+    executor_.Schedule([release] {
+      release->WaitForNotificationWithTimeout(absl::Seconds(60));
     });
   }
   auto context = As("acme");
@@ -589,7 +629,7 @@ TEST_F(CaseServiceTest, AWatchHoldsBoundedChangesBeforeItsExistingCases) {
     change.set_priority(i % 2 == 0 ? v1::HIGH : v1::NORMAL);
     ASSERT_TRUE(store_.UpdateCase("acme", "ville", change, mask).ok());
   }
-  release.Notify();
+  release->Notify();
   v1::WatchCasesResponse update;
   int read = 0;
   while (read < 10'000 && reader->Read(&update)) ++read;
@@ -597,6 +637,185 @@ TEST_F(CaseServiceTest, AWatchHoldsBoundedChangesBeforeItsExistingCases) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << status.error_message() << " after " << read << " messages";
   EXPECT_EQ(read, 0);
+}
+
+TEST_F(CaseServiceTest, TheTenantsBusinessCalendarIsSetReadAndAudited) {
+  v1::CreateRuleRequest create_rule;
+  *create_rule.mutable_rule() = Rule();
+  create_rule.mutable_rule()->mutable_sla()->clear_business_hours();
+  v1::CaseRule rule;
+  grpc::Status status =
+      stub_->CreateRule(As("acme").get(), create_rule, &rule);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("rule.sla.business_hours"));
+  v1::TenantBusinessCalendar calendar;
+  EXPECT_EQ(stub_->GetBusinessCalendar(As("acme").get(), {}, &calendar)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::SetBusinessCalendarRequest set;
+  *set.mutable_business_hours() = Rule().sla().business_hours();
+  set.mutable_business_hours()->mutable_weekly(0)->set_close_minute(0);
+  status = stub_->SetBusinessCalendar(As("acme").get(), set, &calendar);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("business_hours.weekly[0]"));
+  set.mutable_business_hours()->mutable_weekly(0)->set_close_minute(1440);
+  status = stub_->SetBusinessCalendar(As("acme", "ville").get(), set, &calendar);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(
+      stub_->GetBusinessCalendar(As("acme").get(), {}, &calendar).ok());
+  EXPECT_EQ(calendar.business_hours().time_zone(), "UTC");
+  EXPECT_EQ(stub_->GetBusinessCalendar(As("globex").get(), {}, &calendar)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  status = stub_->CreateRule(As("acme").get(), create_rule, &rule);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  Feed(Event("acme", 1, 0, "h1"));  // Monday 08:00 UTC; due an hour later
+  v1::ListCasesResponse cases;
+  ASSERT_TRUE(stub_->ListCases(As("acme").get(), {}, &cases).ok());
+  ASSERT_EQ(cases.cases_size(), 1);
+  EXPECT_EQ(cases.cases(0).sla().first_contact_due().seconds(),
+            1'780'300'800 + 3600);
+
+  v1::ListAuditEntriesRequest audit;
+  audit.set_business_calendar(true);
+  v1::ListAuditEntriesResponse trail;
+  ASSERT_TRUE(stub_->ListAuditEntries(As("acme").get(), audit, &trail).ok());
+  ASSERT_THAT(trail.entries(), SizeIs(1));
+  EXPECT_EQ(trail.entries(0).actor(), "ville");
+  EXPECT_EQ(trail.entries(0).field(), "business_calendar");
+  audit.set_rule_id(rule.rule_id());
+  EXPECT_EQ(stub_->ListAuditEntries(As("acme").get(), audit, &trail)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Recovery reads events from polku-feedback until released; counts who is
+// reading.
+class BlockingEvents final : public EventSource {
+ public:
+  absl::StatusOr<v1::StoredEvent> Event(const rpc::Caller&, int64_t,
+                                        absl::Time) override {
+    return absl::NotFoundError("no such event");
+  }
+  absl::Status ForEach(
+      const rpc::Caller&, const std::string&, const v1::TimeRange&,
+      absl::Time,
+      absl::FunctionRef<absl::Status(const v1::StoredEvent&)>) override {
+    absl::MutexLock lock(&mu_);
+    ++reading_;
+    // Bounded: a test that never releases fails rather than hangs.
+    mu_.AwaitWithTimeout(absl::Condition(&released_), absl::Seconds(60));
+    --reading_;
+    return absl::OkStatus();
+  }
+  // Whether `n` calls are reading, waiting up to 30 s.
+  bool AwaitReading(int n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return reading_ >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
+  }
+  int reading() {
+    absl::MutexLock lock(&mu_);
+    return reading_;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    released_ = true;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int reading_ ABSL_GUARDED_BY(mu_) = 0;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// At most two recovery computations at once: a third is refused at once
+// with a retry hint (no executor thread waits), and case writes go on.
+TEST(CaseServiceRecoveryLimitTest, AThirdRecoveryIsRefusedAndWritesGoOn) {
+  FakeClock clock(absl::FromUnixSeconds(1'780'300'800));
+  MemoryCaseStore store(CaseStore::Options{.clock = &clock});
+  Executor executor(4);
+  BlockingEvents events;
+  CaseServiceImpl service(store, executor,
+                          {.events = &events, .max_recoveries = 2});
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  auto stub = v1::CaseService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto as_acme = [] {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(60));
+    context->AddMetadata(rpc::kTenantHeader, "acme");
+    return context;
+  };
+  v1::CaseRule rule;
+  google::protobuf::TextFormat::ParseFromString(
+      R"pb(journey: "switching" conditions { max_nps: 6 }
+           fallback_queue: "care")pb",
+      &rule);
+  ASSERT_TRUE(store.CreateRule("acme", "anna", rule).ok());
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> page;
+  *page.Add() = Event("acme", 1, 2, "h1");
+  ASSERT_TRUE(store.Apply(page).ok());
+  v1::ListCasesResponse cases;
+  ASSERT_TRUE(stub->ListCases(as_acme().get(), {}, &cases).ok());
+  ASSERT_EQ(cases.cases_size(), 1);
+
+  grpc::Status first, second;
+  v1::CaseMeasures first_measures, second_measures;
+  std::thread a([&] {
+    first = stub->GetCaseMeasures(as_acme().get(), {}, &first_measures);
+  });
+  std::thread b([&] {
+    second = stub->GetCaseMeasures(as_acme().get(), {}, &second_measures);
+  });
+  // Joined on every way out (a joinable thread's destruction would end
+  // the test binary).
+  absl::Cleanup join = [&] {
+    events.Release();
+    a.join();
+    b.join();
+  };
+  ASSERT_TRUE(events.AwaitReading(2));
+
+  auto context = as_acme();
+  v1::CaseMeasures third;
+  grpc::Status refused = stub->GetCaseMeasures(context.get(), {}, &third);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("retry in"));
+  bool hinted = false;
+  for (const auto& [key, value] : context->GetServerTrailingMetadata()) {
+    hinted = hinted || (key == "retry-after-ms" &&
+                        std::string(value.data(), value.size()) == "2000");
+  }
+  EXPECT_TRUE(hinted);
+  EXPECT_EQ(events.reading(), 2);  // the third never read
+
+  // Writes are answered while both recoveries read.
+  v1::AddCommentRequest comment;
+  comment.set_case_id(cases.cases(0).case_id());
+  comment.set_text("Soitettu.");
+  v1::Case commented;
+  grpc::Status written = stub->AddComment(as_acme().get(), comment, &commented);
+  EXPECT_TRUE(written.ok()) << written.error_message();
+
+  std::move(join).Invoke();
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  EXPECT_TRUE(second.ok()) << second.error_message();
+  // Their places are free again.
+  v1::CaseMeasures again;
+  grpc::Status later = stub->GetCaseMeasures(as_acme().get(), {}, &again);
+  EXPECT_TRUE(later.ok()) << later.error_message();
+  server->Shutdown();
 }
 
 }  // namespace

@@ -13,12 +13,14 @@
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
 #include "lib/rpc/tls.h"
+#include "lib/rpc/trust.h"
 #include "services/cases/server/case_service.h"
 #include "services/cases/server/case_store_factory.h"
 #include "services/cases/server/customer_keys.h"
 #include "services/cases/server/event_source.h"
 #include "services/cases/server/owner_teams.h"
 #include "services/cases/server/sla_timer.h"
+#include "services/cases/store/change_follower.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7104", "gRPC listen address");
 ABSL_FLAG(std::string, data_dir, ".polku",
@@ -33,6 +35,10 @@ ABSL_FLAG(std::string, journey_address, "127.0.0.1:7102",
           "polku-journey address, asked for the owner teams of touchpoints");
 ABSL_FLAG(int, sla_interval_seconds, 60,
           "how often SLA reminders and breaches are looked for");
+ABSL_FLAG(int, watch_poll_ms, 500,
+          "the longest WatchCases waits before it reads changes other "
+          "replicas committed, when no notification (PostgreSQL NOTIFY) "
+          "comes sooner; 10 to 60000");
 
 namespace {
 constexpr int kWorkerThreads = 4;
@@ -44,6 +50,11 @@ int main(int argc, char** argv) {
   polku::log::SetServiceName("polku-cases");
   if (absl::GetFlag(FLAGS_sla_interval_seconds) < 1) {
     polku::log::Error("--sla_interval_seconds must be at least 1");
+    return 2;
+  }
+  const int watch_poll_ms = absl::GetFlag(FLAGS_watch_poll_ms);
+  if (watch_poll_ms < 10 || watch_poll_ms > 60000) {
+    polku::log::Error("--watch_poll_ms must be from 10 to 60000");
     return 2;
   }
 
@@ -77,10 +88,17 @@ int main(int argc, char** argv) {
   polku::cases::GrpcCustomerKeys customer_keys(feedback_channel);
   polku::cases::CaseServiceImpl service(
       **store, *executor, {.events = &events, .customer_keys = &customer_keys});
-  (*store)->SetChangeListener([&service](const polku::cases::CaseChange& c) {
-    service.CaseChanged(c);
-  });
-  polku::feed::FeedTailer tailer(**store, feedback_channel);
+  // WatchCases sends every replica's changes, read back from the store.
+  polku::cases::ChangeFollower follower(
+      **store,
+      [&service](const polku::cases::CaseChange& c) { service.CaseChanged(c); },
+      [&service] { service.ResetStreams(); },
+      {.poll_interval = absl::Milliseconds(watch_poll_ms)});
+  follower.Start();
+  // Reports its progress, for polku-feedback's erasure receipts.
+  polku::feed::FeedTailer::Options tailer_options;
+  tailer_options.reader = polku::rpc::kCasesIdentity;
+  polku::feed::FeedTailer tailer(**store, feedback_channel, tailer_options);
   polku::cases::SlaTimer sla_timer(
       **store,
       {.interval = absl::Seconds(absl::GetFlag(FLAGS_sla_interval_seconds)),
@@ -109,7 +127,7 @@ int main(int argc, char** argv) {
   (*server)->WaitForShutdownSignal();  // returns once in-flight calls drained
   sla_timer.Stop();
   tailer.Stop();
-  (*store)->SetChangeListener(nullptr);  // the service goes before the store
+  follower.Stop();  // the service goes before the store
   executor.reset();  // runs what is queued while the service still exists
   polku::log::Info("polku-cases stopped");
   return 0;

@@ -2,7 +2,8 @@
 // thread asks the store every `interval` (CaseStore::RaiseSlaAlerts, which
 // records each alert in its case in the transaction that raises it, so each
 // is raised once, also with several replicas) and hands what was raised to
-// `on_raised` (a log line now; a notification later).
+// `on_raised` (a log line). Each alert is also a change of its case, so a
+// WatchCases subscriber on any replica receives it.
 //
 //   SlaTimer timer(store, {.interval = absl::Seconds(60)});
 //   timer.Start();  …  timer.Stop();

@@ -66,6 +66,31 @@ CREATE TABLE contact_consent (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 3: tenants' business calendars (SetBusinessCalendar).
+constexpr char kSchemaV3[] = R"sql(
+CREATE TABLE business_calendars (
+  tenant TEXT PRIMARY KEY,
+  body BLOB NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+// Version 4: the change sequence WatchCases follows (case_store.h): a
+// counter, and the changes by sequence (pruned to the newest).
+constexpr char kSchemaChanges[] = R"sql(
+CREATE TABLE change_counter (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  last INTEGER NOT NULL
+);
+INSERT INTO change_counter VALUES (1, 0);
+CREATE TABLE changes (
+  sequence INTEGER PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  case_id TEXT NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX changes_case ON changes (tenant, case_id);
+)sql";
+
 constexpr char kCaseColumns[] =
     "tenant, customer_hash, period_bucket, request_id, body";
 
@@ -255,6 +280,13 @@ class SqliteCaseStore::SqliteTransaction final : public Transaction {
                     "customer_hash = ?2)"));
     POLKU_RETURN_IF_ERROR(audit->Bind(1, tenant).Bind(2, customer_hash).Run());
     POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * changes,
+        db_.Prepare("UPDATE changes SET body = x'' WHERE tenant = ?1 AND "
+                    "case_id IN (SELECT case_id FROM cases WHERE tenant = ?1 "
+                    "AND customer_hash = ?2)"));
+    POLKU_RETURN_IF_ERROR(
+        changes->Bind(1, tenant).Bind(2, customer_hash).Run());
+    POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * cases,
         db_.Prepare("DELETE FROM cases WHERE tenant = ?1 AND "
                     "customer_hash = ?2"));
@@ -304,6 +336,88 @@ class SqliteCaseStore::SqliteTransaction final : public Transaction {
           return absl::OkStatus();
         }));
     return allowed;
+  }
+  absl::StatusOr<std::optional<v1::TenantBusinessCalendar>> TenantCalendar(
+      const std::string& tenant) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * select,
+        db_.Prepare("SELECT body FROM business_calendars WHERE tenant = ?1"));
+    std::optional<v1::TenantBusinessCalendar> calendar;
+    POLKU_RETURN_IF_ERROR(select->Bind(1, tenant).ForEachRow(
+        [&](const sqlite::Statement& row) {
+          if (!calendar.emplace().ParseFromString(row.ColumnBlob(0))) {
+            return absl::DataLossError(
+                "cases.db: a business calendar that does not parse");
+          }
+          return absl::OkStatus();
+        }));
+    return calendar;
+  }
+  absl::Status PutTenantCalendar(
+      const std::string& tenant,
+      const v1::TenantBusinessCalendar& calendar) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * upsert,
+        db_.Prepare("INSERT INTO business_calendars (tenant, body) "
+                    "VALUES (?1, ?2) ON CONFLICT (tenant) DO UPDATE SET "
+                    "body = excluded.body"));
+    return upsert->Bind(1, tenant)
+        .BindBlob(2, calendar.SerializeAsString())
+        .Run();
+  }
+  absl::StatusOr<int64_t> ReserveChangeSequences(int n) override {
+    // BEGIN IMMEDIATE holds the write lock to the commit: one writer at a
+    // time, also across connections to the file.
+    POLKU_ASSIGN_OR_RETURN(int64_t last, LastChangeSequence());
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * update,
+        db_.Prepare("UPDATE change_counter SET last = ?1 WHERE id = 1"));
+    POLKU_RETURN_IF_ERROR(update->Bind(1, last + n).Run());
+    return last + 1;
+  }
+  absl::StatusOr<int64_t> LastChangeSequence() override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * select,
+        db_.Prepare("SELECT last FROM change_counter WHERE id = 1"));
+    int64_t last = 0;
+    POLKU_RETURN_IF_ERROR(select->ForEachRow([&](const sqlite::Statement& row) {
+      last = row.ColumnInt(0);
+      return absl::OkStatus();
+    }));
+    return last;
+  }
+  absl::Status PutChange(int64_t sequence, const std::string& tenant,
+                         const std::string& case_id,
+                         const std::string& body) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * insert,
+        db_.Prepare("INSERT INTO changes (sequence, tenant, case_id, body) "
+                    "VALUES (?1, ?2, ?3, ?4)"));
+    return insert->Bind(1, sequence)
+        .Bind(2, tenant)
+        .Bind(3, case_id)
+        .BindBlob(4, body)
+        .Run();
+  }
+  absl::Status PruneChanges(int64_t sequence) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * prune,
+        db_.Prepare("DELETE FROM changes WHERE sequence <= ?1"));
+    return prune->Bind(1, sequence).Run();
+  }
+  absl::StatusOr<std::vector<StoredChange>> ChangesAfter(int64_t after,
+                                                         int limit) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * select,
+        db_.Prepare("SELECT sequence, body FROM changes WHERE sequence > ?1 "
+                    "ORDER BY sequence LIMIT ?2"));
+    std::vector<StoredChange> out;
+    POLKU_RETURN_IF_ERROR(select->Bind(1, after).Bind(2, limit).ForEachRow(
+        [&](const sqlite::Statement& row) {
+          out.push_back({row.ColumnInt(0), row.ColumnBlob(1)});
+          return absl::OkStatus();
+        }));
+    return out;
   }
   absl::Status AppendAudit(const std::string& tenant,
                            const v1::AuditEntry& entry) override {
@@ -362,7 +476,8 @@ class SqliteCaseStore::SqliteTransaction final : public Transaction {
 
 const std::vector<sqlite::Migration>& SqliteCaseStore::Migrations() {
   static const auto* migrations =
-      new std::vector<sqlite::Migration>{{1, kSchemaV1}, {2, kSchemaV2}};
+      new std::vector<sqlite::Migration>{
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaChanges}};
   return *migrations;
 }
 

@@ -5,6 +5,9 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "lib/base/status_macros.h"
@@ -69,27 +72,50 @@ bool HasSla(const v1::CaseSla& sla) {
   return sla.first_contact_seconds() > 0 || sla.resolution_seconds() > 0;
 }
 
+// Whether a case's SLA clock runs: an SLA and the hours it runs in (a
+// rule's case has both; see WithTenantCalendar for the one exception).
+bool RunsClock(const v1::CaseSla& sla) {
+  return HasSla(sla) && HasBusinessHours(sla);
+}
+
 absl::StatusOr<BusinessCalendar> CalendarOf(const v1::CaseSla& sla) {
   POLKU_ASSIGN_OR_RETURN(BusinessHours hours,
                          HoursFromProto(sla.business_hours()));
   return BusinessCalendar::Create(hours);
 }
 
-std::vector<SlaPause> PausesOf(const v1::CaseSlaStatus& status) {
-  std::vector<SlaPause> pauses;
-  for (const v1::TimeRange& r : status.pauses()) {
-    pauses.push_back({FromProto(r.start()), r.has_end()
-                                                ? FromProto(r.end())
-                                                : absl::InfiniteFuture()});
-  }
-  return pauses;
+// Each clock with its own pauses, cut where its SLA was met (domain/sla.h).
+absl::StatusOr<SlaTimes> SlaTimesOf(const v1::Case& c) {
+  if (!RunsClock(c.sla_policy())) return SlaTimes{};
+  POLKU_ASSIGN_OR_RETURN(BusinessCalendar calendar, CalendarOf(c.sla_policy()));
+  return ComputeCaseSla(calendar, PolicyFromProto(c.sla_policy()),
+                        FromProto(c.create_time()), HistoryFromProto(c));
 }
 
-absl::StatusOr<SlaTimes> SlaTimesOf(const v1::Case& c) {
-  if (!HasSla(c.sla_policy())) return SlaTimes{};
-  POLKU_ASSIGN_OR_RETURN(BusinessCalendar calendar, CalendarOf(c.sla_policy()));
-  return ComputeSla(calendar, PolicyFromProto(c.sla_policy()),
-                    FromProto(c.create_time()), PausesOf(c.sla()));
+// Marks or unmarks a case no-contact at `now`, recording the stretch
+// that stops its first-contact clock (a case no-contact from its opening
+// has it implicitly: HistoryFromProto). The caller refreshes the due times.
+void SetNoContact(v1::Case& c, bool no_contact, absl::Time now) {
+  if (c.no_contact() == no_contact) return;
+  v1::CaseSlaStatus& sla = *c.mutable_sla();
+  const bool open_stretch =
+      sla.no_contact_pauses_size() > 0 &&
+      !sla.no_contact_pauses(sla.no_contact_pauses_size() - 1).has_end();
+  if (no_contact) {
+    *sla.add_no_contact_pauses()->mutable_start() = ToProto(now);
+  } else if (open_stretch) {
+    *sla.mutable_no_contact_pauses(sla.no_contact_pauses_size() - 1)
+         ->mutable_end() = ToProto(now);
+  } else {
+    // No-contact since its opening (or, before stretches were recorded,
+    // since its first contact).
+    v1::TimeRange& stretch = *sla.add_no_contact_pauses();
+    *stretch.mutable_start() = sla.has_first_contact_time()
+                                   ? sla.first_contact_time()
+                                   : c.create_time();
+    *stretch.mutable_end() = ToProto(now);
+  }
+  c.set_no_contact(no_contact);
 }
 
 // Sets the due times from the policy, the opening time and the pauses.
@@ -131,24 +157,139 @@ std::string EncodeToken(int64_t micros, const std::string& case_id) {
   return absl::StrCat(micros, ":", case_id);
 }
 
+// A change as the change sequence keeps it: the fields of a message
+// {Case before = 1; Case after = 2; string tenant = 3; repeated AuditEntry
+// entries = 4;}, written by hand so the public proto stays as it is.
+std::string EncodeChange(const CaseChange& change) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream raw(&out);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    auto field = [&](int number, const std::string& bytes) {
+      coded.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+          number, google::protobuf::internal::WireFormatLite::
+                      WIRETYPE_LENGTH_DELIMITED));
+      coded.WriteVarint32(static_cast<uint32_t>(bytes.size()));
+      coded.WriteString(bytes);
+    };
+    if (change.before.has_value()) field(1, change.before->SerializeAsString());
+    field(2, change.after.SerializeAsString());
+    field(3, change.tenant);
+    for (const v1::AuditEntry& entry : change.entries) {
+      field(4, entry.SerializeAsString());
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<CaseChange> DecodeChange(const std::string& body) {
+  const absl::Status bad =
+      absl::DataLossError("cases: a stored change that does not parse");
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(body.data()),
+      static_cast<int>(body.size()));
+  CaseChange change;
+  bool has_after = false;
+  while (uint32_t tag = in.ReadTag()) {
+    uint32_t size = 0;
+    std::string bytes;
+    if (google::protobuf::internal::WireFormatLite::GetTagWireType(tag) !=
+            google::protobuf::internal::WireFormatLite::
+                WIRETYPE_LENGTH_DELIMITED ||
+        !in.ReadVarint32(&size) || !in.ReadString(&bytes, static_cast<int>(size))) {
+      return bad;
+    }
+    switch (google::protobuf::internal::WireFormatLite::GetTagFieldNumber(tag)) {
+      case 1:
+        if (!change.before.emplace().ParseFromString(bytes)) return bad;
+        break;
+      case 2:
+        if (!change.after.ParseFromString(bytes)) return bad;
+        has_after = true;
+        break;
+      case 3:
+        change.tenant = std::move(bytes);
+        break;
+      case 4:
+        if (!change.entries.emplace_back().ParseFromString(bytes)) return bad;
+        break;
+      default:
+        return bad;
+    }
+  }
+  if (!has_after) return bad;
+  return change;
+}
+
 }  // namespace
 
 CaseStore::CaseStore(Options options) : options_(std::move(options)) {}
 
-void CaseStore::SetChangeListener(CaseChangeListener listener) {
-  absl::MutexLock lock(&listener_mu_);
-  listener_ = std::move(listener);
+void CaseStore::SetCommitObserver(std::function<void()> observer) {
+  absl::MutexLock lock(&observer_mu_);
+  observer_ = std::move(observer);
 }
 
-void CaseStore::Publish(const std::vector<CaseChange>& changes) {
-  if (changes.empty()) return;
-  CaseChangeListener listener;
-  {
-    absl::MutexLock lock(&listener_mu_);
-    listener = listener_;
+void CaseStore::Committed() {
+  // Called under the lock (observers do not block), so that once
+  // SetCommitObserver(nullptr) returns no call is still running on an
+  // observer that is going away.
+  absl::MutexLock lock(&observer_mu_);
+  if (observer_) observer_();
+}
+
+absl::Status CaseStore::AppendChanges(Transaction& txn,
+                                      const std::vector<CaseChange>& changes) {
+  if (changes.empty()) return absl::OkStatus();
+  POLKU_ASSIGN_OR_RETURN(
+      const int64_t first,
+      txn.ReserveChangeSequences(static_cast<int>(changes.size())));
+  for (size_t i = 0; i < changes.size(); ++i) {
+    POLKU_RETURN_IF_ERROR(txn.PutChange(first + static_cast<int64_t>(i),
+                                        changes[i].tenant,
+                                        changes[i].after.case_id(),
+                                        EncodeChange(changes[i])));
   }
-  if (!listener) return;
-  for (const CaseChange& change : changes) listener(change);
+  const int64_t last = first + static_cast<int64_t>(changes.size()) - 1;
+  const int64_t keep = std::max<int64_t>(options_.change_retention, 1);
+  if (last > keep) POLKU_RETURN_IF_ERROR(txn.PruneChanges(last - keep));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SequencedChange>> CaseStore::ChangesAfter(
+    int64_t after, int limit) {
+  if (limit < 1 || limit > 1000) {
+    return absl::InvalidArgumentError("limit: 1 to 1000 changes");
+  }
+  std::vector<Transaction::StoredChange> stored;
+  POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    POLKU_ASSIGN_OR_RETURN(stored, txn.ChangesAfter(after, limit));
+    return false;
+  }));
+  std::vector<SequencedChange> out;
+  out.reserve(stored.size());
+  for (Transaction::StoredChange& row : stored) {
+    SequencedChange& change = out.emplace_back();
+    change.sequence = row.sequence;
+    if (row.body.empty()) {
+      change.erased = true;
+      continue;
+    }
+    POLKU_ASSIGN_OR_RETURN(change.change, DecodeChange(row.body));
+  }
+  return out;
+}
+
+void CaseStore::ListenForCommits(absl::Notification&,
+                                 absl::FunctionRef<void()>) {}
+
+absl::StatusOr<int64_t> CaseStore::LastChangeSequence() {
+  int64_t last = 0;
+  POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    POLKU_ASSIGN_OR_RETURN(last, txn.LastChangeSequence());
+    return false;
+  }));
+  return last;
 }
 
 absl::Status CaseStore::ApplyConsent(Transaction& txn, StoredCase& c) {
@@ -250,8 +391,6 @@ absl::Status CaseStore::Apply(
   for (const v1::StoredEvent& event : events) {
     teams.push_back(event.customer_hash().empty() ? "" : TeamOf(event));
   }
-  // Held through the commit and its Publish: see commit_mu_.
-  absl::MutexLock commit(&commit_mu_);
   std::vector<CaseChange> changes;
   bool committed = false;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
@@ -268,6 +407,8 @@ absl::Status CaseStore::Apply(
       if (it == rules.end()) {
         POLKU_ASSIGN_OR_RETURN(std::vector<v1::CaseRule> of_tenant,
                                txn.Rules(event.tenant()));
+        POLKU_RETURN_IF_ERROR(
+            WithTenantCalendar(txn, event.tenant(), of_tenant));
         it = rules.emplace(event.tenant(), std::move(of_tenant)).first;
       }
       POLKU_RETURN_IF_ERROR(
@@ -276,10 +417,11 @@ absl::Status CaseStore::Apply(
     }
     if (last == checkpoint.sequence) return false;
     POLKU_RETURN_IF_ERROR(txn.SaveCheckpoint(last));
+    POLKU_RETURN_IF_ERROR(AppendChanges(txn, changes));
     committed = true;
     return true;
   }));
-  if (committed) Publish(changes);
+  if (committed && !changes.empty()) Committed();
   return absl::OkStatus();
 }
 
@@ -337,6 +479,7 @@ absl::StatusOr<v1::CaseRule> CaseStore::CreateRule(const std::string& tenant,
   *rule.mutable_create_time() = ToProto(options_.clock->Now());
   *rule.mutable_update_time() = rule.create_time();
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    POLKU_RETURN_IF_ERROR(CheckCalendarOf(txn, tenant, rule));
     POLKU_RETURN_IF_ERROR(txn.PutRule(tenant, rule));
     v1::AuditEntry entry = Audit("", actor, "rule", "",
                                  rule.ShortDebugString());
@@ -422,6 +565,7 @@ absl::StatusOr<v1::CaseRule> CaseStore::UpdateRule(
     }
     if (entries.empty()) return false;
     POLKU_RETURN_IF_ERROR(ValidateRule(updated));
+    POLKU_RETURN_IF_ERROR(CheckCalendarOf(txn, tenant, updated));
     *updated.mutable_update_time() = ToProto(options_.clock->Now());
     POLKU_RETURN_IF_ERROR(txn.PutRule(tenant, updated));
     for (const v1::AuditEntry& entry : entries) {
@@ -430,6 +574,96 @@ absl::StatusOr<v1::CaseRule> CaseStore::UpdateRule(
     return true;
   }));
   return updated;
+}
+
+// ------------------------------------------------ the business calendar
+
+absl::Status CaseStore::WithTenantCalendar(Transaction& txn,
+                                           const std::string& tenant,
+                                           std::vector<v1::CaseRule>& rules) {
+  std::optional<std::optional<v1::TenantBusinessCalendar>> calendar;
+  for (v1::CaseRule& rule : rules) {
+    if (!HasSla(rule.sla()) || HasBusinessHours(rule.sla())) continue;
+    if (!calendar.has_value()) {
+      POLKU_ASSIGN_OR_RETURN(calendar, txn.TenantCalendar(tenant));
+    }
+    // Never without one: a rule without hours is refused unless the
+    // tenant has a calendar, and a calendar cannot be removed. Were it
+    // missing, the case opens with no due times rather than stopping the
+    // feed (RefreshDueTimes cannot compute any).
+    if (!calendar->has_value()) continue;
+    *rule.mutable_sla()->mutable_business_hours() =
+        (*calendar)->business_hours();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CaseStore::CheckCalendarOf(Transaction& txn,
+                                        const std::string& tenant,
+                                        const v1::CaseRule& rule) {
+  if (!HasSla(rule.sla()) || HasBusinessHours(rule.sla())) {
+    return absl::OkStatus();
+  }
+  POLKU_ASSIGN_OR_RETURN(std::optional<v1::TenantBusinessCalendar> calendar,
+                         txn.TenantCalendar(tenant));
+  if (calendar.has_value()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "rule.sla.business_hours: required when the SLA sets a time and the "
+      "tenant has no business calendar (set one with SetBusinessCalendar)");
+}
+
+absl::StatusOr<v1::TenantBusinessCalendar> CaseStore::SetBusinessCalendar(
+    const std::string& tenant, const std::string& actor,
+    const v1::BusinessHours& hours) {
+  POLKU_RETURN_IF_ERROR(CheckTenant(tenant));
+  POLKU_RETURN_IF_ERROR(ValidateBusinessHours(hours));
+  v1::TenantBusinessCalendar calendar;
+  *calendar.mutable_business_hours() = hours;
+  *calendar.mutable_update_time() = ToProto(options_.clock->Now());
+  POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    POLKU_ASSIGN_OR_RETURN(std::optional<v1::TenantBusinessCalendar> before,
+                           txn.TenantCalendar(tenant));
+    const std::string old_value =
+        before.has_value() ? before->business_hours().ShortDebugString() : "";
+    const std::string new_value = hours.ShortDebugString();
+    if (before.has_value() && old_value == new_value) {
+      calendar = *before;  // unchanged: nothing to audit
+      return false;
+    }
+    POLKU_RETURN_IF_ERROR(txn.PutTenantCalendar(tenant, calendar));
+    POLKU_RETURN_IF_ERROR(txn.AppendAudit(
+        tenant, Audit("", actor, "business_calendar", old_value, new_value)));
+    return true;
+  }));
+  return calendar;
+}
+
+absl::StatusOr<v1::TenantBusinessCalendar> CaseStore::GetBusinessCalendar(
+    const std::string& tenant) {
+  POLKU_RETURN_IF_ERROR(CheckTenant(tenant));
+  std::optional<v1::TenantBusinessCalendar> calendar;
+  POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    POLKU_ASSIGN_OR_RETURN(calendar, txn.TenantCalendar(tenant));
+    return false;
+  }));
+  if (!calendar.has_value()) {
+    return absl::NotFoundError(
+        "the tenant has no business calendar; set one with "
+        "SetBusinessCalendar (PUT /v1/businessCalendar)");
+  }
+  return *std::move(calendar);
+}
+
+absl::StatusOr<std::vector<v1::AuditEntry>> CaseStore::BusinessCalendarTrail(
+    const std::string& tenant) {
+  POLKU_RETURN_IF_ERROR(CheckTenant(tenant));
+  std::vector<v1::AuditEntry> entries;
+  POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
+    // The entries of neither a case nor a rule.
+    POLKU_ASSIGN_OR_RETURN(entries, txn.Audit(tenant, "", ""));
+    return false;
+  }));
+  return entries;
 }
 
 // ---------------------------------------------------------------- cases
@@ -446,8 +680,6 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
     return absl::InvalidArgumentError("priority: unknown priority");
   }
   const std::string team = TeamOf(event);
-  // Held through the commit and its Publish: see commit_mu_.
-  absl::MutexLock commit(&commit_mu_);
   v1::Case created;
   std::optional<CaseChange> change;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
@@ -464,6 +696,7 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
     if (!request.rule_id().empty()) {
       POLKU_ASSIGN_OR_RETURN(std::vector<v1::CaseRule> rules,
                              txn.Rules(tenant));
+      POLKU_RETURN_IF_ERROR(WithTenantCalendar(txn, tenant, rules));
       auto it = std::find_if(rules.begin(), rules.end(), [&](const auto& r) {
         return r.rule_id() == request.rule_id();
       });
@@ -529,9 +762,10 @@ absl::StatusOr<v1::Case> CaseStore::CreateCase(
     POLKU_RETURN_IF_ERROR(txn.AppendAudit(tenant, entry));
     created = c.value;
     change = CaseChange{.tenant = tenant, .after = c.value, .entries = {entry}};
+    POLKU_RETURN_IF_ERROR(AppendChanges(txn, {*change}));
     return true;
   }));
-  if (change.has_value()) Publish({*change});
+  if (change.has_value()) Committed();
   return created;
 }
 
@@ -637,8 +871,6 @@ absl::StatusOr<v1::Case> CaseStore::UpdateCase(
     return std::find(mask.paths().begin(), mask.paths().end(), path) !=
            mask.paths().end();
   };
-  // Held through the commit and its Publish: see commit_mu_.
-  absl::MutexLock commit(&commit_mu_);
   v1::Case result;
   std::optional<CaseChange> published;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
@@ -683,7 +915,7 @@ absl::StatusOr<v1::Case> CaseStore::UpdateCase(
       if (from == v1::WAITING_FOR_CUSTOMER && sla.pauses_size() > 0) {
         v1::TimeRange& pause = *sla.mutable_pauses(sla.pauses_size() - 1);
         *pause.mutable_end() = ToProto(now);
-        if (HasSla(c.sla_policy())) {
+        if (RunsClock(c.sla_policy())) {
           POLKU_ASSIGN_OR_RETURN(BusinessCalendar calendar,
                                  CalendarOf(c.sla_policy()));
           sla.set_paused_seconds(
@@ -699,7 +931,8 @@ absl::StatusOr<v1::Case> CaseStore::UpdateCase(
     if (in_mask("no_contact") && change.no_contact() != c.no_contact()) {
       record("no_contact", c.no_contact() ? "true" : "false",
              change.no_contact() ? "true" : "false");
-      c.set_no_contact(change.no_contact());
+      SetNoContact(c, change.no_contact(), now);
+      POLKU_RETURN_IF_ERROR(RefreshDueTimes(c));
     }
     if (in_mask("owner_team") && change.owner_team() != c.owner_team()) {
       if (change.owner_team().empty()) {
@@ -738,9 +971,10 @@ absl::StatusOr<v1::Case> CaseStore::UpdateCase(
     result = c;
     published = CaseChange{
         .tenant = tenant, .before = before, .after = c, .entries = entries};
+    POLKU_RETURN_IF_ERROR(AppendChanges(txn, {*published}));
     return true;
   }));
-  if (published.has_value()) Publish({*published});
+  if (published.has_value()) Committed();
   return result;
 }
 
@@ -752,8 +986,6 @@ absl::StatusOr<v1::Case> CaseStore::AddComment(const std::string& tenant,
   if (text.empty()) {
     return absl::InvalidArgumentError("text: a comment must not be empty");
   }
-  // Held through the commit and its Publish: see commit_mu_.
-  absl::MutexLock commit(&commit_mu_);
   v1::Case result;
   std::optional<CaseChange> published;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
@@ -779,9 +1011,10 @@ absl::StatusOr<v1::Case> CaseStore::AddComment(const std::string& tenant,
     result = c;
     published = CaseChange{
         .tenant = tenant, .before = before, .after = c, .entries = {entry}};
+    POLKU_RETURN_IF_ERROR(AppendChanges(txn, {*published}));
     return true;
   }));
-  if (published.has_value()) Publish({*published});
+  if (published.has_value()) Committed();
   return result;
 }
 
@@ -801,8 +1034,6 @@ absl::StatusOr<std::vector<v1::AuditEntry>> CaseStore::AuditTrail(
 }
 
 absl::StatusOr<std::vector<SlaAlertRaised>> CaseStore::RaiseSlaAlerts() {
-  // Held through the commit and its Publish: see commit_mu_.
-  absl::MutexLock commit(&commit_mu_);
   std::vector<SlaAlertRaised> raised;
   std::vector<CaseChange> changes;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
@@ -812,7 +1043,7 @@ absl::StatusOr<std::vector<SlaAlertRaised>> CaseStore::RaiseSlaAlerts() {
     POLKU_ASSIGN_OR_RETURN(std::vector<StoredCase> open, txn.OpenCases());
     for (StoredCase& stored : open) {
       v1::Case& c = stored.value;
-      if (!HasSla(c.sla_policy())) continue;
+      if (!RunsClock(c.sla_policy())) continue;
       POLKU_ASSIGN_OR_RETURN(SlaTimes times, SlaTimesOf(c));
       v1::CaseSlaStatus& sla = *c.mutable_sla();
       auto bit = [](bool set, SlaAlert alert) -> uint32_t {
@@ -854,9 +1085,11 @@ absl::StatusOr<std::vector<SlaAlertRaised>> CaseStore::RaiseSlaAlerts() {
       POLKU_RETURN_IF_ERROR(txn.UpdateCase(stored));
       change.after = c;
     }
-    return !raised.empty();
+    if (raised.empty()) return false;
+    POLKU_RETURN_IF_ERROR(AppendChanges(txn, changes));
+    return true;
   }));
-  Publish(changes);  // empty unless committed
+  if (!changes.empty()) Committed();  // empty unless committed
   return raised;
 }
 
@@ -867,8 +1100,6 @@ absl::StatusOr<int64_t> CaseStore::SetContactConsent(
   if (customer_hash.empty()) {
     return absl::InvalidArgumentError("customer: must not be empty");
   }
-  // Held through the commit and its Publish: see commit_mu_.
-  absl::MutexLock commit(&commit_mu_);
   std::vector<CaseChange> changes;
   POLKU_RETURN_IF_ERROR(Run([&](Transaction& txn) -> absl::StatusOr<bool> {
     changes.clear();
@@ -888,7 +1119,8 @@ absl::StatusOr<int64_t> CaseStore::SetContactConsent(
           Audit(c.case_id(), actor, "no_contact", c.no_contact() ? "true" : "false",
                 contact_allowed ? "false" : "true");
       entry.set_rule_id(c.rule_id());
-      c.set_no_contact(!contact_allowed);
+      SetNoContact(c, !contact_allowed, now);
+      POLKU_RETURN_IF_ERROR(RefreshDueTimes(c));
       *c.mutable_update_time() = ToProto(now);
       c.set_etag(NextEtag(c.etag()));
       POLKU_RETURN_IF_ERROR(txn.UpdateCase(stored));
@@ -896,9 +1128,10 @@ absl::StatusOr<int64_t> CaseStore::SetContactConsent(
       change.after = c;
       change.entries.push_back(std::move(entry));
     }
+    POLKU_RETURN_IF_ERROR(AppendChanges(txn, changes));
     return true;
   }));
-  Publish(changes);
+  if (!changes.empty()) Committed();
   return static_cast<int64_t>(changes.size());
 }
 

@@ -20,6 +20,11 @@
 //
 // Every change to a case or a rule appends an audit entry (who, when, what)
 // in the same transaction as the change.
+//
+// Every change to a case is also appended, in its transaction, to the change
+// sequence (ChangesAfter): numbered in commit order across every replica on
+// the database, so that each replica's ChangeFollower (change_follower.h)
+// can hand every replica's changes to WatchCases.
 #ifndef POLKU_SERVICES_CASES_STORE_CASE_STORE_H_
 #define POLKU_SERVICES_CASES_STORE_CASE_STORE_H_
 
@@ -33,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "lib/base/clock.h"
@@ -99,11 +105,18 @@ struct CaseChange {
   std::vector<v1::AuditEntry> entries;
 };
 
-// Told of every change after its transaction committed, on the thread that
-// made it, one call at a time and in commit order; must not block nor call
-// back into the store (WatchCases queues it per subscriber). Changes
-// made by another replica on a shared database are not seen.
+// Told of every committed change, in the order of the change sequence (see
+// CaseStore::ChangesAfter), one call at a time; must not block nor call
+// back into the store (WatchCases queues it per subscriber).
 using CaseChangeListener = std::function<void(const CaseChange&)>;
+
+// A committed change and its place in the change sequence; `erased` when
+// the customer of its case was erased since (nothing else is kept then).
+struct SequencedChange {
+  int64_t sequence = 0;
+  bool erased = false;
+  CaseChange change;
+};
 
 class CaseStore : public feed::FeedSink {
  public:
@@ -112,13 +125,36 @@ class CaseStore : public feed::FeedSink {
     Clock* clock = &Clock::Real();
     // Empty: every case goes to its rule's fallback queue.
     OwnerTeamResolver owner_team;
+    // How many of the newest changes the change sequence keeps (older ones
+    // are deleted as new ones are written): what a follower that fell
+    // behind can still catch up on.
+    int64_t change_retention = 10000;
   };
 
   ~CaseStore() override = default;
 
-  // The one listener of committed changes (replacing any before); empty:
-  // none.
-  void SetChangeListener(CaseChangeListener listener);
+  // Called after every local transaction that wrote changes has committed
+  // (replacing any before; empty: none), e.g. to wake a ChangeFollower. Must
+  // not block nor call back into the store.
+  void SetCommitObserver(std::function<void()> observer);
+
+  // --- The change sequence: every committed change to a case, numbered in
+  // commit order across every replica on the database (change_follower.h
+  // follows it for WatchCases).
+
+  // At most `limit` (1…1000) changes after `after`, by sequence. Sequences
+  // have no holes: a change whose case was erased is there, `erased`. The
+  // first one returned is not `after` + 1 only when the changes between
+  // were pruned (change_retention).
+  absl::StatusOr<std::vector<SequencedChange>> ChangesAfter(int64_t after,
+                                                            int limit);
+  // The sequence of the last committed change; 0 when there is none.
+  absl::StatusOr<int64_t> LastChangeSequence();
+  // Calls `heard` whenever it learns that another process committed
+  // changes, until `stop` is notified (PostgreSQL: LISTEN/NOTIFY). The
+  // default learns nothing and returns at once: followers poll.
+  virtual void ListenForCommits(absl::Notification& stop,
+                                absl::FunctionRef<void()> heard);
 
   // --- The change feed (feed::FeedSink: lib/feed's FeedTailer feeds it).
 
@@ -152,6 +188,23 @@ class CaseStore : public feed::FeedSink {
       const std::string& tenant, const std::string& journey);
   absl::StatusOr<v1::CaseRule> GetRule(const std::string& tenant,
                                        const std::string& rule_id);
+
+  // --- The tenant's business calendar (docs/cases.md).
+
+  // Sets (replaces) it, audited (field `business_calendar`, no case or
+  // rule id). INVALID_ARGUMENT naming the field below `business_hours`.
+  // Open cases keep the calendar they were opened with (their
+  // sla_policy holds it); cases opened later by a rule without hours of
+  // its own use this one.
+  absl::StatusOr<v1::TenantBusinessCalendar> SetBusinessCalendar(
+      const std::string& tenant, const std::string& actor,
+      const v1::BusinessHours& hours);
+  // NOT_FOUND when the tenant never set one.
+  absl::StatusOr<v1::TenantBusinessCalendar> GetBusinessCalendar(
+      const std::string& tenant);
+  // The calendar's audit trail, oldest first.
+  absl::StatusOr<std::vector<v1::AuditEntry>> BusinessCalendarTrail(
+      const std::string& tenant);
 
   // --- Cases.
 
@@ -256,7 +309,8 @@ class CaseStore : public feed::FeedSink {
         int limit) = 0;
     // Every case of any tenant that is not resolved or closed.
     virtual absl::StatusOr<std::vector<StoredCase>> OpenCases() = 0;
-    // Deletes the customer's cases and their audit entries; how many cases.
+    // Deletes the customer's cases and their audit entries, and empties the
+    // bodies of their changes (keeping the sequences); how many cases.
     virtual absl::StatusOr<int64_t> EraseCustomer(
         const std::string& tenant, const std::string& customer_hash) = 0;
 
@@ -272,6 +326,35 @@ class CaseStore : public feed::FeedSink {
     // The customer's recorded wish; none when they never stated one.
     virtual absl::StatusOr<std::optional<bool>> ContactAllowed(
         const std::string& tenant, const std::string& customer_hash) = 0;
+
+    // The tenant's business calendar; none when never set.
+    virtual absl::StatusOr<std::optional<v1::TenantBusinessCalendar>>
+    TenantCalendar(const std::string& tenant) = 0;
+    // Inserts or replaces it.
+    virtual absl::Status PutTenantCalendar(
+        const std::string& tenant,
+        const v1::TenantBusinessCalendar& calendar) = 0;
+    // Reserves `n` change sequences after the last one given and returns
+    // the first. Whatever lock this takes is held until the transaction
+    // ends, so sequences become visible in the order they were given: a
+    // reader never sees 12 before 11. The algorithm calls it last in a
+    // transaction, after every other lock it takes.
+    virtual absl::StatusOr<int64_t> ReserveChangeSequences(int n) = 0;
+    // The last sequence given (committed); 0 for none.
+    virtual absl::StatusOr<int64_t> LastChangeSequence() = 0;
+    struct StoredChange {
+      int64_t sequence = 0;
+      // Empty once the case's customer was erased.
+      std::string body;
+    };
+    virtual absl::Status PutChange(int64_t sequence, const std::string& tenant,
+                                   const std::string& case_id,
+                                   const std::string& body) = 0;
+    // Deletes the changes at or below `sequence`.
+    virtual absl::Status PruneChanges(int64_t sequence) = 0;
+    // By sequence, at most `limit`.
+    virtual absl::StatusOr<std::vector<StoredChange>> ChangesAfter(
+        int64_t after, int limit) = 0;
 
     virtual absl::Status AppendAudit(const std::string& tenant,
                                      const v1::AuditEntry& entry) = 0;
@@ -303,21 +386,26 @@ class CaseStore : public feed::FeedSink {
                        const std::string& field, const std::string& old_value,
                        const std::string& new_value) const;
 
-  // Hands committed changes to the listener.
-  void Publish(const std::vector<CaseChange>& changes)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
+  // Appends `changes` to the change sequence (the last thing a
+  // transaction does: see ReserveChangeSequences) and prunes old ones.
+  absl::Status AppendChanges(Transaction& txn,
+                             const std::vector<CaseChange>& changes);
+  // Tells the commit observer.
+  void Committed();
+  // Gives each of `rules` with an SLA and no business hours of its own the
+  // tenant's calendar, as it is now: a case opened from it keeps them.
+  absl::Status WithTenantCalendar(Transaction& txn, const std::string& tenant,
+                                  std::vector<v1::CaseRule>& rules);
+  // INVALID_ARGUMENT when `rule` has an SLA, no hours and the tenant no
+  // calendar.
+  absl::Status CheckCalendarOf(Transaction& txn, const std::string& tenant,
+                               const v1::CaseRule& rule);
   // Marks `c` no-contact when its customer refused contact.
   absl::Status ApplyConsent(Transaction& txn, StoredCase& c);
 
   Options options_;
-  // Held by every write that publishes, from before its transaction until
-  // its Publish returns, so the listener sees one case's changes in commit
-  // order (else two commits could reach a watcher swapped, leaving it with
-  // the older state). Taken before listener_mu_ and any backend lock; no
-  // call to another service runs under it.
-  absl::Mutex commit_mu_;
-  absl::Mutex listener_mu_;
-  CaseChangeListener listener_ ABSL_GUARDED_BY(listener_mu_);
+  absl::Mutex observer_mu_;
+  std::function<void()> observer_ ABSL_GUARDED_BY(observer_mu_);
 };
 
 }  // namespace polku::cases

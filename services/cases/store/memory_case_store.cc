@@ -1,6 +1,8 @@
 #include "services/cases/store/memory_case_store.h"
 
 #include <algorithm>
+#include <optional>
+#include <tuple>
 #include <utility>
 
 #include "services/cases/domain/case_state.h"
@@ -17,7 +19,37 @@ int64_t CreateMicros(const v1::Case& c) {
 
 class MemoryCaseStore::MemoryTransaction final : public Transaction {
  public:
-  explicit MemoryTransaction(Data& data) : data_(data) {}
+  MemoryTransaction(Data& data, const AuditTrails& audit,
+                    const Changes& committed)
+      : data_(data), audit_(audit), committed_(committed) {}
+
+  // Writes this transaction's audit entries and changes to the committed
+  // ones.
+  void Commit(AuditTrails& audit, Changes& changes) {
+    for (auto& [tenant, entry] : audit_puts_) {
+      audit[tenant].push_back(std::move(entry));
+    }
+    for (const auto& erased : erased_) {
+      const std::vector<std::string>& case_ids = erased.second;
+      std::erase_if(audit[erased.first], [&](const v1::AuditEntry& e) {
+        return std::find(case_ids.begin(), case_ids.end(), e.case_id()) !=
+               case_ids.end();
+      });
+    }
+    for (auto& [sequence, change] : puts_) changes[sequence] = std::move(change);
+    if (prune_.has_value()) {
+      changes.erase(changes.begin(), changes.upper_bound(*prune_));
+    }
+    for (const auto& [tenant, case_ids] : erased_) {
+      for (auto& [sequence, change] : changes) {
+        if (std::get<0>(change) == tenant &&
+            std::find(case_ids.begin(), case_ids.end(), std::get<1>(change)) !=
+                case_ids.end()) {
+          std::get<2>(change).clear();
+        }
+      }
+    }
+  }
 
   absl::StatusOr<FeedCheckpoint> ReadCheckpoint() override {
     return data_.checkpoint;
@@ -135,10 +167,7 @@ class MemoryCaseStore::MemoryTransaction final : public Transaction {
         ++it;
       }
     }
-    std::erase_if(data_.audit[tenant], [&](const v1::AuditEntry& e) {
-      return std::find(erased.begin(), erased.end(), e.case_id()) !=
-             erased.end();
-    });
+    erased_.emplace_back(tenant, erased);
     return static_cast<int64_t>(erased.size());
   }
   absl::StatusOr<std::vector<StoredCase>> CasesOfCustomer(
@@ -164,36 +193,93 @@ class MemoryCaseStore::MemoryTransaction final : public Transaction {
     if (it == data_.consent.end()) return std::nullopt;
     return it->second;
   }
+  absl::StatusOr<std::optional<v1::TenantBusinessCalendar>> TenantCalendar(
+      const std::string& tenant) override {
+    auto it = data_.calendars.find(tenant);
+    if (it == data_.calendars.end()) return std::nullopt;
+    return it->second;
+  }
+  absl::Status PutTenantCalendar(
+      const std::string& tenant,
+      const v1::TenantBusinessCalendar& calendar) override {
+    data_.calendars[tenant] = calendar;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<int64_t> ReserveChangeSequences(int n) override {
+    const int64_t first = data_.last_change + 1;
+    data_.last_change += n;
+    return first;
+  }
+  absl::StatusOr<int64_t> LastChangeSequence() override {
+    return data_.last_change;
+  }
+  absl::Status PutChange(int64_t sequence, const std::string& tenant,
+                         const std::string& case_id,
+                         const std::string& body) override {
+    puts_.emplace_back(sequence, std::make_tuple(tenant, case_id, body));
+    return absl::OkStatus();
+  }
+  absl::Status PruneChanges(int64_t sequence) override {
+    prune_ = std::max(prune_.value_or(sequence), sequence);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<StoredChange>> ChangesAfter(int64_t after,
+                                                         int limit) override {
+    std::vector<StoredChange> out;
+    // The committed ones: no algorithm reads its own changes back.
+    for (auto it = committed_.upper_bound(after);
+         it != committed_.end() && static_cast<int>(out.size()) < limit;
+         ++it) {
+      out.push_back({it->first, std::get<2>(it->second)});
+    }
+    return out;
+  }
   absl::Status AppendAudit(const std::string& tenant,
                            const v1::AuditEntry& entry) override {
-    data_.audit[tenant].push_back(entry);
+    audit_puts_.emplace_back(tenant, entry);
     return absl::OkStatus();
   }
   absl::StatusOr<std::vector<v1::AuditEntry>> Audit(
       const std::string& tenant, const std::string& case_id,
       const std::string& rule_id) override {
     std::vector<v1::AuditEntry> out;
-    for (const v1::AuditEntry& e : data_.audit[tenant]) {
+    auto take = [&](const v1::AuditEntry& e) {
       if (!case_id.empty() ? e.case_id() == case_id
                            : e.rule_id() == rule_id && e.case_id().empty()) {
         out.push_back(e);
       }
+    };
+    if (auto it = audit_.find(tenant); it != audit_.end()) {
+      for (const v1::AuditEntry& e : it->second) take(e);
+    }
+    for (const auto& [of, e] : audit_puts_) {
+      if (of == tenant) take(e);
     }
     return out;
   }
 
  private:
   Data& data_;
+  const AuditTrails& audit_;
+  const Changes& committed_;
+  std::vector<std::pair<std::string, v1::AuditEntry>> audit_puts_;
+  std::vector<std::pair<int64_t, std::tuple<std::string, std::string, std::string>>>
+      puts_;
+  std::optional<int64_t> prune_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> erased_;
 };
 
 absl::Status MemoryCaseStore::Run(
     absl::FunctionRef<absl::StatusOr<bool>(Transaction&)> work) {
   absl::MutexLock lock(&mu_);
   Data copy = data_;
-  MemoryTransaction txn(copy);
+  MemoryTransaction txn(copy, audit_, changes_);
   absl::StatusOr<bool> commit = work(txn);
   if (!commit.ok()) return commit.status();
-  if (*commit) data_ = std::move(copy);
+  if (*commit) {
+    data_ = std::move(copy);
+    txn.Commit(audit_, changes_);
+  }
   return absl::OkStatus();
 }
 

@@ -1,6 +1,8 @@
 // CaseStore in memory, for tests and as the reference the conformance suite
 // holds the SQL backends to. A transaction works on a copy of the data and
-// commits by swapping it in, so a failed or rolled-back one leaves nothing.
+// commits by swapping it in, so a failed or rolled-back one leaves nothing
+// (the audit trail and the change sequence, which grow, are written on
+// commit instead).
 #ifndef POLKU_SERVICES_CASES_STORE_MEMORY_CASE_STORE_H_
 #define POLKU_SERVICES_CASES_STORE_MEMORY_CASE_STORE_H_
 
@@ -26,11 +28,18 @@ class MemoryCaseStore final : public CaseStore {
     std::map<std::pair<std::string, std::string>, v1::CaseRule> rules;
     // (tenant, case_id) → case.
     std::map<std::pair<std::string, std::string>, StoredCase> cases;
-    // tenant → entries in order of appending.
-    std::map<std::string, std::vector<v1::AuditEntry>> audit;
     // (tenant, customer hash) → contact allowed.
     std::map<std::pair<std::string, std::string>, bool> consent;
+    // Tenant → its business calendar.
+    std::map<std::string, v1::TenantBusinessCalendar> calendars;
+    // The last change sequence given (the changes are kept apart: below).
+    int64_t last_change = 0;
   };
+  // tenant → audit entries in order of appending.
+  using AuditTrails = std::map<std::string, std::vector<v1::AuditEntry>>;
+  // sequence → (tenant, case_id, body).
+  using Changes =
+      std::map<int64_t, std::tuple<std::string, std::string, std::string>>;
 
  protected:
   absl::Status Run(
@@ -41,6 +50,10 @@ class MemoryCaseStore final : public CaseStore {
 
   absl::Mutex mu_;
   Data data_ ABSL_GUARDED_BY(mu_);
+  // Not in Data, which every transaction copies (they only grow): a
+  // transaction records what it appends and applies it when it commits.
+  AuditTrails audit_ ABSL_GUARDED_BY(mu_);
+  Changes changes_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace polku::cases

@@ -1,5 +1,7 @@
 #include "services/cases/tests/case_store_conformance.h"
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -11,6 +13,8 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "services/cases/domain/business_calendar.h"
+#include "services/cases/domain/measures.h"
+#include "services/cases/store/change_follower.h"
 
 namespace polku::cases {
 namespace {
@@ -382,6 +386,142 @@ TEST_P(CaseStoreConformance, ReminderAndBreachAreRaisedOnceEach) {
   EXPECT_THAT(AllCases(*store_, "acme", breached), SizeIs(1));
 }
 
+// First contact, once made, stays: waiting for the customer afterwards
+// neither hides its due time nor takes the case out of "contacted within
+// SLA", nor do resolving, reopening and waiting again.
+TEST_P(CaseStoreConformance, AContactedCaseThatWaitsStaysContactedWithinSla) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  const std::string id = AllCases(*store_, "acme").at(0).case_id();
+  v1::Case change;
+  change.set_case_id(id);
+  change.set_assignee("ville");
+  change.set_state(v1::CONTACTED);
+  clock_.Set(Local(2026, 6, 1, 10));  // 1 business hour after opening
+  ASSERT_TRUE(store_->UpdateCase("acme", "ville", change,
+                                 Mask({"assignee", "state"}))
+                  .ok());
+  auto check = [&](const char* when) {
+    SCOPED_TRACE(when);
+    v1::Case c = *store_->GetCase("acme", id);
+    ASSERT_TRUE(c.sla().has_first_contact_due());
+    EXPECT_EQ(Time(c.sla().first_contact_due()), Local(2026, 6, 2, 9));
+    EXPECT_EQ(Time(c.sla().first_contact_time()), Local(2026, 6, 1, 10));
+    auto m = ComputeCaseMeasures(AllCases(*store_, "acme"));
+    ASSERT_TRUE(m.ok()) << m.status();
+    EXPECT_EQ(m->eligible(), 1);
+    EXPECT_EQ(m->contacted_within_sla(), 1);
+    EXPECT_DOUBLE_EQ(m->first_contact_median_seconds(), 3600);
+  };
+  clock_.Set(Local(2026, 6, 1, 11));
+  change.set_state(v1::WAITING_FOR_CUSTOMER);
+  ASSERT_TRUE(store_->UpdateCase("acme", "ville", change, Mask({"state"})).ok());
+  check("waiting");
+  for (v1::CaseState to : {v1::CONTACTED, v1::RESOLVED, v1::REOPENED,
+                           v1::WAITING_FOR_CUSTOMER}) {
+    clock_.Set(clock_.Now() + absl::Hours(1));
+    change.set_state(to);
+    auto moved = store_->UpdateCase("acme", "ville", change, Mask({"state"}));
+    ASSERT_TRUE(moved.ok()) << moved.status();
+  }
+  check("resolved, reopened and waiting again");
+  // The resolution clock was met at the resolution (Monday 13:00), moved
+  // by the hour of waiting before it; a pause after it does not hide its
+  // due time either.
+  v1::Case c = *store_->GetCase("acme", id);
+  ASSERT_TRUE(c.sla().has_resolution_due());
+  EXPECT_EQ(Time(c.sla().resolution_due()), Local(2026, 6, 9, 10));
+  // Nothing is raised for met SLAs, however long the case waits.
+  clock_.Set(Local(2026, 6, 30, 9));
+  EXPECT_THAT(*store_->RaiseSlaAlerts(), SizeIs(0));
+}
+
+std::map<std::string, int> RaiseUntil(CaseStore& store, FakeClock& clock,
+                                      absl::Time until) {
+  // Every 30 minutes from the clock's time, and at `until`.
+  std::map<std::string, int> raised;
+  for (absl::Time t = clock.Now();; t = std::min(t + absl::Minutes(30), until)) {
+    clock.Set(t);
+    auto alerts = store.RaiseSlaAlerts();
+    EXPECT_TRUE(alerts.ok()) << alerts.status();
+    if (!alerts.ok()) break;
+    for (const SlaAlertRaised& a : *alerts) ++raised[a.kind];
+    if (t >= until) break;
+  }
+  return raised;
+}
+
+// A customer who does not want to be contacted has no first-contact clock:
+// no reminder, no breach, no due time, not breached for first contact; the
+// resolution clock still runs.
+TEST_P(CaseStoreConformance, ANoContactCaseHasNoFirstContactClock) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  v1::StoredEvent event = Event(1, "c1", 0);
+  (*event.mutable_event()->mutable_attributes())["contact_consent"] = "no";
+  ASSERT_TRUE(store_->Apply(Page({event})).ok());
+  v1::Case c = AllCases(*store_, "acme").at(0);
+  EXPECT_FALSE(c.sla().has_first_contact_due());
+  EXPECT_EQ(Time(c.sla().resolution_due()), Local(2026, 6, 9, 9));
+  EXPECT_EQ(RaiseUntil(*store_, clock_, Start() + absl::Hours(24 * 14)),
+            (std::map<std::string, int>{{"sla.resolution_breach", 1},
+                                        {"sla.resolution_reminder", 1}}));
+  c = AllCases(*store_, "acme").at(0);
+  EXPECT_FALSE(c.sla().first_contact_reminded());
+  EXPECT_FALSE(c.sla().first_contact_breached());
+  EXPECT_TRUE(c.sla().resolution_breached());
+}
+
+// Consent withdrawn on an open case stops its first-contact clock (an alert
+// not yet raised never is while it holds); consent given again restarts the
+// clock where it stopped: the no-contact stretch counts like a pause.
+TEST_P(CaseStoreConformance, AConsentChangeStopsAndResumesTheFirstContactClock) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  const std::string id = AllCases(*store_, "acme").at(0).case_id();
+  // Reminder at 6 business hours (Monday 15:00), breach Tuesday 9:00.
+  // Refused at Monday 14:00, 5 business hours in: nothing raised.
+  EXPECT_THAT(RaiseUntil(*store_, clock_, Local(2026, 6, 1, 14)), SizeIs(0));
+  ASSERT_EQ(*store_->SetContactConsent("acme", "alice", "hash-c1", false), 1);
+  v1::Case c = *store_->GetCase("acme", id);
+  EXPECT_FALSE(c.sla().has_first_contact_due());
+  EXPECT_TRUE(c.sla().has_resolution_due());
+  EXPECT_THAT(RaiseUntil(*store_, clock_, Local(2026, 6, 3, 9)), SizeIs(0));
+  // Allowed again Wednesday 9:00: 3 business hours are left, so the
+  // reminder (1 h left) goes off at 10:00 and the breach at 12:00.
+  ASSERT_EQ(*store_->SetContactConsent("acme", "alice", "hash-c1", true), 1);
+  c = *store_->GetCase("acme", id);
+  ASSERT_TRUE(c.sla().has_first_contact_due());
+  EXPECT_EQ(Time(c.sla().first_contact_due()), Local(2026, 6, 3, 12));
+  EXPECT_EQ(RaiseUntil(*store_, clock_, Local(2026, 6, 3, 10, 1)),
+            (std::map<std::string, int>{{"sla.first_contact_reminder", 1}}));
+  EXPECT_EQ(RaiseUntil(*store_, clock_, Local(2026, 6, 3, 12, 1)),
+            (std::map<std::string, int>{{"sla.first_contact_breach", 1}}));
+  // The same through UpdateCase's no_contact, set Wednesday 14:00 on a
+  // second customer's case opened at 12:30: its clock stops before the
+  // reminder; a breach raised before the wish (the first case's) stays
+  // raised. The resolution clock keeps running.
+  ASSERT_TRUE(store_->Apply(Page({Event(2, "c2", 0, "acme",
+                                        Local(2026, 6, 3, 12, 30))}))
+                  .ok());
+  std::string second;
+  for (const v1::Case& c : AllCases(*store_, "acme")) {
+    if (c.case_id() != id) second = c.case_id();
+  }
+  ASSERT_FALSE(second.empty());
+  clock_.Set(Local(2026, 6, 3, 14));
+  v1::Case change;
+  change.set_case_id(second);
+  change.set_no_contact(true);
+  auto marked = store_->UpdateCase("acme", "ville", change, Mask({"no_contact"}));
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_FALSE(marked->sla().has_first_contact_due());
+  EXPECT_EQ(Time(marked->sla().resolution_due()), Local(2026, 6, 11, 12, 30));
+  EXPECT_EQ(RaiseUntil(*store_, clock_, Local(2026, 6, 5, 9)),
+            (std::map<std::string, int>{}));
+  EXPECT_TRUE(store_->GetCase("acme", id)->sla().first_contact_breached());
+  EXPECT_FALSE(store_->GetCase("acme", second)->sla().first_contact_reminded());
+}
+
 TEST_P(CaseStoreConformance, ErasureRemovesTheCustomersCases) {
   ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
   ASSERT_TRUE(store_->Apply(Page({Event(1, "gone", 0), Event(2, "stays", 0),
@@ -520,25 +660,42 @@ TEST_P(CaseStoreConformance, AConsentRefusalMarksOpenAndLaterCases) {
             absl::StatusCode::kInvalidArgument);
 }
 
-// Every committed change reaches the listener once, with the case before
-// and after it; a change that commits nothing (a replay) reaches nobody.
-TEST_P(CaseStoreConformance, TheListenerHearsEveryCommittedChange) {
+// Every committed change is followed once, with the case before and after
+// it; a change that commits nothing (a replay, a refused update) is not.
+TEST_P(CaseStoreConformance, TheFollowerHearsEveryCommittedChange) {
   std::vector<CaseChange> heard;
-  store_->SetChangeListener([&](const CaseChange& c) { heard.push_back(c); });
+  int lost = 0;
+  ChangeFollower follower(
+      *store_, [&](const CaseChange& c) { heard.push_back(c); },
+      [&] { ++lost; });
+  absl::StatusOr<int64_t> head = store_->LastChangeSequence();
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(*head, 0);
+  follower.StartAfter(*head);
+  auto catch_up = [&] {
+    absl::StatusOr<int> read = follower.CatchUp();
+    EXPECT_TRUE(read.ok()) << read.status();
+  };
   ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  catch_up();
+  EXPECT_THAT(heard, SizeIs(0));  // rules are not cases
   ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
+  catch_up();
   ASSERT_THAT(heard, SizeIs(1));
   EXPECT_FALSE(heard[0].before.has_value());
   EXPECT_EQ(heard[0].tenant, "acme");
   EXPECT_EQ(heard[0].after.state(), v1::NEW);
+  EXPECT_EQ(heard[0].after.event().comment(), "Jonotin tunnin.");
   ASSERT_THAT(heard[0].entries, SizeIs(1));
   EXPECT_EQ(heard[0].entries[0].actor(), kSystemActor);
   ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());  // replay
+  catch_up();
   EXPECT_THAT(heard, SizeIs(1));
   v1::Case change;
   change.set_case_id(heard[0].after.case_id());
   change.set_assignee("ville");
   ASSERT_TRUE(store_->UpdateCase("acme", "ville", change, Mask({"assignee"})).ok());
+  catch_up();
   ASSERT_THAT(heard, SizeIs(2));
   EXPECT_EQ(heard[1].before->state(), v1::NEW);
   EXPECT_EQ(heard[1].after.state(), v1::ASSIGNED);
@@ -547,62 +704,234 @@ TEST_P(CaseStoreConformance, TheListenerHearsEveryCommittedChange) {
   // A refused change is not heard.
   change.set_state(v1::CLOSED);
   EXPECT_FALSE(store_->UpdateCase("acme", "ville", change, Mask({"state"})).ok());
+  catch_up();
   EXPECT_THAT(heard, SizeIs(2));
   ASSERT_TRUE(store_->AddComment("acme", "ville", change.case_id(), "Soitin.").ok());
+  catch_up();
   ASSERT_THAT(heard, SizeIs(3));
   EXPECT_EQ(heard[2].entries[0].field(), "comment");
   // Past the whole 8-hour first-contact SLA: reminder and breach together.
   clock_.Advance(absl::Hours(24 * 3));
   ASSERT_TRUE(store_->RaiseSlaAlerts().ok());
+  catch_up();
   ASSERT_THAT(heard, SizeIs(4));
   EXPECT_TRUE(heard[3].after.sla().first_contact_breached());
   EXPECT_FALSE(heard[3].before->sla().first_contact_breached());
-  store_->SetChangeListener(nullptr);
+  ASSERT_TRUE(store_->SetContactConsent("acme", "pia", "hash-c1", false).ok());
+  catch_up();
+  ASSERT_THAT(heard, SizeIs(5));
+  EXPECT_TRUE(heard[4].after.no_contact());
+  // By hand too.
+  ASSERT_TRUE(store_->CreateCase("acme", "pia", Event(2, "c2", 9),
+                                 [] {
+                                   v1::CreateCaseRequest r;
+                                   r.set_owner_team("care");
+                                   return r;
+                                 }())
+                  .ok());
+  catch_up();
+  ASSERT_THAT(heard, SizeIs(6));
+  EXPECT_EQ(heard[5].entries[0].actor(), "pia");
+  EXPECT_EQ(*store_->LastChangeSequence(), 6);
+  EXPECT_EQ(follower.position(), 6);
+  EXPECT_EQ(lost, 0);
 }
 
-TEST_P(CaseStoreConformance, TheListenerHearsOneCasesChangesInCommitOrder) {
+// Writers on several threads: the follower, on a thread of its own, hands
+// on each case's changes in commit order, every one once. Without the
+// sequences given under a lock held to the commit, a reader on PostgreSQL
+// can see a later change before an earlier one and skip the earlier.
+TEST_P(CaseStoreConformance, FollowedChangesComeInCommitOrder) {
   ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
-  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0)})).ok());
-  absl::StatusOr<v1::ListCasesResponse> listed =
-      store_->ListCases("acme", CaseFilter(), 10, "");
-  ASSERT_TRUE(listed.ok());
-  ASSERT_THAT(listed->cases(), SizeIs(1));
-  const std::string case_id = listed->cases(0).case_id();
-  // A listener that takes a while, as a busy watcher's does: without the
-  // commits and their publishing serialised, a later commit's call
-  // overtakes an earlier one here.
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0), Event(2, "c2", 0),
+                                  Event(3, "c3", 0)}))
+                  .ok());
+  std::vector<std::string> case_ids;
+  for (const v1::Case& c : AllCases(*store_, "acme")) {
+    case_ids.push_back(c.case_id());
+  }
+  ASSERT_THAT(case_ids, SizeIs(3));
   absl::Mutex mu;
-  std::vector<int64_t> etags;
-  std::vector<absl::Time> updated;
-  store_->SetChangeListener([&](const CaseChange& c) {
-    absl::SleepFor(absl::Microseconds(50 + (c.after.etag().size() * 37) % 200));
-    int64_t etag = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(c.after.etag(), &etag));
-    absl::MutexLock lock(&mu);
-    etags.push_back(etag);
-    updated.push_back(Time(c.after.update_time()));
-  });
+  std::map<std::string, std::vector<int64_t>> etags;  // by case
+  std::set<std::string> comments;
+  int heard = 0;
+  ChangeFollower follower(
+      *store_,
+      [&](const CaseChange& c) {
+        // A listener that takes a while, as a busy watcher's does.
+        absl::SleepFor(absl::Microseconds(20 + (heard * 37) % 150));
+        int64_t etag = 0;
+        ASSERT_TRUE(absl::SimpleAtoi(c.after.etag(), &etag));
+        absl::MutexLock lock(&mu);
+        ++heard;
+        etags[c.after.case_id()].push_back(etag);
+        comments.insert(c.entries.at(0).new_value());
+      },
+      nullptr, {.poll_interval = absl::Milliseconds(20), .page_size = 7});
+  follower.Start();
   constexpr int kThreads = 4, kEach = 15;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        if (i % 3 == 0) clock_.Advance(absl::Seconds(1));
         EXPECT_TRUE(store_
-                        ->AddComment("acme", "ville", case_id,
+                        ->AddComment("acme", "ville",
+                                     case_ids[(t + i) % case_ids.size()],
                                      absl::StrCat("t", t, " #", i))
                         .ok());
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
-  store_->SetChangeListener(nullptr);
-  absl::MutexLock lock(&mu);
-  ASSERT_THAT(etags, SizeIs(kThreads * kEach));
-  for (size_t i = 1; i < etags.size(); ++i) {
-    EXPECT_EQ(etags[i], etags[i - 1] + 1) << "change " << i << " out of order";
-    EXPECT_GE(updated[i], updated[i - 1]) << "change " << i;
+  const int64_t last = *store_->LastChangeSequence();
+  for (int i = 0; i < 600 && follower.position() < last; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
   }
+  follower.Stop();
+  EXPECT_EQ(last, 3 + kThreads * kEach);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(heard, kThreads * kEach);
+  EXPECT_THAT(comments, SizeIs(kThreads * kEach));  // none twice
+  for (const auto& [case_id, of_case] : etags) {
+    for (size_t i = 1; i < of_case.size(); ++i) {
+      EXPECT_EQ(of_case[i], of_case[i - 1] + 1)
+          << case_id << ": change " << i << " out of order";
+    }
+  }
+}
+
+// Two replicas on one database, both writing at once: a follower on the
+// second hands on the first's changes too, each once, each case's in
+// commit order.
+TEST_P(CaseStoreConformance, AReplicasFollowerSeesTheOtherReplicasChanges) {
+  if (!GetParam().shared_database) GTEST_SKIP() << "no shared database";
+  std::unique_ptr<CaseStore> twin = Twin();
+  ASSERT_NE(twin, nullptr);
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0), Event(2, "c2", 0)})).ok());
+  std::vector<std::string> case_ids;
+  for (const v1::Case& c : AllCases(*store_, "acme")) {
+    case_ids.push_back(c.case_id());
+  }
+  ASSERT_THAT(case_ids, SizeIs(2));
+  absl::Mutex mu;
+  std::map<std::string, std::vector<int64_t>> etags;
+  std::multiset<std::string> comments;
+  ChangeFollower follower(
+      *twin,
+      [&](const CaseChange& c) {
+        int64_t etag = 0;
+        ASSERT_TRUE(absl::SimpleAtoi(c.after.etag(), &etag));
+        absl::MutexLock lock(&mu);
+        etags[c.after.case_id()].push_back(etag);
+        comments.insert(c.entries.at(0).new_value());
+      },
+      nullptr, {.poll_interval = absl::Milliseconds(20), .page_size = 5});
+  follower.Start();
+  constexpr int kEach = 20;
+  std::vector<std::thread> threads;
+  for (CaseStore* replica : {store_.get(), twin.get()}) {
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, replica, t] {
+        for (int i = 0; i < kEach; ++i) {
+          absl::StatusOr<v1::Case> done = replica->AddComment(
+              "acme", "ville", case_ids[(t + i) % 2],
+              absl::StrCat(replica == twin.get() ? "twin" : "first", t, "#", i));
+          EXPECT_TRUE(done.ok()) << done.status();
+        }
+      });
+    }
+  }
+  for (std::thread& thread : threads) thread.join();
+  const int64_t last = *store_->LastChangeSequence();
+  EXPECT_EQ(last, 2 + 4 * kEach);
+  for (int i = 0; i < 600 && follower.position() < last; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  follower.Stop();
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(comments, SizeIs(4 * kEach));
+  EXPECT_EQ(std::set<std::string>(comments.begin(), comments.end()).size(),
+            comments.size());  // none twice
+  int first = 0;
+  for (const std::string& c : comments) first += c.starts_with("first");
+  EXPECT_EQ(first, 2 * kEach);  // the other replica's, all of them
+  for (const auto& [case_id, of_case] : etags) {
+    for (size_t i = 1; i < of_case.size(); ++i) {
+      EXPECT_EQ(of_case[i], of_case[i - 1] + 1)
+          << case_id << ": change " << i << " out of order";
+    }
+  }
+}
+
+// The change sequence keeps the newest changes only: a follower further
+// behind is told it lost some and goes on from the oldest kept.
+TEST_P(CaseStoreConformance, AFollowerBehindTheRetentionIsToldItLostChanges) {
+  CaseStore::Options options = Options();
+  options.change_retention = 5;
+  std::unique_ptr<CaseStore> store =
+      GetParam().make(options, database_ + "_retention");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store->Apply(Page({Event(1, "c1", 0)})).ok());  // change 1
+  const std::string case_id = AllCases(*store, "acme").at(0).case_id();
+  std::vector<std::string> heard;
+  int lost = 0;
+  ChangeFollower follower(
+      *store, [&](const CaseChange& c) { heard.push_back(c.after.etag()); },
+      [&] { ++lost; });
+  follower.StartAfter(0);
+  for (int i = 0; i < 9; ++i) {  // changes 2…10
+    ASSERT_TRUE(store->AddComment("acme", "ville", case_id, "x").ok());
+  }
+  absl::StatusOr<std::vector<SequencedChange>> kept = store->ChangesAfter(0, 100);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_THAT(*kept, SizeIs(5));
+  EXPECT_EQ(kept->front().sequence, 6);
+  absl::StatusOr<int> read = follower.CatchUp();
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, 5);
+  EXPECT_EQ(lost, 1);
+  EXPECT_THAT(heard, ElementsAre("6", "7", "8", "9", "10"));
+  EXPECT_EQ(store->ChangesAfter(0, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// An erasure leaves nothing of the customer in the change sequence: their
+// changes keep their places (no hole for a follower to take for a loss)
+// but nothing else, and are not handed on.
+TEST_P(CaseStoreConformance, ErasureEmptiesTheCustomersChanges) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "gone", 0), Event(2, "kept", 0)})).ok());
+  v1::Erasure erasure;
+  erasure.set_sequence(3);
+  erasure.set_tenant("acme");
+  erasure.set_customer_hash("hash-gone");
+  ASSERT_TRUE(store_->ApplyErasure(erasure).ok());
+  absl::StatusOr<std::vector<SequencedChange>> all = store_->ChangesAfter(0, 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_THAT(*all, SizeIs(2));
+  int erased = 0;
+  for (const SequencedChange& c : *all) {
+    if (c.erased) {
+      ++erased;
+      EXPECT_EQ(c.change.after.ByteSizeLong(), 0u);
+    } else {
+      EXPECT_EQ(c.change.after.event().sequence(), 2);
+    }
+  }
+  EXPECT_EQ(erased, 1);
+  std::vector<int64_t> heard;
+  int lost = 0;
+  ChangeFollower follower(
+      *store_,
+      [&](const CaseChange& c) { heard.push_back(c.after.event().sequence()); },
+      [&] { ++lost; });
+  follower.StartAfter(0);
+  ASSERT_TRUE(follower.CatchUp().ok());
+  EXPECT_THAT(heard, ElementsAre(2));
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(follower.position(), 2);
 }
 
 TEST_P(CaseStoreConformance, CasesByHandAndByRuleOnRequest) {
@@ -704,6 +1033,153 @@ TEST_P(CaseStoreConformance, AnotherFeedIsRefused) {
   ASSERT_TRUE(store_->CheckFeed("feed-a").ok());
   EXPECT_EQ(store_->CheckFeed("feed-b").code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// A tenant's business calendar stands in for a rule's missing hours. Open
+// cases keep the calendar they were opened with; later cases use the new one.
+TEST_P(CaseStoreConformance, RulesWithoutHoursUseTheTenantsCalendar) {
+  v1::CaseRule rule = DetractorRule();
+  const v1::BusinessHours helsinki = rule.sla().business_hours();
+  rule.mutable_sla()->clear_business_hours();
+  // Neither the rule nor the tenant has hours: refused, naming the field.
+  absl::StatusOr<v1::CaseRule> refused = store_->CreateRule("acme", "anna", rule);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("rule.sla.business_hours"));
+  EXPECT_EQ(store_->GetBusinessCalendar("acme").status().code(),
+            absl::StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->SetBusinessCalendar("acme", "anna", helsinki).ok());
+  auto created = store_->CreateRule("acme", "anna", rule);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_FALSE(created->sla().has_business_hours());  // it follows the tenant
+  // Another tenant's calendar is not this one's.
+  EXPECT_EQ(store_->CreateRule("globex", "anna", rule).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetBusinessCalendar("globex").status().code(),
+            absl::StatusCode::kNotFound);
+
+  // Opened on Midsummer Eve: due exactly as with the rule's own hours.
+  ASSERT_TRUE(store_->Apply(Page({Event(1, "c1", 0, "acme",
+                                        Local(2026, 6, 19, 10, 30))}))
+                  .ok());
+  v1::Case first = AllCases(*store_, "acme").at(0);
+  EXPECT_EQ(Time(first.sla().first_contact_due()), Local(2026, 6, 22, 16));
+  EXPECT_EQ(Time(first.sla().resolution_due()), Local(2026, 6, 29, 16));
+  EXPECT_EQ(first.sla_policy().business_hours().time_zone(), "Europe/Helsinki");
+
+  // The tenant moves to round-the-clock weekdays in UTC.
+  clock_.Advance(absl::Hours(1));
+  v1::BusinessHours around_the_clock;
+  around_the_clock.set_time_zone("UTC");
+  for (int day = 1; day <= 5; ++day) {
+    v1::BusinessHours::Interval& h = *around_the_clock.add_weekly();
+    h.set_weekday(day);
+    h.set_open_minute(0);
+    h.set_close_minute(1440);
+  }
+  auto changed = store_->SetBusinessCalendar("acme", "ville", around_the_clock);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(Time(changed->update_time()), Start() + absl::Hours(1));
+  std::unique_ptr<CaseStore> twin =
+      GetParam().shared_database ? Twin() : nullptr;
+  CaseStore& reader = twin != nullptr ? *twin : *store_;
+  auto read = reader.GetBusinessCalendar("acme");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->business_hours().time_zone(), "UTC");
+
+  // The open case keeps its calendar, also through a change that
+  // recomputes its due times.
+  v1::Case assign;
+  assign.set_case_id(first.case_id());
+  assign.set_assignee("ville");
+  auto assigned =
+      store_->UpdateCase("acme", "anna", assign, Mask({"assignee"}));
+  ASSERT_TRUE(assigned.ok()) << assigned.status();
+  EXPECT_EQ(Time(assigned->sla().first_contact_due()), Local(2026, 6, 22, 16));
+  EXPECT_EQ(Time(assigned->sla().resolution_due()), Local(2026, 6, 29, 16));
+  // A case opened now runs on the new calendar: Monday 1 June 9:00 EEST
+  // is 6:00 UTC; 8 hours later, 48 hours later (Wednesday 6:00 UTC).
+  ASSERT_TRUE(store_->Apply(Page({Event(2, "c2", 0)})).ok());
+  CaseFilter of_c2;
+  of_c2.created_to = Start() + absl::Minutes(1);
+  std::vector<v1::Case> later = AllCases(*store_, "acme", of_c2);
+  ASSERT_THAT(later, SizeIs(1));
+  EXPECT_EQ(Time(later[0].sla().first_contact_due()),
+            Start() + absl::Hours(8));
+  EXPECT_EQ(Time(later[0].sla().resolution_due()), Start() + absl::Hours(48));
+  EXPECT_EQ(later[0].sla_policy().business_hours().time_zone(), "UTC");
+
+  // Audited: who, old and new; setting the same calendar again is no
+  // change.
+  ASSERT_TRUE(store_->SetBusinessCalendar("acme", "ville", around_the_clock).ok());
+  auto trail = store_->BusinessCalendarTrail("acme");
+  ASSERT_TRUE(trail.ok()) << trail.status();
+  ASSERT_THAT(*trail, SizeIs(2));
+  EXPECT_EQ((*trail)[0].field(), "business_calendar");
+  EXPECT_EQ((*trail)[0].actor(), "anna");
+  EXPECT_EQ((*trail)[0].old_value(), "");
+  EXPECT_THAT((*trail)[0].new_value(), HasSubstr("Europe/Helsinki"));
+  EXPECT_EQ((*trail)[1].actor(), "ville");
+  EXPECT_THAT((*trail)[1].old_value(), HasSubstr("Europe/Helsinki"));
+  EXPECT_THAT((*trail)[1].new_value(), HasSubstr("UTC"));
+  EXPECT_THAT(*store_->BusinessCalendarTrail("globex"), SizeIs(0));
+  // The rules' and cases' trails hold none of it.
+  EXPECT_THAT(*store_->AuditTrail("acme", "", created->rule_id()), SizeIs(1));
+}
+
+TEST_P(CaseStoreConformance, ABadCalendarIsRefusedNamingTheField) {
+  v1::BusinessHours good = DetractorRule().sla().business_hours();
+  auto refused = [&](auto change) {
+    v1::BusinessHours hours = good;
+    change(hours);
+    absl::Status status =
+        store_->SetBusinessCalendar("acme", "anna", hours).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    return std::string(status.message());
+  };
+  EXPECT_THAT(refused([](v1::BusinessHours& h) {
+                h.set_time_zone("Europe/Atlantis");
+              }),
+              HasSubstr("business_hours.time_zone"));
+  EXPECT_THAT(refused([](v1::BusinessHours& h) {
+                h.mutable_weekly(1)->set_open_minute(960);
+              }),
+              HasSubstr("business_hours.weekly[1]"));
+  EXPECT_THAT(refused([](v1::BusinessHours& h) {
+                h.mutable_weekly(2)->set_weekday(8);
+              }),
+              HasSubstr("business_hours.weekly[2].weekday"));
+  EXPECT_THAT(refused([](v1::BusinessHours& h) {
+                h.mutable_holidays(0)->set_date("2026-13-01");
+              }),
+              HasSubstr("business_hours.holidays[0].date"));
+  EXPECT_THAT(refused([](v1::BusinessHours& h) { h.clear_weekly(); }),
+              HasSubstr("business_hours.weekly"));
+  // Nothing was stored or audited.
+  EXPECT_EQ(store_->GetBusinessCalendar("acme").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_THAT(*store_->BusinessCalendarTrail("acme"), SizeIs(0));
+  EXPECT_EQ(store_->SetBusinessCalendar("", "anna", good).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+void ExpectMigratedFromVersion2(CaseStore& store) {
+  auto rules = store.ListRules("acme", "");
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ(rules->size(), 1u);
+  v1::BusinessHours hours;
+  hours.set_time_zone("Europe/Helsinki");
+  v1::BusinessHours::Interval& monday = *hours.add_weekly();
+  monday.set_weekday(1);
+  monday.set_open_minute(480);
+  monday.set_close_minute(960);
+  ASSERT_TRUE(store.SetBusinessCalendar("acme", "anna", hours).ok());
+  auto read = store.GetBusinessCalendar("acme");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->business_hours().time_zone(), "Europe/Helsinki");
+  auto last = store.LastChangeSequence();
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, 0);
 }
 
 }  // namespace polku::cases

@@ -45,6 +45,11 @@ class CaseStoreConformance : public testing::TestWithParam<Backend> {
   std::unique_ptr<CaseStore> store_;
 };
 
+// What a store opened on a database of schema version 2 (rule `r1` of
+// tenant `acme` in it) must show: the rule kept, a business calendar stored
+// and read back, and an empty change sequence.
+void ExpectMigratedFromVersion2(CaseStore& store);
+
 }  // namespace polku::cases
 
 #endif  // POLKU_SERVICES_CASES_TESTS_CASE_STORE_CONFORMANCE_H_

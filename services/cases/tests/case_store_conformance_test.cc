@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "lib/sqlite/sqlite.h"
 #include "services/cases/sqlite/sqlite_case_store.h"
 #include "services/cases/store/memory_case_store.h"
 
@@ -43,6 +44,26 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(Backend{"memory", &MakeMemory, false},
                     Backend{"sqlite", &MakeSqlite}),
     [](const testing::TestParamInfo<Backend>& info) { return info.param.name; });
+
+// A database of version 2 (before business calendars) gains them when the
+// store opens it, and the change sequence; what it held stays.
+TEST(CaseStoreMigrationTest, ASqliteDatabaseOfVersion2GainsBusinessCalendars) {
+  const std::string path = absl::StrCat(testing::TempDir(), "/cases_v2.db");
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(path + suffix);
+  }
+  {
+    auto db = sqlite::Database::Open(path);
+    ASSERT_TRUE(db.ok()) << db.status();
+    std::vector<sqlite::Migration> v2(SqliteCaseStore::Migrations().begin(),
+                                      SqliteCaseStore::Migrations().begin() + 2);
+    ASSERT_TRUE((*db)->Migrate(v2).ok());
+    ASSERT_TRUE((*db)->Exec("INSERT INTO rules VALUES ('acme', 'r1', x'')").ok());
+  }
+  auto store = SqliteCaseStore::Open(path, {}, /*durable=*/false);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ExpectMigratedFromVersion2(**store);
+}
 
 }  // namespace
 }  // namespace polku::cases

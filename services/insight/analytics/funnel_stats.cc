@@ -23,7 +23,7 @@ double GammaSeriesP(double a, double x) {
     sum += term;
     if (std::abs(term) < std::abs(sum) * 1e-16) break;
   }
-  return sum * std::exp(-x + a * std::log(x) - std::lgamma(a));
+  return sum * std::exp(-x + a * std::log(x) - stats::LogGamma(a));
 }
 
 double GammaFractionQ(double a, double x) {
@@ -44,7 +44,7 @@ double GammaFractionQ(double a, double x) {
     h *= delta;
     if (std::abs(delta - 1) < 1e-16) break;
   }
-  return std::exp(-x + a * std::log(x) - std::lgamma(a)) * h;
+  return std::exp(-x + a * std::log(x) - stats::LogGamma(a)) * h;
 }
 
 }  // namespace

@@ -73,6 +73,16 @@ bool IsLowScore(std::optional<int> csat, std::optional<int> nps,
   return (nps && *nps <= 6) || (csat && *csat <= 2) || (ces && *ces <= 3);
 }
 
+int64_t WeekStart(int64_t day) {
+  // Day 0, 1970-01-01, was a Thursday: its Monday is day −3.
+  return day - (((day + 3) % 7) + 7) % 7;
+}
+
+const WeekTally* ThemeView::Week(int32_t touchpoint, int64_t monday) const {
+  const auto it = weeks_->find(std::make_pair(touchpoint, monday));
+  return it == weeks_->end() ? nullptr : &it->second;
+}
+
 int32_t ThemeView::TermOfHash(uint64_t hash) const {
   const auto it = by_hash_->find(hash);
   return it == by_hash_->end() ? -1 : it->second;
@@ -91,6 +101,7 @@ void ThemeIndex::Clear(Journey& journey) {
   journey.term_by_hash.clear();
   journey.terms.clear();
   journey.comments.clear();
+  journey.weeks.clear();
 }
 
 ThemeIndex::Journey& ThemeIndex::JourneyOf(const std::string& tenant,
@@ -185,6 +196,16 @@ absl::StatusOr<int64_t> ThemeIndex::ReadAfter(const std::string& tenant,
           }));
   journey.counted += counted;
   comments_ += static_cast<int64_t>(fresh.size());
+  for (const ThemeComment& c : fresh) {
+    WeekTally& week = journey.weeks[std::make_pair(c.touchpoint, WeekStart(c.day))];
+    ++week.comments;
+    week.low_comments += c.low;
+    for (const int32_t t : c.terms) {
+      std::array<int64_t, 2>& n = week.terms[t];
+      ++n[0];
+      n[1] += c.low;
+    }
+  }
   journey.comments.insert(journey.comments.end(),
                           std::make_move_iterator(fresh.begin()),
                           std::make_move_iterator(fresh.end()));
@@ -266,7 +287,7 @@ absl::Status ThemeIndex::Read(
         }
         if (as_of) {
           read(ThemeView(&journey.names, &journey.comments, &journey.terms,
-                         &journey.term_by_hash, *as_of));
+                         &journey.term_by_hash, &journey.weeks, *as_of));
           return absl::OkStatus();
         }
       }

@@ -29,6 +29,7 @@
 #ifndef POLKU_SERVICES_INSIGHT_ANALYTICS_THEME_INDEX_H_
 #define POLKU_SERVICES_INSIGHT_ANALYTICS_THEME_INDEX_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -74,6 +75,19 @@ uint64_t ThemeHash(absl::string_view term);
 bool IsLowScore(std::optional<int> csat, std::optional<int> nps,
                 std::optional<int> ces);
 
+// The Monday starting the ISO week of a day since the epoch.
+int64_t WeekStart(int64_t day);
+
+// The comments of one recorded touchpoint in one ISO week, of every journey
+// version, stage and channel, and how many of them hold each term: what a
+// scope of whole weeks and touchpoints sums instead of walking comments.
+struct WeekTally {
+  int64_t comments = 0;
+  int64_t low_comments = 0;
+  // Term → {comments with it, low-score comments with it}.
+  absl::flat_hash_map<int32_t, std::array<int64_t, 2>> terms;
+};
+
 // One counted event with a comment.
 struct ThemeComment {
   int64_t sequence = 0;
@@ -103,24 +117,31 @@ class ThemeView {
   const std::vector<std::string>& terms() const { return *terms_; }
   // The term with this ThemeHash, or -1.
   int32_t TermOfHash(uint64_t hash) const;
+  // The tally of a recorded touchpoint's week (its Monday), or null when it
+  // has no comment.
+  const WeekTally* Week(int32_t touchpoint, int64_t monday) const;
   int64_t as_of() const { return as_of_; }
 
  private:
   friend class ThemeIndex;
+  using Weeks =
+      absl::flat_hash_map<std::pair<int32_t, int64_t>, WeekTally>;
   ThemeView(const TouchNames* names, const std::vector<ThemeComment>* comments,
             const std::vector<std::string>* terms,
             const absl::flat_hash_map<uint64_t, int32_t>* by_hash,
-            int64_t as_of)
+            const Weeks* weeks, int64_t as_of)
       : names_(names),
         comments_(comments),
         terms_(terms),
         by_hash_(by_hash),
+        weeks_(weeks),
         as_of_(as_of) {}
 
   const TouchNames* names_;
   const std::vector<ThemeComment>* comments_;
   const std::vector<std::string>* terms_;
   const absl::flat_hash_map<uint64_t, int32_t>* by_hash_;
+  const Weeks* weeks_;
   int64_t as_of_;
 };
 
@@ -164,6 +185,8 @@ class ThemeIndex {
     absl::flat_hash_map<uint64_t, int32_t> term_by_hash ABSL_GUARDED_BY(mu);
     std::vector<std::string> terms ABSL_GUARDED_BY(mu);
     std::vector<ThemeComment> comments ABSL_GUARDED_BY(mu);
+    // The comments' tallies by (touchpoint, Monday).
+    ThemeView::Weeks weeks ABSL_GUARDED_BY(mu);
   };
 
   Journey& JourneyOf(const std::string& tenant, const std::string& key);

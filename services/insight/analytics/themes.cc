@@ -48,6 +48,9 @@ class ScopeFilter {
     }
   }
 
+  // Whether the scope takes the recorded touchpoint `t`.
+  bool Touchpoint(size_t t) const { return touchpoint_[t]; }
+
   bool Matches(const ThemeComment& c) const {
     return c.day >= query_.start_day && c.day < query_.end_day &&
            (query_.journey_version == 0 ||
@@ -88,14 +91,9 @@ LogOdds WeightedLogOdds(int64_t y_i, int64_t y_j, int64_t n_i, int64_t n_j,
   const double b_j = static_cast<double>(n_j) + alpha0 - a_j;
   if (a_i <= 0 || a_j <= 0 || b_i <= 0 || b_j <= 0) return out;
   out.delta = std::log(a_i / b_i) - std::log(a_j / b_j);
-  out.variance = 1 / a_i + 1 / a_j;
+  out.variance = 1 / a_i + 1 / b_i + 1 / a_j + 1 / b_j;
   out.z = out.delta / std::sqrt(out.variance);
   return out;
-}
-
-int64_t WeekStart(int64_t day) {
-  // Day 0, 1970-01-01, was a Thursday: its Monday is day −3.
-  return day - (((day + 3) % 7) + 7) % 7;
 }
 
 std::string IsoWeek(int64_t day) {
@@ -106,12 +104,21 @@ std::string IsoWeek(int64_t day) {
   return absl::StrFormat("%04d-W%02d", civil.year(), day_of_year / 7 + 1);
 }
 
-absl::StatusOr<v1::Themes> ComputeThemes(
-    ThemeIndex& index, absl::string_view tenant,
-    const v1::GetThemesRequest& request,
-    const TouchpointSuccessors& successors) {
-  POLKU_ASSIGN_OR_RETURN(const ScorecardQuery query,
-                         QueryOf(request.scope(), tenant, successors));
+namespace {
+
+// The checked numbers of a GetThemesRequest.
+struct ThemeParams {
+  ScorecardQuery query;
+  int max_themes = kDefaultThemes;
+  int64_t min_count = kDefaultMinCount;
+  double emerging_alpha = kDefaultEmergingAlpha;
+};
+
+absl::StatusOr<ThemeParams> ParamsOf(absl::string_view tenant,
+                                     const v1::GetThemesRequest& request,
+                                     const TouchpointSuccessors& successors) {
+  ThemeParams p;
+  POLKU_ASSIGN_OR_RETURN(p.query, QueryOf(request.scope(), tenant, successors));
   if (request.max_themes() < 0 || request.max_themes() > kMaxThemes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_themes: must be 0 (", kDefaultThemes, ") or 1 to ", kMaxThemes));
@@ -125,128 +132,258 @@ absl::StatusOr<v1::Themes> ComputeThemes(
     return absl::InvalidArgumentError(
         "emerging_alpha: must be 0 (0.01) or in (0, 1)");
   }
-  const int max_themes =
-      request.max_themes() == 0 ? kDefaultThemes : request.max_themes();
-  const int64_t min_count =
-      request.min_count() == 0 ? kDefaultMinCount : request.min_count();
-  const double emerging_alpha = alpha == 0 ? kDefaultEmergingAlpha : alpha;
+  if (request.max_themes() != 0) p.max_themes = request.max_themes();
+  if (request.min_count() != 0) p.min_count = request.min_count();
+  if (alpha != 0) p.emerging_alpha = alpha;
+  return p;
+}
 
+// Whether the scope is whole weeks (at most ten years of them) of every
+// version, stage and channel: then the index's weekly tallies answer it
+// (ThemeView::Week) without walking the comments.
+bool WholeWeeks(const ScorecardQuery& query) {
+  return query.journey_version == 0 && query.stage.empty() &&
+         query.channel.empty() && query.start_day != kFirstDay &&
+         query.end_day != kLastDay && query.start_day < query.end_day &&
+         WeekStart(query.start_day) == query.start_day &&
+         WeekStart(query.end_day) == query.end_day &&
+         query.end_day - query.start_day <= 7 * 522;
+}
+
+// The themes of the view's comments in `p`'s scope, into `out`. With
+// `by_weeks` (only when WholeWeeks(p.query)) summed from the weekly
+// tallies, the same numbers without walking the comments; else with
+// `candidates`, only those comments are looked at (the caller picked every
+// comment of the scope's touchpoints, in ledger order); without, all.
+void ThemesOf(const ThemeView& view, const ThemeParams& p,
+              const std::vector<const ThemeComment*>* candidates,
+              bool by_weeks, v1::Themes& out) {
+  const ScorecardQuery& query = p.query;
+  const int max_themes = p.max_themes;
+  const int64_t min_count = p.min_count;
+  const double emerging_alpha = p.emerging_alpha;
+  out.set_as_of_sequence(view.as_of());
+  const ScopeFilter filter(query, view.names());
+  const size_t vocabulary = view.terms().size();
+  std::vector<int64_t> low(vocabulary, 0), all(vocabulary, 0);
+  std::vector<const ThemeComment*> selected;
+  int64_t first_week = std::numeric_limits<int64_t>::max();
+  int64_t last_week = std::numeric_limits<int64_t>::min();
+  const auto count = [&](const ThemeComment& c) {
+    if (!filter.Matches(c)) return;
+    selected.push_back(&c);
+    const int64_t week = WeekStart(c.day);
+    first_week = std::min(first_week, week);
+    last_week = std::max(last_week, week);
+    if (c.low) {
+      for (const int32_t t : c.terms) ++low[t], ++all[t];
+    } else {
+      for (const int32_t t : c.terms) ++all[t];
+    }
+  };
+  int64_t comments = 0;
+  int64_t low_comments = 0;
+  // By weeks: each (Monday, tally) in scope.
+  std::vector<std::pair<int64_t, const WeekTally*>> tallies;
+  if (by_weeks) {
+    for (size_t t = 0; t < view.names().touchpoints.size(); ++t) {
+      if (!filter.Touchpoint(t)) continue;
+      for (int64_t monday = query.start_day; monday < query.end_day;
+           monday += 7) {
+        const WeekTally* tally = view.Week(static_cast<int32_t>(t), monday);
+        if (tally == nullptr || tally->comments == 0) continue;
+        tallies.emplace_back(monday, tally);
+        first_week = std::min(first_week, monday);
+        last_week = std::max(last_week, monday);
+        comments += tally->comments;
+        low_comments += tally->low_comments;
+        for (const auto& [term, n] : tally->terms) {
+          all[term] += n[0];
+          low[term] += n[1];
+        }
+      }
+    }
+  } else {
+    if (candidates == nullptr) {
+      for (const ThemeComment& c : view.comments()) count(c);
+    } else {
+      for (const ThemeComment* c : *candidates) count(*c);
+    }
+    comments = static_cast<int64_t>(selected.size());
+    for (const ThemeComment* c : selected) low_comments += c->low;
+  }
+  out.set_comments(comments);
+  out.set_low_comments(low_comments);
+  if (comments == 0) return;
+  // Comments, not term occurrences: low-score comments are often longer,
+  // and a term they mention as often as the rest must not look rarer.
+  const int64_t n_i = low_comments;
+  const int64_t n_j = comments - low_comments;
+
+  struct Ranked {
+    int32_t term;
+    LogOdds odds;
+  };
+  std::vector<Ranked> ranked;
+  for (size_t t = 0; t < vocabulary; ++t) {
+    if (all[t] < min_count) continue;
+    ranked.push_back({static_cast<int32_t>(t),
+                      WeightedLogOdds(low[t], all[t] - low[t], n_i, n_j)});
+  }
+  const std::vector<std::string>& terms = view.terms();
+  const auto better = [&](const Ranked& a, const Ranked& b) {
+    if (a.odds.z != b.odds.z) return a.odds.z > b.odds.z;
+    return terms[a.term] < terms[b.term];
+  };
+  const size_t kept = std::min<size_t>(ranked.size(), max_themes);
+  std::partial_sort(ranked.begin(), ranked.begin() + kept, ranked.end(),
+                    better);
+  ranked.resize(kept);
+
+  // Weekly counts of the themes kept, and of comments.
+  const size_t weeks = static_cast<size_t>((last_week - first_week) / 7 + 1);
+  std::vector<int32_t> theme_of(vocabulary, -1);
+  for (size_t k = 0; k < kept; ++k) theme_of[ranked[k].term] = k;
+  std::vector<int64_t> week_comments(weeks, 0);
+  std::vector<int64_t> week_counts(weeks * kept, 0);
+  for (const ThemeComment* c : selected) {
+    const size_t w = static_cast<size_t>((WeekStart(c->day) - first_week) / 7);
+    ++week_comments[w];
+    for (const int32_t t : c->terms) {
+      if (theme_of[t] >= 0) ++week_counts[theme_of[t] * weeks + w];
+    }
+  }
+  for (const auto& [monday, tally] : tallies) {
+    const size_t w = static_cast<size_t>((monday - first_week) / 7);
+    week_comments[w] += tally->comments;
+    for (size_t k = 0; k < kept; ++k) {
+      const auto found = tally->terms.find(ranked[k].term);
+      if (found != tally->terms.end()) {
+        week_counts[k * weeks + w] += found->second[0];
+      }
+    }
+  }
+  std::vector<double> p_values(kept, 1.0), statistics(kept, 0.0);
+  std::vector<bool> rose(kept, false);
+  for (size_t k = 0; k < kept; ++k) {
+    if (weeks < 2) break;
+    stats::Proportion baseline, current;
+    current.successes = week_counts[k * weeks + weeks - 1];
+    current.n = week_comments[weeks - 1];
+    for (size_t w = 0; w + 1 < weeks; ++w) {
+      baseline.successes += week_counts[k * weeks + w];
+      baseline.n += week_comments[w];
+    }
+    const stats::TestResult test =
+        stats::TwoProportionZTest(baseline, current);
+    if (test.valid) {
+      p_values[k] = test.p_value;
+      statistics[k] = test.statistic;
+      rose[k] = test.effect > 0;
+    }
+  }
+  const std::vector<double> adjusted = stats::HolmAdjust(p_values);
+  const double scope_comments = static_cast<double>(comments);
+  for (size_t k = 0; k < kept; ++k) {
+    const Ranked& r = ranked[k];
+    const std::string& term = terms[r.term];
+    v1::Theme* theme = out.add_themes();
+    theme->set_id(ThemeId(term));
+    theme->set_term(term);
+    theme->set_words(term.find(' ') == std::string::npos ? 1 : 2);
+    theme->set_count(all[r.term]);
+    theme->set_share(all[r.term] / scope_comments);
+    theme->set_low_count(low[r.term]);
+    theme->set_low_share(low_comments == 0
+                             ? 0
+                             : static_cast<double>(low[r.term]) /
+                                   static_cast<double>(low_comments));
+    theme->set_log_odds(r.odds.delta);
+    theme->set_z(r.odds.z);
+    for (size_t w = 0; w < weeks; ++w) {
+      v1::ThemeWeek* week = theme->add_trend();
+      week->set_week(IsoWeek(first_week + 7 * static_cast<int64_t>(w)));
+      week->set_comments(week_comments[w]);
+      week->set_count(week_counts[k * weeks + w]);
+      week->set_share(week_comments[w] == 0
+                          ? 0
+                          : static_cast<double>(week_counts[k * weeks + w]) /
+                                static_cast<double>(week_comments[w]));
+    }
+    theme->set_emerging_p_value(p_values[k]);
+    theme->set_emerging_p_adjusted(adjusted[k]);
+    theme->set_emerging_z(statistics[k]);
+    theme->set_emerging(rose[k] && adjusted[k] < emerging_alpha);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Themes> ComputeThemes(
+    ThemeIndex& index, absl::string_view tenant,
+    const v1::GetThemesRequest& request,
+    const TouchpointSuccessors& successors) {
+  POLKU_ASSIGN_OR_RETURN(const ThemeParams p,
+                         ParamsOf(tenant, request, successors));
   v1::Themes out;
   out.set_prior_weight(kThemePriorWeight);
+  POLKU_RETURN_IF_ERROR(
+      index.Read(std::string(tenant), p.query.journey,
+                 [&](const ThemeView& view) {
+                   ThemesOf(view, p, nullptr, /*by_weeks=*/false, out);
+                 }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Themes>> ComputeThemesEach(
+    ThemeIndex& index, absl::string_view tenant,
+    const std::vector<v1::GetThemesRequest>& requests,
+    const TouchpointSuccessors& successors) {
+  std::vector<ThemeParams> params;
+  params.reserve(requests.size());
+  for (const v1::GetThemesRequest& request : requests) {
+    POLKU_ASSIGN_OR_RETURN(ThemeParams p, ParamsOf(tenant, request, successors));
+    if (!params.empty() && p.query.journey != params[0].query.journey) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "scope.journey: every request must name journey ",
+          params[0].query.journey));
+    }
+    params.push_back(std::move(p));
+  }
+  std::vector<v1::Themes> out(requests.size());
+  for (v1::Themes& themes : out) themes.set_prior_weight(kThemePriorWeight);
+  if (requests.empty()) return out;
   POLKU_RETURN_IF_ERROR(index.Read(
-      std::string(tenant), query.journey, [&](const ThemeView& view) {
-        out.set_as_of_sequence(view.as_of());
-        const ScopeFilter filter(query, view.names());
-        const size_t vocabulary = view.terms().size();
-        std::vector<int64_t> low(vocabulary, 0), all(vocabulary, 0);
-        std::vector<const ThemeComment*> selected;
-        int64_t first_week = std::numeric_limits<int64_t>::max();
-        int64_t last_week = std::numeric_limits<int64_t>::min();
-        for (const ThemeComment& c : view.comments()) {
-          if (!filter.Matches(c)) continue;
-          selected.push_back(&c);
-          const int64_t week = WeekStart(c.day);
-          first_week = std::min(first_week, week);
-          last_week = std::max(last_week, week);
-          if (c.low) {
-            for (const int32_t t : c.terms) ++low[t], ++all[t];
-          } else {
-            for (const int32_t t : c.terms) ++all[t];
+      std::string(tenant), params[0].query.journey, [&](const ThemeView& view) {
+        // A scope of whole weeks is summed from the weekly tallies. For the
+        // rest one pass sorts the comments by recorded touchpoint; each
+        // request then looks only at its touchpoints' comments, instead of
+        // every request walking all of them.
+        std::vector<std::vector<const ThemeComment*>> by_touchpoint;
+        std::vector<const ThemeComment*> candidates;
+        for (size_t r = 0; r < params.size(); ++r) {
+          if (WholeWeeks(params[r].query)) {
+            ThemesOf(view, params[r], nullptr, /*by_weeks=*/true, out[r]);
+            continue;
           }
-        }
-        int64_t low_comments = 0;
-        for (const ThemeComment* c : selected) low_comments += c->low;
-        out.set_comments(static_cast<int64_t>(selected.size()));
-        out.set_low_comments(low_comments);
-        if (selected.empty()) return;
-        int64_t n_i = 0, n_all = 0;
-        for (size_t t = 0; t < vocabulary; ++t) n_i += low[t], n_all += all[t];
-        const int64_t n_j = n_all - n_i;
-
-        struct Ranked {
-          int32_t term;
-          LogOdds odds;
-        };
-        std::vector<Ranked> ranked;
-        for (size_t t = 0; t < vocabulary; ++t) {
-          if (all[t] < min_count) continue;
-          ranked.push_back({static_cast<int32_t>(t),
-                            WeightedLogOdds(low[t], all[t] - low[t], n_i, n_j)});
-        }
-        const std::vector<std::string>& terms = view.terms();
-        const auto better = [&](const Ranked& a, const Ranked& b) {
-          if (a.odds.z != b.odds.z) return a.odds.z > b.odds.z;
-          return terms[a.term] < terms[b.term];
-        };
-        const size_t kept = std::min<size_t>(ranked.size(), max_themes);
-        std::partial_sort(ranked.begin(), ranked.begin() + kept, ranked.end(),
-                          better);
-        ranked.resize(kept);
-
-        // Weekly counts of the themes kept, and of comments.
-        const size_t weeks = static_cast<size_t>((last_week - first_week) / 7 + 1);
-        std::vector<int32_t> theme_of(vocabulary, -1);
-        for (size_t k = 0; k < kept; ++k) theme_of[ranked[k].term] = k;
-        std::vector<int64_t> week_comments(weeks, 0);
-        std::vector<int64_t> week_counts(weeks * kept, 0);
-        for (const ThemeComment* c : selected) {
-          const size_t w = static_cast<size_t>((WeekStart(c->day) - first_week) / 7);
-          ++week_comments[w];
-          for (const int32_t t : c->terms) {
-            if (theme_of[t] >= 0) ++week_counts[theme_of[t] * weeks + w];
+          if (by_touchpoint.empty()) {
+            by_touchpoint.resize(view.names().touchpoints.size());
+            for (const ThemeComment& c : view.comments()) {
+              by_touchpoint[c.touchpoint].push_back(&c);
+            }
           }
-        }
-        std::vector<double> p_values(kept, 1.0), statistics(kept, 0.0);
-        std::vector<bool> rose(kept, false);
-        for (size_t k = 0; k < kept; ++k) {
-          if (weeks < 2) break;
-          stats::Proportion baseline, current;
-          current.successes = week_counts[k * weeks + weeks - 1];
-          current.n = week_comments[weeks - 1];
-          for (size_t w = 0; w + 1 < weeks; ++w) {
-            baseline.successes += week_counts[k * weeks + w];
-            baseline.n += week_comments[w];
+          const ScopeFilter filter(params[r].query, view.names());
+          candidates.clear();
+          int buckets = 0;
+          for (size_t t = 0; t < by_touchpoint.size(); ++t) {
+            if (!filter.Touchpoint(t) || by_touchpoint[t].empty()) continue;
+            ++buckets;
+            candidates.insert(candidates.end(), by_touchpoint[t].begin(),
+                              by_touchpoint[t].end());
           }
-          const stats::TestResult test =
-              stats::TwoProportionZTest(baseline, current);
-          if (test.valid) {
-            p_values[k] = test.p_value;
-            statistics[k] = test.statistic;
-            rose[k] = test.effect > 0;
-          }
-        }
-        const std::vector<double> adjusted = stats::HolmAdjust(p_values);
-        const double scope_comments = static_cast<double>(selected.size());
-        for (size_t k = 0; k < kept; ++k) {
-          const Ranked& r = ranked[k];
-          const std::string& term = terms[r.term];
-          v1::Theme* theme = out.add_themes();
-          theme->set_id(ThemeId(term));
-          theme->set_term(term);
-          theme->set_words(term.find(' ') == std::string::npos ? 1 : 2);
-          theme->set_count(all[r.term]);
-          theme->set_share(all[r.term] / scope_comments);
-          theme->set_low_count(low[r.term]);
-          theme->set_low_share(low_comments == 0
-                                   ? 0
-                                   : static_cast<double>(low[r.term]) /
-                                         static_cast<double>(low_comments));
-          theme->set_log_odds(r.odds.delta);
-          theme->set_z(r.odds.z);
-          for (size_t w = 0; w < weeks; ++w) {
-            v1::ThemeWeek* week = theme->add_trend();
-            week->set_week(IsoWeek(first_week + 7 * static_cast<int64_t>(w)));
-            week->set_comments(week_comments[w]);
-            week->set_count(week_counts[k * weeks + w]);
-            week->set_share(week_comments[w] == 0
-                                ? 0
-                                : static_cast<double>(week_counts[k * weeks + w]) /
-                                      static_cast<double>(week_comments[w]));
-          }
-          theme->set_emerging_p_value(p_values[k]);
-          theme->set_emerging_p_adjusted(adjusted[k]);
-          theme->set_emerging_z(statistics[k]);
-          theme->set_emerging(rose[k] && adjusted[k] < emerging_alpha);
+          // Ledger order (the comments are one vector in that order).
+          if (buckets > 1) std::sort(candidates.begin(), candidates.end());
+          ThemesOf(view, params[r], &candidates, /*by_weeks=*/false, out[r]);
         }
       }));
   return out;

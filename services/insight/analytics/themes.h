@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -36,25 +37,38 @@ struct LogOdds {
 };
 
 // Monroe, Colaresi and Quinn (2008), eq. 22 with the informative Dirichlet
-// prior α_w = α₀ (y_i + y_j) / (n_i + n_j):
+// prior, applied per term to comments that mention it (y) among the group's
+// comments (n) — two categories, so the prior is a Beta with
+// α_w = α₀ (y_i + y_j) / (n_i + n_j):
 //   δ = log((y_i + α_w) / (n_i + α₀ − y_i − α_w))
 //     − log((y_j + α_w) / (n_j + α₀ − y_j − α_w)),
-//   σ² ≈ 1 / (y_i + α_w) + 1 / (y_j + α_w),  z = δ / σ.
-// All zero when n_i + n_j is 0 or a denominator is not positive (a scope
-// with one term).
+//   σ² ≈ 1 / (y_i + α_w) + 1 / (n_i + α₀ − y_i − α_w)
+//      + 1 / (y_j + α_w) + 1 / (n_j + α₀ − y_j − α_w),  z = δ / σ.
+// Neither category is negligible here (a theme may be in half the
+// comments), so σ² keeps both. All zero when n_i + n_j is 0 or a term is in
+// every comment or in none.
 LogOdds WeightedLogOdds(int64_t y_i, int64_t y_j, int64_t n_i, int64_t n_j,
                         double alpha0 = kThemePriorWeight);
 
-// The ISO 8601 week ("2026-W07") of a day since the epoch, and the Monday
-// starting it.
+// The ISO 8601 week ("2026-W07") of a day since the epoch (its Monday:
+// WeekStart, theme_index.h).
 std::string IsoWeek(int64_t day);
-int64_t WeekStart(int64_t day);
 
 // INVALID_ARGUMENT naming the field for bad input (scope as in
 // ToScorecardQuery; attribute filters are not supported).
 absl::StatusOr<v1::Themes> ComputeThemes(
     ThemeIndex& index, absl::string_view tenant,
     const v1::GetThemesRequest& request,
+    const TouchpointSuccessors& successors = {});
+
+// ComputeThemes of each request, all of one journey, from one read of the
+// index: the same answers as one ComputeThemes call per request, for a
+// fraction of the work when the requests are the journey's touchpoints one
+// by one (the emerging-theme alerts). INVALID_ARGUMENT as ComputeThemes, or
+// when the requests name different journeys.
+absl::StatusOr<std::vector<v1::Themes>> ComputeThemesEach(
+    ThemeIndex& index, absl::string_view tenant,
+    const std::vector<v1::GetThemesRequest>& requests,
     const TouchpointSuccessors& successors = {});
 
 absl::StatusOr<v1::ListThemeExamplesResponse> ListThemeExamples(

@@ -229,10 +229,9 @@ class ThemesPlantedTest : public ::testing::Test {
 Answers* ThemesPlantedTest::answers_ = nullptr;
 
 // The neutral phrase is in as large a share of low-score comments as of the
-// others, but the log-odds count term occurrences: low-score comments that
-// carry a planted theme have more terms, which moves a neutral lemma's z a
-// little (measured: 354 of 356 below 1, the largest 1.087). The test holds
-// every |z| below 1.5 and at least 98 % below 1 (docs/themes.md).
+// others, so its lemmas must not stand out: every |z| below 1. (When the
+// log-odds counted term occurrences, the longer low-score comments that carry
+// a planted theme pushed two of 356 just past 1; counting comments fixed it.)
 // One test, so that the 20 simulations run once per ctest process (about
 // 11 s in release, 4 min under ASan on a loaded 2-core machine).
 TEST_F(ThemesPlantedTest, PlantedThemesRankTopWhereTheyWerePlantedOnly) {
@@ -250,22 +249,20 @@ TEST_F(ThemesPlantedTest, PlantedThemesRankTopWhereTheyWerePlantedOnly) {
 }
 
 void ThemesPlantedTest::CheckNeutralPhrase() {
-  int checked = 0, below_one = 0;
+  int checked = 0;
   double largest = 0;
   for (const auto& [key, answer] : *answers_) {
     for (const std::string& lemma : kNeutral) {
       double z = 0;
       if (RankOf(answer.neutral, lemma, z) < 0) continue;
       ++checked;
-      below_one += std::abs(z) < 1;
       largest = std::max(largest, std::abs(z));
-      EXPECT_LT(std::abs(z), 1.5) << lemma << " at " << key.second
+      EXPECT_LT(std::abs(z), 1.0) << lemma << " at " << key.second
                                   << ", seed " << key.first;
     }
   }
-  std::printf("neutral phrase lemmas: %d checked, %d with |z| < 1, largest "
-              "|z| %.3f\n", checked, below_one, largest);
-  EXPECT_GE(below_one, 0.98 * checked);
+  std::printf("neutral phrase lemmas: %d checked, largest |z| %.3f\n", checked,
+              largest);
   // Every touchpoint and seed has the Finnish and Swedish phrases' lemmas
   // in 30 comments or more (the English ones mostly too); without Voikko
   // the Finnish ones are Snowball stems, not these lemmas.

@@ -47,7 +47,8 @@ std::string FinnishTerm(const std::string& word) {
 TEST(WeightedLogOddsTest, EqualsTheIndependentReference) {
   struct Table {
     double alpha0;
-    std::vector<std::pair<int64_t, int64_t>> counts;
+    int64_t n_low = 0, n_rest = 0;  // comments per group
+    std::vector<std::pair<int64_t, int64_t>> counts;  // mentioning a term
   };
   std::mt19937_64 random(20);
   std::vector<Table> tables;
@@ -63,11 +64,23 @@ TEST(WeightedLogOddsTest, EqualsTheIndependentReference) {
       table.counts.push_back({a, b});
     }
     if (t == 0) table.counts.push_back({0, 0});  // a term seen in neither
+    // Each group has at least as many comments as its most mentioned term
+    // (every third table has no other comments, so its most mentioned terms
+    // are in every comment of a group).
+    for (const auto& [a, b] : table.counts) {
+      table.n_low = std::max(table.n_low, a);
+      table.n_rest = std::max(table.n_rest, b);
+    }
+    if (t % 3 != 2) {
+      table.n_low += 1 + static_cast<int64_t>(random() % (4 * scale));
+      table.n_rest += 1 + static_cast<int64_t>(random() % (8 * scale));
+    }
     tables.push_back(table);
   }
   std::string input;
   for (size_t t = 0; t < tables.size(); ++t) {
-    absl::StrAppend(&input, "table t", t, " ", tables[t].alpha0, "\n");
+    absl::StrAppend(&input, "table t", t, " ", tables[t].alpha0, " ",
+                    tables[t].n_low, " ", tables[t].n_rest, "\n");
     for (const auto& [a, b] : tables[t].counts) {
       absl::StrAppend(&input, a, " ", b, "\n");
     }
@@ -91,8 +104,7 @@ TEST(WeightedLogOddsTest, EqualsTheIndependentReference) {
   for (size_t t = 0; t < tables.size(); ++t) {
     ASSERT_LT(at, lines.size());
     ASSERT_EQ(lines[at++], absl::StrCat("table t", t));
-    int64_t n_i = 0, n_j = 0;
-    for (const auto& [a, b] : tables[t].counts) n_i += a, n_j += b;
+    const int64_t n_i = tables[t].n_low, n_j = tables[t].n_rest;
     for (const auto& [a, b] : tables[t].counts) {
       const std::vector<std::string> expected =
           absl::StrSplit(lines[at++], ' ');
@@ -102,10 +114,10 @@ TEST(WeightedLogOddsTest, EqualsTheIndependentReference) {
                               std::strtod(expected[1].c_str(), nullptr),
                               std::strtod(expected[2].c_str(), nullptr)};
       const double have[3] = {got.delta, got.variance, got.z};
-      if (std::isnan(want[0])) {
-        // A term in neither group (α_w = 0): undefined, and never ranked
-        // (min_count ≥ 1); WeightedLogOdds gives zeros.
-        EXPECT_EQ(a + b, 0);
+      if (!std::isfinite(want[0])) {
+        // A term in no comment (α_w = 0; never ranked, min_count ≥ 1) or in
+        // every comment: undefined; WeightedLogOdds gives zeros.
+        EXPECT_TRUE(a + b == 0 || (a == n_i && b == n_j)) << a << "," << b;
         EXPECT_EQ(got.z, 0);
         continue;
       }
@@ -260,7 +272,23 @@ TEST(ThemesTest, FinnishAndSwedishComplaintsRankTop) {
     ASSERT_TRUE(every.ok());
     const v1::Theme* phrase = Find(*every, neutral);
     ASSERT_NE(phrase, nullptr) << listing;
-    EXPECT_LT(std::abs(phrase->z()), 1) << phrase->DebugString();
+    // It is in exactly half of each group's comments: counted per comment
+    // (whatever the comments' lengths), its log-odds are 0.
+    EXPECT_EQ(phrase->count(), 90) << phrase->DebugString();
+    EXPECT_NEAR(phrase->log_odds(), 0, 1e-12) << phrase->DebugString();
+    EXPECT_NEAR(phrase->z(), 0, 1e-12) << phrase->DebugString();
+    // The complaint's z from its comment counts, written out here: the
+    // groups are the 60 low-score comments and the 120 others.
+    const double a0 = kThemePriorWeight;
+    const double y_low = static_cast<double>(top->low_count());
+    const double y_rest = static_cast<double>(top->count() - top->low_count());
+    const double prior = a0 * (y_low + y_rest) / 180;
+    const double m_low = y_low + prior, s_low = 60 + a0 - m_low;
+    const double m_rest = y_rest + prior, s_rest = 120 + a0 - m_rest;
+    const double delta = std::log(m_low / s_low) - std::log(m_rest / s_rest);
+    const double z =
+        delta / std::sqrt(1 / m_low + 1 / s_low + 1 / m_rest + 1 / s_rest);
+    EXPECT_NEAR(top->z(), z, 1e-9 * z) << listing;
     EXPECT_EQ(top->id(), ThemeId(complaint));
   }
 }
@@ -422,6 +450,24 @@ TEST(ThemesTest, ErasureRemovesTheCustomersComments) {
   after->clear_as_of_sequence();
   expected->clear_as_of_sequence();
   EXPECT_EQ(after->SerializeAsString(), expected->SerializeAsString());
+  // The weekly tallies (an alert's scope of whole weeks) forgot them too.
+  v1::GetThemesRequest weeks = request;
+  const int64_t monday = WeekStart(testing::kMarch1Seconds / 86400);
+  SetMidnight(monday - 7,
+              *weeks.mutable_scope()->mutable_range()->mutable_start());
+  SetMidnight(monday + 7,
+              *weeks.mutable_scope()->mutable_range()->mutable_end());
+  absl::StatusOr<std::vector<v1::Themes>> tallied =
+      ComputeThemesEach(index, "acme", {weeks});
+  absl::StatusOr<std::vector<v1::Themes>> clean_tallied =
+      ComputeThemesEach(clean_index, "acme", {weeks});
+  ASSERT_TRUE(tallied.ok() && clean_tallied.ok());
+  EXPECT_EQ((*tallied)[0].comments(), 180);
+  EXPECT_EQ(Find((*tallied)[0], kuriiri), nullptr);
+  (*tallied)[0].clear_as_of_sequence();
+  (*clean_tallied)[0].clear_as_of_sequence();
+  EXPECT_EQ((*tallied)[0].SerializeAsString(),
+            (*clean_tallied)[0].SerializeAsString());
 }
 
 TEST(ThemesTest, TenantsAreIsolated) {
@@ -476,6 +522,96 @@ TEST(ThemesTest, ATouchpointFilterFollowsRenames) {
       ComputeThemes(index, "acme", one_version, renamed);
   ASSERT_TRUE(versioned.ok());
   EXPECT_EQ(versioned->comments(), 12);
+}
+
+// The emerging-theme alerts ask for every touchpoint at once: each answer
+// must be the one ComputeThemes gives alone, byte for byte, with renamed
+// touchpoints, a request of every touchpoint and one of a version.
+TEST(ThemesTest, EachAnswersAsOneCallPerRequest) {
+  FakeRollupStore store;
+  int64_t sequence = 0;
+  AddComplaints(store, sequence);
+  for (int k = 0; k < 6; ++k) {
+    Add(store, sequence, {"Toimitus oli myöhässä.", "fi", 2, "delivery_old"});
+    Add(store, sequence, {"Toimitus oli myöhässä.", "fi", 2, "delivery"});
+    Add(store, sequence, {"Hinta oli hyvä.", "fi", 9, "delivery", "", 8});
+  }
+  ThemeIndex index(store, store, SharedAnalyzer());
+  const TouchpointSuccessors renamed = {{"delivery_old", "delivery"}};
+  // Five weeks of comments at delivery_fi, for scopes of whole weeks (the
+  // alerts' scopes, summed from the index's weekly tallies).
+  for (int k = 0; k < 70; ++k) {
+    Add(store, sequence,
+        {k % 3 == 0 ? "Toimitus oli myöhässä." : "Hinta oli hyvä.", "fi",
+         k % 3 == 0 ? 2 : 9, "delivery_fi", "", k / 2});
+  }
+  std::vector<v1::GetThemesRequest> requests = {
+      Request("delivery_fi"), Request("delivery"), Request(""),
+      Request("delivery_sv"), Request("nowhere")};
+  requests[2].set_max_themes(200);
+  v1::GetThemesRequest versioned = Request("delivery");
+  versioned.mutable_scope()->set_journey_version(1);
+  requests.push_back(versioned);
+  const int64_t first_day = testing::kMarch1Seconds / 86400;
+  const int64_t monday = WeekStart(first_day + 34);
+  for (const char* touchpoint :
+       {"delivery_fi", "delivery", "", "delivery_sv", "nowhere"}) {
+    for (const int64_t weeks : {5, 2, 1}) {
+      v1::GetThemesRequest whole = Request(touchpoint);
+      SetMidnight(monday - 7 * (weeks - 1),
+                  *whole.mutable_scope()->mutable_range()->mutable_start());
+      SetMidnight(monday + 7,
+                  *whole.mutable_scope()->mutable_range()->mutable_end());
+      requests.push_back(whole);
+    }
+  }
+  // Whole weeks with a stage filter, and days not starting a week: walked.
+  v1::GetThemesRequest staged = requests.back();
+  staged.mutable_scope()->set_touchpoint("delivery_fi");
+  staged.mutable_scope()->set_stage("purchase");
+  requests.push_back(staged);
+  v1::GetThemesRequest ragged = requests[6];
+  SetMidnight(monday - 10,
+              *ragged.mutable_scope()->mutable_range()->mutable_start());
+  requests.push_back(ragged);
+  absl::StatusOr<std::vector<v1::Themes>> each =
+      ComputeThemesEach(index, "acme", requests, renamed);
+  ASSERT_TRUE(each.ok()) << each.status();
+  ASSERT_EQ(each->size(), requests.size());
+  for (size_t r = 0; r < requests.size(); ++r) {
+    absl::StatusOr<v1::Themes> alone =
+        ComputeThemes(index, "acme", requests[r], renamed);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    EXPECT_EQ((*each)[r].SerializeAsString(), alone->SerializeAsString())
+        << "request " << r;
+  }
+  EXPECT_EQ((*each)[0].comments(), 250);
+  EXPECT_EQ((*each)[1].comments(), 18);
+  EXPECT_EQ((*each)[2].comments(), 448);
+  EXPECT_EQ((*each)[4].comments(), 0);
+  // The five whole weeks at delivery_fi, Monday 2024-03-04 to Sunday
+  // 04-07: the comments of days 3–34 (k = 6…69), a trend of five weeks.
+  EXPECT_EQ((*each)[6].comments(), 64);
+  ASSERT_GT((*each)[6].themes_size(), 0);
+  EXPECT_EQ((*each)[6].themes(0).trend_size(), 5);
+
+  // Different journeys in one call, or a bad request: INVALID_ARGUMENT.
+  v1::GetThemesRequest other = Request("delivery");
+  other.mutable_scope()->set_journey("other");
+  EXPECT_EQ(ComputeThemesEach(index, "acme", {Request("delivery"), other})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::GetThemesRequest bad = Request("delivery");
+  bad.set_max_themes(-1);
+  const absl::Status status =
+      ComputeThemesEach(index, "acme", {Request("delivery"), bad}).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("max_themes"), std::string::npos) << status;
+  absl::StatusOr<std::vector<v1::Themes>> none =
+      ComputeThemesEach(index, "acme", {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
 }
 
 TEST(ThemesTest, BadInputNamesTheField) {

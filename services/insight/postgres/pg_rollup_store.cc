@@ -136,6 +136,38 @@ CREATE TABLE ledger_attributes (
 );
 )sql";
 
+// Version 3: SqliteRollupStore's version 7: the attribute index carries the
+// columns a scorecard counts, so that a filtered scorecard reads the index's
+// rows of one value and no counted_events row. (PostgreSQL's heap keeps them
+// in the order written, not clustered by value as SQLite's WITHOUT ROWID
+// b-tree is; still one table's rows instead of a join.) The old index is
+// dropped with its projection's checkpoint: it catches up from the ledger
+// after the first start, in the background. The checkpoint row is locked
+// first, as every writer locks it first: a replica of the previous build
+// whose write began before this migration then commits (and saves the old
+// index's checkpoint) before the DELETE below, not after it, where it would
+// mark the new, empty index as caught up.
+constexpr char kSchemaV3[] = R"sql(
+SELECT sequence FROM checkpoint WHERE id = 1 FOR UPDATE;
+DROP TABLE ledger_attributes;
+CREATE TABLE ledger_attributes (
+  attribute BIGINT NOT NULL,  -- AttributeKey(tenant, journey, name, value)
+  sequence BIGINT NOT NULL,   -- the counted_events row's
+  tenant TEXT COLLATE "C" NOT NULL,  -- the rest as in counted_events
+  journey TEXT COLLATE "C" NOT NULL,
+  journey_version INTEGER NOT NULL,
+  touchpoint TEXT COLLATE "C" NOT NULL,
+  stage TEXT COLLATE "C" NOT NULL,
+  channel TEXT COLLATE "C" NOT NULL,
+  day BIGINT NOT NULL,
+  csat INTEGER, nps INTEGER, ces INTEGER,
+  attributes TEXT NOT NULL,
+  measures TEXT NOT NULL,
+  PRIMARY KEY (attribute, sequence)
+);
+DELETE FROM projection_checkpoints WHERE projection = 'attribute_index';
+)sql";
+
 // Writes take every row of a page in one statement, one array per column
 // (unnest), so an apply costs the same few round trips whatever its size.
 constexpr char kKeyColumns[] =
@@ -264,22 +296,71 @@ int64_t ScoreElement(const std::optional<int>& score) {
   return score ? *score : kNoScore;
 }
 
+// Inserts rows of counted events from arrays (LedgerRowArrays): the key
+// columns, the table's own column `own` (of array type `own_type`), the
+// sequence, the scores (kNoScore for none) and the encoded attributes and
+// measures.
+std::string InsertLedgerRowsSql(const char* table, const char* own,
+                                const char* own_type) {
+  const std::string columns =
+      absl::StrCat(kKeyColumns, ", ", own,
+                   ", sequence, csat, nps, ces, attributes, measures");
+  return absl::StrCat(
+      "INSERT INTO ", table, " (", columns, ") SELECT ", kKeyColumns, ", ",
+      own, ", sequence, NULLIF(csat, ", kNoScore, "), NULLIF(nps, ", kNoScore,
+      "), NULLIF(ces, ", kNoScore, "), attributes, measures FROM ",
+      Unnest({own_type, "bigint", "bigint", "bigint", "bigint", "text",
+              "text"}),
+      " AS e(", columns, ")");
+}
+
 // Every counted event of a page in one plain INSERT: a sequence counted
 // twice violates the primary key and fails the page rather than count it
 // again.
 const std::string& InsertCountedEventsSql() {
-  static const std::string* sql = new std::string(absl::StrCat(
-      "INSERT INTO counted_events (", kKeyColumns,
-      ", customer_hash, sequence, csat, nps, ces, attributes, measures)"
-      " SELECT ",
-      kKeyColumns, ", customer_hash, sequence, NULLIF(csat, ", kNoScore,
-      "), NULLIF(nps, ", kNoScore, "), NULLIF(ces, ", kNoScore,
-      "), attributes, measures FROM ",
-      Unnest({"text", "bigint", "bigint", "bigint", "bigint", "text", "text"}),
-      " AS e(", kKeyColumns,
-      ", customer_hash, sequence, csat, nps, ces, attributes, measures)"));
+  static const std::string* sql = new std::string(
+      InsertLedgerRowsSql("counted_events", "customer_hash", "text"));
   return *sql;
 }
+
+// One index row per attribute of each event.
+const std::string& IndexAttributesSql() {
+  static const std::string* sql = new std::string(
+      InsertLedgerRowsSql("ledger_attributes", "attribute", "bigint"));
+  return *sql;
+}
+
+// The columns of InsertLedgerRowsSql but the table's own, one array each.
+class LedgerRowArrays {
+ public:
+  void Add(const CountedEvent& event, const std::string& attributes,
+           const std::string& measures) {
+    keys_.Add(event.key);
+    sequences_.push_back(event.sequence);
+    csat_.push_back(ScoreElement(event.csat));
+    nps_.push_back(ScoreElement(event.nps));
+    ces_.push_back(ScoreElement(event.ces));
+    attributes_.push_back(attributes);
+    measures_.push_back(measures);
+  }
+  bool empty() const { return sequences_.empty(); }
+  const std::vector<int64_t>& sequences() const { return sequences_; }
+  // Binds them in InsertLedgerRowsSql's order, with the table's own column.
+  std::vector<Param> Params(Param own) const {
+    std::vector<Param> params = keys_.Params();
+    params.insert(params.end(),
+                  {std::move(own), Param::IntArray(sequences_),
+                   Param::IntArray(csat_), Param::IntArray(nps_),
+                   Param::IntArray(ces_), Param::TextArray(attributes_),
+                   Param::TextArray(measures_)});
+    return params;
+  }
+
+ private:
+  KeyArrays keys_;
+  std::vector<int64_t> sequences_, csat_, nps_, ces_;
+  std::vector<std::string> attributes_, measures_;
+};
 
 // An integer column (or SUM, which PostgreSQL returns as NUMERIC) that must
 // be exact: a value beyond 64 bits is an error, never a silent 0.
@@ -549,34 +630,24 @@ class PgRollupStore::LockedTransaction final : public Transaction {
   absl::Status AppendToLedger(absl::Span<const CountedEvent> events) override {
     if (events.empty()) return absl::OkStatus();
     // The rows, one array per column.
-    KeyArrays keys;
-    std::vector<std::string> customer_hashes, attributes, measures, comments,
-        languages;
-    std::vector<int64_t> sequences, csat, nps, ces, occurred_at;
+    LedgerRowArrays rows;
+    std::vector<std::string> customer_hashes, comments, languages;
+    std::vector<int64_t> occurred_at;
     for (const CountedEvent& event : events) {
-      keys.Add(event.key);
+      rows.Add(event, EncodePairs(event.attributes),
+               EncodeMeasures(event.measures));
       customer_hashes.push_back(event.customer_hash);
-      sequences.push_back(event.sequence);
-      csat.push_back(ScoreElement(event.csat));
-      nps.push_back(ScoreElement(event.nps));
-      ces.push_back(ScoreElement(event.ces));
-      attributes.push_back(EncodePairs(event.attributes));
-      measures.push_back(EncodeMeasures(event.measures));
       occurred_at.push_back(event.occurred_at_micros);
       comments.push_back(event.comment);
       languages.push_back(event.language);
     }
-    std::vector<Param> params = keys.Params();
-    params.insert(
-        params.end(),
-        {Param::TextArray(customer_hashes), Param::IntArray(sequences),
-         Param::IntArray(csat), Param::IntArray(nps), Param::IntArray(ces),
-         Param::TextArray(attributes), Param::TextArray(measures)});
     POLKU_RETURN_IF_ERROR(
-        db_.Execute(InsertCountedEventsSql(), params).status());
+        db_.Execute(InsertCountedEventsSql(),
+                    rows.Params(Param::TextArray(customer_hashes)))
+            .status());
     return db_
         .Execute(InsertDetailsSql(),
-                 {Param::IntArray(sequences), Param::IntArray(occurred_at),
+                 {Param::IntArray(rows.sequences()), Param::IntArray(occurred_at),
                   Param::TextArray(comments), Param::TextArray(languages)})
         .status();
   }
@@ -598,28 +669,24 @@ class PgRollupStore::LockedTransaction final : public Transaction {
         .status();
   }
   absl::Status IndexAttributes(absl::Span<const CountedEvent> events) override {
-    return Attributes(events,
-                      "INSERT INTO ledger_attributes (attribute, sequence)"
-                      " SELECT * FROM unnest($1::bigint[], $2::bigint[])");
+    LedgerRowArrays rows;
+    std::vector<int64_t> keys;  // AttributeKey of each row
+    for (const CountedEvent& event : events) {
+      if (event.attributes.empty()) continue;
+      const std::string attributes = EncodePairs(event.attributes);
+      const std::string measures = EncodeMeasures(event.measures);
+      for (const auto& [name, value] : event.attributes) {
+        rows.Add(event, attributes, measures);
+        keys.push_back(AttributeKey(std::get<0>(event.key),
+                                    std::get<1>(event.key), name, value));
+      }
+    }
+    if (rows.empty()) return absl::OkStatus();
+    return db_.Execute(IndexAttributesSql(), rows.Params(Param::IntArray(keys)))
+        .status();
   }
   absl::Status UnindexAttributes(
       absl::Span<const CountedEvent> events) override {
-    return Attributes(events,
-                      "DELETE FROM ledger_attributes a USING unnest("
-                      "$1::bigint[], $2::bigint[]) AS k(attribute, sequence)"
-                      " WHERE a.attribute = k.attribute"
-                      " AND a.sequence = k.sequence");
-  }
-  absl::Status AddToRollups(
-      const std::map<RollupKey, Contribution>& contributions,
-      int sign) override {
-    return insight::AddToRollups(db_, contributions, sign);
-  }
-
- private:
-  // Runs `sql` over the events' attributes, one array per column.
-  absl::Status Attributes(absl::Span<const CountedEvent> events,
-                          const char* sql) {
     std::vector<int64_t> attributes, sequences;
     for (const CountedEvent& event : events) {
       for (const auto& [name, value] : event.attributes) {
@@ -630,10 +697,19 @@ class PgRollupStore::LockedTransaction final : public Transaction {
     }
     if (sequences.empty()) return absl::OkStatus();
     return db_
-        .Execute(sql, {Param::IntArray(attributes), Param::IntArray(sequences)})
+        .Execute("DELETE FROM ledger_attributes a USING unnest("
+                 "$1::bigint[], $2::bigint[]) AS k(attribute, sequence)"
+                 " WHERE a.attribute = k.attribute AND a.sequence = k.sequence",
+                 {Param::IntArray(attributes), Param::IntArray(sequences)})
         .status();
   }
+  absl::Status AddToRollups(
+      const std::map<RollupKey, Contribution>& contributions,
+      int sign) override {
+    return insight::AddToRollups(db_, contributions, sign);
+  }
 
+ private:
   postgres::Connection& db_;
 };
 
@@ -727,8 +803,8 @@ absl::StatusOr<std::unique_ptr<PgRollupStore>> PgRollupStore::Open(
 }
 
 const std::vector<Migration>& PgRollupStore::Migrations() {
-  static const auto* migrations =
-      new std::vector<Migration>{{1, kSchemaV1}, {2, kSchemaV2}};
+  static const auto* migrations = new std::vector<Migration>{
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
   return *migrations;
 }
 

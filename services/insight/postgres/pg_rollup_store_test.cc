@@ -21,6 +21,7 @@
 #include "lib/postgres/testing/test_server.h"
 #include "services/insight/store/projection_test_util.h"
 #include "services/insight/store/rollup_conformance_util.h"
+#include "services/insight/store/sql_text.h"
 #include "services/insight/server/rollup_store_factory.h"
 
 namespace polku::insight {
@@ -271,7 +272,8 @@ TEST(PgRollupStoreTest, ReplicasStartingAtOnceMigrateOnce) {
   EXPECT_EQ(opened.load(), 4);
   std::unique_ptr<postgres::Connection> check = Connect(db->location());
   ASSERT_NE(check, nullptr);
-  EXPECT_EQ(*check->SchemaVersion("insight"), 2);  // the latest, once
+  EXPECT_EQ(*check->SchemaVersion("insight"),  // the latest, once
+            static_cast<int>(PgRollupStore::Migrations().size()));
 }
 
 // A projection registered on two replicas at once, on a database that holds
@@ -353,7 +355,8 @@ TEST(PgRollupStoreTest, AVersion1DatabaseMigratesWithItsLedger) {
   }
   std::unique_ptr<RollupStore> store = db->Open();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(*Connect(db->location())->SchemaVersion("insight"), 2);
+  EXPECT_EQ(*Connect(db->location())->SchemaVersion("insight"),
+            static_cast<int>(PgRollupStore::Migrations().size()));
   EXPECT_EQ(*store->Checkpoint(), 2);
   absl::StatusOr<std::map<std::string, int64_t>> checkpoints =
       store->ProjectionCheckpoints();
@@ -382,6 +385,79 @@ TEST(PgRollupStoreTest, AVersion1DatabaseMigratesWithItsLedger) {
   ASSERT_EQ(rollups->groups.size(), 1u);
   EXPECT_EQ(rollups->groups[0].events, 2);
   EXPECT_EQ(rollups->groups[0].csat, (stats::CsatHistogram{1, 0, 0, 0, 1}));
+}
+
+// A database of schema version 2 (an attribute index of (attribute,
+// sequence) alone) migrates: the index is rebuilt from the ledger, with the
+// columns a scorecard counts, and filtered scorecards answer the same before
+// (reading the journey's ledger) and after it has caught up.
+TEST(PgRollupStoreTest, AVersion2DatabaseRebuildsItsAttributeIndex) {
+  std::unique_ptr<TestDatabase> db = TestDatabase::Create(Backend::kPostgres);
+  ASSERT_NE(db, nullptr);
+  {
+    std::unique_ptr<postgres::Connection> old = Connect(db->location());
+    ASSERT_NE(old, nullptr);
+    ASSERT_TRUE(old->Migrate("insight", {PgRollupStore::Migrations()[0],
+                                         PgRollupStore::Migrations()[1]})
+                    .ok());
+    // What version 2's Apply wrote for two events of day 0, one per store.
+    const std::string day = absl::StrCat(testing::kMarch1);
+    ASSERT_TRUE(
+        old->Exec(absl::StrCat(
+                      "INSERT INTO rollups (tenant, journey, journey_version,"
+                      " touchpoint, stage, channel, day, events, csat_1,"
+                      " csat_5) VALUES ('acme', 'switching', 1, 'web_site',"
+                      " 'research', 'web', ", day, ", 2, 1, 1);"
+                      "INSERT INTO counted_events (tenant, customer_hash,"
+                      " sequence, journey, journey_version, touchpoint, stage,"
+                      " channel, day, csat, attributes) VALUES"
+                      " ('acme', 'anna', 1, 'switching', 1, 'web_site',"
+                      " 'research', 'web', ", day, ", 5, 'store_id=a'),"
+                      " ('acme', 'bert', 2, 'switching', 1, 'web_site',"
+                      " 'research', 'web', ", day, ", 1, 'store_id=b');"
+                      "INSERT INTO ledger_attributes (attribute, sequence)"
+                      " VALUES (",
+                      AttributeKey("acme", "switching", "store_id", "a"),
+                      ", 1), (",
+                      AttributeKey("acme", "switching", "store_id", "b"),
+                      ", 2);"
+                      "UPDATE checkpoint SET sequence = 2;"
+                      "UPDATE projection_checkpoints SET sequence = 2;"
+                      "INSERT INTO projection_checkpoints VALUES"
+                      " ('attribute_index', 2)"))
+            .ok());
+  }
+  std::unique_ptr<RollupStore> store = db->Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*Connect(db->location())->SchemaVersion("insight"),
+            static_cast<int>(PgRollupStore::Migrations().size()));
+  absl::StatusOr<std::map<std::string, int64_t>> checkpoints =
+      store->ProjectionCheckpoints();
+  ASSERT_TRUE(checkpoints.ok()) << checkpoints.status();
+  EXPECT_EQ(*checkpoints,
+            (std::map<std::string, int64_t>{{"ledger", 2}, {"rollups", 2}}));
+  const ScorecardQuery query{.tenant = "acme",
+                             .journey = "switching",
+                             .attributes = {{"store_id", "a"}}};
+  const auto expect_store_a = [&] {
+    absl::StatusOr<GroupedRollups> rollups = store->Scorecard(query);
+    ASSERT_TRUE(rollups.ok()) << rollups.status();
+    ASSERT_EQ(rollups->groups.size(), 1u);
+    EXPECT_EQ(rollups->groups[0].events, 1);
+    EXPECT_EQ(rollups->groups[0].csat, (stats::CsatHistogram{0, 0, 0, 0, 1}));
+  };
+  expect_store_a();
+  while (true) {
+    absl::StatusOr<bool> behind = store->CatchUpStep(/*max_events=*/1);
+    ASSERT_TRUE(behind.ok()) << behind.status();
+    if (!*behind) break;
+  }
+  absl::StatusOr<postgres::Result> index = Connect(db->location())->Execute(
+      "SELECT count(*) FROM ledger_attributes"
+      " WHERE touchpoint = 'web_site' AND csat IS NOT NULL");
+  ASSERT_TRUE(index.ok()) << index.status();
+  EXPECT_EQ(index->Text(0, 0), "2");
+  expect_store_a();
 }
 
 TEST(PgRollupStoreTest, AlertsAndFeedBindingAreSharedByReplicas) {

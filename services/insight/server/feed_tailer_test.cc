@@ -185,6 +185,54 @@ class FakeFeedback final : public v1::FeedbackService::CallbackService {
   int cancellations_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// Records the progress reports (erasure receipts) as "reader feed sequence".
+class FakeFeedReaders final : public v1::FeedReaderService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* ReportProgress(
+      grpc::CallbackServerContext* context,
+      const v1::ReportProgressRequest* request,
+      v1::ReportProgressResponse* /*response*/) override {
+    bool fail = false;
+    {
+      absl::MutexLock lock(&mu_);
+      reports_.push_back(absl::StrCat(request->reader(), " ",
+                                      request->feed_id(), " ",
+                                      request->applied_sequence()));
+      if (failures_ > 0) {
+        --failures_;
+        fail = true;
+      }
+    }
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(fail ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                        "failing on purpose")
+                         : grpc::Status::OK);
+    return reactor;
+  }
+  // The next `n` reports are recorded and answered UNAVAILABLE.
+  void FailNext(int n) {
+    absl::MutexLock lock(&mu_);
+    failures_ = n;
+  }
+  // Waits until `n` reports have arrived; false on timeout.
+  bool AwaitReports(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto arrived = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return reports_.size() >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&arrived), kWait);
+  }
+  std::vector<std::string> reports() {
+    absl::MutexLock lock(&mu_);
+    return reports_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> reports_ ABSL_GUARDED_BY(mu_);
+  int failures_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 // The fake served on 127.0.0.1:0.
 class FakeFeedbackServer {
  public:
@@ -194,15 +242,18 @@ class FakeFeedbackServer {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);
     builder.RegisterService(&service_);
+    builder.RegisterService(&readers_);
     server_ = builder.BuildAndStart();
   }
   ~FakeFeedbackServer() { server_->Shutdown(); }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   FakeFeedback& service() { return service_; }
+  FakeFeedReaders& readers() { return readers_; }
 
  private:
   FakeFeedback service_;
+  FakeFeedReaders readers_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
 };
@@ -421,6 +472,64 @@ TEST_F(FeedTailerTest, ErasurePagesSubtractTheCustomer) {
   EXPECT_THAT(feedback.service().from_sequences(), ElementsAre(1, 5));
   EXPECT_EQ(*store_->Checkpoint(), 4);
   EXPECT_EQ(EventsCounted(), 2);
+}
+
+// With a reader name, progress is reported: the first page, an erasure at
+// once however recent the last report, and the checkpoint when a stream
+// opens again; other pages within report_interval are not.
+TEST_F(FeedTailerTest, ProgressIsReportedAfterErasuresAndOnReconnect) {
+  std::vector<v1::WatchEventsResponse> pages = {PageOf(1, 3), PageOf(4, 5),
+                                                ErasureAt(6)};
+  for (v1::WatchEventsResponse& page : pages) page.set_feed_id("feed-x");
+  FakeFeedbackServer feedback({{.pages = pages, .end = grpc::Status::OK}});
+  FeedTailer::Options options = Fast();
+  options.reader = "polku-insight";
+  options.report_interval = absl::Hours(1);
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), options);
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(2));
+  ASSERT_TRUE(feedback.readers().AwaitReports(3));
+  tailer.Stop();
+  // The two event pages may have been applied together.
+  EXPECT_THAT(feedback.readers().reports(),
+              ElementsAre(AnyOf("polku-insight feed-x 3",
+                                "polku-insight feed-x 5"),
+                          "polku-insight feed-x 6", "polku-insight feed-x 6"));
+}
+
+// A report that failed is tried again while the feed is idle (the stream
+// stays open, no page comes): an EraseCustomer waiting for it does not wait
+// for the next page or stream.
+TEST_F(FeedTailerTest, AFailedReportIsRetriedWhileTheFeedIsIdle) {
+  v1::WatchEventsResponse erasure = ErasureAt(1);
+  erasure.set_feed_id("feed-x");
+  FakeFeedbackServer feedback({{.pages = {erasure}}});  // never ends
+  feedback.readers().FailNext(1);
+  FeedTailer::Options options = Fast();
+  options.reader = "polku-insight";
+  options.report_interval = absl::Milliseconds(100);
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), options);
+  tailer.Start();
+  ASSERT_TRUE(feedback.readers().AwaitReports(2));
+  tailer.Stop();
+  const std::vector<std::string> reports = feedback.readers().reports();
+  ASSERT_GE(reports.size(), 2u);
+  EXPECT_EQ(reports[0], "polku-insight feed-x 1");
+  EXPECT_EQ(reports[1], "polku-insight feed-x 1");
+  // One stream: the retry did not wait for a new one.
+  EXPECT_EQ(feedback.service().from_sequences().size(), 1u);
+}
+
+// Without a reader name nothing is reported.
+TEST_F(FeedTailerTest, WithoutAReaderNameNothingIsReported) {
+  v1::WatchEventsResponse page = ErasureAt(1);
+  page.set_feed_id("feed-x");
+  FakeFeedbackServer feedback({{.pages = {page}, .end = grpc::Status::OK}});
+  FeedTailer tailer(*store_, MakeFeedbackChannel(feedback.address()), Fast());
+  tailer.Start();
+  ASSERT_TRUE(feedback.service().AwaitCalls(2));
+  tailer.Stop();
+  EXPECT_TRUE(feedback.readers().reports().empty());
 }
 
 TEST_F(FeedTailerTest, EachApplyIsAnnounced) {

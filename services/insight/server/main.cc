@@ -14,6 +14,7 @@
 #include "lib/rpc/flags.h"
 #include "lib/rpc/server.h"
 #include "lib/rpc/tls.h"
+#include "lib/rpc/trust.h"
 #include "lib/text/analyzer.h"
 #include "services/insight/server/alert_monitor.h"
 #include "services/insight/server/drivers_service.h"
@@ -172,6 +173,8 @@ int main(int argc, char** argv) {
       });
 
   polku::insight::FeedTailer::Options tailer_options;
+  // Its progress, for polku-feedback's erasure receipts.
+  tailer_options.reader = polku::rpc::kInsightIdentity;
   tailer_options.on_applied =
       [&monitor, &service](const polku::insight::FeedChanges& changes) {
         service.FeedApplied(changes);

@@ -24,8 +24,11 @@ absl::StatusOr<EmergingThemeSource::Emerging> ThemeAlertSource::EmergingThemes(
   out.week = IsoWeek(anchor);
   const Day week_start = WeekStart(anchor);
   const Day first = week_start - 7 * static_cast<Day>(options_.baseline_weeks);
+  // Every touchpoint's themes from one read of the index.
+  std::vector<v1::GetThemesRequest> requests;
+  requests.reserve(touchpoints.size());
   for (const std::string& touchpoint : touchpoints) {
-    v1::GetThemesRequest request;
+    v1::GetThemesRequest& request = requests.emplace_back();
     request.mutable_scope()->set_journey(journey);
     request.mutable_scope()->set_touchpoint(touchpoint);
     SetMidnight(first, *request.mutable_scope()->mutable_range()->mutable_start());
@@ -34,8 +37,13 @@ absl::StatusOr<EmergingThemeSource::Emerging> ThemeAlertSource::EmergingThemes(
     request.set_max_themes(options_.max_themes);
     request.set_min_count(options_.min_count);
     request.set_emerging_alpha(options_.emerging_alpha);
-    POLKU_ASSIGN_OR_RETURN(const v1::Themes themes,
-                           ComputeThemes(index_, tenant, request, successors));
+  }
+  POLKU_ASSIGN_OR_RETURN(
+      const std::vector<v1::Themes> each,
+      ComputeThemesEach(index_, tenant, requests, successors));
+  for (size_t i = 0; i < touchpoints.size(); ++i) {
+    const std::string& touchpoint = touchpoints[i];
+    const v1::Themes& themes = each[i];
     for (const v1::Theme& theme : themes.themes()) {
       // The latest week in scope may be an earlier one when the touchpoint
       // has no comment this week: then nothing emerges this week.

@@ -199,9 +199,9 @@ constexpr char kCustomerSequencesSql[] =
 // conflict here would mean the ledger and the checkpoint disagree: an error,
 // never a silent replacement.
 constexpr char kRecordCountedSql[] =
-    "INSERT INTO counted_events (sequence, tenant, customer_hash,"
-    " journey, journey_version, touchpoint, stage, channel, day, csat, nps,"
-    " ces, attributes, measures)"
+    "INSERT INTO counted_events (sequence, tenant, journey, journey_version,"
+    " touchpoint, stage, channel, day, csat, nps, ces, attributes, measures,"
+    " customer_hash)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 // INSERT … ON CONFLICT DO UPDATE adding the page's counts to the row.
@@ -335,6 +335,30 @@ void BindScore(sqlite::Statement& statement, int index,
   }
 }
 
+// Binds ?1…?13 of kRecordCountedSql and kIndexAttributeSql, the columns
+// both tables keep of a counted event: sequence, tenant, journey,
+// journey_version, touchpoint, stage, channel, day, csat, nps, ces and the
+// encoded attributes and measures.
+sqlite::Statement& BindCounted(sqlite::Statement& statement,
+                               const CountedEvent& event,
+                               const std::string& attributes,
+                               const std::string& measures) {
+  const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
+      event.key;
+  statement.Bind(1, event.sequence)
+      .Bind(2, tenant)
+      .Bind(3, journey)
+      .Bind(4, int64_t{version})
+      .Bind(5, touchpoint)
+      .Bind(6, stage)
+      .Bind(7, channel)
+      .Bind(8, int64_t{day});
+  BindScore(statement, 9, event.csat);
+  BindScore(statement, 10, event.nps);
+  BindScore(statement, 11, event.ces);
+  return statement.Bind(12, attributes).Bind(13, measures);
+}
+
 // Version 6: a checkpoint per projection beside the ledger's (checkpoint),
 // each counted event's details that analytics of single events need, and
 // the ledger's attribute index. Nothing is rewritten: events counted before
@@ -361,6 +385,43 @@ CREATE TABLE ledger_attributes (
   PRIMARY KEY (attribute, sequence)
 ) WITHOUT ROWID;
 )sql";
+
+// Version 7: the attribute index carries the columns a scorecard counts
+// (all of the ledger row's but the customer hash), in its WITHOUT ROWID
+// b-tree keyed by (attribute, sequence), so that one value's events are one
+// contiguous range and a filtered scorecard reads only that. Joined to
+// counted_events instead, each event was a lookup of its own: at 10 M
+// events, one store's 100,000 events were 100,000 pages all over the ledger,
+// mostly outside every cache (p99 1.5 s). An entry is about 120 bytes
+// instead of 20. The old index is dropped and the projection's checkpoint
+// with it, so the index catches up from the ledger after the first start,
+// in the background (until then attribute filters read the journey's whole
+// ledger, as before version 6).
+constexpr char kSchemaV7[] = R"sql(
+DROP TABLE ledger_attributes;
+CREATE TABLE ledger_attributes (
+  attribute INTEGER NOT NULL,  -- AttributeKey(tenant, journey, name, value)
+  sequence INTEGER NOT NULL,   -- the counted_events row's
+  tenant TEXT NOT NULL,        -- the rest as in counted_events
+  journey TEXT NOT NULL,
+  journey_version INTEGER NOT NULL,
+  touchpoint TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  csat INTEGER, nps INTEGER, ces INTEGER,
+  attributes TEXT NOT NULL,
+  measures TEXT NOT NULL,
+  PRIMARY KEY (attribute, sequence)
+) WITHOUT ROWID;
+DELETE FROM projection_checkpoints WHERE projection = 'attribute_index';
+)sql";
+
+constexpr char kIndexAttributeSql[] =
+    "INSERT INTO ledger_attributes (sequence, tenant, journey,"
+    " journey_version, touchpoint, stage, channel, day, csat, nps, ces,"
+    " attributes, measures, attribute)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
 constexpr char kRecordDetailsSql[] =
     "INSERT INTO event_details (sequence, occurred_at, comment, language)"
@@ -478,23 +539,11 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
     POLKU_ASSIGN_OR_RETURN(sqlite::Statement * details,
                            db_.Prepare(kRecordDetailsSql));
     for (const CountedEvent& event : events) {
-      const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
-          event.key;
-      record->Bind(1, event.sequence)
-          .Bind(2, tenant)
-          .Bind(3, event.customer_hash)
-          .Bind(4, journey)
-          .Bind(5, int64_t{version})
-          .Bind(6, touchpoint)
-          .Bind(7, stage)
-          .Bind(8, channel)
-          .Bind(9, int64_t{day});
-      BindScore(*record, 10, event.csat);
-      BindScore(*record, 11, event.nps);
-      BindScore(*record, 12, event.ces);
-      record->Bind(13, EncodePairs(event.attributes))
-          .Bind(14, EncodeMeasures(event.measures));
-      POLKU_RETURN_IF_ERROR(record->Run());
+      POLKU_RETURN_IF_ERROR(BindCounted(*record, event,
+                                        EncodePairs(event.attributes),
+                                        EncodeMeasures(event.measures))
+                                .Bind(14, event.customer_hash)
+                                .Run());
       POLKU_RETURN_IF_ERROR(details->Bind(1, event.sequence)
                                 .Bind(2, event.occurred_at_micros)
                                 .Bind(3, event.comment)
@@ -514,28 +563,29 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
     return forget->Bind(1, tenant).Bind(2, customer_hash).Run();
   }
   absl::Status IndexAttributes(absl::Span<const CountedEvent> events) override {
-    return PerAttribute(
-        "INSERT INTO ledger_attributes (attribute, sequence) VALUES (?1, ?2)",
-        events);
+    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * index,
+                           db_.Prepare(kIndexAttributeSql));
+    for (const CountedEvent& event : events) {
+      if (event.attributes.empty()) continue;
+      const std::string& tenant = std::get<0>(event.key);
+      const std::string& journey = std::get<1>(event.key);
+      const std::string attributes = EncodePairs(event.attributes);
+      const std::string measures = EncodeMeasures(event.measures);
+      for (const auto& [name, value] : event.attributes) {
+        POLKU_RETURN_IF_ERROR(
+            BindCounted(*index, event, attributes, measures)
+                .Bind(14, AttributeKey(tenant, journey, name, value))
+                .Run());
+      }
+    }
+    return absl::OkStatus();
   }
   absl::Status UnindexAttributes(
       absl::Span<const CountedEvent> events) override {
-    return PerAttribute(
-        "DELETE FROM ledger_attributes WHERE attribute = ?1 AND sequence = ?2",
-        events);
-  }
-  absl::Status AddToRollups(
-      const std::map<RollupKey, Contribution>& contributions,
-      int sign) override {
-    return insight::AddToRollups(db_, contributions, sign);
-  }
-
- private:
-  // Runs `sql` (?1 AttributeKey, ?2 sequence) once per attribute of each
-  // event.
-  absl::Status PerAttribute(const char* sql,
-                            absl::Span<const CountedEvent> events) {
-    POLKU_ASSIGN_OR_RETURN(sqlite::Statement * statement, db_.Prepare(sql));
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * statement,
+        db_.Prepare("DELETE FROM ledger_attributes"
+                    " WHERE attribute = ?1 AND sequence = ?2"));
     for (const CountedEvent& event : events) {
       const std::string& tenant = std::get<0>(event.key);
       const std::string& journey = std::get<1>(event.key);
@@ -548,7 +598,13 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
     }
     return absl::OkStatus();
   }
+  absl::Status AddToRollups(
+      const std::map<RollupKey, Contribution>& contributions,
+      int sign) override {
+    return insight::AddToRollups(db_, contributions, sign);
+  }
 
+ private:
   absl::StatusOr<std::vector<CountedEvent>> Events(sqlite::Statement& select,
                                                    bool details) {
     std::vector<CountedEvent> events;
@@ -665,8 +721,8 @@ const std::string& SqliteRollupStore::ForgetDetailsSql() {
 
 const std::vector<sqlite::Migration>& SqliteRollupStore::Migrations() {
   static const auto* migrations = new std::vector<sqlite::Migration>{
-      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3},
-      {4, kSchemaV4}, {5, kSchemaV5}, {6, kSchemaV6}};
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4},
+      {5, kSchemaV5}, {6, kSchemaV6}, {7, kSchemaV7}};
   return *migrations;
 }
 

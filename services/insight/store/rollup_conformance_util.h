@@ -120,29 +120,44 @@ class TestDatabase {
 
   // The sequences with a row in event_details (the ledger's, in memory).
   std::vector<int64_t> DetailSequences() const {
-    std::vector<int64_t> sequences;
     if (backend_ == Backend::kMemory) {
+      std::vector<int64_t> sequences;
       for (const auto& [sequence, event] : memory_->Copy().ledger) {
         sequences.push_back(sequence);
       }
-    } else if (backend_ == Backend::kSqlite) {
+      return sequences;
+    }
+    return SequencesIn("event_details");
+  }
+
+  // The sequences the attribute index holds rows of (SQLite and PostgreSQL;
+  // the in-memory backend filters its ledger and keeps no index).
+  std::vector<int64_t> IndexedSequences() const {
+    return SequencesIn("ledger_attributes");
+  }
+
+ private:
+  // The distinct sequences of a SQL table, ascending.
+  std::vector<int64_t> SequencesIn(const std::string& table) const {
+    std::vector<int64_t> sequences;
+    const std::string sql = absl::StrCat("SELECT DISTINCT sequence FROM ", table,
+                                         " ORDER BY sequence");
+    if (backend_ == Backend::kSqlite) {
       absl::StatusOr<std::unique_ptr<sqlite::Database>> db =
           sqlite::Database::Open(location_);
       EXPECT_TRUE(db.ok()) << db.status();
       if (!db.ok()) return sequences;
-      absl::StatusOr<sqlite::Statement*> select = (*db)->Prepare(
-          "SELECT sequence FROM event_details ORDER BY sequence");
+      absl::StatusOr<sqlite::Statement*> select = (*db)->Prepare(sql);
       EXPECT_TRUE(select.ok()) << select.status();
       while (select.ok() && Next(**select)) {
         sequences.push_back((*select)->ColumnInt(0));
       }
-    } else {
+    } else if (backend_ == Backend::kPostgres) {
       absl::StatusOr<std::unique_ptr<postgres::Connection>> db =
           postgres::Connection::Open(location_, absl::Seconds(10));
       EXPECT_TRUE(db.ok()) << db.status();
       if (!db.ok()) return sequences;
-      absl::StatusOr<postgres::Result> rows = (*db)->Execute(
-          "SELECT sequence FROM event_details ORDER BY sequence");
+      absl::StatusOr<postgres::Result> rows = (*db)->Execute(sql);
       EXPECT_TRUE(rows.ok()) << rows.status();
       for (int row = 0; rows.ok() && row < rows->rows(); ++row) {
         sequences.push_back(rows->Int(row, 0));
@@ -151,7 +166,6 @@ class TestDatabase {
     return sequences;
   }
 
- private:
   explicit TestDatabase(Backend backend) : backend_(backend) {}
 
   static constexpr const char* kTables[] = {"rollups", "rollup_measures",

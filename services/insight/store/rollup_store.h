@@ -124,7 +124,8 @@ class RollupStore : public FeedSink,
     // Every ledger row of the query's tenant and journey within its versions,
     // days, touchpoints, stage and channel, with details if `details`; if
     // `by_attribute` is set, only rows carrying that attribute (found
-    // through the attribute index). Other attributes are left to the caller.
+    // through the attribute index; without details, their customer hash may
+    // be left empty). Other attributes are left to the caller.
     virtual absl::Status ScanLedger(
         const ScorecardQuery& query, bool details,
         const std::pair<std::string, std::string>* by_attribute,

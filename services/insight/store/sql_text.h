@@ -67,6 +67,9 @@ std::string MeasureSumsSql(const ScorecardQuery& query,
 // The ledger's columns as LedgerRow reads them, from counted_events `c`
 // (and with details, event_details `d`, LEFT JOINed on the sequence).
 std::string LedgerColumns(bool details);
+// The columns of LedgerColumns(false) as ledger_attributes `c` holds them:
+// all but the customer hash, which reads as "".
+std::string IndexedLedgerColumns();
 // The ledger rows of `where` (on counted_events c).
 std::string LedgerScanSql(bool details, const std::string& where);
 
@@ -80,7 +83,9 @@ int64_t AttributeKey(const std::string& tenant, const std::string& journey,
 
 // The ledger rows of `query` other than its attribute filters, with details
 // if `details`; with `by_attribute`, only those carrying it, found through
-// ledger_attributes (a) rather than by reading the journey's every row.
+// ledger_attributes rather than by reading the journey's every row: without
+// details, read from that index alone (one range; no customer hash), with
+// details each joined to its counted_events and event_details rows.
 SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
                     const std::pair<std::string, std::string>* by_attribute,
                     absl::FunctionRef<std::string(int, SqlType)> placeholder);
