@@ -30,6 +30,18 @@ for preset in release asan; do
     step "test $preset" ctest --preset "$preset" --output-on-failure -j "$JOBS"
 done
 
+# A failed test's output is far up in a long log; what CI shows of it is the
+# end. So the end names every failed test, and runs each once more alone, with
+# its output: that tells a flake under load from a steady failure (the run
+# stays failed either way).
+for preset in release asan; do
+  list="build/$preset/Testing/Temporary/LastTestsFailed.log"
+  [[ " ${failed[*]} " == *" test $preset "* && -s "$list" ]] || continue
+  echo "==> failed in $preset: $(cut -d: -f2- "$list" | paste -sd, - | sed 's/,/, /g')"
+  echo "==> each of them again, alone ($preset):"
+  ctest --preset "$preset" --rerun-failed --output-on-failure -j 1 | tail -n 200
+done
+
 if [[ ${#failed[@]} -eq 0 ]]; then
   echo "test.sh: PASSED (release and asan: build and every test)"
   exit 0

@@ -350,6 +350,35 @@ TEST_F(SqliteTest, BindsAndReadsEveryType) {
   EXPECT_FALSE(*done);
 }
 
+// Unowned text is read in place while the statement runs, and Run leaves
+// nothing of it bound: a later run that binds nothing there inserts NULL,
+// not the string that is gone by then (ASan would see SQLite read it).
+TEST_F(SqliteTest, UnownedTextIsBoundUntilTheStatementIsReset) {
+  auto db = OpenOrDie(":memory:");
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Exec("CREATE TABLE v (k INTEGER, t TEXT)").ok());
+  Statement* insert = *db->Prepare("INSERT INTO v VALUES (?1, ?2)");
+  {
+    const std::string text = "jonotusaika oli pitkä";
+    ASSERT_TRUE(insert->Bind(1, 1).BindUnowned(2, text).Run().ok());
+    ASSERT_TRUE(insert->Bind(1, 2).BindUnowned(2, absl::string_view()).Run().ok());
+  }
+  ASSERT_TRUE(insert->Bind(1, 3).Run().ok());
+
+  Statement* select = *db->Prepare("SELECT t FROM v ORDER BY k");
+  std::vector<std::string> texts;
+  std::vector<bool> nulls;
+  ASSERT_TRUE(select
+                  ->ForEachRow([&](const Statement& row) {
+                    texts.push_back(row.ColumnText(0));
+                    nulls.push_back(row.IsNull(0));
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(texts, (std::vector<std::string>{"jonotusaika oli pitkä", "", ""}));
+  EXPECT_EQ(nulls, (std::vector<bool>{false, false, true}));
+}
+
 TEST_F(SqliteTest, BindErrorIsReportedByStep) {
   auto db = OpenOrDie(":memory:");
   ASSERT_NE(db, nullptr);

@@ -1,5 +1,8 @@
 #include "lib/text/tokenizer.h"
 
+#include <unicode/normalizer2.h>
+#include <unicode/unistr.h>
+
 #include <string>
 
 #include "gmock/gmock.h"
@@ -45,6 +48,29 @@ TEST(TokenizerTest, FoldsDecomposedAndCompatibilityForms) {
   EXPECT_EQ(FoldWord("\uFB01ksu"), "fiksu");
   EXPECT_EQ(FoldWord("STRASSE"), "strasse");
   EXPECT_EQ(FoldWord("Straße"), "strasse");
+}
+
+// FoldWord folds ASCII words itself: the same as ICU's NFKC_Casefold for
+// every printable ASCII character, alone and inside a word.
+TEST(TokenizerTest, AsciiFoldsAsIcuFoldsIt) {
+  UErrorCode status = U_ZERO_ERROR;
+  const icu::Normalizer2* icu_fold =
+      icu::Normalizer2::getNFKCCasefoldInstance(status);
+  ASSERT_TRUE(U_SUCCESS(status));
+  const auto by_icu = [&](const std::string& word) {
+    UErrorCode s = U_ZERO_ERROR;
+    std::string out;
+    icu_fold->normalize(icu::UnicodeString::fromUTF8(word), s).toUTF8String(out);
+    EXPECT_TRUE(U_SUCCESS(s));
+    return out;
+  };
+  for (char c = ' '; c <= '~'; ++c) {
+    const std::string word = std::string("Ab") + c + "Z9";
+    EXPECT_EQ(FoldWord(std::string(1, c)), by_icu(std::string(1, c))) << c;
+    EXPECT_EQ(FoldWord(word), by_icu(word)) << word;
+  }
+  // One character beyond ASCII takes ICU's path for the whole word.
+  EXPECT_EQ(FoldWord("LEVERANS\u00C4"), "leveransä");
 }
 
 TEST(TokenizerTest, InvalidUtf8MakesNoTokensAndNoOutOfRangeSpans) {

@@ -345,18 +345,20 @@ sqlite::Statement& BindCounted(sqlite::Statement& statement,
                                const std::string& measures) {
   const auto& [tenant, journey, version, touchpoint, stage, channel, day] =
       event.key;
+  // Unowned: every caller runs the statement while `event` and the two
+  // strings are alive.
   statement.Bind(1, event.sequence)
-      .Bind(2, tenant)
-      .Bind(3, journey)
+      .BindUnowned(2, tenant)
+      .BindUnowned(3, journey)
       .Bind(4, int64_t{version})
-      .Bind(5, touchpoint)
-      .Bind(6, stage)
-      .Bind(7, channel)
+      .BindUnowned(5, touchpoint)
+      .BindUnowned(6, stage)
+      .BindUnowned(7, channel)
       .Bind(8, int64_t{day});
   BindScore(statement, 9, event.csat);
   BindScore(statement, 10, event.nps);
   BindScore(statement, 11, event.ces);
-  return statement.Bind(12, attributes).Bind(13, measures);
+  return statement.BindUnowned(12, attributes).BindUnowned(13, measures);
 }
 
 // Version 6: a checkpoint per projection beside the ledger's (checkpoint),
@@ -542,12 +544,12 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
       POLKU_RETURN_IF_ERROR(BindCounted(*record, event,
                                         EncodePairs(event.attributes),
                                         EncodeMeasures(event.measures))
-                                .Bind(14, event.customer_hash)
+                                .BindUnowned(14, event.customer_hash)
                                 .Run());
       POLKU_RETURN_IF_ERROR(details->Bind(1, event.sequence)
                                 .Bind(2, event.occurred_at_micros)
-                                .Bind(3, event.comment)
-                                .Bind(4, event.language)
+                                .BindUnowned(3, event.comment)
+                                .BindUnowned(4, event.language)
                                 .Run());
     }
     return absl::OkStatus();
