@@ -81,6 +81,9 @@ ABSL_FLAG(int, batch, 1000,
           "events per SubmitEvents call (at most, when events arrive on a "
           "schedule) and rows per SQLite transaction");
 ABSL_FLAG(int, stream_window, 1000, "unanswered events per stream at most");
+ABSL_FLAG(bool, comments, true,
+          "events carry a comment (false: what polku-insight spends on each "
+          "event without the theme index's text analysis)");
 ABSL_FLAG(int, soak_s, 0,
           "0: the scenarios and ceilings; N >= 120: only a soak of N seconds, "
           "events arriving at --soak_rate and sent through the gateway every "
@@ -191,8 +194,10 @@ v1::TouchpointEvent MakeEvent(const std::string& channel,
                                            3600);
   event.set_csat(1 + i % 5);
   event.set_nps(i % 11);
-  event.set_comment("Quick and friendly service");
-  event.set_language("en");
+  if (absl::GetFlag(FLAGS_comments)) {
+    event.set_comment("Quick and friendly service");
+    event.set_language("en");
+  }
   (*event.mutable_measures())["wait_seconds"] = static_cast<double>(i % 300);
   (*event.mutable_attributes())["store_id"] = absl::StrCat("store-", i % 50);
   return event;

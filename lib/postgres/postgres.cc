@@ -27,6 +27,8 @@ absl::StatusCode CodeOf(absl::string_view sqlstate) {
   if (sqlstate == "40001" || sqlstate == "40P01") return absl::StatusCode::kAborted;
   if (sqlstate == "57014") return absl::StatusCode::kCancelled;  // query_canceled
   if (absl::StartsWith(sqlstate, "23")) return absl::StatusCode::kFailedPrecondition;
+  // lock_not_available: lock_timeout passed (or NOWAIT); try again later.
+  if (sqlstate == "55P03") return absl::StatusCode::kUnavailable;
   if (absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57P")) {
     return absl::StatusCode::kUnavailable;  // connection lost, server shutting down
   }
@@ -260,7 +262,8 @@ absl::Status Connection::KeyMigrationsByComponent(absl::string_view component) {
 }
 
 absl::Status Connection::Migrate(absl::string_view component,
-                                 const std::vector<Migration>& migrations) {
+                                 const std::vector<Migration>& migrations,
+                                 absl::Duration lock_timeout) {
   if (component.empty()) {
     return absl::InvalidArgumentError("a migration needs the name of its component");
   }
@@ -289,7 +292,19 @@ absl::Status Connection::Migrate(absl::string_view component,
     for (int v = *current + 1; v <= known; ++v) {
       Transaction txn(*this);
       if (absl::Status s = txn.Begin(); !s.ok()) return s;
-      if (absl::Status s = Exec(migrations[v - 1].sql); !s.ok()) return s;
+      // In milliseconds; 0 would mean no limit at all.
+      const int64_t timeout_ms = std::max<int64_t>(absl::ToInt64Milliseconds(lock_timeout), 1);
+      if (absl::Status s = Exec(absl::StrCat("SET LOCAL lock_timeout = ", timeout_ms)); !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = Exec(migrations[v - 1].sql); !s.ok()) {
+        if (!absl::StrContains(s.message(), "[55P03]")) return s;
+        return absl::UnavailableError(absl::StrCat(
+            "migration ", v, " of ", component, " waited ", absl::FormatDuration(lock_timeout),
+            " for a lock another connection holds (a long query or transaction on its table);"
+            " nothing was changed and the next start tries again: ",
+            s.message()));
+      }
       absl::StatusOr<Result> recorded =
           Execute("INSERT INTO schema_migrations (component, version) VALUES ($1, $2)",
                   {Param::Text(component), Param::Int(v)});

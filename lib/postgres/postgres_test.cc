@@ -65,6 +65,33 @@ TEST_F(PostgresTest, MigratesOnceAndRefusesANewerDatabase) {
   EXPECT_EQ(db_->Migrate("test", {{2, "SELECT 1"}}).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A migration that would wait for another connection's lock (an older
+// replica's long read during an upgrade) gives up after its lock timeout,
+// names itself, applies nothing, and succeeds once the lock is gone.
+TEST_F(PostgresTest, AMigrationWaitingForALockGivesUpAndAppliesNothing) {
+  const std::vector<Migration> schema = {
+      kSchema[0], {2, "ALTER TABLE events ADD COLUMN channel TEXT"}};
+  ASSERT_TRUE(db_->Migrate("test", {kSchema[0]}).ok());
+  std::unique_ptr<Connection> reader = Connect();
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(
+      reader->Exec("BEGIN; LOCK TABLE events IN ACCESS SHARE MODE").ok());
+  const absl::Time start = absl::Now();
+  const absl::Status blocked =
+      db_->Migrate("test", schema, absl::Milliseconds(200));
+  EXPECT_EQ(blocked.code(), absl::StatusCode::kUnavailable) << blocked;
+  EXPECT_THAT(blocked.message(),
+              HasSubstr("migration 2 of test waited 200ms for a lock"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  EXPECT_EQ(*db_->SchemaVersion("test"), 1);
+  ASSERT_TRUE(reader->Exec("COMMIT").ok());
+  ASSERT_TRUE(db_->Migrate("test", schema, absl::Milliseconds(200)).ok());
+  EXPECT_EQ(*db_->SchemaVersion("test"), 2);
+  EXPECT_TRUE(
+      db_->Execute("INSERT INTO events (id, channel) VALUES ('e1', 'web')")
+          .ok());
+}
+
 TEST_F(PostgresTest, ComponentsSharingADatabaseMigrateEachTheirOwn) {
   ASSERT_TRUE(db_->Migrate("test", kSchema).ok());
   ASSERT_TRUE(db_->Migrate("other", {{1, "CREATE TABLE others (x INTEGER)"}}).ok());

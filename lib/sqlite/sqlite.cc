@@ -143,49 +143,41 @@ absl::Status BindError(sqlite3* db, int rc, int index, absl::string_view sql) {
 }
 }  // namespace
 
-Statement& Statement::Bind(int index, int64_t value) {
-  int rc = sqlite3_bind_int64(stmt_, index, value);
-  if (rc != SQLITE_OK && bind_status_.ok())
+Statement& Statement::Bound(int index, int rc) {
+  // The first failure is kept for Step to return.
+  if (rc != SQLITE_OK && bind_status_.ok()) {
     bind_status_ = BindError(db_, rc, index, sql_);
+  }
   return *this;
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  return Bound(index, sqlite3_bind_int64(stmt_, index, value));
 }
 
 Statement& Statement::Bind(int index, double value) {
-  int rc = sqlite3_bind_double(stmt_, index, value);
-  if (rc != SQLITE_OK && bind_status_.ok())
-    bind_status_ = BindError(db_, rc, index, sql_);
-  return *this;
+  return Bound(index, sqlite3_bind_double(stmt_, index, value));
 }
 
 Statement& Statement::Bind(int index, absl::string_view text) {
-  int rc = sqlite3_bind_text64(stmt_, index, NonNullData(text), text.size(),
-                               SQLITE_TRANSIENT, SQLITE_UTF8);
-  if (rc != SQLITE_OK && bind_status_.ok())
-    bind_status_ = BindError(db_, rc, index, sql_);
-  return *this;
+  return Bound(index,
+               sqlite3_bind_text64(stmt_, index, NonNullData(text), text.size(),
+                                   SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
 Statement& Statement::BindUnowned(int index, absl::string_view text) {
-  int rc = sqlite3_bind_text64(stmt_, index, NonNullData(text), text.size(),
-                               SQLITE_STATIC, SQLITE_UTF8);
-  if (rc != SQLITE_OK && bind_status_.ok())
-    bind_status_ = BindError(db_, rc, index, sql_);
-  return *this;
+  return Bound(index,
+               sqlite3_bind_text64(stmt_, index, NonNullData(text), text.size(),
+                                   SQLITE_STATIC, SQLITE_UTF8));
 }
 
 Statement& Statement::BindBlob(int index, absl::string_view bytes) {
-  int rc = sqlite3_bind_blob64(stmt_, index, NonNullData(bytes), bytes.size(),
-                               SQLITE_TRANSIENT);
-  if (rc != SQLITE_OK && bind_status_.ok())
-    bind_status_ = BindError(db_, rc, index, sql_);
-  return *this;
+  return Bound(index, sqlite3_bind_blob64(stmt_, index, NonNullData(bytes),
+                                          bytes.size(), SQLITE_TRANSIENT));
 }
 
 Statement& Statement::BindNull(int index) {
-  int rc = sqlite3_bind_null(stmt_, index);
-  if (rc != SQLITE_OK && bind_status_.ok())
-    bind_status_ = BindError(db_, rc, index, sql_);
-  return *this;
+  return Bound(index, sqlite3_bind_null(stmt_, index));
 }
 
 absl::StatusOr<bool> Statement::Step() {

@@ -87,6 +87,8 @@ class Statement {
  private:
   friend class Database;
   Statement(sqlite3* db, sqlite3_stmt* stmt, std::string sql);
+  // The result code `rc` of binding parameter `index`, noted.
+  Statement& Bound(int index, int rc);
 
   sqlite3* db_;
   sqlite3_stmt* stmt_;

@@ -17,6 +17,15 @@ namespace polku::text {
 
 struct Tokenizer::Icu {
   std::unique_ptr<icu::BreakIterator> words;
+  // The comment being tokenised, as UTF-8 text; kept from one comment to
+  // the next so that ICU reuses its buffers instead of allocating them for
+  // each comment.
+  UText text = UTEXT_INITIALIZER;
+
+  Icu() = default;
+  Icu(const Icu&) = delete;
+  Icu& operator=(const Icu&) = delete;
+  ~Icu() { utext_close(&text); }
 };
 
 namespace {
@@ -95,15 +104,12 @@ std::vector<Token> Tokenizer::Tokenize(absl::string_view comment) {
   std::vector<Token> tokens;
   UErrorCode status = U_ZERO_ERROR;
   // A UTF-8 UText: the iterator's indexes are byte offsets in `comment`.
-  UText* text = utext_openUTF8(nullptr, comment.data(),
+  UText* text = utext_openUTF8(&icu_->text, comment.data(),
                                static_cast<int64_t>(comment.size()), &status);
   if (U_FAILURE(status)) return tokens;
   icu::BreakIterator& words = *icu_->words;
   words.setText(text, status);
-  if (U_FAILURE(status)) {
-    utext_close(text);
-    return tokens;
-  }
+  if (U_FAILURE(status)) return tokens;
   int clause = 0;
   size_t previous_end = 0;
   int32_t begin = words.first();
@@ -120,9 +126,9 @@ std::vector<Token> Tokenizer::Tokenize(absl::string_view comment) {
     tokens.push_back(
         Token{.begin = b, .end = e, .folded = std::move(folded), .clause = clause});
   }
-  // The iterator keeps a shallow clone of `text`: detach it before closing.
+  // The iterator keeps a shallow clone of `text`: detached, so that it never
+  // refers to the comment after this returns.
   words.setText(icu::UnicodeString());
-  utext_close(text);
   return tokens;
 }
 

@@ -14,9 +14,6 @@
 // fails, so that the browser test can never silently stop running.
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
-#include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -45,12 +42,13 @@ namespace polku {
 namespace {
 
 using ::polku::testing::FromJson;
+using ::polku::testing::kChromium;
 using ::polku::testing::Quote;
 using ::polku::testing::RunCommand;
+using ::polku::testing::ScreenshotDir;
 using ::polku::testing::Suite;
 using ::polku::testing::ToJson;
 
-constexpr char kChromium[] = "/usr/bin/chromium";
 constexpr char kJourney[] = "browser-journey";
 constexpr absl::Duration kBound = absl::Seconds(30);
 
@@ -84,14 +82,7 @@ v1::Journey TestJourney() {
 class BrowserTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(kChromium)) {
-      const char* ci = std::getenv("CI");
-      ASSERT_TRUE(ci == nullptr || *ci == '\0')
-          << kChromium << " is missing (apt-get install chromium); in CI the "
-          << "browser test must run";
-      GTEST_SKIP() << kChromium << " is missing: the dashboard's browser test "
-                   << "needs Debian's chromium (scripts/deps.sh installs it)";
-    }
+    POLKU_SKIP_WITHOUT_CHROMIUM();
     ::setenv("POLKU_ALERT_WINDOW_DAYS", "3", 1);
     auto suite = Suite::Start();
     ::unsetenv("POLKU_ALERT_WINDOW_DAYS");
@@ -243,16 +234,7 @@ TEST_F(BrowserTest, DashboardShowsTheJourneyMapAndATrendAsTheApiSaysIt) {
   }
   ASSERT_TRUE(alerted) << "no alert for checkout";
 
-  // POLKU_SCREENSHOT_DIR keeps the screenshot somewhere known (a CI
-  // artifact); else a directory of its own under the temporary directory.
-  const char* screenshot_dir = std::getenv("POLKU_SCREENSHOT_DIR");
-  std::filesystem::path dir =
-      screenshot_dir != nullptr && *screenshot_dir != '\0'
-          ? std::filesystem::path(screenshot_dir)
-          : std::filesystem::temp_directory_path() /
-                absl::StrCat("polku-browser-", ::getpid());
-  std::filesystem::create_directories(dir);
-  std::filesystem::path screenshot = dir / "dashboard.png";
+  std::filesystem::path screenshot = ScreenshotDir("browser") / "dashboard.png";
   std::string command = absl::StrCat(
       "timeout --kill-after=5 150 node ",
       Quote(absl::StrCat(POLKU_BROWSER_DIR, "/dashboard_check.mjs")),

@@ -13,33 +13,14 @@
 // answers); --expect_alert requires it to have an open alert.
 //
 // Exits 0 when everything matches; otherwise prints each mismatch and exits 1.
-import { parseArgs } from 'node:util';
+import { startCheck } from './check_util.mjs';
 
-import { chromium } from 'playwright-core';
-
-const { values: args } = parseArgs({
+const { args, base, timeout, problem, log, api, inChromium, openPage, finish } = startCheck('dashboard_check', {
   options: {
-    url: { type: 'string' },
-    key: { type: 'string' },
-    journey: { type: 'string' },
-    screenshot: { type: 'string' },
     touchpoint: { type: 'string', default: '' },
     expect_alert: { type: 'boolean', default: false },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    timeout_ms: { type: 'string', default: '30000' },
   },
 });
-for (const name of ['url', 'key', 'journey', 'screenshot']) {
-  if (!args[name]) {
-    console.error(`dashboard_check: --${name} is required`);
-    process.exit(2);
-  }
-}
-const base = args.url.replace(/\/$/, '');
-const timeout = Number(args.timeout_ms);
-const problems = [];
-const problem = (text) => { problems.push(text); console.error(`MISMATCH: ${text}`); };
-const log = (text) => console.log(`dashboard_check: ${text}`);
 
 // How the page must show each kind of number: written out here on purpose,
 // independently of gateway/dashboard/format.js.
@@ -59,33 +40,14 @@ const STATUS_TEXT = {
   NO_TARGET: 'no target', INSUFFICIENT_DATA: 'no data',
 };
 
-async function api(pathAndQuery) {
-  const response = await fetch(base + pathAndQuery, { headers: { Authorization: `Bearer ${args.key}` } });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`GET ${pathAndQuery}: HTTP ${response.status} ${body}`);
-  return JSON.parse(body);
-}
-
 // A number attribute as the page wrote it ("" when absent).
 const num = (text) => (text === undefined || text === null || text === '' ? undefined : Number(text));
 const int = (value) => (value === undefined ? 0 : Number(value));
 const same = (a, b) => (a === undefined && b === undefined) ||
   (typeof a === 'number' && typeof b === 'number' && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)));
 
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  timeout,
-});
-try {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(timeout);
-  page.on('pageerror', (error) => problem(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problem(`console error: ${message.text()}`);
-  });
+await inChromium(async (browser) => {
+  const page = await openPage(browser, { width: 1440, height: 900 });
 
   // 1. The map, with the key in the fragment.
   const mapResponse = page.waitForResponse((r) => r.url().includes('/v1/journey-map'));
@@ -252,14 +214,5 @@ try {
   if (!/key not accepted/i.test(error)) problem(`a wrong key shows "${error}"`);
   if (!(await other.isVisible('#key-input'))) problem('a wrong key does not ask for another key');
   await stranger.close();
-} catch (error) {
-  problem(`failed: ${error.stack ?? error}`);
-} finally {
-  await browser.close();
-}
-
-if (problems.length > 0) {
-  console.error(`dashboard_check: ${problems.length} problem(s)`);
-  process.exit(1);
-}
-log('every cell and the chart match the API');
+});
+finish('every cell and the chart match the API');

@@ -10,31 +10,9 @@
 //     --key polku_… --journey drivers --screenshot /tmp/drivers.png
 //
 // Exits 0 when everything matches; otherwise prints each mismatch and exits 1.
-import { parseArgs } from 'node:util';
+import { startCheck } from './check_util.mjs';
 
-import { chromium } from 'playwright-core';
-
-const { values: args } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    key: { type: 'string' },
-    journey: { type: 'string' },
-    screenshot: { type: 'string' },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    timeout_ms: { type: 'string', default: '30000' },
-  },
-});
-for (const name of ['url', 'key', 'journey', 'screenshot']) {
-  if (!args[name]) {
-    console.error(`drivers_check: --${name} is required`);
-    process.exit(2);
-  }
-}
-const base = args.url.replace(/\/$/, '');
-const timeout = Number(args.timeout_ms);
-const problems = [];
-const problem = (text) => { problems.push(text); console.error(`MISMATCH: ${text}`); };
-const log = (text) => console.log(`drivers_check: ${text}`);
+const { args, base, problem, log, api, inChromium, openPage, finish } = startCheck('drivers_check');
 
 // How the page must show each number: written out here on purpose,
 // independently of gateway/dashboard/drivers.js.
@@ -51,27 +29,8 @@ const signed2 = (v) => {
   return v < 0 ? `\u2212${t}` : `+${t}`;
 };
 
-async function api(pathAndQuery) {
-  const response = await fetch(base + pathAndQuery, { headers: { Authorization: `Bearer ${args.key}` } });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`GET ${pathAndQuery}: HTTP ${response.status} ${body}`);
-  return JSON.parse(body);
-}
-
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  timeout,
-});
-try {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 1400 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(timeout);
-  page.on('pageerror', (error) => problem(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problem(`console error: ${message.text()}`);
-  });
+await inChromium(async (browser) => {
+  const page = await openPage(browser, { width: 1440, height: 1400 });
 
   const driversResponse = page.waitForResponse((r) => r.url().includes('/v1/drivers'));
   await page.goto(`${base}/?journey=${encodeURIComponent(args.journey)}&view=drivers#key=${encodeURIComponent(args.key)}`);
@@ -153,28 +112,23 @@ try {
       log(`the map marks ${marked.join(', ')} as critical`);
     }
   }
-} catch (error) {
-  problem(String(error?.stack ?? error));
+}, {
   // What the page showed instead.
-  try {
-    const pages = browser.contexts().flatMap((c) => c.pages());
-    for (const p of pages) {
-      const state = await p.evaluate(() => ({
-        view: document.querySelector('#view-drivers')?.dataset.state,
-        error: document.querySelector('[role="alert"], #error')?.innerText,
-        body: document.body.innerText.slice(0, 2000),
-      }));
-      problem(`page state: ${JSON.stringify(state)}`);
-      await p.screenshot({ path: args.screenshot, fullPage: true });
+  onFailure: async (browser) => {
+    try {
+      const pages = browser.contexts().flatMap((c) => c.pages());
+      for (const p of pages) {
+        const state = await p.evaluate(() => ({
+          view: document.querySelector('#view-drivers')?.dataset.state,
+          error: document.querySelector('[role="alert"], #error')?.innerText,
+          body: document.body.innerText.slice(0, 2000),
+        }));
+        problem(`page state: ${JSON.stringify(state)}`);
+        await p.screenshot({ path: args.screenshot, fullPage: true });
+      }
+    } catch (inner) {
+      problem(`(no page state: ${inner})`);
     }
-  } catch (inner) {
-    problem(`(no page state: ${inner})`);
-  }
-} finally {
-  await browser.close();
-}
-if (problems.length > 0) {
-  console.error(`drivers_check: ${problems.length} mismatches`);
-  process.exit(1);
-}
-log('the view matches the API');
+  },
+});
+finish('the view matches the API');

@@ -27,9 +27,6 @@
 //
 // Without /usr/bin/chromium the test is skipped, unless CI is set: there it
 // fails, so that the browser test can never silently stop running.
-#include <unistd.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -56,12 +53,13 @@ namespace polku {
 namespace {
 
 using ::polku::testing::FromJson;
+using ::polku::testing::kChromium;
 using ::polku::testing::Quote;
 using ::polku::testing::RunCommand;
+using ::polku::testing::ScreenshotDir;
 using ::polku::testing::Suite;
 using ::polku::testing::ToJson;
 
-constexpr char kChromium[] = "/usr/bin/chromium";
 // Every wait of the setup together, and the check script's run, stay within
 // the ctest TIMEOUT (300 s; the suite's start takes a few seconds).
 constexpr absl::Duration kSetupBound = absl::Seconds(75);
@@ -96,11 +94,7 @@ v1::CaseRule Rule(const std::string& name, const std::string& touchpoint,
 }
 
 TEST(FollowupBrowserTest, TheFollowUpViewShowsQueuesHistoryAndMeasuresAsTheApiSaysThem) {
-  if (!std::filesystem::exists(kChromium)) {
-    const char* ci = std::getenv("CI");
-    ASSERT_TRUE(ci == nullptr || *ci == '\0') << kChromium << " is missing";
-    GTEST_SKIP() << kChromium << " is missing (scripts/deps.sh installs it)";
-  }
+  POLKU_SKIP_WITHOUT_CHROMIUM();
   Suite::Options options;
   options.cases_replicas = 1;
   options.cases_flags = {"--sla_interval_seconds=1"};
@@ -324,14 +318,8 @@ TEST(FollowupBrowserTest, TheFollowUpViewShowsQueuesHistoryAndMeasuresAsTheApiSa
   std::vector<std::string> planted;
   for (const auto& [label, c] : cases) planted.push_back(label + "=" + c.case_id());
 
-  const char* screenshot_dir = std::getenv("POLKU_SCREENSHOT_DIR");
-  std::filesystem::path dir =
-      screenshot_dir != nullptr && *screenshot_dir != '\0'
-          ? std::filesystem::path(screenshot_dir)
-          : std::filesystem::temp_directory_path() /
-                absl::StrCat("polku-followup-", ::getpid());
-  std::filesystem::create_directories(dir);
-  const std::filesystem::path screenshot = dir / "follow-up.png";
+  const std::filesystem::path screenshot =
+      ScreenshotDir("followup") / "follow-up.png";
   std::string output;
   const int code = RunCommand(
       absl::StrCat("timeout --kill-after=5 ", kCheckSeconds + 5, " node ",

@@ -19,39 +19,21 @@
 //     --refs CUSTREF-a,CUSTREF-b --screenshot /tmp/followup.png --deadline_s 190
 //
 // Exits 0 when everything matches; otherwise prints each mismatch, exits 1.
-import { parseArgs } from 'node:util';
+import { asked, responseOf, startCheck } from './check_util.mjs';
 
-import { chromium } from 'playwright-core';
-
-const { values: args } = parseArgs({
+const { args, base, timeout, problems, problem, log, api, inChromium, openPage, finish } = startCheck('followup_check', {
   options: {
-    url: { type: 'string' },
-    key: { type: 'string' },
     write_key: { type: 'string' },
     insights_key: { type: 'string' },
-    journey: { type: 'string' },
     team: { type: 'string' },
     case: { type: 'string' },
     live_case: { type: 'string' },
     cases: { type: 'string' },
     refs: { type: 'string' },
-    screenshot: { type: 'string' },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    timeout_ms: { type: 'string', default: '30000' },
     deadline_s: { type: 'string', default: '190' },
   },
+  required: ['write_key', 'insights_key', 'team', 'case', 'live_case', 'cases', 'refs'],
 });
-for (const name of ['url', 'key', 'write_key', 'insights_key', 'journey', 'team', 'case', 'live_case', 'cases', 'refs', 'screenshot']) {
-  if (!args[name]) {
-    console.error(`followup_check: --${name} is required`);
-    process.exit(2);
-  }
-}
-const base = args.url.replace(/\/$/, '');
-const timeout = Number(args.timeout_ms);
-const problems = [];
-const problem = (text) => { problems.push(text); console.error(`MISMATCH: ${text}`); };
-const log = (text) => console.log(`followup_check: ${text}`);
 const refs = args.refs.split(',');
 const idOf = Object.fromEntries(args.cases.split(',').map((pair) => pair.split('=')));
 const labelOf = Object.fromEntries(Object.entries(idOf).map(([label, id]) => [id, label]));
@@ -63,23 +45,6 @@ const deadline = setTimeout(() => {
 }, Number(args.deadline_s) * 1000);
 deadline.unref();
 
-async function api(pathAndQuery, key = args.key, init = {}) {
-  const response = await fetch(base + pathAndQuery, {
-    ...init, headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
-  });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${pathAndQuery}: HTTP ${response.status} ${body}`);
-  return JSON.parse(body);
-}
-function responseOf(page, predicate) {
-  const waiting = page.waitForResponse(predicate);
-  waiting.catch(() => {});
-  return waiting;
-}
-const asked = (response) => {
-  const u = new URL(response.url());
-  return u.pathname + u.search;
-};
 // The queue's pages (not the request for every breached case, asked with
 // page_size=500 beside them).
 const isQueuePage = (r) => {
@@ -284,22 +249,10 @@ function dueNear(text, ms) {
   return m !== null && Math.abs(Date.parse(`${m[1]}T${m[2]}:00Z`) + 30e3 - ms) <= 90e3;
 }
 
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  timeout,
-});
 let expectConsoleErrors = false;
-try {
+await inChromium(async (browser) => {
   for (const [label, id] of Object.entries(idOf)) created[label] = Date.parse((await api(`/v1/cases/${id}`)).createTime);
-  const context = await browser.newContext({ viewport: { width: 1500, height: 1100 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(timeout);
-  page.on('pageerror', (error) => problem(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !expectConsoleErrors) problem(`console error: ${message.text()}`);
-  });
+  const page = await openPage(browser, { width: 1500, height: 1100 }, { consoleErrorsExpected: () => expectConsoleErrors });
 
   // The open queue of every team, grouped, four cases a page; every
   // breached case asked first, so on the first screen.
@@ -547,14 +500,5 @@ try {
   if (await slow.$$eval('#view-followup tr[data-case]', (rows) => rows.length) === 0) problem('failed measures: no queue drawn');
   await other.close();
   log('errors: a failed queue, failed measures and a key without cases:read are said in words');
-} catch (error) {
-  problem(`failed: ${error.stack ?? error}`);
-} finally {
-  await browser.close();
-}
-
-if (problems.length > 0) {
-  console.error(`followup_check: ${problems.length} problem(s)`);
-  process.exit(1);
-}
-log('every queue row, SLA state, history entry and measure matches the API');
+});
+finish('every queue row, SLA state, history entry and measure matches the API');

@@ -10,11 +10,7 @@
 // Without /usr/bin/chromium the test is skipped, unless CI is set: there it
 // fails, so that the browser test can never silently stop running.
 #include <google/protobuf/util/json_util.h>
-#include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -38,20 +34,17 @@ namespace polku {
 namespace {
 
 using ::polku::testing::FromJson;
+using ::polku::testing::kChromium;
 using ::polku::testing::Quote;
 using ::polku::testing::RunCommand;
+using ::polku::testing::ScreenshotDir;
 using ::polku::testing::Suite;
 using ::polku::testing::ToJson;
 
-constexpr char kChromium[] = "/usr/bin/chromium";
 constexpr absl::Duration kBound = absl::Seconds(60);
 
 TEST(FunnelsBrowserTest, TheViewShowsTheFunnelAndPathsAsTheApiSaysThem) {
-  if (!std::filesystem::exists(kChromium)) {
-    const char* ci = std::getenv("CI");
-    ASSERT_TRUE(ci == nullptr || *ci == '\0') << kChromium << " is missing";
-    GTEST_SKIP() << kChromium << " is missing (scripts/deps.sh installs it)";
-  }
+  POLKU_SKIP_WITHOUT_CHROMIUM();
   auto suite = Suite::Start();
   ASSERT_TRUE(suite.ok()) << suite.status();
   httplib::Client client((*suite)->gateway_http_host(),
@@ -130,14 +123,8 @@ TEST(FunnelsBrowserTest, TheViewShowsTheFunnelAndPathsAsTheApiSaysThem) {
   }
   ASSERT_EQ(counted, accepted) << "polku-insight never counted the events";
 
-  const char* screenshot_dir = std::getenv("POLKU_SCREENSHOT_DIR");
-  std::filesystem::path dir =
-      screenshot_dir != nullptr && *screenshot_dir != '\0'
-          ? std::filesystem::path(screenshot_dir)
-          : std::filesystem::temp_directory_path() /
-                absl::StrCat("polku-funnels-", ::getpid());
-  std::filesystem::create_directories(dir);
-  const std::filesystem::path screenshot = dir / "funnel.png";
+  const std::filesystem::path screenshot =
+      ScreenshotDir("funnels") / "funnel.png";
   std::string output;
   const int code = RunCommand(
       absl::StrCat("timeout --kill-after=5 150 node ",

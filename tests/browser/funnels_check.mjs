@@ -9,39 +9,11 @@
 //     [--expect_bottleneck compare:buy] [--chromium /usr/bin/chromium]
 //
 // Exits 0 when everything matches; otherwise prints each mismatch, exits 1.
-import { parseArgs } from 'node:util';
+import { startCheck } from './check_util.mjs';
 
-import { chromium } from 'playwright-core';
-
-const { values: args } = parseArgs({
-  options: {
-    url: { type: 'string' },
-    key: { type: 'string' },
-    journey: { type: 'string' },
-    screenshot: { type: 'string' },
-    expect_bottleneck: { type: 'string', default: '' },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    timeout_ms: { type: 'string', default: '30000' },
-  },
+const { args, base, problem, log, api, inChromium, openPage, finish } = startCheck('funnels_check', {
+  options: { expect_bottleneck: { type: 'string', default: '' } },
 });
-for (const name of ['url', 'key', 'journey', 'screenshot']) {
-  if (!args[name]) {
-    console.error(`funnels_check: --${name} is required`);
-    process.exit(2);
-  }
-}
-const base = args.url.replace(/\/$/, '');
-const timeout = Number(args.timeout_ms);
-const problems = [];
-const problem = (text) => { problems.push(text); console.error(`MISMATCH: ${text}`); };
-const log = (text) => console.log(`funnels_check: ${text}`);
-
-async function api(pathAndQuery) {
-  const response = await fetch(base + pathAndQuery, { headers: { Authorization: `Bearer ${args.key}` } });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`GET ${pathAndQuery}: HTTP ${response.status} ${body}`);
-  return JSON.parse(body);
-}
 
 // How the view must show each number: written out here on purpose,
 // independently of gateway/dashboard/funnels.js.
@@ -88,20 +60,8 @@ function compareRows(what, shown, expected) {
   });
 }
 
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  timeout,
-});
-try {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(timeout);
-  page.on('pageerror', (error) => problem(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problem(`console error: ${message.text()}`);
-  });
+await inChromium(async (browser) => {
+  const page = await openPage(browser, { width: 1440, height: 900 });
 
   const funnelResponse = page.waitForResponse((r) => r.url().includes('/v1/funnel?'));
   const pathsResponse = page.waitForResponse((r) => r.url().includes('/v1/paths?'));
@@ -183,14 +143,5 @@ try {
 
   await page.screenshot({ path: args.screenshot, fullPage: true });
   log(`screenshot: ${args.screenshot}`);
-} catch (error) {
-  problem(`failed: ${error.stack ?? error}`);
-} finally {
-  await browser.close();
-}
-
-if (problems.length > 0) {
-  console.error(`funnels_check: ${problems.length} problem(s)`);
-  process.exit(1);
-}
-log('every cell and chart label matches the API');
+});
+finish('every cell and chart label matches the API');

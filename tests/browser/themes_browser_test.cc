@@ -15,11 +15,7 @@
 // Without /usr/bin/chromium the test is skipped, unless CI is set: there it
 // fails, so that the browser test can never silently stop running.
 #include <google/protobuf/util/json_util.h>
-#include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -43,20 +39,17 @@ namespace polku {
 namespace {
 
 using ::polku::testing::FromJson;
+using ::polku::testing::kChromium;
 using ::polku::testing::Quote;
 using ::polku::testing::RunCommand;
+using ::polku::testing::ScreenshotDir;
 using ::polku::testing::Suite;
 using ::polku::testing::ToJson;
 
-constexpr char kChromium[] = "/usr/bin/chromium";
 constexpr absl::Duration kBound = absl::Seconds(60);
 
 TEST(ThemesBrowserTest, ThePainPointsViewShowsThemesAndExamplesAsTheApiSaysThem) {
-  if (!std::filesystem::exists(kChromium)) {
-    const char* ci = std::getenv("CI");
-    ASSERT_TRUE(ci == nullptr || *ci == '\0') << kChromium << " is missing";
-    GTEST_SKIP() << kChromium << " is missing (scripts/deps.sh installs it)";
-  }
+  POLKU_SKIP_WITHOUT_CHROMIUM();
   auto suite = Suite::Start();
   ASSERT_TRUE(suite.ok()) << suite.status();
   httplib::Client client((*suite)->gateway_http_host(),
@@ -197,14 +190,8 @@ TEST(ThemesBrowserTest, ThePainPointsViewShowsThemesAndExamplesAsTheApiSaysThem)
   ASSERT_EQ(counted, accepted + few.events_size())
       << "polku-insight never counted the events";
 
-  const char* screenshot_dir = std::getenv("POLKU_SCREENSHOT_DIR");
-  std::filesystem::path dir =
-      screenshot_dir != nullptr && *screenshot_dir != '\0'
-          ? std::filesystem::path(screenshot_dir)
-          : std::filesystem::temp_directory_path() /
-                absl::StrCat("polku-themes-", ::getpid());
-  std::filesystem::create_directories(dir);
-  const std::filesystem::path screenshot = dir / "pain-points.png";
+  const std::filesystem::path screenshot =
+      ScreenshotDir("themes") / "pain-points.png";
   std::string output;
   const int code = RunCommand(
       absl::StrCat("timeout --kill-after=5 170 node ",

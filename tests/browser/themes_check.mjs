@@ -15,53 +15,17 @@
 //     --quiet_journey quiet --screenshot /tmp/pain.png
 //
 // Exits 0 when everything matches; otherwise prints each mismatch, exits 1.
-import { parseArgs } from 'node:util';
+import { asked, responseOf, startCheck } from './check_util.mjs';
 
-import { chromium } from 'playwright-core';
-
-const { values: args } = parseArgs({
+const { args, base, problem, log, api, inChromium, openPage, finish } = startCheck('themes_check', {
   options: {
-    url: { type: 'string' },
-    key: { type: 'string' },
-    journey: { type: 'string' },
     touchpoint: { type: 'string' },
     planted: { type: 'string' },
     emerging_touchpoint: { type: 'string' },
     quiet_journey: { type: 'string', default: '' },
-    screenshot: { type: 'string' },
-    chromium: { type: 'string', default: '/usr/bin/chromium' },
-    timeout_ms: { type: 'string', default: '30000' },
   },
+  required: ['touchpoint', 'planted', 'emerging_touchpoint'],
 });
-for (const name of ['url', 'key', 'journey', 'touchpoint', 'planted', 'emerging_touchpoint', 'screenshot']) {
-  if (!args[name]) {
-    console.error(`themes_check: --${name} is required`);
-    process.exit(2);
-  }
-}
-const base = args.url.replace(/\/$/, '');
-const timeout = Number(args.timeout_ms);
-const problems = [];
-const problem = (text) => { problems.push(text); console.error(`MISMATCH: ${text}`); };
-const log = (text) => console.log(`themes_check: ${text}`);
-
-async function api(pathAndQuery) {
-  const response = await fetch(base + pathAndQuery, { headers: { Authorization: `Bearer ${args.key}` } });
-  const body = await response.text();
-  if (!response.ok) throw new Error(`GET ${pathAndQuery}: HTTP ${response.status} ${body}`);
-  return JSON.parse(body);
-}
-// A response to wait for after an action; never an unhandled rejection
-// when the action fails first.
-function responseOf(page, predicate) {
-  const waiting = page.waitForResponse(predicate);
-  waiting.catch(() => {});
-  return waiting;
-}
-const asked = (response) => {
-  const u = new URL(response.url());
-  return u.pathname + u.search;
-};
 
 // How the view must show each number: written out here on purpose,
 // independently of gateway/dashboard/themes.js.
@@ -180,21 +144,9 @@ function overlaps(a, b) {
   return a && b && a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 }
 
-const browser = await chromium.launch({
-  executablePath: args.chromium,
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  timeout,
-});
 let expectConsoleErrors = false;
-try {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(timeout);
-  page.on('pageerror', (error) => problem(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !expectConsoleErrors) problem(`console error: ${message.text()}`);
-  });
+await inChromium(async (browser) => {
+  const page = await openPage(browser, { width: 1440, height: 1000 }, { consoleErrorsExpected: () => expectConsoleErrors });
 
   // The menu has the view; the map's touchpoint panel opens it.
   await page.goto(`${base}/?journey=${encodeURIComponent(args.journey)}#key=${encodeURIComponent(args.key)}`);
@@ -333,14 +285,5 @@ try {
   if (note !== 'The examples could not be loaded: A Polku service did not answer: polku-insight: connection refused') {
     problem(`failed examples shown as "${note}"`);
   }
-} catch (error) {
-  problem(`failed: ${error.stack ?? error}`);
-} finally {
-  await browser.close();
-}
-
-if (problems.length > 0) {
-  console.error(`themes_check: ${problems.length} problem(s)`);
-  process.exit(1);
-}
-log('every theme, example and highlight matches the API');
+});
+finish('every theme, example and highlight matches the API');

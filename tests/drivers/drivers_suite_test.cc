@@ -6,11 +6,7 @@
 // gets nothing of the journey, a channel key is refused. On SQLite and on
 // PostgreSQL.
 #include <grpcpp/grpcpp.h>
-#include <stdio.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -31,16 +27,19 @@
 #include "polku/v1/insight.grpc.pb.h"
 #include "polku/v1/journey.grpc.pb.h"
 #include "tests/harness/journeys.h"
+#include "tests/browser/browser_util.h"
 #include "tests/harness/suite.h"
 
 namespace polku {
 namespace {
 
+using ::polku::testing::kChromium;
+using ::polku::testing::Quote;
+using ::polku::testing::ScreenshotDir;
 using ::polku::testing::Suite;
 
 constexpr char kJourney[] = "drivers";
 constexpr absl::Duration kBound = absl::Seconds(90);
-constexpr char kChromium[] = "/usr/bin/chromium";
 
 // Three stages, nine interaction touchpoints over the suite's four channels,
 // an NPS outcome touchpoint.
@@ -70,17 +69,12 @@ struct Output {
   int exit_code = -1;
   std::string text;
 };
+// `args` run as one command (each an sh word), its output captured.
 Output RunCommand(const std::vector<std::string>& args) {
   std::string command;
-  for (const std::string& arg : args) absl::StrAppend(&command, "'", arg, "' ");
-  command += "2>&1";
+  for (const std::string& arg : args) absl::StrAppend(&command, Quote(arg), " ");
   Output output;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return output;
-  char buffer[4096];
-  while (fgets(buffer, sizeof buffer, pipe) != nullptr) output.text += buffer;
-  const int status = pclose(pipe);
-  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  output.exit_code = testing::RunCommand(command, output.text);
   return output;
 }
 
@@ -247,14 +241,8 @@ TEST_P(DriversSuiteTest, ThePlantedTopDriverRanksFirstAndOnlyItsTenantSeesIt) {
 
   // The dashboard's view in headless Chromium, against the API (once).
   if (GetParam() != Suite::Database::kSqlite) return;
-  if (!std::filesystem::exists(kChromium)) {
-    const char* ci = std::getenv("CI");
-    ASSERT_TRUE(ci == nullptr || *ci == '\0') << kChromium << " is missing; in CI it must run";
-    GTEST_SKIP() << kChromium << " is missing: the view's browser check needs it";
-  }
-  const std::string screenshot =
-      (std::filesystem::temp_directory_path() / absl::StrCat("polku-drivers-", ::getpid(), ".png"))
-          .string();
+  POLKU_SKIP_WITHOUT_CHROMIUM();
+  const std::string screenshot = (ScreenshotDir("drivers") / "drivers.png").string();
   const Output check = RunCommand(
       {"timeout", "--kill-after=5", "240", "node",
        absl::StrCat(POLKU_BROWSER_DIR, "/drivers_check.mjs"),

@@ -1,5 +1,6 @@
 #include "services/cases/store/change_follower.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -13,7 +14,13 @@ ChangeFollower::ChangeFollower(CaseStore& store, CaseChangeListener on_change,
     : store_(store),
       on_change_(std::move(on_change)),
       on_lost_(std::move(on_lost)),
-      options_(options) {}
+      options_(Clamped(options)) {}
+
+ChangeFollower::Options ChangeFollower::Clamped(Options options) {
+  // A page of none would never end a catch-up (a short page ends it).
+  options.page_size = std::clamp(options.page_size, 1, 1000);
+  return options;
+}
 
 ChangeFollower::~ChangeFollower() { Stop(); }
 

@@ -38,7 +38,7 @@ class ChangeFollower {
     // The longest a change committed by another replica waits before it is
     // read, when no notification wakes the follower sooner.
     absl::Duration poll_interval = absl::Milliseconds(500);
-    // Changes read at a time (1…1000).
+    // Changes read at a time, taken into 1…1000.
     int page_size = 100;
   };
 
@@ -72,6 +72,7 @@ class ChangeFollower {
   int64_t position();
 
  private:
+  static Options Clamped(Options options);
   void Loop();
 
   CaseStore& store_;

@@ -660,6 +660,25 @@ TEST_P(CaseStoreConformance, AConsentRefusalMarksOpenAndLaterCases) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A page size out of 1…1000 is taken into it: with 0 the follower once
+// read pages of none and never finished catching up.
+TEST_P(CaseStoreConformance, AFollowerWithAPageSizeOfNoneStillCatchesUp) {
+  ASSERT_TRUE(store_->CreateRule("acme", "anna", DetractorRule()).ok());
+  ASSERT_TRUE(store_
+                  ->Apply(Page({Event(1, "c1", 0), Event(2, "c2", 0),
+                                Event(3, "c3", 0)}))
+                  .ok());
+  int heard = 0;
+  ChangeFollower follower(*store_, [&](const CaseChange&) { ++heard; }, nullptr,
+                          {.page_size = 0});
+  follower.StartAfter(0);
+  absl::StatusOr<int> read = follower.CatchUp();
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, 3);
+  EXPECT_EQ(heard, 3);
+  EXPECT_EQ(follower.position(), *store_->LastChangeSequence());
+}
+
 // Every committed change is followed once, with the case before and after
 // it; a change that commits nothing (a replay, a refused update) is not.
 TEST_P(CaseStoreConformance, TheFollowerHearsEveryCommittedChange) {

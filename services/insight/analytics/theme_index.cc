@@ -46,7 +46,8 @@ std::vector<ThemeTerm> ThemeTerms(const text::CommentAnalysis& analysis,
   const text::Term* previous = nullptr;
   for (const text::Term& term : analysis.terms) {
     if (term.compound_part) continue;
-    if (previous != nullptr && !EndsClause(comment, previous->end, term.begin)) {
+    if (previous != nullptr &&
+        !EndsClause(comment, previous->end, term.begin)) {
       out.push_back({absl::StrCat(previous->lemma, " ", term.lemma),
                      previous->begin, term.end});
     }
@@ -120,9 +121,12 @@ absl::StatusOr<int64_t> ThemeIndex::ReadAfter(const std::string& tenant,
   query.tenant = tenant;
   query.journey = key;
   query.after_sequence = journey.as_of;
-  // What is new is analysed into `fresh` and added only after the scan
-  // succeeded, so that a scan ended early leaves the journey as it was.
-  std::vector<ThemeComment> fresh;
+  query.fields = {.customer = false, .pairs = false};
+  // What is new is appended to the journey's comments and counted in its
+  // tallies only after the scan succeeded; a scan ended early takes its
+  // comments away again, leaving the journey as it was (but for terms
+  // added to the vocabulary, which nothing counts yet).
+  const size_t before = journey.comments.size();
   int64_t counted = 0;
   // Taken under the lock: the scan's callback (a function of its own to
   // the thread-safety analysis) uses them.
@@ -134,70 +138,72 @@ absl::StatusOr<int64_t> ThemeIndex::ReadAfter(const std::string& tenant,
     absl::flat_hash_map<std::string, int32_t>* term_index;
     absl::flat_hash_map<uint64_t, int32_t>* term_by_hash;
     std::vector<std::string>* terms;
+    std::vector<ThemeComment>* comments;
   };
-  const Fields f{&journey.names,        &journey.touchpoint_index,
-                 &journey.stage_index,  &journey.channel_index,
-                 &journey.term_index,   &journey.term_by_hash,
-                 &journey.terms};
+  const Fields f{&journey.names,       &journey.touchpoint_index,
+                 &journey.stage_index, &journey.channel_index,
+                 &journey.term_index,  &journey.term_by_hash,
+                 &journey.terms,       &journey.comments};
   const Fields* j = &f;
-  POLKU_ASSIGN_OR_RETURN(
-      const int64_t as_of,
-      ledger_.ScanLedger(
-          query,
-          [&](const CountedEvent& event) -> absl::Status {
-            if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
-              return absl::CancelledError("the theme index's load was stopped");
-            }
-            ++counted;
-            if (event.comment.empty()) return absl::OkStatus();
-            // A tag of another language than fi, sv or en: detected instead
-            // (the Analyzer reads those three only).
-            const absl::StatusOr<text::Language> language =
-                text::ParseLanguage(event.language);
-            POLKU_ASSIGN_OR_RETURN(
-                const text::CommentAnalysis analysis,
-                analyzer_.Analyze(event.comment, language.ok()
-                                                     ? *language
-                                                     : text::Language::kUnknown));
-            ThemeComment comment;
-            comment.sequence = event.sequence;
-            comment.at = event.occurred_at_micros;
-            comment.day = static_cast<int32_t>(std::get<6>(event.key));
-            comment.version = static_cast<int16_t>(std::get<2>(event.key));
-            comment.touchpoint = Intern(*j->touchpoint_index,
-                                        j->names->touchpoints,
-                                        std::get<3>(event.key));
-            comment.stage = static_cast<int16_t>(Intern(
-                *j->stage_index, j->names->stages, std::get<4>(event.key)));
-            comment.channel = static_cast<int16_t>(Intern(
-                *j->channel_index, j->names->channels, std::get<5>(event.key)));
-            if (event.csat) comment.csat = static_cast<int8_t>(*event.csat);
-            if (event.nps) comment.nps = static_cast<int8_t>(*event.nps);
-            if (event.ces) comment.ces = static_cast<int8_t>(*event.ces);
-            comment.low = IsLowScore(event.csat, event.nps, event.ces);
-            comment.text = event.comment;
-            comment.language = event.language;
-            for (const ThemeTerm& term : ThemeTerms(analysis, event.comment)) {
-              auto [it, added] = j->term_index->emplace(
-                  term.term, static_cast<int32_t>(j->terms->size()));
-              if (added) {
-                j->terms->push_back(term.term);
-                j->term_by_hash->emplace(ThemeHash(term.term), it->second);
-              }
-              comment.terms.push_back(it->second);
-            }
-            std::sort(comment.terms.begin(), comment.terms.end());
-            comment.terms.erase(
-                std::unique(comment.terms.begin(), comment.terms.end()),
-                comment.terms.end());
-            comment.terms.shrink_to_fit();
-            fresh.push_back(std::move(comment));
-            return absl::OkStatus();
-          }));
+  const absl::StatusOr<int64_t> as_of =
+      ledger_.ScanLedger(query, [&](const CountedEvent& event) -> absl::Status {
+        if (stop != nullptr && stop->load(std::memory_order_relaxed)) {
+          return absl::CancelledError("the theme index's load was stopped");
+        }
+        ++counted;
+        if (event.comment.empty()) return absl::OkStatus();
+        // A tag of another language than fi, sv or en: detected instead
+        // (the Analyzer reads those three only).
+        const absl::StatusOr<text::Language> tag =
+            text::ParseLanguage(event.language);
+        const text::Language language =
+            tag.ok() ? *tag : text::Language::kUnknown;
+        POLKU_ASSIGN_OR_RETURN(const text::CommentAnalysis analysis,
+                               analyzer_.Analyze(event.comment, language));
+        ThemeComment comment;
+        comment.sequence = event.sequence;
+        comment.at = event.occurred_at_micros;
+        comment.day = static_cast<int32_t>(std::get<6>(event.key));
+        comment.version = static_cast<int16_t>(std::get<2>(event.key));
+        comment.touchpoint = Intern(*j->touchpoint_index, j->names->touchpoints,
+                                    std::get<3>(event.key));
+        comment.stage = static_cast<int16_t>(
+            Intern(*j->stage_index, j->names->stages, std::get<4>(event.key)));
+        comment.channel = static_cast<int16_t>(Intern(
+            *j->channel_index, j->names->channels, std::get<5>(event.key)));
+        if (event.csat) comment.csat = static_cast<int8_t>(*event.csat);
+        if (event.nps) comment.nps = static_cast<int8_t>(*event.nps);
+        if (event.ces) comment.ces = static_cast<int8_t>(*event.ces);
+        comment.low = IsLowScore(event.csat, event.nps, event.ces);
+        comment.language = language;
+        for (const ThemeTerm& term : ThemeTerms(analysis, event.comment)) {
+          auto [it, added] = j->term_index->emplace(
+              term.term, static_cast<int32_t>(j->terms->size()));
+          if (added) {
+            j->terms->push_back(term.term);
+            j->term_by_hash->emplace(ThemeHash(term.term), it->second);
+          }
+          comment.terms.push_back(it->second);
+        }
+        std::sort(comment.terms.begin(), comment.terms.end());
+        comment.terms.erase(
+            std::unique(comment.terms.begin(), comment.terms.end()),
+            comment.terms.end());
+        comment.terms.shrink_to_fit();
+        j->comments->push_back(std::move(comment));
+        return absl::OkStatus();
+      });
+  if (!as_of.ok()) {
+    journey.comments.erase(journey.comments.begin() + before,
+                           journey.comments.end());
+    return as_of.status();
+  }
   journey.counted += counted;
-  comments_ += static_cast<int64_t>(fresh.size());
-  for (const ThemeComment& c : fresh) {
-    WeekTally& week = journey.weeks[std::make_pair(c.touchpoint, WeekStart(c.day))];
+  comments_ += static_cast<int64_t>(journey.comments.size() - before);
+  for (size_t i = before; i < journey.comments.size(); ++i) {
+    const ThemeComment& c = journey.comments[i];
+    WeekTally& week =
+        journey.weeks[std::make_pair(c.touchpoint, WeekStart(c.day))];
     ++week.comments;
     week.low_comments += c.low;
     for (const int32_t t : c.terms) {
@@ -206,10 +212,7 @@ absl::StatusOr<int64_t> ThemeIndex::ReadAfter(const std::string& tenant,
       n[1] += c.low;
     }
   }
-  journey.comments.insert(journey.comments.end(),
-                          std::make_move_iterator(fresh.begin()),
-                          std::make_move_iterator(fresh.end()));
-  return as_of;
+  return *as_of;
 }
 
 absl::StatusOr<std::pair<int64_t, int64_t>> ThemeIndex::CountedInRollups(
@@ -255,6 +258,7 @@ absl::StatusOr<std::optional<int64_t>> ThemeIndex::Check(
   query.tenant = tenant;
   query.journey = key;
   query.after_sequence = journey.as_of;
+  query.fields = {.details = false, .customer = false, .pairs = false};
   bool gained = false;
   const absl::StatusOr<int64_t> scanned =
       ledger_.ScanLedger(query, [&](const CountedEvent&) {
@@ -300,8 +304,7 @@ absl::Status ThemeIndex::Read(
                    " could not catch up with the ledger; try again"));
 }
 
-absl::Status ThemeIndex::Load(const std::string& tenant,
-                              const std::string& key,
+absl::Status ThemeIndex::Load(const std::string& tenant, const std::string& key,
                               const std::atomic<bool>* stop) {
   Journey& journey = JourneyOf(tenant, key);
   absl::WriterMutexLock lock(&journey.mu);

@@ -21,11 +21,11 @@
 //   POLKU_RETURN_IF_ERROR(index.Read("acme", "switching",
 //       [&](const ThemeView& view) { … view.comments() … }));
 //
-// Memory: per comment its text, its language tag, 4 bytes per distinct
-// term (about 10–25 per comment) and 128 bytes of fields and string and
-// vector headers; per distinct term its text and two hash entries. Measured
-// (bench/README.md, "Comment themes"): about 250 MB per million comments of
-// 40–100 bytes.
+// Memory: per comment 4 bytes per distinct term (about 10–25 per comment)
+// and 64 bytes of fields and vector header; per distinct term its text and
+// two hash entries. The comments' texts stay in the ledger, read back by
+// sequence for the few examples shown. Measured (bench/README.md, "Comment
+// themes"): about 68 MB per million comments of 40–100 bytes.
 #ifndef POLKU_SERVICES_INSIGHT_ANALYTICS_THEME_INDEX_H_
 #define POLKU_SERVICES_INSIGHT_ANALYTICS_THEME_INDEX_H_
 
@@ -91,8 +91,8 @@ struct WeekTally {
 // One counted event with a comment.
 struct ThemeComment {
   int64_t sequence = 0;
-  int64_t at = 0;  // occurred_at, Unix microseconds
-  int32_t day = 0;  // its UTC day (the rollup key's)
+  int64_t at = 0;          // occurred_at, Unix microseconds
+  int32_t day = 0;         // its UTC day (the rollup key's)
   int32_t touchpoint = 0;  // into TouchNames::touchpoints (as recorded)
   int16_t stage = 0;
   int16_t channel = 0;
@@ -101,8 +101,11 @@ struct ThemeComment {
   int8_t nps = -1;
   int8_t ces = -1;
   bool low = false;
-  std::string text;
-  std::string language;  // the event's tag
+  // The event's language tag as the Analyzer read it (kUnknown for a tag
+  // other than fi, sv and en, whose language it detected).
+  text::Language language = text::Language::kUnknown;
+  // Its text is not kept: read back from the ledger by sequence when shown
+  // (ListThemeExamples).
   std::vector<int32_t> terms;  // into ThemeView::terms(), sorted, distinct
 };
 
@@ -124,8 +127,7 @@ class ThemeView {
 
  private:
   friend class ThemeIndex;
-  using Weeks =
-      absl::flat_hash_map<std::pair<int32_t, int64_t>, WeekTally>;
+  using Weeks = absl::flat_hash_map<std::pair<int32_t, int64_t>, WeekTally>;
   ThemeView(const TouchNames* names, const std::vector<ThemeComment>* comments,
             const std::vector<std::string>* terms,
             const absl::flat_hash_map<uint64_t, int32_t>* by_hash,
@@ -168,6 +170,8 @@ class ThemeIndex {
   int64_t comments() const { return comments_.load(); }
 
   const text::Analyzer& analyzer() const { return analyzer_; }
+  // Where the comments' texts are.
+  LedgerReader& ledger() const { return ledger_; }
 
  private:
   struct Journey {

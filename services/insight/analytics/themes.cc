@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -424,8 +425,8 @@ absl::StatusOr<v1::ListThemeExamplesResponse> ListThemeExamples(
   }
 
   v1::ListThemeExamplesResponse out;
-  // Copied out under the index's lock; analysed again (for the spans)
-  // after it.
+  // Copied out under the index's lock; their texts read from the ledger and
+  // analysed again (for the spans) after it.
   std::vector<ThemeComment> page;
   std::vector<std::string> names[3];  // touchpoint, stage, channel of `page`
   POLKU_RETURN_IF_ERROR(index.Read(
@@ -459,17 +460,26 @@ absl::StatusOr<v1::ListThemeExamplesResponse> ListThemeExamples(
         }
         if (end < matching.size()) out.set_next_page_token(absl::StrCat("o", end));
       }));
+  std::vector<int64_t> sequences;
+  for (const ThemeComment& c : page) sequences.push_back(c.sequence);
+  POLKU_ASSIGN_OR_RETURN(
+      const std::vector<CountedEvent> events,
+      index.ledger().LedgerEvents(std::string(tenant), std::move(sequences)));
+  absl::flat_hash_map<int64_t, const std::string*> texts;
+  for (const CountedEvent& event : events) {
+    texts[event.sequence] = &event.comment;
+  }
   for (size_t k = 0; k < page.size(); ++k) {
     const ThemeComment& c = page[k];
-    const absl::StatusOr<text::Language> language =
-        text::ParseLanguage(c.language);
-    POLKU_ASSIGN_OR_RETURN(
-        const text::CommentAnalysis analysis,
-        index.analyzer().Analyze(
-            c.text, language.ok() ? *language : text::Language::kUnknown));
+    auto found = texts.find(c.sequence);
+    // Erased since the index's read: the example is gone with its customer.
+    if (found == texts.end()) continue;
+    const std::string& comment = *found->second;
+    POLKU_ASSIGN_OR_RETURN(const text::CommentAnalysis analysis,
+                           index.analyzer().Analyze(comment, c.language));
     v1::ThemeExample* example = out.add_examples();
-    example->set_comment(c.text);
-    for (const ThemeTerm& term : ThemeTerms(analysis, c.text)) {
+    example->set_comment(comment);
+    for (const ThemeTerm& term : ThemeTerms(analysis, comment)) {
       if (term.term != out.term()) continue;
       v1::ByteSpan* span = example->add_spans();
       span->set_begin(static_cast<int32_t>(term.begin));

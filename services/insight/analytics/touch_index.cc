@@ -69,6 +69,7 @@ absl::StatusOr<int64_t> TouchIndex::ReadAfter(const std::string& tenant,
   query.tenant = tenant;
   query.journey = key;
   query.after_sequence = journey.as_of;
+  query.fields.pairs = false;  // customers, times and scores only
   // (customer, touch, sequence) of what is new, merged in afterwards.
   struct New {
     uint32_t customer;
@@ -192,6 +193,7 @@ absl::StatusOr<std::optional<int64_t>> TouchIndex::Check(
   query.tenant = tenant;
   query.journey = key;
   query.after_sequence = journey.as_of;
+  query.fields = {.details = false, .customer = false, .pairs = false};
   bool gained = false;
   const absl::StatusOr<int64_t> scanned =
       ledger_.ScanLedger(query, [&](const CountedEvent&) {

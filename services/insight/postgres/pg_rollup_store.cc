@@ -608,7 +608,7 @@ class PgRollupStore::LockedTransaction final : public Transaction {
       const std::string& tenant, const std::string& customer_hash) override {
     POLKU_ASSIGN_OR_RETURN(
         postgres::Result rows,
-        db_.Execute(LedgerScanSql(false,
+        db_.Execute(LedgerScanSql({.details = false},
                                   " WHERE c.tenant = $1"
                                   " AND c.customer_hash = $2"),
                     {Param::Text(tenant), Param::Text(customer_hash)}));
@@ -620,7 +620,7 @@ class PgRollupStore::LockedTransaction final : public Transaction {
     POLKU_ASSIGN_OR_RETURN(
         postgres::Result rows,
         db_.Execute(
-            absl::StrCat(LedgerScanSql(true,
+            absl::StrCat(LedgerScanSql({},
                                        " WHERE c.sequence > $1::bigint"
                                        " AND c.sequence <= $2::bigint"),
                          " ORDER BY c.sequence LIMIT $3::bigint"),
@@ -743,18 +743,29 @@ class PgRollupStore::ReadSnapshot final : public Snapshot {
     return absl::OkStatus();
   }
   absl::Status ScanLedger(
-      const ScorecardQuery& query, bool details,
+      const ScorecardQuery& query, const LedgerFields& fields,
       const std::pair<std::string, std::string>* by_attribute,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
-    const SqlWhere scan = LedgerScan(query, details, by_attribute, Placeholder);
+    const SqlWhere scan = LedgerScan(query, fields, by_attribute, Placeholder);
     POLKU_ASSIGN_OR_RETURN(postgres::Result rows,
                            db_.Execute(scan.sql, ParamsOf(scan.params)));
     for (int row = 0; row < rows.rows(); ++row) {
       POLKU_ASSIGN_OR_RETURN(const CountedEvent event,
-                             LedgerRow(Row(rows, row), details));
+                             LedgerRow(Row(rows, row), fields.details));
       POLKU_RETURN_IF_ERROR(visit(event));
     }
     return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
+      int64_t sequence) override {
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result rows,
+        db_.Execute(LedgerScanSql({}, " WHERE c.sequence = $1::bigint"),
+                    {Param::Int(sequence)}));
+    POLKU_ASSIGN_OR_RETURN(std::vector<CountedEvent> events,
+                           EventsOf(rows, true));
+    if (events.empty()) return std::nullopt;
+    return std::move(events.front());
   }
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
   JourneysWithEvents() override {

@@ -72,6 +72,10 @@ class EndlessLedger final : public LedgerReader {
       if (absl::Status status = visit(event); !status.ok()) return status;
     }
   }
+  absl::StatusOr<std::vector<CountedEvent>> LedgerEvents(
+      const std::string&, std::vector<int64_t>) override {
+    return absl::UnimplementedError("not read by the warmer");
+  }
   absl::Notification scanning_;
 };
 

@@ -531,7 +531,7 @@ class SqliteRollupStore::WriterTransaction final : public Transaction {
     POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * select,
         db_.Prepare(absl::StrCat(
-            LedgerScanSql(true, " WHERE c.sequence > ?1 AND c.sequence <= ?2"),
+            LedgerScanSql({}, " WHERE c.sequence > ?1 AND c.sequence <= ?2"),
             " ORDER BY c.sequence LIMIT ?3")));
     return Events(select->Bind(1, after).Bind(2, through).Bind(3, limit), true);
   }
@@ -649,18 +649,32 @@ class SqliteRollupStore::ReaderSnapshot final : public Snapshot {
     });
   }
   absl::Status ScanLedger(
-      const ScorecardQuery& query, bool details,
+      const ScorecardQuery& query, const LedgerFields& fields,
       const std::pair<std::string, std::string>* by_attribute,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
-    const SqlWhere scan = LedgerScan(query, details, by_attribute, Placeholder);
+    const SqlWhere scan = LedgerScan(query, fields, by_attribute, Placeholder);
     POLKU_ASSIGN_OR_RETURN(sqlite::Statement * select, db_.Prepare(scan.sql));
     BindAll(*select, scan.params);
     return select->ForEachRow(
         [&](const sqlite::Statement& row) -> absl::Status {
           POLKU_ASSIGN_OR_RETURN(const CountedEvent event,
-                                 LedgerRow(Row(row), details));
+                                 LedgerRow(Row(row), fields.details));
           return visit(event);
         });
+  }
+  absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
+      int64_t sequence) override {
+    POLKU_ASSIGN_OR_RETURN(
+        sqlite::Statement * select,
+        db_.Prepare(LedgerScanSql({}, " WHERE c.sequence = ?1")));
+    std::optional<CountedEvent> found;
+    POLKU_RETURN_IF_ERROR(
+        select->Bind(1, sequence)
+            .ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
+              POLKU_ASSIGN_OR_RETURN(found, LedgerRow(Row(row), true));
+              return absl::OkStatus();
+            }));
+    return found;
   }
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
   JourneysWithEvents() override {
@@ -701,7 +715,7 @@ class SqliteRollupStore::ReaderSnapshot final : public Snapshot {
 
 const std::string& SqliteRollupStore::CustomerEventsSql() {
   static const std::string* sql = new std::string(
-      absl::StrCat("SELECT ", LedgerColumns(false),
+      absl::StrCat("SELECT ", LedgerColumns({.details = false}),
                    " FROM counted_events c WHERE c.sequence IN (",
                    kCustomerSequencesSql, ")"));
   return *sql;

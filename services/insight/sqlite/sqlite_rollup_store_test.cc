@@ -220,7 +220,8 @@ void ExpectMigratesWithItsLedger(int version) {
 }
 
 // SQLite's plan of a ledger scan of one attribute value (store_id hki-01),
-// with or without details, on a new database; empty if it cannot be had.
+// with details and customers or, as the scorecard reads, without them, on a
+// new database; empty if it cannot be had.
 std::string AttributeScanPlan(bool details) {
   std::unique_ptr<TestDatabase> db = TestDatabase::Create(Backend::kSqlite);
   if (db == nullptr || db->Open() == nullptr) return "";
@@ -229,9 +230,10 @@ std::string AttributeScanPlan(bool details) {
   const ScorecardQuery query{.tenant = "acme",
                              .journey = "switching",
                              .attributes = {{"store_id", "hki-01"}}};
-  const SqlWhere scan =
-      LedgerScan(query, details, &query.attributes.front(),
-                 [](int i, SqlType) { return absl::StrCat("?", i); });
+  const SqlWhere scan = LedgerScan(
+      query, LedgerFields{.details = details, .customer = details},
+      &query.attributes.front(),
+      [](int i, SqlType) { return absl::StrCat("?", i); });
   return QueryPlan(*file, scan.sql);
 }
 

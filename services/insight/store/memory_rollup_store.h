@@ -53,9 +53,8 @@ class MemoryRollupStore : public RollupStore {
       std::shared_ptr<MemoryDatabase> db = std::make_shared<MemoryDatabase>(),
       std::vector<std::unique_ptr<Projection>> extra = {});
 
-  // Scorecard reads (rollups or ledger) and SaveAlerts calls so far, for
-  // tests that check what was asked of the store.
-  int rollup_reads() const { return rollup_reads_; }
+  // SaveAlerts calls so far, for tests that check what was asked of the
+  // store.
   int alert_writes() const { return alert_writes_; }
 
  protected:
@@ -74,7 +73,6 @@ class MemoryRollupStore : public RollupStore {
   class MemorySnapshot;
 
   const std::shared_ptr<MemoryDatabase> db_;
-  std::atomic<int> rollup_reads_{0};
   std::atomic<int> alert_writes_{0};
 };
 

@@ -52,6 +52,14 @@ class LedgerReader {
   virtual absl::StatusOr<int64_t> ScanLedger(
       const ScorecardQuery& query,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) = 0;
+
+  // The tenant's counted events with these sequences, with every field, in
+  // sequence order, read in one snapshot; a sequence not in the ledger
+  // (never counted, another tenant's, or erased since) is left out. What
+  // an index that keeps only numbers reads its few texts back with (the
+  // theme index's examples).
+  virtual absl::StatusOr<std::vector<CountedEvent>> LedgerEvents(
+      const std::string& tenant, std::vector<int64_t> sequences) = 0;
 };
 
 }  // namespace polku::insight

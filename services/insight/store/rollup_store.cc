@@ -43,6 +43,7 @@ absl::Status RollupStore::Apply(
                            txn.ReadCheckpoints());
     int64_t last = checkpoints.sequence;
     std::vector<CountedEvent> fresh;
+    fresh.reserve(static_cast<size_t>(events.size()));
     for (const v1::StoredEvent& stored : events) {
       if (stored.sequence() <= last) continue;  // counted already
       last = stored.sequence();
@@ -204,7 +205,8 @@ absl::StatusOr<GroupedRollups> RollupStore::Scorecard(
     // rollups projection sums.
     std::map<std::string, std::pair<Day, Contribution>> groups;
     POLKU_RETURN_IF_ERROR(snapshot.ScanLedger(
-        query, /*details=*/false, IndexedAttribute(checkpoints, query),
+        query, LedgerFields{.details = false, .customer = false},
+        IndexedAttribute(checkpoints, query),
         [&](const CountedEvent& event) -> absl::Status {
           if (!HasAttributes(event.attributes, query.attributes)) {
             return absl::OkStatus();
@@ -247,8 +249,10 @@ absl::StatusOr<int64_t> RollupStore::ScanLedger(
     POLKU_ASSIGN_OR_RETURN(const Checkpoints checkpoints,
                            snapshot.ReadCheckpoints());
     as_of = checkpoints.sequence;
+    LedgerFields fields = query.fields;
+    fields.pairs = fields.pairs || !query.attributes.empty();
     return snapshot.ScanLedger(
-        query, /*details=*/true, IndexedAttribute(checkpoints, query),
+        query, fields, IndexedAttribute(checkpoints, query),
         [&](const CountedEvent& event) -> absl::Status {
           if (!HasAttributes(event.attributes, query.attributes)) {
             return absl::OkStatus();
@@ -257,6 +261,25 @@ absl::StatusOr<int64_t> RollupStore::ScanLedger(
         });
   }));
   return as_of;
+}
+
+absl::StatusOr<std::vector<CountedEvent>> RollupStore::LedgerEvents(
+    const std::string& tenant, std::vector<int64_t> sequences) {
+  std::sort(sequences.begin(), sequences.end());
+  sequences.erase(std::unique(sequences.begin(), sequences.end()),
+                  sequences.end());
+  std::vector<CountedEvent> events;
+  POLKU_RETURN_IF_ERROR(Read([&](Snapshot& snapshot) -> absl::Status {
+    for (const int64_t sequence : sequences) {
+      POLKU_ASSIGN_OR_RETURN(std::optional<CountedEvent> event,
+                             snapshot.LedgerEventAt(sequence));
+      if (event && std::get<0>(event->key) == tenant) {
+        events.push_back(*std::move(event));
+      }
+    }
+    return absl::OkStatus();
+  }));
+  return events;
 }
 
 absl::Status RollupStore::SaveAlerts(const std::string& tenant,

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +77,8 @@ class RollupStore : public FeedSink,
   absl::StatusOr<int64_t> ScanLedger(
       const ScorecardQuery& query,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) final;
+  absl::StatusOr<std::vector<CountedEvent>> LedgerEvents(
+      const std::string& tenant, std::vector<int64_t> sequences) final;
 
   // AlertStore.
   absl::Status SaveAlerts(const std::string& tenant,
@@ -122,14 +125,17 @@ class RollupStore : public FeedSink,
     virtual absl::Status SumRollups(const ScorecardQuery& query,
                                     GroupedRollups& result) = 0;
     // Every ledger row of the query's tenant and journey within its versions,
-    // days, touchpoints, stage and channel, with details if `details`; if
-    // `by_attribute` is set, only rows carrying that attribute (found
-    // through the attribute index; without details, their customer hash may
-    // be left empty). Other attributes are left to the caller.
+    // days, touchpoints, stage and channel, with `fields` (the rest left
+    // empty); if `by_attribute` is set, only rows carrying that attribute
+    // (found through the attribute index). Other attributes are left to the
+    // caller.
     virtual absl::Status ScanLedger(
-        const ScorecardQuery& query, bool details,
+        const ScorecardQuery& query, const LedgerFields& fields,
         const std::pair<std::string, std::string>* by_attribute,
         absl::FunctionRef<absl::Status(const CountedEvent&)> visit) = 0;
+    // The ledger row of `sequence` with every field, if there is one.
+    virtual absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
+        int64_t sequence) = 0;
     virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
     JourneysWithEvents() = 0;
     // The serialised alerts, newest first_seen first, then by id.

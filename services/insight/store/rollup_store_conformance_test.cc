@@ -21,7 +21,9 @@ using ::testing::ElementsAre;
 using testing::EventSpec;
 using ::testing::Field;
 using testing::kMarch1;
+using testing::kMarch1Seconds;
 using testing::MakeEvent;
+using ::testing::Pair;
 
 google::protobuf::RepeatedPtrField<v1::StoredEvent> Page(
     const std::vector<EventSpec>& specs) {
@@ -155,6 +157,74 @@ TEST_P(RollupStoreTest, LedgerScanAfterASequenceReadsOnlyTheLaterEvents) {
   query.channel.clear();
   query.after_sequence = 5;
   EXPECT_TRUE(scan(query).empty());
+}
+
+// A scan reads the fields asked for and leaves the rest out, on every
+// backend alike (a reader cannot come to rely on what it did not ask for);
+// attributes are read for an attribute filter whatever the fields say.
+TEST_P(RollupStoreTest, ALedgerScanReadsTheFieldsAskedFor) {
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> page =
+      Page({{.sequence = 1,
+             .offset_seconds = 9 * 3600 + 30,
+             .csat = 4,
+             .measures = {{"wait_seconds", 2}},
+             .attributes = {{"store_id", "hki-01"}},
+             .customer_hash = "a"}});
+  page[0].mutable_event()->set_comment("Jono oli pitkä");
+  page[0].mutable_event()->set_language("fi");
+  ASSERT_TRUE(store_->Apply(page).ok());
+  auto read = [&](LedgerFields fields, bool filtered) {
+    ScorecardQuery query = AcmeSwitching();
+    query.fields = fields;
+    if (filtered) query.attributes = {{"store_id", "hki-01"}};
+    std::vector<CountedEvent> events;
+    EXPECT_TRUE(store_
+                    ->ScanLedger(query,
+                                 [&](const CountedEvent& event) {
+                                   events.push_back(event);
+                                   return absl::OkStatus();
+                                 })
+                    .ok());
+    EXPECT_EQ(events.size(), 1u);
+    return events.empty() ? CountedEvent() : events[0];
+  };
+  const int64_t occurred_at = (kMarch1Seconds + 9 * 3600 + 30) * 1'000'000;
+  const CountedEvent all = read({}, false);
+  EXPECT_EQ(all.customer_hash, "a");
+  EXPECT_EQ(all.csat, 4);
+  EXPECT_EQ(all.occurred_at_micros, occurred_at);
+  EXPECT_EQ(all.comment, "Jono oli pitkä");
+  EXPECT_EQ(all.language, "fi");
+  EXPECT_THAT(all.attributes, ElementsAre(Pair("store_id", "hki-01")));
+  EXPECT_THAT(all.measures, ElementsAre(Pair("wait_seconds", 2000)));
+
+  for (const bool filtered : {false, true}) {
+    SCOPED_TRACE(filtered ? "filtered by store_id" : "unfiltered");
+    const CountedEvent lean =
+        read({.customer = false, .pairs = false}, filtered);
+    EXPECT_EQ(lean.sequence, 1);
+    EXPECT_EQ(lean.key, all.key);
+    EXPECT_EQ(lean.csat, 4);
+    EXPECT_EQ(lean.customer_hash, "");
+    EXPECT_EQ(lean.occurred_at_micros, occurred_at);
+    EXPECT_EQ(lean.comment, "Jono oli pitkä");
+    EXPECT_EQ(lean.language, "fi");
+    if (filtered) {
+      EXPECT_THAT(lean.attributes, ElementsAre(Pair("store_id", "hki-01")));
+    } else {
+      EXPECT_TRUE(lean.attributes.empty());
+      EXPECT_TRUE(lean.measures.empty());
+    }
+  }
+  for (const bool filtered : {false, true}) {
+    SCOPED_TRACE(filtered ? "filtered by store_id" : "unfiltered");
+    const CountedEvent undetailed = read({.details = false}, filtered);
+    EXPECT_EQ(undetailed.customer_hash, "a");
+    EXPECT_EQ(undetailed.occurred_at_micros, kMarch1Seconds * 1'000'000);
+    EXPECT_EQ(undetailed.comment, "");
+    EXPECT_EQ(undetailed.language, "");
+    EXPECT_THAT(undetailed.measures, ElementsAre(Pair("wait_seconds", 2000)));
+  }
 }
 
 TEST_P(RollupStoreTest, GroupsByStageAndByChannel) {
@@ -379,6 +449,41 @@ v1::Erasure ErasureOf(int64_t sequence, const std::string& customer,
   erasure.set_tenant(tenant);
   erasure.set_customer_hash("hash-" + customer);
   return erasure;
+}
+
+// Events read back by sequence: the tenant's only, in sequence order, with
+// their comments; an erased customer's and unknown sequences left out.
+TEST_P(RollupStoreTest, LedgerEventsReadsTheTenantsEventsBySequence) {
+  google::protobuf::RepeatedPtrField<v1::StoredEvent> page =
+      Page({{.sequence = 1, .csat = 2, .customer_hash = "hash-anna"},
+            {.sequence = 2, .tenant = "globex", .customer_hash = "hash-bo"},
+            {.sequence = 3, .csat = 5, .customer_hash = "hash-cia"},
+            {.sequence = 4, .customer_hash = "hash-anna"}});
+  for (v1::StoredEvent& event : page) {
+    event.mutable_event()->set_comment(
+        absl::StrCat("comment ", event.sequence()));
+    event.mutable_event()->set_language("en");
+  }
+  ASSERT_TRUE(store_->Apply(page).ok());
+  auto read = [&](const std::string& tenant, std::vector<int64_t> sequences) {
+    absl::StatusOr<std::vector<CountedEvent>> events =
+        store_->LedgerEvents(tenant, std::move(sequences));
+    EXPECT_TRUE(events.ok()) << events.status();
+    std::vector<std::string> comments;
+    for (const CountedEvent& event :
+         events.value_or(std::vector<CountedEvent>{})) {
+      comments.push_back(absl::StrCat(event.sequence, ": ", event.comment, " (",
+                                      event.customer_hash, ")"));
+    }
+    return comments;
+  };
+  EXPECT_THAT(read("acme", {4, 3, 2, 1, 99, 3}),
+              ElementsAre("1: comment 1 (hash-anna)", "3: comment 3 (hash-cia)",
+                          "4: comment 4 (hash-anna)"));
+  EXPECT_THAT(read("globex", {1, 2}), ElementsAre("2: comment 2 (hash-bo)"));
+  EXPECT_TRUE(read("acme", {}).empty());
+  ASSERT_TRUE(store_->ApplyErasure(ErasureOf(5, "anna")).ok());
+  EXPECT_THAT(read("acme", {1, 3, 4}), ElementsAre("3: comment 3 (hash-cia)"));
 }
 
 // Every grouping of the scorecard, for comparing two stores.

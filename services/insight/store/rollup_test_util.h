@@ -114,8 +114,6 @@ class FakeRollupStore : public MemoryRollupStore {
     *page.Add() = event;
     EXPECT_TRUE(Apply(page).ok());
   }
-  // Scorecard reads so far.
-  int queries() const { return rollup_reads(); }
   // SaveAlerts calls so far.
   int saves() const { return alert_writes(); }
 };

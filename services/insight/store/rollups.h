@@ -43,6 +43,16 @@ Day DayOf(absl::Time time);
 // Midnight UTC at the start of `day`.
 absl::Time StartOfDay(Day day);
 
+// What a ledger scan reads of each event besides its sequence, key and
+// scores. A reader that needs less is served with less to decode (the
+// theme index reads neither customers nor attributes and measures); what
+// is not read is left empty.
+struct LedgerFields {
+  bool details = true;   // occurred_at, comment and language
+  bool customer = true;  // customer_hash
+  bool pairs = true;     // attributes and measures
+};
+
 struct ScorecardQuery {
   std::string tenant;
   std::string journey;
@@ -64,6 +74,9 @@ struct ScorecardQuery {
   // Ledger scans only: just the events with a greater sequence (0 = all),
   // for readers that keep what they read and add only what is new.
   int64_t after_sequence = 0;
+  // Ledger scans only: what to read of each event (attributes whenever
+  // the query filters by them).
+  LedgerFields fields;
 };
 
 // An operational measure (TouchpointEvent.measures, e.g. `wait_seconds`)

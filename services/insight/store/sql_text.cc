@@ -104,14 +104,17 @@ std::string MeasureSumsSql(const ScorecardQuery& query,
       where, " GROUP BY ", group, ", measure ORDER BY ", group, ", measure");
 }
 
-std::string LedgerColumns(bool details) {
-  std::string columns =
-      "c.sequence, c.tenant, c.customer_hash, c.journey, c.journey_version,"
-      " c.touchpoint, c.stage, c.channel, c.day, c.csat, c.nps, c.ces,"
-      " c.attributes, c.measures";
-  if (details)
-    absl::StrAppend(&columns, ", d.occurred_at, d.comment, d.language");
-  return columns;
+std::string LedgerColumns(const LedgerFields& fields) {
+  // What is not read stays in its place as '', so LedgerRow reads every
+  // variant alike.
+  return absl::StrCat(
+      "c.sequence, c.tenant, ",
+      fields.customer ? "c.customer_hash" : "CAST('' AS TEXT)",
+      ", c.journey, c.journey_version, c.touchpoint, c.stage, c.channel,"
+      " c.day, c.csat, c.nps, c.ces, ",
+      fields.pairs ? "c.attributes, c.measures"
+                   : "CAST('' AS TEXT), CAST('' AS TEXT)",
+      fields.details ? ", d.occurred_at, d.comment, d.language" : "");
 }
 
 std::string IndexedLedgerColumns() {
@@ -122,13 +125,13 @@ std::string IndexedLedgerColumns() {
          " c.csat, c.nps, c.ces, c.attributes, c.measures";
 }
 
-std::string LedgerScanSql(bool details, const std::string& where) {
-  return absl::StrCat("SELECT ", LedgerColumns(details),
-                      " FROM counted_events c",
-                      details ? " LEFT JOIN event_details d"
-                                " ON d.sequence = c.sequence"
-                              : "",
-                      where);
+std::string LedgerScanSql(const LedgerFields& fields,
+                          const std::string& where) {
+  return absl::StrCat(
+      "SELECT ", LedgerColumns(fields), " FROM counted_events c",
+      fields.details ? " LEFT JOIN event_details d ON d.sequence = c.sequence"
+                     : "",
+      where);
 }
 
 int64_t AttributeKey(const std::string& tenant, const std::string& journey,
@@ -147,7 +150,7 @@ int64_t AttributeKey(const std::string& tenant, const std::string& journey,
   return static_cast<int64_t>(hash);
 }
 
-SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
+SqlWhere LedgerScan(const ScorecardQuery& query, const LedgerFields& fields,
                     const std::pair<std::string, std::string>* by_attribute,
                     absl::FunctionRef<std::string(int, SqlType)> placeholder) {
   SqlWhere scan = RollupWhere(query, placeholder, "c.");
@@ -169,7 +172,7 @@ SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
                                 SqlType::kBigint));
   }
   if (by_attribute == nullptr) {
-    scan.sql = LedgerScanSql(details, scan.sql);
+    scan.sql = LedgerScanSql(fields, scan.sql);
     return scan;
   }
   // The index's key leads with the attribute (of the tenant's journey):
@@ -178,7 +181,7 @@ SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
                                     by_attribute->first, by_attribute->second));
   const std::string attribute =
       placeholder(static_cast<int>(scan.params.size()), SqlType::kBigint);
-  if (!details) {
+  if (!fields.details && !fields.customer) {
     // The index carries every column a scorecard counts: that range is the
     // whole read. (Joined to counted_events, each event was a lookup of
     // its own, all over the ledger: mostly pages not in any cache.)
@@ -190,11 +193,12 @@ SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
   // With details, each event found by its key (SQLite keeps a CROSS JOIN's
   // order: the index first).
   scan.sql = absl::StrCat(
-      "SELECT ", LedgerColumns(details),
+      "SELECT ", LedgerColumns(fields),
       " FROM ledger_attributes a CROSS JOIN counted_events c",
-      details ? " LEFT JOIN event_details d ON d.sequence = c.sequence" : "",
-      scan.sql, " AND a.attribute = ", attribute,
-      " AND c.sequence = a.sequence");
+      fields.details ? " LEFT JOIN event_details d ON d.sequence = c.sequence"
+                     : "",
+      scan.sql,
+      " AND a.attribute = ", attribute, " AND c.sequence = a.sequence");
   return scan;
 }
 

@@ -64,14 +64,15 @@ std::string RollupSumsSql(const ScorecardQuery& query,
 std::string MeasureSumsSql(const ScorecardQuery& query,
                            const std::string& where);
 
-// The ledger's columns as LedgerRow reads them, from counted_events `c`
-// (and with details, event_details `d`, LEFT JOINed on the sequence).
-std::string LedgerColumns(bool details);
-// The columns of LedgerColumns(false) as ledger_attributes `c` holds them:
-// all but the customer hash, which reads as "".
+// The ledger's columns as LedgerRow(row, fields.details) reads them, from
+// counted_events `c` (and with details, event_details `d`, LEFT JOINed on
+// the sequence); the fields not read as "".
+std::string LedgerColumns(const LedgerFields& fields);
+// The columns of LedgerColumns without details as ledger_attributes `c`
+// holds them: all but the customer hash, which reads as "".
 std::string IndexedLedgerColumns();
 // The ledger rows of `where` (on counted_events c).
-std::string LedgerScanSql(bool details, const std::string& where);
+std::string LedgerScanSql(const LedgerFields& fields, const std::string& where);
 
 // An attribute of a tenant's journey as ledger_attributes.attribute holds
 // it: a 64-bit hash (FNV-1a) of the four, the same on every backend and in
@@ -81,12 +82,12 @@ std::string LedgerScanSql(bool details, const std::string& where);
 int64_t AttributeKey(const std::string& tenant, const std::string& journey,
                      const std::string& name, const std::string& value);
 
-// The ledger rows of `query` other than its attribute filters, with details
-// if `details`; with `by_attribute`, only those carrying it, found through
+// The ledger rows of `query` other than its attribute filters, with
+// `fields`; with `by_attribute`, only those carrying it, found through
 // ledger_attributes rather than by reading the journey's every row: without
-// details, read from that index alone (one range; no customer hash), with
-// details each joined to its counted_events and event_details rows.
-SqlWhere LedgerScan(const ScorecardQuery& query, bool details,
+// details and customer, read from that index alone (one range), else each
+// joined to its counted_events (and event_details) rows.
+SqlWhere LedgerScan(const ScorecardQuery& query, const LedgerFields& fields,
                     const std::pair<std::string, std::string>* by_attribute,
                     absl::FunctionRef<std::string(int, SqlType)> placeholder);
 
