@@ -27,8 +27,6 @@ absl::StatusCode CodeOf(absl::string_view sqlstate) {
   if (sqlstate == "40001" || sqlstate == "40P01") return absl::StatusCode::kAborted;
   if (sqlstate == "57014") return absl::StatusCode::kCancelled;  // query_canceled
   if (absl::StartsWith(sqlstate, "23")) return absl::StatusCode::kFailedPrecondition;
-  // lock_not_available: lock_timeout passed (or NOWAIT); try again later.
-  if (sqlstate == "55P03") return absl::StatusCode::kUnavailable;
   if (absl::StartsWith(sqlstate, "08") || absl::StartsWith(sqlstate, "57P")) {
     return absl::StatusCode::kUnavailable;  // connection lost, server shutting down
   }
@@ -299,7 +297,10 @@ absl::Status Connection::Migrate(absl::string_view component,
       }
       if (absl::Status s = Exec(migrations[v - 1].sql); !s.ok()) {
         if (!absl::StrContains(s.message(), "[55P03]")) return s;
-        return absl::UnavailableError(absl::StrCat(
+        // Neither UNAVAILABLE nor ABORTED, which callers retry at once
+        // (WaitForServer, RunWithRetries): each retry would queue for the
+        // lock again and hold up the table's queries again.
+        return absl::DeadlineExceededError(absl::StrCat(
             "migration ", v, " of ", component, " waited ", absl::FormatDuration(lock_timeout),
             " for a lock another connection holds (a long query or transaction on its table);"
             " nothing was changed and the next start tries again: ",

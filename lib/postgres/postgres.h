@@ -14,9 +14,8 @@
 // Errors are absl::Status with the most specific code SQLSTATE allows:
 // unique_violation → ALREADY_EXISTS, other integrity violations →
 // FAILED_PRECONDITION, serialization failures and deadlocks → ABORTED (retry
-// the transaction), a lost or refused connection or a lock not had within
-// lock_timeout → UNAVAILABLE, data exceptions → INVALID_ARGUMENT,
-// insufficient resources → RESOURCE_EXHAUSTED.
+// the transaction), a lost or refused connection → UNAVAILABLE, data
+// exceptions → INVALID_ARGUMENT, insufficient resources → RESOURCE_EXHAUSTED.
 // A Connection is used by one thread at a time.
 #ifndef POLKU_LIB_POSTGRES_POSTGRES_H_
 #define POLKU_LIB_POSTGRES_POSTGRES_H_
@@ -135,8 +134,9 @@ class Connection {
   // (such a database served one component). A migration waits at most
   // `lock_timeout` for each lock it takes (an older replica's long read
   // during a rolling upgrade): meanwhile every other query of that table
-  // would queue behind it. UNAVAILABLE then, naming the migration; nothing
-  // of it is applied.
+  // would queue behind it. DEADLINE_EXCEEDED then, naming the migration;
+  // nothing of it is applied (the process fails to start, and its next
+  // start tries again, rather than queueing again at once).
   absl::Status Migrate(absl::string_view component, const std::vector<Migration>& migrations,
                        absl::Duration lock_timeout = absl::Seconds(10));
   absl::StatusOr<int> SchemaVersion(absl::string_view component);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/insight/store/rollup_test_util.h"
 
@@ -402,6 +404,70 @@ TEST(ThemesTest, ExamplesArePagedWithSpans) {
   EXPECT_EQ(e.comment().substr(e.spans(0).begin(),
                                e.spans(0).end() - e.spans(0).begin()),
             "Toimitus oli myöhässä");
+}
+
+// The store's ledger, but one sequence gone from LedgerEvents' answers: a
+// customer erased between the index's read and the read of its texts.
+class LedgerForgettingOne final : public LedgerReader {
+ public:
+  LedgerForgettingOne(LedgerReader& ledger, int64_t forgotten)
+      : ledger_(ledger), forgotten_(forgotten) {}
+  absl::StatusOr<int64_t> ScanLedger(
+      const ScorecardQuery& query,
+      absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
+    return ledger_.ScanLedger(query, visit);
+  }
+  absl::StatusOr<std::vector<CountedEvent>> LedgerEvents(
+      const std::string& tenant, std::vector<int64_t> sequences) override {
+    sequences.erase(
+        std::remove(sequences.begin(), sequences.end(), forgotten_),
+        sequences.end());
+    return ledger_.LedgerEvents(tenant, std::move(sequences));
+  }
+
+ private:
+  LedgerReader& ledger_;
+  const int64_t forgotten_;
+};
+
+// An example's text comes from the ledger; one no longer there is left out
+// of its page rather than shown without its text, and the page goes on.
+TEST(ThemesTest, AnExampleWhoseTextIsGoneIsLeftOut) {
+  FakeRollupStore store;
+  int64_t sequence = 0;
+  for (int i = 0; i < 5; ++i) {
+    Add(store, sequence,
+        {.text = absl::StrCat("Slow refund number ", i),
+         .language = "en",
+         .nps = 2,
+         .touchpoint = "support"});
+  }
+  LedgerForgettingOne ledger(store, 3);
+  ThemeIndex index(store, ledger, SharedAnalyzer());
+  v1::ListThemeExamplesRequest request;
+  request.mutable_scope()->set_journey("switching");
+  request.set_theme_id(ThemeId("refund"));
+  request.set_page_size(4);
+  absl::StatusOr<v1::ListThemeExamplesResponse> first =
+      ListThemeExamples(index, "acme", request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::vector<std::string> comments;
+  for (const v1::ThemeExample& e : first->examples()) {
+    comments.push_back(e.comment());
+    EXPECT_THAT(e.spans(), ::testing::SizeIs(1)) << e.comment();
+  }
+  // Newest first: numbers 4, 3, (2, sequence 3, forgotten), 1; then 0 on
+  // the next page.
+  EXPECT_THAT(comments, ::testing::ElementsAre("Slow refund number 4",
+                                               "Slow refund number 3",
+                                               "Slow refund number 1"));
+  ASSERT_EQ(first->next_page_token(), "o4");
+  request.set_page_token(first->next_page_token());
+  absl::StatusOr<v1::ListThemeExamplesResponse> second =
+      ListThemeExamples(index, "acme", request);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->examples_size(), 1);
+  EXPECT_EQ(second->examples(0).comment(), "Slow refund number 0");
 }
 
 TEST(ThemesTest, ErasureRemovesTheCustomersComments) {

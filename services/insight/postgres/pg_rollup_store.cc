@@ -757,11 +757,12 @@ class PgRollupStore::ReadSnapshot final : public Snapshot {
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
-      int64_t sequence) override {
+      const std::string& tenant, int64_t sequence) override {
     POLKU_ASSIGN_OR_RETURN(
         postgres::Result rows,
-        db_.Execute(LedgerScanSql({}, " WHERE c.sequence = $1::bigint"),
-                    {Param::Int(sequence)}));
+        db_.Execute(LedgerScanSql(
+                        {}, " WHERE c.sequence = $1::bigint AND c.tenant = $2"),
+                    {Param::Int(sequence), Param::Text(tenant)}));
     POLKU_ASSIGN_OR_RETURN(std::vector<CountedEvent> events,
                            EventsOf(rows, true));
     if (events.empty()) return std::nullopt;

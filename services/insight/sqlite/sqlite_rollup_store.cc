@@ -663,13 +663,15 @@ class SqliteRollupStore::ReaderSnapshot final : public Snapshot {
         });
   }
   absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
-      int64_t sequence) override {
+      const std::string& tenant, int64_t sequence) override {
     POLKU_ASSIGN_OR_RETURN(
         sqlite::Statement * select,
-        db_.Prepare(LedgerScanSql({}, " WHERE c.sequence = ?1")));
+        db_.Prepare(
+            LedgerScanSql({}, " WHERE c.sequence = ?1 AND c.tenant = ?2")));
     std::optional<CountedEvent> found;
     POLKU_RETURN_IF_ERROR(
         select->Bind(1, sequence)
+            .Bind(2, tenant)
             .ForEachRow([&](const sqlite::Statement& row) -> absl::Status {
               POLKU_ASSIGN_OR_RETURN(found, LedgerRow(Row(row), true));
               return absl::OkStatus();

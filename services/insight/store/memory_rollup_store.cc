@@ -216,9 +216,12 @@ class MemoryRollupStore::MemorySnapshot final : public Snapshot {
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
-      int64_t sequence) override {
+      const std::string& tenant, int64_t sequence) override {
     auto found = tables_.ledger.find(sequence);
-    if (found == tables_.ledger.end()) return std::nullopt;
+    if (found == tables_.ledger.end() ||
+        std::get<0>(found->second.key) != tenant) {
+      return std::nullopt;
+    }
     return found->second;
   }
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>>

@@ -272,10 +272,8 @@ absl::StatusOr<std::vector<CountedEvent>> RollupStore::LedgerEvents(
   POLKU_RETURN_IF_ERROR(Read([&](Snapshot& snapshot) -> absl::Status {
     for (const int64_t sequence : sequences) {
       POLKU_ASSIGN_OR_RETURN(std::optional<CountedEvent> event,
-                             snapshot.LedgerEventAt(sequence));
-      if (event && std::get<0>(event->key) == tenant) {
-        events.push_back(*std::move(event));
-      }
+                             snapshot.LedgerEventAt(tenant, sequence));
+      if (event) events.push_back(*std::move(event));
     }
     return absl::OkStatus();
   }));

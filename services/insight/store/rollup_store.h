@@ -125,17 +125,18 @@ class RollupStore : public FeedSink,
     virtual absl::Status SumRollups(const ScorecardQuery& query,
                                     GroupedRollups& result) = 0;
     // Every ledger row of the query's tenant and journey within its versions,
-    // days, touchpoints, stage and channel, with `fields` (the rest left
-    // empty); if `by_attribute` is set, only rows carrying that attribute
-    // (found through the attribute index). Other attributes are left to the
-    // caller.
+    // days, touchpoints, stage and channel, with at least `fields` (the rest
+    // may be left empty); if `by_attribute` is set, only rows carrying that
+    // attribute (found through the attribute index). Other attributes are
+    // left to the caller.
     virtual absl::Status ScanLedger(
         const ScorecardQuery& query, const LedgerFields& fields,
         const std::pair<std::string, std::string>* by_attribute,
         absl::FunctionRef<absl::Status(const CountedEvent&)> visit) = 0;
-    // The ledger row of `sequence` with every field, if there is one.
+    // The tenant's ledger row of `sequence` with every field, if there is
+    // one.
     virtual absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
-        int64_t sequence) = 0;
+        const std::string& tenant, int64_t sequence) = 0;
     virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
     JourneysWithEvents() = 0;
     // The serialised alerts, newest first_seen first, then by id.

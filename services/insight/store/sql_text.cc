@@ -190,8 +190,8 @@ SqlWhere LedgerScan(const ScorecardQuery& query, const LedgerFields& fields,
                             " AND c.attribute = ", attribute);
     return scan;
   }
-  // With details, each event found by its key (SQLite keeps a CROSS JOIN's
-  // order: the index first).
+  // With details or customers, each event found by its key (SQLite keeps a
+  // CROSS JOIN's order: the index first).
   scan.sql = absl::StrCat(
       "SELECT ", LedgerColumns(fields),
       " FROM ledger_attributes a CROSS JOIN counted_events c",

@@ -111,7 +111,8 @@ absl::Status AddRollupSums(const SqlRow& row, Grouping grouping,
 absl::Status AddMeasureSums(const SqlRow& row, Grouping grouping,
                             const std::map<std::string, size_t>& index,
                             absl::string_view database, GroupedRollups& result);
-// A row of LedgerColumns(details) of `tenant`.
+// A row of LedgerColumns(fields) (or IndexedLedgerColumns), with the
+// details columns when `details`.
 absl::StatusOr<CountedEvent> LedgerRow(const SqlRow& row, bool details);
 
 }  // namespace polku::insight
