@@ -168,6 +168,24 @@ CREATE TABLE ledger_attributes (
 DELETE FROM projection_checkpoints WHERE projection = 'attribute_index';
 )sql";
 
+// Version 4: SqliteRollupStore's version 8: the attribute index in chunks
+// (attribute_index.h), a row per attribute value and feed page instead of
+// per event and attribute. The old index is dropped with its checkpoint,
+// after locking the checkpoint row as version 3 does, and the new one
+// catches up from the ledger after the first start, in the background.
+constexpr char kSchemaV4[] = R"sql(
+SELECT sequence FROM checkpoint WHERE id = 1 FOR UPDATE;
+DROP TABLE ledger_attributes;
+CREATE TABLE ledger_attribute_chunks (
+  attribute BIGINT NOT NULL,       -- AttributeKey(tenant, journey, name, value)
+  first_sequence BIGINT NOT NULL,  -- of the events written in it
+  last_sequence BIGINT NOT NULL,
+  events BYTEA NOT NULL,           -- polku.insight.store.AttributeChunk
+  PRIMARY KEY (attribute, first_sequence)
+);
+DELETE FROM projection_checkpoints WHERE projection = 'attribute_index';
+)sql";
+
 // Writes take every row of a page in one statement, one array per column
 // (unnest), so an apply costs the same few round trips whatever its size.
 constexpr char kKeyColumns[] =
@@ -323,13 +341,6 @@ const std::string& InsertCountedEventsSql() {
   return *sql;
 }
 
-// One index row per attribute of each event.
-const std::string& IndexAttributesSql() {
-  static const std::string* sql = new std::string(
-      InsertLedgerRowsSql("ledger_attributes", "attribute", "bigint"));
-  return *sql;
-}
-
 // The columns of InsertLedgerRowsSql but the table's own, one array each.
 class LedgerRowArrays {
  public:
@@ -343,7 +354,6 @@ class LedgerRowArrays {
     attributes_.push_back(attributes);
     measures_.push_back(measures);
   }
-  bool empty() const { return sequences_.empty(); }
   const std::vector<int64_t>& sequences() const { return sequences_; }
   // Binds them in InsertLedgerRowsSql's order, with the table's own column.
   std::vector<Param> Params(Param own) const {
@@ -668,39 +678,57 @@ class PgRollupStore::LockedTransaction final : public Transaction {
             customer)
         .status();
   }
-  absl::Status IndexAttributes(absl::Span<const CountedEvent> events) override {
-    LedgerRowArrays rows;
-    std::vector<int64_t> keys;  // AttributeKey of each row
-    for (const CountedEvent& event : events) {
-      if (event.attributes.empty()) continue;
-      const std::string attributes = EncodePairs(event.attributes);
-      const std::string measures = EncodeMeasures(event.measures);
-      for (const auto& [name, value] : event.attributes) {
-        rows.Add(event, attributes, measures);
-        keys.push_back(AttributeKey(std::get<0>(event.key),
-                                    std::get<1>(event.key), name, value));
-      }
+  absl::Status InsertAttributeChunks(
+      absl::Span<const AttributeChunkRow> chunks) override {
+    std::vector<int64_t> attributes, firsts, lasts;
+    std::vector<std::string> events;
+    for (const AttributeChunkRow& chunk : chunks) {
+      attributes.push_back(chunk.attribute);
+      firsts.push_back(chunk.first_sequence);
+      lasts.push_back(chunk.last_sequence);
+      events.push_back(chunk.events);
     }
-    if (rows.empty()) return absl::OkStatus();
-    return db_.Execute(IndexAttributesSql(), rows.Params(Param::IntArray(keys)))
+    return db_
+        .Execute(
+            "INSERT INTO ledger_attribute_chunks (attribute, first_sequence,"
+            " last_sequence, events) SELECT * FROM unnest($1::bigint[],"
+            " $2::bigint[], $3::bigint[], $4::bytea[])",
+            {Param::IntArray(attributes), Param::IntArray(firsts),
+             Param::IntArray(lasts), Param::BytesArray(events)})
         .status();
   }
-  absl::Status UnindexAttributes(
-      absl::Span<const CountedEvent> events) override {
-    std::vector<int64_t> attributes, sequences;
-    for (const CountedEvent& event : events) {
-      for (const auto& [name, value] : event.attributes) {
-        attributes.push_back(AttributeKey(std::get<0>(event.key),
-                                          std::get<1>(event.key), name, value));
-        sequences.push_back(event.sequence);
-      }
-    }
-    if (sequences.empty()) return absl::OkStatus();
+  absl::Status ReplaceAttributeChunk(int64_t attribute, int64_t first_sequence,
+                                     const std::string& events) override {
     return db_
-        .Execute("DELETE FROM ledger_attributes a USING unnest("
-                 "$1::bigint[], $2::bigint[]) AS k(attribute, sequence)"
-                 " WHERE a.attribute = k.attribute AND a.sequence = k.sequence",
-                 {Param::IntArray(attributes), Param::IntArray(sequences)})
+        .Execute(
+            "UPDATE ledger_attribute_chunks SET events = $3"
+            " WHERE attribute = $1 AND first_sequence = $2",
+            {Param::Int(attribute), Param::Int(first_sequence),
+             Param::Bytes(events)})
+        .status();
+  }
+  absl::StatusOr<std::optional<AttributeChunkRow>> AttributeChunkAt(
+      int64_t attribute, int64_t sequence) override {
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result rows,
+        db_.Execute("SELECT first_sequence, last_sequence, events"
+                    " FROM ledger_attribute_chunks WHERE attribute = $1"
+                    " AND first_sequence <= $2"
+                    " ORDER BY first_sequence DESC LIMIT 1",
+                    {Param::Int(attribute), Param::Int(sequence)}));
+    if (rows.rows() == 0) return std::nullopt;
+    return AttributeChunkRow{.attribute = attribute,
+                             .first_sequence = rows.Int(0, 0),
+                             .last_sequence = rows.Int(0, 1),
+                             .events = rows.Bytes(0, 2)};
+  }
+  absl::Status DeleteAttributeChunk(int64_t attribute,
+                                    int64_t first_sequence) override {
+    return db_
+        .Execute(
+            "DELETE FROM ledger_attribute_chunks"
+            " WHERE attribute = $1 AND first_sequence = $2",
+            {Param::Int(attribute), Param::Int(first_sequence)})
         .status();
   }
   absl::Status AddToRollups(
@@ -744,9 +772,8 @@ class PgRollupStore::ReadSnapshot final : public Snapshot {
   }
   absl::Status ScanLedger(
       const ScorecardQuery& query, const LedgerFields& fields,
-      const std::pair<std::string, std::string>* by_attribute,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
-    const SqlWhere scan = LedgerScan(query, fields, by_attribute, Placeholder);
+    const SqlWhere scan = LedgerScan(query, fields, Placeholder);
     POLKU_ASSIGN_OR_RETURN(postgres::Result rows,
                            db_.Execute(scan.sql, ParamsOf(scan.params)));
     for (int row = 0; row < rows.rows(); ++row) {
@@ -756,17 +783,33 @@ class PgRollupStore::ReadSnapshot final : public Snapshot {
     }
     return absl::OkStatus();
   }
-  absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
-      const std::string& tenant, int64_t sequence) override {
+  absl::Status ScanAttributeChunks(
+      int64_t attribute, int64_t after_sequence,
+      absl::FunctionRef<absl::Status(absl::string_view)> visit) override {
     POLKU_ASSIGN_OR_RETURN(
         postgres::Result rows,
-        db_.Execute(LedgerScanSql(
-                        {}, " WHERE c.sequence = $1::bigint AND c.tenant = $2"),
-                    {Param::Int(sequence), Param::Text(tenant)}));
-    POLKU_ASSIGN_OR_RETURN(std::vector<CountedEvent> events,
-                           EventsOf(rows, true));
-    if (events.empty()) return std::nullopt;
-    return std::move(events.front());
+        db_.Execute("SELECT events FROM ledger_attribute_chunks"
+                    " WHERE attribute = $1 AND last_sequence > $2"
+                    " ORDER BY first_sequence",
+                    {Param::Int(attribute), Param::Int(after_sequence)}));
+    for (int row = 0; row < rows.rows(); ++row) {
+      POLKU_RETURN_IF_ERROR(visit(rows.Bytes(row, 0)));
+    }
+    return absl::OkStatus();
+  }
+  // One round trip for them all.
+  absl::StatusOr<std::vector<CountedEvent>> LedgerEventsAt(
+      const std::string& tenant, absl::Span<const int64_t> sequences) override {
+    if (sequences.empty()) return std::vector<CountedEvent>();
+    POLKU_ASSIGN_OR_RETURN(
+        postgres::Result rows,
+        db_.Execute(absl::StrCat(LedgerScanSql({},
+                                               " WHERE c.sequence = ANY("
+                                               "$1::bigint[]) AND"
+                                               " c.tenant = $2"),
+                                 " ORDER BY c.sequence"),
+                    {Param::IntArray(sequences), Param::Text(tenant)}));
+    return EventsOf(rows, true);
   }
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
   JourneysWithEvents() override {
@@ -816,7 +859,7 @@ absl::StatusOr<std::unique_ptr<PgRollupStore>> PgRollupStore::Open(
 
 const std::vector<Migration>& PgRollupStore::Migrations() {
   static const auto* migrations = new std::vector<Migration>{
-      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}};
+      {1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}};
   return *migrations;
 }
 

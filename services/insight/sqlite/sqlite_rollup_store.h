@@ -45,6 +45,11 @@ class SqliteRollupStore final : public RollupStore {
   static const std::string& CustomerEventsSql();
   static const std::string& ForgetCustomerSql();
   static const std::string& ForgetDetailsSql();
+  // A filtered scan's reads: one attribute's chunks (?1 attribute, ?2 after
+  // sequence), one range of the chunks' index; with details, each event
+  // found then by its sequence (?1) and tenant (?2). A test pins their plans.
+  static const std::string& AttributeChunksSql();
+  static const std::string& LedgerEventAtSql();
 
  protected:
   absl::Status Write(

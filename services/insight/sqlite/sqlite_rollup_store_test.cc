@@ -133,6 +133,9 @@ void ExpectMigratesWithItsLedger(int version) {
         "tenant, customer_hash, sequence, journey, journey_version,"
         " touchpoint, stage, channel, day, csat, nps, ces, attributes,"
         " measures";
+    const std::string indexed_columns =  // all but the customer hash
+        "tenant, sequence, journey, journey_version, touchpoint, stage,"
+        " channel, day, csat, nps, ces, attributes, measures";
     absl::Status copied = db->Exec(absl::StrCat(
         "ATTACH DATABASE '", current->location(), "' AS current;",
         "INSERT INTO rollups SELECT * FROM current.rollups;",
@@ -142,16 +145,23 @@ void ExpectMigratesWithItsLedger(int version) {
         "UPDATE checkpoint SET sequence ="
         " (SELECT sequence FROM current.checkpoint);",
         // Version 6 kept the details, the projections' checkpoints and an
-        // attribute index of (attribute, sequence) alone.
+        // attribute index of a row per event and attribute (the attribute
+        // is not checked by anything: any value will do, as the index is
+        // dropped by version 8); version 7's rows carry the ledger's columns.
         version >= 6 ? "INSERT INTO event_details"
                        " SELECT * FROM current.event_details;"
                        "DELETE FROM projection_checkpoints;"
                        "INSERT INTO projection_checkpoints"
                        " SELECT * FROM current.projection_checkpoints;"
-                       "INSERT INTO ledger_attributes (attribute, sequence)"
-                       " SELECT attribute, sequence"
-                       " FROM current.ledger_attributes;"
                      : "",
+        version == 6 ? "INSERT INTO ledger_attributes (attribute, sequence)"
+                       " SELECT 0, sequence FROM current.counted_events;"
+                     : "",
+        version == 7
+            ? absl::StrCat("INSERT INTO ledger_attributes (attribute,",
+                           indexed_columns, ") SELECT 0,", indexed_columns,
+                           " FROM current.counted_events;")
+            : "",
         "DETACH DATABASE current;"));
     ASSERT_TRUE(copied.ok()) << copied;
   }
@@ -164,7 +174,7 @@ void ExpectMigratesWithItsLedger(int version) {
             static_cast<int>(SqliteRollupStore::Migrations().size()));
   ExpectErasureUsesTheCustomerIndex(old->location());
   EXPECT_EQ(FirstDifference(old->Dump(), current->Dump()), "");
-  // Version 7 rebuilds the attribute index: it starts over.
+  // Versions 7 and 8 rebuild the attribute index: it starts over.
   absl::StatusOr<std::map<std::string, int64_t>> checkpoints =
       migrated->ProjectionCheckpoints();
   ASSERT_TRUE(checkpoints.ok()) << checkpoints.status();
@@ -204,7 +214,7 @@ void ExpectMigratesWithItsLedger(int version) {
         << query.tenant << " " << query.journey << " "
         << static_cast<int>(query.group_by);
   }
-  // The attribute index, new in version 6 and rebuilt by version 7,
+  // The attribute index, new in version 6 and rebuilt by versions 7 and 8,
   // catches up from the ledger; the attribute-filtered answers it then
   // gives are the same.
   while (true) {
@@ -219,44 +229,36 @@ void ExpectMigratesWithItsLedger(int version) {
   }
 }
 
-// SQLite's plan of a ledger scan of one attribute value (store_id hki-01),
-// with details and customers or, as the scorecard reads, without them, on a
-// new database; empty if it cannot be had.
-std::string AttributeScanPlan(bool details) {
+// SQLite's plan of `sql` on a new database; empty if it cannot be had.
+std::string PlanOnANewDatabase(const std::string& sql) {
   std::unique_ptr<TestDatabase> db = TestDatabase::Create(Backend::kSqlite);
   if (db == nullptr || db->Open() == nullptr) return "";
   std::unique_ptr<sqlite::Database> file = OpenFile(db->location());
   if (file == nullptr) return "";
-  const ScorecardQuery query{.tenant = "acme",
-                             .journey = "switching",
-                             .attributes = {{"store_id", "hki-01"}}};
-  const SqlWhere scan = LedgerScan(
-      query, LedgerFields{.details = details, .customer = details},
-      &query.attributes.front(),
-      [](int i, SqlType) { return absl::StrCat("?", i); });
-  return QueryPlan(*file, scan.sql);
+  return QueryPlan(*file, sql);
 }
 
-// A scorecard filtered by an attribute reads the index's range of that
-// value and nothing else: the index carries what a scorecard counts, so no
-// event is looked up in counted_events (each such lookup a page of its own,
-// all over the ledger), and not the journey's whole ledger.
-TEST(SqliteRollupStoreTest, AnAttributeFilterReadsOnlyItsValuesEvents) {
-  const std::string plan = AttributeScanPlan(/*details=*/false);
+// A scorecard filtered by an attribute reads the chunks of that value, one
+// range of their index, and nothing else: not the journey's whole ledger.
+TEST(SqliteRollupStoreTest, AnAttributeFilterReadsOnlyItsValuesChunks) {
+  const std::string plan =
+      PlanOnANewDatabase(SqliteRollupStore::AttributeChunksSql());
   ASSERT_FALSE(plan.empty());
-  EXPECT_THAT(plan, HasSubstr("SEARCH c USING PRIMARY KEY (attribute=?)"));
-  EXPECT_THAT(plan, Not(HasSubstr("INTEGER PRIMARY KEY")));
+  EXPECT_THAT(plan, HasSubstr("SEARCH ledger_attribute_chunks USING INDEX"
+                              " ledger_attribute_chunks_by_attribute"
+                              " (attribute=?)"));
   EXPECT_THAT(plan, Not(HasSubstr("SCAN")));
+  EXPECT_THAT(plan, Not(HasSubstr("TEMP B-TREE")));  // in the index's order
 }
 
-// With details (what the analytics of single events read), the same range
-// of the index, then each event and its details by key.
-TEST(SqliteRollupStoreTest,
-     AnAttributeFilterWithDetailsReadsOnlyItsValuesEvents) {
-  const std::string plan = AttributeScanPlan(/*details=*/true);
+// With details (what the analytics of single events read), each event the
+// chunks name is then read with its details by its key.
+TEST(SqliteRollupStoreTest, AnAttributeFilterWithDetailsReadsEachEventByKey) {
+  const std::string plan =
+      PlanOnANewDatabase(SqliteRollupStore::LedgerEventAtSql());
   ASSERT_FALSE(plan.empty());
-  EXPECT_THAT(plan, HasSubstr("SEARCH a USING PRIMARY KEY (attribute=?)"));
   EXPECT_THAT(plan, HasSubstr("SEARCH c USING INTEGER PRIMARY KEY"));
+  EXPECT_THAT(plan, HasSubstr("SEARCH d USING INTEGER PRIMARY KEY"));
   EXPECT_THAT(plan, Not(HasSubstr("SCAN")));
 }
 
@@ -278,6 +280,11 @@ TEST(SqliteRollupStoreTest, AVersion5DatabaseMigratesWithItsLedger) {
 // Version 6: the attribute index without the columns a scorecard counts.
 TEST(SqliteRollupStoreTest, AVersion6DatabaseMigratesWithItsLedger) {
   ExpectMigratesWithItsLedger(6);
+}
+
+// Version 7: the attribute index a row per event and attribute.
+TEST(SqliteRollupStoreTest, AVersion7DatabaseMigratesWithItsLedger) {
+  ExpectMigratesWithItsLedger(7);
 }
 
 // The customer index is segmented by sequence: an erasure must find the

@@ -1,6 +1,8 @@
 #include "services/insight/store/memory_rollup_store.h"
 
 #include <algorithm>
+#include <iterator>
+#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -9,18 +11,7 @@
 namespace polku::insight {
 namespace {
 
-// What the SQL backends' WHERE clause keeps (attributes are the caller's).
-bool Matches(const ScorecardQuery& query, const RollupKey& key) {
-  const auto& [tenant, journey, version, touchpoint, stage, channel, day] = key;
-  return tenant == query.tenant && journey == query.journey &&
-         (query.journey_version == 0 || version == query.journey_version) &&
-         day >= query.start_day && day < query.end_day &&
-         (query.touchpoints.empty() ||
-          std::find(query.touchpoints.begin(), query.touchpoints.end(),
-                    touchpoint) != query.touchpoints.end()) &&
-         (query.stage.empty() || stage == query.stage) &&
-         (query.channel.empty() || channel == query.channel);
-}
+constexpr int64_t kBeforeEverySequence = std::numeric_limits<int64_t>::min();
 
 std::string GroupKey(const RollupKey& key, Grouping grouping) {
   const auto& [tenant, journey, version, touchpoint, stage, channel, day] = key;
@@ -105,11 +96,36 @@ class MemoryRollupStore::MemoryTransaction final : public Transaction {
     }
     return absl::OkStatus();
   }
-  // The ledger's own map serves as its index: nothing more to keep.
-  absl::Status IndexAttributes(absl::Span<const CountedEvent>) override {
+  absl::Status InsertAttributeChunks(
+      absl::Span<const AttributeChunkRow> chunks) override {
+    for (const AttributeChunkRow& chunk : chunks) {
+      if (!tables_.attribute_chunks
+               .emplace(std::pair(chunk.attribute, chunk.first_sequence), chunk)
+               .second) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("attribute chunk ", chunk.attribute, "/",
+                         chunk.first_sequence, " is in the index already"));
+      }
+    }
     return absl::OkStatus();
   }
-  absl::Status UnindexAttributes(absl::Span<const CountedEvent>) override {
+  absl::Status ReplaceAttributeChunk(int64_t attribute, int64_t first_sequence,
+                                     const std::string& events) override {
+    auto found = tables_.attribute_chunks.find({attribute, first_sequence});
+    if (found != tables_.attribute_chunks.end()) found->second.events = events;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<AttributeChunkRow>> AttributeChunkAt(
+      int64_t attribute, int64_t sequence) override {
+    auto after = tables_.attribute_chunks.upper_bound({attribute, sequence});
+    if (after == tables_.attribute_chunks.begin()) return std::nullopt;
+    const auto& [key, chunk] = *std::prev(after);
+    if (key.first != attribute) return std::nullopt;
+    return chunk;
+  }
+  absl::Status DeleteAttributeChunk(int64_t attribute,
+                                    int64_t first_sequence) override {
+    tables_.attribute_chunks.erase({attribute, first_sequence});
     return absl::OkStatus();
   }
   absl::Status AddToRollups(
@@ -153,7 +169,7 @@ class MemoryRollupStore::MemorySnapshot final : public Snapshot {
                           GroupedRollups& result) override {
     std::map<std::string, std::pair<Day, Contribution>> groups;
     for (const auto& [key, row] : tables_.rollups) {
-      if (!Matches(query, key)) continue;
+      if (!InScope(query, key)) continue;
       auto& [day, sum] = groups[GroupKey(key, query.group_by)];
       if (query.group_by == Grouping::kDay) day = std::get<6>(key);
       sum.events += row.events;
@@ -175,7 +191,6 @@ class MemoryRollupStore::MemorySnapshot final : public Snapshot {
   }
   absl::Status ScanLedger(
       const ScorecardQuery& query, const LedgerFields& fields,
-      const std::pair<std::string, std::string>* by_attribute,
       absl::FunctionRef<absl::Status(const CountedEvent&)> visit) override {
     // Sequences are the map's keys: start after after_sequence rather than
     // walking past every earlier event (the indexes' checks read only what
@@ -183,46 +198,40 @@ class MemoryRollupStore::MemorySnapshot final : public Snapshot {
     for (auto it = tables_.ledger.upper_bound(query.after_sequence);
          it != tables_.ledger.end(); ++it) {
       const CountedEvent& event = it->second;
-      if (!Matches(query, event.key)) continue;
-      if (by_attribute != nullptr &&
-          !HasAttributes(event.attributes, {*by_attribute})) {
-        continue;
-      }
+      if (!InScope(query, event.key)) continue;
       if (fields.details && fields.customer && fields.pairs) {
         POLKU_RETURN_IF_ERROR(visit(event));
         continue;
       }
       // What was not asked for is left out as the SQL backends leave it,
       // so that a reader relying on it fails its unit tests too.
-      CountedEvent read;
-      read.sequence = event.sequence;
-      read.key = event.key;
-      read.csat = event.csat;
-      read.nps = event.nps;
-      read.ces = event.ces;
-      if (fields.customer) read.customer_hash = event.customer_hash;
-      if (fields.pairs) {
-        read.attributes = event.attributes;
-        read.measures = event.measures;
-      }
-      read.occurred_at_micros = MidnightMicros(std::get<6>(event.key));
-      if (fields.details) {
-        read.occurred_at_micros = event.occurred_at_micros;
-        read.comment = event.comment;
-        read.language = event.language;
-      }
-      POLKU_RETURN_IF_ERROR(visit(read));
+      POLKU_RETURN_IF_ERROR(visit(WithFields(event, fields)));
     }
     return absl::OkStatus();
   }
-  absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
-      const std::string& tenant, int64_t sequence) override {
-    auto found = tables_.ledger.find(sequence);
-    if (found == tables_.ledger.end() ||
-        std::get<0>(found->second.key) != tenant) {
-      return std::nullopt;
+  absl::Status ScanAttributeChunks(
+      int64_t attribute, int64_t after_sequence,
+      absl::FunctionRef<absl::Status(absl::string_view)> visit) override {
+    for (auto it = tables_.attribute_chunks.lower_bound(
+             {attribute, kBeforeEverySequence});
+         it != tables_.attribute_chunks.end() && it->first.first == attribute;
+         ++it) {
+      if (it->second.last_sequence <= after_sequence) continue;
+      POLKU_RETURN_IF_ERROR(visit(it->second.events));
     }
-    return found->second;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<CountedEvent>> LedgerEventsAt(
+      const std::string& tenant, absl::Span<const int64_t> sequences) override {
+    std::vector<CountedEvent> events;
+    for (const int64_t sequence : sequences) {
+      auto found = tables_.ledger.find(sequence);
+      if (found != tables_.ledger.end() &&
+          std::get<0>(found->second.key) == tenant) {
+        events.push_back(found->second);
+      }
+    }
+    return events;
   }
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
   JourneysWithEvents() override {

@@ -29,6 +29,8 @@ struct MemoryTables {
   std::string feed_id;
   std::map<std::string, int64_t> projections;
   std::map<int64_t, CountedEvent> ledger;
+  // By (attribute, first_sequence).
+  std::map<std::pair<int64_t, int64_t>, AttributeChunkRow> attribute_chunks;
   std::map<RollupKey, Contribution> rollups;
   std::map<std::pair<std::string, std::string>, v1::Alert> alerts;
 };

@@ -21,13 +21,17 @@
 #ifndef POLKU_SERVICES_INSIGHT_STORE_PROJECTION_H_
 #define POLKU_SERVICES_INSIGHT_STORE_PROJECTION_H_
 
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "polku/v1/feedback.pb.h"
+#include "services/insight/store/attribute_index.h"
 #include "services/insight/store/rollup_math.h"
 
 namespace polku::insight {
@@ -46,13 +50,21 @@ class ProjectionStorage {
   // Deletes every ledger row of the customer.
   virtual absl::Status ForgetCustomer(const std::string& tenant,
                                       const std::string& customer_hash) = 0;
-  // Indexes each event's attributes (ledger_attributes: tenant, journey,
-  // name, value → the event), so that a scan filtered by an attribute reads
-  // only the events that have it; and takes them out again.
-  virtual absl::Status IndexAttributes(
-      absl::Span<const CountedEvent> events) = 0;
-  virtual absl::Status UnindexAttributes(
-      absl::Span<const CountedEvent> events) = 0;
+  // New chunks of the attribute index (attribute_index.h). One whose
+  // (attribute, first_sequence) is stored already is an error, as for the
+  // ledger: the index and its checkpoint disagree.
+  virtual absl::Status InsertAttributeChunks(
+      absl::Span<const AttributeChunkRow> chunks) = 0;
+  // The chunk of `attribute` with the greatest first_sequence ≤ `sequence`
+  // (the only one that may hold it), if there is one.
+  virtual absl::StatusOr<std::optional<AttributeChunkRow>> AttributeChunkAt(
+      int64_t attribute, int64_t sequence) = 0;
+  // Stores `events` as the chunk's (after an erasure), or deletes it.
+  virtual absl::Status ReplaceAttributeChunk(int64_t attribute,
+                                             int64_t first_sequence,
+                                             const std::string& events) = 0;
+  virtual absl::Status DeleteAttributeChunk(int64_t attribute,
+                                            int64_t first_sequence) = 0;
   // Adds (sign 1) or subtracts (sign -1) each row's counts, histograms and
   // measure sums; rows and measure sums left empty are deleted, as if never
   // written.

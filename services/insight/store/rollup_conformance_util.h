@@ -32,6 +32,7 @@
 #include "lib/sqlite/sqlite.h"
 #include "services/insight/postgres/pg_rollup_store.h"
 #include "services/insight/sqlite/sqlite_rollup_store.h"
+#include "services/insight/store/attribute_index.h"
 #include "services/insight/store/memory_rollup_store.h"
 #include "services/insight/store/rollup_math.h"
 #include "services/insight/store/rollup_test_util.h"
@@ -130,10 +131,53 @@ class TestDatabase {
     return SequencesIn("event_details");
   }
 
-  // The sequences the attribute index holds rows of (SQLite and PostgreSQL;
-  // the in-memory backend filters its ledger and keeps no index).
+  // The sequences the attribute index's chunks hold, ascending (an event
+  // with two attributes once per attribute).
   std::vector<int64_t> IndexedSequences() const {
-    return SequencesIn("ledger_attributes");
+    std::vector<CountedEvent> events;
+    for (const std::string& chunk : AttributeChunks()) {
+      const absl::Status decoded = DecodeChunk(chunk, events);
+      EXPECT_TRUE(decoded.ok()) << decoded;
+    }
+    std::vector<int64_t> sequences;
+    for (const CountedEvent& event : events) {
+      sequences.push_back(event.sequence);
+    }
+    std::sort(sequences.begin(), sequences.end());
+    return sequences;
+  }
+
+  // The attribute index's chunks as stored, in no particular order.
+  std::vector<std::string> AttributeChunks() const {
+    std::vector<std::string> chunks;
+    if (backend_ == Backend::kMemory) {
+      for (const auto& [key, chunk] : memory_->Copy().attribute_chunks) {
+        chunks.push_back(chunk.events);
+      }
+    } else if (backend_ == Backend::kSqlite) {
+      absl::StatusOr<std::unique_ptr<sqlite::Database>> db =
+          sqlite::Database::Open(location_);
+      EXPECT_TRUE(db.ok()) << db.status();
+      if (!db.ok()) return {};
+      absl::StatusOr<sqlite::Statement*> select =
+          (*db)->Prepare("SELECT events FROM ledger_attribute_chunks");
+      EXPECT_TRUE(select.ok()) << select.status();
+      while (select.ok() && Next(**select)) {
+        chunks.push_back((*select)->ColumnBlob(0));
+      }
+    } else {
+      absl::StatusOr<std::unique_ptr<postgres::Connection>> db =
+          postgres::Connection::Open(location_, absl::Seconds(10));
+      EXPECT_TRUE(db.ok()) << db.status();
+      if (!db.ok()) return {};
+      absl::StatusOr<postgres::Result> rows =
+          (*db)->Execute("SELECT events FROM ledger_attribute_chunks");
+      EXPECT_TRUE(rows.ok()) << rows.status();
+      for (int row = 0; rows.ok() && row < rows->rows(); ++row) {
+        chunks.push_back(rows->Bytes(row, 0));
+      }
+    }
+    return chunks;
   }
 
  private:

@@ -290,6 +290,39 @@ bool HasAttributes(
   return true;
 }
 
+CountedEvent WithFields(const CountedEvent& event, const LedgerFields& fields) {
+  CountedEvent read;
+  read.sequence = event.sequence;
+  read.key = event.key;
+  read.csat = event.csat;
+  read.nps = event.nps;
+  read.ces = event.ces;
+  if (fields.customer) read.customer_hash = event.customer_hash;
+  if (fields.pairs) {
+    read.attributes = event.attributes;
+    read.measures = event.measures;
+  }
+  read.occurred_at_micros = MidnightMicros(std::get<6>(event.key));
+  if (fields.details) {
+    read.occurred_at_micros = event.occurred_at_micros;
+    read.comment = event.comment;
+    read.language = event.language;
+  }
+  return read;
+}
+
+bool InScope(const ScorecardQuery& query, const RollupKey& key) {
+  const auto& [tenant, journey, version, touchpoint, stage, channel, day] = key;
+  return tenant == query.tenant && journey == query.journey &&
+         (query.journey_version == 0 || version == query.journey_version) &&
+         day >= query.start_day && day < query.end_day &&
+         (query.touchpoints.empty() ||
+          std::find(query.touchpoints.begin(), query.touchpoints.end(),
+                    touchpoint) != query.touchpoints.end()) &&
+         (query.stage.empty() || stage == query.stage) &&
+         (query.channel.empty() || channel == query.channel);
+}
+
 std::string IsoDate(Day day) {
   return absl::FormatTime("%Y-%m-%d", StartOfDay(day), absl::UTCTimeZone());
 }

@@ -120,6 +120,16 @@ bool HasAttributes(
     const std::vector<std::pair<std::string, std::string>>& have,
     const std::vector<std::pair<std::string, std::string>>& wanted);
 
+// `event` with only `fields` besides its sequence, key and scores: the rest
+// left out as a ledger scan that did not ask for it leaves it (occurred_at
+// then at the day's midnight).
+CountedEvent WithFields(const CountedEvent& event, const LedgerFields& fields);
+
+// Whether `key` is within the query's tenant, journey, versions, days,
+// touchpoints, stage and channel (its attributes aside): what the SQL
+// backends' WHERE clause keeps.
+bool InScope(const ScorecardQuery& query, const RollupKey& key);
+
 // "2024-03-01": the group key of Grouping::kDay.
 std::string IsoDate(Day day);
 

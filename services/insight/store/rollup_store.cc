@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/base/log.h"
 #include "lib/base/status_macros.h"
+#include "services/insight/store/attribute_index.h"
 
 namespace polku::insight {
 
@@ -33,6 +34,53 @@ const std::pair<std::string, std::string>* RollupStore::IndexedAttribute(
   // Until it has caught up with the ledger, it may miss events.
   if (at < checkpoints.sequence) return nullptr;
   return &query.attributes.front();
+}
+
+absl::Status RollupStore::ScanJourney(
+    Snapshot& snapshot, const Checkpoints& checkpoints,
+    const ScorecardQuery& query, const LedgerFields& fields,
+    absl::FunctionRef<absl::Status(const CountedEvent&)> visit) {
+  const std::pair<std::string, std::string>* attribute =
+      IndexedAttribute(checkpoints, query);
+  if (attribute == nullptr) return snapshot.ScanLedger(query, fields, visit);
+  // The index holds neither details nor customers: with them, the events
+  // found are read from the ledger, a batch of sequences at a time.
+  const bool from_ledger = fields.details || fields.customer;
+  constexpr size_t kBatch = 500;
+  std::vector<int64_t> batch;
+  auto read_batch = [&]() -> absl::Status {
+    if (batch.empty()) return absl::OkStatus();
+    POLKU_ASSIGN_OR_RETURN(const std::vector<CountedEvent> events,
+                           snapshot.LedgerEventsAt(query.tenant, batch));
+    batch.clear();
+    for (const CountedEvent& event : events) {
+      // Only what was asked for, as from a scan of the ledger.
+      POLKU_RETURN_IF_ERROR(visit(WithFields(event, fields)));
+    }
+    return absl::OkStatus();
+  };
+  std::vector<CountedEvent> events;
+  POLKU_RETURN_IF_ERROR(snapshot.ScanAttributeChunks(
+      AttributeKey(query.tenant, query.journey, attribute->first,
+                   attribute->second),
+      query.after_sequence, [&](absl::string_view chunk) -> absl::Status {
+        events.clear();
+        POLKU_RETURN_IF_ERROR(DecodeChunk(chunk, events));
+        for (const CountedEvent& event : events) {
+          if (event.sequence <= query.after_sequence ||
+              !InScope(query, event.key)) {
+            continue;
+          }
+          if (!from_ledger) {
+            POLKU_RETURN_IF_ERROR(visit(event));
+            continue;
+          }
+          batch.push_back(event.sequence);
+          if (batch.size() == kBatch) POLKU_RETURN_IF_ERROR(read_batch());
+        }
+        return absl::OkStatus();
+      }));
+  return read_batch();
 }
 
 absl::Status RollupStore::Apply(
@@ -173,7 +221,10 @@ absl::StatusOr<bool> RollupStore::CatchUpStep(int max_events) {
           const std::vector<CountedEvent> events,
           txn.LedgerAfter(at, checkpoints.sequence, std::max(max_events, 1)));
       POLKU_RETURN_IF_ERROR(projection->Apply(txn, events));
-      const bool caught_up = static_cast<int>(events.size()) < max_events;
+      // A last step of exactly max_events has reached the ledger too.
+      const bool caught_up =
+          static_cast<int>(events.size()) < max_events ||
+          (!events.empty() && events.back().sequence >= checkpoints.sequence);
       const int64_t reached =
           caught_up ? checkpoints.sequence : events.back().sequence;
       POLKU_RETURN_IF_ERROR(txn.SaveCheckpoints(
@@ -204,9 +255,9 @@ absl::StatusOr<GroupedRollups> RollupStore::Scorecard(
     // Rollups do not hold attributes: summed from the ledger, exactly as the
     // rollups projection sums.
     std::map<std::string, std::pair<Day, Contribution>> groups;
-    POLKU_RETURN_IF_ERROR(snapshot.ScanLedger(
-        query, LedgerFields{.details = false, .customer = false},
-        IndexedAttribute(checkpoints, query),
+    POLKU_RETURN_IF_ERROR(ScanJourney(
+        snapshot, checkpoints, query,
+        LedgerFields{.details = false, .customer = false},
         [&](const CountedEvent& event) -> absl::Status {
           if (!HasAttributes(event.attributes, query.attributes)) {
             return absl::OkStatus();
@@ -251,8 +302,8 @@ absl::StatusOr<int64_t> RollupStore::ScanLedger(
     as_of = checkpoints.sequence;
     LedgerFields fields = query.fields;
     fields.pairs = fields.pairs || !query.attributes.empty();
-    return snapshot.ScanLedger(
-        query, fields, IndexedAttribute(checkpoints, query),
+    return ScanJourney(
+        snapshot, checkpoints, query, fields,
         [&](const CountedEvent& event) -> absl::Status {
           if (!HasAttributes(event.attributes, query.attributes)) {
             return absl::OkStatus();
@@ -270,11 +321,7 @@ absl::StatusOr<std::vector<CountedEvent>> RollupStore::LedgerEvents(
                   sequences.end());
   std::vector<CountedEvent> events;
   POLKU_RETURN_IF_ERROR(Read([&](Snapshot& snapshot) -> absl::Status {
-    for (const int64_t sequence : sequences) {
-      POLKU_ASSIGN_OR_RETURN(std::optional<CountedEvent> event,
-                             snapshot.LedgerEventAt(tenant, sequence));
-      if (event) events.push_back(*std::move(event));
-    }
+    POLKU_ASSIGN_OR_RETURN(events, snapshot.LedgerEventsAt(tenant, sequences));
     return absl::OkStatus();
   }));
   return events;

@@ -38,6 +38,8 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "services/insight/store/alert_store.h"
 #include "services/insight/store/feed_sink.h"
 #include "services/insight/store/projection.h"
@@ -125,18 +127,21 @@ class RollupStore : public FeedSink,
     virtual absl::Status SumRollups(const ScorecardQuery& query,
                                     GroupedRollups& result) = 0;
     // Every ledger row of the query's tenant and journey within its versions,
-    // days, touchpoints, stage and channel, with at least `fields` (the rest
-    // may be left empty); if `by_attribute` is set, only rows carrying that
-    // attribute (found through the attribute index). Other attributes are
-    // left to the caller.
+    // days, touchpoints, stage and channel and after its after_sequence,
+    // with at least `fields` (the rest may be left empty).
+    // Attributes are left to the caller.
     virtual absl::Status ScanLedger(
         const ScorecardQuery& query, const LedgerFields& fields,
-        const std::pair<std::string, std::string>* by_attribute,
         absl::FunctionRef<absl::Status(const CountedEvent&)> visit) = 0;
-    // The tenant's ledger row of `sequence` with every field, if there is
-    // one.
-    virtual absl::StatusOr<std::optional<CountedEvent>> LedgerEventAt(
-        const std::string& tenant, int64_t sequence) = 0;
+    // The events of each chunk of `attribute` whose last_sequence is after
+    // `after_sequence`, in sequence order.
+    virtual absl::Status ScanAttributeChunks(
+        int64_t attribute, int64_t after_sequence,
+        absl::FunctionRef<absl::Status(absl::string_view events)> visit) = 0;
+    // The tenant's ledger rows of `sequences` (ascending) that exist, with
+    // every field, in sequence order.
+    virtual absl::StatusOr<std::vector<CountedEvent>> LedgerEventsAt(
+        const std::string& tenant, absl::Span<const int64_t> sequences) = 0;
     virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
     JourneysWithEvents() = 0;
     // The serialised alerts, newest first_seen first, then by id.
@@ -169,6 +174,14 @@ class RollupStore : public FeedSink,
   // index is complete; else null (the whole journey is scanned).
   static const std::pair<std::string, std::string>* IndexedAttribute(
       const Checkpoints& checkpoints, const ScorecardQuery& query);
+  // Snapshot::ScanLedger, through the attribute index when IndexedAttribute
+  // names one: only its chunks' events are read (with details or the
+  // customer, each then read from the ledger by its sequence). Attributes
+  // are left to `visit`.
+  static absl::Status ScanJourney(
+      Snapshot& snapshot, const Checkpoints& checkpoints,
+      const ScorecardQuery& query, const LedgerFields& fields,
+      absl::FunctionRef<absl::Status(const CountedEvent&)> visit);
   // The checkpoint of `projection`: 0 before it first wrote.
   static int64_t CheckpointOf(const Checkpoints& checkpoints,
                               const Projection& projection);

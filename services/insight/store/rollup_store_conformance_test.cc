@@ -886,6 +886,104 @@ TEST_P(RollupStoreTest, ErasedEventsLeaveAttributeQueries) {
   EXPECT_THAT(Groups(Query(query)), ElementsAre("shop:1"));
 }
 
+// The attribute index keeps a chunk per attribute value and page. An
+// erasure rewrites the chunks that held the customer's events and deletes
+// those it leaves empty; scans filtered by an attribute, with details or
+// without, after a sequence or not, read what is left in sequence order.
+TEST_P(RollupStoreTest, AnErasureRewritesTheAttributeChunksOfTheCustomer) {
+  const auto at = [](int64_t sequence, const char* customer,
+                     const char* store) {
+    return EventSpec{.sequence = sequence,
+                     .csat = 3,
+                     .attributes = {{"store_id", store}},
+                     .customer_hash = customer};
+  };
+  ASSERT_TRUE(
+      store_
+          ->Apply(Page({at(1, "anna", "hki-01"), at(2, "bert", "hki-01"),
+                        at(3, "anna", "tre-02")}))
+          .ok());
+  ASSERT_TRUE(
+      store_->Apply(Page({at(4, "bert", "hki-01"), at(5, "anna", "hki-01")}))
+          .ok());
+  EXPECT_EQ(db_->AttributeChunks().size(), 3u);
+  EXPECT_EQ(db_->IndexedSequences(), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+
+  v1::Erasure erasure;
+  erasure.set_sequence(6);
+  erasure.set_tenant("acme");
+  erasure.set_customer_hash("anna");
+  ASSERT_TRUE(store_->ApplyErasure(erasure).ok());
+  // tre-02's chunk held anna alone.
+  EXPECT_EQ(db_->AttributeChunks().size(), 2u);
+  EXPECT_EQ(db_->IndexedSequences(), (std::vector<int64_t>{2, 4}));
+
+  ScorecardQuery query = AcmeSwitching();
+  query.attributes = {{"store_id", "hki-01"}};
+  for (const bool details : {false, true}) {
+    for (const int64_t after : {0, 2}) {
+      query.fields = {.details = details, .customer = details};
+      query.after_sequence = after;
+      std::vector<int64_t> read;
+      ASSERT_TRUE(store_
+                      ->ScanLedger(query,
+                                   [&](const CountedEvent& event) {
+                                     read.push_back(event.sequence);
+                                     EXPECT_EQ(event.customer_hash,
+                                               details ? "bert" : "");
+                                     return absl::OkStatus();
+                                   })
+                      .ok());
+      const std::vector<int64_t> expected =
+          after == 0 ? std::vector<int64_t>{2, 4} : std::vector<int64_t>{4};
+      EXPECT_EQ(read, expected) << "details " << details << ", after " << after;
+    }
+  }
+  query = AcmeSwitching();
+  query.attributes = {{"store_id", "tre-02"}};
+  EXPECT_TRUE(Query(query).groups.empty());
+}
+
+// With details, the events a filtered scan finds in the index are read from
+// the ledger a batch at a time: every one of them, in order, whatever the
+// number of batches. After a sequence inside the page's one chunk per
+// value, only the later events, with details or without.
+TEST_P(RollupStoreTest, AFilteredScanWithDetailsReadsEveryEventFound) {
+  std::vector<EventSpec> specs;
+  for (int64_t sequence = 1; sequence <= 1234; ++sequence) {
+    specs.push_back(
+        {.sequence = sequence,
+         .attributes = {{"store_id", sequence % 3 == 0 ? "hki-01" : "tre-02"}},
+         .customer_hash = absl::StrCat("c", sequence)});
+  }
+  ASSERT_TRUE(store_->Apply(Page(specs)).ok());
+  for (const int64_t after : {0, 700}) {
+    for (const bool details : {true, false}) {
+      ScorecardQuery query = AcmeSwitching();
+      query.attributes = {{"store_id", "tre-02"}};
+      query.after_sequence = after;
+      query.fields = {.details = details, .customer = details};
+      std::vector<int64_t> read;
+      ASSERT_TRUE(
+          store_
+              ->ScanLedger(
+                  query,
+                  [&](const CountedEvent& event) {
+                    EXPECT_EQ(event.customer_hash,
+                              details ? absl::StrCat("c", event.sequence) : "");
+                    read.push_back(event.sequence);
+                    return absl::OkStatus();
+                  })
+              .ok());
+      std::vector<int64_t> expected;
+      for (int64_t sequence = after + 1; sequence <= 1234; ++sequence) {
+        if (sequence % 3 != 0) expected.push_back(sequence);
+      }
+      EXPECT_EQ(read, expected) << "after " << after << ", details " << details;
+    }
+  }
+}
+
 TEST_P(RollupStoreTest, JourneysWithEventsAreDistinctAndOrdered) {
   EXPECT_TRUE(store_->JourneysWithEvents()->empty());
   ASSERT_TRUE(

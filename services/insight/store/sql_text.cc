@@ -117,14 +117,6 @@ std::string LedgerColumns(const LedgerFields& fields) {
       fields.details ? ", d.occurred_at, d.comment, d.language" : "");
 }
 
-std::string IndexedLedgerColumns() {
-  // The customer hash is not in the index (64 characters an entry, which
-  // the feed would write once per attribute).
-  return "c.sequence, c.tenant, CAST('' AS TEXT), c.journey,"
-         " c.journey_version, c.touchpoint, c.stage, c.channel, c.day,"
-         " c.csat, c.nps, c.ces, c.attributes, c.measures";
-}
-
 std::string LedgerScanSql(const LedgerFields& fields,
                           const std::string& where) {
   return absl::StrCat(
@@ -134,24 +126,7 @@ std::string LedgerScanSql(const LedgerFields& fields,
       where);
 }
 
-int64_t AttributeKey(const std::string& tenant, const std::string& journey,
-                     const std::string& name, const std::string& value) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (const std::string* part : {&tenant, &journey, &name, &value}) {
-    // Each part ends with its length, so ("ab", "c") and ("a", "bc") differ.
-    for (const char c : *part) {
-      hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
-    }
-    for (size_t n = part->size(); ; n >>= 8) {
-      hash = (hash ^ (n & 0xff)) * 0x100000001b3ull;
-      if (n < 256) break;
-    }
-  }
-  return static_cast<int64_t>(hash);
-}
-
 SqlWhere LedgerScan(const ScorecardQuery& query, const LedgerFields& fields,
-                    const std::pair<std::string, std::string>* by_attribute,
                     absl::FunctionRef<std::string(int, SqlType)> placeholder) {
   SqlWhere scan = RollupWhere(query, placeholder, "c.");
   if (query.after_sequence > 0) {
@@ -171,34 +146,7 @@ SqlWhere LedgerScan(const ScorecardQuery& query, const LedgerFields& fields,
                     placeholder(static_cast<int>(scan.params.size()),
                                 SqlType::kBigint));
   }
-  if (by_attribute == nullptr) {
-    scan.sql = LedgerScanSql(fields, scan.sql);
-    return scan;
-  }
-  // The index's key leads with the attribute (of the tenant's journey):
-  // the rows of one value are one range of it.
-  scan.params.push_back(AttributeKey(query.tenant, query.journey,
-                                    by_attribute->first, by_attribute->second));
-  const std::string attribute =
-      placeholder(static_cast<int>(scan.params.size()), SqlType::kBigint);
-  if (!fields.details && !fields.customer) {
-    // The index carries every column a scorecard counts: that range is the
-    // whole read. (Joined to counted_events, each event was a lookup of
-    // its own, all over the ledger: mostly pages not in any cache.)
-    scan.sql = absl::StrCat("SELECT ", IndexedLedgerColumns(),
-                            " FROM ledger_attributes c", scan.sql,
-                            " AND c.attribute = ", attribute);
-    return scan;
-  }
-  // With details or customers, each event found by its key (SQLite keeps a
-  // CROSS JOIN's order: the index first).
-  scan.sql = absl::StrCat(
-      "SELECT ", LedgerColumns(fields),
-      " FROM ledger_attributes a CROSS JOIN counted_events c",
-      fields.details ? " LEFT JOIN event_details d ON d.sequence = c.sequence"
-                     : "",
-      scan.sql,
-      " AND a.attribute = ", attribute, " AND c.sequence = a.sequence");
+  scan.sql = LedgerScanSql(fields, scan.sql);
   return scan;
 }
 

@@ -68,27 +68,12 @@ std::string MeasureSumsSql(const ScorecardQuery& query,
 // counted_events `c` (and with details, event_details `d`, LEFT JOINed on
 // the sequence); the fields not read as "".
 std::string LedgerColumns(const LedgerFields& fields);
-// The columns of LedgerColumns without details as ledger_attributes `c`
-// holds them: all but the customer hash, which reads as "".
-std::string IndexedLedgerColumns();
 // The ledger rows of `where` (on counted_events c).
 std::string LedgerScanSql(const LedgerFields& fields, const std::string& where);
 
-// An attribute of a tenant's journey as ledger_attributes.attribute holds
-// it: a 64-bit hash (FNV-1a) of the four, the same on every backend and in
-// every process. An index of small integers costs the feed a fraction of
-// one of text; two attributes that share a hash only make a scan read a few
-// more rows, which the attribute check after it drops.
-int64_t AttributeKey(const std::string& tenant, const std::string& journey,
-                     const std::string& name, const std::string& value);
-
-// The ledger rows of `query` other than its attribute filters, with
-// `fields`; with `by_attribute`, only those carrying it, found through
-// ledger_attributes rather than by reading the journey's every row: without
-// details and customer, read from that index alone (one range), else each
-// joined to its counted_events (and event_details) rows.
+// The ledger rows of `query` other than its attribute filters (and after
+// its after_sequence), with `fields`.
 SqlWhere LedgerScan(const ScorecardQuery& query, const LedgerFields& fields,
-                    const std::pair<std::string, std::string>* by_attribute,
                     absl::FunctionRef<std::string(int, SqlType)> placeholder);
 
 // One result row, whichever backend it came from.
@@ -111,7 +96,7 @@ absl::Status AddRollupSums(const SqlRow& row, Grouping grouping,
 absl::Status AddMeasureSums(const SqlRow& row, Grouping grouping,
                             const std::map<std::string, size_t>& index,
                             absl::string_view database, GroupedRollups& result);
-// A row of LedgerColumns(fields) (or IndexedLedgerColumns), with the
+// A row of LedgerColumns(fields), with the
 // details columns when `details`.
 absl::StatusOr<CountedEvent> LedgerRow(const SqlRow& row, bool details);
 
